@@ -1,0 +1,102 @@
+//! The command line. clap types stay here; each command resolves its arguments once into plain
+//! settings and returns an exit status. Exit codes: 0 success, 1 failure or invalid config
+//! (usage errors too, so `2` stays free for "changes present" in later commands).
+
+mod schema_cmd;
+mod validate;
+
+pub use validate::write_human as write_validate_human;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "botform",
+    version,
+    about = "3Commas DCA bots as code: validate, plan and apply bot configs kept in git",
+    long_about = "botform reads DCA bot configs (TOML or YAML), checks them offline, and keeps a \
+3Commas account in line with them.\n\nWith no 3Commas credentials set, botform works against its \
+built-in sandbox.",
+    after_help = "Examples:\n  botform validate examples/bots\n  botform schema > schema/botform.schema.json"
+)]
+pub struct Cli {
+    /// When to use color: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check config files offline: syntax, types, unknown fields, 3Commas' rules, DCA numbers.
+    #[command(
+        after_help = "Examples:\n  botform validate                      # every config file below .\n  botform validate examples/bots\n  botform validate bots/btc.toml --format json\n  botform validate --format github      # annotations in GitHub Actions\n\nExit status: 0 valid (warnings allowed), 1 invalid."
+    )]
+    Validate(validate::Args),
+    /// Print the JSON Schema (draft-07) of the config format.
+    #[command(
+        after_help = "Examples:\n  botform schema > schema/botform.schema.json\n\nIn TOML files, `#:schema ./botform.schema.json` on the first line lets editors complete fields;\nin YAML, `# yaml-language-server: $schema=./botform.schema.json`."
+    )]
+    Schema(schema_cmd::Args),
+}
+
+/// Output settings shared by commands, resolved once.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub color: bool,
+}
+
+impl Output {
+    fn resolve(choice: ColorChoice) -> Output {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+        };
+        Output { color }
+    }
+}
+
+/// Run the CLI with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::FAILURE,
+            };
+        }
+    };
+    let output = Output::resolve(cli.color);
+    match cli.command {
+        Command::Validate(args) => validate::run(args, output),
+        Command::Schema(args) => schema_cmd::run(args),
+    }
+}
+
+/// The paths to read: the given ones, or the current directory.
+fn paths_or_cwd(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    }
+}

@@ -1,0 +1,27 @@
+//! `botform schema`: print (or write) the JSON Schema of the config format.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write the schema to this file instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let schema = crate::schema::config_schema_json();
+    let result = match &args.out {
+        Some(path) => std::fs::write(path, &schema),
+        None => std::io::stdout().write_all(schema.as_bytes()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the schema: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `botform validate`: check config files offline and print problems and DCA numbers.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anstyle::{AnsiColor, Style};
+use clap::ValueEnum;
+
+use super::Output;
+use crate::config::{self, Checked};
+use crate::diagnostic;
+use crate::report::{self, BotReport};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Config files or directories (default: the current directory).
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Do not print each bot's DCA numbers (human format).
+    #[arg(long)]
+    no_numbers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Diagnostics with source excerpts, then each bot's DCA numbers.
+    Human,
+    /// The documented machine form (format_version 1).
+    Json,
+    /// GitHub Actions annotation lines.
+    Github,
+}
+
+pub fn run(args: Args, output: Output) -> ExitCode {
+    let checked = config::check(&super::paths_or_cwd(args.paths));
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let written = match args.format {
+        Format::Human => write_human(&mut out, &checked, output.color, !args.no_numbers),
+        Format::Json => serde_json::to_writer_pretty(&mut out, &report::build(&checked))
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Github => {
+            diagnostic::render_github(&mut out, &checked.diagnostics, &checked.config.sources)
+        }
+    };
+    if let Err(e) = written
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write output: {e}");
+        return ExitCode::FAILURE;
+    }
+    if checked.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Diagnostics, each valid bot's DCA numbers, and a summary line.
+pub fn write_human(
+    out: &mut dyn Write,
+    checked: &Checked,
+    color: bool,
+    numbers: bool,
+) -> io::Result<()> {
+    diagnostic::render_human(out, &checked.diagnostics, &checked.config.sources, color)?;
+    let paint = |style: Style, text: &str| {
+        if color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    };
+    let report = report::build(checked);
+    if numbers {
+        for bot in report.bots.iter().filter(|b| b.numbers.is_some()) {
+            write_bot(out, bot, &paint)?;
+        }
+    }
+    let errors = checked.error_count();
+    let warnings = checked.warning_count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let summary = format!(
+        "{}, {}: {}, {}",
+        plural(checked.config.sources.len(), "file"),
+        plural(checked.bots.len(), "bot"),
+        plural(errors, "error"),
+        plural(warnings, "warning"),
+    );
+    let style = if errors > 0 {
+        AnsiColor::Red.on_default().bold()
+    } else {
+        AnsiColor::Green.on_default().bold()
+    };
+    let verdict = if errors > 0 { "Invalid" } else { "Valid" };
+    writeln!(out, "{} {summary}", paint(style, &format!("{verdict}.")))
+}
+
+fn write_bot(
+    out: &mut dyn Write,
+    bot: &BotReport,
+    paint: &dyn Fn(Style, &str) -> String,
+) -> io::Result<()> {
+    let Some(n) = &bot.numbers else { return Ok(()) };
+    let unit = bot.capital_currency.clone().unwrap_or_default();
+    writeln!(
+        out,
+        "{} {} ({}, {})  {}:{}",
+        paint(AnsiColor::Green.on_default(), "✓"),
+        paint(Style::new().bold(), bot.name.as_deref().unwrap_or("?")),
+        bot.account.as_deref().unwrap_or("?"),
+        bot.pairs.join(", "),
+        bot.file,
+        bot.line
+    )?;
+    if !n.ladder.is_empty() {
+        writeln!(
+            out,
+            "    {:>4}  {:>10}  {:>14}",
+            "SO", "deviation", "volume"
+        )?;
+        for so in &n.ladder {
+            writeln!(
+                out,
+                "    {:>4}  {:>9}%  {:>14}",
+                so.number,
+                so.deviation_percentage.to_string(),
+                so.volume.to_string()
+            )?;
+        }
+    }
+    match (&n.capital_per_deal, &n.capital_all_deals) {
+        (Some(deal), Some(all)) => writeln!(
+            out,
+            "    capital per deal {deal} {unit} · {} concurrent deal{}: {all} {unit} · covers a {}% price move",
+            n.max_active_deals,
+            if n.max_active_deals == 1 { "" } else { "s" },
+            n.price_move_covered_percentage
+        )?,
+        _ => writeln!(
+            out,
+            "    {} · covers a {}% price move",
+            n.volume_note.as_deref().unwrap_or("capital unknown"),
+            n.price_move_covered_percentage
+        )?,
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! Finding config files and reading them into one [`Config`].
+//!
+//! A path may be a file or a directory (every `*.toml`, `*.yaml`, `*.yml` below it, sorted,
+//! skipping hidden folders such as `.botform/`). Each file is parsed into a node tree and decoded;
+//! tables from several files are combined, and a name defined twice is reported at both places.
+//! Owns file discovery, syntax/decoding diagnostics and cross-file duplicates.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::decode::{Record, decode_record};
+use super::node::{self, Node};
+use super::source::{SourceFile, SourceSet, Span, Syntax};
+use super::types::*;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+
+/// A named definition (`[accounts.main]`, `[templates.x]`) and where its name was written.
+#[derive(Debug, Clone)]
+pub struct Named<T> {
+    pub name: String,
+    pub name_span: Span,
+    pub value: T,
+}
+
+/// Everything read from the config files, before templates are applied.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub sources: SourceSet,
+    pub settings: Settings,
+    pub accounts: BTreeMap<String, Named<AccountSpec>>,
+    pub strategies: BTreeMap<String, Named<StrategySet>>,
+    pub templates: BTreeMap<String, Named<BotSpec>>,
+    pub blacklist: Option<Blacklist>,
+    pub bots: Vec<BotSpec>,
+}
+
+/// Result of loading: the config (as much as could be read) and every problem found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The config files a set of paths names, in a stable order. Unreadable paths become diagnostics.
+pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            walk(path, &mut files, diagnostics);
+            files[before..].sort();
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            diagnostics.push(
+                Diagnostic::error("file-not-found", "no such file or directory")
+                    .with_path(path.display().to_string()),
+            );
+        }
+    }
+    files.dedup();
+    files
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            diagnostics.push(
+                Diagnostic::error("unreadable", format!("cannot read directory: {e}"))
+                    .with_path(dir.display().to_string()),
+            );
+            return;
+        }
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files, diagnostics);
+        } else if Syntax::from_path(&path).is_some() {
+            files.push(path);
+        }
+    }
+}
+
+/// Read and decode the config at `paths` (files or directories).
+pub fn load(paths: &[PathBuf]) -> Loaded {
+    let mut diagnostics = Vec::new();
+    let files = discover(paths, &mut diagnostics);
+    let mut sources = Vec::new();
+    for path in files {
+        let Some(syntax) = Syntax::from_path(&path) else {
+            diagnostics.push(
+                Diagnostic::error(
+                    "unknown-syntax",
+                    "not a config file: the name must end in .toml, .yaml or .yml",
+                )
+                .with_path(path.display().to_string()),
+            );
+            continue;
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => sources.push(SourceFile::new(path, syntax, text)),
+            Err(e) => diagnostics.push(
+                Diagnostic::error("unreadable", format!("cannot read file: {e}"))
+                    .with_path(path.display().to_string()),
+            ),
+        }
+    }
+    let mut loaded = load_sources(sources);
+    diagnostics.append(&mut loaded.diagnostics);
+    loaded.diagnostics = diagnostics;
+    loaded
+}
+
+/// Decode already-read files (used by `load`, tests and the MCP server).
+pub fn load_sources(files: Vec<SourceFile>) -> Loaded {
+    let mut loaded = Loaded::default();
+    for file in files {
+        let id = loaded.config.sources.add(file);
+        match node::parse(id, loaded.config.sources.get(id)) {
+            Ok(root) => read_document(&root, &mut loaded),
+            Err(errors) => {
+                // Error recovery after the first mistake on a line mostly finds echoes of it.
+                let file = loaded.config.sources.get(id);
+                let mut lines_seen = std::collections::BTreeSet::new();
+                let errors: Vec<_> = errors
+                    .into_iter()
+                    .filter(|e| lines_seen.insert(file.line_col(e.span.start as usize).0))
+                    .collect();
+                for e in errors {
+                    let mut d = Diagnostic::error("syntax", e.message)
+                        .at(e.span, "here")
+                        .help(syntax_help(loaded.config.sources.get(id).syntax));
+                    if let Some(previous) = e.previous {
+                        d = d.at(previous, "first written here");
+                    }
+                    loaded.diagnostics.push(d);
+                }
+            }
+        }
+    }
+    loaded
+}
+
+fn syntax_help(syntax: Syntax) -> &'static str {
+    match syntax {
+        Syntax::Toml => "this is not valid TOML; see https://toml.io for the syntax",
+        Syntax::Yaml => "this is not valid YAML; check the indentation and quoting around here",
+    }
+}
+
+fn read_document(root: &Node, loaded: &mut Loaded) {
+    let diagnostics = &mut loaded.diagnostics;
+    let config = &mut loaded.config;
+    let Some(entries) = root.as_map() else {
+        diagnostics.push(
+            Diagnostic::error(
+                "invalid-type",
+                format!(
+                    "a config file must be a table of sections, found {}",
+                    root.kind_name()
+                ),
+            )
+            .at(root.span, "here"),
+        );
+        return;
+    };
+    for entry in entries {
+        let value = &entry.value;
+        match entry.key.as_str() {
+            "settings" => {
+                if let Some(settings) = decode_record::<Settings>(value, "settings table", diagnostics) {
+                    merge_settings(&mut config.settings, settings, diagnostics);
+                }
+            }
+            "accounts" => read_named(value, "account", &mut config.accounts, diagnostics),
+            "strategies" => read_named(value, "strategy set", &mut config.strategies, diagnostics),
+            "templates" => read_named(value, "template", &mut config.templates, diagnostics),
+            "blacklist" => {
+                let Some(blacklist) = decode_record::<Blacklist>(value, "blacklist", diagnostics)
+                else {
+                    continue;
+                };
+                if let Some(previous) = &config.blacklist {
+                    diagnostics.push(
+                        Diagnostic::error("duplicate-definition", "the blacklist is defined twice")
+                            .at(entry.key_span, "defined again here")
+                            .at(previous.spans.record, "first defined here")
+                            .help("keep the account-wide blacklist in one file"),
+                    );
+                } else {
+                    config.blacklist = Some(blacklist);
+                }
+            }
+            "bots" => match value.as_seq() {
+                Some(items) => {
+                    for item in items {
+                        if let Some(bot) = decode_record::<BotSpec>(item, "bot", diagnostics) {
+                            config.bots.push(bot);
+                        }
+                    }
+                }
+                None => diagnostics.push(
+                    Diagnostic::error(
+                        "invalid-type",
+                        format!("`bots` must be a list of bots, found {}", value.kind_name()),
+                    )
+                    .at(value.span, "wrong type")
+                    .help("in TOML write each bot as a `[[bots]]` table; in YAML as a `- name: ...` list item"),
+                ),
+            },
+            other => diagnostics.push(
+                Diagnostic::error("unknown-field", format!("unknown section `{other}`"))
+                    .at(entry.key_span, "not a section")
+                    .help(did_you_mean(other, TOP_LEVEL_KEYS.iter().copied()).unwrap_or_else(
+                        || format!("the sections are {}", TOP_LEVEL_KEYS.join(", ")),
+                    )),
+            ),
+        }
+    }
+}
+
+fn read_named<T: Record>(
+    node: &Node,
+    what: &str,
+    into: &mut BTreeMap<String, Named<T>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(entries) = node.as_map() else {
+        diagnostics.push(
+            Diagnostic::error(
+                "invalid-type",
+                format!(
+                    "expected a table of {what}s by name, found {}",
+                    node.kind_name()
+                ),
+            )
+            .at(node.span, "wrong type"),
+        );
+        return;
+    };
+    for entry in entries {
+        let Some(value) = decode_record::<T>(&entry.value, what, diagnostics) else {
+            continue;
+        };
+        if let Some(previous) = into.get(&entry.key) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-definition",
+                    format!("{what} `{}` is defined twice", entry.key),
+                )
+                .at(entry.key_span, "defined again here")
+                .at(previous.name_span, "first defined here")
+                .help(format!(
+                    "rename one of them; each {what} name must be unique across all files"
+                )),
+            );
+            continue;
+        }
+        into.insert(
+            entry.key.clone(),
+            Named {
+                name: entry.key.clone(),
+                name_span: entry.key_span,
+                value,
+            },
+        );
+    }
+}
+
+fn merge_settings(into: &mut Settings, from: Settings, diagnostics: &mut Vec<Diagnostic>) {
+    for field in Settings::FIELDS {
+        if let (Some(first), Some(again)) =
+            (into.spans.fields.get(field), from.spans.fields.get(field))
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-definition",
+                    format!("setting `{field}` is set twice"),
+                )
+                .at(again.0, "set again here")
+                .at(first.0, "first set here")
+                .help("set each setting in one file only"),
+            );
+        }
+    }
+    let mut from = from;
+    from.fill_from(into);
+    *into = from;
+}

@@ -1,0 +1,213 @@
+//! From decoded files to the desired state: templates applied, strategy sets resolved.
+//!
+//! Owns template inheritance (a bot's settings are its template chain's, overridden by its own),
+//! template cycles, and references to unknown templates and strategy sets. The resulting
+//! [`DesiredBot`]s keep, for every field, the span where its value was written, so a problem found
+//! later (by validation or by 3Commas itself) points at the line that set it.
+
+use std::collections::BTreeMap;
+
+use super::decode::Spanned;
+use super::load::{Config, Named};
+use super::source::Span;
+use super::types::{BotSpec, Condition, Conditions, StrategySet};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+
+/// A bot as the config wants it: template chain merged, strategy sets resolved.
+#[derive(Debug, Clone)]
+pub struct DesiredBot {
+    /// Position in the config's bot list.
+    pub index: usize,
+    /// Merged settings; `spec.spans` point at where each value was written.
+    pub spec: BotSpec,
+    pub start: Option<Vec<Condition>>,
+    pub close_strategy_list: Option<Vec<Condition>>,
+    pub safety_strategy_list: Option<Vec<Condition>>,
+}
+
+impl DesiredBot {
+    pub fn name(&self) -> &str {
+        self.spec.name.as_deref().unwrap_or("")
+    }
+
+    /// The bot's own table, for labels that point at the whole bot.
+    pub fn span(&self) -> Span {
+        self.spec.spans.head()
+    }
+}
+
+/// Apply templates and resolve strategy sets for every bot.
+pub fn resolve(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Vec<DesiredBot> {
+    let templates = resolve_templates(config, diagnostics);
+    config
+        .bots
+        .iter()
+        .enumerate()
+        .map(|(index, bot)| {
+            let mut spec = bot.clone();
+            if let Some(name) = &bot.template {
+                match templates.get(name) {
+                    Some(Some(template)) => spec.fill_from(template),
+                    Some(None) => {} // a cycle, reported once at the templates
+                    None => diagnostics.push(unknown_reference(
+                        "template",
+                        name,
+                        bot.spans.value("template"),
+                        config.templates.keys(),
+                    )),
+                }
+            }
+            let strategies = &config.strategies;
+            let start =
+                resolve_conditions(&spec, "start", spec.start.as_ref(), strategies, diagnostics);
+            let close = resolve_conditions(
+                &spec,
+                "close_strategy_list",
+                spec.close_strategy_list.as_ref(),
+                strategies,
+                diagnostics,
+            );
+            let safety = resolve_conditions(
+                &spec,
+                "safety_strategy_list",
+                spec.safety_strategy_list.as_ref(),
+                strategies,
+                diagnostics,
+            );
+            DesiredBot {
+                index,
+                spec,
+                start,
+                close_strategy_list: close,
+                safety_strategy_list: safety,
+            }
+        })
+        .collect()
+}
+
+/// Each template merged with its own chain; `None` for templates in a cycle.
+fn resolve_templates(
+    config: &Config,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Option<BotSpec>> {
+    let mut resolved = BTreeMap::new();
+    for (name, template) in &config.templates {
+        for field in ["name", "id"] {
+            if template.value.spans.has(field) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "not-allowed-here",
+                        format!("a template cannot set `{field}`"),
+                    )
+                    .at(template.value.spans.key(field), "only a bot has this")
+                    .help(format!(
+                        "set `{field}` on each bot that uses template `{name}`"
+                    )),
+                );
+            }
+        }
+        let mut merged = template.value.clone();
+        let mut chain: Vec<&Named<BotSpec>> = vec![template];
+        let mut current = template;
+        let mut in_cycle = false;
+        while let Some(parent_name) = &current.value.template {
+            match config.templates.get(parent_name) {
+                Some(parent) => {
+                    if chain.iter().any(|t| t.name == parent.name) {
+                        in_cycle = true;
+                        // Report each cycle once: from its alphabetically first template.
+                        let first = chain.iter().map(|t| t.name.as_str()).min();
+                        if parent.name == *name && first == Some(name.as_str()) {
+                            diagnostics.push(cycle_diagnostic(&chain));
+                        }
+                        break;
+                    }
+                    merged.fill_from(&parent.value);
+                    chain.push(parent);
+                    current = parent;
+                }
+                None => {
+                    if current.name == *name {
+                        diagnostics.push(unknown_reference(
+                            "template",
+                            parent_name,
+                            current.value.spans.value("template"),
+                            config.templates.keys(),
+                        ));
+                    }
+                    break;
+                }
+            }
+        }
+        resolved.insert(name.clone(), (!in_cycle).then_some(merged));
+    }
+    resolved
+}
+
+fn cycle_diagnostic(chain: &[&Named<BotSpec>]) -> Diagnostic {
+    let names: Vec<&str> = chain.iter().map(|t| t.name.as_str()).collect();
+    let mut d = Diagnostic::error(
+        "template-cycle",
+        format!(
+            "templates form a cycle: {} -> {}",
+            names.join(" -> "),
+            names[0]
+        ),
+    );
+    for t in chain {
+        d = d.at(
+            t.value.spans.value("template"),
+            format!("`{}` uses this", t.name),
+        );
+    }
+    d.help("remove `template` from one of these templates")
+}
+
+fn resolve_conditions(
+    spec: &BotSpec,
+    field: &str,
+    value: Option<&Conditions>,
+    strategies: &BTreeMap<String, Named<StrategySet>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<Condition>> {
+    match value? {
+        Conditions::List(list) => Some(list.clone()),
+        Conditions::Set(name) => match strategies.get(name) {
+            Some(set) => Some(set.value.conditions.clone().unwrap_or_default()),
+            None => {
+                diagnostics.push(unknown_reference(
+                    "strategy set",
+                    name,
+                    spec.spans.value(field),
+                    strategies.keys(),
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// "unknown template `x`" with a did-you-mean among the defined names.
+pub fn unknown_reference<'a>(
+    what: &str,
+    name: &str,
+    span: Span,
+    known: impl Iterator<Item = &'a String>,
+) -> Diagnostic {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    let help = did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
+        if known.is_empty() {
+            format!("no {what} is defined; define one or remove this reference")
+        } else {
+            format!("the defined {what}s are: {}", known.join(", "))
+        }
+    });
+    Diagnostic::error("unknown-reference", format!("unknown {what} `{name}`"))
+        .at(span, format!("no {what} has this name"))
+        .help(help)
+}
+
+/// Helper for rules: the span of a spanned value inside a list.
+pub fn spans_of<T>(items: &[Spanned<T>]) -> impl Iterator<Item = (&T, Span)> {
+    items.iter().map(|s| (&s.value, s.span))
+}

@@ -1,0 +1,864 @@
+//! Semantic rules: what 3Commas would reject, or what is almost certainly a mistake, found offline.
+//!
+//! Runs after decoding and template resolution, on the merged bots, so a rule fires on the value a
+//! bot really gets and points at the line that set it (in the bot or in its template). Ranges and
+//! rules come from the 3Commas API reference (section 6) and the server's own error messages.
+//! Owns: required fields, ranges, take-profit steps, the stop-loss rule, pair format, duplicate
+//! names, account references, the strategy catalogue check, and the DCA numbers of valid bots.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::load::Config;
+use super::resolve::{DesiredBot, unknown_reference};
+use super::source::Span;
+use super::types::{BotSpec, Condition, Conditions, OptionValue};
+use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
+use crate::model::catalogue::Catalogue;
+use crate::model::dca::{self, DcaNumbers, LadderInput};
+use crate::model::decimal::Decimal;
+use crate::model::enums::{LeverageType, VolumeType};
+
+/// Fields a bot must have (after its template is applied) for 3Commas to create it.
+pub const REQUIRED_FIELDS: &[&str] = &[
+    "name",
+    "account",
+    "pairs",
+    "start",
+    "base_order_volume",
+    "safety_order_volume",
+    "safety_order_step_percentage",
+    "max_safety_orders",
+    "martingale_volume_coefficient",
+    "martingale_step_coefficient",
+];
+
+/// Check the whole config. Returns, per bot (in config order), its DCA numbers when the bot has
+/// no errors.
+pub fn check(
+    config: &Config,
+    bots: &[DesiredBot],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Option<DcaNumbers>> {
+    check_accounts(config, diagnostics);
+    check_strategy_sets(config, diagnostics);
+    let blacklist = check_blacklist(config, diagnostics);
+    check_unique_names(bots, diagnostics);
+    bots.iter()
+        .map(|bot| {
+            let mut found = Vec::new();
+            let numbers = check_bot(config, bot, &blacklist, &mut found);
+            let ok = !found.iter().any(|d| d.severity == Severity::Error);
+            diagnostics.append(&mut found);
+            numbers.filter(|_| ok)
+        })
+        .collect()
+}
+
+fn check_accounts(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
+    for (name, account) in &config.accounts {
+        let spec = &account.value;
+        if spec.name.is_none() && spec.id.is_none() {
+            diagnostics.push(
+                Diagnostic::error(
+                    "missing-field",
+                    format!("account `{name}` names no live account"),
+                )
+                .at(account.name_span, "this alias")
+                .help(
+                    "add `name = \"...\"` (the account's name on 3Commas) or `id = ...` to pin it",
+                ),
+            );
+        }
+        if let Some(n) = &spec.name
+            && n.trim().is_empty()
+        {
+            diagnostics.push(
+                Diagnostic::error("invalid-value", "an account name cannot be empty")
+                    .at(spec.spans.value("name"), "empty"),
+            );
+        }
+    }
+}
+
+fn check_strategy_sets(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
+    for (name, set) in &config.strategies {
+        match &set.value.conditions {
+            None => diagnostics.push(
+                Diagnostic::error(
+                    "missing-field",
+                    format!("strategy set `{name}` has no `conditions`"),
+                )
+                .at(set.name_span, "this set")
+                .help("add `conditions = [{ strategy = \"nonstop\" }]` or another condition"),
+            ),
+            Some(conditions) => check_conditions(conditions, diagnostics),
+        }
+    }
+}
+
+/// Check the blacklist; returns its pairs.
+fn check_blacklist(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeSet<String> {
+    let mut pairs = BTreeSet::new();
+    let Some(blacklist) = &config.blacklist else {
+        return pairs;
+    };
+    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    for pair in blacklist.pairs.iter().flatten() {
+        check_pair_format(&pair.value, pair.span, diagnostics);
+        if let Some(first) = seen.insert(&pair.value, pair.span) {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "duplicate-pair",
+                    format!("`{}` is listed twice", pair.value),
+                )
+                .at(pair.span, "again here")
+                .at(first, "first here"),
+            );
+        }
+        pairs.insert(pair.value.clone());
+    }
+    pairs
+}
+
+fn check_unique_names(bots: &[DesiredBot], diagnostics: &mut Vec<Diagnostic>) {
+    let mut by_name: BTreeMap<(&str, &str), &DesiredBot> = BTreeMap::new();
+    let mut by_id: BTreeMap<i64, &DesiredBot> = BTreeMap::new();
+    for bot in bots {
+        if let (Some(name), Some(account)) = (&bot.spec.name, &bot.spec.account)
+            && let Some(first) = by_name.insert((account, name), bot)
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-bot",
+                    format!("two bots on account `{account}` are named `{name}`"),
+                )
+                .at(bot.spec.spans.value("name"), "this bot")
+                .at(
+                    first.spec.spans.value("name"),
+                    "has the same name as this one",
+                )
+                .help("a bot's name is its identity on an account: give each bot its own name"),
+            );
+        }
+        if let Some(id) = bot.spec.id
+            && let Some(first) = by_id.insert(id, bot)
+        {
+            diagnostics.push(
+                Diagnostic::error("duplicate-bot", format!("two bots are pinned to id {id}"))
+                    .at(bot.spec.spans.value("id"), "this bot")
+                    .at(
+                        first.spec.spans.value("id"),
+                        "is pinned to the same live bot as this one",
+                    )
+                    .help("each live bot can be described by one config bot only"),
+            );
+        }
+    }
+}
+
+/// A small builder so each rule reads as one line.
+struct BotCheck<'a> {
+    spec: &'a BotSpec,
+    found: &'a mut Vec<Diagnostic>,
+}
+
+impl BotCheck<'_> {
+    fn error(&mut self, field: &str, code: &'static str, message: String, help: &str) {
+        self.found.push(
+            Diagnostic::error(code, message)
+                .at(self.spec.spans.value(field), "here")
+                .help(help),
+        );
+    }
+
+    fn warn(&mut self, field: &str, code: &'static str, message: String, help: &str) {
+        self.found.push(
+            Diagnostic::warning(code, message)
+                .at(self.spec.spans.value(field), "here")
+                .help(help),
+        );
+    }
+
+    /// `min <= value <= max` (`exclusive_min`: `min < value`).
+    fn range(
+        &mut self,
+        field: &str,
+        value: Option<Decimal>,
+        min: Decimal,
+        max: Decimal,
+        exclusive_min: bool,
+    ) {
+        let Some(v) = value else { return };
+        let too_low = if exclusive_min { v <= min } else { v < min };
+        if too_low || v > max {
+            let bound = if exclusive_min {
+                format!("greater than {min} and at most {max}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            self.error(
+                field,
+                "out-of-range",
+                format!("`{field}` is {v}; it must be {bound}"),
+                "3Commas rejects values outside this range",
+            );
+        }
+    }
+
+    fn positive(&mut self, field: &str, value: Option<Decimal>) {
+        if let Some(v) = value
+            && v <= Decimal::ZERO
+        {
+            self.error(
+                field,
+                "out-of-range",
+                format!("`{field}` is {v}; it must be greater than 0"),
+                "use a positive amount",
+            );
+        }
+    }
+}
+
+fn d(i: i64) -> Decimal {
+    Decimal::from_int(i)
+}
+
+fn check_bot(
+    config: &Config,
+    bot: &DesiredBot,
+    blacklist: &BTreeSet<String>,
+    found: &mut Vec<Diagnostic>,
+) -> Option<DcaNumbers> {
+    let spec = &bot.spec;
+    let label = spec
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("#{}", bot.index + 1));
+    let mut c = BotCheck { spec, found };
+
+    // Required fields after the template merge, in one message.
+    let mut missing: Vec<&str> = REQUIRED_FIELDS
+        .iter()
+        .copied()
+        .filter(|field| !spec.spans.has(field))
+        .collect();
+    if !spec.spans.has("take_profit") && !spec.spans.has("take_profit_steps") {
+        missing.push("take_profit");
+    }
+    if spec.max_safety_orders.unwrap_or(0) > 0 && !spec.spans.has("active_safety_orders_count") {
+        missing.push("active_safety_orders_count");
+    }
+    if !missing.is_empty() {
+        let list = missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let them = if missing.len() == 1 { "it" } else { "them" };
+        let help = match &spec.template {
+            Some(t) => format!("set {them} in this bot or in its template `{t}`"),
+            None => format!(
+                "set {them} in this bot, or in a template it names with `template = \"...\"`"
+            ),
+        };
+        let what = if missing.len() == 1 {
+            "a required field"
+        } else {
+            "required fields"
+        };
+        c.found.push(
+            Diagnostic::error(
+                "missing-field",
+                format!("bot `{label}` lacks {what}: {list}"),
+            )
+            .at(spec.spans.head(), "this bot")
+            .help(help),
+        );
+    }
+    if let Some(name) = &spec.name
+        && (name.trim().is_empty() || name.chars().count() > 200)
+    {
+        c.error(
+            "name",
+            "invalid-value",
+            "a bot name must have 1 to 200 characters".into(),
+            "shorten or fill in the name",
+        );
+    }
+
+    // Account reference.
+    if let Some(account) = &spec.account
+        && !config.accounts.contains_key(account)
+    {
+        c.found.push(unknown_reference(
+            "account",
+            account,
+            spec.spans.value("account"),
+            config.accounts.keys(),
+        ));
+    }
+
+    // Pairs.
+    let pair_count = spec.pairs.as_ref().map_or(0, Vec::len);
+    if let Some(pairs) = &spec.pairs {
+        if pairs.is_empty() {
+            c.error(
+                "pairs",
+                "invalid-value",
+                "`pairs` is empty".into(),
+                "list at least one pair, like \"USDT_BTC\"",
+            );
+        }
+        let mut seen = BTreeMap::new();
+        for pair in pairs {
+            check_pair_format(&pair.value, pair.span, c.found);
+            if let Some(first) = seen.insert(pair.value.as_str(), pair.span) {
+                c.found.push(
+                    Diagnostic::error(
+                        "duplicate-pair",
+                        format!("`{}` is listed twice", pair.value),
+                    )
+                    .at(pair.span, "again here")
+                    .at(first, "first here"),
+                );
+            }
+            if blacklist.contains(&pair.value) {
+                c.found.push(
+                    Diagnostic::warning("blacklisted-pair", format!("bot `{label}` trades `{}`, which is blacklisted", pair.value))
+                        .at(pair.span, "blacklisted")
+                        .help("3Commas opens no deals on blacklisted pairs: remove the pair here or from `[blacklist]`"),
+                );
+            }
+        }
+    }
+
+    // Conditions.
+    if let Some(Conditions::List(list)) = &spec.start {
+        check_conditions(list, c.found);
+    }
+    if let Some(Conditions::List(list)) = &spec.close_strategy_list {
+        check_conditions(list, c.found);
+    }
+    if let Some(Conditions::List(list)) = &spec.safety_strategy_list {
+        check_conditions(list, c.found);
+    }
+    if pair_count > 1
+        && bot
+            .start
+            .iter()
+            .flatten()
+            .any(|cond| cond.strategy.value == "nonstop")
+    {
+        c.error(
+            "start",
+            "nonstop-multi-pair",
+            format!("`nonstop` starts deals on single-pair bots only; bot `{label}` has {pair_count} pairs"),
+            "use a signal or indicator condition for a multi-pair bot, or give it one pair",
+        );
+    }
+
+    // Ranges (REFERENCE.md section 6).
+    c.positive("base_order_volume", spec.base_order_volume);
+    c.positive("safety_order_volume", spec.safety_order_volume);
+    c.range(
+        "safety_order_step_percentage",
+        spec.safety_order_step_percentage,
+        d(0),
+        d(100),
+        true,
+    );
+    c.range(
+        "martingale_volume_coefficient",
+        spec.martingale_volume_coefficient,
+        "0.1".parse().unwrap(),
+        d(10),
+        false,
+    );
+    c.range(
+        "martingale_step_coefficient",
+        spec.martingale_step_coefficient,
+        "0.1".parse().unwrap(),
+        d(10),
+        false,
+    );
+    if let Some(n) = spec.max_safety_orders
+        && n > 200
+    {
+        c.error(
+            "max_safety_orders",
+            "out-of-range",
+            format!("`max_safety_orders` is {n}; it must be between 0 and 200"),
+            "3Commas allows at most 200 safety orders",
+        );
+    }
+    if let (Some(active), Some(max)) = (spec.active_safety_orders_count, spec.max_safety_orders)
+        && max > 0
+        && (active < 1 || active > max)
+    {
+        c.error(
+            "active_safety_orders_count",
+            "out-of-range",
+            format!("`active_safety_orders_count` is {active}; it must be between 1 and max_safety_orders ({max})"),
+            "you cannot place more safety orders in advance than the bot may use",
+        );
+    }
+    if let Some(n) = spec.max_active_deals
+        && !(1..=199).contains(&n)
+    {
+        c.error(
+            "max_active_deals",
+            "out-of-range",
+            format!("`max_active_deals` is {n}; it must be between 1 and 199"),
+            "3Commas runs 1 to 199 deals per bot",
+        );
+    }
+    if let Some(n) = spec.cooldown
+        && n > 2_592_000
+    {
+        c.error(
+            "cooldown",
+            "out-of-range",
+            format!("`cooldown` is {n} seconds; it must be at most 2592000 (30 days)"),
+            "cooldown is in seconds",
+        );
+    }
+    if let Some(n) = spec.close_deals_timeout
+        && n < 60
+    {
+        c.error(
+            "close_deals_timeout",
+            "out-of-range",
+            format!("`close_deals_timeout` is {n} seconds; it must be at least 60"),
+            "the timeout is in seconds",
+        );
+    }
+    c.range("take_profit", spec.take_profit, d(0), d(10_000), false);
+    c.range(
+        "stop_loss_percentage",
+        spec.stop_loss_percentage,
+        d(0),
+        d(100),
+        false,
+    );
+    c.range(
+        "reinvesting_percentage",
+        spec.reinvesting_percentage,
+        d(0),
+        d(100),
+        false,
+    );
+    c.range(
+        "risk_reduction_percentage",
+        spec.risk_reduction_percentage,
+        d(0),
+        d(100),
+        false,
+    );
+    c.range(
+        "min_price_percentage",
+        spec.min_price_percentage,
+        d(-95),
+        d(1000),
+        true,
+    );
+    c.range(
+        "max_price_percentage",
+        spec.max_price_percentage,
+        d(-95),
+        d(1000),
+        true,
+    );
+    c.positive("trailing_deviation", spec.trailing_deviation);
+    c.positive("leverage_custom_value", spec.leverage_custom_value);
+    c.positive("min_price", spec.min_price);
+    c.positive("max_price", spec.max_price);
+    if let (Some(min), Some(max)) = (spec.min_price, spec.max_price)
+        && min >= max
+    {
+        c.error(
+            "min_price",
+            "invalid-value",
+            format!("`min_price` ({min}) must be below `max_price` ({max})"),
+            "no price would open a deal",
+        );
+    }
+    if let (Some(min), Some(max)) = (spec.min_price_percentage, spec.max_price_percentage)
+        && min >= max
+    {
+        c.error(
+            "min_price_percentage",
+            "invalid-value",
+            format!("`min_price_percentage` ({min}) must be below `max_price_percentage` ({max})"),
+            "no price change would open a deal",
+        );
+    }
+
+    // Settings that need a companion setting.
+    if spec.trailing_enabled == Some(true) && spec.trailing_deviation.is_none() {
+        c.error(
+            "trailing_enabled",
+            "missing-field",
+            "trailing take profit needs `trailing_deviation`".into(),
+            "add `trailing_deviation = 0.2` (percent)",
+        );
+    }
+    if let (Some(dev), Some(tp)) = (spec.trailing_deviation, spec.take_profit)
+        && spec.trailing_enabled == Some(true)
+        && !tp.is_zero()
+        && dev >= tp
+    {
+        c.error(
+            "trailing_deviation",
+            "invalid-value",
+            format!("`trailing_deviation` ({dev}) must be below `take_profit` ({tp})"),
+            "a trailing deviation as large as the take profit could close the deal at a loss",
+        );
+    }
+    if spec.stop_loss_timeout_enabled == Some(true) && spec.stop_loss_timeout_in_seconds.is_none() {
+        c.error(
+            "stop_loss_timeout_enabled",
+            "missing-field",
+            "a stop-loss timeout needs `stop_loss_timeout_in_seconds`".into(),
+            "add `stop_loss_timeout_in_seconds = 300`",
+        );
+    }
+    match spec.leverage_type {
+        Some(LeverageType::Isolated) if spec.leverage_custom_value.is_none() => c.error(
+            "leverage_type",
+            "missing-field",
+            "isolated leverage needs `leverage_custom_value`".into(),
+            "add `leverage_custom_value = 3` (the leverage)",
+        ),
+        Some(LeverageType::Custom) => c.warn(
+            "leverage_type",
+            "deprecated",
+            "`leverage_type = \"custom\"` is deprecated; 3Commas stores it as `isolated`".into(),
+            "write `isolated` to avoid a difference on every plan",
+        ),
+        _ => {}
+    }
+    if spec.allowed_deals_on_same_pair.is_some() && pair_count == 1 {
+        c.warn(
+            "allowed_deals_on_same_pair",
+            "ignored",
+            "`allowed_deals_on_same_pair` has no effect on a single-pair bot".into(),
+            "remove it, or add pairs",
+        );
+    }
+
+    // Take-profit steps.
+    if let Some(steps) = &spec.take_profit_steps {
+        if steps.len() > 4 {
+            c.error(
+                "take_profit_steps",
+                "out-of-range",
+                format!(
+                    "{} take-profit steps; 3Commas allows at most 4",
+                    steps.len()
+                ),
+                "merge some steps",
+            );
+        }
+        let total: Decimal = steps.iter().map(|s| s.amount_percentage).sum();
+        if !steps.is_empty() && total != Decimal::ONE_HUNDRED {
+            c.error(
+                "take_profit_steps",
+                "invalid-value",
+                format!("take-profit step amounts add up to {total}%; they must add up to 100%"),
+                "adjust `amount_percentage` so the steps sell the whole position",
+            );
+        }
+        for (i, step) in steps.iter().enumerate() {
+            if step.amount_percentage <= Decimal::ZERO || step.profit_percentage <= Decimal::ZERO {
+                c.error(
+                    "take_profit_steps",
+                    "out-of-range",
+                    format!(
+                        "take-profit step {} must have a positive amount and profit",
+                        i + 1
+                    ),
+                    "use percentages above 0",
+                );
+            }
+        }
+        if let Some(tp) = spec.take_profit
+            && !tp.is_zero()
+            && !steps.is_empty()
+        {
+            c.error(
+                "take_profit",
+                "conflict",
+                format!("`take_profit` is {tp} but `take_profit_steps` are set"),
+                "set `take_profit = 0` when using take-profit steps",
+            );
+        }
+    }
+    if spec.sl_to_breakeven_enabled == Some(true)
+        && spec.take_profit_steps.as_ref().map_or(0, Vec::len) < 2
+    {
+        c.error(
+            "sl_to_breakeven_enabled",
+            "invalid-value",
+            "moving the stop loss to break-even needs at least 2 take-profit steps".into(),
+            "add take-profit steps or turn this off",
+        );
+    }
+
+    // Custom safety steps.
+    if let Some(steps) = &spec.custom_safety_steps {
+        for (i, step) in steps.iter().enumerate() {
+            if step.deviation < d(-100) || step.deviation > d(10_000) {
+                c.error(
+                    "custom_safety_steps",
+                    "out-of-range",
+                    format!(
+                        "custom safety step {} has deviation {}; it must be between -100 and 10000",
+                        i + 1,
+                        step.deviation
+                    ),
+                    "deviation is in percent",
+                );
+            }
+            if step.size <= Decimal::ZERO {
+                c.error(
+                    "custom_safety_steps",
+                    "out-of-range",
+                    format!(
+                        "custom safety step {} has size {}; it must be greater than 0",
+                        i + 1,
+                        step.size
+                    ),
+                    "use a positive size",
+                );
+            }
+        }
+        if let Some(max) = spec.max_safety_orders
+            && max as usize != steps.len()
+        {
+            c.error(
+                "custom_safety_steps",
+                "conflict",
+                format!(
+                    "{} custom safety steps but `max_safety_orders` is {max}",
+                    steps.len()
+                ),
+                "give one custom step per safety order",
+            );
+        }
+    }
+
+    // The DCA ladder, and the server's stop-loss rule, which depends on it.
+    let input = ladder_input(spec)?;
+    let numbers = match dca::compute(&input) {
+        Ok(n) => n,
+        Err(overflow) => {
+            c.error(
+                "martingale_volume_coefficient",
+                "out-of-range",
+                format!(
+                    "the safety-order ladder grows beyond any balance by safety order {}",
+                    overflow.safety_order
+                ),
+                "lower the coefficients or max_safety_orders",
+            );
+            return None;
+        }
+    };
+    if input.custom_steps.is_none()
+        && numbers.price_move_covered_percentage >= Decimal::ONE_HUNDRED
+        && spec.strategy != Some(crate::model::enums::Direction::Short)
+    {
+        c.error(
+            "safety_order_step_percentage",
+            "out-of-range",
+            format!(
+                "the last safety order is {}% below the base order: at or below a zero price",
+                numbers.price_move_covered_percentage
+            ),
+            "lower safety_order_step_percentage, martingale_step_coefficient or max_safety_orders",
+        );
+    }
+    if let Some(sl) = spec.stop_loss_percentage
+        && !sl.is_zero()
+        && !numbers.ladder.is_empty()
+        && sl <= numbers.price_move_covered_percentage
+    {
+        let last = numbers.price_move_covered_percentage;
+        c.error(
+            "stop_loss_percentage",
+            "stop-loss-above-last-safety-order",
+            format!("Stop Loss should be below the last safety order ({last})"),
+            &format!("3Commas rejects this: set `stop_loss_percentage` above {last}, or use fewer or closer safety orders"),
+        );
+    }
+    Some(numbers)
+}
+
+fn ladder_input(spec: &BotSpec) -> Option<LadderInput> {
+    Some(LadderInput {
+        direction: spec
+            .strategy
+            .unwrap_or(crate::model::enums::Direction::Long),
+        base_order_volume: spec.base_order_volume?,
+        base_order_volume_type: spec
+            .base_order_volume_type
+            .unwrap_or(VolumeType::QuoteCurrency),
+        safety_order_volume: spec.safety_order_volume?,
+        safety_order_volume_type: spec
+            .safety_order_volume_type
+            .unwrap_or(VolumeType::QuoteCurrency),
+        safety_order_step_percentage: spec.safety_order_step_percentage?,
+        max_safety_orders: spec.max_safety_orders?,
+        martingale_volume_coefficient: spec.martingale_volume_coefficient?,
+        martingale_step_coefficient: spec.martingale_step_coefficient?,
+        custom_steps: spec
+            .custom_safety_steps
+            .as_ref()
+            .map(|steps| steps.iter().map(|s| (s.deviation, s.size)).collect()),
+        max_active_deals: spec.max_active_deals.unwrap_or(1),
+    })
+}
+
+/// `QUOTE_BASE`: upper-case letters and digits, an underscore, then the base (futures bases may
+/// contain `-` and `.`, as in `1INCH_1INCH-USD-SWAP`).
+pub fn check_pair_format(pair: &str, span: Span, diagnostics: &mut Vec<Diagnostic>) {
+    let valid = pair.split_once('_').is_some_and(|(quote, base)| {
+        !quote.is_empty()
+            && !base.is_empty()
+            && quote
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && base.bytes().all(|b| {
+                b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_'
+            })
+    });
+    if valid {
+        return;
+    }
+    let upper = pair.to_ascii_uppercase();
+    let help = if upper != pair && upper.contains('_') {
+        format!("pairs are upper case: `{upper}`")
+    } else if let Some((base, quote)) = pair.split_once(['/', '-']) {
+        format!(
+            "3Commas writes pairs as QUOTE_BASE: `{}_{}`",
+            quote.to_ascii_uppercase(),
+            base.to_ascii_uppercase()
+        )
+    } else {
+        "3Commas writes pairs as QUOTE_BASE, like `USDT_BTC`".to_string()
+    };
+    diagnostics.push(
+        Diagnostic::error("pair-format", format!("`{pair}` is not a 3Commas pair"))
+            .at(span, "not QUOTE_BASE")
+            .help(help),
+    );
+}
+
+/// Check conditions against the strategy catalogue.
+pub fn check_conditions(conditions: &[Condition], diagnostics: &mut Vec<Diagnostic>) {
+    let catalogue = Catalogue::get();
+    for condition in conditions {
+        let id = &condition.strategy;
+        let Some(info) = catalogue.strategy(&id.value) else {
+            diagnostics.push(
+                Diagnostic::error(
+                    "unknown-strategy",
+                    format!("unknown strategy `{}`", id.value),
+                )
+                .at(id.span, "not in the 3Commas strategy catalogue")
+                .help(did_you_mean(&id.value, catalogue.ids()).unwrap_or_else(|| {
+                    format!(
+                        "known strategies: {}",
+                        catalogue.ids().collect::<Vec<_>>().join(", ")
+                    )
+                })),
+            );
+            continue;
+        };
+        for (option, value) in &condition.options {
+            let Some(choices) = info.options.get(option) else {
+                let known: Vec<&str> = info.options.keys().map(String::as_str).collect();
+                let help = did_you_mean(option, known.iter().copied()).unwrap_or_else(|| {
+                    if known.is_empty() {
+                        format!("`{}` takes no options", id.value)
+                    } else {
+                        format!("`{}` takes: {}", id.value, known.join(", "))
+                    }
+                });
+                diagnostics.push(
+                    Diagnostic::error(
+                        "unknown-option",
+                        format!("strategy `{}` has no option `{option}`", id.value),
+                    )
+                    .at(value.span, "unknown option")
+                    .help(help),
+                );
+                continue;
+            };
+            match (choices, &value.value) {
+                (Some(allowed), v) => {
+                    let text = v.as_text();
+                    if !allowed.contains_key(&text) {
+                        let keys: Vec<&str> = allowed.keys().map(String::as_str).collect();
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "unknown-value",
+                                format!(
+                                    "`{text}` is not a choice for `{option}` of `{}`",
+                                    id.value
+                                ),
+                            )
+                            .at(value.span, "not an allowed value")
+                            .help(
+                                match did_you_mean(&text, keys.iter().copied()) {
+                                    Some(hint) => format!("{hint} (choices: {})", keys.join(", ")),
+                                    None => format!("choices: {}", keys.join(", ")),
+                                },
+                            ),
+                        );
+                    }
+                }
+                (None, OptionValue::Text(t)) if t.parse::<Decimal>().is_err() => diagnostics.push(
+                    Diagnostic::error(
+                        "invalid-type",
+                        format!("`{option}` of `{}` is a number, not `{t}`", id.value),
+                    )
+                    .at(value.span, "not a number")
+                    .help("write a number, like 14"),
+                ),
+                _ => {}
+            }
+        }
+        let missing: Vec<&str> = info
+            .options
+            .keys()
+            .filter(|k| !condition.options.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() && !info.unlisted {
+            diagnostics.push(
+                Diagnostic::error(
+                    "missing-option",
+                    format!(
+                        "strategy `{}` needs {}",
+                        id.value,
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .at(id.span, "options missing")
+                .help(format!(
+                    "add them to `options`, e.g. `options = {{ {} }}`",
+                    missing
+                        .iter()
+                        .map(|m| format!("{m} = ..."))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Diagnostics: every problem botform reports about a user's files, and how they are printed.
+//!
+//! A [`Diagnostic`] is plain data (severity, stable code, message, labelled spans, help), produced
+//! by parsing, decoding and validation alike, so every problem is reported in one run. Rendering is
+//! separate: human (miette, with the offending text underlined), JSON (documented, with 1-based
+//! line and column) and GitHub Actions annotations. Must not decide what is wrong; only how to say it.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::config::source::{SourceSet, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable identifier such as `unknown-field`, for scripts and docs.
+    pub code: &'static str,
+    pub message: String,
+    /// The first label is the primary location; more labels may point at related places.
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    /// For problems with no text to point at (an unreadable file, say): the path concerned.
+    pub path: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            path: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            message: label.into(),
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub fn primary(&self) -> Option<Span> {
+        self.labels.first().map(|l| l.span)
+    }
+}
+
+/// Sort diagnostics by file, position, then severity, so output is stable.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| d.primary().map(|s| (s.file, s.start, s.end));
+        key(a)
+            .cmp(&key(b))
+            .then(a.severity.cmp(&b.severity))
+            .then(a.message.cmp(&b.message))
+    });
+}
+
+/// "did you mean" for a misspelt name among the known ones.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human rendering with miette
+
+#[derive(Debug)]
+struct MietteView {
+    message: String,
+    code: &'static str,
+    severity: miette::Severity,
+    help: Option<String>,
+    source: Option<miette::NamedSource<String>>,
+    labels: Vec<miette::LabeledSpan>,
+    related: Vec<MietteView>,
+}
+
+impl fmt::Display for MietteView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MietteView {}
+
+impl miette::Diagnostic for MietteView {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
+        }
+    }
+}
+
+fn miette_view(d: &Diagnostic, sources: &SourceSet) -> MietteView {
+    let severity = match d.severity {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+    };
+    let primary_file = d.primary().map(|s| s.file);
+    let mut labels = Vec::new();
+    let mut related = Vec::new();
+    for label in &d.labels {
+        if Some(label.span.file) == primary_file {
+            let file = sources.get(label.span.file);
+            let start = file.clamp(label.span.start as usize);
+            let end = file.clamp(label.span.end as usize).max(start);
+            labels.push(miette::LabeledSpan::new(
+                Some(label.message.clone()),
+                start,
+                end - start,
+            ));
+        } else {
+            let file = sources.get(label.span.file);
+            let start = file.clamp(label.span.start as usize);
+            let end = file.clamp(label.span.end as usize).max(start);
+            related.push(MietteView {
+                message: label.message.clone(),
+                code: d.code,
+                severity: miette::Severity::Advice,
+                help: None,
+                source: Some(miette::NamedSource::new(
+                    file.display_name(),
+                    file.text.clone(),
+                )),
+                labels: vec![miette::LabeledSpan::new(
+                    Some("here".into()),
+                    start,
+                    end - start,
+                )],
+                related: Vec::new(),
+            });
+        }
+    }
+    let message = match (&d.path, primary_file) {
+        (Some(path), None) => format!("{path}: {}", d.message),
+        _ => d.message.clone(),
+    };
+    MietteView {
+        message,
+        code: d.code,
+        severity,
+        help: d.help.clone(),
+        source: primary_file.map(|f| {
+            let file = sources.get(f);
+            miette::NamedSource::new(file.display_name(), file.text.clone()).with_language(
+                match file.syntax {
+                    crate::config::source::Syntax::Toml => "toml",
+                    crate::config::source::Syntax::Yaml => "yaml",
+                },
+            )
+        }),
+        labels,
+        related,
+    }
+}
+
+/// Write diagnostics for people: source excerpts with the offending text underlined.
+pub fn render_human(
+    out: &mut dyn Write,
+    diagnostics: &[Diagnostic],
+    sources: &SourceSet,
+    color: bool,
+) -> io::Result<()> {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_context_lines(1);
+    for d in diagnostics {
+        let view = miette_view(d, sources);
+        let mut text = String::new();
+        handler
+            .render_report(&mut text, &view)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        writeln!(out, "{text}")?;
+    }
+    Ok(())
+}
+
+/// The JSON form of one diagnostic (`botform validate --format json`).
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub end_line: Option<usize>,
+    pub end_column: Option<usize>,
+    pub help: Option<String>,
+    pub labels: Vec<JsonLabel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonLabel {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+pub fn to_json(d: &Diagnostic, sources: &SourceSet) -> JsonDiagnostic {
+    let place = d.primary().map(|span| {
+        let file = sources.get(span.file);
+        let (line, column) = file.line_col(span.start as usize);
+        let (end_line, end_column) = file.line_col(span.end as usize);
+        (file.display_name(), line, column, end_line, end_column)
+    });
+    JsonDiagnostic {
+        severity: d.severity,
+        code: d.code,
+        message: d.message.clone(),
+        file: place.as_ref().map(|p| p.0.clone()).or(d.path.clone()),
+        line: place.as_ref().map(|p| p.1),
+        column: place.as_ref().map(|p| p.2),
+        end_line: place.as_ref().map(|p| p.3),
+        end_column: place.as_ref().map(|p| p.4),
+        help: d.help.clone(),
+        labels: d
+            .labels
+            .iter()
+            .map(|l| {
+                let file = sources.get(l.span.file);
+                let (line, column) = file.line_col(l.span.start as usize);
+                JsonLabel {
+                    file: file.display_name(),
+                    line,
+                    column,
+                    message: l.message.clone(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// GitHub Actions workflow commands: `::error file=...,line=...,col=...::message`.
+pub fn render_github(
+    out: &mut dyn Write,
+    diagnostics: &[Diagnostic],
+    sources: &SourceSet,
+) -> io::Result<()> {
+    for d in diagnostics {
+        let j = to_json(d, sources);
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = Vec::new();
+        if let Some(file) = &j.file {
+            props.push(format!("file={}", escape_property(file)));
+        }
+        if let (Some(l), Some(c)) = (j.line, j.column) {
+            props.push(format!("line={l},col={c}"));
+        }
+        if let (Some(l), Some(c)) = (j.end_line, j.end_column) {
+            props.push(format!("endLine={l},endColumn={c}"));
+        }
+        props.push(format!("title=botform {}", d.code));
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        writeln!(
+            out,
+            "::{level} {}::{}",
+            props.join(","),
+            escape_data(&message)
+        )?;
+    }
+    Ok(())
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_finds_close_names_only() {
+        let names = ["take_profit", "take_profit_type", "cooldown"];
+        assert_eq!(
+            did_you_mean("take_proft", names).as_deref(),
+            Some("did you mean `take_profit`?")
+        );
+        assert_eq!(did_you_mean("zzz", names), None);
+    }
+
+    #[test]
+    fn github_annotations_escape_newlines() {
+        assert_eq!(escape_data("a\nb%"), "a%0Ab%25");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+}

@@ -1,0 +1,14 @@
+//! botform: 3Commas DCA bots as code.
+//!
+//! - `config`: the config language (TOML/YAML), decoding with spans, templates, validation rules.
+//! - `model`: types shared by config and live state (decimals, enums, DCA math, strategy catalogue).
+//! - `diagnostic`: problems in a user's files and their renderings (human, JSON, GitHub).
+//! - `schema`: the JSON Schema of the config format.
+//! - `cli`: the command line; each command is a function from settings to an exit status.
+
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod model;
+pub mod report;
+pub mod schema;

@@ -1,0 +1,35 @@
+//! Integration tests: the real binary, the real files, snapshots of what users read.
+
+mod properties;
+mod schema;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (tests run with it as the working directory).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `botform` binary built for these tests, run from the repository root with color off.
+pub fn botform() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("botform").expect("the botform binary is built");
+    cmd.current_dir(root()).env("NO_COLOR", "1");
+    cmd
+}
+
+/// Every file directly in `dir` with a config extension, sorted.
+pub fn config_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("toml" | "yaml" | "yml")
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}

@@ -1,0 +1,182 @@
+//! `botform validate`: snapshots of diagnostics for broken files, and the CLI contract.
+
+use std::path::PathBuf;
+
+use botform::config;
+use predicates::prelude::*;
+
+use super::{botform, config_files, root};
+
+/// Human output (no color) for a file, as a user sees it.
+fn human(path: &str) -> String {
+    let checked = config::check(&[PathBuf::from(path)]);
+    let mut out = Vec::new();
+    botform::cli::write_validate_human(&mut out, &checked, false, true).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn broken_files_give_located_diagnostics() {
+    std::env::set_current_dir(root()).unwrap();
+    for file in config_files(&root().join("tests/fixtures/broken")) {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let relative = format!("tests/fixtures/broken/{name}");
+        let output = human(&relative);
+        assert!(
+            output.contains("Invalid."),
+            "{name} should be invalid:\n{output}"
+        );
+        assert!(
+            output.contains(&format!("[{relative}:")),
+            "{name}: no location:\n{output}"
+        );
+        insta::assert_snapshot!(name.replace('.', "_"), output);
+    }
+}
+
+#[test]
+fn examples_validate_with_their_dca_numbers() {
+    botform()
+        .args(["validate", "examples/bots"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Valid. 5 files, 5 bots: 0 errors, 0 warnings",
+        ))
+        .stdout(predicate::str::contains("capital per deal 273.75 USDT"))
+        .stdout(predicate::str::contains("the capital depends on the price").not())
+        .stdout(predicate::str::contains("\u{1b}[").not());
+}
+
+#[test]
+fn invalid_config_exits_1_and_json_has_line_and_column() {
+    let out = botform()
+        .args([
+            "validate",
+            "tests/fixtures/broken/unknown-keys.toml",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["format_version"], "1");
+    assert_eq!(report["valid"], false);
+    let typo = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"] == "unknown field `take_proft` in a bot")
+        .expect("the typo is reported");
+    assert_eq!(typo["line"], 16);
+    assert_eq!(typo["column"], 1);
+    assert_eq!(typo["help"], "did you mean `take_profit`?");
+    assert_eq!(typo["code"], "unknown-field");
+}
+
+#[test]
+fn json_report_carries_each_bots_numbers() {
+    let out = botform()
+        .args(["validate", "examples/bots", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let btc = report["bots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "BTC conservative")
+        .unwrap();
+    assert_eq!(btc["numbers"]["capital_per_deal"], "273.75");
+    assert_eq!(btc["numbers"]["ladder"].as_array().unwrap().len(), 5);
+    assert_eq!(btc["capital_currency"], "USDT");
+}
+
+#[test]
+fn github_format_prints_annotations() {
+    botform()
+        .args([
+            "validate",
+            "tests/fixtures/broken/semantic.toml",
+            "--format",
+            "github",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "::error file=tests/fixtures/broken/semantic.toml,line=29,col=11,",
+        ))
+        .stdout(predicate::str::contains("::warning file="));
+}
+
+#[test]
+fn a_directory_mixes_toml_and_yaml_and_skips_hidden_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".botform")).unwrap();
+    std::fs::write(dir.path().join(".botform/broken.toml"), "not [ toml").unwrap();
+    std::fs::write(
+        dir.path().join("accounts.yaml"),
+        "accounts:\n  main: { name: Binance Spot }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bots.toml"),
+        "[[bots]]\nname = \"x\"\naccount = \"main\"\npairs = [\"USDT_BTC\"]\nstart = [{ strategy = \"nonstop\" }]\n\
+         base_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 0\n\
+         safety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit = 1\n",
+    )
+    .unwrap();
+    botform()
+        .current_dir(dir.path())
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Valid. 2 files, 1 bot"));
+}
+
+#[test]
+fn duplicate_names_across_files_label_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.toml", "b.toml"] {
+        std::fs::write(dir.path().join(name), "[templates.base]\ntake_profit = 1\n").unwrap();
+    }
+    botform()
+        .current_dir(dir.path())
+        .args(["validate", "--format", "json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("template `base` is defined twice"))
+        .stdout(predicate::str::contains("first defined here"));
+}
+
+#[test]
+fn missing_path_is_an_error_not_a_panic() {
+    botform()
+        .args(["validate", "no/such/dir"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "no/such/dir: no such file or directory",
+        ));
+}
+
+#[test]
+fn help_shows_examples_and_version_prints() {
+    botform()
+        .args(["validate", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("botform validate examples/bots"));
+    botform()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    botform().arg("--bogus").assert().code(1);
+}
