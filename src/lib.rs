@@ -12,3 +12,4 @@ pub mod diagnostic;
 pub mod model;
 pub mod report;
 pub mod schema;
+pub mod threecommas;

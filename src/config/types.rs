@@ -11,6 +11,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::decode::{Spanned, config_record};
+pub use crate::model::bot::{SafetyStep, SlToBreakeven, TakeProfitStep};
 use crate::model::decimal::Decimal;
 use crate::model::enums::*;
 
@@ -182,35 +183,6 @@ impl<'de> Deserialize<'de> for Conditions {
         }
         d.deserialize_any(V)
     }
-}
-
-/// One take-profit step (at most 4; amounts total 100%).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TakeProfitStep {
-    /// Share of the position this step sells, in percent.
-    pub amount_percentage: Decimal,
-    /// Profit at which this step sells, in percent.
-    pub profit_percentage: Decimal,
-}
-
-/// One custom safety order step (an alternative to the martingale ladder).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SafetyStep {
-    /// Price deviation from the base order price, in percent (-100..10000).
-    pub deviation: Decimal,
-    /// Order size, read according to `safety_order_volume_type`.
-    pub size: Decimal,
-}
-
-/// Where the stop loss moves after take-profit steps fill.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SlToBreakeven {
-    /// 0 = average price, 1 = the first take-profit step, 2 = the second.
-    #[schemars(range(max = 2))]
-    pub upper_breakeven_limit: u8,
 }
 
 config_record! {

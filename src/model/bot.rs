@@ -1,0 +1,225 @@
+//! A DCA bot's settings in one canonical form, shared by the config side and the live side.
+//!
+//! [`BotSettings`] holds every writable DCA bot field, named as 3Commas names them; `None` means
+//! "not set" (in a config: not managed). Its JSON form is the 3Commas request body, so the client
+//! sends it as is, and two settings compare by value (decimals by value, option values as text).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::decimal::Decimal;
+use super::enums::*;
+
+/// One start/close/safety condition, with option values as text (3Commas echoes them as strings).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StrategyCondition {
+    pub strategy: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// One take-profit step (at most 4; amounts total 100%).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeProfitStep {
+    /// Share of the position this step sells, in percent.
+    pub amount_percentage: Decimal,
+    /// Profit at which this step sells, in percent.
+    pub profit_percentage: Decimal,
+}
+
+/// One custom safety order step (an alternative to the martingale ladder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyStep {
+    /// Price deviation from the base order price, in percent (-100..10000).
+    pub deviation: Decimal,
+    /// Order size, read according to `safety_order_volume_type`.
+    pub size: Decimal,
+}
+
+/// Where the stop loss moves after take-profit steps fill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlToBreakeven {
+    /// 0 = average price, 1 = the first take-profit step, 2 = the second.
+    #[schemars(range(max = 2))]
+    pub upper_breakeven_limit: u8,
+}
+
+/// Every writable DCA bot setting (REFERENCE.md section 6), as 3Commas names it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BotSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Direction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_list: Option<Vec<StrategyCondition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_strategy_list: Option<Vec<StrategyCondition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_strategy_list: Option<Vec<StrategyCondition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active_deals: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_deals_on_same_pair: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_order_volume: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_order_volume_type: Option<VolumeType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_order_volume: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_order_volume_type: Option<VolumeType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_order_step_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_safety_orders: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_safety_orders_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub martingale_volume_coefficient: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub martingale_step_coefficient: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_safety_steps: Option<Vec<SafetyStep>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit_type: Option<TakeProfitType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit_steps: Option<Vec<TakeProfitStep>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_profit_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_profit_type: Option<MinProfitType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profit_currency: Option<ProfitCurrency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing_deviation: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss_type: Option<StopLossType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss_timeout_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss_timeout_in_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsl_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sl_to_breakeven_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sl_to_breakeven_data: Option<SlToBreakeven>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deal_start_delay_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_deals_timeout: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after_deals_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_volume_btc_24h: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_order_type: Option<StartOrderType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leverage_type: Option<LeverageType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leverage_custom_value: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_reduction_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinvesting_percentage: Option<Decimal>,
+}
+
+impl BotSettings {
+    /// As a JSON object of the set fields only.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// These settings with every field `changes` sets taken from `changes`.
+    pub fn overlaid(&self, changes: &BotSettings) -> BotSettings {
+        let mut map = self.to_map();
+        map.extend(changes.to_map());
+        serde_json::from_value(serde_json::Value::Object(map))
+            .expect("settings built from settings deserialize")
+    }
+
+    /// Fields `desired` sets to a different value than `self` has: (field, live, desired).
+    pub fn differences(
+        &self,
+        desired: &BotSettings,
+    ) -> Vec<(String, Option<serde_json::Value>, serde_json::Value)> {
+        let live = self.to_map();
+        desired
+            .to_map()
+            .into_iter()
+            .filter(|(k, v)| live.get(k) != Some(v))
+            .map(|(k, v)| (k.clone(), live.get(&k).cloned(), v))
+            .collect()
+    }
+}
+
+/// A bot as it is on 3Commas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveBot {
+    pub id: i64,
+    pub account_id: i64,
+    pub account_name: String,
+    pub is_enabled: bool,
+    pub active_deals_count: u32,
+    pub deletable: bool,
+    /// Needed by copy_and_create; a capability, not shown in plans.
+    #[serde(skip)]
+    pub url_secret: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Every writable setting, as 3Commas holds it.
+    pub settings: BotSettings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_and_differences_compare_by_value() {
+        let live = BotSettings {
+            name: Some("a".into()),
+            take_profit: Some("1.50".parse().unwrap()),
+            max_safety_orders: Some(3),
+            ..Default::default()
+        };
+        let desired = BotSettings {
+            take_profit: Some("1.5".parse().unwrap()),
+            max_safety_orders: Some(4),
+            ..Default::default()
+        };
+        let diff = live.differences(&desired);
+        assert_eq!(diff.len(), 1);
+        assert_eq!(diff[0].0, "max_safety_orders");
+        let merged = live.overlaid(&desired);
+        assert_eq!(merged.name.as_deref(), Some("a"));
+        assert_eq!(merged.max_safety_orders, Some(4));
+    }
+}

@@ -1,0 +1,544 @@
+//! The HTTP client botform uses to talk to 3Commas (or any server speaking its protocol, such as
+//! `botform sandbox`). Owns signing each request, pacing, retries and error classification.
+//!
+//! Retry policy: reads are retried with backoff on network errors and 5xx; writes never are,
+//! because a write that fails ambiguously may have taken effect ([`ApiError::Ambiguous`]). A 429
+//! pauses every request and is retried once after the pause (the server did not process it); the
+//! plan-restriction 429 is reported, not retried; 418 is reported.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::ratelimit::RateLimiter;
+use super::signing::{self, Credentials};
+use super::wire::*;
+use crate::model::bot::LiveBot;
+use crate::model::enums::TradingMode;
+
+/// The real 3Commas API.
+pub const DEFAULT_API_URL: &str = "https://api.3commas.io";
+const API_PREFIX: &str = "/public/api";
+/// Most bots one list request returns.
+pub const BOTS_PAGE_LIMIT: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub credentials: Credentials,
+    /// Sent as `Forced-Mode`; `None` leaves the account's own mode.
+    pub mode: Option<TradingMode>,
+    pub timeout: Duration,
+    /// Client-side pace; 3Commas allows 100 per minute.
+    pub requests_per_minute: u32,
+    /// How long every request waits after a 429 (3Commas blocks for 300 s).
+    pub rate_limit_pause: Duration,
+    /// Attempts for a read, the first included.
+    pub read_attempts: u32,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        ClientConfig {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            credentials,
+            mode: None,
+            timeout: Duration::from_secs(30),
+            requests_per_minute: 90,
+            rate_limit_pause: Duration::from_secs(300),
+            read_attempts: 4,
+        }
+    }
+
+    /// From `THREECOMMAS_API_KEY` with `THREECOMMAS_API_SECRET` or `THREECOMMAS_PRIVATE_KEY_FILE`,
+    /// `THREECOMMAS_API_URL` and `THREECOMMAS_MODE`. `Ok(None)` when no key is set.
+    pub fn from_env() -> Result<Option<ClientConfig>, ApiError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let Some(api_key) = var("THREECOMMAS_API_KEY") else {
+            return Ok(None);
+        };
+        let credentials = match (
+            var("THREECOMMAS_API_SECRET"),
+            var("THREECOMMAS_PRIVATE_KEY_FILE"),
+        ) {
+            (Some(secret), _) => Credentials::hmac(api_key, secret),
+            (None, Some(path)) => Credentials::rsa_from_file(api_key, std::path::Path::new(&path))
+                .map_err(|e| ApiError::Config(e.to_string()))?,
+            (None, None) => {
+                return Err(ApiError::Config(
+                    "THREECOMMAS_API_KEY is set but neither THREECOMMAS_API_SECRET nor THREECOMMAS_PRIVATE_KEY_FILE is".into(),
+                ));
+            }
+        };
+        let mut config = ClientConfig::new(
+            var("THREECOMMAS_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+            credentials,
+        );
+        if let Some(mode) = var("THREECOMMAS_MODE") {
+            config.mode = Some(TradingMode::parse(mode.trim()).ok_or_else(|| {
+                ApiError::Config(format!(
+                    "THREECOMMAS_MODE is `{mode}`; use `paper` or `real`"
+                ))
+            })?);
+        }
+        Ok(Some(config))
+    }
+}
+
+/// Which bots to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BotsFilter {
+    pub account_id: Option<i64>,
+    /// `Some(true)`: enabled only; `Some(false)`: disabled only.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    config: Arc<ClientConfig>,
+    http: reqwest::Client,
+    limiter: Arc<RateLimiter>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10).min(config.timeout))
+            .user_agent(concat!("botform/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Config(format!("cannot start the HTTP client: {e}")))?;
+        Ok(Client {
+            limiter: Arc::new(RateLimiter::new(config.requests_per_minute)),
+            config: Arc::new(config),
+            http,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    pub fn mode(&self) -> Option<TradingMode> {
+        self.config.mode
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Typed calls
+
+    /// `GET /ver1/validate`: whether the credentials work.
+    pub async fn validate_credentials(&self) -> Result<(), ApiError> {
+        let _: serde_json::Value = self.get("/ver1/validate", &[]).await?;
+        Ok(())
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>, ApiError> {
+        self.get("/ver1/accounts", &[]).await
+    }
+
+    pub async fn account(&self, id: i64) -> Result<Account, ApiError> {
+        self.get(&format!("/ver1/accounts/{id}"), &[]).await
+    }
+
+    pub async fn market_pairs(&self, market_code: &str) -> Result<Vec<String>, ApiError> {
+        self.get(
+            "/ver1/accounts/market_pairs",
+            &[("market_code", market_code.into())],
+        )
+        .await
+    }
+
+    pub async fn currency_rates(
+        &self,
+        market_code: &str,
+        pair: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+        self.get(
+            "/ver1/accounts/currency_rates",
+            &[("market_code", market_code.into()), ("pair", pair.into())],
+        )
+        .await
+    }
+
+    /// Every bot, page by page (100 a page).
+    pub async fn bots(&self, filter: BotsFilter) -> Result<Vec<LiveBot>, ApiError> {
+        let mut bots = Vec::new();
+        let mut offset = 0;
+        loop {
+            let mut query = vec![
+                ("limit", BOTS_PAGE_LIMIT.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            if let Some(account) = filter.account_id {
+                query.push(("account_id", account.to_string()));
+            }
+            if let Some(enabled) = filter.enabled {
+                query.push(("scope", if enabled { "enabled" } else { "disabled" }.into()));
+            }
+            let page: Vec<WireBot> = self.get("/ver1/bots", &query).await?;
+            let full = page.len() == BOTS_PAGE_LIMIT;
+            offset += page.len();
+            bots.extend(page.iter().map(WireBot::to_model));
+            if !full {
+                return Ok(bots);
+            }
+        }
+    }
+
+    pub async fn bot(&self, id: i64) -> Result<WireBot, ApiError> {
+        self.get(&format!("/ver1/bots/{id}/show"), &[]).await
+    }
+
+    pub async fn create_bot(&self, params: &BotParams) -> Result<WireBot, ApiError> {
+        self.write(Method::POST, "/ver1/bots/create_bot", Some(params))
+            .await
+    }
+
+    /// Update a bot: `params` must carry every required field (see [`BotParams::for_update`]).
+    pub async fn update_bot(&self, id: i64, params: &BotParams) -> Result<WireBot, ApiError> {
+        self.write(
+            Method::PATCH,
+            &format!("/ver1/bots/{id}/update"),
+            Some(params),
+        )
+        .await
+    }
+
+    pub async fn enable_bot(&self, id: i64) -> Result<WireBot, ApiError> {
+        self.write::<_, ()>(Method::POST, &format!("/ver1/bots/{id}/enable"), None)
+            .await
+    }
+
+    pub async fn disable_bot(&self, id: i64) -> Result<WireBot, ApiError> {
+        self.write::<_, ()>(Method::POST, &format!("/ver1/bots/{id}/disable"), None)
+            .await
+    }
+
+    pub async fn delete_bot(&self, id: i64) -> Result<(), ApiError> {
+        let _: bool = self
+            .write::<_, ()>(Method::POST, &format!("/ver1/bots/{id}/delete"), None)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn copy_and_create(
+        &self,
+        id: i64,
+        name: &str,
+        secret: &str,
+    ) -> Result<CopyAndCreate, ApiError> {
+        let body = serde_json::json!({ "name": name, "secret": secret });
+        self.write(
+            Method::POST,
+            &format!("/ver1/bots/{id}/copy_and_create"),
+            Some(&body),
+        )
+        .await
+    }
+
+    pub async fn strategy_list(
+        &self,
+        account_id: Option<i64>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+        let query: Vec<(&str, String)> = account_id
+            .map(|a| ("account_id", a.to_string()))
+            .into_iter()
+            .collect();
+        self.get("/ver1/bots/strategy_list", &query).await
+    }
+
+    pub async fn blacklist(&self) -> Result<Vec<String>, ApiError> {
+        let list: Blacklist = self.get("/ver1/bots/pairs_black_list", &[]).await?;
+        Ok(list.pairs)
+    }
+
+    /// Replace the blacklist with `pairs`, then read it back to confirm.
+    pub async fn update_blacklist(&self, pairs: &[String]) -> Result<Vec<String>, ApiError> {
+        let body = Blacklist {
+            pairs: pairs.to_vec(),
+        };
+        let _: Blacklist = self
+            .write(
+                Method::POST,
+                "/ver1/bots/update_pairs_black_list",
+                Some(&body),
+            )
+            .await?;
+        self.blacklist().await
+    }
+
+    pub async fn bot_deals_stats(&self, id: i64) -> Result<BotDealsStats, ApiError> {
+        self.get(&format!("/ver1/bots/{id}/deals_stats"), &[]).await
+    }
+
+    pub async fn bots_stats(
+        &self,
+        account_id: Option<i64>,
+        bot_id: Option<i64>,
+    ) -> Result<BotsStats, ApiError> {
+        let mut query = Vec::new();
+        if let Some(a) = account_id {
+            query.push(("account_id", a.to_string()));
+        }
+        if let Some(b) = bot_id {
+            query.push(("bot_id", b.to_string()));
+        }
+        self.get("/ver1/bots/stats", &query).await
+    }
+
+    pub async fn profit_by_day(&self, id: i64, days: u32) -> Result<ProfitByDay, ApiError> {
+        self.get(
+            &format!("/ver1/bots/{id}/profit_by_day"),
+            &[("days", days.to_string())],
+        )
+        .await
+    }
+
+    /// Deals of a bot (or all), newest first; `scope` is 3Commas' (`active`, `finished`, ...).
+    pub async fn deals(
+        &self,
+        bot_id: Option<i64>,
+        scope: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Deal>, ApiError> {
+        let mut query = vec![("limit", limit.min(1000).to_string())];
+        if let Some(b) = bot_id {
+            query.push(("bot_id", b.to_string()));
+        }
+        if let Some(s) = scope {
+            query.push(("scope", s.to_string()));
+        }
+        self.get("/ver1/deals", &query).await
+    }
+
+    pub async fn deal(&self, id: i64) -> Result<Deal, ApiError> {
+        self.get(&format!("/ver1/deals/{id}/show"), &[]).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Transport
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.send::<()>(Method::GET, path, query, None).await {
+                Err(e) if attempt < self.config.read_attempts && retryable_read(&e) => {
+                    tracing::debug!("retrying GET {path} after: {e}");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other.and_then(|bytes| decode(path, &bytes)),
+            }
+        }
+    }
+
+    async fn write<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let bytes = self.send(method, path, &[], body).await?;
+        decode(path, &bytes)
+    }
+
+    /// One request (plus one retry after a rate-limit pause). Returns the body of a 2xx.
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let full_path = format!("{API_PREFIX}{path}");
+        let query_string = (!query.is_empty()).then(|| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish()
+        });
+        let body_bytes = match body {
+            Some(b) => Some(
+                serde_json::to_vec(b)
+                    .map_err(|e| ApiError::Config(format!("cannot encode the request: {e}")))?,
+            ),
+            None => None,
+        };
+        let method_name = method_name(&method);
+        let mut paused_once = false;
+        loop {
+            self.limiter.acquire().await;
+            let message =
+                signing::message(&full_path, query_string.as_deref(), body_bytes.as_deref());
+            let mut url = format!("{}{full_path}", self.config.base_url);
+            if let Some(q) = &query_string {
+                url.push('?');
+                url.push_str(q);
+            }
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .header("Apikey", self.config.credentials.api_key())
+                .header("Signature", self.config.credentials.sign(&message));
+            if let Some(mode) = self.config.mode {
+                request = request.header("Forced-Mode", mode.as_str());
+            }
+            if let Some(bytes) = &body_bytes {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(bytes.clone());
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => return Err(network_error(&e, method_name, path, &self.config.base_url)),
+            };
+            let status = response.status().as_u16();
+            let bytes = match response.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => return Err(network_error(&e, method_name, path, &self.config.base_url)),
+            };
+            if (200..300).contains(&status) {
+                return Ok(bytes);
+            }
+            let body = parse_error_body(&bytes, status);
+            match status {
+                401 => return Err(ApiError::Unauthorized { body }),
+                418 => return Err(ApiError::Banned),
+                429 if is_plan_restriction(&body) => {
+                    return Err(ApiError::PlanRestricted {
+                        message: body.error,
+                    });
+                }
+                429 => {
+                    if paused_once {
+                        return Err(ApiError::RateLimited);
+                    }
+                    paused_once = true;
+                    tracing::warn!(
+                        "3Commas rate limit reached: pausing all requests for {} s",
+                        self.config.rate_limit_pause.as_secs()
+                    );
+                    self.limiter.pause(self.config.rate_limit_pause).await;
+                }
+                500..=599 if method != Method::GET => {
+                    return Err(ApiError::Ambiguous {
+                        method: method_name,
+                        path: path.to_string(),
+                        reason: format!("server error {status}; the change may have been made"),
+                    });
+                }
+                _ => {
+                    return Err(ApiError::Rejected {
+                        method: method_name,
+                        path: path.to_string(),
+                        status,
+                        body,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "REQUEST",
+    }
+}
+
+fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Decode {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_error_body(bytes: &[u8], status: u16) -> ErrorBody {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| ErrorBody {
+        error: format!("HTTP {status}"),
+        error_description: Some(String::from_utf8_lossy(bytes).chars().take(200).collect()),
+        error_attributes: None,
+    })
+}
+
+fn is_plan_restriction(body: &ErrorBody) -> bool {
+    body.error.contains("subscription plan")
+}
+
+fn network_error(e: &reqwest::Error, method: &'static str, path: &str, base_url: &str) -> ApiError {
+    // Strip the URL from reqwest's message: only the path is ours to show.
+    let reason = e.without_url_ref();
+    if e.is_connect() {
+        ApiError::Unreachable {
+            url: base_url.to_string(),
+            reason,
+        }
+    } else {
+        ApiError::Ambiguous {
+            method,
+            path: path.to_string(),
+            reason,
+        }
+    }
+}
+
+trait ReasonText {
+    fn without_url_ref(&self) -> String;
+}
+
+impl ReasonText for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let kind = if self.is_timeout() {
+            "timed out"
+        } else if self.is_connect() {
+            "connection failed"
+        } else if self.is_body() || self.is_decode() {
+            "the connection broke while reading the answer"
+        } else {
+            "the request failed"
+        };
+        let mut source = std::error::Error::source(self);
+        let mut detail = String::new();
+        while let Some(s) = source {
+            detail = s.to_string();
+            source = s.source();
+        }
+        if detail.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind} ({detail})")
+        }
+    }
+}
+
+fn retryable_read(e: &ApiError) -> bool {
+    match e {
+        ApiError::Ambiguous { .. } | ApiError::Unreachable { .. } => true,
+        ApiError::Rejected { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+}
