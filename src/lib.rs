@@ -11,5 +11,6 @@ pub mod config;
 pub mod diagnostic;
 pub mod model;
 pub mod report;
+pub mod sandbox;
 pub mod schema;
 pub mod threecommas;

@@ -2,6 +2,7 @@
 //! settings and returns an exit status. Exit codes: 0 success, 1 failure or invalid config
 //! (usage errors too, so `2` stays free for "changes present" in later commands).
 
+mod sandbox;
 mod schema_cmd;
 mod validate;
 
@@ -51,6 +52,8 @@ pub enum Command {
         after_help = "Examples:\n  botform schema > schema/botform.schema.json\n\nIn TOML files, `#:schema ./botform.schema.json` on the first line lets editors complete fields;\nin YAML, `# yaml-language-server: $schema=./botform.schema.json`."
     )]
     Schema(schema_cmd::Args),
+    /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
+    Sandbox(sandbox::Args),
 }
 
 /// Output settings shared by commands, resolved once.
@@ -85,11 +88,25 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    init_logging();
     let output = Output::resolve(cli.color);
     match cli.command {
         Command::Validate(args) => validate::run(args, output),
         Command::Schema(args) => schema_cmd::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
     }
+}
+
+/// Logs go to stderr only (stdout carries data); `RUST_LOG` tunes them.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
 }
 
 /// The paths to read: the given ones, or the current directory.

@@ -157,6 +157,8 @@ pub struct WireBot {
     pub url_secret: String,
     #[serde(default)]
     pub take_profit_steps: Vec<WireTakeProfitStep>,
+    #[serde(default)]
+    pub custom_safety_steps: Vec<WireSafetyStep>,
     pub name: String,
     #[serde(with = "ruby_decimal")]
     pub take_profit: Option<Decimal>,
@@ -218,8 +220,6 @@ pub struct WireBot {
     pub min_price_percentage: Option<Decimal>,
     #[serde(with = "ruby_decimal")]
     pub max_price_percentage: Option<Decimal>,
-    #[serde(default)]
-    pub custom_safety_steps: Vec<WireSafetyStep>,
     /// Only in show and action responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_deals: Option<Vec<serde_json::Value>>,

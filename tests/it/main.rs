@@ -1,6 +1,9 @@
 //! Integration tests: the real binary, the real files, snapshots of what users read.
 
+mod client;
+mod fixtures;
 mod properties;
+mod sandbox;
 mod schema;
 mod validate;
 

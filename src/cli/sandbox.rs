@@ -1,0 +1,94 @@
+//! `botform sandbox serve`: run the local 3Commas-compatible server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::sandbox::{self, FaultSpec, SandboxConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: SandboxCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SandboxCommand {
+    /// Serve the 3Commas API under /public/api. The first line on stdout is the base URL.
+    #[command(
+        after_help = "Examples:\n  botform sandbox serve\n  botform sandbox serve --listen 127.0.0.1:0 --state .botform/sandbox.json\n  botform sandbox serve --faults 5xx=0.1,timeout=0.05,reset=0.02,seed=7 --rate-limit 1000\n\nPoint botform (or any 3Commas client) at it:\n  THREECOMMAS_API_URL=http://127.0.0.1:PORT THREECOMMAS_API_KEY=sandbox-key THREECOMMAS_API_SECRET=sandbox-secret"
+    )]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8413")]
+    listen: SocketAddr,
+    /// Keep the state in this file across restarts (written atomically after every change).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// The API key the sandbox accepts.
+    #[arg(long, env = "BOTFORM_SANDBOX_API_KEY", default_value = sandbox::DEFAULT_API_KEY)]
+    api_key: String,
+    /// The API secret the sandbox verifies signatures with.
+    #[arg(long, env = "BOTFORM_SANDBOX_API_SECRET", default_value = sandbox::DEFAULT_API_SECRET, hide_default_value = true)]
+    api_secret: String,
+    /// Faults to inject, e.g. `5xx=0.1,timeout=0.05,reset=0.02,seed=7` (also `slow_ms=`).
+    #[arg(long, value_parser = FaultSpec::parse)]
+    faults: Option<FaultSpec>,
+    /// Requests per minute before 429 (3Commas allows 100).
+    #[arg(long, default_value_t = 100)]
+    rate_limit: u32,
+    /// Seconds a rate-limit block lasts (3Commas: 300).
+    #[arg(long, default_value_t = 300)]
+    rate_limit_block: u64,
+    /// Make update_pairs_black_list add pairs instead of replacing the list.
+    #[arg(long)]
+    blacklist_adds: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let SandboxCommand::Serve(args) = args.command;
+    let config = SandboxConfig {
+        listen: args.listen,
+        state_file: args.state,
+        api_key: args.api_key,
+        api_secret: args.api_secret,
+        faults: args.faults.unwrap_or_default(),
+        rate_limit: args.rate_limit,
+        block: Duration::from_secs(args.rate_limit_block),
+        blacklist_adds: args.blacklist_adds,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let faults = config.faults.is_active();
+        let running = match sandbox::start(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot start the sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("{}", running.base_url);
+        let _ = std::io::stdout().flush();
+        eprintln!(
+            "botform sandbox: serving the 3Commas API at {}/public/api{}; Ctrl-C stops it",
+            running.base_url,
+            if faults { " with faults" } else { "" }
+        );
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+            _ = running.wait() => ExitCode::FAILURE,
+        }
+    })
+}

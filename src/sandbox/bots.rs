@@ -1,0 +1,432 @@
+//! DCA bot create and update as the 3Commas server does them: required fields, enums, ranges, the
+//! stop-loss-below-the-last-safety-order rule, single vs multi pair, server defaults for what the
+//! request leaves out (on create) or keeps (on update).
+
+use serde_json::Value;
+
+use super::params::{INVALID, NOT_VALID_VALUE, Params};
+use super::state::{self, now_iso};
+use crate::model::dca::{self, LadderInput};
+use crate::model::decimal::Decimal;
+use crate::model::enums::{Direction, VolumeType};
+use crate::threecommas::wire::{
+    CREATE_REQUIRED, UPDATE_REQUIRED, WireBot, WireSafetyStep, WireStrategy, WireTakeProfitStep,
+    ruby_decimal,
+};
+
+fn dec(s: &str) -> Option<Decimal> {
+    s.parse().ok()
+}
+
+/// A bot as the server stores it right after create, before the request's values are applied.
+pub fn new_bot(id: i64, account_id: i64, account_name: &str, url_secret: String) -> WireBot {
+    let now = now_iso();
+    WireBot {
+        id,
+        account_id,
+        is_enabled: false,
+        max_safety_orders: 0,
+        active_safety_orders_count: 0,
+        pairs: Vec::new(),
+        strategy_list: Vec::new(),
+        close_strategy_list: Vec::new(),
+        safety_strategy_list: Vec::new(),
+        max_active_deals: 1,
+        active_deals_count: 0,
+        deletable: true,
+        created_at: now.clone(),
+        updated_at: now,
+        trailing_enabled: Some(false),
+        tsl_enabled: Some(false),
+        deal_start_delay_seconds: None,
+        stop_loss_timeout_enabled: Some(false),
+        stop_loss_timeout_in_seconds: Some(0),
+        disable_after_deals_count: None,
+        deals_counter: None,
+        allowed_deals_on_same_pair: None,
+        easy_form_supported: false,
+        close_deals_timeout: None,
+        url_secret,
+        take_profit_steps: Vec::new(),
+        custom_safety_steps: Vec::new(),
+        name: String::new(),
+        take_profit: None,
+        min_profit_percentage: dec("0"),
+        base_order_volume: None,
+        safety_order_volume: None,
+        safety_order_step_percentage: None,
+        safety_order_calculation_mode: Some("base".into()),
+        take_profit_type: Some("total".into()),
+        min_profit_type: None,
+        bot_type: "Bot::SingleBot".into(),
+        martingale_volume_coefficient: dec("1"),
+        martingale_step_coefficient: dec("1"),
+        stop_loss_percentage: dec("0"),
+        cooldown: dec("0"),
+        btc_price_limit: dec("0"),
+        strategy: "long".into(),
+        min_volume_btc_24h: dec("0"),
+        profit_currency: Some("quote_currency".into()),
+        min_price: None,
+        max_price: None,
+        stop_loss_type: Some("stop_loss".into()),
+        safety_order_volume_type: Some("quote_currency".into()),
+        base_order_volume_type: Some("quote_currency".into()),
+        account_name: account_name.to_string(),
+        trailing_deviation: dec("0.2"),
+        finished_deals_profit_usd: dec("0"),
+        finished_deals_count: dec("0"),
+        leverage_type: Some("not_specified".into()),
+        leverage_custom_value: None,
+        start_order_type: Some("limit".into()),
+        active_deals_usd_profit: dec("0"),
+        reinvesting_percentage: dec("0"),
+        risk_reduction_percentage: dec("0"),
+        reinvested_volume_usd: None,
+        min_price_percentage: None,
+        max_price_percentage: None,
+        active_deals: None,
+    }
+}
+
+const VOLUME_TYPES: &[&str] = &["quote_currency", "base_currency", "percent", "xbt"];
+
+/// Apply request parameters to `bot` (a new bot on create, the stored one on update) and check
+/// the result as the server would. Problems land in `p.errors`.
+pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool) {
+    p.require(if create {
+        CREATE_REQUIRED
+    } else {
+        UPDATE_REQUIRED
+    });
+
+    if let Some(name) = p.string("name") {
+        if name.trim().is_empty() || name.chars().count() > 200 {
+            p.error("name", NOT_VALID_VALUE);
+        } else {
+            bot.name = name;
+        }
+    }
+    if let Some(items) = p.array("pairs", true) {
+        let pairs: Vec<String> = items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        if pairs.is_empty() || pairs.len() != items.len() {
+            p.error("pairs", INVALID);
+        } else {
+            for pair in &pairs {
+                if state::price(market_code, pair).is_none() {
+                    p.error("pairs", format!("No market data for this pair: {pair}"));
+                }
+            }
+            bot.pairs = pairs;
+        }
+    }
+    for (field, target) in [
+        ("strategy_list", &mut bot.strategy_list),
+        ("close_strategy_list", &mut bot.close_strategy_list),
+        ("safety_strategy_list", &mut bot.safety_strategy_list),
+    ] {
+        if let Some(items) = p.array(field, false) {
+            match strategies(&items) {
+                Some(list) => *target = list,
+                None => p.error(field, INVALID),
+            }
+        }
+    }
+    if let Some(v) = p.one_of("strategy", &["long", "short"]) {
+        bot.strategy = v;
+    }
+    macro_rules! set_decimal {
+        ($($field:ident),*) => {$(
+            if p.has(stringify!($field)) {
+                if let Some(v) = p.decimal(stringify!($field)) { bot.$field = Some(v); }
+            }
+        )*};
+    }
+    set_decimal!(
+        base_order_volume,
+        safety_order_volume,
+        safety_order_step_percentage,
+        take_profit,
+        martingale_volume_coefficient,
+        martingale_step_coefficient,
+        stop_loss_percentage,
+        trailing_deviation,
+        min_profit_percentage,
+        min_volume_btc_24h,
+        min_price,
+        max_price,
+        min_price_percentage,
+        max_price_percentage,
+        leverage_custom_value,
+        reinvesting_percentage,
+        risk_reduction_percentage,
+        btc_price_limit
+    );
+    macro_rules! set_enum {
+        ($($field:ident: $allowed:expr),*) => {$(
+            if let Some(v) = p.one_of(stringify!($field), $allowed) { bot.$field = Some(v); }
+        )*};
+    }
+    set_enum!(
+        base_order_volume_type: VOLUME_TYPES,
+        safety_order_volume_type: VOLUME_TYPES,
+        take_profit_type: &["base", "total"],
+        min_profit_type: &["base_order_volume", "total_bought_volume"],
+        profit_currency: &["quote_currency", "base_currency"],
+        stop_loss_type: &["stop_loss", "stop_loss_and_disable_bot"],
+        start_order_type: &["limit", "market"],
+        leverage_type: &["cross", "isolated", "not_specified", "custom"]
+    );
+    if bot.leverage_type.as_deref() == Some("custom") {
+        bot.leverage_type = Some("isolated".into()); // deprecated; stored as isolated
+    }
+    if let Some(v) = p.int_in("max_safety_orders", 0, 200) {
+        bot.max_safety_orders = v;
+    }
+    if let Some(v) = p.int("active_safety_orders_count") {
+        bot.active_safety_orders_count = v;
+    }
+    if let Some(v) = p.int_in("max_active_deals", 1, 199) {
+        bot.max_active_deals = v;
+    }
+    if let Some(v) = p.int_in("cooldown", 0, 2_592_000) {
+        bot.cooldown = Some(Decimal::from_int(v));
+    }
+    macro_rules! set_int {
+        ($($field:ident),*) => {$(
+            if p.has(stringify!($field)) {
+                if let Some(v) = p.int(stringify!($field)) { bot.$field = Some(v); }
+            }
+        )*};
+    }
+    set_int!(
+        deal_start_delay_seconds,
+        stop_loss_timeout_in_seconds,
+        disable_after_deals_count,
+        allowed_deals_on_same_pair,
+        close_deals_timeout
+    );
+    macro_rules! set_bool {
+        ($($field:ident),*) => {$(
+            if p.has(stringify!($field)) {
+                if let Some(v) = p.bool(stringify!($field)) { bot.$field = Some(v); }
+            }
+        )*};
+    }
+    set_bool!(trailing_enabled, tsl_enabled, stop_loss_timeout_enabled);
+    if p.has("sl_to_breakeven_enabled") {
+        p.bool("sl_to_breakeven_enabled");
+    }
+    if let Some(items) = p.array("take_profit_steps", false) {
+        match take_profit_steps(&items) {
+            Some(steps) => bot.take_profit_steps = steps,
+            None => p.error("take_profit_steps", INVALID),
+        }
+    }
+    if let Some(items) = p.array("custom_safety_steps", false) {
+        match custom_safety_steps(&items) {
+            Some(steps) => bot.custom_safety_steps = steps,
+            None => p.error("custom_safety_steps", INVALID),
+        }
+    }
+    if !p.errors.is_empty() {
+        return;
+    }
+    check(bot, p);
+    bot.bot_type = if bot.pairs.len() > 1 {
+        "Bot::MultiBot"
+    } else {
+        "Bot::SingleBot"
+    }
+    .into();
+    bot.updated_at = now_iso();
+}
+
+/// Rules across fields, checked on the bot as it would be stored.
+fn check(bot: &WireBot, p: &mut Params) {
+    let max = bot.max_safety_orders;
+    if max > 0 && !(1..=max).contains(&bot.active_safety_orders_count) {
+        p.error("active_safety_orders_count", NOT_VALID_VALUE);
+    }
+    let coefficient_ok = |d: Option<Decimal>| {
+        d.is_some_and(|d| d >= dec("0.1").unwrap() && d <= Decimal::from_int(10))
+    };
+    for (field, value) in [
+        (
+            "martingale_volume_coefficient",
+            bot.martingale_volume_coefficient,
+        ),
+        (
+            "martingale_step_coefficient",
+            bot.martingale_step_coefficient,
+        ),
+    ] {
+        if !coefficient_ok(value) {
+            p.error(field, NOT_VALID_VALUE);
+        }
+    }
+    for (field, value) in [
+        ("base_order_volume", bot.base_order_volume),
+        ("safety_order_volume", bot.safety_order_volume),
+    ] {
+        if value.is_none_or(|v| v <= Decimal::ZERO) {
+            p.error(field, NOT_VALID_VALUE);
+        }
+    }
+    if bot
+        .safety_order_step_percentage
+        .is_none_or(|v| v <= Decimal::ZERO)
+    {
+        p.error("safety_order_step_percentage", NOT_VALID_VALUE);
+    }
+    if bot.take_profit.is_some_and(|v| v < Decimal::ZERO) {
+        p.error("take_profit", NOT_VALID_VALUE);
+    }
+    let steps = &bot.take_profit_steps;
+    if steps.len() > 4 {
+        p.error("take_profit_steps", "Maximum 4 take profit steps");
+    }
+    if !steps.is_empty()
+        && steps.iter().map(|s| s.amount_percentage).sum::<Decimal>() != Decimal::ONE_HUNDRED
+    {
+        p.error(
+            "take_profit_steps",
+            "Total amount of take profit steps should be 100%",
+        );
+    }
+    if bot.pairs.len() > 1 && bot.strategy_list.iter().any(|s| s.strategy == "nonstop") {
+        p.error(
+            "strategy_list",
+            "Nonstop strategy is available only for single pair bots",
+        );
+    }
+    if bot.trailing_enabled == Some(true) && bot.trailing_deviation.is_none() {
+        p.error("trailing_deviation", "is missing");
+    }
+    if bot.leverage_type.as_deref() == Some("isolated") && bot.leverage_custom_value.is_none() {
+        p.error("leverage_custom_value", "is missing");
+    }
+    if bot.close_deals_timeout.is_some_and(|t| t < 60) {
+        p.error("close_deals_timeout", NOT_VALID_VALUE);
+    }
+    // Minimum order size, in the quote currency, as exchanges enforce it.
+    if bot.base_order_volume_type.as_deref() == Some("quote_currency")
+        && let (Some(volume), Some(pair)) = (bot.base_order_volume, bot.pairs.first())
+    {
+        let quote = pair.split('_').next().unwrap_or("");
+        let min = if quote == "BTC" {
+            dec("0.0001").unwrap()
+        } else {
+            Decimal::from_int(5)
+        };
+        if volume > Decimal::ZERO && volume < min {
+            p.error(
+                "base_order_volume",
+                format!(
+                    "Base order size is too small. Min: {}, {pair}",
+                    ruby_decimal::format(&min)
+                ),
+            );
+        }
+    }
+    // The stop loss must lie beyond the last safety order.
+    if let (Some(sl), Some(step), Some(mvc), Some(msc), Some(bov), Some(sov)) = (
+        bot.stop_loss_percentage,
+        bot.safety_order_step_percentage,
+        bot.martingale_volume_coefficient,
+        bot.martingale_step_coefficient,
+        bot.base_order_volume,
+        bot.safety_order_volume,
+    ) && !sl.is_zero()
+        && max > 0
+    {
+        let input = LadderInput {
+            direction: Direction::parse(&bot.strategy).unwrap_or(Direction::Long),
+            base_order_volume: bov,
+            base_order_volume_type: VolumeType::QuoteCurrency,
+            safety_order_volume: sov,
+            safety_order_volume_type: VolumeType::QuoteCurrency,
+            safety_order_step_percentage: step,
+            max_safety_orders: max as u32,
+            martingale_volume_coefficient: mvc,
+            martingale_step_coefficient: msc,
+            custom_steps: (!bot.custom_safety_steps.is_empty()).then(|| {
+                bot.custom_safety_steps
+                    .iter()
+                    .map(|s| (s.deviation, s.size))
+                    .collect()
+            }),
+            max_active_deals: 1,
+        };
+        if let Ok(numbers) = dca::compute(&input)
+            && sl <= numbers.price_move_covered_percentage
+        {
+            p.error(
+                "stop_loss_percentage",
+                format!(
+                    "Stop Loss should be below the last safety order ({})",
+                    ruby_decimal::format(&numbers.price_move_covered_percentage)
+                ),
+            );
+        }
+    }
+}
+
+fn strategies(items: &[Value]) -> Option<Vec<WireStrategy>> {
+    let mut list = Vec::new();
+    for item in items {
+        let strategy = item.get("strategy")?.as_str()?.to_string();
+        let options = match item.get("options") {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::String(crate::threecommas::wire::option_text(v)),
+                    )
+                })
+                .collect(),
+            Some(_) => return None,
+        };
+        list.push(WireStrategy { options, strategy });
+    }
+    Some(list)
+}
+
+fn number(v: Option<&Value>) -> Option<Decimal> {
+    match v? {
+        Value::Number(n) => n.to_string().parse().ok(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn take_profit_steps(items: &[Value]) -> Option<Vec<WireTakeProfitStep>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            Some(WireTakeProfitStep {
+                id: Some(i as i64),
+                amount_percentage: number(item.get("amount_percentage"))?,
+                profit_percentage: number(item.get("profit_percentage"))?,
+            })
+        })
+        .collect()
+}
+
+fn custom_safety_steps(items: &[Value]) -> Option<Vec<WireSafetyStep>> {
+    items
+        .iter()
+        .map(|item| {
+            Some(WireSafetyStep {
+                deviation: number(item.get("deviation"))?,
+                size: number(item.get("size"))?,
+            })
+        })
+        .collect()
+}

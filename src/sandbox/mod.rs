@@ -1,0 +1,63 @@
+//! `botform sandbox`: a local server that speaks the real 3Commas wire protocol.
+//!
+//! It verifies real signatures, enforces 3Commas' rules and limits, keeps paper and real state
+//! apart, injects faults on demand and counts requests. The real client is tested against it over
+//! HTTP; traders try configs against it with no account. It is not a second implementation of the
+//! client's interface: it is a server, so whatever talks to it talks HTTP.
+
+pub mod bots;
+pub mod faults;
+pub mod params;
+pub mod server;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use faults::FaultSpec;
+use server::Shared;
+pub use server::{DEFAULT_API_KEY, DEFAULT_API_SECRET, SandboxConfig};
+pub use state::State;
+
+/// A sandbox listening on a socket.
+pub struct RunningSandbox {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningSandbox {
+    /// Wait until the server stops (it runs until the process ends).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Bind and start serving; loads `state_file` when it exists, else starts from the seed data.
+pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
+    let state = match &config.state_file {
+        Some(path) => State::load(path)?.unwrap_or_else(State::seeded),
+        None => State::seeded(),
+    };
+    if let Some(path) = &config.state_file {
+        state.save(path)?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let shared: Arc<Shared> = Shared::new(config, state);
+    let app = server::router(shared).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("sandbox server stopped: {e}");
+        }
+    });
+    Ok(RunningSandbox {
+        addr,
+        base_url: format!("http://{addr}"),
+        task,
+    })
+}

@@ -1,0 +1,1133 @@
+//! The sandbox HTTP server: 3Commas' wire protocol under `/public/api`, with real signature checks,
+//! real limits, Grape-style errors, faults on demand and per-endpoint request counts.
+//!
+//! Every request goes through one handler: count → rate limit → authenticate → draw a fault →
+//! run the endpoint against the state (under one lock, persisted before the answer) → answer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::bots;
+use super::faults::{Fault, FaultSpec, Timing};
+use super::params::{Attributes, NOT_VALID_VALUE, Params};
+use super::state::{self, DEAL_TEMPLATE, ModeState, State, now_iso};
+use crate::model::catalogue::STRATEGY_LIST_JSON;
+use crate::model::decimal::Decimal;
+use crate::model::enums::TradingMode;
+use crate::threecommas::signing;
+use crate::threecommas::wire::{ErrorBody, WireBot, ruby_decimal};
+
+/// How the sandbox runs.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub listen: SocketAddr,
+    pub state_file: Option<PathBuf>,
+    pub api_key: String,
+    pub api_secret: String,
+    pub faults: FaultSpec,
+    /// Requests per minute before 429 (3Commas: 100).
+    pub rate_limit: u32,
+    /// How long a 429 block lasts (3Commas: 300 s).
+    pub block: Duration,
+    /// `update_pairs_black_list` adds to the list instead of replacing it.
+    pub blacklist_adds: bool,
+}
+
+/// The key and secret a sandbox accepts when none are given.
+pub const DEFAULT_API_KEY: &str = "sandbox-key";
+pub const DEFAULT_API_SECRET: &str = "sandbox-secret";
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_file: None,
+            api_key: DEFAULT_API_KEY.into(),
+            api_secret: DEFAULT_API_SECRET.into(),
+            faults: FaultSpec::default(),
+            rate_limit: 100,
+            block: Duration::from_secs(300),
+            blacklist_adds: false,
+        }
+    }
+}
+
+pub struct Shared {
+    config: SandboxConfig,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: State,
+    rng: StdRng,
+    stats: Stats,
+    window: Vec<Instant>,
+    blocked_until: Option<Instant>,
+    requests_while_blocked: u32,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    total: u64,
+    by_endpoint: BTreeMap<String, u64>,
+    by_status: BTreeMap<u16, u64>,
+}
+
+impl Shared {
+    pub fn new(config: SandboxConfig, state: State) -> Arc<Shared> {
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                rng: StdRng::seed_from_u64(config.faults.seed),
+                state,
+                stats: Stats::default(),
+                window: Vec::new(),
+                blocked_until: None,
+                requests_while_blocked: 0,
+            }),
+            config,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic in one request must not take the whole sandbox down with a poisoned lock.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(shared)
+}
+
+/// What an endpoint answers.
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    /// The state changed and must be persisted before answering.
+    mutated: bool,
+}
+
+fn ok(body: Value) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body,
+        mutated: false,
+    }
+}
+
+fn created(body: Value) -> Answer {
+    Answer {
+        status: StatusCode::CREATED,
+        body,
+        mutated: true,
+    }
+}
+
+fn error(status: StatusCode, body: ErrorBody) -> Answer {
+    Answer {
+        status,
+        body: serde_json::to_value(body).expect("error bodies serialize"),
+        mutated: false,
+    }
+}
+
+fn not_found() -> Answer {
+    error(
+        StatusCode::NOT_FOUND,
+        ErrorBody::new("not_found", Some("Not Found")),
+    )
+}
+
+fn invalid(attributes: Attributes) -> Answer {
+    error(
+        StatusCode::BAD_REQUEST,
+        ErrorBody::record_invalid(attributes),
+    )
+}
+
+async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return respond(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorBody::new("payload_too_large", None),
+            ));
+        }
+    };
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
+    if let Some(control) = path.strip_prefix("/__sandbox/") {
+        if !peer.ip().is_loopback() {
+            return respond(error(
+                StatusCode::FORBIDDEN,
+                ErrorBody::new("Forbidden", None),
+            ));
+        }
+        return respond(control_endpoint(&shared, &parts.method, control, &body));
+    }
+    let Some(api_path) = path.strip_prefix("/public/api") else {
+        return respond(not_found());
+    };
+    let route = Route::parse(&parts.method, api_path);
+    let is_write = parts.method != Method::GET;
+
+    // Everything but the endpoint's own sleep happens under the lock, in request order, so the
+    // fault draws are deterministic for a given seed and the state is never seen half-written.
+    let (answer, fault) = {
+        let mut inner = shared.lock();
+        inner.stats.total += 1;
+        *inner
+            .stats
+            .by_endpoint
+            .entry(format!(
+                "{} {}",
+                parts.method,
+                route.as_ref().map_or("(unknown)", |r| r.pattern())
+            ))
+            .or_default() += 1;
+        let answer = if let Some(limited) = rate_limit(&shared.config, &mut inner) {
+            (limited, None)
+        } else if let Some(route) = route {
+            match authenticate(
+                &shared.config,
+                &route,
+                api_path,
+                query.as_deref(),
+                &body,
+                &parts.headers,
+            ) {
+                Err(denied) => (denied, None),
+                Ok(()) => {
+                    let draw: f64 = inner.rng.random();
+                    let timing_draw: f64 = inner.rng.random();
+                    let fault = shared.config.faults.pick(draw, timing_draw, is_write);
+                    match fault {
+                        Some((f, Timing::Before)) => (
+                            error(StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::default()),
+                            Some(f),
+                        ),
+                        _ => {
+                            let mode =
+                                forced_mode(&parts.headers).unwrap_or(inner.state.default_mode);
+                            let content_type = parts
+                                .headers
+                                .get("content-type")
+                                .and_then(|v| v.to_str().ok());
+                            let answer = match Params::parse(query.as_deref(), content_type, &body)
+                            {
+                                Ok(mut params) => {
+                                    run(&shared.config, &mut inner.state, mode, &route, &mut params)
+                                }
+                                Err(reason) => error(
+                                    StatusCode::BAD_REQUEST,
+                                    ErrorBody::new("invalid_params", Some(&reason)),
+                                ),
+                            };
+                            if answer.mutated
+                                && let Some(file) = &shared.config.state_file
+                                && let Err(e) = inner.state.save(file)
+                            {
+                                tracing::error!(
+                                    "cannot save sandbox state to {}: {e}",
+                                    file.display()
+                                );
+                                return respond(error(
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    ErrorBody::new(
+                                        "unknown_error",
+                                        Some("Unknown error occurred#StateNotSaved"),
+                                    ),
+                                ));
+                            }
+                            (answer, fault.map(|(f, _)| f))
+                        }
+                    }
+                }
+            }
+        } else {
+            (not_found(), None)
+        };
+        let status = match answer.1 {
+            Some(Fault::ServerError) => 500,
+            _ => answer.0.status.as_u16(),
+        };
+        *inner.stats.by_status.entry(status).or_default() += 1;
+        answer
+    };
+    match fault {
+        None => respond(answer),
+        Some(Fault::ServerError) => respond(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorBody::new("unknown_error", Some("Unknown error occurred")),
+        )),
+        Some(Fault::Slow) => {
+            tokio::time::sleep(shared.config.faults.slow).await;
+            respond(answer)
+        }
+        Some(Fault::Reset) => dropped_connection(),
+    }
+}
+
+/// A response whose body fails at once: hyper drops the connection mid-answer.
+fn dropped_connection() -> Response {
+    let stream = failing_stream();
+    let mut response = Response::new(Body::from_stream(stream));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+fn failing_stream() -> impl futures_core::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    struct Failing(bool);
+    impl futures_core::Stream for Failing {
+        type Item = Result<Bytes, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            if self.0 {
+                std::task::Poll::Ready(None)
+            } else {
+                self.0 = true;
+                std::task::Poll::Ready(Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "sandbox fault: reset",
+                ))))
+            }
+        }
+    }
+    Failing(false)
+}
+
+fn respond(answer: Answer) -> Response {
+    let bytes = serde_json::to_vec(&answer.body).expect("JSON values serialize");
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = answer.status;
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert(
+        "cache-control",
+        HeaderValue::from_static(if answer.status.is_success() {
+            "max-age=0, private, must-revalidate"
+        } else {
+            "no-cache"
+        }),
+    );
+    let request_id = format!("{:032x}", rand::rng().random::<u128>());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
+    response
+}
+
+fn forced_mode(headers: &HeaderMap) -> Option<TradingMode> {
+    TradingMode::parse(headers.get("forced-mode")?.to_str().ok()?.trim())
+}
+
+/// 3Commas' global limit: `rate_limit` requests a minute, then 429 and a block; requests that keep
+/// coming during the block earn a 418 ban.
+fn rate_limit(config: &SandboxConfig, inner: &mut Inner) -> Option<Answer> {
+    let now = Instant::now();
+    if let Some(until) = inner.blocked_until {
+        if now < until {
+            inner.requests_while_blocked += 1;
+            if inner.requests_while_blocked > 20 {
+                return Some(error(
+                    StatusCode::IM_A_TEAPOT,
+                    ErrorBody::new("ip_banned", Some("Your IP has been banned")),
+                ));
+            }
+            return Some(too_many());
+        }
+        inner.blocked_until = None;
+        inner.requests_while_blocked = 0;
+        inner.window.clear();
+    }
+    inner
+        .window
+        .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+    if inner.window.len() >= config.rate_limit as usize {
+        inner.blocked_until = Some(now + config.block);
+        return Some(too_many());
+    }
+    inner.window.push(now);
+    None
+}
+
+fn too_many() -> Answer {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorBody::new("rate_limit_exceeded", Some("Too many requests")),
+    )
+}
+
+/// Check `Apikey` and `Signature` as 3Commas does; public endpoints need neither.
+fn authenticate(
+    config: &SandboxConfig,
+    route: &Route,
+    api_path: &str,
+    query: Option<&str>,
+    body: &[u8],
+    headers: &HeaderMap,
+) -> Result<(), Answer> {
+    if route.is_public() {
+        return Ok(());
+    }
+    let unauthorized = |code: &str, description: &str| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            ErrorBody::new(code, Some(description)),
+        )
+    };
+    let key = headers
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let key_matches: bool =
+        subtle::ConstantTimeEq::ct_eq(key.as_bytes(), config.api_key.as_bytes()).into();
+    if !key_matches {
+        return Err(unauthorized(
+            "api_key_invalid_or_expired",
+            "Unauthorized. Invalid or expired api key.",
+        ));
+    }
+    let signature = headers
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let path = format!("/public/api{api_path}");
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let mut full = path.clone().into_bytes();
+    if let Some(q) = query {
+        full.push(b'?');
+        full.extend_from_slice(q.as_bytes());
+    }
+    full.extend_from_slice(body);
+    candidates.push(full);
+    if query.is_none() && !body.is_empty() {
+        let mut with_mark = path.clone().into_bytes();
+        with_mark.push(b'?');
+        with_mark.extend_from_slice(body);
+        candidates.push(with_mark);
+    }
+    candidates.push(path.clone().into_bytes());
+    candidates.push(format!("{path}?").into_bytes());
+    let secret = config.api_secret.as_bytes();
+    // Check every candidate, so timing does not reveal which form nearly matched.
+    let matched = candidates.iter().fold(false, |found, message| {
+        signing::hmac_verify(secret, message, signature) | found
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(unauthorized(
+            "signature_invalid",
+            "Provided signature is invalid",
+        ))
+    }
+}
+
+/// The endpoints the sandbox serves.
+enum Route {
+    Validate,
+    Accounts,
+    Account(i64),
+    MarketList,
+    MarketPairs,
+    CurrencyRates,
+    Bots,
+    CreateBot,
+    StrategyList,
+    Blacklist,
+    UpdateBlacklist,
+    BotsStats,
+    BotShow(i64),
+    BotUpdate(i64),
+    BotEnable(i64),
+    BotDisable(i64),
+    BotDelete(i64),
+    BotCopy(i64),
+    BotDealsStats(i64),
+    BotProfitByDay(i64),
+    Deals,
+    DealShow(i64),
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Option<Route> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let id = |s: &str| s.parse::<i64>().ok();
+        let get = *method == Method::GET;
+        let post = *method == Method::POST;
+        Some(match segments.as_slice() {
+            ["ver1", "validate"] if get => Route::Validate,
+            ["ver1", "accounts"] if get => Route::Accounts,
+            ["ver1", "accounts", "market_list"] if get => Route::MarketList,
+            ["ver1", "accounts", "market_pairs"] if get => Route::MarketPairs,
+            ["ver1", "accounts", "currency_rates"] if get => Route::CurrencyRates,
+            ["ver1", "accounts", a] if get => Route::Account(id(a)?),
+            ["ver1", "bots"] if get => Route::Bots,
+            ["ver1", "bots", "create_bot"] if post => Route::CreateBot,
+            ["ver1", "bots", "strategy_list"] if get => Route::StrategyList,
+            ["ver1", "bots", "pairs_black_list"] if get => Route::Blacklist,
+            ["ver1", "bots", "update_pairs_black_list"] if post => Route::UpdateBlacklist,
+            ["ver1", "bots", "stats"] if get => Route::BotsStats,
+            ["ver1", "bots", b, "show"] if get => Route::BotShow(id(b)?),
+            ["ver1", "bots", b, "update"] if *method == Method::PATCH => Route::BotUpdate(id(b)?),
+            ["ver1", "bots", b, "enable"] if post => Route::BotEnable(id(b)?),
+            ["ver1", "bots", b, "disable"] if post => Route::BotDisable(id(b)?),
+            ["ver1", "bots", b, "delete"] if post => Route::BotDelete(id(b)?),
+            ["ver1", "bots", b, "copy_and_create"] if post => Route::BotCopy(id(b)?),
+            ["ver1", "bots", b, "deals_stats"] if get => Route::BotDealsStats(id(b)?),
+            ["ver1", "bots", b, "profit_by_day"] if get => Route::BotProfitByDay(id(b)?),
+            ["ver1", "deals"] if get => Route::Deals,
+            ["ver1", "deals", d, "show"] if get => Route::DealShow(id(d)?),
+            _ => return None,
+        })
+    }
+
+    /// The path pattern, for request counts.
+    fn pattern(&self) -> &'static str {
+        match self {
+            Route::Validate => "/ver1/validate",
+            Route::Accounts => "/ver1/accounts",
+            Route::Account(_) => "/ver1/accounts/{id}",
+            Route::MarketList => "/ver1/accounts/market_list",
+            Route::MarketPairs => "/ver1/accounts/market_pairs",
+            Route::CurrencyRates => "/ver1/accounts/currency_rates",
+            Route::Bots => "/ver1/bots",
+            Route::CreateBot => "/ver1/bots/create_bot",
+            Route::StrategyList => "/ver1/bots/strategy_list",
+            Route::Blacklist => "/ver1/bots/pairs_black_list",
+            Route::UpdateBlacklist => "/ver1/bots/update_pairs_black_list",
+            Route::BotsStats => "/ver1/bots/stats",
+            Route::BotShow(_) => "/ver1/bots/{id}/show",
+            Route::BotUpdate(_) => "/ver1/bots/{id}/update",
+            Route::BotEnable(_) => "/ver1/bots/{id}/enable",
+            Route::BotDisable(_) => "/ver1/bots/{id}/disable",
+            Route::BotDelete(_) => "/ver1/bots/{id}/delete",
+            Route::BotCopy(_) => "/ver1/bots/{id}/copy_and_create",
+            Route::BotDealsStats(_) => "/ver1/bots/{id}/deals_stats",
+            Route::BotProfitByDay(_) => "/ver1/bots/{id}/profit_by_day",
+            Route::Deals => "/ver1/deals",
+            Route::DealShow(_) => "/ver1/deals/{id}/show",
+        }
+    }
+
+    fn is_public(&self) -> bool {
+        matches!(
+            self,
+            Route::MarketList | Route::MarketPairs | Route::CurrencyRates
+        )
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("entities serialize")
+}
+
+fn random_secret() -> String {
+    format!("{:010x}", rand::rng().random::<u64>() & 0xff_ffff_ffff)
+}
+
+/// Run one endpoint against the state.
+fn run(
+    config: &SandboxConfig,
+    state: &mut State,
+    mode: TradingMode,
+    route: &Route,
+    p: &mut Params,
+) -> Answer {
+    match route {
+        Route::Validate => ok(json!({ "valid": true })),
+        Route::Accounts => ok(Value::Array(state.mode(mode).accounts.clone())),
+        Route::Account(id) => state.mode(mode).account(*id).cloned().map(ok).unwrap_or_else(not_found),
+        Route::MarketList => ok(Value::Array(
+            state::MARKETS
+                .iter()
+                .map(|m| json!({ "market_name": m.name, "market_code": m.code, "market_url": "", "market_icon": "", "help_link": "", "form_fields": { "required": [], "optional": [] }, "available_connection_flows": ["form"], "third_party_allowed": false, "trusted_ips": [], "trusted_ips_input_type": "string", "fast_connect_action_name": null }))
+                .collect(),
+        )),
+        Route::MarketPairs => {
+            let code = p.string("market_code").unwrap_or_default();
+            ok(json!(state::market(&code).map(|m| m.pairs.iter().map(|(pair, _)| *pair).collect::<Vec<_>>()).unwrap_or_default()))
+        }
+        Route::CurrencyRates => currency_rates(p),
+        Route::Bots => list_bots(state.mode(mode), p),
+        Route::CreateBot => create_bot(state, mode, p),
+        Route::StrategyList => ok(serde_json::from_str(STRATEGY_LIST_JSON).expect("embedded strategy list")),
+        Route::Blacklist => ok(json!({ "pairs": state.mode(mode).blacklist })),
+        Route::UpdateBlacklist => {
+            p.require(&["pairs"]);
+            let pairs: Vec<String> = p
+                .array("pairs", true)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            if !p.errors.is_empty() {
+                return invalid(std::mem::take(&mut p.errors));
+            }
+            let list = &mut state.mode_mut(mode).blacklist;
+            if config.blacklist_adds {
+                for pair in &pairs {
+                    if !list.contains(pair) {
+                        list.push(pair.clone());
+                    }
+                }
+            } else {
+                *list = pairs.clone();
+            }
+            created(json!({ "pairs": pairs }))
+        }
+        Route::BotsStats => bots_stats(state.mode(mode), p),
+        Route::BotShow(id) => match state.mode(mode).bots.get(id) {
+            Some(bot) => ok(with_active_deals(state.mode(mode), bot)),
+            None => error(StatusCode::NOT_FOUND, ErrorBody::new("Not found", None)),
+        },
+        Route::BotUpdate(id) => {
+            let ms = state.mode_mut(mode);
+            let Some(existing) = ms.bots.get(id) else { return not_found() };
+            let mut bot = existing.clone();
+            let market = market_of(ms, bot.account_id);
+            if p.has("account_id") && p.int("account_id") != Some(bot.account_id) {
+                p.error("account_id", "Can't be changed");
+            }
+            bots::apply(&mut bot, p, &market, false);
+            if !p.errors.is_empty() {
+                return invalid(std::mem::take(&mut p.errors));
+            }
+            ms.bots.insert(*id, bot.clone());
+            Answer { status: StatusCode::OK, body: to_json(&bot), mutated: true }
+        }
+        Route::BotEnable(id) | Route::BotDisable(id) => {
+            let enable = matches!(route, Route::BotEnable(_));
+            let ms = state.mode_mut(mode);
+            let Some(bot) = ms.bots.get_mut(id) else { return not_found() };
+            bot.is_enabled = enable;
+            bot.updated_at = now_iso();
+            let bot = bot.clone();
+            created(with_active_deals(ms, &bot))
+        }
+        Route::BotDelete(id) => {
+            let ms = state.mode_mut(mode);
+            let Some(bot) = ms.bots.get(id) else { return not_found() };
+            if active_deals(ms, *id).next().is_some() || !bot.deletable {
+                return error(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", None));
+            }
+            ms.bots.remove(id);
+            created(Value::Bool(true))
+        }
+        Route::BotCopy(id) => {
+            p.require(&["name", "secret"]);
+            let name = p.string("name");
+            let secret = p.string("secret");
+            if !p.errors.is_empty() {
+                return invalid(std::mem::take(&mut p.errors));
+            }
+            let new_id = state.next_bot_id;
+            let ms = state.mode_mut(mode);
+            let Some(source) = ms.bots.get(id) else { return not_found() };
+            if secret.as_deref() != Some(source.url_secret.as_str()) {
+                return error(StatusCode::FORBIDDEN, ErrorBody::new("Forbidden", None));
+            }
+            let mut copy = source.clone();
+            copy.id = new_id;
+            copy.name = name.unwrap_or_default();
+            copy.is_enabled = false;
+            copy.url_secret = random_secret();
+            copy.created_at = now_iso();
+            copy.updated_at = copy.created_at.clone();
+            copy.active_deals_count = 0;
+            copy.finished_deals_count = Decimal::ZERO.into();
+            let required = required_amount(&copy);
+            ms.bots.insert(new_id, copy);
+            state.next_bot_id += 1;
+            created(json!({ "bot_id": new_id, "bot_required_amount": required }))
+        }
+        Route::BotDealsStats(id) => {
+            let ms = state.mode(mode);
+            if !ms.bots.contains_key(id) {
+                return not_found();
+            }
+            ok(deals_stats(ms, *id))
+        }
+        Route::BotProfitByDay(id) => {
+            let ms = state.mode(mode);
+            if !ms.bots.contains_key(id) {
+                return not_found();
+            }
+            let days = p.int("days").unwrap_or(30).clamp(1, 365);
+            ok(profit_by_day(ms, *id, days))
+        }
+        Route::Deals => list_deals(state.mode(mode), p),
+        Route::DealShow(id) => match state.mode(mode).deals.get(id) {
+            Some(deal) => {
+                let mut deal = deal.clone();
+                deal["bot_events"] = json!([]);
+                deal["buy_steps"] = json!([]);
+                ok(deal)
+            }
+            None => not_found(),
+        },
+    }
+}
+
+fn market_of(ms: &ModeState, account_id: i64) -> String {
+    ms.account(account_id)
+        .and_then(|a| a["market_code"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn create_bot(state: &mut State, mode: TradingMode, p: &mut Params) -> Answer {
+    let account_id = p.int("account_id");
+    let ms = state.mode(mode);
+    let account = account_id.and_then(|id| ms.account(id));
+    if account_id.is_some() && account.is_none() {
+        p.error("account_id", NOT_VALID_VALUE);
+    }
+    let account_name = account
+        .and_then(|a| a["name"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let market = account_id.map(|id| market_of(ms, id)).unwrap_or_default();
+    let mut bot = bots::new_bot(
+        state.next_bot_id,
+        account_id.unwrap_or(0),
+        &account_name,
+        random_secret(),
+    );
+    bots::apply(&mut bot, p, &market, true);
+    if !p.errors.is_empty() {
+        return invalid(std::mem::take(&mut p.errors));
+    }
+    state.next_bot_id += 1;
+    state.mode_mut(mode).bots.insert(bot.id, bot.clone());
+    created(to_json(&bot))
+}
+
+fn list_bots(ms: &ModeState, p: &mut Params) -> Answer {
+    if let Some(from) = p.string("from")
+        && from.chars().all(|c| c.is_ascii_digit())
+    {
+        // What 3Commas does with epoch milliseconds.
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorBody::new(
+                "unknown_error",
+                Some("Unknown error occurred#ActiveRecord::StatementInvalid"),
+            ),
+        );
+    }
+    let scope = p.one_of("scope", &["enabled", "disabled"]);
+    let limit = if p.has("limit") {
+        p.int_in("limit", 1, 100)
+    } else {
+        Some(50)
+    };
+    let offset = if p.has("offset") {
+        p.int_in("offset", 0, i64::MAX)
+    } else {
+        Some(0)
+    };
+    let account = if p.has("account_id") {
+        p.int("account_id")
+    } else {
+        None
+    };
+    let strategy = p.one_of("strategy", &["long", "short"]);
+    let direction = p
+        .string("order_direction")
+        .or_else(|| p.string("sort_direction"))
+        .unwrap_or_else(|| "DESC".into());
+    if !matches!(direction.to_ascii_uppercase().as_str(), "ASC" | "DESC") {
+        p.error("order_direction", NOT_VALID_VALUE);
+    }
+    if !p.errors.is_empty() {
+        return invalid(std::mem::take(&mut p.errors));
+    }
+    let mut bots: Vec<&WireBot> = ms
+        .bots
+        .values()
+        .filter(|b| account.is_none_or(|a| b.account_id == a))
+        .filter(|b| strategy.as_deref().is_none_or(|s| b.strategy == s))
+        .filter(|b| match scope.as_deref() {
+            Some("enabled") => b.is_enabled,
+            Some("disabled") => !b.is_enabled,
+            _ => true,
+        })
+        .collect();
+    // Newest first by default (ids grow with creation time).
+    bots.sort_by_key(|b| (b.created_at.clone(), b.id));
+    if direction.eq_ignore_ascii_case("DESC") {
+        bots.reverse();
+    }
+    let page: Vec<Value> = bots
+        .into_iter()
+        .skip(offset.unwrap_or(0) as usize)
+        .take(limit.unwrap_or(50) as usize)
+        .map(|b| {
+            let mut b = b.clone();
+            b.active_deals_count = active_deals(ms, b.id).count() as i64;
+            to_json(&b)
+        })
+        .collect();
+    ok(Value::Array(page))
+}
+
+fn active_deals(ms: &ModeState, bot_id: i64) -> impl Iterator<Item = &Value> {
+    ms.deals.values().filter(move |d| {
+        d["bot_id"].as_i64() == Some(bot_id) && d["finished?"].as_bool() != Some(true)
+    })
+}
+
+fn with_active_deals(ms: &ModeState, bot: &WireBot) -> Value {
+    let mut bot = bot.clone();
+    let deals: Vec<Value> = active_deals(ms, bot.id).cloned().collect();
+    bot.active_deals_count = deals.len() as i64;
+    bot.deletable = deals.is_empty();
+    bot.active_deals = Some(deals);
+    to_json(&bot)
+}
+
+fn required_amount(bot: &WireBot) -> Value {
+    let base = bot.base_order_volume.unwrap_or_default();
+    let so = bot.safety_order_volume.unwrap_or_default();
+    let total = base + so * Decimal::from_int(bot.max_safety_orders);
+    serde_json::from_str(&total.to_string()).unwrap_or(Value::Null)
+}
+
+fn currency_rates(p: &mut Params) -> Answer {
+    p.require(&["market_code", "pair"]);
+    let market = p.string("market_code").unwrap_or_default();
+    let pair = p.string("pair").unwrap_or_default();
+    if !p.errors.is_empty() {
+        return invalid(std::mem::take(&mut p.errors));
+    }
+    let Some(price) = state::price(&market, &pair) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new(&format!("No market data for this pair: {pair}"), None),
+        );
+    };
+    let s = |d: Decimal| d.to_string();
+    let quote = pair.split('_').next().unwrap_or("");
+    let step: Decimal = "0.01".parse().expect("literal");
+    ok(json!({
+        "last": s(price), "bid": s(price), "ask": s(price + step),
+        "orderbook_ask": s(price + step), "orderbook_bid": s(price), "orderbook_last": s(price),
+        "orderbook_price_currency": quote, "strategy_name": "orderbook_price",
+        "contract_strategy_name": "orderbook_price", "instrumentKind": "spot",
+        "minPrice": "0.01", "maxPrice": "1000000.0", "priceStep": "0.01", "minLotSize": "0.00001",
+        "lotStep": "0.00001", "maxMarketBuyAmount": "100.0", "maxMarketSellAmount": "100.0",
+        "bidMultiplierDown": "0.2", "bidMultiplierUp": "5.0", "askMultiplierUp": "5.0",
+        "askMultiplierDown": "0.2", "minTotal": "5.0", "minMarketTotal": "5.0",
+        "maxTotal": "9000000.0", "maxLotSize": "9000.0"
+    }))
+}
+
+fn deal_decimal(deal: &Value, field: &str) -> Decimal {
+    match &deal[field] {
+        Value::String(s) => s.parse().unwrap_or_default(),
+        Value::Number(n) => n.to_string().parse().unwrap_or_default(),
+        _ => Decimal::ZERO,
+    }
+}
+
+fn deals_stats(ms: &ModeState, bot_id: i64) -> Value {
+    let deals: Vec<&Value> = ms
+        .deals
+        .values()
+        .filter(|d| d["bot_id"].as_i64() == Some(bot_id))
+        .collect();
+    let finished = |d: &&&Value| d["finished?"].as_bool() == Some(true);
+    let active: Vec<&&Value> = deals.iter().filter(|d| !finished(d)).collect();
+    let completed: Vec<&&Value> = deals
+        .iter()
+        .filter(|d| finished(d) && d["status"] == "completed")
+        .collect();
+    let panic_sold = deals.iter().filter(|d| d["status"] == "panic_sold").count();
+    let sum = |ds: &[&&Value], f: &str| ds.iter().map(|d| deal_decimal(d, f)).sum::<Decimal>();
+    let f = |d: Decimal| ruby_decimal::format(&d);
+    json!({
+        "active": active.len(),
+        "completed": completed.len(),
+        "panic_sold": panic_sold,
+        "from_currency_is_dollars": true,
+        "completed_deals_usd_profit": f(sum(&completed, "usd_final_profit")),
+        "completed_deals_btc_profit": "0.0",
+        "funds_locked_in_active_deals": f(sum(&active, "bought_volume")),
+        "btc_funds_locked_in_active_deals": "0.0",
+        "active_deals_usd_profit": f(sum(&active, "actual_usd_profit")),
+        "active_deals_btc_profit": "0.0"
+    })
+}
+
+fn bots_stats(ms: &ModeState, p: &mut Params) -> Answer {
+    let bot = if p.has("bot_id") {
+        p.int("bot_id")
+    } else {
+        None
+    };
+    let account = if p.has("account_id") {
+        p.int("account_id")
+    } else {
+        None
+    };
+    let deals: Vec<&Value> = ms
+        .deals
+        .values()
+        .filter(|d| bot.is_none_or(|b| d["bot_id"].as_i64() == Some(b)))
+        .filter(|d| account.is_none_or(|a| d["account_id"].as_i64() == Some(a)))
+        .collect();
+    let mut overall: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut usd = Decimal::ZERO;
+    let mut active_usd = Decimal::ZERO;
+    let mut locked = Decimal::ZERO;
+    for d in &deals {
+        let quote = d["from_currency"].as_str().unwrap_or("USDT").to_string();
+        if d["finished?"].as_bool() == Some(true) {
+            *overall.entry(quote).or_default() =
+                overall.get(&quote).copied().unwrap_or_default() + deal_decimal(d, "final_profit");
+            usd = usd + deal_decimal(d, "usd_final_profit");
+        } else {
+            active_usd = active_usd + deal_decimal(d, "actual_usd_profit");
+            locked = locked + deal_decimal(d, "bought_volume");
+        }
+    }
+    let num = |d: Decimal| {
+        serde_json::from_str::<Value>(&d.round_dp(8).to_string()).unwrap_or(Value::Null)
+    };
+    ok(json!({
+        "overall_stats": overall.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
+        "today_stats": {},
+        "profits_in_usd": {
+            "overall_usd_profit": num(usd),
+            "today_usd_profit": 0,
+            "active_deals_usd_profit": num(active_usd),
+            "funds_locked_in_active_deals": num(locked)
+        }
+    }))
+}
+
+fn profit_by_day(ms: &ModeState, bot_id: i64, days: i64) -> Value {
+    let now_day = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        / 86_400) as i64;
+    let mut by_day: BTreeMap<i64, Decimal> = BTreeMap::new();
+    for d in ms
+        .deals
+        .values()
+        .filter(|d| d["bot_id"].as_i64() == Some(bot_id) && d["finished?"].as_bool() == Some(true))
+    {
+        let day = d["closed_at"].as_str().and_then(day_of).unwrap_or(now_day);
+        if now_day - day < days {
+            *by_day.entry(day).or_default() =
+                by_day.get(&day).copied().unwrap_or_default() + deal_decimal(d, "usd_final_profit");
+        }
+    }
+    let data: Vec<Value> = by_day
+        .into_iter()
+        .map(|(day, usd)| {
+            let (y, m, dd) = state::civil_from_days(day);
+            json!({ "s_date": format!("{y:04}-{m:02}-{dd:02}"), "unix_timestamp": day * 86_400, "profit": { "btc": "0.0", "usd": usd.round_dp(2).to_string() } })
+        })
+        .collect();
+    json!({ "data": data })
+}
+
+/// Days since the epoch of an ISO date (`2024-10-28T...`).
+fn day_of(iso: &str) -> Option<i64> {
+    let (y, rest) = iso.split_once('-')?;
+    let (m, rest) = rest.split_once('-')?;
+    let d = rest.get(..2)?;
+    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    // Inverse of civil_from_days.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+fn list_deals(ms: &ModeState, p: &mut Params) -> Answer {
+    let bot = if p.has("bot_id") {
+        p.int("bot_id")
+    } else {
+        None
+    };
+    let account = if p.has("account_id") {
+        p.int("account_id")
+    } else {
+        None
+    };
+    let scope = p.string("scope");
+    let limit = if p.has("limit") {
+        p.int_in("limit", 1, 1000)
+    } else {
+        Some(50)
+    };
+    let offset = if p.has("offset") {
+        p.int_in("offset", 0, i64::MAX)
+    } else {
+        Some(0)
+    };
+    if !p.errors.is_empty() {
+        return invalid(std::mem::take(&mut p.errors));
+    }
+    let mut deals: Vec<&Value> = ms
+        .deals
+        .values()
+        .filter(|d| bot.is_none_or(|b| d["bot_id"].as_i64() == Some(b)))
+        .filter(|d| account.is_none_or(|a| d["account_id"].as_i64() == Some(a)))
+        .filter(|d| {
+            let finished = d["finished?"].as_bool() == Some(true);
+            match scope.as_deref() {
+                Some("active") => !finished,
+                Some("finished") => finished,
+                Some(status @ ("completed" | "cancelled" | "failed")) => d["status"] == status,
+                _ => true,
+            }
+        })
+        .collect();
+    deals.reverse();
+    ok(Value::Array(
+        deals
+            .into_iter()
+            .skip(offset.unwrap_or(0) as usize)
+            .take(limit.unwrap_or(50) as usize)
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// Unsigned, loopback-only endpoints for tests and benchmarks.
+fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
+    match (method.as_str(), path) {
+        ("GET", "stats") => {
+            let inner = shared.lock();
+            ok(json!({
+                "total": inner.stats.total,
+                "by_endpoint": inner.stats.by_endpoint,
+                "by_status": inner.stats.by_status.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+            }))
+        }
+        ("POST", "stats/reset") => {
+            shared.lock().stats = Stats::default();
+            ok(json!({ "reset": true }))
+        }
+        ("GET", "state") => ok(to_json(&shared.lock().state)),
+        ("POST", "deals") => add_deal(shared, body),
+        _ => not_found(),
+    }
+}
+
+/// Open (or record a finished) deal for a bot: `{"bot_id": 1, "mode": "real", "status":
+/// "bought", "usd_final_profit": "1.2", "closed_at": "..."}`.
+fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("invalid_params", Some("expected a JSON object")),
+        );
+    };
+    let mut inner = shared.lock();
+    let mode = request["mode"]
+        .as_str()
+        .and_then(TradingMode::parse)
+        .unwrap_or(inner.state.default_mode);
+    let Some(bot_id) = request["bot_id"].as_i64() else {
+        return invalid(Attributes::from([(
+            "bot_id".to_string(),
+            vec!["is missing".to_string()],
+        )]));
+    };
+    let Some(bot) = inner.state.mode(mode).bots.get(&bot_id).cloned() else {
+        return not_found();
+    };
+    let id = inner.state.next_deal_id;
+    inner.state.next_deal_id += 1;
+    let mut deal: Value = serde_json::from_str(DEAL_TEMPLATE).expect("embedded deal template");
+    let status = request["status"].as_str().unwrap_or("bought").to_string();
+    let finished = matches!(
+        status.as_str(),
+        "completed" | "cancelled" | "panic_sold" | "stop_loss_finished" | "failed"
+    );
+    let pair = bot.pairs.first().cloned().unwrap_or_default();
+    let (quote, base) = pair.split_once('_').unwrap_or(("USDT", ""));
+    deal["id"] = id.into();
+    deal["bot_id"] = bot_id.into();
+    deal["bot_name"] = bot.name.clone().into();
+    deal["account_id"] = bot.account_id.into();
+    deal["account_name"] = bot.account_name.clone().into();
+    deal["pair"] = pair.clone().into();
+    deal["from_currency"] = quote.into();
+    deal["to_currency"] = base.into();
+    deal["status"] = status.clone().into();
+    deal["finished?"] = finished.into();
+    deal["created_at"] = now_iso().into();
+    deal["updated_at"] = now_iso().into();
+    deal["closed_at"] = if finished {
+        request
+            .get("closed_at")
+            .cloned()
+            .unwrap_or_else(|| now_iso().into())
+    } else {
+        Value::Null
+    };
+    for field in [
+        "usd_final_profit",
+        "final_profit",
+        "actual_usd_profit",
+        "bought_volume",
+    ] {
+        if let Some(v) = request.get(field) {
+            deal[field] = v.clone();
+        }
+    }
+    inner.state.mode_mut(mode).deals.insert(id, deal.clone());
+    if let Some(file) = &shared.config.state_file
+        && let Err(e) = inner.state.save(file)
+    {
+        tracing::error!("cannot save sandbox state: {e}");
+    }
+    created(deal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_of_inverts_civil_from_days() {
+        for day in [0, 19_000, 20_100] {
+            let (y, m, d) = state::civil_from_days(day);
+            assert_eq!(
+                day_of(&format!("{y:04}-{m:02}-{d:02}T00:00:00.000Z")),
+                Some(day)
+            );
+        }
+    }
+}

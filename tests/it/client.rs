@@ -1,0 +1,442 @@
+//! The real client against a real sandbox over loopback HTTP: signing, every typed call, errors
+//! with their field attributes, modes, pagination, pacing, faults.
+
+use std::time::Duration;
+
+use botform::model::bot::{BotSettings, StrategyCondition};
+use botform::model::enums::TradingMode;
+use botform::sandbox::{self, FaultSpec, RunningSandbox, SandboxConfig};
+use botform::threecommas::wire::BotParams;
+use botform::threecommas::{ApiError, BotsFilter, Client, ClientConfig, Credentials};
+
+pub const BINANCE: i64 = 31_896_123;
+
+pub async fn start(config: SandboxConfig) -> (RunningSandbox, Client) {
+    let running = sandbox::start(config).await.unwrap();
+    let client = client_for(&running.base_url, sandbox::DEFAULT_API_SECRET, |_| {});
+    (running, client)
+}
+
+pub fn client_for(url: &str, secret: &str, tune: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut config = ClientConfig::new(url, Credentials::hmac(sandbox::DEFAULT_API_KEY, secret));
+    config.requests_per_minute = 10_000;
+    tune(&mut config);
+    Client::new(config).unwrap()
+}
+
+pub fn fast_sandbox() -> SandboxConfig {
+    SandboxConfig {
+        rate_limit: 100_000,
+        ..SandboxConfig::default()
+    }
+}
+
+pub fn bot_params(name: &str) -> BotParams {
+    BotParams {
+        account_id: Some(BINANCE),
+        settings: BotSettings {
+            name: Some(name.into()),
+            pairs: Some(vec!["USDT_BTC".into()]),
+            base_order_volume: Some("10".parse().unwrap()),
+            safety_order_volume: Some("20".parse().unwrap()),
+            max_safety_orders: Some(3),
+            active_safety_orders_count: Some(1),
+            safety_order_step_percentage: Some("1.5".parse().unwrap()),
+            martingale_volume_coefficient: Some("1.2".parse().unwrap()),
+            martingale_step_coefficient: Some("1.1".parse().unwrap()),
+            take_profit: Some("1.5".parse().unwrap()),
+            take_profit_type: Some(botform::model::enums::TakeProfitType::Total),
+            strategy_list: Some(vec![StrategyCondition {
+                strategy: "nonstop".into(),
+                options: Default::default(),
+            }]),
+            ..BotSettings::default()
+        },
+    }
+}
+
+async fn stats(url: &str) -> serde_json::Value {
+    reqwest::get(format!("{url}/__sandbox/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bot_lives_through_every_call() {
+    let (sb, client) = start(fast_sandbox()).await;
+    client.validate_credentials().await.unwrap();
+    let accounts = client.accounts().await.unwrap();
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a.name == "Binance Spot" && a.id == BINANCE)
+    );
+    assert_eq!(
+        client
+            .account(BINANCE)
+            .await
+            .unwrap()
+            .market_code
+            .as_deref(),
+        Some("binance")
+    );
+    assert!(
+        client
+            .market_pairs("binance")
+            .await
+            .unwrap()
+            .contains(&"USDT_BTC".to_string())
+    );
+    assert!(
+        client
+            .currency_rates("binance", "USDT_BTC")
+            .await
+            .unwrap()
+            .contains_key("last")
+    );
+    assert!(
+        client
+            .strategy_list(Some(BINANCE))
+            .await
+            .unwrap()
+            .contains_key("rsi")
+    );
+
+    let created = client.create_bot(&bot_params("BTC")).await.unwrap();
+    assert!(!created.is_enabled, "a created bot starts disabled");
+    assert_eq!(created.bot_type, "Bot::SingleBot");
+    let shown = client.bot(created.id).await.unwrap();
+    assert_eq!(shown.active_deals, Some(vec![]));
+
+    // An update that changes one field: the client resends every required field.
+    let live = shown.to_model();
+    let change = BotSettings {
+        take_profit: Some("2.5".parse().unwrap()),
+        pairs: Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]),
+        strategy_list: Some(vec![StrategyCondition {
+            strategy: "manual".into(),
+            options: Default::default(),
+        }]),
+        ..Default::default()
+    };
+    let updated = client
+        .update_bot(created.id, &BotParams::for_update(&live, &change))
+        .await
+        .unwrap();
+    assert_eq!(updated.take_profit, Some("2.5".parse().unwrap()));
+    assert_eq!(updated.name, "BTC");
+    assert_eq!(updated.bot_type, "Bot::MultiBot");
+
+    assert!(client.enable_bot(created.id).await.unwrap().is_enabled);
+    let enabled = client
+        .bots(BotsFilter {
+            enabled: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(enabled.len(), 1);
+    assert!(!client.disable_bot(created.id).await.unwrap().is_enabled);
+
+    let copy = client
+        .copy_and_create(created.id, "BTC copy", &shown.url_secret)
+        .await
+        .unwrap();
+    assert_ne!(copy.bot_id, created.id);
+
+    assert_eq!(client.bot_deals_stats(created.id).await.unwrap().active, 0);
+    client.bots_stats(Some(BINANCE), None).await.unwrap();
+    assert!(
+        client
+            .profit_by_day(created.id, 30)
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    assert!(
+        client
+            .deals(Some(created.id), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        client
+            .update_blacklist(&["USDT_LUNA".into(), "USDT_FTT".into()])
+            .await
+            .unwrap(),
+        ["USDT_LUNA", "USDT_FTT"]
+    );
+    assert_eq!(client.blacklist().await.unwrap().len(), 2);
+
+    client.delete_bot(created.id).await.unwrap();
+    assert!(client.bot(created.id).await.unwrap_err().is_not_found());
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_reads_every_page_of_100() {
+    let (sb, client) = start(fast_sandbox()).await;
+    for i in 0..230 {
+        client
+            .create_bot(&bot_params(&format!("bot {i}")))
+            .await
+            .unwrap();
+    }
+    let before = stats(&sb.base_url).await["by_endpoint"]["GET /ver1/bots"]
+        .as_u64()
+        .unwrap_or(0);
+    let bots = client.bots(BotsFilter::default()).await.unwrap();
+    assert_eq!(bots.len(), 230);
+    let after = stats(&sb.base_url).await["by_endpoint"]["GET /ver1/bots"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(after - before, 3, "230 bots take 3 pages");
+    let mut names: Vec<_> = bots
+        .iter()
+        .map(|b| b.settings.name.clone().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 230, "no bot is listed twice across pages");
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejections_keep_their_field_attributes() {
+    let (sb, client) = start(fast_sandbox()).await;
+    let mut params = bot_params("SL");
+    params.settings.stop_loss_percentage = Some("3".parse().unwrap());
+    let err = client.create_bot(&params).await.unwrap_err();
+    let fields = err.field_errors().expect("a 400 with attributes");
+    assert_eq!(
+        fields["stop_loss_percentage"],
+        ["Stop Loss should be below the last safety order (4.965)"]
+    );
+    assert_eq!(err.status(), Some(400));
+
+    let mut missing = bot_params("missing");
+    missing.settings.name = None;
+    missing.settings.take_profit = None;
+    let err = client.create_bot(&missing).await.unwrap_err();
+    let fields = err.field_errors().unwrap();
+    assert_eq!(fields["name"], ["is missing"]);
+    assert_eq!(fields["take_profit"], ["is missing"]);
+
+    let mut multi_nonstop = bot_params("multi");
+    multi_nonstop.settings.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
+    let err = client.create_bot(&multi_nonstop).await.unwrap_err();
+    assert!(err.field_errors().unwrap().contains_key("strategy_list"));
+
+    let mut unknown_pair = bot_params("pair");
+    unknown_pair.settings.pairs = Some(vec!["USDT_NOPE".into()]);
+    let err = client.create_bot(&unknown_pair).await.unwrap_err();
+    assert_eq!(
+        err.field_errors().unwrap()["pairs"],
+        ["No market data for this pair: USDT_NOPE"]
+    );
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_secret_and_wrong_key_get_the_real_401_bodies() {
+    let (sb, _) = start(fast_sandbox()).await;
+    let wrong = client_for(&sb.base_url, "not-the-secret", |_| {});
+    match wrong.accounts().await.unwrap_err() {
+        ApiError::Unauthorized { body } => assert_eq!(body.error, "signature_invalid"),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let mut config = ClientConfig::new(
+        &sb.base_url,
+        Credentials::hmac("other-key", sandbox::DEFAULT_API_SECRET),
+    );
+    config.requests_per_minute = 1000;
+    match Client::new(config).unwrap().accounts().await.unwrap_err() {
+        ApiError::Unauthorized { body } => assert_eq!(body.error, "api_key_invalid_or_expired"),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paper_and_real_modes_keep_separate_state() {
+    let (sb, real) = start(fast_sandbox()).await;
+    let paper = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |c| {
+        c.mode = Some(TradingMode::Paper)
+    });
+    let paper_account = paper.accounts().await.unwrap()[0].clone();
+    assert!(paper_account.name.starts_with("Paper Account"));
+    let mut params = bot_params("paper bot");
+    params.account_id = Some(paper_account.id);
+    paper.create_bot(&params).await.unwrap();
+    assert_eq!(paper.bots(BotsFilter::default()).await.unwrap().len(), 1);
+    assert!(real.bots(BotsFilter::default()).await.unwrap().is_empty());
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_documented_but_wrong_scope_is_a_400() {
+    let (sb, _) = start(fast_sandbox()).await;
+    let path = "/public/api/ver1/bots?scope=enable";
+    let signature = Credentials::hmac("k", sandbox::DEFAULT_API_SECRET).sign(path.as_bytes());
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", sb.base_url))
+        .header("APIKEY", sandbox::DEFAULT_API_KEY)
+        .header("Signature", signature.to_uppercase())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error_attributes"]["scope"][0],
+        "does not have a valid value"
+    );
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_pauses_every_request_then_goes_on() {
+    let config = SandboxConfig {
+        rate_limit: 5,
+        block: Duration::from_millis(800),
+        ..SandboxConfig::default()
+    };
+    let (sb, _) = start(config).await;
+    let client = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |c| {
+        c.rate_limit_pause = Duration::from_secs(1)
+    });
+    for _ in 0..8 {
+        client.accounts().await.unwrap();
+    }
+    let s = stats(&sb.base_url).await;
+    assert_eq!(
+        s["by_status"]["429"], 1,
+        "one 429, then the client waited out the block: {s}"
+    );
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_paces_itself_below_the_limit() {
+    let (sb, _) = start(SandboxConfig {
+        rate_limit: 6,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let client = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |c| {
+        c.requests_per_minute = 5
+    });
+    for _ in 0..5 {
+        client.accounts().await.unwrap();
+    }
+    // The sixth request would wait for the window: it must not be sent now.
+    let sixth = tokio::time::timeout(Duration::from_millis(300), client.accounts()).await;
+    assert!(sixth.is_err(), "the client held the request back");
+    assert!(stats(&sb.base_url).await["by_status"].get("429").is_none());
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ambiguous_writes_are_reported_not_resent_and_reads_retry() {
+    let faults = FaultSpec {
+        server_error: 1.0,
+        seed: 3,
+        ..FaultSpec::default()
+    };
+    let (sb, client) = start(SandboxConfig {
+        faults,
+        ..fast_sandbox()
+    })
+    .await;
+    let mut creates = 0;
+    let mut ambiguous = 0;
+    for i in 0..12 {
+        creates += 1;
+        let err = client
+            .create_bot(&bot_params(&format!("b{i}")))
+            .await
+            .unwrap_err();
+        assert!(err.is_ambiguous(), "{err}");
+        ambiguous += 1;
+    }
+    let s = stats(&sb.base_url).await;
+    assert_eq!(
+        s["by_endpoint"]["POST /ver1/bots/create_bot"], creates,
+        "no create was resent"
+    );
+    assert_eq!(ambiguous, 12);
+    let state: serde_json::Value = reqwest::get(format!("{}/__sandbox/state", sb.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = state["real"]["bots"].as_object().unwrap().len();
+    assert!(
+        stored > 0 && stored < 12,
+        "some failed creates took effect ({stored}): the duplicate trap is real"
+    );
+    sb.stop();
+
+    let faults = FaultSpec {
+        server_error: 0.3,
+        seed: 11,
+        ..FaultSpec::default()
+    };
+    let (sb, _) = start(SandboxConfig {
+        faults,
+        ..fast_sandbox()
+    })
+    .await;
+    let client = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |c| {
+        c.read_attempts = 8
+    });
+    for _ in 0..10 {
+        client.accounts().await.expect("reads retry through 5xx");
+    }
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timeouts_and_resets_after_sending_are_ambiguous() {
+    let faults = FaultSpec {
+        timeout: 1.0,
+        slow: Duration::from_millis(1500),
+        ..FaultSpec::default()
+    };
+    let (sb, _) = start(SandboxConfig {
+        faults,
+        ..fast_sandbox()
+    })
+    .await;
+    let client = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |c| {
+        c.timeout = Duration::from_millis(300)
+    });
+    assert!(
+        client
+            .create_bot(&bot_params("slow"))
+            .await
+            .unwrap_err()
+            .is_ambiguous()
+    );
+    sb.stop();
+
+    let faults = FaultSpec {
+        reset: 1.0,
+        ..FaultSpec::default()
+    };
+    let (sb, client) = start(SandboxConfig {
+        faults,
+        ..fast_sandbox()
+    })
+    .await;
+    let err = client.create_bot(&bot_params("reset")).await.unwrap_err();
+    assert!(err.is_ambiguous(), "{err}");
+    sb.stop();
+}

@@ -1,0 +1,185 @@
+//! The `botform sandbox serve` binary: its stdout contract, persistence across a kill, load from
+//! parallel clients, and a real third-party client (py3cw).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use botform::model::bot::BotSettings;
+use botform::sandbox;
+use botform::threecommas::BotsFilter;
+use botform::threecommas::wire::BotParams;
+
+use super::client::{bot_params, client_for};
+use super::root;
+
+/// A sandbox process; killed when dropped.
+pub struct SandboxProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SandboxProcess {
+    pub fn spawn(state: Option<&Path>, extra: &[&str]) -> SandboxProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_botform"));
+        cmd.args([
+            "sandbox",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "100000",
+        ]);
+        if let Some(state) = state {
+            cmd.arg("--state").arg(state);
+        }
+        cmd.args(extra).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("the botform binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "first stdout line is the base URL, got {url:?}"
+        );
+        SandboxProcess { child, url }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_clients_lose_no_acknowledged_write_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sandbox.json");
+    let process = SandboxProcess::spawn(Some(&state), &[]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut tasks = Vec::new();
+    for worker in 0..10 {
+        let client = client_for(&process.url, sandbox::DEFAULT_API_SECRET, |_| {});
+        tasks.push(tokio::spawn(async move {
+            // (bot id, last acknowledged take profit)
+            let mut acknowledged: Vec<(i64, String)> = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline && n < 60 {
+                n += 1;
+                let Ok(bot) = client
+                    .create_bot(&bot_params(&format!("w{worker} b{n}")))
+                    .await
+                else {
+                    break;
+                };
+                let tp = format!("{}.5", 1 + n % 5);
+                let change = BotSettings {
+                    take_profit: Some(tp.parse().unwrap()),
+                    ..Default::default()
+                };
+                let params = BotParams::for_update(&bot.to_model(), &change);
+                match client.update_bot(bot.id, &params).await {
+                    Ok(_) => acknowledged.push((bot.id, tp)),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for task in tasks {
+        acknowledged.extend(task.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() >= 50,
+        "the load ran: {} writes",
+        acknowledged.len()
+    );
+    process.kill();
+
+    let restarted = SandboxProcess::spawn(Some(&state), &[]);
+    let client = client_for(&restarted.url, sandbox::DEFAULT_API_SECRET, |_| {});
+    let bots = client.bots(BotsFilter::default()).await.unwrap();
+    for (id, tp) in &acknowledged {
+        let bot = bots
+            .iter()
+            .find(|b| b.id == *id)
+            .unwrap_or_else(|| panic!("acknowledged bot {id} lost"));
+        assert_eq!(
+            bot.settings.take_profit,
+            Some(tp.parse().unwrap()),
+            "acknowledged update of {id} lost"
+        );
+    }
+    let mut ids: Vec<i64> = bots.iter().map(|b| b.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), bots.len(), "no id handed out twice");
+}
+
+fn python_with_py3cw() -> Option<String> {
+    for python in ["python3", "python"] {
+        let ok = Command::new(python)
+            .args(["-c", "import py3cw"])
+            .stderr(Stdio::null())
+            .status();
+        if ok.is_ok_and(|s| s.success()) {
+            return Some(python.to_string());
+        }
+    }
+    None
+}
+
+#[test]
+fn py3cw_cannot_tell_the_sandbox_from_3commas() {
+    let Some(python) = python_with_py3cw() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "py3cw is not installed, and CI must run this test: `python3 -m pip install py3cw`"
+        );
+        eprintln!("skipping: py3cw is not installed (python3 -m pip install py3cw)");
+        return;
+    };
+    let process = SandboxProcess::spawn(None, &[]);
+    let output = Command::new(python)
+        .arg(root().join("tests/py/py3cw_compat.py"))
+        .args([
+            &process.url,
+            sandbox::DEFAULT_API_KEY,
+            sandbox::DEFAULT_API_SECRET,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "py3cw against the sandbox:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn stats_are_loopback_only_and_unsigned() {
+    let process = SandboxProcess::spawn(None, &[]);
+    let body = reqwest::blocking_get(&format!("{}/__sandbox/stats", process.url));
+    assert!(body.contains("\"total\""), "{body}");
+}
+
+mod reqwest {
+    /// A tiny blocking GET over the async client (the tests need no blocking feature).
+    pub fn blocking_get(url: &str) -> String {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+}
