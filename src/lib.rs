@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod engine;
 pub mod model;
 pub mod report;
 pub mod sandbox;

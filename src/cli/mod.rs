@@ -2,6 +2,9 @@
 //! settings and returns an exit status. Exit codes: 0 success, 1 failure or invalid config
 //! (usage errors too, so `2` stays free for "changes present" in later commands).
 
+mod apply;
+mod import;
+mod plan;
 mod sandbox;
 mod schema_cmd;
 mod validate;
@@ -52,6 +55,21 @@ pub enum Command {
         after_help = "Examples:\n  botform schema > schema/botform.schema.json\n\nIn TOML files, `#:schema ./botform.schema.json` on the first line lets editors complete fields;\nin YAML, `# yaml-language-server: $schema=./botform.schema.json`."
     )]
     Schema(schema_cmd::Args),
+    /// Show what would change on 3Commas to match the config.
+    #[command(
+        after_help = "Examples:\n  botform plan examples/bots\n  botform plan --out plan.json           # save it for `apply --plan plan.json`\n  botform plan --format json\n  botform plan --detailed-exitcode       # 0 no changes, 1 error, 2 changes\n\nWith no THREECOMMAS_API_KEY set, botform plans against its built-in sandbox."
+    )]
+    Plan(plan::Args),
+    /// Make the planned changes on 3Commas.
+    #[command(
+        after_help = "Examples:\n  botform apply examples/bots            # plan, show, ask, apply\n  botform apply --plan plan.json         # exactly a saved plan\n  botform apply --auto-approve           # no terminal (CI)\n  botform apply --allow-delete           # let the plan delete bots\n\nExit status: 0 applied, 1 refused or failed."
+    )]
+    Apply(apply::Args),
+    /// Write the live 3Commas account out as config files.
+    #[command(
+        after_help = "Examples:\n  botform import --out bots/\n  botform import --account \"Binance Spot\" --format yaml --out bots/"
+    )]
+    Import(import::Args),
     /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
     Sandbox(sandbox::Args),
 }
@@ -94,6 +112,9 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, output),
         Command::Schema(args) => schema_cmd::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Plan(args) => plan::run(args, output),
+        Command::Apply(args) => apply::run(args, output),
+        Command::Import(args) => import::run(args),
     }
 }
 
@@ -107,6 +128,55 @@ fn init_logging() {
         .with_ansi(false)
         .without_time()
         .try_init();
+}
+
+/// The async runtime for commands that talk to 3Commas.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+/// Print why a plan could not be made; returns the exit status.
+fn report_workflow_error(
+    error: crate::engine::workflow::WorkflowError,
+    output: Output,
+) -> ExitCode {
+    use crate::engine::workflow::WorkflowError;
+    match error {
+        WorkflowError::Invalid(checked) => {
+            let stderr = std::io::stderr();
+            let mut err = stderr.lock();
+            let _ = validate::write_human(&mut err, &checked, output.color, false);
+            eprintln!("The config has errors: nothing was read from or sent to 3Commas.");
+        }
+        WorkflowError::Api(e) => eprintln!("error: {e}"),
+        WorkflowError::Problems(problems) => {
+            for p in problems {
+                match &p.source {
+                    Some(s) => eprintln!(
+                        "error: {s}: {}
+  help: {}",
+                        p.message, p.help
+                    ),
+                    None => eprintln!(
+                        "error: {}
+  help: {}",
+                        p.message, p.help
+                    ),
+                }
+            }
+        }
+        WorkflowError::UnknownTargets(names) => {
+            eprintln!(
+                "error: --target names no bot of the config: {}",
+                names.join(", ")
+            );
+        }
+    }
+    ExitCode::FAILURE
 }
 
 /// The paths to read: the given ones, or the current directory.

@@ -30,6 +30,7 @@ pub const REQUIRED_FIELDS: &[&str] = &[
     "max_safety_orders",
     "martingale_volume_coefficient",
     "martingale_step_coefficient",
+    "take_profit_type",
 ];
 
 /// Check the whole config. Returns, per bot (in config order), its DCA numbers when the bot has
@@ -235,6 +236,31 @@ fn check_bot(
         .clone()
         .unwrap_or_else(|| format!("#{}", bot.index + 1));
     let mut c = BotCheck { spec, found };
+
+    if spec.absent == Some(true) {
+        // A bot to delete needs only what identifies it.
+        if spec.account.is_none() || (spec.name.is_none() && spec.id.is_none()) {
+            c.found.push(
+                Diagnostic::error(
+                    "missing-field",
+                    format!("bot `{label}` to delete is not identified"),
+                )
+                .at(spec.spans.head(), "this bot")
+                .help("give its `account` and its `name` (or pin it with `id`)"),
+            );
+        }
+        if let Some(account) = &spec.account
+            && !config.accounts.contains_key(account)
+        {
+            c.found.push(unknown_reference(
+                "account",
+                account,
+                spec.spans.value("account"),
+                config.accounts.keys(),
+            ));
+        }
+        return None;
+    }
 
     // Required fields after the template merge, in one message.
     let mut missing: Vec<&str> = REQUIRED_FIELDS

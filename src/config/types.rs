@@ -203,6 +203,9 @@ config_record! {
         pub pairs: Vec<Spanned<String>>,
         /// Desired on/off state. Unset: the bot keeps whatever state it has live.
         pub enabled: bool,
+        /// `true`: this bot must not exist; `botform apply --allow-delete` deletes it. Only
+        /// `name` (or `id`) and `account` are needed then.
+        pub absent: bool,
         /// Direction: `long` (buy low, sell high) or `short`.
         pub strategy: Direction,
         /// Deal start conditions: a strategy set name, or a list of conditions

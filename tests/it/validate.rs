@@ -129,7 +129,7 @@ fn a_directory_mixes_toml_and_yaml_and_skips_hidden_folders() {
         dir.path().join("bots.toml"),
         "[[bots]]\nname = \"x\"\naccount = \"main\"\npairs = [\"USDT_BTC\"]\nstart = [{ strategy = \"nonstop\" }]\n\
          base_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 0\n\
-         safety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit = 1\n",
+         safety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit = 1\ntake_profit_type = \"total\"\n",
     )
     .unwrap();
     botform()

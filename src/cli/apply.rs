@@ -1,0 +1,217 @@
+//! `botform apply`: make exactly the reviewed changes on 3Commas.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::Output;
+use crate::engine::apply::{self, ApplyError, ApplyOptions, ApplyReport};
+use crate::engine::plan::{Action, Plan};
+use crate::engine::render::{self, RenderOptions};
+use crate::engine::target;
+use crate::engine::workflow::{self, SavedPlan};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Config files or directories (default: the current directory). Not with --plan.
+    #[arg(conflicts_with = "plan")]
+    paths: Vec<PathBuf>,
+    /// Apply this saved plan (from `botform plan --out`) instead of planning now.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// Do not ask for confirmation (needed without a terminal).
+    #[arg(long)]
+    auto_approve: bool,
+    /// Allow the plan to delete bots. A flag, never a config key, so protection cannot vanish with
+    /// an edit.
+    #[arg(long)]
+    allow_delete: bool,
+    /// Apply even when the plan changes more managed bots than settings.max_change_percentage.
+    #[arg(long)]
+    force: bool,
+    /// Apply only to these bots (by name; `blacklist` for the blacklist). Repeatable.
+    #[arg(long = "target", value_name = "NAME", conflicts_with = "plan")]
+    targets: Vec<String>,
+}
+
+pub fn run(args: Args, output: Output) -> ExitCode {
+    super::runtime().block_on(run_async(args, output))
+}
+
+async fn run_async(args: Args, output: Output) -> ExitCode {
+    let stdout = io::stdout();
+    let (plan, client, max_change, _keep) = match &args.plan {
+        Some(path) => {
+            let saved = match SavedPlan::read(path) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let target = match target::connect(&saved.config_dir, saved.plan.target.mode).await {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if target.info != saved.plan.target {
+                eprintln!(
+                    "error: the plan was made for {} but botform now targets {}: refusing to apply it elsewhere",
+                    describe(&saved.plan.target),
+                    describe(&target.info)
+                );
+                return ExitCode::FAILURE;
+            }
+            (
+                saved.plan,
+                target.client.clone(),
+                saved.max_change_percentage,
+                Some(target),
+            )
+        }
+        None => {
+            let paths = super::paths_or_cwd(args.paths.clone());
+            let planned = match workflow::make_plan(&paths, &args.targets).await {
+                Ok(p) => p,
+                Err(e) => return super::report_workflow_error(e, output),
+            };
+            let client = planned.target.client.clone();
+            (
+                planned.plan,
+                client,
+                planned.desired.max_change_percentage,
+                Some(planned.target),
+            )
+        }
+    };
+    {
+        let mut out = stdout.lock();
+        let _ = render::render(
+            &mut out,
+            &plan,
+            &RenderOptions {
+                color: output.color,
+                show_unmanaged: false,
+            },
+        );
+    }
+    if plan.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let options = ApplyOptions {
+        allow_delete: args.allow_delete,
+        force: args.force,
+        max_change_percentage: max_change,
+    };
+    if let Err(refusal) = apply::check_safety(&plan, &options) {
+        eprintln!("error: {refusal}");
+        return ExitCode::FAILURE;
+    }
+    if !args.auto_approve && !confirm(&plan) {
+        return ExitCode::FAILURE;
+    }
+    let progress: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
+    let report = match apply::apply(&client, &plan, &options, progress).await {
+        Ok(r) => r,
+        Err(ApplyError::Refused(refusal)) => {
+            eprintln!("error: {refusal}");
+            return ExitCode::FAILURE;
+        }
+        Err(ApplyError::Api(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = stdout.lock();
+    let _ = write_report(&mut out, &report);
+    if report.failures() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn describe(t: &crate::engine::plan::PlanTarget) -> String {
+    let mode = t.mode.map(|m| format!(" ({m} mode)")).unwrap_or_default();
+    if t.sandbox {
+        format!("the built-in sandbox{mode}")
+    } else {
+        format!("{}{mode}", t.api_url)
+    }
+}
+
+/// Ask on the terminal; without one, refuse (the caller must pass --auto-approve).
+fn confirm(plan: &Plan) -> bool {
+    if !io::stdin().is_terminal() {
+        eprintln!(
+            "error: no terminal to confirm on: review the plan, then run again with --auto-approve"
+        );
+        return false;
+    }
+    let s = &plan.summary;
+    eprint!(
+        "\nDo you want to make these changes ({} to add, {} to change, {} to destroy)?\n  Only 'yes' will be accepted: ",
+        s.add, s.change, s.destroy
+    );
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    let _ = io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        true
+    } else {
+        eprintln!("Apply cancelled.");
+        false
+    }
+}
+
+fn write_report(out: &mut dyn Write, report: &ApplyReport) -> io::Result<()> {
+    let count = |a: Action| {
+        report
+            .outcomes
+            .iter()
+            .filter(|o| o.action == a && o.result.is_ok())
+            .count()
+    };
+    writeln!(out)?;
+    for outcome in report.outcomes.iter() {
+        if let Err(failure) = &outcome.result {
+            writeln!(out, "Error: {}: {}", outcome.address, failure.message)?;
+            for (field, message, source) in &failure.fields {
+                match source {
+                    Some(s) => writeln!(out, "  {s}: 3Commas rejected `{field}`: {message}")?,
+                    None => writeln!(out, "  3Commas rejected `{field}`: {message}")?,
+                }
+            }
+            if failure.unresolved {
+                writeln!(
+                    out,
+                    "  It is unclear whether this change took effect: run `botform plan` to see what is left."
+                )?;
+            }
+        }
+    }
+    for note in &report.not_taken {
+        writeln!(out, "Warning: {note}")?;
+    }
+    let failed = report.failures();
+    writeln!(
+        out,
+        "Apply {}: {} added, {} changed, {} destroyed{}.",
+        if failed == 0 {
+            "complete"
+        } else {
+            "incomplete"
+        },
+        count(Action::Create),
+        count(Action::Update) + count(Action::UpdateBlacklist),
+        count(Action::Delete),
+        if failed > 0 {
+            format!(", {failed} failed (run `botform plan` to see what is left)")
+        } else {
+            String::new()
+        }
+    )
+}

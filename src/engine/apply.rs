@@ -1,0 +1,501 @@
+//! The executor: applies exactly a reviewed plan, safely.
+//!
+//! Before any write it checks the safety rails (deletes need `allow_delete`, never a bot with
+//! active deals, a share of managed bots above the threshold needs `force`) and re-reads what the
+//! plan touches: if anything moved since the plan was made, it refuses and says what. Then it
+//! writes in order (blacklist, creates, updates, enable/disable, deletes), a few at a time within
+//! the client's pace. Each change succeeds or fails on its own. An ambiguous write (timeout, reset,
+//! 5xx after sending) is resolved by looking before any retry, so a create never makes a
+//! duplicate. Finally it reads back what it changed and reports any field 3Commas did not take.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::desired::SourceRef;
+use super::plan::{Action, Change, LiveState, Plan, comparable, staleness};
+use super::target::read_live;
+use crate::model::bot::LiveBot;
+use crate::model::decimal::Decimal;
+use crate::threecommas::wire::{BotParams, WireBot};
+use crate::threecommas::{ApiError, BotsFilter, Client};
+
+/// How many writes run at once (the client's limiter paces them further).
+const CONCURRENCY: usize = 4;
+/// Attempts to settle one ambiguous write.
+const SETTLE_ATTEMPTS: usize = 3;
+/// Below this many managed bots the change threshold does not apply (as octodns does).
+const THRESHOLD_MIN_MANAGED: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub allow_delete: bool,
+    pub force: bool,
+    pub max_change_percentage: Decimal,
+}
+
+/// Why an apply did not start. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the plan is stale: {}. Run plan again and review the new plan", .0.join("; "))]
+    Stale(Vec<String>),
+    #[error("the plan deletes {0} bot{s}; deleting needs --allow-delete", s = if *.0 == 1 { "" } else { "s" })]
+    DeletesNotAllowed(usize),
+    #[error("refusing to delete bots with active deals: {}", .0.join(", "))]
+    ActiveDeals(Vec<String>),
+    #[error(
+        "the plan changes or deletes {changes} of {managed} managed bots ({percent}%), more than the {limit}% allowed by settings.max_change_percentage; review it, then pass --force"
+    )]
+    TooManyChanges {
+        changes: usize,
+        managed: usize,
+        percent: Decimal,
+        limit: Decimal,
+    },
+}
+
+/// A change that failed, with 3Commas' objections pointed back at the config.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub message: String,
+    /// Field-level objections: (field, message, where the config sets it).
+    pub fields: Vec<(String, String, Option<SourceRef>)>,
+    /// True when it is unknown whether the change took effect; the next plan tells.
+    pub unresolved: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub address: String,
+    pub action: Action,
+    pub bot_id: Option<i64>,
+    /// What was done, or why it failed.
+    pub result: Result<String, Failure>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    pub outcomes: Vec<Outcome>,
+    /// Fields 3Commas did not take, found when reading back.
+    pub not_taken: Vec<String>,
+}
+
+impl ApplyReport {
+    pub fn failures(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.result.is_err()).count()
+    }
+}
+
+/// The rails that do not need the network.
+pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
+    let deletes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
+    if !deletes.is_empty() && !options.allow_delete {
+        return Err(Refusal::DeletesNotAllowed(deletes.len()));
+    }
+    let busy: Vec<String> = deletes
+        .iter()
+        .filter(|c| c.active_deals > 0)
+        .map(|c| {
+            format!(
+                "{} has {} active deal{}",
+                c.address,
+                c.active_deals,
+                if c.active_deals == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    if !busy.is_empty() {
+        return Err(Refusal::ActiveDeals(busy));
+    }
+    let managed = plan.summary.managed;
+    let touched = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Update | Action::Delete))
+        .count();
+    if managed >= THRESHOLD_MIN_MANAGED && !options.force {
+        let percent = (Decimal::from_int(touched as i64) * Decimal::ONE_HUNDRED
+            / Decimal::from_int(managed as i64))
+        .round_dp(1);
+        if percent > options.max_change_percentage {
+            return Err(Refusal::TooManyChanges {
+                changes: touched,
+                managed,
+                percent,
+                limit: options.max_change_percentage,
+            });
+        }
+    }
+    Ok(())
+}
+
+pub enum ApplyError {
+    Refused(Refusal),
+    Api(ApiError),
+}
+
+/// Apply `plan`. `progress` receives one line per step, for stderr.
+pub async fn apply(
+    client: &Client,
+    plan: &Plan,
+    options: &ApplyOptions,
+    progress: Arc<dyn Fn(String) + Send + Sync>,
+) -> Result<ApplyReport, ApplyError> {
+    check_safety(plan, options).map_err(ApplyError::Refused)?;
+    let needs_blacklist = plan.fingerprints.contains_key("blacklist");
+    let live = read_live(client, needs_blacklist)
+        .await
+        .map_err(ApplyError::Api)?;
+    let moved = staleness(plan, &live);
+    if !moved.is_empty() {
+        return Err(ApplyError::Refused(Refusal::Stale(moved)));
+    }
+    let live_bots: Arc<BTreeMap<i64, LiveBot>> =
+        Arc::new(live.bots.iter().map(|b| (b.id, b.clone())).collect());
+    let mut report = ApplyReport::default();
+    let total = plan.changes.len();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    // Phase by phase, in the documented order; within a phase, a few at a time.
+    let phases: [&dyn Fn(&Change) -> bool; 4] = [
+        &|c| c.action == Action::UpdateBlacklist,
+        &|c| c.action == Action::Create,
+        &|c| c.action == Action::Update,
+        &|c| c.action == Action::Delete,
+    ];
+    let mut created: BTreeMap<String, i64> = BTreeMap::new();
+    let mut toggles: Vec<(String, i64, bool)> = Vec::new();
+    for phase in phases {
+        let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, change) in plan.changes.iter().enumerate().filter(|(_, c)| phase(c)) {
+            let (client, change, live_bots, semaphore) = (
+                client.clone(),
+                change.clone(),
+                live_bots.clone(),
+                semaphore.clone(),
+            );
+            let (progress, done) = (progress.clone(), done.clone());
+            tasks.spawn(async move {
+                let _permit = semaphore
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                let result = run_change(&client, &change, &live_bots).await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                match &result {
+                    Ok((what, _)) => progress(format!("[{n}/{total}] {}: {what}", change.address)),
+                    Err(f) => progress(format!(
+                        "[{n}/{total}] {}: FAILED: {}",
+                        change.address, f.message
+                    )),
+                }
+                (index, change, result)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            results.push(joined.expect("apply tasks do not panic"));
+        }
+        results.sort_by_key(|(i, _, _)| *i);
+        for (_, change, result) in results {
+            let bot_id = match &result {
+                Ok((_, id)) => *id,
+                Err(_) => change.bot_id,
+            };
+            if let (Ok((_, Some(id))), Some(enable)) = (&result, change.enable) {
+                toggles.push((change.address.clone(), *id, enable));
+            }
+            if let (Action::Create, Ok((_, Some(id)))) = (change.action, &result) {
+                created.insert(change.address.clone(), *id);
+            }
+            report.outcomes.push(Outcome {
+                address: change.address.clone(),
+                action: change.action,
+                bot_id,
+                result: result.map(|(what, _)| what),
+            });
+        }
+    }
+    // Enable/disable after every create and update.
+    for (address, id, enable) in toggles {
+        let result = settle_toggle(client, id, enable).await;
+        let verb = if enable { "enabled" } else { "disabled" };
+        match &result {
+            Ok(()) => progress(format!("{address}: {verb}")),
+            Err(f) => progress(format!(
+                "{address}: FAILED to turn {}: {}",
+                if enable { "on" } else { "off" },
+                f.message
+            )),
+        }
+        if let Some(outcome) = report.outcomes.iter_mut().find(|o| o.address == address) {
+            match (result, &mut outcome.result) {
+                (Ok(()), Ok(what)) => what.push_str(&format!(", {verb}")),
+                (Err(f), r) => *r = Err(f),
+                _ => {}
+            }
+        }
+    }
+    let _ = created;
+    report.not_taken = read_back(client, plan, &report).await;
+    Ok(report)
+}
+
+type ChangeResult = Result<(String, Option<i64>), Failure>;
+
+async fn run_change(
+    client: &Client,
+    change: &Change,
+    live: &BTreeMap<i64, LiveBot>,
+) -> ChangeResult {
+    match change.action {
+        Action::UpdateBlacklist => {
+            let pairs = change.blacklist.clone().unwrap_or_default();
+            settle(
+                || async { client.update_blacklist(&pairs).await.map(|_| ()) },
+                || async {
+                    let now = client.blacklist().await?;
+                    Ok(sorted(&now) == sorted(&pairs))
+                },
+                change,
+            )
+            .await
+            .map(|()| ("blacklist replaced".to_string(), None))
+        }
+        Action::Create => create(client, change).await,
+        Action::Update => {
+            let id = change.bot_id.expect("updates have a bot");
+            let Some(settings) = &change.settings else {
+                return Ok(("nothing to send".into(), Some(id))); // only enabled changes
+            };
+            let Some(bot) = live.get(&id) else {
+                return Err(failure(
+                    change,
+                    &ApiError::Config(format!("bot {id} vanished")),
+                    false,
+                ));
+            };
+            let params = BotParams::for_update(bot, settings);
+            let wanted = comparable(settings);
+            settle(
+                || async { client.update_bot(id, &params).await.map(|_| ()) },
+                || async {
+                    let now = client.bot(id).await?.to_model();
+                    let have = comparable(&now.settings);
+                    Ok(wanted.iter().all(|(k, v)| have.get(k) == Some(v)))
+                },
+                change,
+            )
+            .await
+            .map(|()| ("updated".to_string(), Some(id)))
+        }
+        Action::Delete => {
+            let id = change.bot_id.expect("deletes have a bot");
+            settle(
+                || async { client.delete_bot(id).await },
+                || async {
+                    match client.bot(id).await {
+                        Err(e) if e.is_not_found() => Ok(true),
+                        Err(e) => Err(e),
+                        Ok(_) => Ok(false),
+                    }
+                },
+                change,
+            )
+            .await
+            .map(|()| ("deleted".to_string(), Some(id)))
+        }
+    }
+}
+
+fn sorted(pairs: &[String]) -> Vec<String> {
+    let mut p = pairs.to_vec();
+    p.sort();
+    p
+}
+
+/// Run an idempotent write; when its outcome is unclear, check before trying again.
+async fn settle<W, WF, C, CF>(write: W, check: C, change: &Change) -> Result<(), Failure>
+where
+    W: Fn() -> WF,
+    WF: std::future::Future<Output = Result<(), ApiError>>,
+    C: Fn() -> CF,
+    CF: std::future::Future<Output = Result<bool, ApiError>>,
+{
+    let mut last = None;
+    for _ in 0..SETTLE_ATTEMPTS {
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_ambiguous() => {
+                if let Ok(true) = check().await {
+                    return Ok(());
+                }
+                last = Some(e);
+            }
+            Err(e) => return Err(failure(change, &e, false)),
+        }
+    }
+    Err(failure(change, &last.expect("the loop ran"), true))
+}
+
+/// Create a bot, never twice: after an unclear answer, look for it before creating again.
+async fn create(client: &Client, change: &Change) -> ChangeResult {
+    let account_id = change.account_id.expect("creates have an account");
+    let name = change.bot_name.clone().unwrap_or_default();
+    let params = BotParams {
+        account_id: Some(account_id),
+        settings: change.settings.clone().unwrap_or_default(),
+    };
+    let mut last = None;
+    for attempt in 0..SETTLE_ATTEMPTS {
+        if attempt > 0 {
+            // The previous create may have taken effect: look first.
+            match find_by_name(client, account_id, &name).await {
+                Ok(Some(bot)) => {
+                    return Ok((
+                        format!("created (id {}; confirmed after an unclear answer)", bot.id),
+                        Some(bot.id),
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            }
+        }
+        match client.create_bot(&params).await {
+            Ok(bot) => return Ok((format!("created (id {})", bot.id), Some(bot.id))),
+            Err(e) if e.is_ambiguous() => last = Some(e),
+            Err(e) => return Err(failure(change, &e, false)),
+        }
+    }
+    // Unresolved: one last look, so the report is right about what exists.
+    if let Ok(Some(bot)) = find_by_name(client, account_id, &name).await {
+        return Ok((
+            format!("created (id {}; confirmed after unclear answers)", bot.id),
+            Some(bot.id),
+        ));
+    }
+    Err(failure(change, &last.expect("the loop ran"), true))
+}
+
+async fn find_by_name(
+    client: &Client,
+    account_id: i64,
+    name: &str,
+) -> Result<Option<LiveBot>, ApiError> {
+    let bots = client
+        .bots(BotsFilter {
+            account_id: Some(account_id),
+            enabled: None,
+        })
+        .await?;
+    Ok(bots
+        .into_iter()
+        .find(|b| b.settings.name.as_deref() == Some(name)))
+}
+
+async fn settle_toggle(client: &Client, id: i64, enable: bool) -> Result<(), Failure> {
+    let mut last = None;
+    for _ in 0..SETTLE_ATTEMPTS {
+        let result: Result<WireBot, ApiError> = if enable {
+            client.enable_bot(id).await
+        } else {
+            client.disable_bot(id).await
+        };
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_ambiguous() => last = Some(e),
+            Err(e) => {
+                return Err(Failure {
+                    message: e.to_string(),
+                    fields: Vec::new(),
+                    unresolved: false,
+                });
+            }
+        }
+    }
+    let e = last.expect("the loop ran");
+    Err(Failure {
+        message: e.to_string(),
+        fields: Vec::new(),
+        unresolved: true,
+    })
+}
+
+/// 3Commas' objections, each pointed at the config line that set the field.
+fn failure(change: &Change, e: &ApiError, unresolved: bool) -> Failure {
+    let fields = e
+        .field_errors()
+        .map(|attrs| {
+            attrs
+                .iter()
+                .map(|(field, messages)| {
+                    let base = field.split('[').next().unwrap_or(field);
+                    (
+                        base.to_string(),
+                        messages.join(", "),
+                        change.origins.get(base).or(change.source.as_ref()).cloned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Failure {
+        message: e.to_string(),
+        fields,
+        unresolved,
+    }
+}
+
+/// Read back what changed; report fields 3Commas did not take.
+async fn read_back(client: &Client, plan: &Plan, report: &ApplyReport) -> Vec<String> {
+    let touched: Vec<(&Change, i64)> = plan
+        .changes
+        .iter()
+        .zip(&report.outcomes)
+        .filter(|(c, o)| matches!(c.action, Action::Create | Action::Update) && o.result.is_ok())
+        .filter_map(|(c, o)| o.bot_id.map(|id| (c, id)))
+        .collect();
+    if touched.is_empty() {
+        return Vec::new();
+    }
+    let live = match client.bots(BotsFilter::default()).await {
+        Ok(bots) => LiveState {
+            bots,
+            ..LiveState::default()
+        },
+        Err(e) => return vec![format!("could not read the bots back to verify them: {e}")],
+    };
+    let mut notes = Vec::new();
+    for (change, id) in touched {
+        let Some(bot) = live.bots.iter().find(|b| b.id == id) else {
+            notes.push(format!("{}: not found when reading back", change.address));
+            continue;
+        };
+        let have = comparable(&bot.settings);
+        if let Some(settings) = &change.settings {
+            for (field, want) in comparable(settings) {
+                let got = have.get(&field);
+                if got != Some(&want) {
+                    notes.push(format!(
+                        "{}: 3Commas did not take `{field}`: sent {}, it has {}",
+                        change.address,
+                        super::render::show(&want),
+                        got.map(super::render::show)
+                            .unwrap_or_else(|| "nothing".into())
+                    ));
+                }
+            }
+        }
+    }
+    notes
+}

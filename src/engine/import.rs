@@ -1,0 +1,351 @@
+//! `import`: the live account written out as config files a person would write.
+//!
+//! Accounts get aliases from their names and are pinned by id; every bot is pinned by id and
+//! carries every setting 3Commas holds (so planning the result finds nothing to change); settings
+//! that all bots of an account share are lifted into a template. TOML or YAML, same shape.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::plan::{LiveState, WRITE_ONLY_FIELDS};
+use crate::model::bot::LiveBot;
+use crate::threecommas::wire::Account;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    Toml,
+    Yaml,
+}
+
+impl ImportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImportFormat::Toml => "toml",
+            ImportFormat::Yaml => "yaml",
+        }
+    }
+}
+
+/// One file to write: a path relative to the output directory, and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// Which accounts to import: by name or id; all when empty. Unknown selectors are an error.
+pub fn select_accounts<'a>(
+    accounts: &'a [Account],
+    selectors: &[String],
+) -> Result<Vec<&'a Account>, String> {
+    if selectors.is_empty() {
+        return Ok(accounts.iter().collect());
+    }
+    let mut chosen = Vec::new();
+    for s in selectors {
+        let found = accounts
+            .iter()
+            .find(|a| a.name == *s || a.id.to_string() == *s)
+            .ok_or_else(|| {
+                format!(
+                    "no live account is named or numbered `{s}`; the accounts are: {}",
+                    accounts
+                        .iter()
+                        .map(|a| format!("\"{}\" ({})", a.name, a.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        if !chosen.iter().any(|a: &&Account| a.id == found.id) {
+            chosen.push(found);
+        }
+    }
+    Ok(chosen)
+}
+
+/// A config alias from an account name: `Binance Spot` → `binance-spot`.
+pub fn alias_of(name: &str) -> String {
+    let mut alias = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            alias.push(c.to_ascii_lowercase());
+        } else if !alias.ends_with('-') && !alias.is_empty() {
+            alias.push('-');
+        }
+    }
+    let alias = alias.trim_end_matches('-').to_string();
+    if alias.is_empty() {
+        "account".into()
+    } else {
+        alias
+    }
+}
+
+/// The config files for `accounts` of `live`.
+pub fn import(
+    live: &LiveState,
+    accounts: &[&Account],
+    format: ImportFormat,
+    source: &str,
+) -> Vec<ImportedFile> {
+    let mut aliases: BTreeMap<i64, String> = BTreeMap::new();
+    for account in accounts {
+        let mut alias = alias_of(&account.name);
+        let base = alias.clone();
+        let mut n = 2;
+        while aliases.values().any(|a| *a == alias) {
+            alias = format!("{base}-{n}");
+            n += 1;
+        }
+        aliases.insert(account.id, alias);
+    }
+    let header = format!(
+        "Written by `botform import` from {source}. Edit freely: `botform plan` shows what an edit changes."
+    );
+    let mut files = Vec::new();
+
+    let mut shared = Map::new();
+    let mut accounts_table = Map::new();
+    for account in accounts {
+        let mut a = Map::new();
+        a.insert("name".into(), Value::String(account.name.clone()));
+        a.insert("id".into(), Value::from(account.id));
+        accounts_table.insert(aliases[&account.id].clone(), Value::Object(a));
+    }
+    shared.insert("accounts".into(), Value::Object(accounts_table));
+    let mut blacklist = Map::new();
+    blacklist.insert(
+        "pairs".into(),
+        Value::Array(live.blacklist.iter().cloned().map(Value::String).collect()),
+    );
+    shared.insert("blacklist".into(), Value::Object(blacklist));
+    files.push(ImportedFile {
+        path: format!("accounts.{}", format.extension()),
+        text: emit(&Value::Object(shared), format, &header),
+    });
+
+    for account in accounts {
+        let alias = &aliases[&account.id];
+        let bots: Vec<&LiveBot> = live
+            .bots
+            .iter()
+            .filter(|b| b.account_id == account.id)
+            .collect();
+        if bots.is_empty() {
+            continue;
+        }
+        let mut doc = Map::new();
+        let entries: Vec<Map<String, Value>> = bots.iter().map(|b| bot_entry(b, alias)).collect();
+        let template_name = format!("{alias}-shared");
+        let common = common_settings(&entries);
+        if bots.len() >= 2 && !common.is_empty() {
+            let mut templates = Map::new();
+            templates.insert(template_name.clone(), Value::Object(common.clone()));
+            doc.insert("templates".into(), Value::Object(templates));
+        }
+        let list: Vec<Value> = entries
+            .into_iter()
+            .map(|mut entry| {
+                if bots.len() >= 2 && !common.is_empty() {
+                    entry.retain(|k, _| !common.contains_key(k));
+                    entry.insert("template".into(), Value::String(template_name.clone()));
+                }
+                Value::Object(entry)
+            })
+            .collect();
+        doc.insert("bots".into(), Value::Array(list));
+        files.push(ImportedFile {
+            path: format!("bots-{alias}.{}", format.extension()),
+            text: emit(&Value::Object(doc), format, &header),
+        });
+    }
+    files
+}
+
+/// Keys a bot always keeps itself (never lifted into a template).
+const OWN_KEYS: &[&str] = &["name", "id", "account", "pairs", "enabled", "template"];
+
+fn bot_entry(bot: &LiveBot, alias: &str) -> Map<String, Value> {
+    let mut entry = Map::new();
+    entry.insert(
+        "name".into(),
+        Value::String(bot.settings.name.clone().unwrap_or_default()),
+    );
+    entry.insert("id".into(), Value::from(bot.id));
+    entry.insert("account".into(), Value::String(alias.to_string()));
+    entry.insert("enabled".into(), Value::Bool(bot.is_enabled));
+    for (key, value) in bot.settings.to_map() {
+        if key == "name" || WRITE_ONLY_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        let empty_list = value.as_array().is_some_and(|a| a.is_empty());
+        if empty_list && key != "strategy_list" {
+            continue;
+        }
+        let key = if key == "strategy_list" {
+            "start".to_string()
+        } else {
+            key
+        };
+        entry.insert(key, readable(value));
+    }
+    entry
+}
+
+/// Settings every bot agrees on.
+fn common_settings(entries: &[Map<String, Value>]) -> Map<String, Value> {
+    let Some(first) = entries.first() else {
+        return Map::new();
+    };
+    first
+        .iter()
+        .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()))
+        .filter(|(k, v)| entries.iter().all(|e| e.get(*k) == Some(*v)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Decimal strings that a number shows exactly become numbers; everything else stays as is.
+fn readable(value: Value) -> Value {
+    match value {
+        Value::String(s) => match s.parse::<f64>() {
+            Ok(f)
+                if f.is_finite()
+                    && format!("{f}") == s
+                    && s.parse::<crate::model::decimal::Decimal>().is_ok() =>
+            {
+                if let Ok(i) = s.parse::<i64>() {
+                    Value::from(i)
+                } else {
+                    Value::from(f)
+                }
+            }
+            _ => Value::String(s),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(readable).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, readable(v))).collect())
+        }
+        other => other,
+    }
+}
+
+fn emit(doc: &Value, format: ImportFormat, header: &str) -> String {
+    match format {
+        ImportFormat::Toml => {
+            let body = toml::to_string_pretty(doc).expect("a JSON object of tables is valid TOML");
+            format!("# {header}\n\n{body}")
+        }
+        ImportFormat::Yaml => {
+            let mut out = format!("# {header}\n\n");
+            yaml_value(&mut out, doc, 0);
+            out
+        }
+    }
+}
+
+/// A small YAML writer: block maps and lists, flow lists of scalars, JSON-quoted strings (valid
+/// YAML double-quoted scalars).
+fn yaml_value(out: &mut String, value: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push_str(&format!("{pad}{}:", yaml_key(k)));
+                yaml_child(out, v, indent);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Object(map) if !map.is_empty() => {
+                        let mut first = true;
+                        for (k, v) in map {
+                            let lead = if first {
+                                format!("{pad}- ")
+                            } else {
+                                format!("{pad}  ")
+                            };
+                            first = false;
+                            out.push_str(&format!("{lead}{}:", yaml_key(k)));
+                            yaml_child(out, v, indent + 2);
+                        }
+                    }
+                    other => {
+                        out.push_str(&format!("{pad}- {}\n", yaml_scalar(other)));
+                    }
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", yaml_scalar(other))),
+    }
+}
+
+fn yaml_child(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            yaml_value(out, v, indent + 2);
+        }
+        Value::Array(items)
+            if !items.is_empty() && items.iter().all(|i| !i.is_object() && !i.is_array()) =>
+        {
+            out.push_str(&format!(
+                " [{}]\n",
+                items.iter().map(yaml_scalar).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            yaml_value(out, v, indent + 2);
+        }
+        other => out.push_str(&format!(" {}\n", yaml_scalar(other))),
+    }
+}
+
+fn yaml_key(k: &str) -> String {
+    if k.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !k.is_empty()
+    {
+        k.to_string()
+    } else {
+        serde_json::to_string(k).expect("strings serialize")
+    }
+}
+
+fn yaml_scalar(v: &Value) -> String {
+    match v {
+        Value::Object(m) if m.is_empty() => "{}".into(),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        Value::Object(_) | Value::Array(_) => serde_json::to_string(v).expect("JSON serializes"),
+        other => serde_json::to_string(other).expect("JSON serializes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_slugs() {
+        assert_eq!(alias_of("Binance Spot"), "binance-spot");
+        assert_eq!(alias_of("Paper Account 2080398"), "paper-account-2080398");
+        assert_eq!(alias_of("!!!"), "account");
+    }
+
+    #[test]
+    fn numbers_that_read_back_exactly_become_numbers() {
+        assert_eq!(readable(Value::String("1.5".into())), Value::from(1.5));
+        assert_eq!(readable(Value::String("10".into())), Value::from(10));
+        assert_eq!(
+            readable(Value::String("2516.288198099688473520249221184".into())),
+            Value::String("2516.288198099688473520249221184".into())
+        );
+        assert_eq!(
+            readable(Value::String("15m".into())),
+            Value::String("15m".into())
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The engine behind plan, apply and import, shared by the CLI and the MCP server.
+//!
+//! - `desired`: the checked config as the engine sees it.
+//! - `plan`: the pure diff of desired and live state, and the plan as data.
+//! - `render`: the plan for people (terraform's form).
+//! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
+//! - `import`: the live account written out as config files.
+//! - `target`: which server to talk to (3Commas or the built-in sandbox) and reading live state.
+//!
+//! Safety rails (delete protection, thresholds, staleness) live here, not in the CLI, so every
+//! front end gets them.
+
+pub mod apply;
+pub mod desired;
+pub mod import;
+pub mod plan;
+pub mod render;
+pub mod target;
+pub mod workflow;

@@ -1,0 +1,670 @@
+//! The plan: what differs between the config and the live account, as data.
+//!
+//! `plan()` is a pure function of the desired state and the live state: no I/O. The human text,
+//! the JSON plan, the saved plan file and the MCP answer are all renderings of the [`Plan`] value.
+//! Both sides are normalized the same way before comparing (decimals by value, pair and condition
+//! order, option values as text), so applying a plan and planning again gives no changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::desired::{Desired, SourceRef, WantedBot};
+use crate::model::bot::{BotSettings, LiveBot};
+use crate::model::dca::{self, LadderInput};
+use crate::model::decimal::Decimal;
+use crate::model::enums::{Direction, TradingMode, VolumeType};
+use crate::threecommas::wire::Account;
+
+/// The version of the JSON plan; changes only when a field is removed or changes meaning.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Settings 3Commas accepts but never shows back: sent, never compared.
+pub const WRITE_ONLY_FIELDS: &[&str] = &["sl_to_breakeven_enabled", "sl_to_breakeven_data"];
+
+/// Everything read from 3Commas for a plan.
+#[derive(Debug, Clone, Default)]
+pub struct LiveState {
+    pub accounts: Vec<Account>,
+    pub bots: Vec<LiveBot>,
+    pub blacklist: Vec<String>,
+}
+
+/// Where the plan is aimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanTarget {
+    pub api_url: String,
+    pub mode: Option<TradingMode>,
+    /// True when the target is botform's built-in sandbox.
+    pub sandbox: bool,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Replace the account-wide pairs blacklist.
+    UpdateBlacklist,
+    Create,
+    Update,
+    Delete,
+}
+
+/// One field that changes: JSON values as 3Commas would take them (`null`/absent: not set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// The DCA figures of a bot's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DcaFigures {
+    pub capital_per_deal: Option<Decimal>,
+    pub capital_all_deals: Option<Decimal>,
+    pub price_move_covered_percentage: Decimal,
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Change {
+    pub action: Action,
+    /// A readable name: `bot "BTC" on main`, `blacklist`.
+    pub address: String,
+    pub bot_name: Option<String>,
+    /// The config's account alias.
+    pub account: Option<String>,
+    pub account_id: Option<i64>,
+    /// The live bot, for updates and deletes.
+    pub bot_id: Option<i64>,
+    /// What changes (for creates: every field set).
+    pub fields: Vec<FieldChange>,
+    /// Managed fields that do not change (updates).
+    pub unchanged: usize,
+    /// The settings to send: all managed settings (create), or the ones laid over the live bot
+    /// (update).
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    pub settings: Option<BotSettings>,
+    /// Turn the bot on or off (after creating it, for creates).
+    pub enable: Option<bool>,
+    /// The complete new blacklist.
+    pub blacklist: Option<Vec<String>>,
+    /// Active deals of a bot to delete: apply refuses to delete it while this is not 0.
+    pub active_deals: u32,
+    pub dca_before: Option<DcaFigures>,
+    pub dca_after: Option<DcaFigures>,
+    /// Where the config describes this object.
+    pub source: Option<SourceRef>,
+    /// Where each field was set, for pointing 3Commas' objections at the right line.
+    pub origins: BTreeMap<String, SourceRef>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    /// Bots matched to the config (the base of the safety threshold).
+    pub managed: usize,
+    /// Live bots on the config's accounts that the config does not describe.
+    pub unmanaged: usize,
+}
+
+/// A live bot the config leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BotRef {
+    pub id: i64,
+    pub name: String,
+    pub account_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Plan {
+    pub format_version: u32,
+    pub target: PlanTarget,
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+    pub unmanaged: Vec<BotRef>,
+    /// A hash of every live object the plan read and depends on (`bot/<id>`, `absent/<account
+    /// id>/<name>` for bots to create, `blacklist`): apply refuses when any of them moved.
+    pub fingerprints: BTreeMap<String, String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// A hash of the whole plan: what the person reviewed is what gets applied.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(
+            serde_json::to_vec(self).expect("plans serialize"),
+        ))
+    }
+}
+
+/// A problem that prevents planning (an account that cannot be found, an ambiguous bot name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanProblem {
+    pub message: String,
+    pub help: String,
+    pub source: Option<SourceRef>,
+}
+
+/// Compare and normalize both sides the same way: pairs and conditions sorted, write-only
+/// fields dropped, decimals by value (their JSON form is normalized).
+pub fn comparable(settings: &BotSettings) -> serde_json::Map<String, Value> {
+    let mut s = settings.clone();
+    if let Some(p) = s.pairs.as_mut() {
+        p.sort();
+    }
+    for list in [
+        &mut s.strategy_list,
+        &mut s.close_strategy_list,
+        &mut s.safety_strategy_list,
+    ] {
+        if let Some(l) = list.as_mut() {
+            l.sort();
+        }
+    }
+    let mut map = s.to_map();
+    for field in WRITE_ONLY_FIELDS {
+        map.remove(*field);
+    }
+    map
+}
+
+/// The fingerprint of a live bot: everything a plan depends on, nothing that drifts by itself
+/// (profits, deal counters).
+pub fn bot_fingerprint(bot: &LiveBot) -> String {
+    let value = serde_json::json!({
+        "account_id": bot.account_id,
+        "is_enabled": bot.is_enabled,
+        "settings": comparable(&bot.settings),
+    });
+    short_hash(&value)
+}
+
+pub fn blacklist_fingerprint(pairs: &[String]) -> String {
+    let mut sorted = pairs.to_vec();
+    sorted.sort();
+    short_hash(&serde_json::json!(sorted))
+}
+
+fn short_hash(value: &Value) -> String {
+    hex::encode(&Sha256::digest(serde_json::to_vec(value).expect("JSON serializes"))[..12])
+}
+
+pub fn absent_key(account_id: i64, name: &str) -> String {
+    format!("absent/{account_id}/{name}")
+}
+
+/// Resolve each account alias to a live account.
+fn resolve_accounts(
+    desired: &Desired,
+    live: &LiveState,
+    problems: &mut Vec<PlanProblem>,
+) -> BTreeMap<String, Account> {
+    let mut resolved = BTreeMap::new();
+    let names: Vec<&str> = live.accounts.iter().map(|a| a.name.as_str()).collect();
+    for (alias, account) in &desired.accounts {
+        let found = match (account.spec.id, &account.spec.name) {
+            (Some(id), _) => live
+                .accounts
+                .iter()
+                .find(|a| a.id == id)
+                .cloned()
+                .ok_or_else(|| PlanProblem {
+                    message: format!(
+                        "account `{alias}` is pinned to id {id}, which is not a live account"
+                    ),
+                    help: format!(
+                        "the live accounts are: {}",
+                        describe_accounts(&live.accounts)
+                    ),
+                    source: Some(account.source.clone()),
+                }),
+            (None, Some(name)) => {
+                let matches: Vec<&Account> =
+                    live.accounts.iter().filter(|a| &a.name == name).collect();
+                match matches.as_slice() {
+                    [one] => Ok((*one).clone()),
+                    [] => Err(PlanProblem {
+                        message: format!("account `{alias}`: no live account is named \"{name}\""),
+                        help: crate::diagnostic::did_you_mean(name, names.iter().copied())
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "the live accounts are: {}",
+                                    describe_accounts(&live.accounts)
+                                )
+                            }),
+                        source: Some(account.source.clone()),
+                    }),
+                    many => Err(PlanProblem {
+                        message: format!(
+                            "account `{alias}`: {} live accounts are named \"{name}\"",
+                            many.len()
+                        ),
+                        help: format!(
+                            "pin one with `id = ...`: {}",
+                            many.iter()
+                                .map(|a| a.id.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                        source: Some(account.source.clone()),
+                    }),
+                }
+            }
+            (None, None) => continue, // reported by validation
+        };
+        match found {
+            Ok(a) => {
+                resolved.insert(alias.clone(), a);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    resolved
+}
+
+fn describe_accounts(accounts: &[Account]) -> String {
+    accounts
+        .iter()
+        .map(|a| format!("\"{}\" (id {})", a.name, a.id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The DCA figures of complete settings, when they can be computed.
+pub fn dca_figures(settings: &BotSettings) -> Option<DcaFigures> {
+    let input = LadderInput {
+        direction: settings.strategy.unwrap_or(Direction::Long),
+        base_order_volume: settings.base_order_volume?,
+        base_order_volume_type: settings
+            .base_order_volume_type
+            .unwrap_or(VolumeType::QuoteCurrency),
+        safety_order_volume: settings.safety_order_volume?,
+        safety_order_volume_type: settings
+            .safety_order_volume_type
+            .unwrap_or(VolumeType::QuoteCurrency),
+        safety_order_step_percentage: settings.safety_order_step_percentage?,
+        max_safety_orders: settings.max_safety_orders?,
+        martingale_volume_coefficient: settings.martingale_volume_coefficient?,
+        martingale_step_coefficient: settings.martingale_step_coefficient?,
+        custom_steps: settings
+            .custom_safety_steps
+            .as_ref()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.iter().map(|s| (s.deviation, s.size)).collect()),
+        max_active_deals: settings.max_active_deals.unwrap_or(1),
+    };
+    let n = dca::compute(&input).ok()?;
+    let pairs = settings.pairs.clone().unwrap_or_default();
+    Some(DcaFigures {
+        capital_per_deal: n.capital_per_deal,
+        capital_all_deals: n.capital_all_deals,
+        price_move_covered_percentage: n.price_move_covered_percentage,
+        currency: n
+            .capital_currency
+            .and_then(|c| crate::report::common_currency(&pairs, c == VolumeType::BaseCurrency)),
+    })
+}
+
+/// Compute the plan. `Err` lists every problem that prevents a trustworthy plan.
+pub fn plan(
+    desired: &Desired,
+    live: &LiveState,
+    target: PlanTarget,
+) -> Result<Plan, Vec<PlanProblem>> {
+    let mut problems = Vec::new();
+    let accounts = resolve_accounts(desired, live, &mut problems);
+    let mut changes = Vec::new();
+    let mut fingerprints = BTreeMap::new();
+    let mut matched: BTreeSet<i64> = BTreeSet::new();
+
+    if let Some((pairs, source)) = &desired.blacklist {
+        fingerprints.insert("blacklist".into(), blacklist_fingerprint(&live.blacklist));
+        let want: BTreeSet<&String> = pairs.iter().collect();
+        let have: BTreeSet<&String> = live.blacklist.iter().collect();
+        if want != have {
+            let fields = want
+                .difference(&have)
+                .map(|p| FieldChange {
+                    field: "pairs".into(),
+                    before: None,
+                    after: Some(Value::String((*p).clone())),
+                })
+                .chain(have.difference(&want).map(|p| FieldChange {
+                    field: "pairs".into(),
+                    before: Some(Value::String((*p).clone())),
+                    after: None,
+                }))
+                .collect();
+            changes.push(Change {
+                action: Action::UpdateBlacklist,
+                address: "blacklist".into(),
+                bot_name: None,
+                account: None,
+                account_id: None,
+                bot_id: None,
+                fields,
+                unchanged: want.intersection(&have).count(),
+                settings: None,
+                enable: None,
+                blacklist: Some(pairs.clone()),
+                active_deals: 0,
+                dca_before: None,
+                dca_after: None,
+                source: Some(source.clone()),
+                origins: BTreeMap::new(),
+            });
+        }
+    }
+
+    for wanted in &desired.bots {
+        let Some(account) = accounts.get(&wanted.account) else {
+            continue;
+        };
+        let found = match find_live(wanted, account, live) {
+            Ok(found) => found,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        if let Some(bot) = found {
+            if !matched.insert(bot.id) {
+                problems.push(PlanProblem {
+                    message: format!(
+                        "live bot {} (\"{}\") is described by two config bots",
+                        bot.id,
+                        bot.settings.name.as_deref().unwrap_or("")
+                    ),
+                    help: "each live bot can be described once; remove or rename one of them"
+                        .into(),
+                    source: Some(wanted.source.clone()),
+                });
+                continue;
+            }
+            fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
+        } else if let Some(name) = &wanted.name {
+            fingerprints.insert(absent_key(account.id, name), "absent".into());
+        }
+        let name = wanted
+            .name
+            .clone()
+            .or_else(|| found.and_then(|b| b.settings.name.clone()));
+        let address = format!(
+            "bot \"{}\" on {}",
+            name.as_deref().unwrap_or("?"),
+            wanted.account
+        );
+        let base = Change {
+            action: Action::Create,
+            address,
+            bot_name: name,
+            account: Some(wanted.account.clone()),
+            account_id: Some(account.id),
+            bot_id: found.map(|b| b.id),
+            fields: Vec::new(),
+            unchanged: 0,
+            settings: None,
+            enable: None,
+            blacklist: None,
+            active_deals: 0,
+            dca_before: None,
+            dca_after: None,
+            source: Some(wanted.source.clone()),
+            origins: wanted.origins.clone(),
+        };
+        match (found, wanted.absent) {
+            (None, true) => {}
+            (Some(bot), true) => changes.push(delete_change(base, bot)),
+            (None, false) => {
+                let mut fields: Vec<FieldChange> = wanted
+                    .settings
+                    .to_map()
+                    .into_iter()
+                    .map(|(field, after)| FieldChange {
+                        field,
+                        before: None,
+                        after: Some(after),
+                    })
+                    .collect();
+                if let Some(enabled) = wanted.enabled {
+                    fields.push(FieldChange {
+                        field: "enabled".into(),
+                        before: None,
+                        after: Some(Value::Bool(enabled)),
+                    });
+                }
+                changes.push(Change {
+                    fields,
+                    settings: Some(wanted.settings.clone()),
+                    enable: wanted.enabled.filter(|e| *e),
+                    dca_after: dca_figures(&wanted.settings),
+                    ..base
+                });
+            }
+            (Some(bot), false) => {
+                let live_map = comparable(&bot.settings);
+                let want_map = comparable(&wanted.settings);
+                let mut fields: Vec<FieldChange> = want_map
+                    .iter()
+                    .filter(|(k, v)| live_map.get(*k) != Some(*v))
+                    .map(|(k, v)| FieldChange {
+                        field: k.clone(),
+                        before: live_map.get(k).cloned(),
+                        after: Some(v.clone()),
+                    })
+                    .collect();
+                let unchanged = want_map.len() - fields.len();
+                let settings_change = !fields.is_empty();
+                let toggle = wanted.enabled.filter(|e| *e != bot.is_enabled);
+                if let Some(e) = toggle {
+                    fields.push(FieldChange {
+                        field: "enabled".into(),
+                        before: Some(Value::Bool(bot.is_enabled)),
+                        after: Some(Value::Bool(e)),
+                    });
+                }
+                if fields.is_empty() {
+                    continue;
+                }
+                let after = bot.settings.overlaid(&wanted.settings);
+                let (dca_before, dca_after) = (dca_figures(&bot.settings), dca_figures(&after));
+                let dca_changed = dca_before != dca_after;
+                changes.push(Change {
+                    action: Action::Update,
+                    fields,
+                    unchanged,
+                    settings: settings_change.then(|| wanted.settings.clone()),
+                    enable: toggle,
+                    dca_before: dca_before.filter(|_| dca_changed),
+                    dca_after: dca_after.filter(|_| dca_changed),
+                    ..base
+                });
+            }
+        }
+    }
+
+    // Live bots on the config's accounts that no config bot describes.
+    let account_ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
+    let mut unmanaged = Vec::new();
+    let mut orphans: Vec<&LiveBot> = live
+        .bots
+        .iter()
+        .filter(|b| account_ids.contains(&b.account_id) && !matched.contains(&b.id))
+        .collect();
+    orphans.sort_by_key(|b| b.id);
+    for bot in orphans {
+        if desired.prune {
+            fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
+            let alias = accounts
+                .iter()
+                .find(|(_, a)| a.id == bot.account_id)
+                .map(|(k, _)| k.clone());
+            let name = bot.settings.name.clone().unwrap_or_default();
+            changes.push(delete_change(
+                Change {
+                    action: Action::Delete,
+                    address: format!("bot \"{name}\" on {}", alias.as_deref().unwrap_or("?")),
+                    bot_name: Some(name),
+                    account: alias,
+                    account_id: Some(bot.account_id),
+                    bot_id: Some(bot.id),
+                    fields: Vec::new(),
+                    unchanged: 0,
+                    settings: None,
+                    enable: None,
+                    blacklist: None,
+                    active_deals: 0,
+                    dca_before: None,
+                    dca_after: None,
+                    source: None,
+                    origins: BTreeMap::new(),
+                },
+                bot,
+            ));
+        } else {
+            unmanaged.push(BotRef {
+                id: bot.id,
+                name: bot.settings.name.clone().unwrap_or_default(),
+                account_id: bot.account_id,
+            });
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Deterministic order: blacklist, creates, updates, deletes; config order within each.
+    changes.sort_by_key(|c| c.action);
+    let summary = Summary {
+        add: changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .count(),
+        change: changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Update | Action::UpdateBlacklist))
+            .count(),
+        destroy: changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .count(),
+        managed: matched.len(),
+        unmanaged: unmanaged.len(),
+    };
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        target,
+        changes,
+        summary,
+        unmanaged,
+        fingerprints,
+    })
+}
+
+fn delete_change(base: Change, bot: &LiveBot) -> Change {
+    Change {
+        action: Action::Delete,
+        active_deals: bot.active_deals_count,
+        dca_before: dca_figures(&bot.settings),
+        fields: Vec::new(),
+        ..base
+    }
+}
+
+/// The live bot a config bot describes: by pinned id, else by name on its account.
+fn find_live<'a>(
+    wanted: &WantedBot,
+    account: &Account,
+    live: &'a LiveState,
+) -> Result<Option<&'a LiveBot>, PlanProblem> {
+    if let Some(id) = wanted.pinned_id {
+        return match live.bots.iter().find(|b| b.id == id) {
+            Some(bot) if bot.account_id == account.id => Ok(Some(bot)),
+            Some(bot) => Err(PlanProblem {
+                message: format!("bot id {id} is on account {} (\"{}\"), not on `{}`", bot.account_id, bot.account_name, wanted.account),
+                help: "a bot cannot move between accounts: fix `account`, or remove `id` to create a new bot".into(),
+                source: Some(wanted.source.clone()),
+            }),
+            None if wanted.absent => Ok(None),
+            None => Err(PlanProblem {
+                message: format!("bot id {id} does not exist on 3Commas"),
+                help: "it may have been deleted: remove `id = ...` to create the bot anew".into(),
+                source: Some(wanted.source.clone()),
+            }),
+        };
+    }
+    let Some(name) = &wanted.name else {
+        return Ok(None);
+    };
+    let same: Vec<&LiveBot> = live
+        .bots
+        .iter()
+        .filter(|b| b.account_id == account.id && b.settings.name.as_deref() == Some(name.as_str()))
+        .collect();
+    match same.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => Err(PlanProblem {
+            message: format!(
+                "{} live bots on `{}` are named \"{name}\"",
+                many.len(),
+                wanted.account
+            ),
+            help: format!(
+                "pin the one this config describes with `id = ...`: {}",
+                many.iter()
+                    .map(|b| b.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            source: Some(wanted.source.clone()),
+        }),
+    }
+}
+
+/// What moved since the plan was made: one line per object whose fingerprint changed.
+pub fn staleness(plan: &Plan, live: &LiveState) -> Vec<String> {
+    let mut moved = Vec::new();
+    for (key, expected) in &plan.fingerprints {
+        if key == "blacklist" {
+            if blacklist_fingerprint(&live.blacklist) != *expected {
+                moved.push("the blacklist changed".to_string());
+            }
+        } else if let Some(id) = key.strip_prefix("bot/") {
+            let id: i64 = id.parse().unwrap_or_default();
+            match live.bots.iter().find(|b| b.id == id) {
+                None => moved.push(format!("bot {id} no longer exists")),
+                Some(bot) if bot_fingerprint(bot) != *expected => moved.push(format!(
+                    "bot {id} (\"{}\") changed",
+                    bot.settings.name.as_deref().unwrap_or("")
+                )),
+                Some(_) => {}
+            }
+        } else if let Some(rest) = key.strip_prefix("absent/") {
+            let (account, name) = rest.split_once('/').unwrap_or((rest, ""));
+            let account: i64 = account.parse().unwrap_or_default();
+            if let Some(bot) = live
+                .bots
+                .iter()
+                .find(|b| b.account_id == account && b.settings.name.as_deref() == Some(name))
+            {
+                moved.push(format!(
+                    "bot \"{name}\" now exists (id {}): the plan would create it again",
+                    bot.id
+                ));
+            }
+        }
+    }
+    moved
+}

@@ -1,0 +1,278 @@
+//! The plan for people, in the form terraform users already read: a legend for the symbols used,
+//! one block per object with only what changes (`old -> new`), the count of hidden unchanged
+//! fields, DCA figures when they move, and the closing `Plan:` line. Reads well without color.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+
+use super::plan::{Action, Change, DcaFigures, Plan};
+
+pub struct RenderOptions {
+    pub color: bool,
+    /// List unmanaged live bots instead of only counting them.
+    pub show_unmanaged: bool,
+}
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn symbol(action: Action) -> (&'static str, Style, &'static str) {
+    match action {
+        Action::Create => ("+", AnsiColor::Green.on_default(), "create"),
+        Action::Update | Action::UpdateBlacklist => {
+            ("~", AnsiColor::Yellow.on_default(), "update in-place")
+        }
+        Action::Delete => ("-", AnsiColor::Red.on_default(), "destroy"),
+    }
+}
+
+/// A value as a person reads it: numbers bare, strings quoted, lists and tables compact.
+pub fn show(value: &Value) -> String {
+    match value {
+        Value::String(s)
+            if !s.is_empty() && s.parse::<crate::model::decimal::Decimal>().is_ok() =>
+        {
+            s.clone()
+        }
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .filter(|(_, v)| !matches!(v, Value::Object(m) if m.is_empty()))
+                .map(|(k, v)| format!("{k} = {}", show(v)))
+                .collect();
+            if inner.is_empty() {
+                "{}".into()
+            } else {
+                format!("{{ {} }}", inner.join(", "))
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::Result<()> {
+    let p = Painter {
+        color: options.color,
+    };
+    if plan.changes.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            p.paint(
+                AnsiColor::Green.on_default().bold(),
+                "No changes. The 3Commas account matches the configuration."
+            )
+        )?;
+        write_unmanaged(out, plan, options)?;
+        return Ok(());
+    }
+    let target = if plan.target.sandbox {
+        "the built-in sandbox".to_string()
+    } else {
+        plan.target.api_url.clone()
+    };
+    let mode = plan
+        .target
+        .mode
+        .map(|m| format!(", {m} mode"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "botform will make these changes on {target}{mode}. Symbols:"
+    )?;
+    let mut seen: Vec<Action> = plan
+        .changes
+        .iter()
+        .map(|c| match c.action {
+            Action::UpdateBlacklist => Action::Update,
+            a => a,
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    for action in [Action::Create, Action::Update, Action::Delete] {
+        if seen.contains(&action) {
+            let (sym, style, word) = symbol(action);
+            writeln!(out, "  {} {word}", p.paint(style, sym))?;
+        }
+    }
+    writeln!(out)?;
+    for change in &plan.changes {
+        write_change(out, change, &p)?;
+    }
+    write_unmanaged(out, plan, options)?;
+    let s = &plan.summary;
+    writeln!(
+        out,
+        "{} {} to add, {} to change, {} to destroy.",
+        p.paint(Style::new().bold(), "Plan:"),
+        s.add,
+        s.change,
+        s.destroy
+    )
+}
+
+fn write_unmanaged(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::Result<()> {
+    let n = plan.unmanaged.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let bots = if n == 1 {
+        "live bot is"
+    } else {
+        "live bots are"
+    };
+    if options.show_unmanaged {
+        writeln!(
+            out,
+            "{n} {bots} on the config's accounts but not in the config (left alone):"
+        )?;
+        for b in &plan.unmanaged {
+            writeln!(
+                out,
+                "  bot \"{}\" (id {}, account {})",
+                b.name, b.id, b.account_id
+            )?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{n} {bots} on the config's accounts but not in the config (left alone; --show-unmanaged lists them)."
+        )?;
+    }
+    writeln!(out)
+}
+
+fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result<()> {
+    let (sym, style, _) = symbol(change.action);
+    let id = change
+        .bot_id
+        .map(|id| format!(" (id {id})"))
+        .unwrap_or_default();
+    let what = match change.action {
+        Action::Create if change.enable == Some(true) => {
+            "will be created, then enabled".to_string()
+        }
+        Action::Create => "will be created (disabled, as 3Commas creates bots)".to_string(),
+        Action::Update | Action::UpdateBlacklist => "will be updated in-place".to_string(),
+        Action::Delete if change.active_deals > 0 => format!(
+            "will be destroyed; it has {} active deal{}: apply refuses until they close",
+            change.active_deals,
+            if change.active_deals == 1 { "" } else { "s" }
+        ),
+        Action::Delete => "will be destroyed".to_string(),
+    };
+    let source = change
+        .source
+        .as_ref()
+        .map(|s| format!("  ({}:{})", s.file, s.line))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  {} {}{id} {what}{source}",
+        p.paint(Style::new().bold(), "#"),
+        change.address
+    )?;
+    let head = match change.action {
+        Action::UpdateBlacklist => "blacklist".to_string(),
+        _ => format!("bot \"{}\"", change.bot_name.as_deref().unwrap_or("?")),
+    };
+    writeln!(out, "  {} {head} {{", p.paint(style, sym))?;
+    let width = change
+        .fields
+        .iter()
+        .map(|f| f.field.len())
+        .max()
+        .unwrap_or(0);
+    for f in &change.fields {
+        let line = match (change.action, &f.before, &f.after) {
+            (Action::UpdateBlacklist, None, Some(a)) => format!(
+                "{} {}",
+                p.paint(AnsiColor::Green.on_default(), "+"),
+                show(a)
+            ),
+            (Action::UpdateBlacklist, Some(b), None) => {
+                format!("{} {}", p.paint(AnsiColor::Red.on_default(), "-"), show(b))
+            }
+            (_, None, Some(a)) => format!(
+                "{} {:width$} = {}",
+                p.paint(AnsiColor::Green.on_default(), "+"),
+                f.field,
+                show(a)
+            ),
+            (_, Some(b), Some(a)) => format!(
+                "{} {:width$} = {} -> {}",
+                p.paint(AnsiColor::Yellow.on_default(), "~"),
+                f.field,
+                show(b),
+                show(a)
+            ),
+            (_, Some(b), None) => format!(
+                "{} {:width$} = {}",
+                p.paint(AnsiColor::Red.on_default(), "-"),
+                f.field,
+                show(b)
+            ),
+            (_, None, None) => continue,
+        };
+        writeln!(out, "      {line}")?;
+    }
+    if change.unchanged > 0 {
+        let what = if change.action == Action::UpdateBlacklist {
+            "pair"
+        } else {
+            "attribute"
+        };
+        writeln!(
+            out,
+            "        # ({} unchanged {what}{} hidden)",
+            change.unchanged,
+            if change.unchanged == 1 { "" } else { "s" }
+        )?;
+    }
+    writeln!(out, "    }}")?;
+    match (&change.dca_before, &change.dca_after) {
+        (Some(b), Some(a)) => writeln!(out, "    DCA: {} -> {}", figures(b), figures(a))?,
+        (None, Some(a)) => writeln!(out, "    DCA: {}", figures(a))?,
+        (Some(b), None) if change.action == Action::Delete => {
+            writeln!(out, "    DCA: frees {}", figures(b))?
+        }
+        _ => {}
+    }
+    writeln!(out)
+}
+
+fn figures(f: &DcaFigures) -> String {
+    let unit = f
+        .currency
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
+    let capital = match (&f.capital_per_deal, &f.capital_all_deals) {
+        (Some(d), Some(a)) if d != a => format!("{d}{unit} per deal, {a}{unit} for all deals"),
+        (Some(d), _) => format!("{d}{unit} per deal"),
+        _ => "capital depends on the price".to_string(),
+    };
+    format!(
+        "{capital}, covers a {}% price move",
+        f.price_move_covered_percentage
+    )
+}
