@@ -1,7 +1,7 @@
-//! The JSON Schema (draft-07) of the config format, generated from `config::types`.
-//!
-//! `schema/botform.schema.json` is this output, committed so editors (Taplo, yaml-language-server)
-//! can complete and check fields; a test fails when the committed file is stale.
+//! JSON Schemas (draft-07), generated from the types they describe: the config format
+//! (`schema/botform.schema.json`, from `config::types`, for editors such as Taplo and
+//! yaml-language-server) and the JSON plan (`schema/plan.schema.json`, from `engine::plan`, the
+//! documented contract of `plan --format json`). Tests fail when a committed file is stale.
 
 use crate::config::types::ConfigFile;
 
@@ -9,6 +9,15 @@ use crate::config::types::ConfigFile;
 pub fn config_schema_json() -> String {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<ConfigFile>();
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+/// The schema of the JSON plan (`botform plan --format json`).
+pub fn plan_schema_json() -> String {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<crate::engine::plan::Plan>();
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     text.push('\n');
     text

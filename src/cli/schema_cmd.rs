@@ -9,10 +9,17 @@ pub struct Args {
     /// Write the schema to this file instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The schema of the JSON plan (`plan --format json`) instead of the config's.
+    #[arg(long)]
+    plan: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let schema = crate::schema::config_schema_json();
+    let schema = if args.plan {
+        crate::schema::plan_schema_json()
+    } else {
+        crate::schema::config_schema_json()
+    };
     let result = match &args.out {
         Some(path) => std::fs::write(path, &schema),
         None => std::io::stdout().write_all(schema.as_bytes()),

@@ -123,8 +123,12 @@ pub struct BotRef {
     pub account_id: i64,
 }
 
+/// A botform plan: the changes that would make a 3Commas account match a config
+/// (`botform plan --format json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "botform plan")]
 pub struct Plan {
+    /// 1 for this layout; raised only when a field is removed or changes meaning.
     pub format_version: u32,
     pub target: PlanTarget,
     pub changes: Vec<Change>,

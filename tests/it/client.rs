@@ -440,3 +440,26 @@ async fn timeouts_and_resets_after_sending_are_ambiguous() {
     assert!(err.is_ambiguous(), "{err}");
     sb.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_live_state_costs_one_request_per_page_never_per_bot() {
+    let (sb, client) = start(fast_sandbox()).await;
+    for i in 0..250 {
+        client
+            .create_bot(&bot_params(&format!("bot {i}")))
+            .await
+            .unwrap();
+    }
+    reqwest::Client::new()
+        .post(format!("{}/__sandbox/stats/reset", sb.base_url))
+        .send()
+        .await
+        .unwrap();
+    let live = botform::engine::target::read_live(&client, true)
+        .await
+        .unwrap();
+    assert_eq!(live.bots.len(), 250);
+    let s = stats(&sb.base_url).await;
+    assert_eq!(s["total"], 5, "accounts + 3 pages of bots + blacklist: {s}");
+    sb.stop();
+}

@@ -1,7 +1,10 @@
 //! Integration tests: the real binary, the real files, snapshots of what users read.
 
 mod client;
+mod engine;
+mod engine_support;
 mod fixtures;
+mod plan_output;
 mod properties;
 mod sandbox;
 mod schema;

@@ -1,0 +1,453 @@
+//! plan, apply and import end to end: the real binary against a real sandbox. Every apply is
+//! followed by a plan that must find nothing.
+
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use super::botform;
+use super::engine_support::{against, edit, example_dir, offline};
+use super::sandbox::SandboxProcess;
+
+fn assert_no_changes(mut cmd: assert_cmd::Command, dir: &Path) {
+    cmd.arg("plan")
+        .arg(dir)
+        .arg("--detailed-exitcode")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+}
+
+fn sandbox_state(sandbox: &SandboxProcess) -> Value {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{}/__sandbox/state", sandbox.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn apply_then_plan_converges_through_a_sequence_of_edits() {
+    let dir = example_dir();
+    let d = dir.path();
+    offline()
+        .args(["plan"])
+        .arg(d)
+        .arg("--detailed-exitcode")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "Plan: 5 to add, 1 to change, 0 to destroy.",
+        ));
+    offline()
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Apply complete: 5 added, 1 changed, 0 destroyed.",
+        ));
+    assert_no_changes(offline(), d);
+
+    // A template edit changes every bot that uses it, and nothing else.
+    edit(
+        &d.join("shared.toml"),
+        "take_profit = 2.5",
+        "take_profit = 3",
+    );
+    offline()
+        .arg("plan")
+        .arg(d)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("~ take_profit = 2.5 -> 3"))
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 1 to change, 0 to destroy.",
+        ));
+    offline()
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    assert_no_changes(offline(), d);
+
+    // Enable, change pairs order only (no diff), add a pair, edit the blacklist.
+    edit(&d.join("rsi-multi.yaml"), "enabled: false", "enabled: true");
+    edit(
+        &d.join("rsi-multi.yaml"),
+        "pairs: [USDT_BTC, USDT_ETH, USDT_SOL, USDT_BNB, USDT_XRP]",
+        "pairs: [USDT_ETH, USDT_BTC, USDT_SOL, USDT_BNB, USDT_XRP, USDT_ADA]",
+    );
+    edit(&d.join("shared.toml"), "\"USDT_UST\"", "\"USDT_DOGE\"");
+    offline().arg("plan").arg(d).assert().success().stdout(
+        predicate::str::contains("~ enabled")
+            .and(predicate::str::contains("+ \"USDT_DOGE\""))
+            .and(predicate::str::contains("- \"USDT_UST\"")),
+    );
+    offline()
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    assert_no_changes(offline(), d);
+
+    // A bot marked absent is deleted, but only with --allow-delete.
+    edit(
+        &d.join("btc-conservative.toml"),
+        "stop_loss_type = \"stop_loss\"",
+        "stop_loss_type = \"stop_loss\"\nabsent = true",
+    );
+    offline()
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("deleting needs --allow-delete"));
+    offline()
+        .arg("apply")
+        .arg(d)
+        .args(["--auto-approve", "--allow-delete"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 destroyed"));
+    assert_no_changes(offline(), d);
+}
+
+#[test]
+fn a_saved_plan_applies_once_and_never_again() {
+    let dir = example_dir();
+    let d = dir.path();
+    let plan_file = d.join("plan.json");
+    offline()
+        .arg("plan")
+        .arg(d)
+        .arg("--out")
+        .arg(&plan_file)
+        .assert()
+        .success();
+    offline()
+        .args(["apply", "--auto-approve", "--plan"])
+        .arg(&plan_file)
+        .assert()
+        .success();
+    offline()
+        .args(["apply", "--auto-approve", "--plan"])
+        .arg(&plan_file)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("the plan is stale")
+                .and(predicate::str::contains("now exists")),
+        );
+
+    // A plan whose objects moved is refused too: change a bot behind the plan's back.
+    edit(&d.join("shared.toml"), "cooldown = 300", "cooldown = 600");
+    offline()
+        .arg("plan")
+        .arg(d)
+        .arg("--out")
+        .arg(&plan_file)
+        .assert()
+        .success();
+    edit(&d.join("shared.toml"), "cooldown = 600", "cooldown = 900");
+    offline()
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    offline()
+        .args(["apply", "--auto-approve", "--plan"])
+        .arg(&plan_file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("changed"));
+
+    // An edited plan file is refused.
+    let text = std::fs::read_to_string(&plan_file)
+        .unwrap()
+        .replace("\"cooldown\"", "\"cooldowm\"");
+    std::fs::write(&plan_file, text).unwrap();
+    offline()
+        .args(["apply", "--auto-approve", "--plan"])
+        .arg(&plan_file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("edited after it was saved"));
+}
+
+#[test]
+fn apply_needs_a_terminal_or_auto_approve() {
+    let dir = example_dir();
+    offline()
+        .arg("apply")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--auto-approve"));
+}
+
+#[test]
+fn a_bot_with_active_deals_is_not_deleted() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = example_dir();
+    let d = dir.path();
+    against(&sandbox)
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    let state = sandbox_state(&sandbox);
+    let (id, _) = state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, b)| b["name"] == "ETH conservative")
+        .unwrap();
+    let id: i64 = id.parse().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..2 {
+            client
+                .post(format!("{}/__sandbox/deals", sandbox.url))
+                .json(&serde_json::json!({ "bot_id": id }))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    edit(
+        &d.join("btc-conservative.toml"),
+        "stop_loss_type = \"stop_loss\"",
+        "stop_loss_type = \"stop_loss\"\nabsent = true",
+    );
+    against(&sandbox)
+        .arg("plan")
+        .arg(d)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("it has 2 active deals"));
+    against(&sandbox)
+        .arg("apply")
+        .arg(d)
+        .args(["--auto-approve", "--allow-delete"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has 2 active deals"));
+}
+
+/// A config of `n` similar bots on the Binance account.
+fn many_bots(dir: &Path, n: usize, take_profit: &str) {
+    let mut text = String::from(
+        "[accounts.main]\nname = \"Binance Spot\"\n\n[templates.t]\naccount = \"main\"\nstart = [{ strategy = \"nonstop\" }]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 2\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit_type = \"total\"\n",
+    );
+    text.push_str(&format!("take_profit = {take_profit}\n"));
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[bots]]\nname = \"bot {i}\"\ntemplate = \"t\"\npairs = [\"USDT_BTC\"]\n"
+        ));
+    }
+    std::fs::write(dir.join("bots.toml"), text).unwrap();
+}
+
+#[test]
+fn changing_most_managed_bots_needs_force() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    many_bots(dir.path(), 12, "1");
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    many_bots(dir.path(), 12, "2");
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("changes or deletes 12 of 12 managed bots (100%)")
+                .and(predicate::str::contains("--force")),
+        );
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .args(["--auto-approve", "--force"])
+        .assert()
+        .success();
+    assert_no_changes(against(&sandbox), dir.path());
+}
+
+#[test]
+fn import_then_plan_finds_nothing_in_both_formats() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = example_dir();
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    for format in ["toml", "yaml"] {
+        let out = tempfile::tempdir().unwrap();
+        against(&sandbox)
+            .args(["import", "--format", format, "--out"])
+            .arg(out.path())
+            .assert()
+            .success();
+        let files: Vec<PathBuf> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with(format!("bots-binance-spot.{format}"))),
+            "{files:?}"
+        );
+        botform().arg("validate").arg(out.path()).assert().success();
+        assert_no_changes(against(&sandbox), out.path());
+        let text = std::fs::read_to_string(out.path().join(format!("bots-binance-spot.{format}")))
+            .unwrap();
+        assert!(
+            text.contains("binance-spot-shared"),
+            "shared settings lifted into a template:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn two_live_bots_with_one_name_must_be_pinned() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    many_bots(dir.path(), 1, "1");
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    // Someone makes a second "bot 0" by hand.
+    let other = tempfile::tempdir().unwrap();
+    many_bots(other.path(), 1, "1");
+    std::fs::write(
+        other.path().join("bots.toml"),
+        std::fs::read_to_string(other.path().join("bots.toml"))
+            .unwrap()
+            .replace("name = \"bot 0\"", "name = \"bot 0\"\nid = 1"),
+    )
+    .unwrap();
+    let state = sandbox_state(&sandbox);
+    let bot = state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = botform::threecommas::Client::new(botform::threecommas::ClientConfig::new(
+            &sandbox.url,
+            botform::threecommas::Credentials::hmac(
+                botform::sandbox::DEFAULT_API_KEY,
+                botform::sandbox::DEFAULT_API_SECRET,
+            ),
+        ))
+        .unwrap();
+        let wire: botform::threecommas::wire::WireBot = serde_json::from_value(bot).unwrap();
+        let live = wire.to_model();
+        let params = botform::threecommas::wire::BotParams {
+            account_id: Some(live.account_id),
+            settings: live.settings,
+        };
+        client.create_bot(&params).await.unwrap();
+    });
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("2 live bots on `main` are named \"bot 0\"")
+                .and(predicate::str::contains("pin the one")),
+        );
+}
+
+#[test]
+fn faults_never_duplicate_a_bot_and_repeated_applies_converge() {
+    let sandbox = SandboxProcess::spawn(
+        None,
+        &[
+            "--faults",
+            "5xx=0.15,timeout=0.05,reset=0.1,seed=42,slow_ms=1500",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    many_bots(dir.path(), 8, "1");
+    let converge = |dir: &Path, extra: &[&str]| {
+        for attempt in 1..=8 {
+            let ok = against(&sandbox)
+                .env("THREECOMMAS_TIMEOUT", "0.5")
+                .arg("apply")
+                .arg(dir)
+                .arg("--auto-approve")
+                .args(extra)
+                .output()
+                .unwrap();
+            if ok.status.success() {
+                return attempt;
+            }
+        }
+        panic!("apply did not converge under faults");
+    };
+    converge(dir.path(), &[]);
+    many_bots(dir.path(), 6, "2"); // an update for six, and two bots to delete under prune
+    let text = std::fs::read_to_string(dir.path().join("bots.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("bots.toml"),
+        format!("[settings]\nprune = true\n\n{text}"),
+    )
+    .unwrap();
+    converge(dir.path(), &["--allow-delete", "--force"]);
+    let stats = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{}/__sandbox/stats", sandbox.url))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    assert!(
+        stats["by_status"]["500"].as_u64().unwrap_or(0) > 0,
+        "faults were injected: {stats}"
+    );
+    eprintln!("under faults: {stats}");
+    let state = sandbox_state(&sandbox);
+    let mut names: Vec<String> = state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|b| b["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        (0..6).map(|i| format!("bot {i}")).collect::<Vec<_>>(),
+        "no duplicate, nothing lost"
+    );
+    for bot in state["real"]["bots"].as_object().unwrap().values() {
+        assert_eq!(bot["take_profit"], "2.0", "every update landed");
+    }
+}

@@ -1,0 +1,89 @@
+//! What people and programs read from `plan`: snapshots of the human plan, and the JSON plan
+//! against its documented schema.
+
+use std::path::Path;
+
+use super::engine_support::{example_dir, offline};
+use super::{botform, root};
+
+/// The human plan, with the one volatile line (the temp dir) filtered.
+fn human_plan(dir: &Path) -> String {
+    let out = offline()
+        .arg("plan")
+        .arg(dir)
+        .arg("--color")
+        .arg("never")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&dir.display().to_string(), "[DIR]")
+}
+
+#[test]
+fn the_human_plan_reads_like_terraform() {
+    let dir = example_dir();
+    insta::assert_snapshot!("plan_create", human_plan(dir.path()));
+    offline()
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    super::engine_support::edit(
+        &dir.path().join("shared.toml"),
+        "safety_order_volume = 20",
+        "safety_order_volume = 25",
+    );
+    super::engine_support::edit(
+        &dir.path().join("rsi-multi.yaml"),
+        "enabled: false",
+        "enabled: true",
+    );
+    insta::assert_snapshot!("plan_update", human_plan(dir.path()));
+}
+
+#[test]
+fn the_json_plan_follows_its_documented_schema() {
+    let committed = std::fs::read_to_string(root().join("schema/plan.schema.json")).unwrap();
+    assert!(
+        committed == botform::schema::plan_schema_json(),
+        "schema/plan.schema.json is stale: run `cargo run -- schema --plan --out schema/plan.schema.json`"
+    );
+    botform()
+        .args(["schema", "--plan"])
+        .assert()
+        .success()
+        .stdout(committed.clone());
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let dir = example_dir();
+    let out = offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&plan)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["summary"]["add"], 5);
+    assert_eq!(plan["changes"][0]["action"], "update_blacklist");
+    assert_eq!(plan["changes"][1]["action"], "create");
+    assert!(
+        plan["changes"][1]["origins"]["take_profit"]["line"]
+            .as_u64()
+            .is_some(),
+        "fields point at their line"
+    );
+}
