@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::source::{SourceSet, Span};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -256,7 +256,7 @@ pub fn render_human(
 }
 
 /// The JSON form of one diagnostic (`botform validate --format json`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JsonDiagnostic {
     pub severity: Severity,
     pub code: &'static str,
@@ -270,7 +270,7 @@ pub struct JsonDiagnostic {
     pub labels: Vec<JsonLabel>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JsonLabel {
     pub file: String,
     pub line: usize,

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod engine;
+pub mod mcp;
 pub mod model;
 pub mod report;
 pub mod sandbox;

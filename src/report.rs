@@ -12,7 +12,7 @@ use crate::model::enums::VolumeType;
 
 pub const FORMAT_VERSION: &str = "1";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ValidateReport {
     pub format_version: &'static str,
     pub valid: bool,
@@ -23,7 +23,7 @@ pub struct ValidateReport {
     pub bots: Vec<BotReport>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BotReport {
     pub name: Option<String>,
     pub account: Option<String>,

@@ -4,6 +4,7 @@
 
 mod apply;
 mod import;
+mod mcp;
 mod plan;
 mod sandbox;
 mod schema_cmd;
@@ -70,6 +71,11 @@ pub enum Command {
         after_help = "Examples:\n  botform import --out bots/\n  botform import --account \"Binance Spot\" --format yaml --out bots/"
     )]
     Import(import::Args),
+    /// Serve botform to an AI assistant over MCP (stdio): validate, plan, apply, import, ...
+    #[command(
+        after_help = "Examples:\n  botform mcp --root bots/\n  botform mcp --root bots/ --allow-apply\n\nstdout carries only the MCP protocol; logs go to stderr."
+    )]
+    Mcp(mcp::Args),
     /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
     Sandbox(sandbox::Args),
 }
@@ -115,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args, output),
         Command::Apply(args) => apply::run(args, output),
         Command::Import(args) => import::run(args),
+        Command::Mcp(args) => mcp::run(args),
     }
 }
 

@@ -163,18 +163,22 @@ pub async fn apply(
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
     // Phase by phase, in the documented order; within a phase, a few at a time.
-    let phases: [&dyn Fn(&Change) -> bool; 4] = [
-        &|c| c.action == Action::UpdateBlacklist,
-        &|c| c.action == Action::Create,
-        &|c| c.action == Action::Update,
-        &|c| c.action == Action::Delete,
+    let phases = [
+        Action::UpdateBlacklist,
+        Action::Create,
+        Action::Update,
+        Action::Delete,
     ];
-    let mut created: BTreeMap<String, i64> = BTreeMap::new();
     let mut toggles: Vec<(String, i64, bool)> = Vec::new();
     for phase in phases {
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, change) in plan.changes.iter().enumerate().filter(|(_, c)| phase(c)) {
+        for (index, change) in plan
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.action == phase)
+        {
             let (client, change, live_bots, semaphore) = (
                 client.clone(),
                 change.clone(),
@@ -212,9 +216,6 @@ pub async fn apply(
             if let (Ok((_, Some(id))), Some(enable)) = (&result, change.enable) {
                 toggles.push((change.address.clone(), *id, enable));
             }
-            if let (Action::Create, Ok((_, Some(id)))) = (change.action, &result) {
-                created.insert(change.address.clone(), *id);
-            }
             report.outcomes.push(Outcome {
                 address: change.address.clone(),
                 action: change.action,
@@ -243,7 +244,6 @@ pub async fn apply(
             }
         }
     }
-    let _ = created;
     report.not_taken = read_back(client, plan, &report).await;
     Ok(report)
 }

@@ -15,7 +15,7 @@ use crate::threecommas::ApiError;
 pub enum WorkflowError {
     /// The config has errors: nothing was read from 3Commas.
     Invalid(Box<Checked>),
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// The live state cannot be matched to the config.
     Problems(Vec<PlanProblem>),
     /// `--target` names no bot of the config.
@@ -24,7 +24,7 @@ pub enum WorkflowError {
 
 impl From<ApiError> for WorkflowError {
     fn from(e: ApiError) -> Self {
-        WorkflowError::Api(e)
+        WorkflowError::Api(Box::new(e))
     }
 }
 
@@ -40,6 +40,21 @@ pub struct Planned {
 /// Check the config at `paths`, connect, read the live state and plan. `targets` limits the plan
 /// to the named bots (and `blacklist`).
 pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned, WorkflowError> {
+    let (checked, desired) = check(paths, targets)?;
+    let config_dir = target::config_dir(paths);
+    let target = target::connect(&config_dir, desired.mode).await?;
+    let plan = plan_against(&target, &desired, targets).await?;
+    Ok(Planned {
+        checked,
+        desired,
+        target,
+        plan,
+        config_dir,
+    })
+}
+
+/// Check the config and the `--target` names; nothing is read from 3Commas.
+pub fn check(paths: &[PathBuf], targets: &[String]) -> Result<(Checked, Desired), WorkflowError> {
     let checked = config::check(paths);
     if !checked.is_valid() {
         return Err(WorkflowError::Invalid(Box::new(checked)));
@@ -59,21 +74,22 @@ pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned,
     if !unknown.is_empty() {
         return Err(WorkflowError::UnknownTargets(unknown));
     }
-    let config_dir = target::config_dir(paths);
-    let target = target::connect(&config_dir, desired.mode).await?;
+    Ok((checked, desired))
+}
+
+/// Read the live state through an open target and plan.
+pub async fn plan_against(
+    target: &Target,
+    desired: &Desired,
+    targets: &[String],
+) -> Result<Plan, WorkflowError> {
     let live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
     let mut plan =
-        plan::plan(&desired, &live, target.info.clone()).map_err(WorkflowError::Problems)?;
+        plan::plan(desired, &live, target.info.clone()).map_err(WorkflowError::Problems)?;
     if !targets.is_empty() {
         restrict(&mut plan, targets);
     }
-    Ok(Planned {
-        checked,
-        desired,
-        target,
-        plan,
-        config_dir,
-    })
+    Ok(plan)
 }
 
 /// Keep only the changes to the named objects (and the fingerprints they depend on).

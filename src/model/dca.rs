@@ -23,7 +23,7 @@ pub struct LadderInput {
     pub max_active_deals: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SafetyOrder {
     /// 1-based.
     pub number: u32,
@@ -33,7 +33,7 @@ pub struct SafetyOrder {
     pub volume: Decimal,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DcaNumbers {
     pub ladder: Vec<SafetyOrder>,
     /// Base order plus every safety order, when both volumes are in the same currency.

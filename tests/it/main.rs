@@ -4,6 +4,7 @@ mod client;
 mod engine;
 mod engine_support;
 mod fixtures;
+mod mcp;
 mod plan_output;
 mod properties;
 mod sandbox;

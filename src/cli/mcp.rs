@@ -1,0 +1,35 @@
+//! `botform mcp`: serve the engine to an AI assistant over MCP (stdio).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::mcp::{self, McpOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The only directory the server reads or writes config files in.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Let the assistant apply plans to the 3Commas account (it still needs a plan_id and hash,
+    /// and the person's confirmation where the client can ask).
+    #[arg(long)]
+    allow_apply: bool,
+    /// Let applied plans delete bots.
+    #[arg(long, requires = "allow_apply")]
+    allow_delete: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let options = McpOptions {
+        root: args.root,
+        allow_apply: args.allow_apply,
+        allow_delete: args.allow_delete,
+    };
+    match super::runtime().block_on(mcp::serve_stdio(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `botform mcp`: the engine as an MCP server over stdio, so an assistant edits config files and
+//! calls validate, plan and apply instead of raw 3Commas endpoints.
+//!
+//! Owns the tools, resources and prompts, and the server's safety model: files only under
+//! `--root`; no account changes without `--allow-apply`, no deletes without `--allow-delete`; an
+//! apply names a plan the person saw (`plan_id` and `plan_hash`) and passes the same staleness
+//! check as the CLI; where the client can ask the person, it asks first. stdout carries only the
+//! protocol; logs go to stderr.
+
+#![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
+
+pub mod paths;
+mod tools;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rmcp::handler::server::router::prompt::PromptRouter;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::*;
+use rmcp::service::RequestContext;
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler, ServiceExt, prompt_handler, tool_handler,
+};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::engine::plan::Plan;
+use crate::engine::target::{self, Target};
+use crate::model::decimal::Decimal;
+
+/// How the server was started.
+#[derive(Debug, Clone)]
+pub struct McpOptions {
+    pub root: PathBuf,
+    pub allow_apply: bool,
+    pub allow_delete: bool,
+}
+
+/// A plan handed out by the `plan` tool, kept until applied.
+#[derive(Debug, Clone)]
+struct StoredPlan {
+    plan: Plan,
+    hash: String,
+    max_change_percentage: Decimal,
+}
+
+struct Inner {
+    root: PathBuf,
+    allow_apply: bool,
+    allow_delete: bool,
+    target: OnceCell<Target>,
+    plans: Mutex<HashMap<String, StoredPlan>>,
+}
+
+#[derive(Clone)]
+pub struct BotformServer {
+    inner: Arc<Inner>,
+    tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
+}
+
+impl BotformServer {
+    pub fn new(options: McpOptions) -> std::io::Result<Self> {
+        let root = options.root.canonicalize()?;
+        Ok(BotformServer {
+            inner: Arc::new(Inner {
+                root,
+                allow_apply: options.allow_apply,
+                allow_delete: options.allow_delete,
+                target: OnceCell::new(),
+                plans: Mutex::new(HashMap::new()),
+            }),
+            tool_router: Self::tool_router(),
+            prompt_router: Self::prompt_router(),
+        })
+    }
+
+    /// The 3Commas target (or the built-in sandbox, its state under the root), opened once.
+    async fn target(&self) -> Result<&Target, String> {
+        self.inner
+            .target
+            .get_or_try_init(|| async {
+                let mode = crate::config::check(std::slice::from_ref(&self.inner.root))
+                    .config
+                    .settings
+                    .mode;
+                target::connect(&self.inner.root, mode)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+    }
+}
+
+const SCHEMA_URI: &str = "botform://schema/config.json";
+const CATALOGUE_URI: &str = "botform://catalogue/strategies.json";
+const CONFIG_URI_PREFIX: &str = "botform://config/";
+
+#[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
+impl ServerHandler for BotformServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build())
+            .with_server_info(Implementation::new("botform", env!("CARGO_PKG_VERSION")))
+            .with_instructions(format!(
+                "botform manages 3Commas DCA bots as code. Edit the config files under the root, \
+                 call `validate` until it is clean, call `plan` and show the person the human plan, \
+                 and call `apply` with that plan's plan_id and plan_hash only after they approve. \
+                 Use `describe_config`, `list_accounts`, `list_strategies` and `market_pairs` to \
+                 write valid bots. This server {} change the account{}.",
+                if self.inner.allow_apply { "may" } else { "may not" },
+                if self.inner.allow_delete { " and may delete bots" } else { "" }
+            ))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let mut resources = vec![
+            Resource::new(SCHEMA_URI, "config-schema")
+                .with_title("JSON Schema of botform config files")
+                .with_mime_type("application/schema+json"),
+            Resource::new(CATALOGUE_URI, "strategy-catalogue")
+                .with_title("3Commas strategy catalogue (start and close conditions)")
+                .with_mime_type("application/json"),
+        ];
+        for file in self.config_files() {
+            let mime = if file.ends_with(".toml") {
+                "application/toml"
+            } else {
+                "application/yaml"
+            };
+            resources.push(
+                Resource::new(format!("{CONFIG_URI_PREFIX}{file}"), file.clone())
+                    .with_title(format!("config file {file}"))
+                    .with_mime_type(mime),
+            );
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri.clone();
+        let text = if uri == SCHEMA_URI {
+            crate::schema::config_schema_json()
+        } else if uri == CATALOGUE_URI {
+            crate::model::catalogue::STRATEGY_LIST_JSON.to_string()
+        } else if let Some(relative) = uri.strip_prefix(CONFIG_URI_PREFIX) {
+            let path = paths::resolve(&self.inner.root, relative)
+                .map_err(|e| McpError::invalid_params(e, None))?;
+            std::fs::read_to_string(&path)
+                .map_err(|_| McpError::resource_not_found(uri.clone(), None))?
+        } else {
+            return Err(McpError::resource_not_found(uri, None));
+        };
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
+    }
+}
+
+impl BotformServer {
+    /// Config files under the root, relative, refusing any that resolve outside it.
+    fn config_files(&self) -> Vec<String> {
+        let mut diagnostics = Vec::new();
+        crate::config::load::discover(std::slice::from_ref(&self.inner.root), &mut diagnostics)
+            .into_iter()
+            .filter(|p| paths::inside(&self.inner.root, p).is_ok())
+            .map(|p| paths::relative(&self.inner.root, &p))
+            .collect()
+    }
+}
+
+/// Serve MCP over stdio until the client goes away.
+pub async fn serve_stdio(options: McpOptions) -> anyhow::Result<()> {
+    let server = BotformServer::new(options)?;
+    let running = server.serve(rmcp::transport::stdio()).await?;
+    running.waiting().await?;
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! `botform mcp` driven by real MCP clients: the Python SDK in both protocol eras, with and
+//! without elicitation, and the MCP Inspector CLI (including its `--strict` schema lint).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use super::engine_support::example_dir;
+use super::root;
+
+/// Fail under CI when a client the tests need is missing; skip (loudly) on a developer machine.
+fn required(name: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "{name} is not installed, and CI must run this test: {install}"
+    );
+    eprintln!("skipping: {name} is not installed ({install})");
+    false
+}
+
+fn python_has_mcp() -> bool {
+    Command::new("python3")
+        .args(["-c", "import mcp"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_python_sdk_drives_every_scenario_in_both_eras() {
+    if !required(
+        "the Python `mcp` SDK",
+        python_has_mcp(),
+        "python3 -m pip install mcp==2.3.0",
+    ) {
+        return;
+    }
+    for (mode, elicit) in [
+        ("auto", "accept"),
+        ("auto", "none"),
+        ("legacy", "accept"),
+        ("legacy", "none"),
+    ] {
+        let dir = example_dir();
+        let out = Command::new("python3")
+            .arg(root().join("tests/py/mcp_client.py"))
+            .arg(env!("CARGO_BIN_EXE_botform"))
+            .arg(dir.path())
+            .args([mode, elicit])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python mcp client ({mode}, {elicit}):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn inspector(root_dir: &Path, server_flags: &[&str], args: &[&str]) -> Output {
+    let mut cmd = Command::new("mcp-inspector");
+    cmd.args([
+        "--cli",
+        "-e",
+        "RUST_LOG=warn",
+        env!("CARGO_BIN_EXE_botform"),
+        "mcp",
+        "--root",
+    ])
+    .arg(root_dir)
+    .args(server_flags)
+    .args(args);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("THREECOMMAS_")) {
+        cmd.env_remove(k);
+    }
+    cmd.output().expect("mcp-inspector runs")
+}
+
+fn inspector_present() -> bool {
+    Command::new("mcp-inspector")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+#[test]
+fn the_inspector_cli_lists_strictly_and_calls_tools() {
+    if !required(
+        "the MCP Inspector CLI",
+        inspector_present(),
+        "npm install -g @modelcontextprotocol/inspector@2.12.0",
+    ) {
+        return;
+    }
+    let dir = example_dir();
+    for era in [&[][..], &["--protocol-era", "modern"][..]] {
+        let mut args = vec!["--method", "tools/list", "--strict"];
+        args.extend_from_slice(era);
+        let out = inspector(dir.path(), &[], &args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "tools/list --strict {era:?}:\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for tool in [
+            "validate",
+            "plan",
+            "apply",
+            "import",
+            "describe_config",
+            "list_accounts",
+            "list_strategies",
+            "market_pairs",
+            "bot_performance",
+        ] {
+            assert!(
+                stdout.contains(&format!("\"name\": \"{tool}\"")),
+                "{tool} listed"
+            );
+        }
+    }
+
+    let out = inspector(
+        dir.path(),
+        &[],
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "validate",
+            "--format",
+            "json",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["valid"], true,
+        "{answer}"
+    );
+
+    // The Inspector cannot ask the person; without --allow-apply nothing may change.
+    let out = inspector(
+        dir.path(),
+        &[],
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "apply",
+            "--tool-arg",
+            "plan_id=plan-x",
+            "plan_hash=abc",
+            "-q",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "apply without the flag is an error result: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--allow-apply"));
+
+    let out = inspector(
+        dir.path(),
+        &[],
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "validate",
+            "--tool-args-json",
+            r#"{"paths":["../"]}"#,
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5), "a root escape is refused");
+
+    let out = inspector(
+        dir.path(),
+        &[],
+        &[
+            "--method",
+            "resources/read",
+            "--uri",
+            "botform://schema/config.json",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = inspector(
+        dir.path(),
+        &[],
+        &[
+            "--method",
+            "prompts/get",
+            "--prompt-name",
+            "design_bot",
+            "--prompt-args",
+            "goal=an ETH bot",
+            "-q",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn stdout_carries_only_the_protocol() {
+    let dir = example_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
+        .args(["mcp", "--root"])
+        .arg(dir.path())
+        .env_remove("THREECOMMAS_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_accounts","arguments":{{}}}}}}"#).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() >= 2, "{stdout}");
+    for line in lines {
+        let message: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON-RPC on stdout: {line}"));
+        assert_eq!(message["jsonrpc"], "2.0");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("built-in sandbox"),
+        "logs go to stderr"
+    );
+}

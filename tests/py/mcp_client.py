@@ -1,0 +1,153 @@
+"""Drive `botform mcp` with the official Python MCP SDK, as an assistant would.
+
+Usage: python3 mcp_client.py BOTFORM_BINARY ROOT_DIR MODE ELICIT
+  MODE:   auto (2026-07-28) | legacy (2025-11-25)
+  ELICIT: accept | none   (whether the client can ask the person)
+Exits non-zero with a message on the first failed check.
+"""
+import asyncio
+import json
+import os
+import shutil
+import sys
+import time
+
+from mcp import Client, StdioServerParameters, types
+
+binary, root, mode, elicit = sys.argv[1:5]
+EXPECTED_TOOLS = {
+    "validate", "plan", "apply", "import", "describe_config", "list_accounts",
+    "list_strategies", "market_pairs", "bot_performance",
+}
+
+
+def check(condition, message):
+    if not condition:
+        print(f"FAIL ({mode}, {elicit}): {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+asked = []
+
+
+async def accept(context, params):
+    asked.append(params.message)
+    return types.ElicitResult(action="accept", content={"confirm": True})
+
+
+def server(*flags):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
+    env["RUST_LOG"] = "warn"
+    return StdioServerParameters(command=binary, args=["mcp", "--root", root, *flags], env=env)
+
+
+def client(*flags):
+    kwargs = {"mode": mode}
+    if elicit == "accept":
+        kwargs["elicitation_callback"] = accept
+    return Client(server(*flags), **kwargs)
+
+
+def structured(result):
+    check(result.structured_content is not None, f"structured content expected: {result}")
+    return result.structured_content
+
+
+def text_of(result):
+    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+async def main():
+    async with client() as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        check(EXPECTED_TOOLS <= set(tools), f"tools: {sorted(tools)}")
+        check(tools["validate"].annotations.read_only_hint is True, "validate is read-only")
+        check(tools["apply"].annotations.destructive_hint is True, "apply is destructive")
+        check(tools["apply"].annotations.read_only_hint is False, "apply is not read-only")
+        check(tools["validate"].output_schema is not None, "validate has an output schema")
+
+        # A broken file gives located diagnostics.
+        broken = os.path.join(root, "broken.toml")
+        with open(broken, "w") as f:
+            f.write('[[bots]]\nname = "x"\naccount = "main"\ntake_proft = 1\n')
+        report = structured(await c.call_tool("validate", {}))
+        check(report["valid"] is False, "the broken config is invalid")
+        typo = [d for d in report["diagnostics"] if "take_proft" in d["message"]]
+        check(typo and typo[0]["file"] == "broken.toml" and typo[0]["line"] == 4 and typo[0]["column"] == 1, f"located: {typo}")
+        check("take_profit" in (typo[0]["help"] or ""), "did you mean")
+        os.remove(broken)
+        report = structured(await c.call_tool("validate", {}))
+        check(report["valid"] is True, f"the fix validates: {report['diagnostics'][:2]}")
+        check(any(b["numbers"] for b in report["bots"]), "DCA numbers come with valid bots")
+
+        # Plan returns an id; apply without --allow-apply is refused.
+        planned = structured(await c.call_tool("plan", {}))
+        check(planned["plan_id"].startswith("plan-") and planned["has_changes"], f"plan: {planned['plan_id']}")
+        check("Plan: 5 to add" in planned["human"], planned["human"][-200:])
+        refused = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+        check(refused.is_error and "--allow-apply" in text_of(refused), f"apply without the flag: {text_of(refused)}")
+
+        # A root escape is refused, for tools and resources alike.
+        escaped = await c.call_tool("validate", {"paths": ["../"]})
+        check(escaped.is_error and "leaves the root" in text_of(escaped), f"escape: {text_of(escaped)}")
+        escaped = await c.call_tool("validate", {"paths": ["/etc"]})
+        check(escaped.is_error, "absolute paths are refused")
+
+        resources = {r.uri for r in (await c.list_resources()).resources}
+        check("botform://schema/config.json" in resources, f"resources: {resources}")
+        check("botform://config/shared.toml" in resources, f"config files are resources: {resources}")
+        schema = await c.read_resource("botform://schema/config.json")
+        check("botform config" in schema.contents[0].text, "the schema resource")
+        prompts = {p.name for p in (await c.list_prompts()).prompts}
+        check({"design_bot", "review_plan"} <= prompts, f"prompts: {prompts}")
+        prompt = await c.get_prompt("design_bot", {"goal": "a conservative ETH bot", "budget": "500 USDT"})
+        check("500 USDT" in prompt.messages[0].content.text, "the design prompt")
+
+        accounts = structured(await c.call_tool("list_accounts", {}))["accounts"]
+        check(any(a["name"] == "Binance Spot" for a in accounts), f"accounts: {accounts}")
+        pairs = structured(await c.call_tool("market_pairs", {"account": "Binance Spot", "quote": "USDT"}))["pairs"]
+        check("USDT_ETH" in pairs and all(p.startswith("USDT_") for p in pairs), f"pairs: {pairs}")
+        strategies = structured(await c.call_tool("list_strategies", {}))["strategies"]
+        rsi = next(s for s in strategies if s["id"] == "rsi")
+        check(any(o["name"] == "time" and "15m" in o["choices"] for o in rsi["options"]), f"rsi: {rsi}")
+        field = structured(await c.call_tool("describe_config", {"field": "max_safety_orders"}))["fields"][0]
+        check("safety orders" in field["description"], f"describe: {field}")
+
+    async with client("--allow-apply") as c:
+        planned = structured(await c.call_tool("plan", {}))
+        started = time.monotonic()
+        applied = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+        check(not applied.is_error, f"apply with the flag: {text_of(applied)}")
+        if elicit == "accept":
+            check(asked and "5 to add" in asked[-1], f"the person was asked: {asked}")
+        again = structured(await c.call_tool("plan", {}))
+        check(again["has_changes"] is False, f"the next plan is empty: {again['human']}")
+
+        # The applied plan id is spent; a stale plan is refused.
+        spent = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+        check(spent.is_error and "unknown plan_id" in text_of(spent), f"spent id: {text_of(spent)}")
+        shared = os.path.join(root, "shared.toml")
+        with open(shared) as f:
+            original = f.read()
+        with open(shared, "w") as f:
+            f.write(original.replace("cooldown = 300", "cooldown = 600"))
+        stale = structured(await c.call_tool("plan", {}))
+        with open(shared, "w") as f:
+            f.write(original.replace("cooldown = 300", "cooldown = 900"))
+        fresh = structured(await c.call_tool("plan", {}))
+        done = await c.call_tool("apply", {"plan_id": fresh["plan_id"], "plan_hash": fresh["plan_hash"]})
+        check(not done.is_error, f"fresh plan applies: {text_of(done)}")
+        refused = await c.call_tool("apply", {"plan_id": stale["plan_id"], "plan_hash": stale["plan_hash"]})
+        check(refused.is_error and "stale" in text_of(refused), f"stale plan: {text_of(refused)}")
+        bad_hash = await c.call_tool("apply", {"plan_id": stale["plan_id"], "plan_hash": "0" * 64})
+        check(bad_hash.is_error, "a wrong hash is refused")
+
+        perf = structured(await c.call_tool("bot_performance", {"bot": "BTC conservative"}))
+        check(perf["deals_stats"]["active"] == 0, f"performance: {perf}")
+        imported = structured(await c.call_tool("import", {"format": "yaml"}))
+        check(any(f["path"] == "bots-binance-spot.yaml" for f in imported["files"]) and not imported["written"], "import returns text only")
+
+    print(f"mcp ({mode}, elicitation {elicit}): all checks passed")
+
+
+asyncio.run(main())
