@@ -104,6 +104,30 @@ pub struct Change {
     pub origins: BTreeMap<String, SourceRef>,
 }
 
+impl Change {
+    /// A change with nothing set but what it does and to what.
+    fn new(action: Action, address: String) -> Change {
+        Change {
+            action,
+            address,
+            bot_name: None,
+            account: None,
+            account_id: None,
+            bot_id: None,
+            fields: Vec::new(),
+            unchanged: 0,
+            settings: None,
+            enable: None,
+            blacklist: None,
+            active_deals: 0,
+            dca_before: None,
+            dca_after: None,
+            source: None,
+            origins: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub add: usize,
@@ -351,22 +375,11 @@ pub fn plan(
                 }))
                 .collect();
             changes.push(Change {
-                action: Action::UpdateBlacklist,
-                address: "blacklist".into(),
-                bot_name: None,
-                account: None,
-                account_id: None,
-                bot_id: None,
                 fields,
                 unchanged: want.intersection(&have).count(),
-                settings: None,
-                enable: None,
                 blacklist: Some(pairs.clone()),
-                active_deals: 0,
-                dca_before: None,
-                dca_after: None,
                 source: Some(source.clone()),
-                origins: BTreeMap::new(),
+                ..Change::new(Action::UpdateBlacklist, "blacklist".into())
             });
         }
     }
@@ -410,22 +423,13 @@ pub fn plan(
             wanted.account
         );
         let base = Change {
-            action: Action::Create,
-            address,
             bot_name: name,
             account: Some(wanted.account.clone()),
             account_id: Some(account.id),
             bot_id: found.map(|b| b.id),
-            fields: Vec::new(),
-            unchanged: 0,
-            settings: None,
-            enable: None,
-            blacklist: None,
-            active_deals: 0,
-            dca_before: None,
-            dca_after: None,
             source: Some(wanted.source.clone()),
             origins: wanted.origins.clone(),
+            ..Change::new(Action::Create, address)
         };
         match (found, wanted.absent) {
             (None, true) => {}
@@ -515,27 +519,17 @@ pub fn plan(
                 .find(|(_, a)| a.id == bot.account_id)
                 .map(|(k, _)| k.clone());
             let name = bot.settings.name.clone().unwrap_or_default();
-            changes.push(delete_change(
-                Change {
-                    action: Action::Delete,
-                    address: format!("bot \"{name}\" on {}", alias.as_deref().unwrap_or("?")),
-                    bot_name: Some(name),
-                    account: alias,
-                    account_id: Some(bot.account_id),
-                    bot_id: Some(bot.id),
-                    fields: Vec::new(),
-                    unchanged: 0,
-                    settings: None,
-                    enable: None,
-                    blacklist: None,
-                    active_deals: 0,
-                    dca_before: None,
-                    dca_after: None,
-                    source: None,
-                    origins: BTreeMap::new(),
-                },
-                bot,
-            ));
+            let change = Change {
+                bot_name: Some(name.clone()),
+                account: alias.clone(),
+                account_id: Some(bot.account_id),
+                bot_id: Some(bot.id),
+                ..Change::new(
+                    Action::Delete,
+                    format!("bot \"{name}\" on {}", alias.as_deref().unwrap_or("?")),
+                )
+            };
+            changes.push(delete_change(change, bot));
         } else {
             unmanaged.push(BotRef {
                 id: bot.id,

@@ -10,8 +10,7 @@ use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
 use crate::model::enums::{Direction, VolumeType};
 use crate::threecommas::wire::{
-    CREATE_REQUIRED, UPDATE_REQUIRED, WireBot, WireSafetyStep, WireStrategy, WireTakeProfitStep,
-    ruby_decimal,
+    UPDATE_REQUIRED, WireBot, WireSafetyStep, WireStrategy, WireTakeProfitStep, ruby_decimal,
 };
 
 fn dec(s: &str) -> Option<Decimal> {
@@ -94,11 +93,10 @@ const VOLUME_TYPES: &[&str] = &["quote_currency", "base_currency", "percent", "x
 /// Apply request parameters to `bot` (a new bot on create, the stored one on update) and check
 /// the result as the server would. Problems land in `p.errors`.
 pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool) {
-    p.require(if create {
-        CREATE_REQUIRED
-    } else {
-        UPDATE_REQUIRED
-    });
+    if create {
+        p.require(&["account_id"]);
+    }
+    p.require(UPDATE_REQUIRED);
 
     if let Some(name) = p.string("name") {
         if name.trim().is_empty() || name.chars().count() > 200 {

@@ -346,25 +346,9 @@ pub struct BotParams {
     pub settings: BotSettings,
 }
 
-/// Fields 3Commas requires again on every update (REFERENCE.md section 6 quirks).
+/// Fields 3Commas requires on create, and again on every update (REFERENCE.md section 6
+/// quirks). Create also requires `account_id`.
 pub const UPDATE_REQUIRED: &[&str] = &[
-    "name",
-    "pairs",
-    "base_order_volume",
-    "take_profit",
-    "safety_order_volume",
-    "martingale_volume_coefficient",
-    "martingale_step_coefficient",
-    "max_safety_orders",
-    "active_safety_orders_count",
-    "safety_order_step_percentage",
-    "take_profit_type",
-    "strategy_list",
-];
-
-/// Fields create_bot requires.
-pub const CREATE_REQUIRED: &[&str] = &[
-    "account_id",
     "name",
     "pairs",
     "base_order_volume",
