@@ -234,7 +234,10 @@ fn readable(value: Value) -> Value {
 fn emit(doc: &Value, format: ImportFormat, header: &str) -> String {
     match format {
         ImportFormat::Toml => {
-            let body = toml::to_string_pretty(doc).expect("a JSON object of tables is valid TOML");
+            // Every value comes from BotSettings (no nulls), so TOML can always hold it; should that
+            // ever change, say so in the file rather than panic.
+            let body = toml::to_string_pretty(doc)
+                .unwrap_or_else(|e| format!("# botform could not write this file as TOML: {e}\n"));
             format!("# {header}\n\n{body}")
         }
         ImportFormat::Yaml => {

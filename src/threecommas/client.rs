@@ -542,3 +542,40 @@ fn retryable_read(e: &ApiError) -> bool {
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_restriction_429_is_told_apart_from_throttling() {
+        let observed: ErrorBody = serde_json::from_str(include_str!(
+            "../../tests/fixtures/3commas/observed/error_subscription_plan_429.json"
+        ))
+        .unwrap();
+        assert!(is_plan_restriction(&observed));
+        assert!(!is_plan_restriction(&ErrorBody::new(
+            "rate_limit_exceeded",
+            Some("Too many requests")
+        )));
+    }
+
+    #[test]
+    fn reads_retry_on_server_errors_and_network_trouble_only() {
+        let rejected = |status| ApiError::Rejected {
+            method: "GET",
+            path: "/x".into(),
+            status,
+            body: ErrorBody::default(),
+        };
+        assert!(retryable_read(&rejected(502)));
+        assert!(!retryable_read(&rejected(400)));
+        assert!(!retryable_read(&ApiError::PlanRestricted {
+            message: String::new()
+        }));
+        assert!(retryable_read(&ApiError::Unreachable {
+            url: String::new(),
+            reason: String::new()
+        }));
+    }
+}
