@@ -171,6 +171,10 @@ pub async fn apply(
     ];
     let mut toggles: Vec<(String, i64, bool)> = Vec::new();
     for phase in phases {
+        if phase == Action::Delete {
+            // Enable/disable after every create and update, before any delete.
+            switch(client, std::mem::take(&mut toggles), &mut report, &progress).await;
+        }
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, change) in plan
@@ -224,7 +228,17 @@ pub async fn apply(
             });
         }
     }
-    // Enable/disable after every create and update.
+    report.not_taken = read_back(client, plan, &report).await;
+    Ok(report)
+}
+
+/// Turn bots on or off after their create or update, noting the result on the change's outcome.
+async fn switch(
+    client: &Client,
+    toggles: Vec<(String, i64, bool)>,
+    report: &mut ApplyReport,
+    progress: &Arc<dyn Fn(String) + Send + Sync>,
+) {
     for (address, id, enable) in toggles {
         let result = settle_toggle(client, id, enable).await;
         let verb = if enable { "enabled" } else { "disabled" };
@@ -244,8 +258,6 @@ pub async fn apply(
             }
         }
     }
-    report.not_taken = read_back(client, plan, &report).await;
-    Ok(report)
 }
 
 type ChangeResult = Result<(String, Option<i64>), Failure>;

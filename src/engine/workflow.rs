@@ -151,7 +151,11 @@ impl SavedPlan {
         SavedPlan {
             botform_version: env!("CARGO_PKG_VERSION").into(),
             plan_hash: planned.plan.hash(),
-            config_dir: planned.config_dir.clone(),
+            // Absolute, so the plan applies from any working directory.
+            config_dir: planned
+                .config_dir
+                .canonicalize()
+                .unwrap_or_else(|_| planned.config_dir.clone()),
             max_change_percentage: planned.desired.max_change_percentage,
             plan: planned.plan.clone(),
         }
