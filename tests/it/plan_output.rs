@@ -6,7 +6,8 @@ use std::path::Path;
 use super::engine_support::{example_dir, offline};
 use super::{botform, root};
 
-/// The human plan, with the one volatile line (the temp dir) filtered.
+/// The human plan, with what varies between runs filtered: the temp dir, and bot ids (creates
+/// run a few at a time, so ids are handed out in no fixed order).
 fn human_plan(dir: &Path) -> String {
     let out = offline()
         .arg("plan")
@@ -20,9 +21,18 @@ fn human_plan(dir: &Path) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
+    let text = String::from_utf8(out.stdout)
         .unwrap()
-        .replace(&dir.display().to_string(), "[DIR]")
+        .replace(&dir.display().to_string(), "[DIR]");
+    let mut filtered = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("(id ") {
+        filtered.push_str(&rest[..at + 4]);
+        rest = rest[at + 4..].trim_start_matches(|c: char| c.is_ascii_digit());
+        filtered.push_str("[ID]");
+    }
+    filtered.push_str(rest);
+    filtered
 }
 
 #[test]
