@@ -98,17 +98,22 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
     });
 }
 
-/// "did you mean" for a misspelt name among the known ones.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+/// The known name a misspelt one most likely meant.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
+}
+
+/// "did you mean" for a misspelt name among the known ones.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -493,6 +493,9 @@ pub struct FieldSpans {
     /// The whole record (a table, or a list item).
     pub record: Span,
     pub fields: BTreeMap<&'static str, (Span, Span)>,
+    /// Fields that look misspelt as an unknown key (`take_proft`): already reported, so a rule
+    /// that finds the field missing stays quiet about it.
+    pub misspelt: BTreeMap<&'static str, Span>,
 }
 
 impl FieldSpans {
@@ -565,6 +568,11 @@ pub fn decode_record<R: Record>(
         let result = match record.decode_field(&entry.key, &entry.value) {
             None => {
                 diagnostics.push(unknown_key::<R>(entry, what));
+                if let Some(meant) =
+                    crate::diagnostic::closest(&entry.key, R::FIELDS.iter().copied())
+                {
+                    record.spans_mut().misspelt.insert(meant, entry.key_span);
+                }
                 continue;
             }
             Some(result) => result,
@@ -630,6 +638,11 @@ macro_rules! config_record {
                         }
                     }
                 )*
+                for (field, span) in &base.spans.misspelt {
+                    if !self.spans.fields.contains_key(field) {
+                        self.spans.misspelt.entry(field).or_insert(*span);
+                    }
+                }
             }
         }
 
