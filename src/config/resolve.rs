@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use super::decode::Spanned;
 use super::load::{Config, Named};
 use super::source::Span;
 use super::types::{BotSpec, Condition, Conditions, StrategySet};
@@ -205,9 +204,4 @@ pub fn unknown_reference<'a>(
     Diagnostic::error("unknown-reference", format!("unknown {what} `{name}`"))
         .at(span, format!("no {what} has this name"))
         .help(help)
-}
-
-/// Helper for rules: the span of a spanned value inside a list.
-pub fn spans_of<T>(items: &[Spanned<T>]) -> impl Iterator<Item = (&T, Span)> {
-    items.iter().map(|s| (&s.value, s.span))
 }

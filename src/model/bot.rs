@@ -12,12 +12,58 @@ use serde::{Deserialize, Serialize};
 use super::decimal::Decimal;
 use super::enums::*;
 
-/// One start/close/safety condition, with option values as text (3Commas echoes them as strings).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// One start/close/safety condition, with option values held as text (3Commas echoes them as
+/// strings). Sent as 3Commas' own examples send them: free numeric options as numbers, choices
+/// (`"15m"`, `"less"`, heikin_ashi's `"3"`) as strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub struct StrategyCondition {
     pub strategy: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "options_as_text")]
     pub options: BTreeMap<String, String>,
+}
+
+impl Serialize for StrategyCondition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        use serde_json::Value;
+        let info = super::catalogue::Catalogue::get().strategy(&self.strategy);
+        let is_free_number = |name: &str| {
+            info.and_then(|i| i.options.get(name))
+                .is_some_and(Option::is_none)
+        };
+        let options: serde_json::Map<String, Value> = self
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let number = is_free_number(k)
+                    .then(|| {
+                        serde_json::from_str::<Value>(v)
+                            .ok()
+                            .filter(Value::is_number)
+                    })
+                    .flatten();
+                (
+                    k.clone(),
+                    number.unwrap_or_else(|| Value::String(v.clone())),
+                )
+            })
+            .collect();
+        let mut st = s.serialize_struct("StrategyCondition", 2)?;
+        st.serialize_field("strategy", &self.strategy)?;
+        st.serialize_field("options", &options)?;
+        st.end()
+    }
+}
+
+/// Option values come back as strings or numbers; either way they are held as text.
+fn options_as_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| (k, crate::threecommas::wire::option_text(&v)))
+        .collect())
 }
 
 /// One take-profit step (at most 4; amounts total 100%).
@@ -201,6 +247,26 @@ pub struct LiveBot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conditions_send_free_numbers_as_numbers_and_choices_as_strings() {
+        let condition = |id: &str, options: &[(&str, &str)]| StrategyCondition {
+            strategy: id.into(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let rsi =
+            serde_json::to_value(condition("rsi", &[("points", "30"), ("time", "15m")])).unwrap();
+        assert_eq!(rsi["options"]["points"], 30);
+        assert_eq!(rsi["options"]["time"], "15m");
+        let heikin =
+            serde_json::to_value(condition("heikin_ashi", &[("candles_count", "3")])).unwrap();
+        assert_eq!(heikin["options"]["candles_count"], "3");
+        let back: StrategyCondition = serde_json::from_value(rsi).unwrap();
+        assert_eq!(back.options["points"], "30");
+    }
 
     #[test]
     fn overlay_and_differences_compare_by_value() {
