@@ -24,8 +24,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     super::runtime().block_on(async {
-        let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
-        let target = match target::connect(&dir, None).await {
+        // Without credentials: the built-in sandbox of the current directory's config.
+        let target = match target::connect(&PathBuf::from("."), None).await {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -146,12 +146,23 @@ pub fn import(
         }
         let list: Vec<Value> = entries
             .into_iter()
-            .map(|mut entry| {
-                if bots.len() >= 2 && !common.is_empty() {
-                    entry.retain(|k, _| !common.contains_key(k));
-                    entry.insert("template".into(), Value::String(template_name.clone()));
+            .map(|entry| {
+                if bots.len() < 2 || common.is_empty() {
+                    return Value::Object(entry);
                 }
-                Value::Object(entry)
+                // The template goes right after the bot's identity, before its own settings.
+                let mut ordered = Map::new();
+                for (k, v) in entry {
+                    if common.contains_key(&k) {
+                        continue;
+                    }
+                    let after_identity = k == "enabled";
+                    ordered.insert(k, v);
+                    if after_identity {
+                        ordered.insert("template".into(), Value::String(template_name.clone()));
+                    }
+                }
+                Value::Object(ordered)
             })
             .collect();
         doc.insert("bots".into(), Value::Array(list));
@@ -232,19 +243,80 @@ fn readable(value: Value) -> Value {
 }
 
 fn emit(doc: &Value, format: ImportFormat, header: &str) -> String {
+    let mut out = format!("# {header}\n\n");
     match format {
-        ImportFormat::Toml => {
-            // Every value comes from BotSettings (no nulls), so TOML can always hold it; should that
-            // ever change, say so in the file rather than panic.
-            let body = toml::to_string_pretty(doc)
-                .unwrap_or_else(|e| format!("# botform could not write this file as TOML: {e}\n"));
-            format!("# {header}\n\n{body}")
+        ImportFormat::Toml => toml_document(&mut out, doc),
+        ImportFormat::Yaml => yaml_value(&mut out, doc, 0),
+    }
+    out
+}
+
+/// A small TOML writer for import's shape: named tables (`[accounts.x]`, `[templates.x]`,
+/// `[blacklist]`) and `[[bots]]`, each key on one line with lists and tables written inline, the
+/// way a person writes `start = [{ strategy = "rsi", options = { ... } }]`.
+fn toml_document(out: &mut String, doc: &Value) {
+    let Some(sections) = doc.as_object() else {
+        return;
+    };
+    for (section, value) in sections {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    out.push_str(&format!("[[{section}]]\n"));
+                    toml_keys(out, item);
+                    out.push('\n');
+                }
+            }
+            Value::Object(map) if map.values().all(Value::is_object) && !map.is_empty() => {
+                for (name, table) in map {
+                    out.push_str(&format!("[{section}.{}]\n", toml_key(name)));
+                    toml_keys(out, table);
+                    out.push('\n');
+                }
+            }
+            other => {
+                out.push_str(&format!("[{section}]\n"));
+                toml_keys(out, other);
+                out.push('\n');
+            }
         }
-        ImportFormat::Yaml => {
-            let mut out = format!("# {header}\n\n");
-            yaml_value(&mut out, doc, 0);
-            out
-        }
+    }
+}
+
+fn toml_keys(out: &mut String, table: &Value) {
+    for (k, v) in table.as_object().into_iter().flatten() {
+        out.push_str(&format!("{} = {}\n", toml_key(k), toml_inline(v)));
+    }
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        serde_json::to_string(k).expect("strings serialize")
+    }
+}
+
+/// JSON scalars are valid TOML scalars (strings use the escapes both share); lists and tables
+/// become inline.
+fn toml_inline(v: &Value) -> String {
+    match v {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) if map.is_empty() => "{}".into(),
+        Value::Object(map) => format!(
+            "{{ {} }}",
+            map.iter()
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => serde_json::to_string(other).expect("JSON serializes"),
     }
 }
 
