@@ -738,21 +738,9 @@ fn list_bots(ms: &ModeState, p: &mut Params) -> Answer {
         );
     }
     let scope = p.one_of("scope", &["enabled", "disabled"]);
-    let limit = if p.has("limit") {
-        p.int_in("limit", 1, 100)
-    } else {
-        Some(50)
-    };
-    let offset = if p.has("offset") {
-        p.int_in("offset", 0, i64::MAX)
-    } else {
-        Some(0)
-    };
-    let account = if p.has("account_id") {
-        p.int("account_id")
-    } else {
-        None
-    };
+    let limit = p.int_in("limit", 1, 100).or(Some(50));
+    let offset = p.int_in("offset", 0, i64::MAX).or(Some(0));
+    let account = p.int("account_id");
     let strategy = p.one_of("strategy", &["long", "short"]);
     let direction = p
         .string("order_direction")
@@ -882,16 +870,8 @@ fn deals_stats(ms: &ModeState, bot_id: i64) -> Value {
 }
 
 fn bots_stats(ms: &ModeState, p: &mut Params) -> Answer {
-    let bot = if p.has("bot_id") {
-        p.int("bot_id")
-    } else {
-        None
-    };
-    let account = if p.has("account_id") {
-        p.int("account_id")
-    } else {
-        None
-    };
+    let bot = p.int("bot_id");
+    let account = p.int("account_id");
     let deals: Vec<&Value> = ms
         .deals
         .values()
@@ -973,27 +953,11 @@ fn day_of(iso: &str) -> Option<i64> {
 }
 
 fn list_deals(ms: &ModeState, p: &mut Params) -> Answer {
-    let bot = if p.has("bot_id") {
-        p.int("bot_id")
-    } else {
-        None
-    };
-    let account = if p.has("account_id") {
-        p.int("account_id")
-    } else {
-        None
-    };
+    let bot = p.int("bot_id");
+    let account = p.int("account_id");
     let scope = p.string("scope");
-    let limit = if p.has("limit") {
-        p.int_in("limit", 1, 1000)
-    } else {
-        Some(50)
-    };
-    let offset = if p.has("offset") {
-        p.int_in("offset", 0, i64::MAX)
-    } else {
-        Some(0)
-    };
+    let limit = p.int_in("limit", 1, 1000).or(Some(50));
+    let offset = p.int_in("offset", 0, i64::MAX).or(Some(0));
     if !p.errors.is_empty() {
         return invalid(std::mem::take(&mut p.errors));
     }
