@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::desired::SourceRef;
-use super::plan::{Action, Change, LiveState, Plan, comparable, staleness};
+use super::plan::{Action, Change, Plan, comparable, staleness};
 use super::target::read_live;
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
@@ -68,6 +68,8 @@ pub struct Failure {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
+    /// The change's position in the plan.
+    pub change: usize,
     pub address: String,
     pub action: Action,
     pub bot_id: Option<i64>,
@@ -212,7 +214,7 @@ pub async fn apply(
             results.push(joined.expect("apply tasks do not panic"));
         }
         results.sort_by_key(|(i, _, _)| *i);
-        for (_, change, result) in results {
+        for (index, change, result) in results {
             let bot_id = match &result {
                 Ok((_, id)) => *id,
                 Err(_) => change.bot_id,
@@ -221,6 +223,7 @@ pub async fn apply(
                 toggles.push((change.address.clone(), *id, enable));
             }
             report.outcomes.push(Outcome {
+                change: index,
                 address: change.address.clone(),
                 action: change.action,
                 bot_id,
@@ -470,29 +473,40 @@ fn failure(change: &Change, e: &ApiError, unresolved: bool) -> Failure {
 
 /// Read back what changed; report fields 3Commas did not take.
 async fn read_back(client: &Client, plan: &Plan, report: &ApplyReport) -> Vec<String> {
-    let touched: Vec<(&Change, i64)> = plan
-        .changes
+    let touched: Vec<(&Change, i64)> = report
+        .outcomes
         .iter()
-        .zip(&report.outcomes)
-        .filter(|(c, o)| matches!(c.action, Action::Create | Action::Update) && o.result.is_ok())
-        .filter_map(|(c, o)| o.bot_id.map(|id| (c, id)))
+        .filter(|o| matches!(o.action, Action::Create | Action::Update) && o.result.is_ok())
+        .filter_map(|o| Some((plan.changes.get(o.change)?, o.bot_id?)))
+        .filter(|(c, _)| c.settings.is_some() || c.enable.is_some())
         .collect();
     if touched.is_empty() {
         return Vec::new();
     }
-    let live = match client.bots(BotsFilter::default()).await {
-        Ok(bots) => LiveState {
-            bots,
-            ..LiveState::default()
-        },
+    let bots = match client.bots(BotsFilter::default()).await {
+        Ok(bots) => bots,
         Err(e) => return vec![format!("could not read the bots back to verify them: {e}")],
     };
     let mut notes = Vec::new();
     for (change, id) in touched {
-        let Some(bot) = live.bots.iter().find(|b| b.id == id) else {
+        let Some(bot) = bots.iter().find(|b| b.id == id) else {
             notes.push(format!("{}: not found when reading back", change.address));
             continue;
         };
+        if let Some(enable) = change.enable
+            && bot.is_enabled != enable
+        {
+            notes.push(format!(
+                "{}: 3Commas shows the bot {} after it was turned {}",
+                change.address,
+                if bot.is_enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                if enable { "on" } else { "off" }
+            ));
+        }
         let have = comparable(&bot.settings);
         if let Some(settings) = &change.settings {
             for (field, want) in comparable(settings) {
