@@ -451,3 +451,66 @@ fn faults_never_duplicate_a_bot_and_repeated_applies_converge() {
         assert_eq!(bot["take_profit"], "2.0", "every update landed");
     }
 }
+
+#[test]
+fn a_rejected_change_points_at_its_line_and_the_rest_still_lands() {
+    let dir = example_dir();
+    let d = dir.path();
+    // Valid offline, but the exchange has no such market: only 3Commas can say so.
+    edit(
+        &d.join("btc-conservative.toml"),
+        "pairs = [\"USDT_ETH\"]",
+        "pairs = [\"USDT_NOPE\"]",
+    );
+    let out = offline()
+        .arg("apply")
+        .arg(d)
+        .arg("--auto-approve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = std::fs::read_to_string(d.join("btc-conservative.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("USDT_NOPE"))
+        .unwrap()
+        + 1;
+    assert!(
+        stdout.contains(&format!("btc-conservative.toml:{line}:1: 3Commas rejected `pairs`: No market data for this pair: USDT_NOPE")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 added, 1 changed, 0 destroyed, 1 failed"),
+        "{stdout}"
+    );
+    // The next plan shows exactly what is left.
+    offline().arg("plan").arg(d).assert().success().stdout(
+        predicate::str::contains("Plan: 1 to add, 0 to change, 0 to destroy.")
+            .and(predicate::str::contains("ETH conservative")),
+    );
+}
+
+#[test]
+fn target_limits_the_plan_to_named_bots() {
+    let dir = example_dir();
+    offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--target", "BTC conservative", "--format", "json"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("\"add\": 1")
+                .and(predicate::str::contains("RSI large caps").not()),
+        );
+    offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--target", "No such bot"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "--target names no bot of the config: No such bot",
+        ));
+}
