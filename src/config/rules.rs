@@ -180,20 +180,24 @@ impl BotCheck<'_> {
         );
     }
 
-    /// `min <= value <= max` (`exclusive_min`: `min < value`).
+    /// `min <= value <= max`, or `min < value < max` when `exclusive`.
     fn range(
         &mut self,
         field: &str,
         value: Option<Decimal>,
         min: Decimal,
         max: Decimal,
-        exclusive_min: bool,
+        exclusive: bool,
     ) {
         let Some(v) = value else { return };
-        let too_low = if exclusive_min { v <= min } else { v < min };
-        if too_low || v > max {
-            let bound = if exclusive_min {
-                format!("greater than {min} and at most {max}")
+        let outside = if exclusive {
+            v <= min || v >= max
+        } else {
+            v < min || v > max
+        };
+        if outside {
+            let bound = if exclusive {
+                format!("greater than {min} and less than {max}")
             } else {
                 format!("between {min} and {max}")
             };

@@ -310,6 +310,31 @@ fn check(bot: &WireBot, p: &mut Params) {
     if bot.close_deals_timeout.is_some_and(|t| t < 60) {
         p.error("close_deals_timeout", NOT_VALID_VALUE);
     }
+    let hundred = Decimal::ONE_HUNDRED;
+    for (field, value) in [
+        ("stop_loss_percentage", bot.stop_loss_percentage),
+        ("reinvesting_percentage", bot.reinvesting_percentage),
+        ("risk_reduction_percentage", bot.risk_reduction_percentage),
+    ] {
+        if value.is_some_and(|v| v < Decimal::ZERO || v > hundred) {
+            p.error(field, NOT_VALID_VALUE);
+        }
+    }
+    for (field, value) in [
+        ("min_price_percentage", bot.min_price_percentage),
+        ("max_price_percentage", bot.max_price_percentage),
+    ] {
+        if value.is_some_and(|v| v <= Decimal::from_int(-95) || v >= Decimal::from_int(1000)) {
+            p.error(field, NOT_VALID_VALUE);
+        }
+    }
+    if bot.custom_safety_steps.iter().any(|s| {
+        s.deviation < Decimal::from_int(-100)
+            || s.deviation > Decimal::from_int(10_000)
+            || s.size <= Decimal::ZERO
+    }) {
+        p.error("custom_safety_steps", NOT_VALID_VALUE);
+    }
     // Minimum order size, in the quote currency, as exchanges enforce it.
     if bot.base_order_volume_type.as_deref() == Some("quote_currency")
         && let (Some(volume), Some(pair)) = (bot.base_order_volume, bot.pairs.first())
