@@ -155,6 +155,10 @@ impl ServerHandler for BotformServer {
         } else if let Some(relative) = uri.strip_prefix(CONFIG_URI_PREFIX) {
             let path = paths::resolve(&self.inner.root, relative)
                 .map_err(|e| McpError::invalid_params(e, None))?;
+            // Only the config files themselves, not whatever else lives under the root.
+            if !self.config_files().iter().any(|f| f == relative) {
+                return Err(McpError::resource_not_found(uri, None));
+            }
             std::fs::read_to_string(&path)
                 .map_err(|_| McpError::resource_not_found(uri.clone(), None))?
         } else {

@@ -96,6 +96,11 @@ async def main():
         resources = {r.uri for r in (await c.list_resources()).resources}
         check("botform://schema/config.json" in resources, f"resources: {resources}")
         check("botform://config/shared.toml" in resources, f"config files are resources: {resources}")
+        try:
+            await c.read_resource("botform://config/.botform/sandbox.json")
+            check(False, "only config files are readable as resources")
+        except Exception:
+            pass
         schema = await c.read_resource("botform://schema/config.json")
         check("botform config" in schema.contents[0].text, "the schema resource")
         prompts = {p.name for p in (await c.list_prompts()).prompts}
