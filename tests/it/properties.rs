@@ -46,3 +46,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever a client sends as a bot, the sandbox answers with a verdict, never a panic.
+    #[test]
+    fn sandbox_bot_rules_never_panic(
+        body in proptest::collection::btree_map(
+            prop_oneof![
+                Just("name"), Just("pairs"), Just("base_order_volume"), Just("safety_order_volume"),
+                Just("max_safety_orders"), Just("active_safety_orders_count"), Just("take_profit"),
+                Just("martingale_volume_coefficient"), Just("martingale_step_coefficient"),
+                Just("safety_order_step_percentage"), Just("stop_loss_percentage"), Just("strategy_list"),
+                Just("take_profit_steps"), Just("custom_safety_steps"), Just("cooldown"), Just("take_profit_type"),
+            ],
+            prop_oneof![
+                any::<i64>().prop_map(|i| serde_json::json!(i)),
+                any::<f64>().prop_map(|f| serde_json::json!(f)),
+                "\\PC{0,12}".prop_map(|s| serde_json::json!(s)),
+                Just(serde_json::json!(["USDT_BTC", "USDT_ETH"])),
+                Just(serde_json::json!([{"strategy": "nonstop", "options": {}}])),
+                Just(serde_json::json!([{"amount_percentage": 50, "profit_percentage": 1}])),
+                Just(serde_json::json!(null)),
+                Just(serde_json::json!({"a": [1, {"b": 2}]})),
+            ],
+            0..16,
+        )
+    ) {
+        use botform::sandbox::{bots, params::Params};
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let mut params = Params::parse(None, Some("application/json"), &bytes).unwrap();
+        let mut bot = bots::new_bot(1, 31_896_123, "Binance Spot", "0123456789".into());
+        bots::apply(&mut bot, &mut params, "binance", true);
+        let form = Params::parse(Some("pairs=USDT_BTC&max_safety_orders=x"), Some("application/x-www-form-urlencoded"), &bytes);
+        prop_assert!(form.is_ok());
+    }
+}
