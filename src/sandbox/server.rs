@@ -72,9 +72,10 @@ struct Inner {
     state: State,
     rng: StdRng,
     stats: Stats,
-    window: Vec<Instant>,
-    blocked_until: Option<Instant>,
-    requests_while_blocked: u32,
+    /// 3Commas' global request limit.
+    global: RateWindow,
+    /// `GET /ver1/deals` and `/ver1/deals/{id}/show` have their own, higher limit.
+    deals: RateWindow,
 }
 
 #[derive(Debug, Default)]
@@ -91,9 +92,8 @@ impl Shared {
                 rng: StdRng::seed_from_u64(config.faults.seed),
                 state,
                 stats: Stats::default(),
-                window: Vec::new(),
-                blocked_until: None,
-                requests_while_blocked: 0,
+                global: RateWindow::default(),
+                deals: RateWindow::default(),
             }),
             config,
         })
@@ -201,7 +201,7 @@ async fn handle(
                 route.as_ref().map_or("(unknown)", |r| r.pattern())
             ))
             .or_default() += 1;
-        let answer = if let Some(limited) = rate_limit(&shared.config, &mut inner) {
+        let answer = if let Some(limited) = rate_limit(&shared.config, &mut inner, route.as_ref()) {
             (limited, None)
         } else if let Some(route) = route {
             match authenticate(
@@ -341,34 +341,54 @@ fn forced_mode(headers: &HeaderMap) -> Option<TradingMode> {
     TradingMode::parse(headers.get("forced-mode")?.to_str().ok()?.trim())
 }
 
-/// 3Commas' global limit: `rate_limit` requests a minute, then 429 and a block; requests that keep
-/// coming during the block earn a 418 ban.
-fn rate_limit(config: &SandboxConfig, inner: &mut Inner) -> Option<Answer> {
-    let now = Instant::now();
-    if let Some(until) = inner.blocked_until {
-        if now < until {
-            inner.requests_while_blocked += 1;
-            if inner.requests_while_blocked > 20 {
-                return Some(error(
-                    StatusCode::IM_A_TEAPOT,
-                    ErrorBody::new("ip_banned", Some("Your IP has been banned")),
-                ));
+/// One limit: so many requests a minute, then 429 and a block; requests that keep coming during
+/// the block earn a 418 ban (as 3Commas escalates).
+#[derive(Debug, Default)]
+struct RateWindow {
+    sent: Vec<Instant>,
+    blocked_until: Option<Instant>,
+    while_blocked: u32,
+}
+
+impl RateWindow {
+    fn admit(&mut self, limit: usize, block: Duration) -> Option<Answer> {
+        let now = Instant::now();
+        if let Some(until) = self.blocked_until {
+            if now < until {
+                self.while_blocked += 1;
+                if self.while_blocked > 20 {
+                    return Some(error(
+                        StatusCode::IM_A_TEAPOT,
+                        ErrorBody::new("ip_banned", Some("Your IP has been banned")),
+                    ));
+                }
+                return Some(too_many());
             }
+            *self = RateWindow::default();
+        }
+        self.sent
+            .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+        if self.sent.len() >= limit {
+            self.blocked_until = Some(now + block);
             return Some(too_many());
         }
-        inner.blocked_until = None;
-        inner.requests_while_blocked = 0;
-        inner.window.clear();
+        self.sent.push(now);
+        None
     }
-    inner
-        .window
-        .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-    if inner.window.len() >= config.rate_limit as usize {
-        inner.blocked_until = Some(now + config.block);
-        return Some(too_many());
+}
+
+/// 3Commas' limits (REFERENCE.md section 4): `rate_limit` a minute globally with a `block`; the
+/// deals list and deal show 120 a minute (scaled with `rate_limit`) with a 60 s block.
+fn rate_limit(config: &SandboxConfig, inner: &mut Inner, route: Option<&Route>) -> Option<Answer> {
+    match route {
+        Some(Route::Deals | Route::DealShow(_)) => {
+            let limit = (config.rate_limit as usize).saturating_mul(6) / 5;
+            inner
+                .deals
+                .admit(limit.max(1), config.block.min(Duration::from_secs(60)))
+        }
+        _ => inner.global.admit(config.rate_limit as usize, config.block),
     }
-    inner.window.push(now);
-    None
 }
 
 fn too_many() -> Answer {

@@ -463,3 +463,36 @@ async fn reading_live_state_costs_one_request_per_page_never_per_bot() {
     assert_eq!(s["total"], 5, "accounts + 3 pages of bots + blacklist: {s}");
     sb.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deals_have_their_own_limit_beside_the_global_one() {
+    // Global 10 a minute; deals 12 a minute (3Commas: 100 and 120).
+    let config = SandboxConfig {
+        rate_limit: 10,
+        ..SandboxConfig::default()
+    };
+    let (sb, _) = start(config).await;
+    let client = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |c| {
+        c.rate_limit_pause = Duration::from_secs(3600);
+    });
+    for _ in 0..12 {
+        client.deals(None, None, 10).await.unwrap();
+    }
+    let thirteenth =
+        tokio::time::timeout(Duration::from_millis(500), client.deals(None, None, 10)).await;
+    assert!(
+        thirteenth.is_err(),
+        "the 13th deals request hit 429 and the client paused"
+    );
+    // That client now holds every request for its pause; a fresh one sees the global window.
+    let other = client_for(&sb.base_url, sandbox::DEFAULT_API_SECRET, |_| {});
+    for _ in 0..10 {
+        other
+            .accounts()
+            .await
+            .expect("the global window is separate");
+    }
+    let s = stats(&sb.base_url).await;
+    assert_eq!(s["by_status"]["429"], 1, "{s}");
+    sb.stop();
+}
