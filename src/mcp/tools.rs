@@ -294,6 +294,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "Validate config",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = false,
         idempotent_hint = true
     ))]
@@ -325,6 +326,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "Plan changes",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = true,
         idempotent_hint = true
     ))]
@@ -482,7 +484,7 @@ impl BotformServer {
         title = "Import live bots as config",
         read_only_hint = false,
         destructive_hint = false,
-        idempotent_hint = true,
+        idempotent_hint = false,
         open_world_hint = true
     ))]
     async fn import(
@@ -538,6 +540,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "Describe config fields",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = false,
         idempotent_hint = true
     ))]
@@ -599,6 +602,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "List accounts",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = true,
         idempotent_hint = true
     ))]
@@ -622,6 +626,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "List strategies",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = true,
         idempotent_hint = true
     ))]
@@ -672,6 +677,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "Market pairs",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = true,
         idempotent_hint = true
     ))]
@@ -702,6 +708,7 @@ impl BotformServer {
     #[tool(annotations(
         title = "Bot performance",
         read_only_hint = true,
+        destructive_hint = false,
         open_world_hint = true,
         idempotent_hint = true
     ))]

@@ -65,6 +65,12 @@ async def main():
         check(tools["apply"].annotations.destructive_hint is True, "apply is destructive")
         check(tools["apply"].annotations.read_only_hint is False, "apply is not read-only")
         check(tools["validate"].output_schema is not None, "validate has an output schema")
+        for name, tool in tools.items():
+            a = tool.annotations
+            hints = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
+            check(None not in hints, f"{name} states all four hints: {hints}")
+        check(tools["plan"].annotations.open_world_hint is True, "plan talks to 3Commas")
+        check(tools["describe_config"].annotations.open_world_hint is False, "describe_config is offline")
 
         # A broken file gives located diagnostics.
         broken = os.path.join(root, "broken.toml")
