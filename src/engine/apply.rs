@@ -286,7 +286,9 @@ async fn run_change(
         }
         Action::Create => create(client, change).await,
         Action::Update => {
-            let id = change.bot_id.expect("updates have a bot");
+            let Some(id) = change.bot_id else {
+                return Err(malformed(change, "an update that names no bot"));
+            };
             let Some(settings) = &change.settings else {
                 return Ok(("nothing to send".into(), Some(id))); // only enabled changes
             };
@@ -312,7 +314,9 @@ async fn run_change(
             .map(|()| ("updated".to_string(), Some(id)))
         }
         Action::Delete => {
-            let id = change.bot_id.expect("deletes have a bot");
+            let Some(id) = change.bot_id else {
+                return Err(malformed(change, "a delete that names no bot"));
+            };
             settle(
                 || async { client.delete_bot(id).await },
                 || async {
@@ -362,7 +366,9 @@ where
 
 /// Create a bot, never twice: after an unclear answer, look for it before creating again.
 async fn create(client: &Client, change: &Change) -> ChangeResult {
-    let account_id = change.account_id.expect("creates have an account");
+    let Some(account_id) = change.account_id else {
+        return Err(malformed(change, "a create that names no account"));
+    };
     let name = change.bot_name.clone().unwrap_or_default();
     let params = BotParams {
         account_id: Some(account_id),
@@ -444,6 +450,15 @@ async fn settle_toggle(client: &Client, id: i64, enable: bool) -> Result<(), Fai
         fields: Vec::new(),
         unresolved: true,
     })
+}
+
+/// A plan file that was written by hand (its hash only proves it was not edited after saving).
+fn malformed(change: &Change, what: &str) -> Failure {
+    Failure {
+        message: format!("{}: the plan holds {what}; make a new plan", change.address),
+        fields: Vec::new(),
+        unresolved: false,
+    }
 }
 
 /// 3Commas' objections, each pointed at the config line that set the field.
