@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     long_about = "botform reads DCA bot configs (TOML or YAML), checks them offline, and keeps a \
 3Commas account in line with them.\n\nWith no 3Commas credentials set, botform works against its \
 built-in sandbox.",
-    after_help = "Examples:\n  botform validate examples/bots\n  botform schema > schema/botform.schema.json"
+    after_help = "Examples:\n  botform validate examples/bots        # check files offline\n  botform plan examples/bots            # what would change on 3Commas\n  botform apply examples/bots           # change it\n  botform import --out bots/            # write a live account out as files\n  botform mcp --root bots/              # let an AI assistant work on the files\n  botform sandbox serve                 # a local 3Commas to try things on\n\nCredentials: THREECOMMAS_API_KEY with THREECOMMAS_API_SECRET (or THREECOMMAS_PRIVATE_KEY_FILE)."
 )]
 pub struct Cli {
     /// When to use color: auto (a terminal, and NO_COLOR unset), always, never.
