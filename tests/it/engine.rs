@@ -514,3 +514,30 @@ fn target_limits_the_plan_to_named_bots() {
             "--target names no bot of the config: No such bot",
         ));
 }
+
+#[test]
+fn unmanaged_bots_are_counted_and_listed_on_request_never_touched() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    many_bots(dir.path(), 2, "1");
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    many_bots(dir.path(), 1, "1");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("No changes.").and(predicate::str::contains("1 live bot is on the config's accounts but not in the config (left alone; --show-unmanaged lists them).")));
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--show-unmanaged")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("bot \"bot 1\" (id"));
+}
