@@ -262,15 +262,28 @@ pub fn render_human(
 
 /// The JSON form of one diagnostic (`botform validate --format json`).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
+/// Location fields are absent when a problem has no text to point at (an unreadable file).
 pub struct JsonDiagnostic {
     pub severity: Severity,
     pub code: &'static str,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
     pub line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
     pub column: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
     pub end_line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
     pub end_column: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub help: Option<String>,
     pub labels: Vec<JsonLabel>,
 }

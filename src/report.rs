@@ -25,12 +25,18 @@ pub struct ValidateReport {
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BotReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub account: Option<String>,
     pub file: String,
     pub line: usize,
     pub pairs: Vec<String>,
     /// The currency the capital figures are in (from the pairs), when all pairs agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub capital_currency: Option<String>,
     /// `null` when the bot has errors.
     pub numbers: Option<DcaNumbers>,

@@ -49,6 +49,7 @@ pub struct PlanAnswer {
     /// The plan as people read it: show this to the person before applying.
     pub human: String,
     /// The JSON plan (format_version 1), as `botform plan --format json` prints it.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub plan: Value,
 }
 
@@ -105,6 +106,7 @@ pub struct FieldInfo {
     pub name: String,
     pub description: String,
     /// The field's JSON Schema (type, range, allowed values).
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub schema: Value,
 }
 
@@ -179,8 +181,10 @@ pub struct PerformanceAnswer {
     pub bot_id: i64,
     pub bot_name: String,
     /// Deal counts and profits (3Commas deals_stats).
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub deals_stats: Value,
     /// Profit per day over the last 30 days.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub profit_by_day: Value,
 }
 

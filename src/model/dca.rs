@@ -46,6 +46,8 @@ pub struct DcaNumbers {
     /// The price move to the last safety order, in percent.
     pub price_move_covered_percentage: Decimal,
     /// Why capital is not given, when volumes are not in the quote currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub volume_note: Option<String>,
 }
 

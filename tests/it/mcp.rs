@@ -109,6 +109,11 @@ fn the_inspector_cli_lists_strictly_and_calls_tools() {
             "tools/list --strict {era:?}:\n{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            !all.contains("Warning:"),
+            "the strict lint finds nothing to warn about:\n{all}"
+        );
         for tool in [
             "validate",
             "plan",
