@@ -83,3 +83,130 @@ proptest! {
         prop_assert!(form.is_ok());
     }
 }
+
+/// Whatever valid settings a config sets, what 3Commas (the sandbox) stores compares equal to
+/// them: the normalization leaves no perpetual diff.
+#[test]
+fn stored_settings_always_compare_equal_to_what_was_sent() {
+    use botform::engine::plan::comparable;
+    use botform::model::bot::{BotSettings, StrategyCondition};
+    use botform::sandbox::{self, SandboxConfig};
+    use botform::threecommas::wire::BotParams;
+    use botform::threecommas::{BotsFilter, Client, ClientConfig, Credentials};
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (running, client) = runtime.block_on(async {
+        let running = sandbox::start(SandboxConfig {
+            rate_limit: 1_000_000,
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut config = ClientConfig::new(
+            &running.base_url,
+            Credentials::hmac(sandbox::DEFAULT_API_KEY, sandbox::DEFAULT_API_SECRET),
+        );
+        config.requests_per_minute = 1_000_000;
+        (running, Client::new(config).unwrap())
+    });
+    // A decimal written with a random number of trailing zeros: 1.5, 1.50, 1.500.
+    let decimal = |lo: u32, hi: u32| {
+        (lo..hi, 0usize..3).prop_map(|(hundredths, zeros)| {
+            format!(
+                "{}.{:02}{}",
+                hundredths / 100,
+                hundredths % 100,
+                "0".repeat(zeros)
+            )
+        })
+    };
+    let pairs =
+        proptest::sample::subsequence(vec!["USDT_BTC", "USDT_ETH", "USDT_SOL", "USDT_BNB"], 1..4)
+            .prop_shuffle();
+    let strategy = (
+        pairs,
+        decimal(1000, 5000),
+        decimal(1000, 5000),
+        0u32..8,
+        decimal(50, 300),
+        decimal(100, 200),
+        decimal(100, 150),
+        decimal(30, 900),
+        (10u32..60, prop_oneof![Just("15m"), Just("1h")]),
+        any::<bool>(),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 40,
+        ..Config::default()
+    });
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(
+            &strategy,
+            |(pairs, base, safety, max_so, step, mvc, msc, tp, (points, time), trailing)| {
+                let n = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let single = pairs.len() == 1;
+                let settings = BotSettings {
+                    name: Some(format!("prop {n}")),
+                    pairs: Some(pairs.iter().map(|p| p.to_string()).collect()),
+                    base_order_volume: Some(base.parse().unwrap()),
+                    safety_order_volume: Some(safety.parse().unwrap()),
+                    max_safety_orders: Some(max_so),
+                    active_safety_orders_count: Some(max_so.clamp(1, 2)),
+                    safety_order_step_percentage: Some(step.parse().unwrap()),
+                    martingale_volume_coefficient: Some(mvc.parse().unwrap()),
+                    martingale_step_coefficient: Some(msc.parse().unwrap()),
+                    take_profit: Some(tp.parse().unwrap()),
+                    take_profit_type: Some(botform::model::enums::TakeProfitType::Total),
+                    trailing_enabled: Some(trailing),
+                    trailing_deviation: Some("0.10".parse().unwrap()),
+                    strategy_list: Some(if single {
+                        vec![StrategyCondition {
+                            strategy: "nonstop".into(),
+                            options: Default::default(),
+                        }]
+                    } else {
+                        vec![StrategyCondition {
+                            strategy: "rsi".into(),
+                            options: [
+                                ("points", points.to_string()),
+                                ("time", time.to_string()),
+                                ("trigger_condition", "less".into()),
+                                ("time_period", "14".into()),
+                            ]
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                        }]
+                    }),
+                    cooldown: Some(points * 10),
+                    ..BotSettings::default()
+                };
+                let stored = runtime.block_on(async {
+                    let created = client
+                        .create_bot(&BotParams {
+                            account_id: Some(31_896_123),
+                            settings: settings.clone(),
+                        })
+                        .await
+                        .unwrap();
+                    client
+                        .bots(BotsFilter::default())
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .find(|b| b.id == created.id)
+                        .unwrap()
+                });
+                let sent = comparable(&settings);
+                let have = comparable(&stored.settings);
+                for (field, value) in &sent {
+                    prop_assert_eq!(have.get(field), Some(value), "field {}", field);
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    running.stop();
+}
