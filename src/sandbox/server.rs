@@ -192,83 +192,28 @@ async fn handle(
     let (answer, fault) = {
         let mut inner = shared.lock();
         inner.stats.total += 1;
-        *inner
-            .stats
-            .by_endpoint
-            .entry(format!(
-                "{} {}",
-                parts.method,
-                route.as_ref().map_or("(unknown)", |r| r.pattern())
-            ))
-            .or_default() += 1;
-        let answer = if let Some(limited) = rate_limit(&shared.config, &mut inner, route.as_ref()) {
-            (limited, None)
-        } else if let Some(route) = route {
-            match authenticate(
-                &shared.config,
-                &route,
-                api_path,
-                query.as_deref(),
-                &body,
-                &parts.headers,
-            ) {
-                Err(denied) => (denied, None),
-                Ok(()) => {
-                    let draw: f64 = inner.rng.random();
-                    let timing_draw: f64 = inner.rng.random();
-                    let fault = shared.config.faults.pick(draw, timing_draw, is_write);
-                    match fault {
-                        Some((f, Timing::Before)) => (
-                            error(StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::default()),
-                            Some(f),
-                        ),
-                        _ => {
-                            let mode =
-                                forced_mode(&parts.headers).unwrap_or(inner.state.default_mode);
-                            let content_type = parts
-                                .headers
-                                .get("content-type")
-                                .and_then(|v| v.to_str().ok());
-                            let answer = match Params::parse(query.as_deref(), content_type, &body)
-                            {
-                                Ok(mut params) => {
-                                    run(&shared.config, &mut inner.state, mode, &route, &mut params)
-                                }
-                                Err(reason) => error(
-                                    StatusCode::BAD_REQUEST,
-                                    ErrorBody::new("invalid_params", Some(&reason)),
-                                ),
-                            };
-                            if answer.mutated
-                                && let Some(file) = &shared.config.state_file
-                                && let Err(e) = inner.state.save(file)
-                            {
-                                tracing::error!(
-                                    "cannot save sandbox state to {}: {e}",
-                                    file.display()
-                                );
-                                return respond(error(
-                                    StatusCode::INTERNAL_SERVER_ERROR,
-                                    ErrorBody::new(
-                                        "unknown_error",
-                                        Some("Unknown error occurred#StateNotSaved"),
-                                    ),
-                                ));
-                            }
-                            (answer, fault.map(|(f, _)| f))
-                        }
-                    }
-                }
-            }
-        } else {
-            (not_found(), None)
+        let endpoint = format!(
+            "{} {}",
+            parts.method,
+            route.as_ref().map_or("(unknown)", |r| r.pattern())
+        );
+        *inner.stats.by_endpoint.entry(endpoint).or_default() += 1;
+        let request = ApiRequest {
+            route,
+            api_path,
+            query: query.as_deref(),
+            body: &body,
+            headers: &parts.headers,
+            is_write,
         };
-        let status = match answer.1 {
-            Some(Fault::ServerError) => 500,
-            _ => answer.0.status.as_u16(),
+        let (answer, fault) = serve_api(&shared.config, &mut inner, request);
+        let status = if fault == Some(Fault::ServerError) {
+            500
+        } else {
+            answer.status.as_u16()
         };
         *inner.stats.by_status.entry(status).or_default() += 1;
-        answer
+        (answer, fault)
     };
     match fault {
         None => respond(answer),
@@ -282,6 +227,90 @@ async fn handle(
         }
         Some(Fault::Reset) => dropped_connection(),
     }
+}
+
+/// One API request, as the handler read it.
+struct ApiRequest<'a> {
+    route: Option<Route>,
+    api_path: &'a str,
+    query: Option<&'a str>,
+    body: &'a [u8],
+    headers: &'a HeaderMap,
+    is_write: bool,
+}
+
+/// Limit, authenticate, draw a fault, run the endpoint and persist: the answer, and the fault to
+/// deliver with it.
+fn serve_api(
+    config: &SandboxConfig,
+    inner: &mut Inner,
+    request: ApiRequest<'_>,
+) -> (Answer, Option<Fault>) {
+    if let Some(limited) = rate_limit(config, inner, request.route.as_ref()) {
+        return (limited, None);
+    }
+    let Some(route) = request.route else {
+        return (not_found(), None);
+    };
+    if let Err(denied) = authenticate(
+        config,
+        &route,
+        request.api_path,
+        request.query,
+        request.body,
+        request.headers,
+    ) {
+        return (denied, None);
+    }
+    let (draw, timing_draw): (f64, f64) = (inner.rng.random(), inner.rng.random());
+    let fault = config.faults.pick(draw, timing_draw, request.is_write);
+    if let Some((fault, Timing::Before)) = fault {
+        return (
+            error(StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::default()),
+            Some(fault),
+        );
+    }
+    let mode = forced_mode(request.headers).unwrap_or(inner.state.default_mode);
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let mut params = match Params::parse(request.query, content_type, request.body) {
+        Ok(params) => params,
+        Err(reason) => {
+            return (
+                error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorBody::new("invalid_params", Some(&reason)),
+                ),
+                None,
+            );
+        }
+    };
+    // Writes run on a copy that replaces the state only once it is on disk: an answer is never
+    // given for a change that a restart would lose, and a failed save changes nothing.
+    let persisted = request.is_write && config.state_file.is_some();
+    let mut next = if persisted {
+        Some(inner.state.clone())
+    } else {
+        None
+    };
+    let state = next.as_mut().unwrap_or(&mut inner.state);
+    let answer = run(config, state, mode, &route, &mut params);
+    if let (Some(next), Some(file)) = (next, &config.state_file)
+        && answer.mutated
+    {
+        if let Err(e) = next.save(file) {
+            tracing::error!("cannot save sandbox state to {}: {e}", file.display());
+            let failed = ErrorBody::new(
+                "unknown_error",
+                Some("Unknown error occurred#StateNotSaved"),
+            );
+            return (error(StatusCode::INTERNAL_SERVER_ERROR, failed), None);
+        }
+        inner.state = next;
+    }
+    (answer, fault.map(|(f, _)| f))
 }
 
 /// A response whose body fails at once: hyper drops the connection mid-answer.
