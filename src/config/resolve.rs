@@ -11,6 +11,8 @@ use super::load::{Config, Named};
 use super::source::Span;
 use super::types::{BotSpec, Condition, Conditions, StrategySet};
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::bot::{BotSettings, StrategyCondition};
+use crate::model::enums::LeverageType;
 
 /// A bot as the config wants it: template chain merged, strategy sets resolved.
 #[derive(Debug, Clone)]
@@ -32,6 +34,71 @@ impl DesiredBot {
     /// The bot's own table, for labels that point at the whole bot.
     pub fn span(&self) -> Span {
         self.spec.spans.head()
+    }
+
+    /// The settings this bot wants, in the model's terms (strategy sets resolved into
+    /// `strategy_list`). The one mapping from config to model.
+    pub fn settings(&self) -> BotSettings {
+        let s = &self.spec;
+        BotSettings {
+            name: s.name.clone(),
+            pairs: s
+                .pairs
+                .as_ref()
+                .map(|p| p.iter().map(|p| p.value.clone()).collect()),
+            strategy: s.strategy,
+            strategy_list: conditions(&self.start),
+            close_strategy_list: conditions(&self.close_strategy_list),
+            safety_strategy_list: conditions(&self.safety_strategy_list),
+            max_active_deals: s.max_active_deals,
+            allowed_deals_on_same_pair: s.allowed_deals_on_same_pair,
+            base_order_volume: s.base_order_volume,
+            base_order_volume_type: s.base_order_volume_type,
+            safety_order_volume: s.safety_order_volume,
+            safety_order_volume_type: s.safety_order_volume_type,
+            safety_order_step_percentage: s.safety_order_step_percentage,
+            max_safety_orders: s.max_safety_orders,
+            active_safety_orders_count: s.active_safety_orders_count,
+            martingale_volume_coefficient: s.martingale_volume_coefficient,
+            martingale_step_coefficient: s.martingale_step_coefficient,
+            custom_safety_steps: s.custom_safety_steps.clone(),
+            take_profit: s.take_profit,
+            take_profit_type: s.take_profit_type,
+            take_profit_steps: s.take_profit_steps.clone(),
+            min_profit_percentage: s.min_profit_percentage,
+            min_profit_type: s.min_profit_type,
+            profit_currency: s.profit_currency,
+            trailing_enabled: s.trailing_enabled,
+            trailing_deviation: s.trailing_deviation,
+            stop_loss_percentage: s.stop_loss_percentage,
+            stop_loss_type: s.stop_loss_type,
+            stop_loss_timeout_enabled: s.stop_loss_timeout_enabled,
+            stop_loss_timeout_in_seconds: s.stop_loss_timeout_in_seconds,
+            tsl_enabled: s.tsl_enabled,
+            sl_to_breakeven_enabled: s.sl_to_breakeven_enabled,
+            sl_to_breakeven_data: s.sl_to_breakeven_data.clone(),
+            cooldown: s.cooldown,
+            deal_start_delay_seconds: s.deal_start_delay_seconds,
+            close_deals_timeout: s.close_deals_timeout,
+            disable_after_deals_count: s.disable_after_deals_count,
+            min_volume_btc_24h: s.min_volume_btc_24h,
+            min_price: s.min_price,
+            max_price: s.max_price,
+            min_price_percentage: s.min_price_percentage,
+            max_price_percentage: s.max_price_percentage,
+            start_order_type: s.start_order_type,
+            // 3Commas stores the deprecated `custom` as `isolated`: want what it will keep.
+            leverage_type: s.leverage_type.map(|l| {
+                if l == LeverageType::Custom {
+                    LeverageType::Isolated
+                } else {
+                    l
+                }
+            }),
+            leverage_custom_value: s.leverage_custom_value,
+            risk_reduction_percentage: s.risk_reduction_percentage,
+            reinvesting_percentage: s.reinvesting_percentage,
+        }
     }
 }
 
@@ -204,4 +271,20 @@ pub fn unknown_reference<'a>(
     Diagnostic::error("unknown-reference", format!("unknown {what} `{name}`"))
         .at(span, format!("no {what} has this name"))
         .help(help)
+}
+
+/// Conditions in the model's terms: option values as text.
+fn conditions(list: &Option<Vec<Condition>>) -> Option<Vec<StrategyCondition>> {
+    list.as_ref().map(|l| {
+        l.iter()
+            .map(|c| StrategyCondition {
+                strategy: c.strategy.value.clone(),
+                options: c
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.as_text()))
+                    .collect(),
+            })
+            .collect()
+    })
 }

@@ -16,7 +16,7 @@ use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
 use crate::model::catalogue::Catalogue;
 use crate::model::dca::{self, DcaNumbers, LadderInput};
 use crate::model::decimal::Decimal;
-use crate::model::enums::{LeverageType, VolumeType};
+use crate::model::enums::LeverageType;
 
 /// Fields a bot must have (after its template is applied) for 3Commas to create it.
 pub const REQUIRED_FIELDS: &[&str] = &[
@@ -680,7 +680,7 @@ fn check_bot(
     }
 
     // The DCA ladder, and the server's stop-loss rule, which depends on it.
-    let input = ladder_input(spec)?;
+    let input = LadderInput::from_settings(&bot.settings())?;
     let numbers = match dca::compute(&input) {
         Ok(n) => n,
         Err(overflow) => {
@@ -724,31 +724,6 @@ fn check_bot(
         );
     }
     Some(numbers)
-}
-
-fn ladder_input(spec: &BotSpec) -> Option<LadderInput> {
-    Some(LadderInput {
-        direction: spec
-            .strategy
-            .unwrap_or(crate::model::enums::Direction::Long),
-        base_order_volume: spec.base_order_volume?,
-        base_order_volume_type: spec
-            .base_order_volume_type
-            .unwrap_or(VolumeType::QuoteCurrency),
-        safety_order_volume: spec.safety_order_volume?,
-        safety_order_volume_type: spec
-            .safety_order_volume_type
-            .unwrap_or(VolumeType::QuoteCurrency),
-        safety_order_step_percentage: spec.safety_order_step_percentage?,
-        max_safety_orders: spec.max_safety_orders?,
-        martingale_volume_coefficient: spec.martingale_volume_coefficient?,
-        martingale_step_coefficient: spec.martingale_step_coefficient?,
-        custom_steps: spec
-            .custom_safety_steps
-            .as_ref()
-            .map(|steps| steps.iter().map(|s| (s.deviation, s.size)).collect()),
-        max_active_deals: spec.max_active_deals.unwrap_or(1),
-    })
 }
 
 /// `QUOTE_BASE`: upper-case letters and digits, an underscore, then the base (futures bases may

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::source::{SourceSet, Span};
-use crate::config::types::{AccountSpec, Condition};
+use crate::config::types::AccountSpec;
 use crate::config::{Checked, DesiredBot};
-use crate::model::bot::{BotSettings, StrategyCondition};
+use crate::model::bot::BotSettings;
 use crate::model::decimal::Decimal;
-use crate::model::enums::{LeverageType, TradingMode};
+use crate::model::enums::TradingMode;
 
 /// A file and line, for messages that point back at the config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -108,82 +108,9 @@ pub fn from_checked(checked: &Checked) -> Desired {
     }
 }
 
-fn conditions(list: &Option<Vec<Condition>>) -> Option<Vec<StrategyCondition>> {
-    list.as_ref().map(|l| {
-        l.iter()
-            .map(|c| StrategyCondition {
-                strategy: c.strategy.value.clone(),
-                options: c
-                    .options
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.value.as_text()))
-                    .collect(),
-            })
-            .collect()
-    })
-}
-
 fn wanted(bot: &DesiredBot, sources: &SourceSet) -> WantedBot {
     let s = &bot.spec;
-    let settings = BotSettings {
-        name: s.name.clone(),
-        pairs: s
-            .pairs
-            .as_ref()
-            .map(|p| p.iter().map(|p| p.value.clone()).collect()),
-        strategy: s.strategy,
-        strategy_list: conditions(&bot.start),
-        close_strategy_list: conditions(&bot.close_strategy_list),
-        safety_strategy_list: conditions(&bot.safety_strategy_list),
-        max_active_deals: s.max_active_deals,
-        allowed_deals_on_same_pair: s.allowed_deals_on_same_pair,
-        base_order_volume: s.base_order_volume,
-        base_order_volume_type: s.base_order_volume_type,
-        safety_order_volume: s.safety_order_volume,
-        safety_order_volume_type: s.safety_order_volume_type,
-        safety_order_step_percentage: s.safety_order_step_percentage,
-        max_safety_orders: s.max_safety_orders,
-        active_safety_orders_count: s.active_safety_orders_count,
-        martingale_volume_coefficient: s.martingale_volume_coefficient,
-        martingale_step_coefficient: s.martingale_step_coefficient,
-        custom_safety_steps: s.custom_safety_steps.clone(),
-        take_profit: s.take_profit,
-        take_profit_type: s.take_profit_type,
-        take_profit_steps: s.take_profit_steps.clone(),
-        min_profit_percentage: s.min_profit_percentage,
-        min_profit_type: s.min_profit_type,
-        profit_currency: s.profit_currency,
-        trailing_enabled: s.trailing_enabled,
-        trailing_deviation: s.trailing_deviation,
-        stop_loss_percentage: s.stop_loss_percentage,
-        stop_loss_type: s.stop_loss_type,
-        stop_loss_timeout_enabled: s.stop_loss_timeout_enabled,
-        stop_loss_timeout_in_seconds: s.stop_loss_timeout_in_seconds,
-        tsl_enabled: s.tsl_enabled,
-        sl_to_breakeven_enabled: s.sl_to_breakeven_enabled,
-        sl_to_breakeven_data: s.sl_to_breakeven_data.clone(),
-        cooldown: s.cooldown,
-        deal_start_delay_seconds: s.deal_start_delay_seconds,
-        close_deals_timeout: s.close_deals_timeout,
-        disable_after_deals_count: s.disable_after_deals_count,
-        min_volume_btc_24h: s.min_volume_btc_24h,
-        min_price: s.min_price,
-        max_price: s.max_price,
-        min_price_percentage: s.min_price_percentage,
-        max_price_percentage: s.max_price_percentage,
-        start_order_type: s.start_order_type,
-        // 3Commas stores the deprecated `custom` as `isolated`: want what it will keep.
-        leverage_type: s.leverage_type.map(|l| {
-            if l == LeverageType::Custom {
-                LeverageType::Isolated
-            } else {
-                l
-            }
-        }),
-        leverage_custom_value: s.leverage_custom_value,
-        risk_reduction_percentage: s.risk_reduction_percentage,
-        reinvesting_percentage: s.reinvesting_percentage,
-    };
+    let settings = bot.settings();
     let mut origins: BTreeMap<String, SourceRef> = s
         .spans
         .fields

@@ -16,7 +16,7 @@ use super::desired::{Desired, SourceRef, WantedBot};
 use crate::model::bot::{BotSettings, LiveBot};
 use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
-use crate::model::enums::{Direction, TradingMode, VolumeType};
+use crate::model::enums::{TradingMode, VolumeType};
 use crate::threecommas::wire::Account;
 
 /// The version of the JSON plan; changes only when a field is removed or changes meaning.
@@ -311,27 +311,7 @@ fn describe_accounts(accounts: &[Account]) -> String {
 
 /// The DCA figures of complete settings, when they can be computed.
 pub fn dca_figures(settings: &BotSettings) -> Option<DcaFigures> {
-    let input = LadderInput {
-        direction: settings.strategy.unwrap_or(Direction::Long),
-        base_order_volume: settings.base_order_volume?,
-        base_order_volume_type: settings
-            .base_order_volume_type
-            .unwrap_or(VolumeType::QuoteCurrency),
-        safety_order_volume: settings.safety_order_volume?,
-        safety_order_volume_type: settings
-            .safety_order_volume_type
-            .unwrap_or(VolumeType::QuoteCurrency),
-        safety_order_step_percentage: settings.safety_order_step_percentage?,
-        max_safety_orders: settings.max_safety_orders?,
-        martingale_volume_coefficient: settings.martingale_volume_coefficient?,
-        martingale_step_coefficient: settings.martingale_step_coefficient?,
-        custom_steps: settings
-            .custom_safety_steps
-            .as_ref()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.iter().map(|s| (s.deviation, s.size)).collect()),
-        max_active_deals: settings.max_active_deals.unwrap_or(1),
-    };
+    let input = LadderInput::from_settings(settings)?;
     let n = dca::compute(&input).ok()?;
     let pairs = settings.pairs.clone().unwrap_or_default();
     Some(DcaFigures {

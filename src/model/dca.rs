@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::bot::BotSettings;
 use super::decimal::Decimal;
 use super::enums::{Direction, VolumeType};
 
@@ -21,6 +22,38 @@ pub struct LadderInput {
     /// Custom steps replace the martingale ladder when given: (deviation %, size).
     pub custom_steps: Option<Vec<(Decimal, Decimal)>>,
     pub max_active_deals: u32,
+}
+
+impl LadderInput {
+    /// The ladder of a bot's settings; `None` while a field it needs is unset.
+    pub fn from_settings(s: &BotSettings) -> Option<LadderInput> {
+        Some(LadderInput {
+            direction: s.strategy.unwrap_or(Direction::Long),
+            base_order_volume: s.base_order_volume?,
+            base_order_volume_type: s
+                .base_order_volume_type
+                .unwrap_or(VolumeType::QuoteCurrency),
+            safety_order_volume: s.safety_order_volume?,
+            safety_order_volume_type: s
+                .safety_order_volume_type
+                .unwrap_or(VolumeType::QuoteCurrency),
+            safety_order_step_percentage: s.safety_order_step_percentage?,
+            max_safety_orders: s.max_safety_orders?,
+            martingale_volume_coefficient: s.martingale_volume_coefficient?,
+            martingale_step_coefficient: s.martingale_step_coefficient?,
+            custom_steps: s
+                .custom_safety_steps
+                .as_ref()
+                .filter(|steps| !steps.is_empty())
+                .map(|steps| {
+                    steps
+                        .iter()
+                        .map(|step| (step.deviation, step.size))
+                        .collect()
+                }),
+            max_active_deals: s.max_active_deals.unwrap_or(1),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

@@ -8,7 +8,6 @@ use super::params::{INVALID, NOT_VALID_VALUE, Params};
 use super::state::{self, now_iso};
 use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
-use crate::model::enums::{Direction, VolumeType};
 use crate::threecommas::wire::{
     UPDATE_REQUIRED, WireBot, WireSafetyStep, WireStrategy, WireTakeProfitStep, ruby_decimal,
 };
@@ -356,45 +355,20 @@ fn check(bot: &WireBot, p: &mut Params) {
         }
     }
     // The stop loss must lie beyond the last safety order.
-    if let (Some(sl), Some(step), Some(mvc), Some(msc), Some(bov), Some(sov)) = (
-        bot.stop_loss_percentage,
-        bot.safety_order_step_percentage,
-        bot.martingale_volume_coefficient,
-        bot.martingale_step_coefficient,
-        bot.base_order_volume,
-        bot.safety_order_volume,
-    ) && !sl.is_zero()
+    if let Some(sl) = bot.stop_loss_percentage
+        && !sl.is_zero()
         && max > 0
+        && let Some(input) = LadderInput::from_settings(&bot.to_model().settings)
+        && let Ok(numbers) = dca::compute(&input)
+        && sl <= numbers.price_move_covered_percentage
     {
-        let input = LadderInput {
-            direction: Direction::parse(&bot.strategy).unwrap_or(Direction::Long),
-            base_order_volume: bov,
-            base_order_volume_type: VolumeType::QuoteCurrency,
-            safety_order_volume: sov,
-            safety_order_volume_type: VolumeType::QuoteCurrency,
-            safety_order_step_percentage: step,
-            max_safety_orders: max as u32,
-            martingale_volume_coefficient: mvc,
-            martingale_step_coefficient: msc,
-            custom_steps: (!bot.custom_safety_steps.is_empty()).then(|| {
-                bot.custom_safety_steps
-                    .iter()
-                    .map(|s| (s.deviation, s.size))
-                    .collect()
-            }),
-            max_active_deals: 1,
-        };
-        if let Ok(numbers) = dca::compute(&input)
-            && sl <= numbers.price_move_covered_percentage
-        {
-            p.error(
-                "stop_loss_percentage",
-                format!(
-                    "Stop Loss should be below the last safety order ({})",
-                    ruby_decimal::format(&numbers.price_move_covered_percentage)
-                ),
-            );
-        }
+        p.error(
+            "stop_loss_percentage",
+            format!(
+                "Stop Loss should be below the last safety order ({})",
+                ruby_decimal::format(&numbers.price_move_covered_percentage)
+            ),
+        );
     }
 }
 
