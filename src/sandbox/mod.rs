@@ -24,6 +24,8 @@ pub struct RunningSandbox {
     pub addr: SocketAddr,
     pub base_url: String,
     task: tokio::task::JoinHandle<()>,
+    /// Held while the sandbox runs, so two sandboxes never write one state file.
+    _state_lock: Option<std::fs::File>,
 }
 
 impl RunningSandbox {
@@ -39,6 +41,7 @@ impl RunningSandbox {
 
 /// Bind and start serving; loads `state_file` when it exists, else starts from the seed data.
 pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
+    let state_lock = config.state_file.as_deref().map(lock_state).transpose()?;
     let state = match &config.state_file {
         Some(path) => State::load(path)?.unwrap_or_else(State::seeded),
         None => State::seeded(),
@@ -59,5 +62,28 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
         addr,
         base_url: format!("http://{addr}"),
         task,
+        _state_lock: state_lock,
     })
+}
+
+/// Take the lock beside a state file (`sandbox.json.lock`); the OS releases it when the process
+/// ends, however it ends.
+fn lock_state(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let lock_path = std::path::PathBuf::from(format!("{}.lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::other(format!(
+            "another botform is using the sandbox state {} (an apply, or `botform mcp`): try again when it is done",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }

@@ -541,3 +541,20 @@ fn unmanaged_bots_are_counted_and_listed_on_request_never_touched() {
         .success()
         .stdout(predicate::str::contains("bot \"bot 1\" (id"));
 }
+
+#[test]
+fn two_sandboxes_never_share_one_state_file() {
+    let dir = example_dir();
+    let state = dir.path().join(".botform").join("sandbox.json");
+    let running = SandboxProcess::spawn(Some(&state), &[]);
+    offline()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "another botform is using the sandbox state",
+        ));
+    drop(running);
+    offline().arg("plan").arg(dir.path()).assert().success();
+}
