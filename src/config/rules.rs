@@ -241,6 +241,18 @@ fn check_bot(
         .unwrap_or_else(|| format!("#{}", bot.index + 1));
     let mut c = BotCheck { spec, found };
 
+    // The account reference, for bots to keep and bots to delete alike.
+    if let Some(account) = &spec.account
+        && !config.accounts.contains_key(account)
+    {
+        c.found.push(unknown_reference(
+            "account",
+            account,
+            spec.spans.value("account"),
+            config.accounts.keys(),
+        ));
+    }
+
     if spec.absent == Some(true) {
         // A bot to delete needs only what identifies it.
         if spec.account.is_none() || (spec.name.is_none() && spec.id.is_none()) {
@@ -252,16 +264,6 @@ fn check_bot(
                 .at(spec.spans.head(), "this bot")
                 .help("give its `account` and its `name` (or pin it with `id`)"),
             );
-        }
-        if let Some(account) = &spec.account
-            && !config.accounts.contains_key(account)
-        {
-            c.found.push(unknown_reference(
-                "account",
-                account,
-                spec.spans.value("account"),
-                config.accounts.keys(),
-            ));
         }
         return None;
     }
@@ -316,18 +318,6 @@ fn check_bot(
             "a bot name must have 1 to 200 characters".into(),
             "shorten or fill in the name",
         );
-    }
-
-    // Account reference.
-    if let Some(account) = &spec.account
-        && !config.accounts.contains_key(account)
-    {
-        c.found.push(unknown_reference(
-            "account",
-            account,
-            spec.spans.value("account"),
-            config.accounts.keys(),
-        ));
     }
 
     // Pairs.
