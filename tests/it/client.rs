@@ -55,6 +55,16 @@ pub fn bot_params(name: &str) -> BotParams {
     }
 }
 
+/// Create `n` bots named `bot 0`, `bot 1`, ...
+async fn create_bots(client: &Client, n: usize) {
+    for i in 0..n {
+        client
+            .create_bot(&bot_params(&format!("bot {i}")))
+            .await
+            .unwrap();
+    }
+}
+
 async fn stats(url: &str) -> serde_json::Value {
     reqwest::get(format!("{url}/__sandbox/stats"))
         .await
@@ -182,12 +192,7 @@ async fn a_bot_lives_through_every_call() {
 #[tokio::test(flavor = "multi_thread")]
 async fn listing_reads_every_page_of_100() {
     let (sb, client) = start(fast_sandbox()).await;
-    for i in 0..230 {
-        client
-            .create_bot(&bot_params(&format!("bot {i}")))
-            .await
-            .unwrap();
-    }
+    create_bots(&client, 230).await;
     let before = stats(&sb.base_url).await["by_endpoint"]["GET /ver1/bots"]
         .as_u64()
         .unwrap_or(0);
@@ -354,23 +359,19 @@ async fn ambiguous_writes_are_reported_not_resent_and_reads_retry() {
         ..fast_sandbox()
     })
     .await;
-    let mut creates = 0;
-    let mut ambiguous = 0;
+    // Every create answers 5xx; each must come back ambiguous, and none may be sent twice.
     for i in 0..12 {
-        creates += 1;
         let err = client
             .create_bot(&bot_params(&format!("b{i}")))
             .await
             .unwrap_err();
         assert!(err.is_ambiguous(), "{err}");
-        ambiguous += 1;
     }
     let s = stats(&sb.base_url).await;
     assert_eq!(
-        s["by_endpoint"]["POST /ver1/bots/create_bot"], creates,
+        s["by_endpoint"]["POST /ver1/bots/create_bot"], 12,
         "no create was resent"
     );
-    assert_eq!(ambiguous, 12);
     let state: serde_json::Value = reqwest::get(format!("{}/__sandbox/state", sb.base_url))
         .await
         .unwrap()
@@ -444,12 +445,7 @@ async fn timeouts_and_resets_after_sending_are_ambiguous() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reading_live_state_costs_one_request_per_page_never_per_bot() {
     let (sb, client) = start(fast_sandbox()).await;
-    for i in 0..250 {
-        client
-            .create_bot(&bot_params(&format!("bot {i}")))
-            .await
-            .unwrap();
-    }
+    create_bots(&client, 250).await;
     reqwest::Client::new()
         .post(format!("{}/__sandbox/stats/reset", sb.base_url))
         .send()

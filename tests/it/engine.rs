@@ -7,7 +7,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 use super::botform;
-use super::engine_support::{against, edit, example_dir, offline};
+use super::engine_support::{against, apply, edit, example_dir, offline};
 use super::sandbox::SandboxProcess;
 
 fn assert_no_changes(mut cmd: assert_cmd::Command, dir: &Path) {
@@ -43,11 +43,7 @@ fn apply_then_plan_converges_through_a_sequence_of_edits() {
         .stdout(predicate::str::contains(
             "Plan: 5 to add, 1 to change, 0 to destroy.",
         ));
-    offline()
-        .arg("apply")
-        .arg(d)
-        .arg("--auto-approve")
-        .assert()
+    apply(offline(), d)
         .success()
         .stdout(predicate::str::contains(
             "Apply complete: 5 added, 1 changed, 0 destroyed.",
@@ -69,12 +65,7 @@ fn apply_then_plan_converges_through_a_sequence_of_edits() {
         .stdout(predicate::str::contains(
             "Plan: 0 to add, 1 to change, 0 to destroy.",
         ));
-    offline()
-        .arg("apply")
-        .arg(d)
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(offline(), d).success();
     assert_no_changes(offline(), d);
 
     // Enable, change pairs order only (no diff), add a pair, edit the blacklist.
@@ -90,12 +81,7 @@ fn apply_then_plan_converges_through_a_sequence_of_edits() {
             .and(predicate::str::contains("+ \"USDT_DOGE\""))
             .and(predicate::str::contains("- \"USDT_UST\"")),
     );
-    offline()
-        .arg("apply")
-        .arg(d)
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(offline(), d).success();
     assert_no_changes(offline(), d);
 
     // A bot marked absent is deleted, but only with --allow-delete.
@@ -104,11 +90,7 @@ fn apply_then_plan_converges_through_a_sequence_of_edits() {
         "stop_loss_type = \"stop_loss\"",
         "stop_loss_type = \"stop_loss\"\nabsent = true",
     );
-    offline()
-        .arg("apply")
-        .arg(d)
-        .arg("--auto-approve")
-        .assert()
+    apply(offline(), d)
         .code(1)
         .stderr(predicate::str::contains("deleting needs --allow-delete"));
     offline()
@@ -158,12 +140,7 @@ fn a_saved_plan_applies_once_and_never_again() {
         .assert()
         .success();
     edit(&d.join("shared.toml"), "cooldown = 600", "cooldown = 900");
-    offline()
-        .arg("apply")
-        .arg(d)
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(offline(), d).success();
     offline()
         .args(["apply", "--auto-approve", "--plan"])
         .arg(&plan_file)
@@ -200,12 +177,7 @@ fn a_bot_with_active_deals_is_not_deleted() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = example_dir();
     let d = dir.path();
-    against(&sandbox)
-        .arg("apply")
-        .arg(d)
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(against(&sandbox), d).success();
     let state = sandbox_state(&sandbox);
     let (id, _) = state["real"]["bots"]
         .as_object()
@@ -264,23 +236,12 @@ fn changing_most_managed_bots_needs_force() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = tempfile::tempdir().unwrap();
     many_bots(dir.path(), 12, "1");
-    against(&sandbox)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(against(&sandbox), dir.path()).success();
     many_bots(dir.path(), 12, "2");
-    against(&sandbox)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .code(1)
-        .stderr(
-            predicate::str::contains("changes or deletes 12 of 12 managed bots (100%)")
-                .and(predicate::str::contains("--force")),
-        );
+    apply(against(&sandbox), dir.path()).code(1).stderr(
+        predicate::str::contains("changes or deletes 12 of 12 managed bots (100%)")
+            .and(predicate::str::contains("--force")),
+    );
     against(&sandbox)
         .arg("apply")
         .arg(dir.path())
@@ -294,12 +255,7 @@ fn changing_most_managed_bots_needs_force() {
 fn import_then_plan_finds_nothing_in_both_formats() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = example_dir();
-    against(&sandbox)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(against(&sandbox), dir.path()).success();
     for format in ["toml", "yaml"] {
         let out = tempfile::tempdir().unwrap();
         against(&sandbox)
@@ -333,12 +289,7 @@ fn two_live_bots_with_one_name_must_be_pinned() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = tempfile::tempdir().unwrap();
     many_bots(dir.path(), 1, "1");
-    against(&sandbox)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(against(&sandbox), dir.path()).success();
     // Someone makes a second "bot 0" by hand.
     let other = tempfile::tempdir().unwrap();
     many_bots(other.path(), 1, "1");
@@ -520,12 +471,7 @@ fn unmanaged_bots_are_counted_and_listed_on_request_never_touched() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = tempfile::tempdir().unwrap();
     many_bots(dir.path(), 2, "1");
-    against(&sandbox)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    apply(against(&sandbox), dir.path()).success();
     many_bots(dir.path(), 1, "1");
     against(&sandbox)
         .arg("plan")

@@ -52,3 +52,8 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "{} has no `{from}`", path.display());
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
+
+/// `botform apply DIR --auto-approve`, ready for assertions.
+pub fn apply(mut cmd: assert_cmd::Command, dir: &Path) -> assert_cmd::assert::Assert {
+    cmd.arg("apply").arg(dir).arg("--auto-approve").assert()
+}
