@@ -127,14 +127,6 @@ impl Client {
         })
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.config.base_url
-    }
-
-    pub fn mode(&self) -> Option<TradingMode> {
-        self.config.mode
-    }
-
     // -----------------------------------------------------------------------------------------
     // Typed calls
 

@@ -75,18 +75,6 @@ impl WireStrategy {
                 .collect(),
         }
     }
-
-    /// The wire form of a condition: options that read as numbers go as numbers.
-    pub fn from_model(c: &StrategyCondition) -> Self {
-        WireStrategy {
-            strategy: c.strategy.clone(),
-            options: c
-                .options
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect(),
-        }
-    }
 }
 
 /// Option values come back as strings (`"points":"70"`), go out as numbers or strings: compare as

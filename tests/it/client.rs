@@ -174,6 +174,27 @@ async fn a_bot_lives_through_every_call() {
             .unwrap()
             .is_empty()
     );
+    // Give the bot a deal (the sandbox does not trade) and read it through the list and show.
+    let deal: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/__sandbox/deals", sb.base_url))
+        .json(&serde_json::json!({ "bot_id": created.id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = client
+        .deals(Some(created.id), Some("active"), 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let shown = client.deal(deal["id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(
+        (shown.bot_id, shown.pair.as_str(), shown.finished),
+        (created.id, "USDT_BTC", false)
+    );
+    assert_eq!(client.bot_deals_stats(created.id).await.unwrap().active, 1);
 
     assert_eq!(
         client
@@ -184,8 +205,11 @@ async fn a_bot_lives_through_every_call() {
     );
     assert_eq!(client.blacklist().await.unwrap().len(), 2);
 
-    client.delete_bot(created.id).await.unwrap();
-    assert!(client.bot(created.id).await.unwrap_err().is_not_found());
+    // 3Commas refuses to delete a bot with an active deal; the copy has none.
+    let refused = client.delete_bot(created.id).await.unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
+    client.delete_bot(copy.bot_id).await.unwrap();
+    assert!(client.bot(copy.bot_id).await.unwrap_err().is_not_found());
     sb.stop();
 }
 
