@@ -15,8 +15,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::desired::SourceRef;
-use super::plan::{Action, Change, Plan, comparable, staleness};
-use super::target::read_live;
+use super::plan::{Action, Change, LiveState, Plan, comparable, staleness};
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
 use crate::threecommas::wire::{BotParams, WireBot};
@@ -150,10 +149,21 @@ pub async fn apply(
     progress: Arc<dyn Fn(String) + Send + Sync>,
 ) -> Result<ApplyReport, ApplyError> {
     check_safety(plan, options).map_err(ApplyError::Refused)?;
-    let needs_blacklist = plan.fingerprints.contains_key("blacklist");
-    let live = read_live(client, needs_blacklist)
+    // Re-read only what the fingerprints cover: bots, and the blacklist when the plan read it.
+    let bots = client
+        .bots(BotsFilter::default())
         .await
         .map_err(ApplyError::Api)?;
+    let blacklist = if plan.fingerprints.contains_key("blacklist") {
+        client.blacklist().await.map_err(ApplyError::Api)?
+    } else {
+        Vec::new()
+    };
+    let live = LiveState {
+        accounts: Vec::new(),
+        bots,
+        blacklist,
+    };
     let moved = staleness(plan, &live);
     if !moved.is_empty() {
         return Err(ApplyError::Refused(Refusal::Stale(moved)));
@@ -231,7 +241,7 @@ pub async fn apply(
             });
         }
     }
-    report.not_taken = read_back(client, plan, &report).await;
+    report.not_taken = read_back(client, plan, &report, live.bots.len()).await;
     Ok(report)
 }
 
@@ -487,7 +497,12 @@ fn failure(change: &Change, e: &ApiError, unresolved: bool) -> Failure {
 }
 
 /// Read back what changed; report fields 3Commas did not take.
-async fn read_back(client: &Client, plan: &Plan, report: &ApplyReport) -> Vec<String> {
+async fn read_back(
+    client: &Client,
+    plan: &Plan,
+    report: &ApplyReport,
+    bots_before: usize,
+) -> Vec<String> {
     let touched: Vec<(&Change, i64)> = report
         .outcomes
         .iter()
@@ -498,7 +513,22 @@ async fn read_back(client: &Client, plan: &Plan, report: &ApplyReport) -> Vec<St
     if touched.is_empty() {
         return Vec::new();
     }
-    let bots = match client.bots(BotsFilter::default()).await {
+    // Whichever costs fewer requests: one show per changed bot, or the list (100 a page).
+    let pages = bots_before / crate::threecommas::client::BOTS_PAGE_LIMIT + 1;
+    let bots = if touched.len() <= pages {
+        let mut shown = Vec::new();
+        for (_, id) in &touched {
+            match client.bot(*id).await {
+                Ok(bot) => shown.push(bot.to_model()),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return vec![format!("could not read bot {id} back to verify it: {e}")],
+            }
+        }
+        Ok(shown)
+    } else {
+        client.bots(BotsFilter::default()).await
+    };
+    let bots = match bots {
         Ok(bots) => bots,
         Err(e) => return vec![format!("could not read the bots back to verify them: {e}")],
     };

@@ -504,3 +504,38 @@ fn two_sandboxes_never_share_one_state_file() {
     drop(running);
     offline().arg("plan").arg(dir.path()).assert().success();
 }
+
+#[test]
+fn applying_one_change_costs_a_handful_of_requests() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    many_bots(dir.path(), 12, "1");
+    apply(against(&sandbox), dir.path()).success();
+    edit(
+        &dir.path().join("bots.toml"),
+        "name = \"bot 0\"",
+        "name = \"bot 0\"\ntake_profit = 3",
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let base = sandbox.url.clone();
+    runtime
+        .block_on(
+            reqwest::Client::new()
+                .post(format!("{base}/__sandbox/stats/reset"))
+                .send(),
+        )
+        .unwrap();
+    apply(against(&sandbox), dir.path()).success();
+    let counted: Value = runtime
+        .block_on(async {
+            reqwest::get(format!("{base}/__sandbox/stats"))
+                .await?
+                .json()
+                .await
+        })
+        .unwrap();
+    // Plan: accounts + one page of bots. Apply: one page to check staleness, the update, and one
+    // show to read it back. Nothing per bot beyond the one that changed.
+    assert_eq!(counted["total"], 5, "{counted}");
+    assert_eq!(counted["by_endpoint"]["PATCH /ver1/bots/{id}/update"], 1);
+}
