@@ -4,12 +4,14 @@
 //! - `model`: types shared by config and live state (decimals, enums, DCA math, strategy catalogue).
 //! - `diagnostic`: problems in a user's files and their renderings (human, JSON, GitHub).
 //! - `schema`: the JSON Schema of the config format.
+//! - `files`: every file botform writes (atomic, never through a link) and bounded config reads.
 //! - `cli`: the command line; each command is a function from settings to an exit status.
 
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod engine;
+pub mod files;
 pub mod mcp;
 pub mod model;
 pub mod report;

@@ -24,8 +24,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     super::runtime().block_on(async {
-        // Without credentials: the built-in sandbox of the current directory's config.
-        let target = match target::connect(&PathBuf::from("."), None).await {
+        // Without credentials: the built-in sandbox.
+        let target = match target::connect(None).await {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> ExitCode {
                 }
                 for file in &files {
                     let path = dir.join(&file.path);
-                    if path.exists() && !args.overwrite {
+                    if path.symlink_metadata().is_ok() && !args.overwrite {
                         eprintln!(
                             "error: {} exists; pass --overwrite to replace it",
                             path.display()
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> ExitCode {
                 }
                 for file in &files {
                     let path = dir.join(&file.path);
-                    if let Err(e) = std::fs::write(&path, &file.text) {
+                    if let Err(e) = crate::files::write_atomic(&path, file.text.as_bytes()) {
                         eprintln!("error: cannot write {}: {e}", path.display());
                         return ExitCode::FAILURE;
                     }

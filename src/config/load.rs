@@ -42,27 +42,46 @@ pub struct Loaded {
 }
 
 /// The config files a set of paths names, in a stable order. Unreadable paths become diagnostics.
+/// Only regular files and directories are followed (a FIFO or device never is), and a directory
+/// reached twice through links is walked once, so link cycles end.
 pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut files = Vec::new();
+    let mut seen_dirs = std::collections::HashSet::new();
     for path in paths {
-        if path.is_dir() {
-            let before = files.len();
-            walk(path, &mut files, diagnostics);
-            files[before..].sort();
-        } else if path.is_file() {
-            files.push(path.clone());
-        } else {
-            diagnostics.push(
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                let before = files.len();
+                walk(path, &mut files, &mut seen_dirs, diagnostics);
+                files[before..].sort();
+            }
+            // Named explicitly: read_bounded says why a non-regular file is refused.
+            Ok(_) => files.push(path.clone()),
+            Err(_) => diagnostics.push(
                 Diagnostic::error("file-not-found", "no such file or directory")
                     .with_path(path.display().to_string()),
-            );
+            ),
         }
     }
     files.dedup();
     files
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
+/// A directory's identity, so one reached again through a link is not walked twice.
+fn dir_identity(path: &Path) -> Option<PathBuf> {
+    path.canonicalize().ok()
+}
+
+fn walk(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    seen_dirs: &mut std::collections::HashSet<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if let Some(id) = dir_identity(dir)
+        && !seen_dirs.insert(id)
+    {
+        return;
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -83,9 +102,13 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>)
         if hidden {
             continue;
         }
-        if path.is_dir() {
-            walk(&path, files, diagnostics);
-        } else if Syntax::from_path(&path).is_some() {
+        // Follows links; a dangling one, a FIFO, a socket or a device is passed over.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, files, seen_dirs, diagnostics);
+        } else if meta.is_file() && Syntax::from_path(&path).is_some() {
             files.push(path);
         }
     }
@@ -107,11 +130,14 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
             );
             continue;
         };
-        match std::fs::read_to_string(&path) {
+        match crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES) {
             Ok(text) => sources.push(SourceFile::new(path, syntax, text)),
             Err(e) => diagnostics.push(
                 Diagnostic::error("unreadable", format!("cannot read file: {e}"))
-                    .with_path(path.display().to_string()),
+                    .with_path(path.display().to_string())
+                    .help(
+                        "a config file is a regular UTF-8 text file of at most 10 MiB (see README, Safety)",
+                    ),
             ),
         }
     }

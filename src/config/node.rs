@@ -5,12 +5,23 @@
 //! tree, so the two syntaxes behave the same and every diagnostic can point at the exact text.
 //! Owns: syntax errors (all of them, where the parser can recover), duplicate keys, YAML anchors
 //! and aliases, and YAML 1.2 core-schema scalar typing. Must not know any config field names.
+//!
+//! Parsing is bounded whatever the input: nesting deeper than [`MAX_DEPTH`] (block or flow, in
+//! either syntax) and aliases that would expand past [`MAX_ALIAS_NODES`] are one located error,
+//! and every step is linear in the input (positions are found from the previous one, duplicate
+//! keys through a hash map), so hostile files fail fast instead of exhausting the stack or memory.
 
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use super::source::{FileId, SourceFile, Span, Syntax};
+
+/// The deepest nesting of lists and tables a config may have. A real config needs about 6.
+pub const MAX_DEPTH: usize = 64;
+/// How many nodes YAML aliases may copy in one file, in all: far above any real use of anchors,
+/// far below what an alias bomb ("billion laughs") needs.
+pub const MAX_ALIAS_NODES: usize = 100_000;
 
 /// A scalar's type as written in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +108,36 @@ impl Node {
         }
     }
 
+    /// The first list or table nested more than `limit` levels below this node.
+    fn deeper_than(&self, limit: usize) -> Option<Span> {
+        let children: Vec<&Node> = match &self.value {
+            NodeValue::Scalar { .. } => return None,
+            NodeValue::Seq(items) => items.iter().collect(),
+            NodeValue::Map(entries) => entries.iter().map(|e| &e.value).collect(),
+        };
+        let nested = children
+            .into_iter()
+            .filter(|c| !matches!(c.value, NodeValue::Scalar { .. }));
+        for child in nested {
+            if limit == 0 {
+                return Some(child.span);
+            }
+            if let Some(span) = child.deeper_than(limit - 1) {
+                return Some(span);
+            }
+        }
+        None
+    }
+
+    /// How many nodes this one holds, itself included.
+    pub fn count(&self) -> usize {
+        1 + match &self.value {
+            NodeValue::Scalar { .. } => 0,
+            NodeValue::Seq(items) => items.iter().map(Node::count).sum(),
+            NodeValue::Map(entries) => entries.iter().map(|e| e.value.count()).sum(),
+        }
+    }
+
     /// The value at a key of a map node.
     pub fn get(&self, key: &str) -> Option<&Entry> {
         self.as_map()?.iter().find(|e| e.key == key)
@@ -154,10 +195,15 @@ fn parse_toml(file_id: FileId, file: &SourceFile) -> Result<Node, Vec<SyntaxErro
             .collect());
     }
     let span = Span::new(file_id, 0..file.text.len());
-    Ok(Node {
+    let root = Node {
         span,
         value: toml_table(file_id, table.get_ref()),
-    })
+    };
+    // The TOML parser stops at 80 levels itself; botform's limit is the same for both syntaxes.
+    match root.deeper_than(MAX_DEPTH - 1) {
+        Some(span) => Err(vec![YamlBuilder::too_deep(span)]),
+        None => Ok(root),
+    }
 }
 
 fn toml_message(message: &str) -> String {
@@ -219,6 +265,9 @@ fn parse_yaml(file_id: FileId, file: &SourceFile) -> Result<Node, Vec<SyntaxErro
         parser: Parser::new_from_str(&file.text),
         anchors: HashMap::new(),
         errors: Vec::new(),
+        depth: 0,
+        alias_nodes: 0,
+        cursor: (0, 0, 0),
     };
     let root = builder.document();
     match root {
@@ -235,18 +284,45 @@ struct YamlBuilder<'a> {
     file_id: FileId,
     file: &'a SourceFile,
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, with how many nodes each holds (what an alias to it copies).
+    anchors: HashMap<usize, (Node, usize)>,
     /// Non-fatal errors (duplicate keys); the scan goes on to find more.
     errors: Vec<SyntaxError>,
+    /// Lists and maps open around the current event.
+    depth: usize,
+    /// Nodes copied by aliases so far.
+    alias_nodes: usize,
+    /// The last position turned into a byte offset: (line, char column, byte offset).
+    cursor: (usize, usize, usize),
 }
 
 type Ev<'a> = (Event<'a>, Span);
 
 impl<'a> YamlBuilder<'a> {
-    fn span_of(&self, span: &saphyr_parser::Span) -> Span {
-        let start = self.file.offset_of(span.start.line(), span.start.col());
-        let end = self.file.offset_of(span.end.line(), span.end.col());
+    fn span_of(&mut self, span: &saphyr_parser::Span) -> Span {
+        let start = self.offset(span.start.line(), span.start.col());
+        let end = self.offset(span.end.line(), span.end.col());
         Span::new(self.file_id, start..end.max(start))
+    }
+
+    /// A byte offset, found from the previous one when it is on the same line.
+    fn offset(&mut self, line: usize, col: usize) -> usize {
+        let (last_line, last_col, last_offset) = self.cursor;
+        let offset = if line == last_line {
+            self.file.offset_of_from(line, col, (last_col, last_offset))
+        } else {
+            self.file.offset_of(line, col)
+        };
+        self.cursor = (line, col, offset);
+        offset
+    }
+
+    fn too_deep(span: Span) -> SyntaxError {
+        SyntaxError {
+            span,
+            message: format!("lists and tables are nested more than {MAX_DEPTH} levels deep"),
+            previous: None,
+        }
     }
 
     fn next(&mut self) -> Result<Ev<'a>, SyntaxError> {
@@ -338,10 +414,22 @@ impl<'a> YamlBuilder<'a> {
                 Ok(node)
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => Ok(Node {
-                    span,
-                    value: node.value.clone(),
-                }),
+                Some((node, size)) => {
+                    self.alias_nodes = self.alias_nodes.saturating_add(*size);
+                    if self.alias_nodes > MAX_ALIAS_NODES {
+                        return Err(SyntaxError {
+                            span,
+                            message: format!(
+                                "aliases expand to more than {MAX_ALIAS_NODES} values (an alias bomb?)"
+                            ),
+                            previous: None,
+                        });
+                    }
+                    Ok(Node {
+                        span,
+                        value: node.value.clone(),
+                    })
+                }
                 None => Err(SyntaxError {
                     span,
                     message: "alias to an unknown anchor".into(),
@@ -349,6 +437,10 @@ impl<'a> YamlBuilder<'a> {
                 }),
             },
             Event::SequenceStart(anchor, _) => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(Self::too_deep(span));
+                }
+                self.depth += 1;
                 let mut items = Vec::new();
                 let end = loop {
                     let (event, ev_span) = self.next()?;
@@ -357,6 +449,7 @@ impl<'a> YamlBuilder<'a> {
                     }
                     items.push(self.node(event, ev_span)?);
                 };
+                self.depth -= 1;
                 let node = Node {
                     span: span.join(end),
                     value: NodeValue::Seq(items),
@@ -365,7 +458,12 @@ impl<'a> YamlBuilder<'a> {
                 Ok(node)
             }
             Event::MappingStart(anchor, _) => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(Self::too_deep(span));
+                }
+                self.depth += 1;
                 let mut entries: Vec<Entry> = Vec::new();
+                let mut keys: HashMap<String, Span> = HashMap::new();
                 let end = loop {
                     let (event, key_span) = self.next()?;
                     if matches!(event, Event::MappingEnd) {
@@ -384,20 +482,22 @@ impl<'a> YamlBuilder<'a> {
                     };
                     let (event, value_span) = self.next()?;
                     let value = self.node(event, value_span)?;
-                    if let Some(previous) = entries.iter().find(|e| e.key == key) {
+                    if let Some(previous) = keys.get(&key) {
                         self.errors.push(SyntaxError {
                             span: key_node.span,
                             message: format!("duplicate key `{key}`"),
-                            previous: Some(previous.key_span),
+                            previous: Some(*previous),
                         });
                         continue;
                     }
+                    keys.insert(key.clone(), key_node.span);
                     entries.push(Entry {
                         key,
                         key_span: key_node.span,
                         value,
                     });
                 };
+                self.depth -= 1;
                 let node = Node {
                     span: span.join(end),
                     value: NodeValue::Map(entries),
@@ -415,7 +515,7 @@ impl<'a> YamlBuilder<'a> {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), node.count()));
         }
     }
 }

@@ -102,13 +102,35 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
-        let rest = &self.text[start..];
-        let line_end = rest.find('\n').unwrap_or(rest.len());
-        rest[..line_end]
+        self.advance_chars(start, self.line_end(line), char_col)
+    }
+
+    /// Like [`offset_of`](Self::offset_of), continuing from a known earlier position on the same
+    /// line (`from` = (char column, byte offset)), so a scan along one long line stays linear.
+    pub fn offset_of_from(&self, line: usize, char_col: usize, from: (usize, usize)) -> usize {
+        let (from_col, from_offset) = from;
+        match self.line_starts.get(line.saturating_sub(1)) {
+            Some(&start) if from_col <= char_col && from_offset >= start => {
+                self.advance_chars(from_offset, self.line_end(line), char_col - from_col)
+            }
+            _ => self.offset_of(line, char_col),
+        }
+    }
+
+    /// The byte offset where a 1-based line's text ends (before its newline).
+    fn line_end(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line)
+            .map(|next| next - 1)
+            .unwrap_or(self.text.len())
+    }
+
+    fn advance_chars(&self, from: usize, line_end: usize, chars: usize) -> usize {
+        self.text[from..line_end]
             .char_indices()
-            .nth(char_col)
-            .map(|(i, _)| start + i)
-            .unwrap_or(start + line_end)
+            .nth(chars)
+            .map(|(i, _)| from + i)
+            .unwrap_or(line_end)
     }
 
     /// Nearest char boundary at or before `offset`, within the text.

@@ -28,27 +28,41 @@ pub fn resolve(root: &Path, given: &str) -> Result<PathBuf, String> {
     Ok(joined)
 }
 
-/// Check that `path` (when it exists, after following symlinks) lies under `root`.
+/// Check that `path` lies under `root`, whatever links it passes through: every component that
+/// exists is looked at without following it, and a symlink among them must resolve inside the
+/// root. A dangling link is refused (a write through it would land wherever it points).
 pub fn inside(root: &Path, path: &Path) -> Result<(), String> {
-    // A path that does not exist yet is checked through its nearest existing ancestor.
-    let mut probe = path.to_path_buf();
-    while !probe.exists() {
-        match probe.parent() {
-            Some(parent) => probe = parent.to_path_buf(),
-            None => return Ok(()),
+    let rel = path
+        .strip_prefix(root)
+        .map_err(|_| format!("`{}` is outside the root", path.display()))?;
+    let mut probe = root.to_path_buf();
+    for component in rel.components() {
+        probe.push(component);
+        let Ok(meta) = probe.symlink_metadata() else {
+            // Nothing here yet: neither is there anything below it.
+            return Ok(());
+        };
+        if !meta.is_symlink() {
+            continue;
+        }
+        match probe.canonicalize() {
+            Ok(real) if real.starts_with(root) => {}
+            Ok(_) => {
+                return Err(format!(
+                    "`{}` resolves outside the root (through a symlink)",
+                    relative(root, path)
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "`{}` passes through a dangling symlink (`{}`): refusing to write through it",
+                    relative(root, path),
+                    relative(root, &probe)
+                ));
+            }
         }
     }
-    let real = probe
-        .canonicalize()
-        .map_err(|e| format!("cannot resolve `{}`: {e}", path.display()))?;
-    if real.starts_with(root) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` resolves outside the root (through a symlink)",
-            relative(root, path)
-        ))
-    }
+    Ok(())
 }
 
 /// A path as the client should see it: relative to the root.
@@ -78,6 +92,12 @@ mod tests {
             std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
             assert!(resolve(&root, "link").is_err());
             assert!(resolve(&root, "link/passwd").is_err());
+            // Dangling links, as the last component and in the middle.
+            std::os::unix::fs::symlink("/tmp/botform-nowhere", root.join("dangling")).unwrap();
+            assert!(resolve(&root, "dangling").is_err());
+            assert!(resolve(&root, "dangling/x.toml").is_err());
+            std::os::unix::fs::symlink(root.join("bots"), root.join("inner")).unwrap();
+            assert!(resolve(&root, "inner/x.toml").is_ok());
         }
     }
 }

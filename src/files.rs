@@ -1,0 +1,222 @@
+//! Every file botform writes, and every config file it reads, goes through here.
+//!
+//! Owns the two rules about the file system that an attacker (or a careless colleague) must not be
+//! able to bend:
+//! - **A write never follows a link out.** A new file is created under a fresh random name in the
+//!   target's own directory (`O_CREAT|O_EXCL`, so a planted symlink is never opened), flushed to
+//!   disk, then renamed over the target. `rename` replaces a symlink at the target instead of
+//!   writing through it. A crash leaves the old file or the new one, never half of one.
+//! - **A read stays bounded.** Only regular files are read (a FIFO, a socket or a device is
+//!   refused before it is opened, so nothing hangs), and never more than [`MAX_CONFIG_BYTES`].
+//!
+//! Lock files are opened with `O_NOFOLLOW` too, so a symlink at a lock path is refused.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// The largest config file botform reads (10 MiB): a config of 10,000 bots is about 3 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Where botform keeps its own state for this user (leases, the journal of creates, the built-in
+/// sandbox): `$BOTFORM_STATE_DIR`, else `$XDG_STATE_HOME/botform`, else `~/.local/state/botform`.
+pub fn state_dir() -> std::path::PathBuf {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    if let Some(dir) = var("BOTFORM_STATE_DIR") {
+        return dir;
+    }
+    if let Some(dir) = var("XDG_STATE_HOME") {
+        return dir.join("botform");
+    }
+    match var("HOME") {
+        Some(home) => home.join(".local").join("state").join("botform"),
+        None => std::env::temp_dir().join("botform-state"),
+    }
+}
+
+/// Write `bytes` to `path` atomically, never through a symlink or into a file another process has
+/// open for writing. Creates the parent directory when it is missing.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = parent_dir(path);
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".botform-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The directory a path lives in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Why a config file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadRefusal {
+    #[error("not a regular file (a {0}); botform reads only regular files")]
+    NotRegular(&'static str),
+    #[error("the file is {size} bytes, over the {limit} byte limit for a config file")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the file is not UTF-8 text")]
+    NotText,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a path is, after following links, in words for an error.
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let ft = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "FIFO";
+        }
+        if ft.is_socket() {
+            return "socket";
+        }
+        if ft.is_block_device() || ft.is_char_device() {
+            return "device";
+        }
+    }
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_file() {
+        "file"
+    } else {
+        "special file"
+    }
+}
+
+/// Read a config file: a regular file of at most `limit` bytes, as UTF-8 text.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<String, ReadRefusal> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(ReadRefusal::NotRegular(kind_of(&meta)));
+    }
+    if meta.len() > limit {
+        return Err(ReadRefusal::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let file = open_read_nonblocking(path)?;
+    // The file may grow between the check and the read: read one byte past the limit to know.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadRefusal::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| ReadRefusal::NotText)
+}
+
+/// Open for reading without blocking on a FIFO swapped in after the type check.
+fn open_read_nonblocking(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Open (creating it when missing) a lock file, refusing a symlink at its path.
+pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    std::fs::create_dir_all(parent_dir(path))?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+    }
+    options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            std::io::Error::other(format!(
+                "{} is a symlink; botform does not follow links for its lock files",
+                path.display()
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_replaces_a_planted_symlink_and_never_writes_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let target = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&victim, &target).unwrap();
+        // Every name the old code used for its temp file, too.
+        std::os::unix::fs::symlink(&victim, dir.path().join(".state.json.tmp")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("state.tmp")).unwrap();
+        write_atomic(&target, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert!(!std::fs::symlink_metadata(&target).unwrap().is_symlink());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reads_refuse_fifos_devices_and_oversized_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("a.toml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            read_bounded(&fifo, MAX_CONFIG_BYTES),
+            Err(ReadRefusal::NotRegular("FIFO"))
+        ));
+        let zero = dir.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(matches!(
+            read_bounded(&zero, MAX_CONFIG_BYTES),
+            Err(ReadRefusal::NotRegular("device"))
+        ));
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; 2048]).unwrap();
+        assert!(matches!(
+            read_bounded(&big, 1024),
+            Err(ReadRefusal::TooLarge { size: 2048, .. })
+        ));
+        assert_eq!(read_bounded(&big, 4096).unwrap().len(), 2048);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_files_are_never_opened_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "x").unwrap();
+        let lock = dir.path().join("a.lock");
+        std::os::unix::fs::symlink(&victim, &lock).unwrap();
+        assert!(open_lock_file(&lock).is_err());
+        assert!(open_lock_file(&dir.path().join("b.lock")).is_ok());
+    }
+}

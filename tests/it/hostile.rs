@@ -1,0 +1,190 @@
+//! Hostile files and planted links: each attack from the security review, reproduced against the
+//! real binary. Every one must end in a located error or a clear refusal, exit 1, never a crash,
+//! a hang or a write outside the config directory.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use super::engine_support::{example_dir, offline};
+
+/// A guard against hangs and quadratic blow-ups, far above the measured times (see the README's
+/// Safety section for the figures); not a speed test.
+const GUARD: Duration = Duration::from_secs(30);
+
+/// Run `botform validate FILE` and expect a located error mentioning one of `needles`.
+fn refused(name: &str, text: &str, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let started = Instant::now();
+    let out = offline()
+        .args(["validate", "--format", "json"])
+        .arg(&path)
+        .timeout(GUARD)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        started.elapsed() < GUARD,
+        "{name} took {:?}",
+        started.elapsed()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let diags = report["diagnostics"].as_array().unwrap();
+    assert!(
+        diags.iter().any(|d| {
+            let message = d["message"].as_str().unwrap_or("");
+            needles.iter().any(|n| message.contains(n)) && d["labels"][0]["line"].as_u64().is_some()
+        }),
+        "{name}: no located {needles:?} error in {report}"
+    );
+}
+
+#[test]
+fn deep_yaml_block_sequences_are_a_located_error_not_a_stack_overflow() {
+    // 30 KB of `- - - - ... 1`: overflowed the stack before.
+    let text = format!("{}1\n", "- ".repeat(15_000));
+    refused("deep.yaml", &text, &["nested more than 64 levels"]);
+}
+
+#[test]
+fn deep_yaml_flow_and_maps_are_a_located_error() {
+    let flow = format!("bots: {}1{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    // The YAML scanner has a nesting limit of its own for flow collections; either is fine.
+    refused(
+        "flow.yaml",
+        &flow,
+        &["nested more than 64 levels", "recursion limit exceeded"],
+    );
+    let maps = format!("bots: {}1{}\n", "{a: ".repeat(5_000), "}".repeat(5_000));
+    refused(
+        "maps.yaml",
+        &maps,
+        &["nested more than 64 levels", "recursion limit exceeded"],
+    );
+}
+
+#[test]
+fn deep_toml_is_a_located_error() {
+    let inline = format!("x = {}1{}\n", "[".repeat(70), "]".repeat(70));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("deep.toml"), &inline).unwrap();
+    offline()
+        .args(["validate"])
+        .arg(dir.path())
+        .timeout(GUARD)
+        .assert()
+        .code(1);
+    let shallow_enough = format!("x = {}1{}\n", "[".repeat(66), "]".repeat(66));
+    refused(
+        "deep2.toml",
+        &shallow_enough,
+        &["nested more than 64 levels"],
+    );
+}
+
+#[test]
+fn a_yaml_alias_bomb_is_one_located_error() {
+    // "Billion laughs" in 530 bytes: grew past 7.8 GB before.
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
+    let mut prev = "a";
+    for name in names {
+        text.push_str(&format!(
+            "{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+        prev = name;
+    }
+    refused("bomb.yaml", &text, &["aliases expand to more than"]);
+}
+
+#[test]
+fn long_lines_and_wide_maps_parse_in_linear_time() {
+    // A 160 KB one-line list took 12 s and an 80k-key map 21 s (quadratic). Both are valid YAML
+    // that is not a valid config: they must come back quickly with the config's own error.
+    let list = format!(
+        "blacklist:\n  pairs: [{}]\n",
+        (0..20_000)
+            .map(|i| format!("P{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    refused("list.yaml", &list, &[""]);
+    let map: String = (0..80_000).map(|i| format!("k{i}: 1\n")).collect();
+    refused("map.yaml", &map, &["unknown"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn discovery_survives_link_cycles_fifos_and_device_links() {
+    let dir = example_dir();
+    let d = dir.path();
+    // Two `-> .` links made discovery exponential; a FIFO hung it; /dev/zero read until OOM.
+    std::os::unix::fs::symlink(".", d.join("loop1")).unwrap();
+    std::os::unix::fs::symlink(".", d.join("loop2")).unwrap();
+    let fifo = std::ffi::CString::new(d.join("fifo.toml").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.yaml")).unwrap();
+    offline()
+        .arg("validate")
+        .arg(d)
+        .timeout(GUARD)
+        .assert()
+        .success();
+}
+
+#[test]
+fn an_oversized_config_file_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.toml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(11 * 1024 * 1024).unwrap();
+    offline()
+        .arg("validate")
+        .arg(&path)
+        .timeout(GUARD)
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("over the 10485760")
+                .and(predicate::str::contains("byte limit")),
+        );
+}
+
+#[cfg(unix)]
+fn plant(link: &Path, victim: &Path) {
+    if let Some(dir) = link.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::os::unix::fs::symlink(victim, link).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn plan_out_never_writes_through_a_planted_link() {
+    let dir = example_dir();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let out = dir.path().join("plan.json");
+    // The old code wrote `<out>.tmp` and then renamed it; a link there, and at the plan itself.
+    plant(&dir.path().join("plan.tmp"), &victim);
+    plant(&out, &victim);
+    offline()
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .timeout(GUARD)
+        .assert()
+        .code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(saved.contains("plan_mac"));
+}
