@@ -1,4 +1,5 @@
-//! `botform sandbox serve`: run the local 3Commas-compatible server.
+//! `botform sandbox serve`: run the local 3Commas-compatible server; `botform sandbox dump`:
+//! print a sandbox's state as JSON.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,9 +19,22 @@ pub struct Args {
 enum SandboxCommand {
     /// Serve the 3Commas API under /public/api. The first line on stdout is the base URL.
     #[command(
-        after_help = "Examples:\n  botform sandbox serve\n  botform sandbox serve --listen 127.0.0.1:0 --state .botform/sandbox.json\n  botform sandbox serve --faults 5xx=0.1,timeout=0.05,reset=0.02,seed=7 --rate-limit 1000\n\nPoint botform (or any 3Commas client) at it:\n  THREECOMMAS_API_URL=http://127.0.0.1:PORT THREECOMMAS_API_KEY=sandbox-key THREECOMMAS_API_SECRET=sandbox-secret"
+        after_help = "Examples:\n  botform sandbox serve\n  botform sandbox serve --listen 127.0.0.1:0 --state /tmp/try.db\n  botform sandbox serve --builtin   # the built-in sandbox's state, shared with plan/apply\n  botform sandbox serve --faults 5xx=0.1,timeout=0.05,reset=0.02,seed=7 --rate-limit 1000\n\nPoint botform (or any 3Commas client) at it:\n  THREECOMMAS_API_URL=http://127.0.0.1:PORT THREECOMMAS_API_KEY=sandbox-key THREECOMMAS_API_SECRET=sandbox-secret"
     )]
     Serve(ServeArgs),
+    /// Print a sandbox's whole state (accounts, bots, deals, blacklist) as JSON on stdout.
+    #[command(
+        after_help = "Examples:\n  botform sandbox dump              # the built-in sandbox\n  botform sandbox dump --state /tmp/try.db > state.json"
+    )]
+    Dump(DumpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DumpArgs {
+    /// The state database (default: the built-in sandbox's, $BOTFORM_SANDBOX_STATE or
+    /// sandbox.db in botform's state dir).
+    #[arg(long)]
+    state: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -28,9 +42,14 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8413")]
     listen: SocketAddr,
-    /// Keep the state in this file across restarts (written atomically after every change).
-    #[arg(long)]
+    /// Keep the state in this SQLite database across restarts (each change is one transaction;
+    /// several sandboxes may share it). Without it, or --builtin, the state lives in memory.
+    #[arg(long, conflicts_with = "builtin")]
     state: Option<PathBuf>,
+    /// Serve the built-in sandbox's state (the one plan, apply and import use without
+    /// credentials).
+    #[arg(long)]
+    builtin: bool,
     /// The API key the sandbox accepts.
     #[arg(long, env = "BOTFORM_SANDBOX_API_KEY", default_value = sandbox::DEFAULT_API_KEY)]
     api_key: String,
@@ -52,10 +71,18 @@ struct ServeArgs {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let SandboxCommand::Serve(args) = args.command;
+    let args = match args.command {
+        SandboxCommand::Serve(args) => args,
+        SandboxCommand::Dump(args) => return dump(args),
+    };
+    let state_file = if args.builtin {
+        Some(crate::engine::target::builtin_sandbox_state())
+    } else {
+        args.state
+    };
     let config = SandboxConfig {
         listen: args.listen,
-        state_file: args.state,
+        state_file,
         api_key: args.api_key,
         api_secret: args.api_secret,
         faults: args.faults.unwrap_or_default(),
@@ -91,4 +118,28 @@ pub fn run(args: Args) -> ExitCode {
             _ = running.wait() => ExitCode::FAILURE,
         }
     })
+}
+
+fn dump(args: DumpArgs) -> ExitCode {
+    let path = args
+        .state
+        .unwrap_or_else(crate::engine::target::builtin_sandbox_state);
+    if !path.exists() {
+        eprintln!(
+            "error: {} does not exist (no sandbox has run there yet)",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match sandbox::open_state(&path) {
+        Ok((_, state)) => {
+            let text = serde_json::to_string_pretty(&state).expect("the state serializes");
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -14,6 +14,9 @@ pub struct FaultSpec {
     pub seed: u64,
     /// How long a "timeout" answer takes.
     pub slow: Duration,
+    /// Added to every API answer (`latency_ms=`), fault or not: a slow network, so a test can
+    /// interrupt a long apply halfway.
+    pub latency: Duration,
 }
 
 impl Default for FaultSpec {
@@ -24,6 +27,7 @@ impl Default for FaultSpec {
             reset: 0.0,
             seed: 0,
             slow: Duration::from_secs(35),
+            latency: Duration::ZERO,
         }
     }
 }
@@ -68,6 +72,13 @@ impl FaultSpec {
                         .parse()
                         .map_err(|_| format!("`{part}`: not a whole number"))?
                 }
+                "latency_ms" => {
+                    faults.latency = Duration::from_millis(
+                        value
+                            .parse()
+                            .map_err(|_| format!("`{part}`: not a whole number"))?,
+                    )
+                }
                 "slow_ms" => {
                     faults.slow = Duration::from_millis(
                         value
@@ -77,7 +88,7 @@ impl FaultSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault `{other}`: use 5xx, timeout, reset, seed, slow_ms"
+                        "unknown fault `{other}`: use 5xx, timeout, reset, seed, slow_ms, latency_ms"
                     ));
                 }
             }

@@ -10,6 +10,7 @@ pub mod faults;
 pub mod params;
 pub mod server;
 pub mod state;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,14 +19,13 @@ pub use faults::FaultSpec;
 use server::Shared;
 pub use server::{DEFAULT_API_KEY, DEFAULT_API_SECRET, SandboxConfig};
 pub use state::State;
+use store::Store;
 
 /// A sandbox listening on a socket.
 pub struct RunningSandbox {
     pub addr: SocketAddr,
     pub base_url: String,
     task: tokio::task::JoinHandle<()>,
-    /// Held while the sandbox runs, so two sandboxes never write one state file.
-    _state_lock: Option<std::fs::File>,
 }
 
 impl RunningSandbox {
@@ -39,19 +39,24 @@ impl RunningSandbox {
     }
 }
 
-/// Bind and start serving; loads `state_file` when it exists, else starts from the seed data.
+/// Open a state database (creating and seeding it when new) and read it.
+pub fn open_state(path: &std::path::Path) -> std::io::Result<(Store, State)> {
+    Store::open(path).map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Bind and start serving, with the state in `state_file` (shared with any other sandbox on the
+/// same file) or, without one, in memory from the seed data.
 pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
-    let state_lock = config.state_file.as_deref().map(lock_state).transpose()?;
-    let state = match &config.state_file {
-        Some(path) => State::load(path)?.unwrap_or_else(State::seeded),
-        None => State::seeded(),
+    let (store, state) = match &config.state_file {
+        Some(path) => {
+            let (store, state) = open_state(path)?;
+            (Some(store), state)
+        }
+        None => (None, State::seeded()),
     };
-    if let Some(path) = &config.state_file {
-        state.save(path)?;
-    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let shared: Arc<Shared> = Shared::new(config, state);
+    let shared: Arc<Shared> = Shared::new(config, state, store);
     let app = server::router(shared).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -62,28 +67,5 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
         addr,
         base_url: format!("http://{addr}"),
         task,
-        _state_lock: state_lock,
     })
-}
-
-/// Take the lock beside a state file (`sandbox.json.lock`); the OS releases it when the process
-/// ends, however it ends.
-fn lock_state(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let lock_path = std::path::PathBuf::from(format!("{}.lock", path.display()));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::other(format!(
-            "another botform is using the sandbox state {} (an apply, or `botform mcp`): try again when it is done",
-            path.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
 }

@@ -22,6 +22,7 @@ use super::bots;
 use super::faults::{Fault, FaultSpec, Timing};
 use super::params::{Attributes, NOT_VALID_VALUE, Params};
 use super::state::{self, DEAL_TEMPLATE, ModeState, State, now_iso};
+use super::store::{Store, Touched};
 use crate::model::catalogue::STRATEGY_LIST_JSON;
 use crate::model::decimal::Decimal;
 use crate::model::enums::TradingMode;
@@ -69,7 +70,10 @@ pub struct Shared {
 }
 
 struct Inner {
+    /// The state every request works on; with a store, brought up to date from it first.
     state: State,
+    /// The database behind `state`, when the sandbox keeps one (`--state`).
+    store: Option<Store>,
     rng: StdRng,
     stats: Stats,
     /// 3Commas' global request limit.
@@ -86,11 +90,12 @@ struct Stats {
 }
 
 impl Shared {
-    pub fn new(config: SandboxConfig, state: State) -> Arc<Shared> {
+    pub fn new(config: SandboxConfig, state: State, store: Option<Store>) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 rng: StdRng::seed_from_u64(config.faults.seed),
                 state,
+                store,
                 stats: Stats::default(),
                 global: RateWindow::default(),
                 deals: RateWindow::default(),
@@ -215,6 +220,9 @@ async fn handle(
         *inner.stats.by_status.entry(status).or_default() += 1;
         (answer, fault)
     };
+    if !shared.config.faults.latency.is_zero() {
+        tokio::time::sleep(shared.config.faults.latency).await;
+    }
     match fault {
         None => respond(answer),
         Some(Fault::ServerError) => respond(error(
@@ -270,7 +278,15 @@ fn serve_api(
             Some(fault),
         );
     }
-    let mode = forced_mode(request.headers).unwrap_or(inner.state.default_mode);
+    let Inner { state, store, .. } = inner;
+    // Another process sharing the database may have written since the last request.
+    if let Some(store) = store.as_mut()
+        && let Err(e) = store.refresh(state)
+    {
+        tracing::error!("cannot read the sandbox state: {e}");
+        return (state_failure(), None);
+    }
+    let mode = forced_mode(request.headers).unwrap_or(state.default_mode);
     let content_type = request
         .headers
         .get("content-type")
@@ -287,30 +303,59 @@ fn serve_api(
             );
         }
     };
-    // Writes run on a copy that replaces the state only once it is on disk: an answer is never
-    // given for a change that a restart would lose, and a failed save changes nothing.
-    let persisted = request.is_write && config.state_file.is_some();
-    let mut next = if persisted {
-        Some(inner.state.clone())
-    } else {
-        None
-    };
-    let state = next.as_mut().unwrap_or(&mut inner.state);
-    let answer = run(config, state, mode, &route, &mut params);
-    if let (Some(next), Some(file)) = (next, &config.state_file)
-        && answer.mutated
-    {
-        if let Err(e) = next.save(file) {
-            tracing::error!("cannot save sandbox state to {}: {e}", file.display());
-            let failed = ErrorBody::new(
-                "unknown_error",
-                Some("Unknown error occurred#StateNotSaved"),
-            );
-            return (error(StatusCode::INTERNAL_SERVER_ERROR, failed), None);
+    // A write is one transaction: the answer is given only once the change is committed, so a
+    // restart never loses an acknowledged write, and a failed commit changes nothing.
+    let answer = match store.as_mut().filter(|_| request.is_write) {
+        Some(store) => {
+            let written = store.write(state, mode, |state| {
+                let next_bot_id = state.next_bot_id;
+                let answer = run(config, state, mode, &route, &mut params);
+                let touched = answer
+                    .mutated
+                    .then(|| touched_by(&route, next_bot_id, state));
+                (answer, touched)
+            });
+            match written {
+                Ok(answer) => answer,
+                Err(e) => {
+                    tracing::error!("cannot save the sandbox state: {e}");
+                    return (state_failure(), None);
+                }
+            }
         }
-        inner.state = next;
-    }
+        None => run(config, state, mode, &route, &mut params),
+    };
     (answer, fault.map(|(f, _)| f))
+}
+
+/// What 3Commas answers when its own storage fails.
+fn state_failure() -> Answer {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorBody::new(
+            "unknown_error",
+            Some("Unknown error occurred#StateNotSaved"),
+        ),
+    )
+}
+
+/// The rows a successful write touched: the bot it names or creates, or the blacklist.
+fn touched_by(route: &Route, next_bot_id_before: i64, state: &State) -> Touched {
+    let mut touched = Touched::default();
+    match route {
+        Route::CreateBot | Route::BotCopy(_) => {
+            touched.bots = (next_bot_id_before..state.next_bot_id).collect()
+        }
+        Route::BotUpdate(id)
+        | Route::BotEnable(id)
+        | Route::BotDisable(id)
+        | Route::BotDelete(id) => {
+            touched.bots.insert(*id);
+        }
+        Route::UpdateBlacklist => touched.blacklist = true,
+        _ => {}
+    }
+    touched
 }
 
 /// A response whose body fails at once: hyper drops the connection mid-answer.
@@ -1051,7 +1096,17 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             shared.lock().stats = Stats::default();
             ok(json!({ "reset": true }))
         }
-        ("GET", "state") => ok(to_json(&shared.lock().state)),
+        ("GET", "state") => {
+            let mut guard = shared.lock();
+            let Inner { state, store, .. } = &mut *guard;
+            match store.as_mut().map(|s| s.refresh(state)) {
+                Some(Err(e)) => {
+                    tracing::error!("cannot read the sandbox state: {e}");
+                    state_failure()
+                }
+                _ => ok(to_json(state)),
+            }
+        }
         ("POST", "deals") => add_deal(shared, body),
         _ => not_found(),
     }
@@ -1066,22 +1121,25 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
             ErrorBody::new("invalid_params", Some("expected a JSON object")),
         );
     };
-    let mut inner = shared.lock();
+    let mut guard = shared.lock();
+    let Inner { state, store, .. } = &mut *guard;
+    if let Some(Err(e)) = store.as_mut().map(|s| s.refresh(state)) {
+        tracing::error!("cannot read the sandbox state: {e}");
+        return state_failure();
+    }
     let mode = request["mode"]
         .as_str()
         .and_then(TradingMode::parse)
-        .unwrap_or(inner.state.default_mode);
+        .unwrap_or(state.default_mode);
     let Some(bot_id) = request["bot_id"].as_i64() else {
         return invalid(Attributes::from([(
             "bot_id".to_string(),
             vec!["is missing".to_string()],
         )]));
     };
-    let Some(bot) = inner.state.mode(mode).bots.get(&bot_id).cloned() else {
+    let Some(bot) = state.mode(mode).bots.get(&bot_id).cloned() else {
         return not_found();
     };
-    let id = inner.state.next_deal_id;
-    inner.state.next_deal_id += 1;
     let mut deal: Value = serde_json::from_str(DEAL_TEMPLATE).expect("embedded deal template");
     let status = request["status"].as_str().unwrap_or("bought").to_string();
     let finished = matches!(
@@ -1090,7 +1148,6 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
     );
     let pair = bot.pairs.first().cloned().unwrap_or_default();
     let (quote, base) = pair.split_once('_').unwrap_or(("USDT", ""));
-    deal["id"] = id.into();
     deal["bot_id"] = bot_id.into();
     deal["bot_name"] = bot.name.clone().into();
     deal["account_id"] = bot.account_id.into();
@@ -1120,13 +1177,28 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
             deal[field] = v.clone();
         }
     }
-    inner.state.mode_mut(mode).deals.insert(id, deal.clone());
-    if let Some(file) = &shared.config.state_file
-        && let Err(e) = inner.state.save(file)
-    {
-        tracing::error!("cannot save sandbox state: {e}");
+    let mut insert = |state: &mut State| {
+        let id = state.next_deal_id;
+        state.next_deal_id += 1;
+        deal["id"] = id.into();
+        state.mode_mut(mode).deals.insert(id, deal.clone());
+        let touched = Touched {
+            deals: [id].into(),
+            ..Touched::default()
+        };
+        (deal.clone(), Some(touched))
+    };
+    let saved = match store.as_mut() {
+        Some(store) => store.write(state, mode, insert),
+        None => Ok(insert(state).0),
+    };
+    match saved {
+        Ok(deal) => created(deal),
+        Err(e) => {
+            tracing::error!("cannot save the sandbox state: {e}");
+            state_failure()
+        }
     }
-    created(deal)
 }
 
 #[cfg(test)]

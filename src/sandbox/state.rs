@@ -1,9 +1,7 @@
 //! The sandbox's data: one user's accounts, bots, deals and blacklist, kept apart per trading mode
-//! (`Forced-Mode: paper|real`), with realistic seed data and atomic persistence.
+//! (`Forced-Mode: paper|real`), with realistic seed data. `store` keeps it on disk.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -163,42 +161,6 @@ impl State {
             TradingMode::Real => &mut self.real,
         }
     }
-
-    pub fn load(path: &Path) -> std::io::Result<Option<State>> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Write atomically: a temp file beside the target, flushed to disk, then renamed over it, so
-    /// a crash leaves either the old state or the new one, never half of one.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("sandbox-state")
-        ));
-        {
-            let mut file = std::fs::File::create(&tmp)?;
-            serde_json::to_writer(&mut file, self)?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
-    }
 }
 
 fn account(
@@ -280,20 +242,5 @@ mod tests {
             "2024-10-24T19:57:43.635Z"
         );
         assert_eq!(iso_from_millis(0), "1970-01-01T00:00:00.000Z");
-    }
-
-    #[test]
-    fn state_round_trips_through_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let state = State::seeded();
-        state.save(&path).unwrap();
-        let back = State::load(&path).unwrap().unwrap();
-        assert_eq!(back.real.accounts, state.real.accounts);
-        assert!(
-            State::load(&dir.path().join("none.json"))
-                .unwrap()
-                .is_none()
-        );
     }
 }
