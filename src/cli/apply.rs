@@ -41,16 +41,19 @@ pub fn run(args: Args, output: Output) -> ExitCode {
 
 async fn run_async(args: Args, output: Output) -> ExitCode {
     let stdout = io::stdout();
-    let (plan, client, max_change, _keep) = match &args.plan {
+    let (plan, target) = match &args.plan {
         Some(path) => {
-            let saved = match SavedPlan::read(path) {
+            // Authenticated before anything in it is acted on.
+            let saved = match workflow::plan_key().and_then(|key| {
+                SavedPlan::read(path, &key).map_err(crate::threecommas::ApiError::Config)
+            }) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::FAILURE;
                 }
             };
-            let target = match target::connect(&saved.config_dir, saved.plan.target.mode).await {
+            let target = match target::connect(saved.plan.target.mode).await {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -65,12 +68,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-            (
-                saved.plan,
-                target.client.clone(),
-                saved.max_change_percentage,
-                Some(target),
-            )
+            (saved.plan, target)
         }
         None => {
             let paths = super::paths_or_cwd(args.paths.clone());
@@ -78,13 +76,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return super::report_workflow_error(e, output),
             };
-            let client = planned.target.client.clone();
-            (
-                planned.plan,
-                client,
-                planned.desired.max_change_percentage,
-                Some(planned.target),
-            )
+            (planned.plan, planned.target)
         }
     };
     {
@@ -101,11 +93,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
     if plan.is_empty() {
         return ExitCode::SUCCESS;
     }
-    let options = ApplyOptions {
-        allow_delete: args.allow_delete,
-        force: args.force,
-        max_change_percentage: max_change,
-    };
+    let options = ApplyOptions::for_target(&target, args.allow_delete, args.force);
     if let Err(refusal) = apply::check_safety(&plan, &options) {
         eprintln!("error: {refusal}");
         return ExitCode::FAILURE;
@@ -114,7 +102,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let progress: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
-    let report = match apply::apply(&client, &plan, &options, progress).await {
+    let report = match apply::apply(&target, &plan, &options, progress).await {
         Ok(r) => r,
         Err(ApplyError::Refused(refusal)) => {
             eprintln!("error: {refusal}");
@@ -122,6 +110,10 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
         }
         Err(ApplyError::Api(e)) => {
             eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(ApplyError::Lease(e)) => {
+            eprintln!("error: cannot take the account's lease: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -176,6 +176,7 @@ fn report_workflow_error(
                 }
             }
         }
+        WorkflowError::Refused(why) => eprintln!("error: {why}"),
         WorkflowError::UnknownTargets(names) => {
             eprintln!(
                 "error: --target names no bot of the config: {}",

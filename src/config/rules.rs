@@ -40,6 +40,7 @@ pub fn check(
     bots: &[DesiredBot],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Option<DcaNumbers>> {
+    check_settings(config, diagnostics);
     check_accounts(config, diagnostics);
     check_strategy_sets(config, diagnostics);
     let blacklist = check_blacklist(config, diagnostics);
@@ -53,6 +54,28 @@ pub fn check(
             numbers.filter(|_| ok)
         })
         .collect()
+}
+
+/// The safety settings: a limit outside its range would switch the rail off or make it meaningless.
+fn check_settings(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
+    let settings = &config.settings;
+    if let Some(limit) = settings.max_change_percentage {
+        let hundred = Decimal::ONE_HUNDRED;
+        if limit < Decimal::from_int(0) || limit > hundred {
+            let mut d = Diagnostic::error(
+                "out-of-range",
+                format!("max_change_percentage is {limit}; it must be between 0 and 100"),
+            )
+            .help("a share of the account's live bots, in percent; the default is 30");
+            if settings.spans.fields.contains_key("max_change_percentage") {
+                d = d.at(
+                    settings.spans.value("max_change_percentage"),
+                    "outside 0..=100",
+                );
+            }
+            diagnostics.push(d);
+        }
+    }
 }
 
 fn check_accounts(config: &Config, diagnostics: &mut Vec<Diagnostic>) {

@@ -64,6 +64,11 @@ config_record! {
         /// `--force`. Default 30.
         #[schemars(range(min = 0, max = 100))]
         pub max_change_percentage: Decimal,
+        /// Most bots one apply may delete on an account without `--force` (also limited by
+        /// `max_change_percentage` of the account's live bots; the stricter wins). Default: no
+        /// count limit beyond the percentage.
+        #[schemars(range(min = 0))]
+        pub max_delete: u32,
     }
 }
 

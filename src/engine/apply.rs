@@ -8,14 +8,16 @@
 //! 5xx after sending) is resolved by looking before any retry, so a create never makes a
 //! duplicate. Finally it reads back what it changed and reports any field 3Commas did not take.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::desired::SourceRef;
+use super::lease::{self, Started};
 use super::plan::{Action, Change, LiveState, Plan, comparable, staleness};
+use super::target::Target;
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
 use crate::threecommas::wire::{BotParams, WireBot};
@@ -25,14 +27,39 @@ use crate::threecommas::{ApiError, BotsFilter, Client};
 const CONCURRENCY: usize = 4;
 /// Attempts to settle one ambiguous write.
 const SETTLE_ATTEMPTS: usize = 3;
-/// Below this many managed bots the change threshold does not apply (as octodns does).
-const THRESHOLD_MIN_MANAGED: usize = 10;
+/// Below this many live bots on an account, updates are not held to the percentage (as octodns
+/// does); deletes always are.
+const THRESHOLD_MIN_LIVE: usize = 10;
 
-#[derive(Debug, Clone)]
+/// Updates and deletes on one account, counted against its live bots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub updates: usize,
+    pub deletes: usize,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
     pub allow_delete: bool,
     pub force: bool,
-    pub max_change_percentage: Decimal,
+    /// Bots an interrupted apply on this target created and did not switch on: turning them on
+    /// finishes that apply and is not counted against the threshold.
+    pub half_made: BTreeSet<Started>,
+    /// What earlier applies in the same session changed, per account (the MCP server keeps it),
+    /// so a change split into batches meets the limit the whole change would.
+    pub earlier: BTreeMap<i64, Tally>,
+}
+
+impl ApplyOptions {
+    /// Options for applying to `target`, with what an interrupted apply there left half made.
+    pub fn for_target(target: &Target, allow_delete: bool, force: bool) -> ApplyOptions {
+        ApplyOptions {
+            allow_delete,
+            force,
+            half_made: lease::unfinished_creates(&target.identity),
+            earlier: BTreeMap::new(),
+        }
+    }
 }
 
 /// Why an apply did not start. Nothing was written.
@@ -45,13 +72,24 @@ pub enum Refusal {
     #[error("refusing to delete bots with active deals: {}", .0.join(", "))]
     ActiveDeals(Vec<String>),
     #[error(
-        "the plan changes or deletes {changes} of {managed} managed bots ({percent}%), more than the {limit}% allowed by settings.max_change_percentage; review it, then pass --force"
+        "the plan {what} {count} of the {live} live bots on {account} ({percent}%), more than the {limit}% allowed by settings.max_change_percentage{earlier}; review it, then pass --force"
     )]
     TooManyChanges {
-        changes: usize,
-        managed: usize,
+        what: &'static str,
+        account: String,
+        count: usize,
+        live: usize,
         percent: Decimal,
         limit: Decimal,
+        earlier: String,
+    },
+    #[error(
+        "the plan deletes {count} bots on {account}, more than settings.max_delete = {max}; review it, then pass --force"
+    )]
+    TooManyDeletes {
+        account: String,
+        count: usize,
+        max: u32,
     },
 }
 
@@ -89,7 +127,45 @@ impl ApplyReport {
     }
 }
 
-/// The rails that do not need the network.
+/// True for a change that only switches on a bot an interrupted apply created.
+fn finishes_half_made(change: &Change, half_made: &BTreeSet<Started>) -> bool {
+    let only_toggle = change.settings.is_none()
+        && change.fields.iter().all(|f| f.field == "enabled")
+        && change.enable.is_some();
+    change.action == Action::Update
+        && only_toggle
+        && started(change).is_some_and(|s| half_made.contains(&s))
+}
+
+/// The journal entry of a change's bot.
+fn started(change: &Change) -> Option<Started> {
+    Some(Started {
+        account_id: change.account_id?,
+        name: change.bot_name.clone()?,
+    })
+}
+
+/// What the plan updates and deletes on each account (with earlier batches of the session).
+pub fn tally(plan: &Plan, options: &ApplyOptions) -> BTreeMap<i64, Tally> {
+    let mut tally = options.earlier.clone();
+    for change in &plan.changes {
+        let Some(account) = change.account_id else {
+            continue;
+        };
+        match change.action {
+            Action::Update if !finishes_half_made(change, &options.half_made) => {
+                tally.entry(account).or_default().updates += 1
+            }
+            Action::Delete => tally.entry(account).or_default().deletes += 1,
+            _ => {}
+        }
+    }
+    tally
+}
+
+/// The rails that do not need the network: deletes need `allow_delete`, never a bot with active
+/// deals (as of the plan; apply checks again live), and, without `force`, each account's updates
+/// and deletes stay within the plan's limits, counted against all its live bots.
 pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
     let deletes: Vec<&Change> = plan
         .changes
@@ -102,54 +178,125 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
     let busy: Vec<String> = deletes
         .iter()
         .filter(|c| c.active_deals > 0)
-        .map(|c| {
-            format!(
-                "{} has {} active deal{}",
-                c.address,
-                c.active_deals,
-                if c.active_deals == 1 { "" } else { "s" }
-            )
-        })
+        .map(|c| busy_line(&c.address, c.active_deals))
         .collect();
     if !busy.is_empty() {
         return Err(Refusal::ActiveDeals(busy));
     }
-    let managed = plan.summary.managed;
-    let touched = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Update | Action::Delete))
-        .count();
-    if managed >= THRESHOLD_MIN_MANAGED && !options.force {
-        let percent = (Decimal::from_int(touched as i64) * Decimal::ONE_HUNDRED
-            / Decimal::from_int(managed as i64))
-        .round_dp(1);
-        if percent > options.max_change_percentage {
+    if options.force {
+        return Ok(());
+    }
+    let limit = plan.limits.max_change_percentage;
+    for (account_id, counted) in tally(plan, options) {
+        let account = plan
+            .changes
+            .iter()
+            .find(|c| c.account_id == Some(account_id))
+            .and_then(|c| c.account.clone())
+            .map(|alias| format!("`{alias}`"))
+            .unwrap_or_else(|| format!("account {account_id}"));
+        let live = plan
+            .summary
+            .live_by_account
+            .get(&account_id)
+            .copied()
+            .unwrap_or(0)
+            .max(1);
+        let earlier = options
+            .earlier
+            .get(&account_id)
+            .filter(|e| e.updates + e.deletes > 0)
+            .map(|e| {
+                format!(
+                    " (counting {} change{} applied earlier in this session)",
+                    e.updates + e.deletes,
+                    if e.updates + e.deletes == 1 { "" } else { "s" }
+                )
+            })
+            .unwrap_or_default();
+        let percent_of = |n: usize| {
+            (Decimal::from_int(n as i64) * Decimal::ONE_HUNDRED / Decimal::from_int(live as i64))
+                .round_dp(1)
+        };
+        if counted.deletes > 0 {
+            if let Some(max) = plan.limits.max_delete
+                && counted.deletes > max as usize
+            {
+                return Err(Refusal::TooManyDeletes {
+                    account,
+                    count: counted.deletes,
+                    max,
+                });
+            }
+            let percent = percent_of(counted.deletes);
+            if percent > limit {
+                return Err(Refusal::TooManyChanges {
+                    what: "deletes",
+                    account,
+                    count: counted.deletes,
+                    live,
+                    percent,
+                    limit,
+                    earlier,
+                });
+            }
+        }
+        let touched = counted.updates + counted.deletes;
+        let percent = percent_of(touched);
+        if live >= THRESHOLD_MIN_LIVE && percent > limit {
             return Err(Refusal::TooManyChanges {
-                changes: touched,
-                managed,
+                what: "changes or deletes",
+                account,
+                count: touched,
+                live,
                 percent,
-                limit: options.max_change_percentage,
+                limit,
+                earlier,
             });
         }
     }
     Ok(())
 }
 
+fn busy_line(address: &str, deals: u32) -> String {
+    format!(
+        "{address} has {deals} active deal{}",
+        if deals == 1 { "" } else { "s" }
+    )
+}
+
 pub enum ApplyError {
     Refused(Refusal),
     Api(ApiError),
+    /// The lease on the target could not be taken (its lock file is unusable).
+    Lease(std::io::Error),
 }
 
-/// Apply `plan`. `progress` receives one line per step, for stderr.
+/// Apply `plan` to `target`. `progress` receives one line per step, for stderr.
+///
+/// Holds the target's lease from the re-read to the last write, so no other botform process
+/// writes to the account in between; a second apply waits and then finds its plan stale.
 pub async fn apply(
-    client: &Client,
+    target: &Target,
     plan: &Plan,
     options: &ApplyOptions,
     progress: Arc<dyn Fn(String) + Send + Sync>,
 ) -> Result<ApplyReport, ApplyError> {
     check_safety(plan, options).map_err(ApplyError::Refused)?;
-    // Re-read only what the fingerprints cover: bots, and the blacklist when the plan read it.
+    let client = &target.client;
+    let lease = {
+        let progress = progress.clone();
+        lease::acquire(&target.identity, move || {
+            progress(
+                "waiting: another botform apply is writing to this account; this one goes on when it ends"
+                    .into(),
+            )
+        })
+        .await
+        .map_err(ApplyError::Lease)?
+    };
+    // Re-read, within the lease, what the fingerprints cover: bots, and the blacklist when the
+    // plan read it. A bot the plan creates that now exists makes the plan stale: no twin.
     let bots = client
         .bots(BotsFilter::default())
         .await
@@ -170,6 +317,28 @@ pub async fn apply(
     }
     let live_bots: Arc<BTreeMap<i64, LiveBot>> =
         Arc::new(live.bots.iter().map(|b| (b.id, b.clone())).collect());
+    // Deals are not in the fingerprints (they come and go): check them now, live.
+    let busy: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .filter_map(|c| {
+            let bot = live_bots.get(&c.bot_id?)?;
+            (bot.active_deals_count > 0).then(|| busy_line(&c.address, bot.active_deals_count))
+        })
+        .collect();
+    if !busy.is_empty() {
+        return Err(ApplyError::Refused(Refusal::ActiveDeals(busy)));
+    }
+    let creating: BTreeSet<Started> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .filter_map(started)
+        .collect();
+    if let Err(e) = lease.record_creates(&creating) {
+        return Err(ApplyError::Lease(e));
+    }
     let mut report = ApplyReport::default();
     let total = plan.changes.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -186,6 +355,29 @@ pub async fn apply(
         if phase == Action::Delete {
             // Enable/disable after every create and update, before any delete.
             switch(client, std::mem::take(&mut toggles), &mut report, &progress).await;
+            // The journal keeps only the creates (of this apply or an interrupted one) whose
+            // change failed: the rest ended as planned, switched on too where asked.
+            let failed = |i: usize| {
+                report
+                    .outcomes
+                    .iter()
+                    .any(|o| o.change == i && o.result.is_err())
+            };
+            let unfinished: BTreeSet<Started> = plan
+                .changes
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| {
+                    (c.action == Action::Create || finishes_half_made(c, &options.half_made))
+                        && failed(*i)
+                })
+                .filter_map(|(_, c)| started(c))
+                .collect();
+            if let Err(e) = lease.keep_unfinished(&unfinished) {
+                progress(format!(
+                    "warning: cannot update the journal of creates: {e}"
+                ));
+            }
         }
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
@@ -327,6 +519,21 @@ async fn run_change(
             let Some(id) = change.bot_id else {
                 return Err(malformed(change, "a delete that names no bot"));
             };
+            // A deal may have started since the re-read: look once more, right before.
+            match client.bot(id).await {
+                Ok(bot) if bot.to_model().active_deals_count > 0 => {
+                    return Err(failure(
+                        change,
+                        &ApiError::Config(format!(
+                            "not deleted: it has {} active deal(s) now",
+                            bot.to_model().active_deals_count
+                        )),
+                        false,
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(failure(change, &e, e.is_ambiguous())),
+            }
             settle(
                 || async { client.delete_bot(id).await },
                 || async {

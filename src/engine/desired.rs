@@ -66,6 +66,8 @@ pub struct Desired {
     pub prune: bool,
     /// Share of managed bots one apply may update or delete without `--force`.
     pub max_change_percentage: Decimal,
+    /// Most bots one apply may delete per account without `--force`.
+    pub max_delete: Option<u32>,
     pub accounts: BTreeMap<String, DesiredAccount>,
     pub bots: Vec<WantedBot>,
     pub blacklist: Option<(Vec<String>, SourceRef)>,
@@ -84,6 +86,7 @@ pub fn from_checked(checked: &Checked) -> Desired {
         max_change_percentage: settings
             .max_change_percentage
             .unwrap_or(Decimal::from_int(DEFAULT_MAX_CHANGE_PERCENTAGE)),
+        max_delete: settings.max_delete,
         accounts: config
             .accounts
             .iter()

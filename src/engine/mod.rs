@@ -5,6 +5,7 @@
 //! - `render`: the plan for people (terraform's form).
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
+//! - `lease`: one writer per account across processes, and the journal of creates under way.
 //! - `target`: which server to talk to (3Commas or the built-in sandbox) and reading live state.
 //!
 //! Safety rails (delete protection, thresholds, staleness) live here, not in the CLI, so every
@@ -13,6 +14,7 @@
 pub mod apply;
 pub mod desired;
 pub mod import;
+pub mod lease;
 pub mod plan;
 pub mod render;
 pub mod target;

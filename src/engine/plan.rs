@@ -128,6 +128,16 @@ impl Change {
     }
 }
 
+/// The change threshold apply enforces without `--force`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Limits {
+    /// Largest share, in percent of an account's live bots, that one apply may update or delete
+    /// (deletes: at any fleet size; updates: from 10 live bots on the account).
+    pub max_change_percentage: Decimal,
+    /// Most bots one apply may delete on one account.
+    pub max_delete: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub add: usize,
@@ -137,6 +147,9 @@ pub struct Summary {
     pub managed: usize,
     /// Live bots on the config's accounts that the config does not describe.
     pub unmanaged: usize,
+    /// Every live bot on each of the config's accounts, by account id: the base of the change
+    /// threshold.
+    pub live_by_account: BTreeMap<i64, usize>,
 }
 
 /// A live bot the config leaves alone.
@@ -157,6 +170,10 @@ pub struct Plan {
     pub target: PlanTarget,
     pub changes: Vec<Change>,
     pub summary: Summary,
+    /// The safety limits apply enforces, from the config's settings when the plan was made: part
+    /// of the plan (and of its hash), so a saved plan cannot carry looser ones than it was made
+    /// with.
+    pub limits: Limits,
     pub unmanaged: Vec<BotRef>,
     /// A hash of every live object the plan read and depends on (`bot/<id>`, `absent/<account
     /// id>/<name>` for bots to create, `blacklist`): apply refuses when any of them moved.
@@ -166,6 +183,72 @@ pub struct Plan {
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Check that what each change shows (`fields`) is what it would write (`settings`,
+    /// `enable`, `blacklist`), so no plan can display one value and send another.
+    pub fn check_consistent(&self) -> Result<(), String> {
+        for change in &self.changes {
+            let shown = |field: &str| {
+                change
+                    .fields
+                    .iter()
+                    .find(|f| f.field == field)
+                    .and_then(|f| f.after.clone())
+            };
+            let wrong = |what: &str| Err(format!("{}: {what}", change.address));
+            match change.action {
+                Action::UpdateBlacklist => {
+                    let list: BTreeSet<&str> = change
+                        .blacklist
+                        .iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect();
+                    for f in &change.fields {
+                        let added = f.after.as_ref().and_then(Value::as_str);
+                        let removed = f.before.as_ref().and_then(Value::as_str);
+                        if added.is_some_and(|p| !list.contains(p))
+                            || removed.is_some_and(|p| list.contains(p))
+                        {
+                            return wrong("the pairs shown differ from the pairs sent");
+                        }
+                    }
+                }
+                Action::Create | Action::Update => {
+                    let sent = match (&change.settings, change.action) {
+                        (Some(s), Action::Create) => s.to_map(),
+                        (Some(s), _) => comparable(s),
+                        (None, _) => serde_json::Map::new(),
+                    };
+                    let shown_fields: BTreeSet<&str> = change
+                        .fields
+                        .iter()
+                        .map(|f| f.field.as_str())
+                        .filter(|f| *f != "enabled")
+                        .collect();
+                    for field in &shown_fields {
+                        if sent.get(*field) != shown(field).as_ref() {
+                            return wrong(&format!("`{field}` shown differs from `{field}` sent"));
+                        }
+                    }
+                    // Every field sent is shown (write-only fields never compare, by design).
+                    if sent.keys().any(|k| !shown_fields.contains(k.as_str())) {
+                        return wrong("it sends a field it does not show");
+                    }
+                    let enable_shown = shown("enabled").and_then(|v| v.as_bool());
+                    let enable_sent = match change.action {
+                        Action::Create => change.enable.or(enable_shown.filter(|e| !e)),
+                        _ => change.enable,
+                    };
+                    if enable_shown != enable_sent {
+                        return wrong("the on/off state shown differs from the one sent");
+                    }
+                }
+                Action::Delete => {}
+            }
+        }
+        Ok(())
     }
 
     /// A hash of the whole plan: what the person reviewed is what gets applied.
@@ -465,6 +548,16 @@ pub fn plan(
                 if fields.is_empty() {
                     continue;
                 }
+                // Only what changes (and the write-only fields, which never compare), laid over
+                // the live bot when sent: what is shown is what is written.
+                let settings = settings_change.then(|| {
+                    let send: Vec<&str> = fields
+                        .iter()
+                        .map(|f| f.field.as_str())
+                        .chain(WRITE_ONLY_FIELDS.iter().copied())
+                        .collect();
+                    wanted.settings.only(&send)
+                });
                 let after = bot.settings.overlaid(&wanted.settings);
                 let (dca_before, dca_after) = (dca_figures(&bot.settings), dca_figures(&after));
                 let dca_changed = dca_before != dca_after;
@@ -472,7 +565,7 @@ pub fn plan(
                     action: Action::Update,
                     fields,
                     unchanged,
-                    settings: settings_change.then(|| wanted.settings.clone()),
+                    settings,
                     enable: toggle,
                     dca_before: dca_before.filter(|_| dca_changed),
                     dca_after: dca_after.filter(|_| dca_changed),
@@ -539,12 +632,25 @@ pub fn plan(
             .count(),
         managed: matched.len(),
         unmanaged: unmanaged.len(),
+        live_by_account: account_ids
+            .iter()
+            .map(|id| {
+                (
+                    *id,
+                    live.bots.iter().filter(|b| b.account_id == *id).count(),
+                )
+            })
+            .collect(),
     };
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         target,
         changes,
         summary,
+        limits: Limits {
+            max_change_percentage: desired.max_change_percentage,
+            max_delete: desired.max_delete,
+        },
         unmanaged,
         fingerprints,
     })

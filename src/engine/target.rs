@@ -1,6 +1,6 @@
 //! Where botform's commands go: 3Commas (or `THREECOMMAS_API_URL`) when credentials are set, else
-//! the built-in sandbox, started in-process with its state in `.botform/sandbox.json` beside the
-//! config. Also reads the live state a plan needs, in as few requests as 3Commas allows.
+//! the built-in sandbox, started in-process with its state in one database per user (see
+//! [`builtin_sandbox_state`]). Also reads the live state a plan needs, in as few requests as 3Commas allows.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,26 +14,15 @@ use crate::threecommas::{ApiError, BotsFilter, Client, ClientConfig, Credentials
 pub struct Target {
     pub client: Client,
     pub info: PlanTarget,
+    /// Names the account's lease: the same for every process that writes to the same account
+    /// with the same key (for the built-in sandbox: the same state file).
+    pub identity: String,
     _sandbox: Option<RunningSandbox>,
 }
 
-/// The directory a config lives in: the first path if it is a directory, else its parent.
-pub fn config_dir(paths: &[PathBuf]) -> PathBuf {
-    let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-    if first.is_dir() {
-        first
-    } else {
-        first
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from("."))
-    }
-}
-
-/// Connect to 3Commas from the environment, or start the sandbox for the config at `dir`.
+/// Connect to 3Commas from the environment, or start the built-in sandbox.
 /// `mode` (from the config's settings) wins over `THREECOMMAS_MODE`.
-pub async fn connect(dir: &Path, mode: Option<TradingMode>) -> Result<Target, ApiError> {
+pub async fn connect(mode: Option<TradingMode>) -> Result<Target, ApiError> {
     if let Some(mut config) = ClientConfig::from_env()? {
         if mode.is_some() {
             config.mode = mode;
@@ -42,17 +31,19 @@ pub async fn connect(dir: &Path, mode: Option<TradingMode>) -> Result<Target, Ap
             config.timeout = timeout;
         }
         let info = PlanTarget {
-            api_url: config.base_url.clone(),
+            api_url: crate::threecommas::client::redact_url(&config.base_url),
             mode: config.mode,
             sandbox: false,
         };
+        let client = Client::new(config)?;
         return Ok(Target {
-            client: Client::new(config)?,
+            identity: client.identity(),
+            client,
             info,
             _sandbox: None,
         });
     }
-    let state_file = dir.join(".botform").join("sandbox.json");
+    let state_file = builtin_sandbox_state();
     let running = sandbox::start(SandboxConfig {
         state_file: Some(state_file.clone()),
         ..SandboxConfig::default()
@@ -63,21 +54,42 @@ pub async fn connect(dir: &Path, mode: Option<TradingMode>) -> Result<Target, Ap
         "botform: THREECOMMAS_API_KEY is not set: using the built-in sandbox (state in {})",
         state_file.display()
     );
-    let mut config = ClientConfig::new(
-        running.base_url.clone(),
-        Credentials::hmac(sandbox::DEFAULT_API_KEY, sandbox::DEFAULT_API_SECRET),
-    );
+    let mut config = ClientConfig::new(running.base_url.clone(), sandbox_credentials());
     config.mode = mode;
     let info = PlanTarget {
         api_url: "built-in sandbox".into(),
         mode,
         sandbox: true,
     };
+    let canonical = state_file.canonicalize().unwrap_or(state_file);
     Ok(Target {
         client: Client::new(config)?,
         info,
+        identity: sandbox_identity(&canonical),
         _sandbox: Some(running),
     })
+}
+
+/// Where the built-in sandbox keeps its state: `$BOTFORM_SANDBOX_STATE`, else `sandbox.db` in
+/// botform's state dir. One per user, outside any repository, so `import` in one directory and
+/// `plan` in another see the same account, and the CLI and `botform mcp` can use it at once.
+pub fn builtin_sandbox_state() -> PathBuf {
+    std::env::var_os("BOTFORM_SANDBOX_STATE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::files::state_dir().join("sandbox.db"))
+}
+
+/// The lease name of the built-in sandbox kept in `state_file`.
+fn sandbox_identity(state_file: &Path) -> String {
+    use sha2::Digest;
+    let text = format!("botform sandbox v1\n{}", state_file.display());
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
+}
+
+/// The built-in sandbox's (published) key and secret.
+pub fn sandbox_credentials() -> Credentials {
+    Credentials::hmac(sandbox::DEFAULT_API_KEY, sandbox::DEFAULT_API_SECRET)
 }
 
 fn timeout_from_env() -> Result<Option<Duration>, ApiError> {

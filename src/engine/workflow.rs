@@ -9,7 +9,6 @@ use super::desired::{self, Desired};
 use super::plan::{self, Action, Plan, PlanProblem};
 use super::target::{self, Target};
 use crate::config::{self, Checked};
-use crate::model::decimal::Decimal;
 use crate::threecommas::ApiError;
 
 pub enum WorkflowError {
@@ -20,6 +19,8 @@ pub enum WorkflowError {
     Problems(Vec<PlanProblem>),
     /// `--target` names no bot of the config.
     UnknownTargets(Vec<String>),
+    /// The request is not safe to plan (prune over part of the config).
+    Refused(String),
 }
 
 impl From<ApiError> for WorkflowError {
@@ -34,22 +35,19 @@ pub struct Planned {
     pub desired: Desired,
     pub target: Target,
     pub plan: Plan,
-    pub config_dir: PathBuf,
 }
 
 /// Check the config at `paths`, connect, read the live state and plan. `targets` limits the plan
 /// to the named bots (and `blacklist`).
 pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned, WorkflowError> {
     let (checked, desired) = check(paths, targets)?;
-    let config_dir = target::config_dir(paths);
-    let target = target::connect(&config_dir, desired.mode).await?;
+    let target = target::connect(desired.mode).await?;
     let plan = plan_against(&target, &desired, targets).await?;
     Ok(Planned {
         checked,
         desired,
         target,
         plan,
-        config_dir,
     })
 }
 
@@ -73,6 +71,16 @@ pub fn check(paths: &[PathBuf], targets: &[String]) -> Result<(Checked, Desired)
         .collect();
     if !unknown.is_empty() {
         return Err(WorkflowError::UnknownTargets(unknown));
+    }
+    // Under prune, every live bot the files read do not describe is deleted: planning part of
+    // the config would delete the bots described in the rest.
+    if desired.prune {
+        let whole = paths.len() == 1 && paths[0].is_dir();
+        if !targets.is_empty() || !whole {
+            return Err(WorkflowError::Refused(
+                "settings.prune is on: plan the whole config directory (one directory, no --target), or bots described in files not read would be deleted".into(),
+            ));
+        }
     }
     Ok((checked, desired))
 }
@@ -135,51 +143,85 @@ fn restrict(plan: &mut Plan, targets: &[String]) {
         .count();
 }
 
-/// A plan saved by `plan --out`: the plan, its hash, and what apply needs to find the target.
+/// A plan saved by `plan --out`: the plan and a MAC over it.
+///
+/// The MAC is HMAC-SHA256 over the rest of the file, keyed by [`plan_key`]: a key derived from
+/// the API secret, so a plan edited by anyone without the secret (a CI step, a reviewer's
+/// commit) is refused, its safety limits included. For the built-in sandbox the key is the
+/// sandbox's published secret: an edit is still caught, a forgery is not (no money is at stake).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
     pub botform_version: String,
-    pub plan_hash: String,
-    /// The config directory (where the built-in sandbox keeps its state).
-    pub config_dir: PathBuf,
-    pub max_change_percentage: Decimal,
+    pub plan_mac: String,
     pub plan: Plan,
+}
+
+/// The part of a saved plan the MAC covers: everything but the MAC.
+#[derive(Serialize)]
+struct Covered<'a> {
+    botform_version: &'a str,
+    plan: &'a Plan,
 }
 
 impl SavedPlan {
     pub fn new(planned: &Planned) -> SavedPlan {
-        SavedPlan {
+        let mut saved = SavedPlan {
             botform_version: env!("CARGO_PKG_VERSION").into(),
-            plan_hash: planned.plan.hash(),
-            // Absolute, so the plan applies from any working directory.
-            config_dir: planned
-                .config_dir
-                .canonicalize()
-                .unwrap_or_else(|_| planned.config_dir.clone()),
-            max_change_percentage: planned.desired.max_change_percentage,
+            plan_mac: String::new(),
             plan: planned.plan.clone(),
-        }
+        };
+        saved.plan_mac = saved.mac(&planned.target.client.plan_key());
+        saved
+    }
+
+    fn mac(&self, key: &str) -> String {
+        let covered = Covered {
+            botform_version: &self.botform_version,
+            plan: &self.plan,
+        };
+        crate::threecommas::signing::hmac_hex(
+            key.as_bytes(),
+            &serde_json::to_vec(&covered).expect("plans serialize"),
+        )
     }
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).expect("plans serialize");
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text + "\n")?;
-        std::fs::rename(tmp, path)
+        crate::files::write_atomic(path, (text + "\n").as_bytes())
     }
 
-    /// Read a saved plan and check it was not edited since it was saved.
-    pub fn read(path: &Path) -> Result<SavedPlan, String> {
-        let text = std::fs::read_to_string(path)
+    /// Read a saved plan and check, before anything else is done with it, that it was not edited
+    /// since it was saved: by its MAC (keyed by `key`, from [`plan_key`]) and by the agreement of
+    /// what it shows with what it would write.
+    pub fn read(path: &Path, key: &str) -> Result<SavedPlan, String> {
+        let text = crate::files::read_bounded(path, crate::files::MAX_CONFIG_BYTES)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let saved: SavedPlan = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a botform plan: {e}", path.display()))?;
-        if saved.plan.hash() != saved.plan_hash {
+        let expected = saved.mac(key);
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), saved.plan_mac.as_bytes()).into();
+        if !same {
             return Err(format!(
-                "{} was edited after it was saved (its hash does not match): make a new plan",
+                "{} was edited after it was saved, or saved with other 3Commas credentials (its MAC does not match): make a new plan",
                 path.display()
             ));
         }
+        saved
+            .plan
+            .check_consistent()
+            .map_err(|e| format!("{} is inconsistent ({e}): make a new plan", path.display()))?;
         Ok(saved)
     }
+}
+
+/// The key saved plans are authenticated with, from the credentials in the environment (the
+/// built-in sandbox's when none are set). Computed before connecting, so nothing in a plan file
+/// is acted on before the file is known to be genuine.
+pub fn plan_key() -> Result<String, ApiError> {
+    let credentials = match crate::threecommas::ClientConfig::from_env()? {
+        Some(config) => config.credentials,
+        None => target::sandbox_credentials(),
+    };
+    Ok(credentials.sign(crate::threecommas::client::PLAN_KEY_MESSAGE))
 }

@@ -27,7 +27,6 @@ use tokio::sync::{Mutex, OnceCell};
 
 use crate::engine::plan::Plan;
 use crate::engine::target::{self, Target};
-use crate::model::decimal::Decimal;
 
 /// How the server was started.
 #[derive(Debug, Clone)]
@@ -42,7 +41,6 @@ pub struct McpOptions {
 struct StoredPlan {
     plan: Plan,
     hash: String,
-    max_change_percentage: Decimal,
 }
 
 struct Inner {
@@ -51,6 +49,9 @@ struct Inner {
     allow_delete: bool,
     target: OnceCell<Target>,
     plans: Mutex<HashMap<String, StoredPlan>>,
+    /// What this session's applies changed, per account: a change split into several plans is
+    /// held to the limit the whole change would meet.
+    applied: Mutex<std::collections::BTreeMap<i64, crate::engine::apply::Tally>>,
 }
 
 #[derive(Clone)]
@@ -70,6 +71,7 @@ impl BotformServer {
                 allow_delete: options.allow_delete,
                 target: OnceCell::new(),
                 plans: Mutex::new(HashMap::new()),
+                applied: Mutex::new(std::collections::BTreeMap::new()),
             }),
             tool_router: Self::tool_router(),
             prompt_router: Self::prompt_router(),
@@ -85,9 +87,7 @@ impl BotformServer {
                     .config
                     .settings
                     .mode;
-                target::connect(&self.inner.root, mode)
-                    .await
-                    .map_err(|e| e.to_string())
+                target::connect(mode).await.map_err(|e| e.to_string())
             })
             .await
     }
@@ -159,7 +159,7 @@ impl ServerHandler for BotformServer {
             if !self.config_files().iter().any(|f| f == relative) {
                 return Err(McpError::resource_not_found(uri, None));
             }
-            std::fs::read_to_string(&path)
+            crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES)
                 .map_err(|_| McpError::resource_not_found(uri.clone(), None))?
         } else {
             return Err(McpError::resource_not_found(uri, None));

@@ -250,6 +250,7 @@ fn workflow_message(error: WorkflowError) -> String {
             })
             .collect::<Vec<_>>()
             .join("\n"),
+        WorkflowError::Refused(why) => why,
         WorkflowError::UnknownTargets(names) => {
             format!("targets name no bot of the config: {}", names.join(", "))
         }
@@ -361,7 +362,6 @@ impl BotformServer {
             StoredPlan {
                 plan: plan.clone(),
                 hash: hash.clone(),
-                max_change_percentage: desired.max_change_percentage,
             },
         );
         Ok(Json(PlanAnswer {
@@ -405,11 +405,12 @@ impl BotformServer {
         if stored.plan.is_empty() {
             return Ok(text("No changes to apply.").into());
         }
-        let options = ApplyOptions {
-            allow_delete: self.inner.allow_delete,
-            force: false,
-            max_change_percentage: stored.max_change_percentage,
+        let target = match self.target().await {
+            Ok(t) => t,
+            Err(e) => return Ok(refuse(e).into()),
         };
+        let mut options = ApplyOptions::for_target(target, self.inner.allow_delete, false);
+        options.earlier = self.inner.applied.lock().await.clone();
         if let Err(refusal) = apply::check_safety(&stored.plan, &options) {
             let hint = if matches!(refusal, apply::Refusal::DeletesNotAllowed(_)) {
                 " (the person must start `botform mcp` with --allow-delete)"
@@ -435,18 +436,42 @@ impl BotformServer {
             Confirmation::Ask(request) => return Ok(*request),
             Confirmation::Confirmed | Confirmation::CannotAsk => {}
         }
-        let target = match self.target().await {
-            Ok(t) => t,
-            Err(e) => return Ok(refuse(e).into()),
-        };
+        // Consumed here, atomically: of several applies of one plan_id, one goes on.
+        if self
+            .inner
+            .plans
+            .lock()
+            .await
+            .remove(&args.plan_id)
+            .is_none()
+        {
+            return Ok(refuse(format!(
+                "plan `{}` was applied (or is being applied) already: call `plan` again",
+                args.plan_id
+            ))
+            .into());
+        }
         let progress: std::sync::Arc<dyn Fn(String) + Send + Sync> =
             std::sync::Arc::new(|line| tracing::info!("{line}"));
-        let report = match apply::apply(&target.client, &stored.plan, &options, progress).await {
+        let report = match apply::apply(target, &stored.plan, &options, progress).await {
             Ok(r) => r,
             Err(ApplyError::Refused(r)) => return Ok(refuse(r.to_string()).into()),
             Err(ApplyError::Api(e)) => return Ok(refuse(e.to_string()).into()),
+            Err(ApplyError::Lease(e)) => {
+                return Ok(refuse(format!("cannot take the account's lease: {e}")).into());
+            }
         };
-        self.inner.plans.lock().await.remove(&args.plan_id);
+        {
+            // Count what this plan asked for, not just what landed: a failed change will be
+            // asked for again.
+            let this = apply::tally(&stored.plan, &ApplyOptions::default());
+            let mut applied = self.inner.applied.lock().await;
+            for (account, t) in this {
+                let entry = applied.entry(account).or_default();
+                entry.updates += t.updates;
+                entry.deletes += t.deletes;
+            }
+        }
         let structured = serde_json::to_value(&report).unwrap_or(Value::Null);
         let mut lines: Vec<String> = report
             .outcomes
@@ -514,7 +539,7 @@ impl BotformServer {
         let mut written = Vec::new();
         if let Some(dir) = out_dir {
             for f in &files {
-                if dir.join(&f.path).exists() {
+                if dir.join(&f.path).symlink_metadata().is_ok() {
                     return Err(format!(
                         "{} exists; choose another `write_to`",
                         paths::relative(&self.inner.root, &dir.join(&f.path))
@@ -524,7 +549,8 @@ impl BotformServer {
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
             for f in &files {
                 let path = dir.join(&f.path);
-                std::fs::write(&path, &f.text).map_err(|e| e.to_string())?;
+                paths::inside(&self.inner.root, &path)?;
+                crate::files::write_atomic(&path, f.text.as_bytes()).map_err(|e| e.to_string())?;
                 written.push(paths::relative(&self.inner.root, &path));
             }
         }

@@ -211,6 +211,14 @@ impl BotSettings {
             .expect("settings built from settings deserialize")
     }
 
+    /// Only the named fields of these settings.
+    pub fn only(&self, fields: &[&str]) -> BotSettings {
+        let mut map = self.to_map();
+        map.retain(|k, _| fields.contains(&k.as_str()));
+        serde_json::from_value(serde_json::Value::Object(map))
+            .expect("settings built from settings deserialize")
+    }
+
     /// Fields `desired` sets to a different value than `self` has: (field, live, desired).
     pub fn differences(
         &self,

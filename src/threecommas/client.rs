@@ -12,6 +12,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::Digest;
 
 use super::error::ApiError;
 use super::ratelimit::RateLimiter;
@@ -23,6 +24,22 @@ use crate::model::enums::TradingMode;
 /// The real 3Commas API.
 pub const DEFAULT_API_URL: &str = "https://api.3commas.io";
 const API_PREFIX: &str = "/public/api";
+/// A URL as botform shows and saves it: any user name and password in it replaced by `***`.
+pub fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("***");
+            let _ = url.set_password(None);
+            url.to_string().trim_end_matches('/').to_string()
+        }
+        Ok(_) => text.to_string(),
+        // Not a URL: it cannot be shown safely, so it is not shown.
+        Err(_) => "(an unparseable URL)".to_string(),
+    }
+}
+
+/// What is signed to derive the key saved plans are authenticated with.
+pub const PLAN_KEY_MESSAGE: &[u8] = b"botform plan file key v1";
 /// Most bots one list request returns.
 pub const BOTS_PAGE_LIMIT: usize = 100;
 
@@ -78,6 +95,18 @@ impl ClientConfig {
             var("THREECOMMAS_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
             credentials,
         );
+        if let Some(pace) = var("THREECOMMAS_RATE_LIMIT") {
+            config.requests_per_minute = pace
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    ApiError::Config(format!(
+                        "THREECOMMAS_RATE_LIMIT is `{pace}`; give requests per minute, 1 to 100 (3Commas allows 100)"
+                    ))
+                })?;
+        }
         if let Some(mode) = var("THREECOMMAS_MODE") {
             config.mode = Some(TradingMode::parse(mode.trim()).ok_or_else(|| {
                 ApiError::Config(format!(
@@ -107,12 +136,30 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.config.base_url)
+            .field("base_url", &redact_url(&self.config.base_url))
             .finish_non_exhaustive()
     }
 }
 
 impl Client {
+    /// Who this client writes as: the API URL and a fingerprint of the key, hashed. Names the
+    /// account's lease; reveals neither.
+    pub fn identity(&self) -> String {
+        let text = format!(
+            "botform target v1\n{}\n{}",
+            self.config.base_url,
+            self.config.credentials.api_key()
+        );
+        hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
+    }
+
+    /// A key only the holder of the API secret can compute (signatures are deterministic for
+    /// both HMAC and RSA keys): saved plans are authenticated with it, so a plan edited by anyone
+    /// without the secret is refused.
+    pub fn plan_key(&self) -> String {
+        self.config.credentials.sign(PLAN_KEY_MESSAGE)
+    }
+
     pub fn new(config: ClientConfig) -> Result<Client, ApiError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -482,7 +529,7 @@ fn network_error(e: &reqwest::Error, method: &'static str, path: &str, base_url:
     let reason = e.without_url_ref();
     if e.is_connect() {
         ApiError::Unreachable {
-            url: base_url.to_string(),
+            url: redact_url(base_url),
             reason,
         }
     } else {
@@ -538,6 +585,21 @@ fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_never_show() {
+        let shown = redact_url("https://user:hunter2@proxy.example:8443/base");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("user"),
+            "{shown}"
+        );
+        assert_eq!(shown, "https://***@proxy.example:8443/base");
+        assert_eq!(
+            redact_url("https://api.3commas.io"),
+            "https://api.3commas.io"
+        );
+        assert!(!redact_url("not a url: hunter2").contains("hunter2"));
+    }
 
     #[test]
     fn the_plan_restriction_429_is_told_apart_from_throttling() {

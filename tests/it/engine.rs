@@ -7,7 +7,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 use super::botform;
-use super::engine_support::{against, apply, edit, example_dir, offline};
+use super::engine_support::{against, apply, builtin_sandbox_state, edit, example_dir, offline};
 use super::sandbox::SandboxProcess;
 
 fn assert_no_changes(mut cmd: assert_cmd::Command, dir: &Path) {
@@ -239,7 +239,7 @@ fn changing_most_managed_bots_needs_force() {
     apply(against(&sandbox), dir.path()).success();
     many_bots(dir.path(), 12, "2");
     apply(against(&sandbox), dir.path()).code(1).stderr(
-        predicate::str::contains("changes or deletes 12 of 12 managed bots (100%)")
+        predicate::str::contains("changes or deletes 12 of the 12 live bots on `main` (100%)")
             .and(predicate::str::contains("--force")),
     );
     against(&sandbox)
@@ -489,20 +489,35 @@ fn unmanaged_bots_are_counted_and_listed_on_request_never_touched() {
 }
 
 #[test]
-fn two_sandboxes_never_share_one_state_file() {
+fn one_builtin_sandbox_is_shared_by_every_process_and_directory() {
+    // Before: the built-in sandbox lived in `.botform/` of each config directory and was locked
+    // by whichever process had it open, so `botform mcp` locked the CLI out and `import` in one
+    // directory saw another account than `plan` in the next.
     let dir = example_dir();
-    let state = dir.path().join(".botform").join("sandbox.json");
-    let running = SandboxProcess::spawn(Some(&state), &[]);
+    let running = SandboxProcess::spawn(Some(&builtin_sandbox_state()), &[]);
+    // The CLI applies through its in-process built-in sandbox while the served one is running.
+    apply(offline(), dir.path()).success();
+    // The served sandbox, a separate process on the same database, sees every bot.
+    assert_no_changes(against(&running), dir.path());
+    // And so does an import run from any other directory.
+    let elsewhere = tempfile::tempdir().unwrap();
     offline()
-        .arg("plan")
-        .arg(dir.path())
+        .current_dir(elsewhere.path())
+        .args(["import", "--out"])
+        .arg(elsewhere.path().join("imported"))
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "another botform is using the sandbox state",
-        ));
-    drop(running);
-    offline().arg("plan").arg(dir.path()).assert().success();
+        .success();
+    assert_no_changes(offline(), &elsewhere.path().join("imported"));
+    let dumped = offline()
+        .args(["sandbox", "dump", "--state"])
+        .arg(builtin_sandbox_state())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let state: Value = serde_json::from_slice(&dumped).unwrap();
+    assert_eq!(state["real"]["bots"].as_object().unwrap().len(), 5);
 }
 
 #[test]

@@ -20,9 +20,21 @@ pub fn example_dir() -> tempfile::TempDir {
     dir
 }
 
-/// The binary with no 3Commas credentials: it uses the built-in sandbox.
+thread_local! {
+    /// The built-in sandbox of the test running on this thread (libtest runs each test on a
+    /// thread of its own), so tests never see each other's bots.
+    static BUILTIN_SANDBOX: tempfile::TempDir = tempfile::tempdir().unwrap();
+}
+
+/// Where the built-in sandbox of the current test keeps its state.
+pub fn builtin_sandbox_state() -> std::path::PathBuf {
+    BUILTIN_SANDBOX.with(|dir| dir.path().join("sandbox.db"))
+}
+
+/// The binary with no 3Commas credentials: it uses the built-in sandbox (this test's own).
 pub fn offline() -> assert_cmd::Command {
     let mut cmd = botform();
+    cmd.env("BOTFORM_SANDBOX_STATE", builtin_sandbox_state());
     for var in [
         "THREECOMMAS_API_KEY",
         "THREECOMMAS_API_SECRET",
@@ -38,13 +50,34 @@ pub fn offline() -> assert_cmd::Command {
 /// The binary pointed at a sandbox process.
 pub fn against(sandbox: &SandboxProcess) -> assert_cmd::Command {
     let mut cmd = offline();
-    cmd.env("THREECOMMAS_API_URL", &sandbox.url)
-        .env("THREECOMMAS_API_KEY", botform::sandbox::DEFAULT_API_KEY)
-        .env(
-            "THREECOMMAS_API_SECRET",
-            botform::sandbox::DEFAULT_API_SECRET,
-        );
+    cmd.envs(sandbox_env(sandbox));
     cmd
+}
+
+/// The same, as a process to spawn and kill (for tests that run several at once).
+pub fn spawn_against(sandbox: &SandboxProcess) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_botform"));
+    cmd.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("BOTFORM_STATE_DIR", super::state_dir())
+        .env_remove("THREECOMMAS_MODE")
+        .env_remove("THREECOMMAS_PRIVATE_KEY_FILE")
+        .envs(sandbox_env(sandbox));
+    cmd
+}
+
+fn sandbox_env(sandbox: &SandboxProcess) -> [(&'static str, String); 3] {
+    [
+        ("THREECOMMAS_API_URL", sandbox.url.clone()),
+        (
+            "THREECOMMAS_API_KEY",
+            botform::sandbox::DEFAULT_API_KEY.into(),
+        ),
+        (
+            "THREECOMMAS_API_SECRET",
+            botform::sandbox::DEFAULT_API_SECRET.into(),
+        ),
+    ]
 }
 
 pub fn edit(path: &Path, from: &str, to: &str) {

@@ -4,9 +4,11 @@ mod client;
 mod engine;
 mod engine_support;
 mod fixtures;
+mod hostile;
 mod mcp;
 mod plan_output;
 mod properties;
+mod safety;
 mod sandbox;
 mod schema;
 mod validate;
@@ -18,11 +20,19 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `botform` binary built for these tests, run from the repository root with color off.
+/// The `botform` binary built for these tests, run from the repository root with color off and
+/// botform's own state (leases, the journal of creates) under the build's temp dir, not $HOME.
 pub fn botform() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("botform").expect("the botform binary is built");
-    cmd.current_dir(root()).env("NO_COLOR", "1");
+    cmd.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("BOTFORM_STATE_DIR", state_dir());
     cmd
+}
+
+/// botform's state dir for every process the tests start (shared, as on a user's machine).
+pub fn state_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("botform-state")
 }
 
 /// Every file directly in `dir` with a config extension, sorted.

@@ -45,6 +45,11 @@ fn the_python_sdk_drives_every_scenario_in_both_eras() {
     ] {
         let dir = example_dir();
         let out = Command::new("python3")
+            .env(
+                "BOTFORM_SANDBOX_STATE",
+                dir.path().join(".botform/sandbox.db"),
+            )
+            .env("BOTFORM_STATE_DIR", crate::state_dir())
             .arg(root().join("tests/py/mcp_client.py"))
             .arg(env!("CARGO_BIN_EXE_botform"))
             .arg(dir.path())
@@ -62,17 +67,18 @@ fn the_python_sdk_drives_every_scenario_in_both_eras() {
 
 fn inspector(root_dir: &Path, server_flags: &[&str], args: &[&str]) -> Output {
     let mut cmd = Command::new("mcp-inspector");
-    cmd.args([
-        "--cli",
-        "-e",
-        "RUST_LOG=warn",
-        env!("CARGO_BIN_EXE_botform"),
-        "mcp",
-        "--root",
-    ])
-    .arg(root_dir)
-    .args(server_flags)
-    .args(args);
+    let state = root_dir.join(".botform/sandbox.db");
+    cmd.args(["--cli", "-e", "RUST_LOG=warn", "-e"])
+        .arg(format!("BOTFORM_SANDBOX_STATE={}", state.display()))
+        .arg("-e")
+        .arg(format!(
+            "BOTFORM_STATE_DIR={}",
+            crate::state_dir().display()
+        ))
+        .args([env!("CARGO_BIN_EXE_botform"), "mcp", "--root"])
+        .arg(root_dir)
+        .args(server_flags)
+        .args(args);
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("THREECOMMAS_")) {
         cmd.env_remove(k);
     }
@@ -230,6 +236,11 @@ fn stdout_carries_only_the_protocol() {
         .args(["mcp", "--root"])
         .arg(dir.path())
         .env_remove("THREECOMMAS_API_KEY")
+        .env(
+            "BOTFORM_SANDBOX_STATE",
+            dir.path().join(".botform/sandbox.db"),
+        )
+        .env("BOTFORM_STATE_DIR", crate::state_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,422 @@
+//! The attacks from the security review on apply: two writers at once, prune and thresholds,
+//! a deal that starts after the plan, tampered plan files, a re-apply after kill -9, and
+//! credentials in the API URL. Each reproduces the attack against the real binary and a real
+//! sandbox process.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use super::engine_support::{against, apply, edit, spawn_against};
+use super::sandbox::SandboxProcess;
+
+/// A config of `n` nonstop bots named `{prefix} {i}` on the Binance account.
+fn bots_file(dir: &Path, prefix: &str, n: usize, extra: &str) {
+    let mut text = String::from(
+        "[accounts.main]\nname = \"Binance Spot\"\n\n[templates.t]\naccount = \"main\"\nstart = [{ strategy = \"nonstop\" }]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 2\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit_type = \"total\"\ntake_profit = 1\n",
+    );
+    text.push_str(extra);
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[bots]]\nname = \"{prefix} {i}\"\ntemplate = \"t\"\npairs = [\"USDT_BTC\"]\n"
+        ));
+    }
+    std::fs::write(dir.join("bots.toml"), text).unwrap();
+}
+
+fn get(sandbox: &SandboxProcess, path: &str) -> Value {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{}{path}", sandbox.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+fn post(sandbox: &SandboxProcess, path: &str, body: Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}{path}", sandbox.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// Live bot names on the real side, with how many bots carry each.
+fn live_names(sandbox: &SandboxProcess) -> std::collections::BTreeMap<String, usize> {
+    let state = get(sandbox, "/__sandbox/state");
+    let mut names = std::collections::BTreeMap::new();
+    for bot in state["real"]["bots"].as_object().unwrap().values() {
+        *names
+            .entry(bot["name"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    names
+}
+
+#[test]
+fn two_applies_at_once_never_duplicate_a_bot() {
+    // Before: 4 of 7 trials gave 30 duplicated bots, both applies exiting 0.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let mut duplicates = 0;
+    for trial in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        bots_file(dir.path(), &format!("trial {trial}"), 3, "");
+        let spawn = || {
+            spawn_against(&sandbox)
+                .arg("apply")
+                .arg(dir.path())
+                .arg("--auto-approve")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        // One applies; the other waits for the lease, then finds its plan stale (or, having
+        // planned after the first finished, has nothing to do).
+        assert!(
+            a.status.success() || b.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+        for out in [&a, &b] {
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() || text.contains("stale"), "{text}");
+        }
+        duplicates += live_names(&sandbox).values().filter(|n| **n > 1).count();
+        against(&sandbox)
+            .arg("plan")
+            .arg(dir.path())
+            .arg("--detailed-exitcode")
+            .assert()
+            .code(0);
+    }
+    assert_eq!(duplicates, 0, "duplicated bots in 20 trials");
+    assert_eq!(live_names(&sandbox).len(), 60);
+}
+
+#[test]
+fn prune_of_an_empty_config_deletes_nothing_without_force() {
+    // Before: 25 of 25 live bots deleted with only --allow-delete.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 25, "");
+    apply(against(&sandbox), dir.path()).success();
+    std::fs::write(
+        dir.path().join("bots.toml"),
+        "[settings]\nprune = true\n\n[accounts.main]\nname = \"Binance Spot\"\n",
+    )
+    .unwrap();
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .args(["--auto-approve", "--allow-delete"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "deletes 25 of the 25 live bots on `main` (100%)",
+        ));
+    assert_eq!(live_names(&sandbox).len(), 25);
+}
+
+#[test]
+fn one_delete_among_few_bots_is_held_to_the_percentage_and_max_delete() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    // 4 live bots: deleting one is 25%, within 30%; with max_delete = 0 it needs --force.
+    bots_file(dir.path(), "bot", 4, "");
+    apply(against(&sandbox), dir.path()).success();
+    let absent = |extra: &str| {
+        bots_file(dir.path(), "bot", 4, "");
+        edit(
+            &dir.path().join("bots.toml"),
+            "name = \"bot 3\"",
+            "name = \"bot 3\"\nabsent = true",
+        );
+        let text = std::fs::read_to_string(dir.path().join("bots.toml")).unwrap();
+        std::fs::write(dir.path().join("bots.toml"), format!("{extra}{text}")).unwrap();
+    };
+    absent("[settings]\nmax_delete = 0\n\n");
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .args(["--auto-approve", "--allow-delete"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "more than settings.max_delete = 0",
+        ));
+    // Two of three left would be 66%: refused at any fleet size.
+    absent("");
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .args(["--auto-approve", "--allow-delete"])
+        .assert()
+        .success();
+    edit(
+        &dir.path().join("bots.toml"),
+        "name = \"bot 2\"",
+        "name = \"bot 2\"\nabsent = true",
+    );
+    edit(
+        &dir.path().join("bots.toml"),
+        "name = \"bot 1\"",
+        "name = \"bot 1\"\nabsent = true",
+    );
+    against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .args(["--auto-approve", "--allow-delete"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("deletes 2 of the 3 live bots"));
+}
+
+#[test]
+fn prune_over_part_of_the_config_is_refused() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 2, "");
+    let text = std::fs::read_to_string(dir.path().join("bots.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("bots.toml"),
+        format!("[settings]\nprune = true\n\n{text}"),
+    )
+    .unwrap();
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path().join("bots.toml"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("settings.prune is on"));
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--target", "bot 0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("settings.prune is on"));
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_deal_that_starts_after_the_plan_stops_the_delete() {
+    // Before: apply sent the DELETE; only 3Commas' own refusal stopped it.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 4, "");
+    apply(against(&sandbox), dir.path()).success();
+    edit(
+        &dir.path().join("bots.toml"),
+        "name = \"bot 3\"",
+        "name = \"bot 3\"\nabsent = true",
+    );
+    let plan = dir.path().join("plan.json");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&plan)
+        .assert()
+        .success();
+    let state = get(&sandbox, "/__sandbox/state");
+    let id: i64 = state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, b)| b["name"] == "bot 3")
+        .map(|(id, _)| id.parse().unwrap())
+        .unwrap();
+    post(
+        &sandbox,
+        "/__sandbox/deals",
+        serde_json::json!({ "bot_id": id }),
+    );
+    post(&sandbox, "/__sandbox/stats/reset", Value::Null);
+    against(&sandbox)
+        .args(["apply", "--auto-approve", "--allow-delete", "--plan"])
+        .arg(&plan)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has 1 active deal"));
+    let stats = get(&sandbox, "/__sandbox/stats");
+    assert!(
+        stats["by_endpoint"]["POST /ver1/bots/{id}/delete"].is_null(),
+        "a DELETE was sent: {stats}"
+    );
+    assert!(live_names(&sandbox).contains_key("bot 3"));
+}
+
+/// The saved plan's MAC, recomputed as an attacker who knows the key would.
+fn reseal(plan: &mut Value, key: &str) {
+    let covered = serde_json::json!({
+        "botform_version": plan["botform_version"],
+        "plan": plan["plan"],
+    });
+    plan["plan_mac"] = Value::String(botform::threecommas::signing::hmac_hex(
+        key.as_bytes(),
+        &serde_json::to_vec(&covered).unwrap(),
+    ));
+}
+
+#[test]
+fn a_tampered_plan_file_is_refused_whatever_was_changed() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 2, "");
+    apply(against(&sandbox), dir.path()).success();
+    edit(
+        &dir.path().join("bots.toml"),
+        "take_profit = 1\n",
+        "take_profit = 2\n",
+    );
+    let path = dir.path().join("plan.json");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&path)
+        .assert()
+        .success();
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let try_apply = |plan: &Value| {
+        std::fs::write(&path, serde_json::to_string_pretty(plan).unwrap()).unwrap();
+        against(&sandbox)
+            .args(["apply", "--auto-approve", "--force", "--plan"])
+            .arg(&path)
+            .assert()
+            .code(1)
+    };
+    // Edits the old hash did not cover: the safety limits (and before, the config directory,
+    // which a plan file no longer carries).
+    let mut loosened = original.clone();
+    loosened["plan"]["limits"]["max_change_percentage"] = "100".into();
+    try_apply(&loosened).stderr(predicate::str::contains("MAC does not match"));
+    let mut moved = original.clone();
+    moved["botform_version"] = "0.0.1".into();
+    try_apply(&moved).stderr(predicate::str::contains("MAC does not match"));
+    // Without the API secret a plan cannot be resealed: a key that is not the secret's fails.
+    let mut forged = original.clone();
+    forged["plan"]["changes"][0]["settings"]["take_profit"] = "9.9".into();
+    reseal(&mut forged, "guessed key");
+    try_apply(&forged).stderr(predicate::str::contains("MAC does not match"));
+    // Even resealed with the real key, a plan that shows 2 and would write 9.9 is refused.
+    let creds = botform::threecommas::Credentials::hmac(
+        botform::sandbox::DEFAULT_API_KEY,
+        botform::sandbox::DEFAULT_API_SECRET,
+    );
+    let key = creds.sign(botform::threecommas::client::PLAN_KEY_MESSAGE);
+    let mut split = original.clone();
+    split["plan"]["changes"][0]["settings"]["take_profit"] = "9.9".into();
+    reseal(&mut split, &key);
+    try_apply(&split).stderr(predicate::str::contains("shown differs"));
+    // The untouched plan still applies, and writes what it showed.
+    std::fs::write(&path, serde_json::to_string_pretty(&original).unwrap()).unwrap();
+    against(&sandbox)
+        .args(["apply", "--auto-approve", "--plan"])
+        .arg(&path)
+        .assert()
+        .success();
+    let state = get(&sandbox, "/__sandbox/state");
+    for bot in state["real"]["bots"].as_object().unwrap().values() {
+        assert_eq!(bot["take_profit"], "2.0", "{bot}");
+    }
+}
+
+#[test]
+fn a_reapply_after_kill_9_converges_without_force() {
+    // Before: the first re-apply needed --force, since switching on the half-created bots
+    // counted as changes.
+    let sandbox = SandboxProcess::spawn(None, &["--faults", "latency_ms=300"]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "old", 10, "");
+    apply(against(&sandbox), dir.path()).success();
+    // Twenty more, to be switched on once created.
+    let mut text = std::fs::read_to_string(dir.path().join("bots.toml")).unwrap();
+    for i in 0..20 {
+        text.push_str(&format!(
+            "\n[[bots]]\nname = \"new {i}\"\ntemplate = \"t\"\npairs = [\"USDT_BTC\"]\nenabled = true\n"
+        ));
+    }
+    std::fs::write(dir.path().join("bots.toml"), text).unwrap();
+    let mut child = spawn_against(&sandbox)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while live_names(&sandbox)
+        .keys()
+        .filter(|n| n.starts_with("new"))
+        .count()
+        < 5
+    {
+        assert!(Instant::now() < deadline, "the apply made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let made = live_names(&sandbox)
+        .keys()
+        .filter(|n| n.starts_with("new"))
+        .count();
+    assert!(
+        made < 20,
+        "the kill came too late to test anything ({made} made)"
+    );
+    // No --force: the half-made bots are finished, the rest created, nothing twice.
+    apply(against(&sandbox), dir.path()).success();
+    let names = live_names(&sandbox);
+    assert_eq!(names.len(), 30);
+    assert!(names.values().all(|n| *n == 1), "{names:?}");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--detailed-exitcode")
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn credentials_in_the_api_url_never_reach_output_or_plans() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 1, "");
+    let url = sandbox.url.replace("http://", "http://trader:hunter2@");
+    let plan = dir.path().join("plan.json");
+    let out = against(&sandbox)
+        .env("THREECOMMAS_API_URL", &url)
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&plan)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    for text in [
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read_to_string(&plan).unwrap(),
+    ] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
