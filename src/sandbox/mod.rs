@@ -57,15 +57,52 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let shared: Arc<Shared> = Shared::new(config, state, store);
-    let app = server::router(shared).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("sandbox server stopped: {e}");
-        }
-    });
+    let task = tokio::spawn(serve(listener, server::router(shared)));
     Ok(RunningSandbox {
         addr,
         base_url: format!("http://{addr}"),
         task,
     })
+}
+
+/// How long a client may take to send a request's headers before the connection is closed, so a
+/// client that trickles bytes (slowloris) cannot hold connections open.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Accept connections and serve HTTP/1.1 on each, with the header timeout (which `axum::serve`
+/// does not set) and the peer address the control endpoints check.
+async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, say: wait a little rather than spin.
+                tracing::warn!("sandbox: cannot accept a connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = app.clone().map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            },
+        );
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let connection = http.serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+            if let Err(e) = connection.await {
+                tracing::debug!("sandbox: connection from {peer} ended: {e}");
+            }
+        });
+    }
 }

@@ -47,6 +47,56 @@ proptest! {
     }
 }
 
+/// An opening and closing for one level of nesting, in either syntax and any form.
+fn nesting(syntax: Syntax, kind: u8, level: usize) -> (String, String) {
+    let indent = "  ".repeat(level);
+    match (syntax, kind % 4) {
+        (Syntax::Yaml, 0) => (format!("\n{indent}- "), String::new()),
+        (Syntax::Yaml, 1) => (format!("\n{indent}k{level}: "), String::new()),
+        (Syntax::Yaml, 2) | (Syntax::Toml, 0 | 2) => ("[".into(), "]".into()),
+        _ => (format!("{{k{level}: "), "}".into()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Documents nested far past the limit, in any mix of block and flow forms, and alias chains
+    /// of any fan-out: each is an answer (a located error at worst), never a stack overflow or an
+    /// unbounded expansion. A crash would abort the whole test binary.
+    #[test]
+    fn deep_and_aliased_documents_are_bounded(
+        kinds in proptest::collection::vec(any::<u8>(), 1..400),
+        fan_out in 2usize..12,
+        levels in 1usize..12,
+    ) {
+        for syntax in [Syntax::Toml, Syntax::Yaml] {
+            let (mut open, mut close) = (String::new(), String::new());
+            for (level, kind) in kinds.iter().enumerate() {
+                let (o, c) = nesting(syntax, *kind, level);
+                open.push_str(&o);
+                close.insert_str(0, &c);
+            }
+            let text = match syntax {
+                Syntax::Toml => format!("x = {open}1{close}\n"),
+                Syntax::Yaml => format!("x: {open}1{close}\n"),
+            };
+            check(text, syntax);
+        }
+        let mut bomb = String::from("a0: &a0 [1]\n");
+        for level in 1..=levels {
+            let refs = vec![format!("*a{}", level - 1); fan_out].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+        }
+        let checked = config::check_sources(vec![SourceFile::new("b.yaml".into(), Syntax::Yaml, bomb)]);
+        // Small chains expand; large ones stop at the budget with one located error.
+        let expanded: usize = (1..=levels).map(|l| fan_out.pow(l as u32)).sum();
+        if expanded > botform::config::node::MAX_ALIAS_NODES {
+            prop_assert!(checked.diagnostics.iter().any(|d| d.message.contains("aliases expand")));
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 

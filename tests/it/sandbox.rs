@@ -183,3 +183,37 @@ mod reqwest {
             .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
     }
 }
+
+#[test]
+fn oversized_bodies_and_trickled_headers_are_cut_off() {
+    use std::io::{Read, Write};
+    let process = SandboxProcess::spawn(None, &[]);
+    let addr = process.url.trim_start_matches("http://").to_string();
+    // A body announced as 100 MB is refused before any of it is sent.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /public/api/ver1/bots/create_bot HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).unwrap();
+    let head = String::from_utf8_lossy(&answer[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    // Headers trickled in and never finished: the connection is closed after the header
+    // timeout, not held open.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    write!(slow, "GET /public/api/ver1/accounts HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(
+        waited >= botform::sandbox::HEADER_TIMEOUT && waited < Duration::from_secs(15),
+        "closed after {waited:?}"
+    );
+}

@@ -93,6 +93,19 @@ async def main():
         refused = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
         check(refused.is_error and "--allow-apply" in text_of(refused), f"apply without the flag: {text_of(refused)}")
 
+        # Hostile YAML is a located error, and the server lives on (before: 6 KB killed it).
+        with open(os.path.join(root, "deep.yaml"), "w") as f:
+            f.write("- " * 15000 + "1\n")
+        with open(os.path.join(root, "bomb.yaml"), "w") as f:
+            f.write('a: &a ["x","x","x","x","x","x","x","x","x"]\n')
+            for prev, name in zip("abcdefgh", "bcdefghi"):
+                f.write(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]\n")
+        hostile = structured(await c.call_tool("validate", {"paths": ["deep.yaml", "bomb.yaml"]}))
+        messages = " ".join(d["message"] for d in hostile["diagnostics"])
+        check("nested more than 64" in messages and "aliases expand" in messages, f"hostile: {messages}")
+        os.remove(os.path.join(root, "deep.yaml"))
+        os.remove(os.path.join(root, "bomb.yaml"))
+
         # A root escape is refused, for tools and resources alike.
         escaped = await c.call_tool("validate", {"paths": ["../"]})
         check(escaped.is_error and "leaves the root" in text_of(escaped), f"escape: {text_of(escaped)}")
@@ -137,6 +150,28 @@ async def main():
         # The applied plan id is spent; a stale plan is refused.
         spent = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
         check(spent.is_error and "unknown plan_id" in text_of(spent), f"spent id: {text_of(spent)}")
+
+        # Three applies of one plan at once, 20 times (in the first scenario; 3 in the others):
+        # one goes on, the others are refused, and no bot is ever created twice (before: all
+        # three succeeded in 1 of 6 trials).
+        race = os.path.join(root, "race.toml")
+        trials = 20 if (mode, elicit) == ("auto", "accept") else 3
+        for trial in range(trials):
+            with open(race, "w") as f:
+                f.write(f'[[bots]]\nname = "race {trial}"\naccount = "main"\npairs = ["USDT_ETH"]\n'
+                        'template = "conservative"\nstart = "always"\n')
+            raced = structured(await c.call_tool("plan", {}))
+            check(raced["has_changes"], f"trial {trial} plans a create: {raced['human']}")
+            args = {"plan_id": raced["plan_id"], "plan_hash": raced["plan_hash"]}
+            results = await asyncio.gather(*(c.call_tool("apply", args) for _ in range(3)))
+            went_on = [r for r in results if not r.is_error]
+            check(len(went_on) == 1, f"trial {trial}: {[text_of(r) for r in results]}")
+        os.remove(race)
+        exported = "".join(f["text"] for f in structured(await c.call_tool("import", {"format": "toml"}))["files"])
+        for trial in range(trials):
+            count = exported.count(f'name = "race {trial}"')
+            check(count == 1, f"race {trial} exists {count} times")
+
         shared = os.path.join(root, "shared.toml")
         with open(shared) as f:
             original = f.read()
