@@ -193,6 +193,35 @@ async def main():
         imported = structured(await c.call_tool("import", {"format": "yaml"}))
         check(any(f["path"] == "bots-binance-spot.yaml" for f in imported["files"]) and not imported["written"], "import returns text only")
 
+    # Deletes split into small plans add up within a session: each batch alone is within the
+    # 30% limit, together they are not (before: an assistant passed the rule 3 bots at a time).
+    batch = os.path.join(root, "batch.toml")
+
+    def write_batch(absent):
+        with open(batch, "w") as f:
+            for i in range(10):
+                f.write(f'[[bots]]\nname = "batch {i}"\naccount = "futures"\npairs = ["USDT_BTCUSDT"]\n'
+                        f'template = "conservative"\nstart = "always"\n')
+                if i in absent:
+                    f.write("absent = true\n")
+
+    async with client("--allow-apply", "--allow-delete") as c:
+        async def plan_and_apply():
+            planned = structured(await c.call_tool("plan", {}))
+            return await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+
+        write_batch(set())
+        made = await plan_and_apply()
+        check(not made.is_error, f"ten bots on futures: {text_of(made)}")
+        write_batch({0, 1})
+        first = await plan_and_apply()
+        check(not first.is_error, f"2 of 11 deleted: {text_of(first)}")
+        write_batch({0, 1, 2, 3})
+        second = await plan_and_apply()
+        check(second.is_error and "applied earlier in this session" in text_of(second),
+              f"2 more of 9, 4 in the session: {text_of(second)}")
+    os.remove(batch)
+
     print(f"mcp ({mode}, elicitation {elicit}): all checks passed")
 
 
