@@ -120,25 +120,65 @@ pub fn did_you_mean<'a>(
 // Human rendering with miette
 
 #[derive(Debug)]
-struct MietteView {
+struct MietteView<'s> {
     message: String,
     code: &'static str,
     severity: miette::Severity,
     help: Option<String>,
-    source: Option<miette::NamedSource<String>>,
+    source: Option<Excerpt<'s>>,
     labels: Vec<miette::LabeledSpan>,
-    related: Vec<MietteView>,
+    related: Vec<MietteView<'s>>,
 }
 
-impl fmt::Display for MietteView {
+/// A source file as miette reads it: only the lines around a span, found through the file's
+/// line index, so rendering many diagnostics of a large file stays linear (miette's own reader
+/// scans from the start of the text for each one, and the text would be copied for each).
+#[derive(Debug, Clone, Copy)]
+struct Excerpt<'s>(&'s crate::config::source::SourceFile);
+
+impl miette::SourceCode for Excerpt<'_> {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let file = self.0;
+        let start = file.clamp(span.offset());
+        let end = file.clamp(span.offset() + span.len()).max(start);
+        let first_line = file.line_col(start).0.saturating_sub(before).max(1);
+        let last_line = file.line_col(end).0 + after + 1;
+        let window_start = file.offset_of(first_line, 0);
+        let window_end = file.offset_of(last_line, 0);
+        let window = &file.text[window_start..window_end.max(window_start)];
+        let inner = window.read_span(
+            &miette::SourceSpan::new((start - window_start).into(), end - start),
+            before,
+            after,
+        )?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            file.display_name(),
+            inner.data(),
+            miette::SourceSpan::new(
+                (inner.span().offset() + window_start).into(),
+                inner.span().len(),
+            ),
+            inner.line() + first_line - 1,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
+impl fmt::Display for MietteView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for MietteView {}
+impl std::error::Error for MietteView<'_> {}
 
-impl miette::Diagnostic for MietteView {
+impl miette::Diagnostic for MietteView<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
     }
@@ -171,7 +211,7 @@ impl miette::Diagnostic for MietteView {
     }
 }
 
-fn miette_view(d: &Diagnostic, sources: &SourceSet) -> MietteView {
+fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
     let severity = match d.severity {
         Severity::Error => miette::Severity::Error,
         Severity::Warning => miette::Severity::Warning,
@@ -198,10 +238,7 @@ fn miette_view(d: &Diagnostic, sources: &SourceSet) -> MietteView {
                 code: d.code,
                 severity: miette::Severity::Advice,
                 help: None,
-                source: Some(miette::NamedSource::new(
-                    file.display_name(),
-                    file.text.clone(),
-                )),
+                source: Some(Excerpt(file)),
                 labels: vec![miette::LabeledSpan::new(
                     Some("here".into()),
                     start,
@@ -220,15 +257,7 @@ fn miette_view(d: &Diagnostic, sources: &SourceSet) -> MietteView {
         code: d.code,
         severity,
         help: d.help.clone(),
-        source: primary_file.map(|f| {
-            let file = sources.get(f);
-            miette::NamedSource::new(file.display_name(), file.text.clone()).with_language(
-                match file.syntax {
-                    crate::config::source::Syntax::Toml => "toml",
-                    crate::config::source::Syntax::Yaml => "yaml",
-                },
-            )
-        }),
+        source: primary_file.map(|f| Excerpt(sources.get(f))),
         labels,
         related,
     }
@@ -249,7 +278,7 @@ pub fn render_human(
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(100)
         .with_context_lines(1);
-    for d in diagnostics {
+    for d in diagnostics.iter().take(MAX_RENDERED) {
         let view = miette_view(d, sources);
         let mut text = String::new();
         handler
@@ -257,8 +286,18 @@ pub fn render_human(
             .map_err(|e| io::Error::other(e.to_string()))?;
         writeln!(out, "{text}")?;
     }
+    if diagnostics.len() > MAX_RENDERED {
+        writeln!(
+            out,
+            "... and {} more (`--format json` lists every one)\n",
+            diagnostics.len() - MAX_RENDERED
+        )?;
+    }
     Ok(())
 }
+
+/// The most diagnostics drawn for people in one run: past this many, more excerpts help nobody.
+pub const MAX_RENDERED: usize = 200;
 
 /// The JSON form of one diagnostic (`botform validate --format json`).
 #[derive(Debug, Serialize, schemars::JsonSchema)]

@@ -14,6 +14,10 @@ use super::source::{SourceFile, SourceSet, Span, Syntax};
 use super::types::*;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 
+/// The most bots one config may describe: far above a real fleet (3Commas users run thousands),
+/// and it keeps the memory a config can make botform use bounded (about 5 KB a bot).
+pub const MAX_BOTS: usize = 20_000;
+
 /// A named definition (`[accounts.main]`, `[templates.x]`) and where its name was written.
 #[derive(Debug, Clone)]
 pub struct Named<T> {
@@ -119,6 +123,7 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
     let mut sources = Vec::new();
+    let mut budget = crate::files::MAX_CONFIG_BYTES;
     for path in files {
         let Some(syntax) = Syntax::from_path(&path) else {
             diagnostics.push(
@@ -130,13 +135,16 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
             );
             continue;
         };
-        match crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES) {
-            Ok(text) => sources.push(SourceFile::new(path, syntax, text)),
+        match crate::files::read_bounded(&path, budget) {
+            Ok(text) => {
+                budget -= text.len() as u64;
+                sources.push(SourceFile::new(path, syntax, text));
+            }
             Err(e) => diagnostics.push(
                 Diagnostic::error("unreadable", format!("cannot read file: {e}"))
                     .with_path(path.display().to_string())
                     .help(
-                        "a config file is a regular UTF-8 text file of at most 10 MiB (see README, Safety)",
+                        "config files are regular UTF-8 text files of at most 4 MiB in all (see README, Safety)",
                     ),
             ),
         }
@@ -230,6 +238,17 @@ fn read_document(root: &Node, loaded: &mut Loaded) {
             "bots" => match value.as_seq() {
                 Some(items) => {
                     for item in items {
+                        if config.bots.len() >= MAX_BOTS {
+                            diagnostics.push(
+                                Diagnostic::error(
+                                    "too-many-bots",
+                                    format!("a config describes at most {MAX_BOTS} bots; this one goes on"),
+                                )
+                                .at(item.span, "the first bot over the limit")
+                                .help("split the bots over several config directories, one per account or strategy"),
+                            );
+                            break;
+                        }
                         if let Some(bot) = decode_record::<BotSpec>(item, "bot", diagnostics) {
                             config.bots.push(bot);
                         }

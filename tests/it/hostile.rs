@@ -144,7 +144,7 @@ fn an_oversized_config_file_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.toml");
     let file = std::fs::File::create(&path).unwrap();
-    file.set_len(11 * 1024 * 1024).unwrap();
+    file.set_len(5 * 1024 * 1024).unwrap();
     offline()
         .arg("validate")
         .arg(&path)
@@ -152,8 +152,8 @@ fn an_oversized_config_file_is_refused_with_a_clear_error() {
         .assert()
         .code(1)
         .stdout(
-            predicate::str::contains("over the 10485760")
-                .and(predicate::str::contains("byte limit")),
+            predicate::str::contains("over the 4194304")
+                .and(predicate::str::contains("limit for config text")),
         );
 }
 
@@ -187,4 +187,14 @@ fn plan_out_never_writes_through_a_planted_link() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     let saved = std::fs::read_to_string(&out).unwrap();
     assert!(saved.contains("plan_mac"));
+}
+
+#[test]
+fn a_config_of_more_than_twenty_thousand_bots_is_one_located_error() {
+    let bots: String = (0..20_001).map(|i| format!("  - name: b{i}\n")).collect();
+    refused(
+        "many.yaml",
+        &format!("bots:\n{bots}"),
+        &["at most 20000 bots"],
+    );
 }
