@@ -76,10 +76,7 @@ fn bench(c: &mut Criterion) {
                 ..Default::default()
             };
             client
-                .create_bot(&BotParams {
-                    account_id: Some(account),
-                    settings,
-                })
+                .create_bot(&BotParams::create(account, &settings))
                 .await
                 .unwrap();
         }

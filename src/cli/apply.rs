@@ -53,13 +53,14 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let target = match target::connect(saved.plan.target.mode).await {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            let target =
+                match target::connect(target::ConnectOptions::mode(saved.plan.target.mode)).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
             if target.info != saved.plan.target {
                 eprintln!(
                     "error: the plan was made for {} but botform now targets {}: refusing to apply it elsewhere",

@@ -3,6 +3,7 @@
 //! (usage errors too, so `2` stays free for "changes present" in later commands).
 
 mod apply;
+mod doctor;
 mod import;
 mod mcp;
 mod plan;
@@ -76,6 +77,11 @@ pub enum Command {
         after_help = "Examples:\n  botform mcp --root bots/\n  botform mcp --root bots/ --allow-apply\n\nstdout carries only the MCP protocol; logs go to stderr."
     )]
     Mcp(mcp::Args),
+    /// Check first contact with 3Commas, read-only: URL, key, clock, permissions, accounts, mode.
+    #[command(
+        after_help = "Examples:\n  botform doctor                        # before the first real plan\n  botform doctor --format json\n\nIt sends only GET requests: nothing on 3Commas changes. Exit status: 0 ready, 1 not ready."
+    )]
+    Doctor(doctor::Args),
     /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
     Sandbox(sandbox::Args),
 }
@@ -122,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args, output),
         Command::Import(args) => import::run(args),
         Command::Mcp(args) => mcp::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 

@@ -68,6 +68,10 @@ struct ServeArgs {
     /// Make update_pairs_black_list add pairs instead of replacing the list.
     #[arg(long)]
     blacklist_adds: bool,
+    /// Answer bot reads in the odd shapes real responses have had: keys missing, nulls for
+    /// empty lists, counters as strings, unknown keys.
+    #[arg(long)]
+    quirks: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -89,6 +93,7 @@ pub fn run(args: Args) -> ExitCode {
         rate_limit: args.rate_limit,
         block: Duration::from_secs(args.rate_limit_block),
         blacklist_adds: args.blacklist_adds,
+        quirks: args.quirks,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -59,6 +59,19 @@ pub fn check(
 /// The safety settings: a limit outside its range would switch the rail off or make it meaningless.
 fn check_settings(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
     let settings = &config.settings;
+    if let Some(pace) = settings.rate_limit
+        && !(1..=100).contains(&pace)
+    {
+        let mut d = Diagnostic::error(
+            "out-of-range",
+            format!("rate_limit is {pace}; it must be between 1 and 100 requests a minute"),
+        )
+        .help("3Commas allows 100 a minute; lower plans allow fewer");
+        if settings.spans.fields.contains_key("rate_limit") {
+            d = d.at(settings.spans.value("rate_limit"), "outside 1..=100");
+        }
+        diagnostics.push(d);
+    }
     if let Some(limit) = settings.max_change_percentage {
         let hundred = Decimal::ONE_HUNDRED;
         if limit < Decimal::from_int(0) || limit > hundred {
@@ -436,16 +449,37 @@ fn check_bot(
             "3Commas allows at most 200 safety orders",
         );
     }
+    // 0 is valid: safety orders then come from safety conditions (signals), as on 3Commas.
     if let (Some(active), Some(max)) = (spec.active_safety_orders_count, spec.max_safety_orders)
         && max > 0
-        && (active < 1 || active > max)
+        && active > max
     {
         c.error(
             "active_safety_orders_count",
             "out-of-range",
-            format!("`active_safety_orders_count` is {active}; it must be between 1 and max_safety_orders ({max})"),
+            format!("`active_safety_orders_count` is {active}; it must be between 0 and max_safety_orders ({max})"),
             "you cannot place more safety orders in advance than the bot may use",
         );
+    }
+    if let (Some(n), Some(pairs)) = (spec.max_active_deals, &spec.pairs)
+        && !pairs.is_empty()
+        && (1..=199).contains(&n)
+    {
+        let per_pair = spec.allowed_deals_on_same_pair.unwrap_or(1).max(1);
+        let most = pairs.len() as u64 * u64::from(per_pair);
+        if u64::from(n) > most {
+            c.error(
+                "max_active_deals",
+                "out-of-range",
+                format!(
+                    "`max_active_deals` is {n}, but {} pair{} × {per_pair} deal{} per pair allow at most {most} (3Commas: \"must be less than or equal to {most}\")",
+                    pairs.len(),
+                    if pairs.len() == 1 { "" } else { "s" },
+                    if per_pair == 1 { "" } else { "s" },
+                ),
+                "lower max_active_deals, add pairs, or raise allowed_deals_on_same_pair",
+            );
+        }
     }
     if let Some(n) = spec.max_active_deals
         && !(1..=199).contains(&n)
@@ -633,8 +667,8 @@ fn check_bot(
             c.error(
                 "take_profit",
                 "conflict",
-                format!("`take_profit` is {tp} but `take_profit_steps` are set"),
-                "set `take_profit = 0` when using take-profit steps",
+                format!("`take_profit` is {tp} but `take_profit_steps` are set: 3Commas refuses an ordinary take profit together with steps"),
+                "remove `take_profit` (or set it to 0): with steps botform sends 0, which 3Commas stores as no ordinary take profit",
             );
         }
     }

@@ -69,6 +69,10 @@ config_record! {
         /// count limit beyond the percentage.
         #[schemars(range(min = 0))]
         pub max_delete: u32,
+        /// Requests a minute botform allows itself (1 to 100; default 90). Lower it when your
+        /// 3Commas plan allows fewer. Wins over THREECOMMAS_RATE_LIMIT.
+        #[schemars(range(min = 1, max = 100))]
+        pub rate_limit: u32,
     }
 }
 

@@ -308,7 +308,8 @@ pub async fn apply(
     };
     let live = LiveState {
         accounts: Vec::new(),
-        bots,
+        bots: bots.bots,
+        unreadable: bots.unreadable,
         blacklist,
     };
     let moved = staleness(plan, &live);
@@ -433,7 +434,23 @@ pub async fn apply(
             });
         }
     }
-    report.not_taken = read_back(client, plan, &report, live.bots.len()).await;
+    // What 3Commas did not take fails that change: an update it ignored is not an update.
+    for (index, note) in read_back(client, plan, &report, live.bots.len()).await {
+        match index.and_then(|i| report.outcomes.iter_mut().find(|o| o.change == i)) {
+            Some(outcome) => {
+                let (message, fields) = match &outcome.result {
+                    Err(f) => (format!("{}; {note}", f.message), f.fields.clone()),
+                    Ok(_) => (note, Vec::new()),
+                };
+                outcome.result = Err(Failure {
+                    message,
+                    fields,
+                    unresolved: false,
+                });
+            }
+            None => report.not_taken.push(note),
+        }
+    }
     Ok(report)
 }
 
@@ -501,7 +518,8 @@ async fn run_change(
                     false,
                 ));
             };
-            let params = BotParams::for_update(bot, settings);
+            let params = BotParams::update(bot, settings)
+                .map_err(|why| failure(change, &ApiError::Config(why), false))?;
             let wanted = comparable(settings);
             settle(
                 || async { client.update_bot(id, &params).await.map(|_| ()) },
@@ -581,48 +599,43 @@ where
     Err(failure(change, &last.expect("the loop ran"), true))
 }
 
-/// Create a bot, never twice: after an unclear answer, look for it before creating again.
+/// How long to wait before each look for a bot whose create got no clear answer: 3Commas may
+/// commit after its gateway gave up, so one look at once is not enough.
+const LOOKS_AFTER_UNCLEAR_CREATE: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_millis(1500),
+    std::time::Duration::from_millis(3000),
+];
+
+/// Create a bot, never twice. After an unclear answer it looks for the bot a few times over a
+/// few seconds; when the bot has not appeared, the change is reported unresolved and is not
+/// sent again in this run (the journal and the next plan settle it), since the first create may
+/// still land.
 async fn create(client: &Client, change: &Change) -> ChangeResult {
     let Some(account_id) = change.account_id else {
         return Err(malformed(change, "a create that names no account"));
     };
     let name = change.bot_name.clone().unwrap_or_default();
-    let params = BotParams {
-        account_id: Some(account_id),
-        settings: change.settings.clone().unwrap_or_default(),
+    let params = BotParams::create(account_id, &change.settings.clone().unwrap_or_default());
+    let unclear = match client.create_bot(&params).await {
+        Ok(bot) => return Ok((format!("created (id {})", bot.id), Some(bot.id))),
+        Err(e) if e.is_ambiguous() => e,
+        Err(e) => return Err(failure(change, &e, false)),
     };
-    let mut last = None;
-    for attempt in 0..SETTLE_ATTEMPTS {
-        if attempt > 0 {
-            // The previous create may have taken effect: look first.
-            match find_by_name(client, account_id, &name).await {
-                Ok(Some(bot)) => {
-                    return Ok((
-                        format!("created (id {}; confirmed after an unclear answer)", bot.id),
-                        Some(bot.id),
-                    ));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    last = Some(e);
-                    continue;
-                }
-            }
-        }
-        match client.create_bot(&params).await {
-            Ok(bot) => return Ok((format!("created (id {})", bot.id), Some(bot.id))),
-            Err(e) if e.is_ambiguous() => last = Some(e),
-            Err(e) => return Err(failure(change, &e, false)),
+    for wait in LOOKS_AFTER_UNCLEAR_CREATE {
+        tokio::time::sleep(wait).await;
+        if let Ok(Some(bot)) = find_by_name(client, account_id, &name).await {
+            return Ok((
+                format!("created (id {}; confirmed after an unclear answer)", bot.id),
+                Some(bot.id),
+            ));
         }
     }
-    // Unresolved: one last look, so the report is right about what exists.
-    if let Ok(Some(bot)) = find_by_name(client, account_id, &name).await {
-        return Ok((
-            format!("created (id {}; confirmed after unclear answers)", bot.id),
-            Some(bot.id),
-        ));
-    }
-    Err(failure(change, &last.expect("the loop ran"), true))
+    let mut failed = failure(change, &unclear, true);
+    failed
+        .message
+        .push_str("; not created again, since 3Commas may still make it: run plan to see");
+    Err(failed)
 }
 
 async fn find_by_name(
@@ -637,6 +650,7 @@ async fn find_by_name(
         })
         .await?;
     Ok(bots
+        .bots
         .into_iter()
         .find(|b| b.settings.name.as_deref() == Some(name)))
 }
@@ -709,54 +723,116 @@ async fn read_back(
     plan: &Plan,
     report: &ApplyReport,
     bots_before: usize,
-) -> Vec<String> {
-    let touched: Vec<(&Change, i64)> = report
+) -> Vec<(Option<usize>, String)> {
+    let mut notes = Vec::new();
+    // The blacklist: 3Commas' current docs say its update adds pairs; whatever it does, the
+    // result is checked.
+    let blacklist_done = report
+        .outcomes
+        .iter()
+        .find(|o| o.action == Action::UpdateBlacklist && o.result.is_ok());
+    if let Some(outcome) = blacklist_done
+        && let Some(want) = plan
+            .changes
+            .get(outcome.change)
+            .and_then(|c| c.blacklist.clone())
+    {
+        match client.blacklist().await {
+            Ok(have) => {
+                let kept: Vec<&String> = have.iter().filter(|p| !want.contains(p)).collect();
+                let missing: Vec<&String> = want.iter().filter(|p| !have.contains(p)).collect();
+                if !kept.is_empty() {
+                    notes.push((
+                        Some(outcome.change),
+                        format!(
+                            "3Commas kept {} on the blacklist: its API only adds pairs; remove them in the 3Commas web app",
+                            kept.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                if !missing.is_empty() {
+                    notes.push((
+                        Some(outcome.change),
+                        format!(
+                            "3Commas did not add {} to the blacklist",
+                            missing
+                                .iter()
+                                .map(|p| p.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
+            Err(e) => notes.push((
+                None,
+                format!("could not read the blacklist back to verify it: {e}"),
+            )),
+        }
+    }
+    let touched: Vec<(usize, &Change, i64)> = report
         .outcomes
         .iter()
         .filter(|o| matches!(o.action, Action::Create | Action::Update) && o.result.is_ok())
-        .filter_map(|o| Some((plan.changes.get(o.change)?, o.bot_id?)))
-        .filter(|(c, _)| c.settings.is_some() || c.enable.is_some())
+        .filter_map(|o| Some((o.change, plan.changes.get(o.change)?, o.bot_id?)))
+        .filter(|(_, c, _)| c.settings.is_some() || c.enable.is_some())
         .collect();
     if touched.is_empty() {
-        return Vec::new();
+        return notes;
     }
     // Whichever costs fewer requests: one show per changed bot, or the list (100 a page).
     let pages = bots_before / crate::threecommas::client::BOTS_PAGE_LIMIT + 1;
     let bots = if touched.len() <= pages {
         let mut shown = Vec::new();
-        for (_, id) in &touched {
+        for (_, _, id) in &touched {
             match client.bot(*id).await {
                 Ok(bot) => shown.push(bot.to_model()),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return vec![format!("could not read bot {id} back to verify it: {e}")],
+                Err(e) => {
+                    notes.push((
+                        None,
+                        format!("could not read bot {id} back to verify it: {e}"),
+                    ));
+                    return notes;
+                }
             }
         }
         Ok(shown)
     } else {
-        client.bots(BotsFilter::default()).await
+        client
+            .bots(BotsFilter::default())
+            .await
+            .map(|list| list.bots)
     };
     let bots = match bots {
         Ok(bots) => bots,
-        Err(e) => return vec![format!("could not read the bots back to verify them: {e}")],
+        Err(e) => {
+            notes.push((
+                None,
+                format!("could not read the bots back to verify them: {e}"),
+            ));
+            return notes;
+        }
     };
-    let mut notes = Vec::new();
-    for (change, id) in touched {
+    for (index, change, id) in touched {
         let Some(bot) = bots.iter().find(|b| b.id == id) else {
-            notes.push(format!("{}: not found when reading back", change.address));
+            notes.push((Some(index), "not found when reading back".to_string()));
             continue;
         };
         if let Some(enable) = change.enable
             && bot.is_enabled != enable
         {
-            notes.push(format!(
-                "{}: 3Commas shows the bot {} after it was turned {}",
-                change.address,
-                if bot.is_enabled {
-                    "enabled"
-                } else {
-                    "disabled"
-                },
-                if enable { "on" } else { "off" }
+            notes.push((
+                Some(index),
+                format!(
+                    "3Commas shows the bot {} after it was turned {}",
+                    if bot.is_enabled {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    },
+                    if enable { "on" } else { "off" }
+                ),
             ));
         }
         let have = comparable(&bot.settings);
@@ -764,12 +840,14 @@ async fn read_back(
             for (field, want) in comparable(settings) {
                 let got = have.get(&field);
                 if got != Some(&want) {
-                    notes.push(format!(
-                        "{}: 3Commas did not take `{field}`: sent {}, it has {}",
-                        change.address,
-                        super::render::show(&want),
-                        got.map(super::render::show)
-                            .unwrap_or_else(|| "nothing".into())
+                    notes.push((
+                        Some(index),
+                        format!(
+                            "3Commas did not take `{field}`: sent {}, it has {}",
+                            super::render::show(&want),
+                            got.map(super::render::show)
+                                .unwrap_or_else(|| "nothing".into())
+                        ),
                     ));
                 }
             }

@@ -68,6 +68,8 @@ pub struct Desired {
     pub max_change_percentage: Decimal,
     /// Most bots one apply may delete per account without `--force`.
     pub max_delete: Option<u32>,
+    /// Requests a minute (`settings.rate_limit`).
+    pub rate_limit: Option<u32>,
     pub accounts: BTreeMap<String, DesiredAccount>,
     pub bots: Vec<WantedBot>,
     pub blacklist: Option<(Vec<String>, SourceRef)>,
@@ -87,6 +89,7 @@ pub fn from_checked(checked: &Checked) -> Desired {
             .max_change_percentage
             .unwrap_or(Decimal::from_int(DEFAULT_MAX_CHANGE_PERCENTAGE)),
         max_delete: settings.max_delete,
+        rate_limit: settings.rate_limit,
         accounts: config
             .accounts
             .iter()

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::desired::{Desired, SourceRef, WantedBot};
-use crate::model::bot::{BotSettings, LiveBot};
+use crate::model::bot::{BotSettings, LiveBot, UnreadableBot};
 use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
 use crate::model::enums::{TradingMode, VolumeType};
@@ -30,6 +30,8 @@ pub const WRITE_ONLY_FIELDS: &[&str] = &["sl_to_breakeven_enabled", "sl_to_break
 pub struct LiveState {
     pub accounts: Vec<Account>,
     pub bots: Vec<LiveBot>,
+    /// Bots 3Commas sent in a form botform cannot read: never touched, never taken for absent.
+    pub unreadable: Vec<UnreadableBot>,
     pub blacklist: Vec<String>,
 }
 
@@ -128,6 +130,13 @@ impl Change {
     }
 }
 
+/// A config bot left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Held {
+    pub address: String,
+    pub reason: String,
+}
+
 /// The change threshold apply enforces without `--force`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Limits {
@@ -174,7 +183,13 @@ pub struct Plan {
     /// of the plan (and of its hash), so a saved plan cannot carry looser ones than it was made
     /// with.
     pub limits: Limits,
+    /// The mode 3Commas answered in when no `Forced-Mode` was sent (`target.mode` is unset): paper
+    /// when every account it listed is a paper account, else real.
+    pub answered_in: Option<TradingMode>,
     pub unmanaged: Vec<BotRef>,
+    /// Config bots no change is planned for, because they may be a live bot botform cannot read
+    /// (see `LiveState::unreadable`): held until that bot reads cleanly or is pinned elsewhere.
+    pub held: Vec<Held>,
     /// A hash of every live object the plan read and depends on (`bot/<id>`, `absent/<account
     /// id>/<name>` for bots to create, `blacklist`): apply refuses when any of them moved.
     pub fingerprints: BTreeMap<String, String>,
@@ -282,6 +297,14 @@ pub fn comparable(settings: &BotSettings) -> serde_json::Map<String, Value> {
         if let Some(l) = list.as_mut() {
             l.sort();
         }
+    }
+    // With take-profit steps 3Commas keeps no ordinary take profit (it stores the 0 sent with
+    // steps as null): 0, null and absent are the same, so it is not compared.
+    if s.take_profit_steps
+        .as_ref()
+        .is_some_and(|steps| !steps.is_empty())
+    {
+        s.take_profit = None;
     }
     let mut map = s.to_map();
     for field in WRITE_ONLY_FIELDS {
@@ -447,10 +470,26 @@ pub fn plan(
         }
     }
 
+    let mut held = Vec::new();
     for wanted in &desired.bots {
         let Some(account) = accounts.get(&wanted.account) else {
             continue;
         };
+        if let Some(unreadable) = unreadable_match(wanted, account, live) {
+            held.push(Held {
+                address: format!(
+                    "bot \"{}\" on {}",
+                    wanted.name.as_deref().unwrap_or("?"),
+                    wanted.account
+                ),
+                reason: format!(
+                    "3Commas sent {} in a form botform cannot read ({}); nothing is planned for it",
+                    unreadable.describe(),
+                    unreadable.reason
+                ),
+            });
+            continue;
+        }
         let found = match find_live(wanted, account, live) {
             Ok(found) => found,
             Err(problem) => {
@@ -468,6 +507,24 @@ pub fn plan(
                     ),
                     help: "each live bot can be described once; remove or rename one of them"
                         .into(),
+                    source: Some(wanted.source.clone()),
+                });
+                continue;
+            }
+            // 3Commas cannot change a bot's direction: its edit endpoint ignores `strategy`.
+            if let (Some(want), Some(have)) = (wanted.settings.strategy, bot.settings.strategy)
+                && want != have
+                && !wanted.absent
+            {
+                problems.push(PlanProblem {
+                    message: format!(
+                        "bot {} (\"{}\") trades {have} on 3Commas; the config says {want}, and 3Commas cannot change a bot's direction",
+                        bot.id,
+                        bot.settings.name.as_deref().unwrap_or("")
+                    ),
+                    help: format!(
+                        "to trade {want}, describe a new bot under another name and mark this one `absent = true` (apply --allow-delete deletes it once it has no active deals); or set `strategy = \"{have}\"` again"
+                    ),
                     source: Some(wanted.source.clone()),
                 });
                 continue;
@@ -642,11 +699,18 @@ pub fn plan(
             })
             .collect(),
     };
+    let answered = target
+        .mode
+        .is_none()
+        .then(|| answered_in(&live.accounts))
+        .flatten();
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         target,
         changes,
         summary,
+        answered_in: answered,
+        held,
         limits: Limits {
             max_change_percentage: desired.max_change_percentage,
             max_delete: desired.max_delete,
@@ -664,6 +728,41 @@ fn delete_change(base: Change, bot: &LiveBot) -> Change {
         fields: Vec::new(),
         ..base
     }
+}
+
+/// The mode a list of accounts shows: paper accounts only (3Commas' paper trading simulator) is
+/// paper mode; any exchange account is real. `None` for no accounts.
+pub fn answered_in(accounts: &[Account]) -> Option<TradingMode> {
+    if accounts.is_empty() {
+        return None;
+    }
+    let paper = |a: &Account| {
+        a.account_type.as_deref() == Some("Account::PaperTradingAccount")
+            || a.market_code.as_deref() == Some("paper_trading")
+    };
+    Some(if accounts.iter().all(paper) {
+        TradingMode::Paper
+    } else {
+        TradingMode::Real
+    })
+}
+
+/// An unreadable live bot a config bot may describe: the one with its pinned id, or, unpinned, one
+/// on its account with its name or with no name that could be read.
+fn unreadable_match<'a>(
+    wanted: &WantedBot,
+    account: &Account,
+    live: &'a LiveState,
+) -> Option<&'a UnreadableBot> {
+    live.unreadable.iter().find(|u| match wanted.pinned_id {
+        Some(id) => u.id == Some(id),
+        None => {
+            u.account_id.is_none_or(|a| a == account.id)
+                && u.name
+                    .as_ref()
+                    .is_none_or(|n| Some(n) == wanted.name.as_ref())
+        }
+    })
 }
 
 /// The live bot a config bot describes: by pinned id, else by name on its account.
@@ -746,6 +845,15 @@ pub fn staleness(plan: &Plan, live: &LiveState) -> Vec<String> {
                 moved.push(format!(
                     "bot \"{name}\" now exists (id {}): the plan would create it again",
                     bot.id
+                ));
+            } else if let Some(u) = live.unreadable.iter().find(|u| {
+                u.account_id.is_none_or(|a| a == account)
+                    && u.name.as_deref().is_none_or(|n| n == name)
+            }) {
+                moved.push(format!(
+                    "{} may be the bot \"{name}\" the plan would create, and cannot be read ({})",
+                    u.describe(),
+                    u.reason
                 ));
             }
         }

@@ -89,11 +89,7 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
     } else {
         plan.target.api_url.clone()
     };
-    let mode = plan
-        .target
-        .mode
-        .map(|m| format!(", {m} mode"))
-        .unwrap_or_default();
+    let mode = mode_words(plan);
     writeln!(
         out,
         "botform will make these changes on {target}{mode}. Symbols:"
@@ -130,7 +126,21 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
     )
 }
 
+/// Which money a plan acts on: the forced mode, or the one 3Commas answered in without it.
+pub fn mode_words(plan: &Plan) -> String {
+    match (plan.target.mode, plan.answered_in) {
+        (Some(m), _) => format!(", {m} mode"),
+        (None, Some(m)) => format!(
+            ", {m} mode (no Forced-Mode is sent: 3Commas answers in the mode its web app was last left in, {m} now; set settings.mode to be sure)"
+        ),
+        (None, None) => String::new(),
+    }
+}
+
 fn write_unmanaged(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::Result<()> {
+    for held in &plan.held {
+        writeln!(out, "Warning: {}: {}", held.address, held.reason)?;
+    }
     let n = plan.unmanaged.len();
     if n == 0 {
         return Ok(());

@@ -20,12 +20,41 @@ pub struct Target {
     _sandbox: Option<RunningSandbox>,
 }
 
+/// What a config's settings say about the connection; each wins over its environment variable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectOptions {
+    /// `settings.mode` (over `THREECOMMAS_MODE`).
+    pub mode: Option<TradingMode>,
+    /// `settings.rate_limit` (over `THREECOMMAS_RATE_LIMIT`).
+    pub rate_limit: Option<u32>,
+}
+
+impl ConnectOptions {
+    pub fn from_settings(settings: &crate::config::types::Settings) -> ConnectOptions {
+        ConnectOptions {
+            mode: settings.mode,
+            rate_limit: settings.rate_limit,
+        }
+    }
+
+    /// Only a mode (a saved plan's).
+    pub fn mode(mode: Option<TradingMode>) -> ConnectOptions {
+        ConnectOptions {
+            mode,
+            rate_limit: None,
+        }
+    }
+}
+
 /// Connect to 3Commas from the environment, or start the built-in sandbox.
-/// `mode` (from the config's settings) wins over `THREECOMMAS_MODE`.
-pub async fn connect(mode: Option<TradingMode>) -> Result<Target, ApiError> {
+pub async fn connect(options: ConnectOptions) -> Result<Target, ApiError> {
+    let mode = options.mode;
     if let Some(mut config) = ClientConfig::from_env()? {
         if mode.is_some() {
             config.mode = mode;
+        }
+        if let Some(pace) = options.rate_limit {
+            config.requests_per_minute = pace;
         }
         if let Some(timeout) = timeout_from_env()? {
             config.timeout = timeout;
@@ -121,7 +150,8 @@ pub async fn read_live(client: &Client, with_blacklist: bool) -> Result<LiveStat
     };
     Ok(LiveState {
         accounts,
-        bots,
+        bots: bots.bots,
+        unreadable: bots.unreadable,
         blacklist,
     })
 }

@@ -41,7 +41,11 @@ pub struct Planned {
 /// to the named bots (and `blacklist`).
 pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned, WorkflowError> {
     let (checked, desired) = check(paths, targets)?;
-    let target = target::connect(desired.mode).await?;
+    let target = target::connect(target::ConnectOptions {
+        mode: desired.mode,
+        rate_limit: desired.rate_limit,
+    })
+    .await?;
     let plan = plan_against(&target, &desired, targets).await?;
     Ok(Planned {
         checked,

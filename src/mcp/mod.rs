@@ -83,11 +83,12 @@ impl BotformServer {
         self.inner
             .target
             .get_or_try_init(|| async {
-                let mode = crate::config::check(std::slice::from_ref(&self.inner.root))
-                    .config
-                    .settings
-                    .mode;
-                target::connect(mode).await.map_err(|e| e.to_string())
+                let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+                target::connect(target::ConnectOptions::from_settings(
+                    &checked.config.settings,
+                ))
+                .await
+                .map_err(|e| e.to_string())
             })
             .await
     }

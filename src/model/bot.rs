@@ -250,6 +250,35 @@ pub struct LiveBot {
     pub updated_at: String,
     /// Every writable setting, as 3Commas holds it.
     pub settings: BotSettings,
+    /// The fields 3Commas requires in every update, exactly as it sent them (absent where it
+    /// sent none): an update resends these untouched, never a reconstruction through the model.
+    #[serde(skip)]
+    pub update_base: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A live bot botform could not read faithfully (a key missing that it needs, a value of a kind
+/// it does not know): reported, and never touched, nor taken for absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UnreadableBot {
+    pub id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub name: Option<String>,
+    /// Which field, and why.
+    pub reason: String,
+}
+
+impl UnreadableBot {
+    /// How the bot is named in messages.
+    pub fn describe(&self) -> String {
+        let id = self
+            .id
+            .map(|i| format!("bot {i}"))
+            .unwrap_or_else(|| "a bot".into());
+        match &self.name {
+            Some(name) => format!("{id} (\"{name}\")"),
+            None => id,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::params::{INVALID, NOT_VALID_VALUE, Params};
+use super::params::{INVALID, MISSING, NOT_VALID_VALUE, Params};
 use super::state::{self, now_iso};
 use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
@@ -95,7 +95,15 @@ pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool)
     if create {
         p.require(&["account_id"]);
     }
-    p.require(UPDATE_REQUIRED);
+    // `take_profit` must be there, but an explicit `null` counts (3Commas' own examples send it
+    // with take-profit steps).
+    let take_profit_null = p.values.get("take_profit").is_some_and(|v| v.is_null());
+    let required: Vec<&str> = UPDATE_REQUIRED
+        .iter()
+        .copied()
+        .filter(|f| !(take_profit_null && *f == "take_profit"))
+        .collect();
+    p.require(&required);
 
     if let Some(name) = p.string("name") {
         if name.trim().is_empty() || name.chars().count() > 200 {
@@ -132,7 +140,9 @@ pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool)
             }
         }
     }
-    if let Some(v) = p.one_of("strategy", &["long", "short"]) {
+    // The direction is a create parameter only: 3Commas' edit endpoint does not declare it, and
+    // Grape drops undeclared parameters without a word.
+    if create && let Some(v) = p.one_of("strategy", &["long", "short"]) {
         bot.strategy = v;
     }
     macro_rules! set_decimal {
@@ -232,7 +242,14 @@ pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool)
     if !p.errors.is_empty() {
         return;
     }
+    if take_profit_null {
+        bot.take_profit = None;
+    }
     check(bot, p);
+    // With take-profit steps, 3Commas keeps no ordinary take profit: 0 is stored as null.
+    if !bot.take_profit_steps.is_empty() && bot.take_profit.is_some_and(|t| t.is_zero()) {
+        bot.take_profit = None;
+    }
     bot.bot_type = if bot.pairs.len() > 1 {
         "Bot::MultiBot"
     } else {
@@ -244,9 +261,19 @@ pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool)
 
 /// Rules across fields, checked on the bot as it would be stored.
 fn check(bot: &WireBot, p: &mut Params) {
+    // 0 active safety orders is valid: signal-driven safety orders (a real 2025 bot has it).
     let max = bot.max_safety_orders;
-    if max > 0 && !(1..=max).contains(&bot.active_safety_orders_count) {
+    let active = bot.active_safety_orders_count;
+    if active < 0 || (max > 0 && active > max) {
         p.error("active_safety_orders_count", NOT_VALID_VALUE);
+    }
+    let deals_per_pair = bot.allowed_deals_on_same_pair.unwrap_or(1).max(1);
+    let most_deals = bot.pairs.len() as i64 * deals_per_pair;
+    if bot.max_active_deals > most_deals {
+        p.error(
+            "max_active_deals",
+            format!("must be less than or equal to {most_deals}"),
+        );
     }
     let coefficient_ok = |d: Option<Decimal>| {
         d.is_some_and(|d| d >= dec("0.1").unwrap() && d <= Decimal::from_int(10))
@@ -283,6 +310,15 @@ fn check(bot: &WireBot, p: &mut Params) {
         p.error("take_profit", NOT_VALID_VALUE);
     }
     let steps = &bot.take_profit_steps;
+    if steps.is_empty() && bot.take_profit.is_none() {
+        p.error("take_profit", MISSING);
+    }
+    if !steps.is_empty() && bot.take_profit.is_some_and(|t| !t.is_zero()) {
+        p.error(
+            "take_profit_steps",
+            "Not available to create bot with take profit steps and ordinary take profit",
+        );
+    }
     if steps.len() > 4 {
         p.error("take_profit_steps", "Maximum 4 take profit steps");
     }

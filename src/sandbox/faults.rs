@@ -17,6 +17,10 @@ pub struct FaultSpec {
     /// Added to every API answer (`latency_ms=`), fault or not: a slow network, so a test can
     /// interrupt a long apply halfway.
     pub latency: Duration,
+    /// Share of writes answered 504 at once while the write commits `late_delay` later (`late=`,
+    /// `late_ms=`): a gateway that gave up on an origin that went on, as Cloudflare does.
+    pub late: f64,
+    pub late_delay: Duration,
 }
 
 impl Default for FaultSpec {
@@ -28,6 +32,8 @@ impl Default for FaultSpec {
             seed: 0,
             slow: Duration::from_secs(35),
             latency: Duration::ZERO,
+            late: 0.0,
+            late_delay: Duration::from_millis(1500),
         }
     }
 }
@@ -72,6 +78,14 @@ impl FaultSpec {
                         .parse()
                         .map_err(|_| format!("`{part}`: not a whole number"))?
                 }
+                "late" => faults.late = probability()?,
+                "late_ms" => {
+                    faults.late_delay = Duration::from_millis(
+                        value
+                            .parse()
+                            .map_err(|_| format!("`{part}`: not a whole number"))?,
+                    )
+                }
                 "latency_ms" => {
                     faults.latency = Duration::from_millis(
                         value
@@ -88,7 +102,7 @@ impl FaultSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault `{other}`: use 5xx, timeout, reset, seed, slow_ms, latency_ms"
+                        "unknown fault `{other}`: use 5xx, timeout, reset, late, seed, slow_ms, late_ms, latency_ms"
                     ));
                 }
             }
@@ -100,7 +114,7 @@ impl FaultSpec {
     }
 
     pub fn is_active(&self) -> bool {
-        self.server_error + self.timeout + self.reset > 0.0
+        self.server_error + self.timeout + self.reset + self.late > 0.0
     }
 
     /// Pick the fault for a request from two uniform draws in [0, 1).

@@ -43,6 +43,8 @@ pub struct SandboxConfig {
     pub block: Duration,
     /// `update_pairs_black_list` adds to the list instead of replacing it.
     pub blacklist_adds: bool,
+    /// Answer bot reads in the odd shapes real responses have been seen in (see [`quirky`]).
+    pub quirks: bool,
 }
 
 /// The largest request body the sandbox reads: far above any 3Commas request (a bot with 200
@@ -64,6 +66,7 @@ impl Default for SandboxConfig {
             rate_limit: 100,
             block: Duration::from_secs(300),
             blacklist_adds: false,
+            quirks: false,
         }
     }
 }
@@ -207,6 +210,23 @@ async fn handle(
     };
     let route = Route::parse(&parts.method, api_path);
     let is_write = parts.method != Method::GET;
+    if is_write && route.is_some() && shared.config.faults.late > 0.0 {
+        let late = shared.lock().rng.random::<f64>() < shared.config.faults.late;
+        if late {
+            commit_late(
+                &shared,
+                parts.method.clone(),
+                api_path,
+                query,
+                body,
+                parts.headers,
+            );
+            return respond(error(
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorBody::new("gateway_timeout", Some("The origin did not answer in time")),
+            ));
+        }
+    }
 
     // Everything but the endpoint's own sleep happens under the lock, in request order, so the
     // fault draws are deterministic for a given seed and the state is never seen half-written.
@@ -251,6 +271,40 @@ async fn handle(
         }
         Some(Fault::Reset) => dropped_connection(),
     }
+}
+
+/// The `late` fault: run a write a moment after its 504 was sent, with no fault of its own.
+fn commit_late(
+    shared: &Arc<Shared>,
+    method: Method,
+    api_path: &str,
+    query: Option<String>,
+    body: Bytes,
+    headers: HeaderMap,
+) {
+    let shared = shared.clone();
+    let api_path = api_path.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(shared.config.faults.late_delay).await;
+        let quiet = SandboxConfig {
+            faults: FaultSpec::default(),
+            ..shared.config.clone()
+        };
+        let mut inner = shared.lock();
+        let request = ApiRequest {
+            route: Route::parse(&method, &api_path),
+            api_path: &api_path,
+            query: query.as_deref(),
+            body: &body,
+            headers: &headers,
+            is_write: true,
+        };
+        let (answer, _) = serve_api(&quiet, &mut inner, request);
+        tracing::debug!(
+            "late write {method} {api_path} committed: {}",
+            answer.status
+        );
+    });
 }
 
 /// One API request, as the handler read it.
@@ -341,7 +395,80 @@ fn serve_api(
         }
         None => run(config, state, mode, &route, &mut params),
     };
+    let answer = match (&route, config.quirks) {
+        (Route::Bots | Route::BotShow(_), true) if answer.status.is_success() => Answer {
+            body: match answer.body {
+                Value::Array(bots) => Value::Array(bots.into_iter().map(quirky).collect()),
+                bot => quirky(bot),
+            },
+            ..answer
+        },
+        _ => answer,
+    };
     (answer, fault.map(|(f, _)| f))
+}
+
+/// A bot entity in the shapes real 3Commas responses have had (FIDELITY-REVIEW.md, section 3):
+/// an empty `custom_safety_steps` missing (two of three recorded 2025 bots), empty lists and
+/// option maps as `null`, counters as strings, display keys missing, and keys botform has never
+/// seen. A client must read all of it as the same bot.
+pub fn quirky(mut bot: Value) -> Value {
+    let Some(entity) = bot.as_object_mut() else {
+        return bot;
+    };
+    if entity["custom_safety_steps"]
+        .as_array()
+        .is_some_and(Vec::is_empty)
+    {
+        entity.remove("custom_safety_steps");
+    }
+    for list in [
+        "close_strategy_list",
+        "safety_strategy_list",
+        "take_profit_steps",
+    ] {
+        if entity
+            .get(list)
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            entity.insert(list.into(), Value::Null);
+        }
+    }
+    if let Some(Value::Array(conditions)) = entity.get_mut("strategy_list") {
+        for condition in conditions {
+            if condition["options"]
+                .as_object()
+                .is_some_and(|o| o.is_empty())
+            {
+                condition["options"] = Value::Null;
+            }
+        }
+    }
+    for counter in [
+        "max_safety_orders",
+        "active_safety_orders_count",
+        "active_deals_count",
+        "close_deals_timeout",
+    ] {
+        if let Some(n) = entity.get(counter).and_then(Value::as_i64) {
+            entity.insert(counter.into(), Value::String(n.to_string()));
+        }
+    }
+    for display in [
+        "easy_form_supported",
+        "url_secret",
+        "account_name",
+        "finished_deals_profit_usd",
+    ] {
+        entity.remove(display);
+    }
+    entity.insert("reinvested_volume_usd".into(), "1e+30".into());
+    entity.insert(
+        "smart_cover_2026".into(),
+        json!({ "enabled": false, "levels": [1, 2] }),
+    );
+    bot
 }
 
 /// What 3Commas answers when its own storage fails.
@@ -537,8 +664,12 @@ fn authenticate(
         with_mark.extend_from_slice(body);
         candidates.push(with_mark);
     }
-    candidates.push(path.clone().into_bytes());
-    candidates.push(format!("{path}?").into_bytes());
+    // The bare path only signs a request that has neither a query nor a body: a signature
+    // that leaves them out would let anyone who saw one request change its parameters.
+    if query.is_none() && body.is_empty() {
+        candidates.push(path.clone().into_bytes());
+        candidates.push(format!("{path}?").into_bytes());
+    }
     let secret = config.api_secret.as_bytes();
     // Check every candidate, so timing does not reveal which form nearly matched.
     let matched = candidates.iter().fold(false, |found, message| {
@@ -556,6 +687,8 @@ fn authenticate(
 
 /// The endpoints the sandbox serves.
 enum Route {
+    Ping,
+    Time,
     Validate,
     Accounts,
     Account(i64),
@@ -587,6 +720,8 @@ impl Route {
         let get = *method == Method::GET;
         let post = *method == Method::POST;
         Some(match segments.as_slice() {
+            ["ver1", "ping"] if get => Route::Ping,
+            ["ver1", "time"] if get => Route::Time,
             ["ver1", "validate"] if get => Route::Validate,
             ["ver1", "accounts"] if get => Route::Accounts,
             ["ver1", "accounts", "market_list"] if get => Route::MarketList,
@@ -616,6 +751,8 @@ impl Route {
     /// The path pattern, for request counts.
     fn pattern(&self) -> &'static str {
         match self {
+            Route::Ping => "/ver1/ping",
+            Route::Time => "/ver1/time",
             Route::Validate => "/ver1/validate",
             Route::Accounts => "/ver1/accounts",
             Route::Account(_) => "/ver1/accounts/{id}",
@@ -644,7 +781,11 @@ impl Route {
     fn is_public(&self) -> bool {
         matches!(
             self,
-            Route::MarketList | Route::MarketPairs | Route::CurrencyRates
+            Route::Ping
+                | Route::Time
+                | Route::MarketList
+                | Route::MarketPairs
+                | Route::CurrencyRates
         )
     }
 }
@@ -666,6 +807,13 @@ fn run(
     p: &mut Params,
 ) -> Answer {
     match route {
+        Route::Ping => ok(json!({ "pong": "pong" })),
+        Route::Time => ok(json!({
+            "server_time": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        })),
         Route::Validate => ok(json!({ "valid": true })),
         Route::Accounts => ok(Value::Array(state.mode(mode).accounts.clone())),
         Route::Account(id) => state.mode(mode).account(*id).cloned().map(ok).unwrap_or_else(not_found),
@@ -1124,7 +1272,68 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             }
         }
         ("POST", "deals") => add_deal(shared, body),
+        ("POST", path) if path.starts_with("bots/") => patch_bot(shared, &path[5..], body),
         _ => not_found(),
+    }
+}
+
+/// Merge JSON into a stored bot entity, as 3Commas might change it on its own (a new value of a
+/// setting, a field the web app set): `POST /__sandbox/bots/{id}` with `{"take_profit_type":
+/// "weird"}` (and `"mode": "paper"` for a paper bot).
+fn patch_bot(shared: &Shared, id: &str, body: &[u8]) -> Answer {
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let Ok(Value::Object(mut patch)) = serde_json::from_slice::<Value>(body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("invalid_params", Some("expected a JSON object")),
+        );
+    };
+    let mut guard = shared.lock();
+    let Inner { state, store, .. } = &mut *guard;
+    if let Some(Err(e)) = store.as_mut().map(|s| s.refresh(state)) {
+        tracing::error!("cannot read the sandbox state: {e}");
+        return state_failure();
+    }
+    let mode = patch
+        .remove("mode")
+        .and_then(|m| m.as_str().and_then(TradingMode::parse))
+        .unwrap_or(state.default_mode);
+    let Some(bot) = state.mode(mode).bots.get(&id) else {
+        return not_found();
+    };
+    let mut entity = to_json(bot);
+    if let Some(map) = entity.as_object_mut() {
+        map.extend(patch);
+    }
+    let patched: WireBot = match serde_json::from_value(entity) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorBody::new("invalid_params", Some(&e.to_string())),
+            );
+        }
+    };
+    let apply = |state: &mut State| {
+        state.mode_mut(mode).bots.insert(id, patched.clone());
+        let touched = Touched {
+            bots: [id].into(),
+            ..Touched::default()
+        };
+        (to_json(&patched), Some(touched))
+    };
+    let saved = match store.as_mut() {
+        Some(store) => store.write(state, mode, apply),
+        None => Ok(apply(state).0),
+    };
+    match saved {
+        Ok(bot) => ok(bot),
+        Err(e) => {
+            tracing::error!("cannot save the sandbox state: {e}");
+            state_failure()
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use sha2::Digest;
 
 use super::error::ApiError;
 use super::ratelimit::RateLimiter;
-use super::signing::{self, Credentials};
+use super::signing::Credentials;
 use super::wire::*;
 use crate::model::bot::LiveBot;
 use crate::model::enums::TradingMode;
@@ -56,18 +56,30 @@ pub struct ClientConfig {
     pub rate_limit_pause: Duration,
     /// Attempts for a read, the first included.
     pub read_attempts: u32,
+    /// Share the pace with every botform process on this machine that uses the same key (see
+    /// `ratelimit`). On for credentials from the environment.
+    pub shared_budget: bool,
+    /// `THREECOMMAS_RECORD`: write every request and answer here (see `record`).
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
     pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        // The docs give the base as `https://api.3commas.io/public/api`; botform adds that
+        // prefix itself, so a URL written either way works.
+        let base_url = base_url.into();
+        let base_url = base_url.trim_end_matches('/');
+        let base_url = base_url.strip_suffix(API_PREFIX).unwrap_or(base_url);
         ClientConfig {
-            base_url: base_url.into().trim_end_matches('/').to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
             credentials,
             mode: None,
             timeout: Duration::from_secs(30),
             requests_per_minute: 90,
             rate_limit_pause: Duration::from_secs(300),
             read_attempts: 4,
+            shared_budget: false,
+            record: None,
         }
     }
 
@@ -95,6 +107,8 @@ impl ClientConfig {
             var("THREECOMMAS_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
             credentials,
         );
+        config.shared_budget = true;
+        config.record = var("THREECOMMAS_RECORD").map(std::path::PathBuf::from);
         if let Some(pace) = var("THREECOMMAS_RATE_LIMIT") {
             config.requests_per_minute = pace
                 .trim()
@@ -118,6 +132,21 @@ impl ClientConfig {
     }
 }
 
+/// The bots of a list request: those read, and those that could not be.
+#[derive(Debug, Clone, Default)]
+pub struct BotList {
+    pub bots: Vec<LiveBot>,
+    pub unreadable: Vec<crate::model::bot::UnreadableBot>,
+}
+
+impl std::ops::Deref for BotList {
+    type Target = Vec<LiveBot>;
+
+    fn deref(&self) -> &Vec<LiveBot> {
+        &self.bots
+    }
+}
+
 /// Which bots to list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BotsFilter {
@@ -131,6 +160,11 @@ pub struct Client {
     config: Arc<ClientConfig>,
     http: reqwest::Client,
     limiter: Arc<RateLimiter>,
+    /// Set on a 418 ban or a rate limit that outlasted the pause: from then on this client
+    /// (and every clone) sends nothing, so a run never makes a ban longer.
+    stopped: Arc<std::sync::Mutex<Option<ApiError>>>,
+    /// Numbers recordings in the order they were made.
+    recorded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -145,12 +179,7 @@ impl Client {
     /// Who this client writes as: the API URL and a fingerprint of the key, hashed. Names the
     /// account's lease; reveals neither.
     pub fn identity(&self) -> String {
-        let text = format!(
-            "botform target v1\n{}\n{}",
-            self.config.base_url,
-            self.config.credentials.api_key()
-        );
-        hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
+        identity_of(&self.config)
     }
 
     /// A key only the holder of the API secret can compute (signatures are deterministic for
@@ -168,14 +197,61 @@ impl Client {
             .build()
             .map_err(|e| ApiError::Config(format!("cannot start the HTTP client: {e}")))?;
         Ok(Client {
-            limiter: Arc::new(RateLimiter::new(config.requests_per_minute)),
+            limiter: Arc::new(match config.shared_budget {
+                true => RateLimiter::shared(
+                    config.requests_per_minute,
+                    super::ratelimit::SharedBudget::new(
+                        crate::files::state_dir()
+                            .join("pace")
+                            .join(format!("{}.json", identity_of(&config))),
+                        Duration::from_secs(60),
+                    ),
+                ),
+                false => RateLimiter::new(config.requests_per_minute),
+            }),
             config: Arc::new(config),
             http,
+            stopped: Arc::new(std::sync::Mutex::new(None)),
+            recorded: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 
     // -----------------------------------------------------------------------------------------
     // Typed calls
+
+    /// `GET /ver1/ping` (unsigned): whether 3Commas is reachable.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        let _: serde_json::Value = self.get("/ver1/ping", &[]).await?;
+        Ok(())
+    }
+
+    /// `GET /ver1/time`: 3Commas' clock, in seconds since 1970.
+    pub async fn server_time(&self) -> Result<i64, ApiError> {
+        let answer: serde_json::Value = self.get("/ver1/time", &[]).await?;
+        answer["server_time"]
+            .as_i64()
+            .ok_or_else(|| ApiError::Decode {
+                path: "/ver1/time".into(),
+                reason: format!("no server_time in {answer}"),
+            })
+    }
+
+    /// A client for the same account that forces another mode.
+    pub fn in_mode(&self, mode: TradingMode) -> Result<Client, ApiError> {
+        let mut config = (*self.config).clone();
+        config.mode = Some(mode);
+        Client::new(config)
+    }
+
+    /// How many requests a minute this client allows itself.
+    pub fn pace(&self) -> u32 {
+        self.config.requests_per_minute
+    }
+
+    /// The mode sent as `Forced-Mode`, if any.
+    pub fn forced_mode(&self) -> Option<TradingMode> {
+        self.config.mode
+    }
 
     /// `GET /ver1/validate`: whether the credentials work.
     pub async fn validate_credentials(&self) -> Result<(), ApiError> {
@@ -212,13 +288,21 @@ impl Client {
     }
 
     /// Every bot, page by page (100 a page).
-    pub async fn bots(&self, filter: BotsFilter) -> Result<Vec<LiveBot>, ApiError> {
-        let mut bots = Vec::new();
+    /// Every bot the filter selects. A bot that cannot be read faithfully is listed apart in
+    /// [`BotList::unreadable`], never dropped: the rest of the account stays usable, and that bot
+    /// is not mistaken for absent.
+    pub async fn bots(&self, filter: BotsFilter) -> Result<BotList, ApiError> {
+        let mut bots = BotList::default();
         let mut offset = 0;
         loop {
+            // Oldest first: a bot created while the pages are read lands on a later page instead
+            // of shifting one already read. Pages are read until an empty one (the server may
+            // cap a page below the limit asked for), and a bot seen twice is kept once.
             let mut query = vec![
                 ("limit", BOTS_PAGE_LIMIT.to_string()),
                 ("offset", offset.to_string()),
+                ("sort_by", "created_at".into()),
+                ("order_direction", "ASC".into()),
             ];
             if let Some(account) = filter.account_id {
                 query.push(("account_id", account.to_string()));
@@ -226,18 +310,40 @@ impl Client {
             if let Some(enabled) = filter.enabled {
                 query.push(("scope", if enabled { "enabled" } else { "disabled" }.into()));
             }
-            let page: Vec<WireBot> = self.get("/ver1/bots", &query).await?;
-            let full = page.len() == BOTS_PAGE_LIMIT;
-            offset += page.len();
-            bots.extend(page.iter().map(WireBot::to_model));
-            if !full {
+            let page: Vec<serde_json::Value> = self.get("/ver1/bots", &query).await?;
+            if page.is_empty() {
                 return Ok(bots);
+            }
+            offset += page.len();
+            for value in page {
+                let id = value.get("id").and_then(serde_json::Value::as_i64);
+                let seen = bots.bots.iter().any(|b| Some(b.id) == id)
+                    || bots.unreadable.iter().any(|b| b.id.is_some() && b.id == id);
+                if seen {
+                    continue;
+                }
+                match read_bot(value) {
+                    Ok(bot) => bots.bots.push(bot),
+                    Err(unreadable) => {
+                        tracing::warn!(
+                            "3Commas sent {} in a form botform cannot read ({}): it is left untouched",
+                            unreadable.describe(),
+                            unreadable.reason
+                        );
+                        bots.unreadable.push(unreadable);
+                    }
+                }
             }
         }
     }
 
     pub async fn bot(&self, id: i64) -> Result<WireBot, ApiError> {
-        self.get(&format!("/ver1/bots/{id}/show"), &[]).await
+        // The current docs mark `include_events` required.
+        self.get(
+            &format!("/ver1/bots/{id}/show"),
+            &[("include_events", "false".into())],
+        )
+        .await
     }
 
     pub async fn create_bot(&self, params: &BotParams) -> Result<WireBot, ApiError> {
@@ -393,8 +499,14 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ApiError> {
+        let method_name = method_name(&method);
         let bytes = self.send(method, path, &[], body).await?;
-        decode(path, &bytes)
+        // A 2xx means the change was made; an answer botform cannot read does not undo it.
+        decode(path, &bytes).map_err(|e| ApiError::Ambiguous {
+            method: method_name,
+            path: path.to_string(),
+            reason: format!("3Commas accepted it but its answer could not be read ({e})"),
+        })
     }
 
     /// One request (plus one retry after a rate-limit pause). Returns the body of a 2xx.
@@ -421,9 +533,15 @@ impl Client {
         let method_name = method_name(&method);
         let mut paused_once = false;
         loop {
+            if let Some(stop) = self.stopped() {
+                return Err(stop);
+            }
             self.limiter.acquire().await;
-            let message =
-                signing::message(&full_path, query_string.as_deref(), body_bytes.as_deref());
+            let message = self.config.credentials.request_message(
+                &full_path,
+                query_string.as_deref(),
+                body_bytes.as_deref(),
+            );
             let mut url = format!("{}{full_path}", self.config.base_url);
             if let Some(q) = &query_string {
                 url.push('?');
@@ -451,13 +569,33 @@ impl Client {
                 Ok(b) => b.to_vec(),
                 Err(e) => return Err(network_error(&e, method_name, path, &self.config.base_url)),
             };
+            if let Some(dir) = &self.config.record {
+                let seq = self
+                    .recorded
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let written = super::record::write(
+                    dir,
+                    seq,
+                    super::record::Exchange {
+                        method: method_name,
+                        path,
+                        query: query_string.as_deref(),
+                        body: body_bytes.as_deref(),
+                        status,
+                        response: &bytes,
+                    },
+                );
+                if let Err(e) = written {
+                    tracing::warn!("cannot write a recording to {}: {e}", dir.display());
+                }
+            }
             if (200..300).contains(&status) {
                 return Ok(bytes);
             }
             let body = parse_error_body(&bytes, status);
             match status {
                 401 => return Err(ApiError::Unauthorized { body }),
-                418 => return Err(ApiError::Banned),
+                418 => return Err(self.stop(ApiError::Banned)),
                 429 if is_plan_restriction(&body) => {
                     return Err(ApiError::PlanRestricted {
                         message: body.error,
@@ -465,7 +603,7 @@ impl Client {
                 }
                 429 => {
                     if paused_once {
-                        return Err(ApiError::RateLimited);
+                        return Err(self.stop(ApiError::RateLimited));
                     }
                     paused_once = true;
                     tracing::warn!(
@@ -491,6 +629,34 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+/// See [`Client::identity`].
+fn identity_of(config: &ClientConfig) -> String {
+    let text = format!(
+        "botform target v1\n{}\n{}",
+        config.base_url,
+        config.credentials.api_key()
+    );
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
+}
+
+impl Client {
+    /// Stop sending for good (this client and its clones), and return the reason.
+    fn stop(&self, reason: ApiError) -> ApiError {
+        tracing::error!("{reason}");
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        stopped.get_or_insert_with(|| reason.clone());
+        reason
+    }
+
+    /// Why this client stopped sending, if it did.
+    pub fn stopped(&self) -> Option<ApiError> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::wire::ErrorBody;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 3Commas answered with an error status and body.
     #[error("3Commas rejected {method} {path} ({status}): {}", describe(body))]
@@ -24,11 +24,16 @@ pub enum ApiError {
     /// 429 that means "your subscription plan does not allow this": never retried.
     #[error("3Commas plan restriction: {message}")]
     PlanRestricted { message: String },
-    /// 429 rate limit that persisted after pausing.
-    #[error("3Commas rate limit: still refused after pausing all requests")]
+    /// 429 rate limit that persisted after pausing: botform stops sending for this run.
+    #[error(
+        "3Commas rate limit: still refused after pausing all requests; botform sent nothing more. Try again in 5 minutes, and lower THREECOMMAS_RATE_LIMIT if your 3Commas plan allows fewer requests"
+    )]
     RateLimited,
-    /// 418: the IP is banned for ignoring rate limits.
-    #[error("3Commas has banned this IP for a while (418) after too many rate-limited requests")]
+    /// 418: the IP is banned for ignoring rate limits: botform stops sending at once, because
+    /// every further request makes the ban longer.
+    #[error(
+        "3Commas has banned this IP (HTTP 418) for sending too many requests; botform sent nothing more. Wait at least 2 minutes before trying again (3Commas lengthens the ban, up to 3 days, while requests keep coming)"
+    )]
     Banned,
     /// The request may or may not have reached 3Commas (timeout, reset, 5xx after sending). A
     /// write that fails this way must be checked on the server before it is tried again.

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod error;
 pub mod ratelimit;
+pub mod record;
 pub mod signing;
 pub mod wire;
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::bot::{
     BotSettings, LiveBot, SafetyStep, SlToBreakeven, StrategyCondition, TakeProfitStep,
+    UnreadableBot,
 };
 use crate::model::decimal::Decimal;
 use crate::model::enums::*;
@@ -36,7 +37,28 @@ pub mod ruby_decimal {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        Option::<Decimal>::deserialize(d)
+        match Option::<serde_json::Value>::deserialize(d)? {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(v) => Decimal::deserialize(v)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Read-only figures botform only shows (profits, volumes): a value that is not a decimal
+/// botform can hold (`"1e+30"`, beyond 28 digits) is dropped, never fatal.
+pub mod display_decimal {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        ruby_decimal::serialize(d, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        let value = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(value.and_then(|v| Decimal::deserialize(v).ok()))
     }
 }
 
@@ -56,10 +78,67 @@ pub mod int_string {
     }
 }
 
+/// Whole numbers as 3Commas sends them: a number, or a number in a string (`"9"`).
+pub mod lenient_int {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(*v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        lenient_opt_int::deserialize(d)?
+            .ok_or_else(|| serde::de::Error::custom("expected a whole number, found null"))
+    }
+}
+
+/// The same, where `null` means "not set".
+pub mod lenient_opt_int {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_i64(*v),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<serde_json::Value>::deserialize(d)? {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!("expected a whole number, found {n}"))
+            }),
+            Some(serde_json::Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!("expected a whole number, found \"{s}\""))
+            }),
+            Some(other) => Err(serde::de::Error::custom(format!(
+                "expected a whole number, found {other}"
+            ))),
+        }
+    }
+}
+
+/// A `null` where a list or an object is expected: the same as empty.
+fn null_is_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A `null` where a display value is expected: the same as missing.
+fn null_is_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// One element of `strategy_list` (and the close/safety lists) on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireStrategy {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_default")]
     pub options: serde_json::Map<String, serde_json::Value>,
     pub strategy: String,
 }
@@ -118,95 +197,114 @@ pub struct WireBot {
     pub id: i64,
     pub account_id: i64,
     pub is_enabled: bool,
+    #[serde(with = "lenient_int")]
     pub max_safety_orders: i64,
+    #[serde(with = "lenient_int")]
     pub active_safety_orders_count: i64,
     pub pairs: Vec<String>,
+    #[serde(deserialize_with = "null_is_empty")]
     pub strategy_list: Vec<WireStrategy>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub close_strategy_list: Vec<WireStrategy>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub safety_strategy_list: Vec<WireStrategy>,
+    #[serde(with = "lenient_int")]
     pub max_active_deals: i64,
+    #[serde(default, with = "lenient_int")]
     pub active_deals_count: i64,
-    #[serde(rename = "deletable?")]
+    #[serde(default = "yes", rename = "deletable?")]
     pub deletable: bool,
+    #[serde(default)]
     pub created_at: String,
+    #[serde(default)]
     pub updated_at: String,
+    #[serde(default)]
     pub trailing_enabled: Option<bool>,
+    #[serde(default)]
     pub tsl_enabled: Option<bool>,
+    #[serde(default, with = "lenient_opt_int")]
     pub deal_start_delay_seconds: Option<i64>,
+    #[serde(default)]
     pub stop_loss_timeout_enabled: Option<bool>,
+    #[serde(default, with = "lenient_opt_int")]
     pub stop_loss_timeout_in_seconds: Option<i64>,
+    #[serde(default, with = "lenient_opt_int")]
     pub disable_after_deals_count: Option<i64>,
+    #[serde(default, with = "lenient_opt_int")]
     pub deals_counter: Option<i64>,
+    #[serde(default, with = "lenient_opt_int")]
     pub allowed_deals_on_same_pair: Option<i64>,
+    #[serde(default, deserialize_with = "null_is_default")]
     pub easy_form_supported: bool,
+    #[serde(default, with = "lenient_opt_int")]
     pub close_deals_timeout: Option<i64>,
+    #[serde(default, deserialize_with = "null_is_default")]
     pub url_secret: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub take_profit_steps: Vec<WireTakeProfitStep>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub custom_safety_steps: Vec<WireSafetyStep>,
     pub name: String,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub take_profit: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub min_profit_percentage: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub base_order_volume: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub safety_order_volume: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub safety_order_step_percentage: Option<Decimal>,
     #[serde(default)]
     pub safety_order_calculation_mode: Option<String>,
     pub take_profit_type: Option<String>,
     pub min_profit_type: Option<String>,
-    #[serde(rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "null_is_default")]
     pub bot_type: String,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub martingale_volume_coefficient: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub martingale_step_coefficient: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub stop_loss_percentage: Option<Decimal>,
-    #[serde(with = "int_string")]
+    #[serde(default, with = "int_string")]
     pub cooldown: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "display_decimal")]
     pub btc_price_limit: Option<Decimal>,
     pub strategy: String,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub min_volume_btc_24h: Option<Decimal>,
     pub profit_currency: Option<String>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub min_price: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub max_price: Option<Decimal>,
     pub stop_loss_type: Option<String>,
     pub safety_order_volume_type: Option<String>,
     pub base_order_volume_type: Option<String>,
+    #[serde(default, deserialize_with = "null_is_default")]
     pub account_name: String,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub trailing_deviation: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "display_decimal")]
     pub finished_deals_profit_usd: Option<Decimal>,
-    #[serde(with = "int_string")]
+    #[serde(default, with = "display_decimal")]
     pub finished_deals_count: Option<Decimal>,
     pub leverage_type: Option<String>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub leverage_custom_value: Option<Decimal>,
     pub start_order_type: Option<String>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "display_decimal")]
     pub active_deals_usd_profit: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub reinvesting_percentage: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub risk_reduction_percentage: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "display_decimal")]
     pub reinvested_volume_usd: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub min_price_percentage: Option<Decimal>,
-    #[serde(with = "ruby_decimal")]
+    #[serde(default, with = "ruby_decimal")]
     pub max_price_percentage: Option<Decimal>,
     /// Only in show and action responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,7 +320,98 @@ fn dec_to_u32(v: Option<Decimal>) -> Option<u32> {
     v.and_then(|d| d.0.to_u32())
 }
 
+/// A bot entity as 3Commas sent it, read: the bot, or why it cannot be trusted.
+pub fn read_bot(value: serde_json::Value) -> Result<LiveBot, UnreadableBot> {
+    let unreadable = |reason: String| UnreadableBot {
+        id: value.get("id").and_then(serde_json::Value::as_i64),
+        account_id: value.get("account_id").and_then(serde_json::Value::as_i64),
+        name: value
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+        reason,
+    };
+    let wire: WireBot = match serde_json::from_value(value.clone()) {
+        Ok(wire) => wire,
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    let unknown = wire.unknown_values();
+    if !unknown.is_empty() {
+        return Err(unreadable(format!(
+            "values botform does not know: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(wire.to_model())
+}
+
 impl WireBot {
+    /// Settings whose value is not one botform knows (a kind 3Commas added later): comparing or
+    /// resending them would be a guess.
+    pub fn unknown_values(&self) -> Vec<String> {
+        let mut unknown = Vec::new();
+        let mut check = |field: &str, value: Option<&str>, known: bool| {
+            if let (Some(v), false) = (value, known) {
+                unknown.push(format!("{field} \"{v}\""));
+            }
+        };
+        fn s(v: &Option<String>) -> Option<&str> {
+            v.as_deref()
+        }
+        check(
+            "strategy",
+            Some(&self.strategy),
+            Direction::parse(&self.strategy).is_some(),
+        );
+        for (field, value) in [
+            ("base_order_volume_type", &self.base_order_volume_type),
+            ("safety_order_volume_type", &self.safety_order_volume_type),
+        ] {
+            check(
+                field,
+                s(value),
+                s(value).is_none_or(|v| VolumeType::parse(v).is_some()),
+            );
+        }
+        let tp = s(&self.take_profit_type);
+        check(
+            "take_profit_type",
+            tp,
+            tp.is_none_or(|v| TakeProfitType::parse(v).is_some()),
+        );
+        let mp = s(&self.min_profit_type);
+        check(
+            "min_profit_type",
+            mp,
+            mp.is_none_or(|v| MinProfitType::parse(v).is_some()),
+        );
+        let pc = s(&self.profit_currency);
+        check(
+            "profit_currency",
+            pc,
+            pc.is_none_or(|v| ProfitCurrency::parse(v).is_some()),
+        );
+        let sl = s(&self.stop_loss_type);
+        check(
+            "stop_loss_type",
+            sl,
+            sl.is_none_or(|v| StopLossType::parse(v).is_some()),
+        );
+        let so = s(&self.start_order_type);
+        check(
+            "start_order_type",
+            so,
+            so.is_none_or(|v| StartOrderType::parse(v).is_some()),
+        );
+        let lt = s(&self.leverage_type);
+        check(
+            "leverage_type",
+            lt,
+            lt.is_none_or(|v| LeverageType::parse(v).is_some()),
+        );
+        unknown
+    }
+
     /// The bot as botform's model sees it. Enum values 3Commas adds later are dropped, not fatal.
     pub fn to_model(&self) -> LiveBot {
         let list = |l: &[WireStrategy]| Some(l.iter().map(WireStrategy::to_model).collect());
@@ -310,7 +499,16 @@ impl WireBot {
             risk_reduction_percentage: self.risk_reduction_percentage,
             reinvesting_percentage: self.reinvesting_percentage,
         };
+        let entity = serde_json::to_value(self).expect("bots serialize");
+        let update_base = UPDATE_REQUIRED
+            .iter()
+            .filter_map(|k| {
+                let v = entity.get(*k)?;
+                (!v.is_null()).then(|| (k.to_string(), v.clone()))
+            })
+            .collect();
         LiveBot {
+            update_base,
             id: self.id,
             account_id: self.account_id,
             account_name: self.account_name.clone(),
@@ -325,14 +523,10 @@ impl WireBot {
     }
 }
 
-/// The body of create_bot and update: `account_id` plus every setting to send.
+/// The body of a create_bot or update request, as 3Commas documents it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct BotParams {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<i64>,
-    #[serde(flatten)]
-    pub settings: BotSettings,
-}
+#[serde(transparent)]
+pub struct BotParams(pub serde_json::Map<String, serde_json::Value>);
 
 /// Fields 3Commas requires on create, and again on every update (REFERENCE.md section 6
 /// quirks). Create also requires `account_id`.
@@ -351,14 +545,104 @@ pub const UPDATE_REQUIRED: &[&str] = &[
     "strategy_list",
 ];
 
+/// Settings the update endpoint does not take: sent, they are ignored without a word.
+pub const CREATE_ONLY: &[&str] = &["strategy"];
+
 impl BotParams {
-    /// The update body: the live bot's settings with `changes` laid over them, so every required
-    /// field is sent again (the server demands it) and nothing else changes.
-    pub fn for_update(live: &LiveBot, changes: &BotSettings) -> BotParams {
-        BotParams {
-            account_id: None,
-            settings: live.settings.overlaid(changes),
+    /// The create body: `account_id` and every setting given. With take-profit steps,
+    /// `take_profit` is 0 (3Commas requires the key and refuses an ordinary one beside steps).
+    pub fn create(account_id: i64, settings: &BotSettings) -> BotParams {
+        let mut body = settings.to_map();
+        body.insert("account_id".into(), account_id.into());
+        if has_steps(settings.take_profit_steps.as_deref()) {
+            body.insert("take_profit".into(), "0".into());
         }
+        encode_steps(&mut body);
+        BotParams(body)
+    }
+
+    /// The update body: the fields 3Commas requires, exactly as the live bot has them, with only
+    /// the fields that change laid over them. Nothing else is sent, so a setting botform does not
+    /// change (a custom ladder, take-profit steps, close conditions) is never resent, let alone
+    /// reset. Take profit follows 3Commas' rule: 0 while the bot has steps; an ordinary take
+    /// profit that replaces steps sends `take_profit_steps: []` with it.
+    pub fn update(live: &LiveBot, changes: &BotSettings) -> Result<BotParams, String> {
+        let mut body = live.update_base.clone();
+        let mut changed = changes.to_map();
+        for field in CREATE_ONLY {
+            changed.remove(*field);
+        }
+        body.extend(changed);
+        let live_steps = has_steps(live.settings.take_profit_steps.as_deref());
+        let steps = match &changes.take_profit_steps {
+            Some(steps) => has_steps(Some(steps)),
+            None if live_steps && changes.take_profit.is_some_and(|t| !t.is_zero()) => {
+                body.insert(
+                    "take_profit_steps".into(),
+                    serde_json::Value::Array(Vec::new()),
+                );
+                false
+            }
+            None => live_steps,
+        };
+        if steps {
+            body.insert("take_profit".into(), "0".into());
+        }
+        let missing: Vec<&str> = UPDATE_REQUIRED
+            .iter()
+            .copied()
+            .filter(|k| body.get(*k).is_none_or(serde_json::Value::is_null))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "3Commas did not show this bot's {}, which every update must resend: not updated (read it with `botform import` and set it in the config)",
+                missing.join(", ")
+            ));
+        }
+        encode_steps(&mut body);
+        Ok(BotParams(body))
+    }
+}
+
+fn has_steps<T>(steps: Option<&[T]>) -> bool {
+    steps.is_some_and(|s| !s.is_empty())
+}
+
+/// Step values as 3Commas' docs send them: take-profit steps' amounts and profits as JSON
+/// numbers, custom safety steps' `size` as a number and `deviation` as a string.
+fn encode_steps(body: &mut serde_json::Map<String, serde_json::Value>) {
+    let mut rewrite = |list: &str, numbers: &[&str]| {
+        if let Some(serde_json::Value::Array(items)) = body.get_mut(list) {
+            for item in items.iter_mut() {
+                for key in numbers {
+                    if let Some(v) = item.get_mut(*key) {
+                        *v = json_number(v);
+                    }
+                }
+            }
+        }
+    };
+    rewrite(
+        "take_profit_steps",
+        &["amount_percentage", "profit_percentage"],
+    );
+    rewrite("custom_safety_steps", &["size"]);
+}
+
+/// A decimal (as text) as a JSON number. JSON numbers pass through f64 here; a value that would
+/// not come back exactly (more than 15 significant digits) stays a string rather than change.
+fn json_number(v: &serde_json::Value) -> serde_json::Value {
+    let Some(text) = v.as_str() else {
+        return v.clone();
+    };
+    let exact = text.parse::<Decimal>().ok().and_then(|d| {
+        let f: f64 = text.parse().ok()?;
+        let number = serde_json::Number::from_f64(f)?;
+        (number.to_string().parse::<Decimal>().ok()? == d).then_some(number)
+    });
+    match exact {
+        Some(number) => serde_json::Value::Number(number),
+        None => v.clone(),
     }
 }
 
@@ -483,5 +767,137 @@ impl ErrorBody {
             error_description: Some("Invalid parameters".into()),
             error_attributes: Some(attributes),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OBSERVED_LIST: &str =
+        include_str!("../../tests/fixtures/3commas/observed/bots_list_scope_enabled.json");
+
+    fn observed_bot() -> LiveBot {
+        let bots: Vec<WireBot> = serde_json::from_str(OBSERVED_LIST).unwrap();
+        bots[0].to_model()
+    }
+
+    #[test]
+    fn an_update_sends_the_required_fields_as_3commas_sent_them_and_only_the_change() {
+        // The recorded 2025 bot has no `custom_safety_steps` key at all.
+        let live = observed_bot();
+        let change = BotSettings {
+            take_profit: Some("2.5".parse().unwrap()),
+            strategy: Some(Direction::Short),
+            ..BotSettings::default()
+        };
+        let body = BotParams::update(&live, &change).unwrap().0;
+        let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+        keys.sort();
+        let mut expected = UPDATE_REQUIRED.to_vec();
+        expected.sort();
+        assert_eq!(
+            keys, expected,
+            "nothing but the required fields and the change"
+        );
+        assert_eq!(body["take_profit"], "2.5");
+        // The strategy list goes back exactly as it came, options untouched.
+        let raw: Vec<serde_json::Value> = serde_json::from_str(OBSERVED_LIST).unwrap();
+        assert_eq!(body["strategy_list"], raw[0]["strategy_list"]);
+        assert_eq!(body["name"], raw[0]["name"]);
+    }
+
+    #[test]
+    fn take_profit_follows_the_steps_rule_in_every_body() {
+        let steps = vec![
+            TakeProfitStep {
+                amount_percentage: "50".parse().unwrap(),
+                profit_percentage: "1.5".parse().unwrap(),
+            },
+            TakeProfitStep {
+                amount_percentage: "50".parse().unwrap(),
+                profit_percentage: "3".parse().unwrap(),
+            },
+        ];
+        // A create with steps and no take profit carries 0, and step values as numbers.
+        let create = BotParams::create(
+            1,
+            &BotSettings {
+                take_profit_steps: Some(steps.clone()),
+                custom_safety_steps: Some(vec![SafetyStep {
+                    deviation: "1.1".parse().unwrap(),
+                    size: "10".parse().unwrap(),
+                }]),
+                ..BotSettings::default()
+            },
+        )
+        .0;
+        assert_eq!(create["take_profit"], "0");
+        assert_eq!(create["take_profit_steps"][0]["amount_percentage"], 50.0);
+        assert_eq!(create["take_profit_steps"][0]["profit_percentage"], 1.5);
+        assert_eq!(create["custom_safety_steps"][0]["size"], 10.0);
+        assert_eq!(create["custom_safety_steps"][0]["deviation"], "1.1");
+
+        // Adding steps to a bot with an ordinary take profit: one body, take profit 0.
+        let live = observed_bot();
+        let add = BotParams::update(
+            &live,
+            &BotSettings {
+                take_profit_steps: Some(steps.clone()),
+                ..BotSettings::default()
+            },
+        )
+        .unwrap()
+        .0;
+        assert_eq!(add["take_profit"], "0");
+        assert_eq!(add["take_profit_steps"].as_array().unwrap().len(), 2);
+
+        // An update of a multi-step bot (3Commas shows its take profit as null) still sends the
+        // required `take_profit` key.
+        let mut multi = observed_bot();
+        multi.update_base.remove("take_profit");
+        multi.settings.take_profit = None;
+        multi.settings.take_profit_steps = Some(steps);
+        let other = BotParams::update(
+            &multi,
+            &BotSettings {
+                cooldown: Some(60),
+                ..BotSettings::default()
+            },
+        )
+        .unwrap()
+        .0;
+        assert_eq!(other["take_profit"], "0");
+        assert!(
+            !other.contains_key("take_profit_steps"),
+            "steps are kept, not resent"
+        );
+
+        // Dropping steps for an ordinary take profit sends the steps' removal with it.
+        let drop = BotParams::update(
+            &multi,
+            &BotSettings {
+                take_profit: Some("2".parse().unwrap()),
+                ..BotSettings::default()
+            },
+        )
+        .unwrap()
+        .0;
+        assert_eq!(drop["take_profit"], "2");
+        assert_eq!(drop["take_profit_steps"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn an_update_of_a_bot_missing_a_required_field_is_refused_not_guessed() {
+        let mut live = observed_bot();
+        live.update_base.remove("pairs");
+        let refused = BotParams::update(
+            &live,
+            &BotSettings {
+                cooldown: Some(60),
+                ..BotSettings::default()
+            },
+        );
+        assert!(refused.unwrap_err().contains("pairs"));
     }
 }

@@ -32,26 +32,28 @@ pub fn fast_sandbox() -> SandboxConfig {
 }
 
 pub fn bot_params(name: &str) -> BotParams {
-    BotParams {
-        account_id: Some(BINANCE),
-        settings: BotSettings {
-            name: Some(name.into()),
-            pairs: Some(vec!["USDT_BTC".into()]),
-            base_order_volume: Some("10".parse().unwrap()),
-            safety_order_volume: Some("20".parse().unwrap()),
-            max_safety_orders: Some(3),
-            active_safety_orders_count: Some(1),
-            safety_order_step_percentage: Some("1.5".parse().unwrap()),
-            martingale_volume_coefficient: Some("1.2".parse().unwrap()),
-            martingale_step_coefficient: Some("1.1".parse().unwrap()),
-            take_profit: Some("1.5".parse().unwrap()),
-            take_profit_type: Some(botform::model::enums::TakeProfitType::Total),
-            strategy_list: Some(vec![StrategyCondition {
-                strategy: "nonstop".into(),
-                options: Default::default(),
-            }]),
-            ..BotSettings::default()
-        },
+    BotParams::create(BINANCE, &bot_settings(name))
+}
+
+/// The settings of a small valid nonstop bot on USDT_BTC.
+pub fn bot_settings(name: &str) -> BotSettings {
+    BotSettings {
+        name: Some(name.into()),
+        pairs: Some(vec!["USDT_BTC".into()]),
+        base_order_volume: Some("10".parse().unwrap()),
+        safety_order_volume: Some("20".parse().unwrap()),
+        max_safety_orders: Some(3),
+        active_safety_orders_count: Some(1),
+        safety_order_step_percentage: Some("1.5".parse().unwrap()),
+        martingale_volume_coefficient: Some("1.2".parse().unwrap()),
+        martingale_step_coefficient: Some("1.1".parse().unwrap()),
+        take_profit: Some("1.5".parse().unwrap()),
+        take_profit_type: Some(botform::model::enums::TakeProfitType::Total),
+        strategy_list: Some(vec![StrategyCondition {
+            strategy: "nonstop".into(),
+            options: Default::default(),
+        }]),
+        ..BotSettings::default()
     }
 }
 
@@ -133,7 +135,7 @@ async fn a_bot_lives_through_every_call() {
         ..Default::default()
     };
     let updated = client
-        .update_bot(created.id, &BotParams::for_update(&live, &change))
+        .update_bot(created.id, &BotParams::update(&live, &change).unwrap())
         .await
         .unwrap();
     assert_eq!(updated.take_profit, Some("2.5".parse().unwrap()));
@@ -225,7 +227,11 @@ async fn listing_reads_every_page_of_100() {
     let after = stats(&sb.base_url).await["by_endpoint"]["GET /ver1/bots"]
         .as_u64()
         .unwrap();
-    assert_eq!(after - before, 3, "230 bots take 3 pages");
+    assert_eq!(
+        after - before,
+        4,
+        "230 bots take 3 pages, and an empty one says the list is over"
+    );
     let mut names: Vec<_> = bots
         .iter()
         .map(|b| b.settings.name.clone().unwrap())
@@ -239,9 +245,12 @@ async fn listing_reads_every_page_of_100() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejections_keep_their_field_attributes() {
     let (sb, client) = start(fast_sandbox()).await;
-    let mut params = bot_params("SL");
-    params.settings.stop_loss_percentage = Some("3".parse().unwrap());
-    let err = client.create_bot(&params).await.unwrap_err();
+    let mut params = bot_settings("SL");
+    params.stop_loss_percentage = Some("3".parse().unwrap());
+    let err = client
+        .create_bot(&BotParams::create(BINANCE, &params))
+        .await
+        .unwrap_err();
     let fields = err.field_errors().expect("a 400 with attributes");
     assert_eq!(
         fields["stop_loss_percentage"],
@@ -249,22 +258,32 @@ async fn rejections_keep_their_field_attributes() {
     );
     assert_eq!(err.status(), Some(400));
 
-    let mut missing = bot_params("missing");
-    missing.settings.name = None;
-    missing.settings.take_profit = None;
-    let err = client.create_bot(&missing).await.unwrap_err();
+    let mut missing = bot_settings("missing");
+    missing.name = None;
+    missing.take_profit = None;
+    let err = client
+        .create_bot(&BotParams::create(BINANCE, &missing))
+        .await
+        .unwrap_err();
     let fields = err.field_errors().unwrap();
     assert_eq!(fields["name"], ["is missing"]);
     assert_eq!(fields["take_profit"], ["is missing"]);
 
-    let mut multi_nonstop = bot_params("multi");
-    multi_nonstop.settings.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
-    let err = client.create_bot(&multi_nonstop).await.unwrap_err();
+    let mut multi_nonstop = bot_settings("multi");
+    multi_nonstop.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
+    multi_nonstop.max_active_deals = Some(2);
+    let err = client
+        .create_bot(&BotParams::create(BINANCE, &multi_nonstop))
+        .await
+        .unwrap_err();
     assert!(err.field_errors().unwrap().contains_key("strategy_list"));
 
-    let mut unknown_pair = bot_params("pair");
-    unknown_pair.settings.pairs = Some(vec!["USDT_NOPE".into()]);
-    let err = client.create_bot(&unknown_pair).await.unwrap_err();
+    let mut unknown_pair = bot_settings("pair");
+    unknown_pair.pairs = Some(vec!["USDT_NOPE".into()]);
+    let err = client
+        .create_bot(&BotParams::create(BINANCE, &unknown_pair))
+        .await
+        .unwrap_err();
     assert_eq!(
         err.field_errors().unwrap()["pairs"],
         ["No market data for this pair: USDT_NOPE"]
@@ -300,9 +319,13 @@ async fn paper_and_real_modes_keep_separate_state() {
     });
     let paper_account = paper.accounts().await.unwrap()[0].clone();
     assert!(paper_account.name.starts_with("Paper Account"));
-    let mut params = bot_params("paper bot");
-    params.account_id = Some(paper_account.id);
-    paper.create_bot(&params).await.unwrap();
+    paper
+        .create_bot(&BotParams::create(
+            paper_account.id,
+            &bot_settings("paper bot"),
+        ))
+        .await
+        .unwrap();
     assert_eq!(paper.bots(BotsFilter::default()).await.unwrap().len(), 1);
     assert!(real.bots(BotsFilter::default()).await.unwrap().is_empty());
     sb.stop();
@@ -480,7 +503,10 @@ async fn reading_live_state_costs_one_request_per_page_never_per_bot() {
         .unwrap();
     assert_eq!(live.bots.len(), 250);
     let s = stats(&sb.base_url).await;
-    assert_eq!(s["total"], 5, "accounts + 3 pages of bots + blacklist: {s}");
+    assert_eq!(
+        s["total"], 6,
+        "accounts + 3 pages of bots + the empty page that ends them + blacklist: {s}"
+    );
     sb.stop();
 }
 

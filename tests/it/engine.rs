@@ -319,10 +319,7 @@ fn two_live_bots_with_one_name_must_be_pinned() {
         .unwrap();
         let wire: botform::threecommas::wire::WireBot = serde_json::from_value(bot).unwrap();
         let live = wire.to_model();
-        let params = botform::threecommas::wire::BotParams {
-            account_id: Some(live.account_id),
-            settings: live.settings,
-        };
+        let params = botform::threecommas::wire::BotParams::create(live.account_id, &live.settings);
         client.create_bot(&params).await.unwrap();
     });
     against(&sandbox)
@@ -549,8 +546,9 @@ fn applying_one_change_costs_a_handful_of_requests() {
                 .await
         })
         .unwrap();
-    // Plan: accounts + one page of bots. Apply: one page to check staleness, the update, and one
-    // show to read it back. Nothing per bot beyond the one that changed.
-    assert_eq!(counted["total"], 5, "{counted}");
+    // Plan: accounts + one page of bots and the empty page that ends the list. Apply: the same
+    // two pages to check staleness, the update, and one show to read it back. Nothing per bot
+    // beyond the one that changed.
+    assert_eq!(counted["total"], 7, "{counted}");
     assert_eq!(counted["by_endpoint"]["PATCH /ver1/bots/{id}/update"], 1);
 }

@@ -3,11 +3,13 @@
 mod client;
 mod engine;
 mod engine_support;
+mod fidelity;
 mod fixtures;
 mod hostile;
 mod mcp;
 mod plan_output;
 mod properties;
+mod recordings;
 mod safety;
 mod sandbox;
 mod schema;

@@ -235,16 +235,14 @@ fn stored_settings_always_compare_equal_to_what_was_sent() {
                 };
                 let stored = runtime.block_on(async {
                     let created = client
-                        .create_bot(&BotParams {
-                            account_id: Some(31_896_123),
-                            settings: settings.clone(),
-                        })
+                        .create_bot(&BotParams::create(31_896_123, &settings))
                         .await
                         .unwrap();
                     client
                         .bots(BotsFilter::default())
                         .await
                         .unwrap()
+                        .bots
                         .into_iter()
                         .find(|b| b.id == created.id)
                         .unwrap()

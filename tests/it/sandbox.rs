@@ -88,7 +88,7 @@ async fn ten_clients_lose_no_acknowledged_write_across_a_kill() {
                     take_profit: Some(tp.parse().unwrap()),
                     ..Default::default()
                 };
-                let params = BotParams::for_update(&bot.to_model(), &change);
+                let params = BotParams::update(&bot.to_model(), &change).unwrap();
                 match client.update_bot(bot.id, &params).await {
                     Ok(_) => acknowledged.push((bot.id, tp)),
                     Err(_) => break,
@@ -206,9 +206,14 @@ fn oversized_bodies_and_trickled_headers_are_cut_off() {
     // Headers trickled in and never finished: the connection is closed after the header
     // timeout, not held open.
     let mut slow = std::net::TcpStream::connect(&addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let started = Instant::now();
-    write!(slow, "GET /public/api/ver1/accounts HTTP/1.1\r\nHost: x\r\n").unwrap();
+    write!(
+        slow,
+        "GET /public/api/ver1/accounts HTTP/1.1\r\nHost: x\r\n"
+    )
+    .unwrap();
     let mut rest = Vec::new();
     let _ = slow.read_to_end(&mut rest);
     let waited = started.elapsed();

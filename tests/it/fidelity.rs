@@ -1,0 +1,614 @@
+//! botform as the real 3Commas behaves (issue 8, FIDELITY-REVIEW.md): take-profit steps, the
+//! direction, minimal update bodies, the server's cross-field rules. Each runs the real binary or
+//! client against a sandbox that is as strict as 3Commas on that point.
+
+use std::path::Path;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use super::client::{bot_settings, client_for};
+use super::engine_support::{against, apply, edit};
+use super::sandbox::SandboxProcess;
+use botform::model::bot::{BotSettings, SafetyStep, TakeProfitStep};
+use botform::model::enums::Direction;
+use botform::threecommas::BotsFilter;
+use botform::threecommas::wire::BotParams;
+
+const BINANCE: i64 = 31_896_123;
+
+fn no_changes(sandbox: &SandboxProcess, dir: &Path) {
+    against(sandbox)
+        .arg("plan")
+        .arg(dir)
+        .arg("--detailed-exitcode")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+}
+
+fn one_bot(dir: &Path, body: &str) {
+    std::fs::write(
+        dir.join("bot.toml"),
+        format!(
+            "[accounts.main]\nname = \"Binance Spot\"\n\n[[bots]]\nname = \"steps\"\naccount = \"main\"\npairs = [\"USDT_BTC\"]\nstart = [{{ strategy = \"nonstop\" }}]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 2\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit_type = \"total\"\n{body}"
+        ),
+    )
+    .unwrap();
+}
+
+const STEPS: &str = "take_profit_steps = [{ amount_percentage = 50, profit_percentage = 1 }, { amount_percentage = 50, profit_percentage = 2 }]\n";
+
+#[test]
+fn take_profit_steps_round_trip_as_3commas_stores_them() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Steps with no take profit: validate is content, the create sends 0, 3Commas stores null,
+    // and the next plan finds nothing (before: a diff on every plan, forever).
+    one_bot(d, STEPS);
+    apply(against(&sandbox), d).success();
+    let state = sandbox_bot(&sandbox, "steps");
+    assert!(state["take_profit"].is_null(), "{state}");
+    no_changes(&sandbox, d);
+    // Steps with an explicit 0: the same.
+    one_bot(d, &format!("take_profit = 0\n{STEPS}"));
+    no_changes(&sandbox, d);
+    // An update of a multi-step bot carries `take_profit` (3Commas requires it).
+    one_bot(d, &format!("cooldown = 60\n{STEPS}"));
+    apply(against(&sandbox), d).success();
+    no_changes(&sandbox, d);
+    // Dropping steps for an ordinary take profit: one update, accepted.
+    one_bot(d, "take_profit = 2\n");
+    apply(against(&sandbox), d).success();
+    assert_eq!(
+        sandbox_bot(&sandbox, "steps")["take_profit_steps"],
+        Value::Array(vec![])
+    );
+    no_changes(&sandbox, d);
+    // Adding steps to a bot with an ordinary take profit: one update, accepted.
+    one_bot(d, STEPS);
+    apply(against(&sandbox), d).success();
+    no_changes(&sandbox, d);
+    // An ordinary take profit beside steps is what 3Commas refuses: validate says so first.
+    one_bot(d, &format!("take_profit = 1.5\n{STEPS}"));
+    against(&sandbox)
+        .arg("validate")
+        .arg(d)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("refuses an ordinary take profit"));
+}
+
+#[test]
+fn an_imported_multi_step_bot_plans_no_changes_and_can_be_updated() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), STEPS);
+    apply(against(&sandbox), dir.path()).success();
+    let out = tempfile::tempdir().unwrap();
+    against(&sandbox)
+        .args(["import", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    no_changes(&sandbox, out.path());
+    let file = botform_file(out.path());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cooldown = "))
+        .expect("import writes the cooldown")
+        .to_string();
+    edit(&file, &line, "cooldown = 90");
+    apply(against(&sandbox), out.path()).success();
+    no_changes(&sandbox, out.path());
+}
+
+fn botform_file(dir: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("bots-")
+        })
+        .unwrap()
+}
+
+fn sandbox_bot(sandbox: &SandboxProcess, name: &str) -> Value {
+    let state: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{}/__sandbox/state", sandbox.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|b| b["name"] == name)
+        .cloned()
+        .unwrap()
+}
+
+#[test]
+fn a_direction_change_is_refused_at_plan_time_with_the_way_to_do_it() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\nstrategy = \"long\"\n");
+    apply(against(&sandbox), dir.path()).success();
+    one_bot(dir.path(), "take_profit = 1\nstrategy = \"short\"\n");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("cannot change a bot's direction")
+                .and(predicate::str::contains("absent = true")),
+        );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_ignores_direction_and_keeps_omitted_fields_on_update() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let client = client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    let mut settings = bot_settings("ladder");
+    settings.custom_safety_steps = Some(vec![
+        SafetyStep {
+            deviation: "1".parse().unwrap(),
+            size: "10".parse().unwrap(),
+        },
+        SafetyStep {
+            deviation: "2.5".parse().unwrap(),
+            size: "20".parse().unwrap(),
+        },
+    ]);
+    let created = client
+        .create_bot(&BotParams::create(BINANCE, &settings))
+        .await
+        .unwrap();
+    let live = client.bot(created.id).await.unwrap().to_model();
+    // An update of the take profit leaves the custom ladder as it is, and `strategy` is ignored.
+    let change = BotSettings {
+        take_profit: Some("2.2".parse().unwrap()),
+        strategy: Some(Direction::Short),
+        ..BotSettings::default()
+    };
+    let mut body = BotParams::update(&live, &change).unwrap();
+    assert!(!body.0.contains_key("custom_safety_steps"));
+    body.0.insert("strategy".into(), "short".into()); // as an old client would send it
+    client.update_bot(created.id, &body).await.unwrap();
+    let after = client.bot(created.id).await.unwrap().to_model();
+    assert_eq!(after.settings.strategy, Some(Direction::Long));
+    assert_eq!(after.settings.take_profit, Some("2.2".parse().unwrap()));
+    assert_eq!(
+        after.settings.custom_safety_steps,
+        settings.custom_safety_steps
+    );
+
+    // Steps on the same bot, then a take-profit-free update: both lists stay.
+    let steps = vec![
+        TakeProfitStep {
+            amount_percentage: "60".parse().unwrap(),
+            profit_percentage: "1".parse().unwrap(),
+        },
+        TakeProfitStep {
+            amount_percentage: "40".parse().unwrap(),
+            profit_percentage: "2".parse().unwrap(),
+        },
+    ];
+    let with_steps = BotSettings {
+        take_profit_steps: Some(steps.clone()),
+        ..BotSettings::default()
+    };
+    client
+        .update_bot(created.id, &BotParams::update(&after, &with_steps).unwrap())
+        .await
+        .unwrap();
+    let live = client.bot(created.id).await.unwrap().to_model();
+    let rename = BotSettings {
+        name: Some("ladder 2".into()),
+        ..BotSettings::default()
+    };
+    client
+        .update_bot(created.id, &BotParams::update(&live, &rename).unwrap())
+        .await
+        .unwrap();
+    let last = client.bot(created.id).await.unwrap().to_model();
+    assert_eq!(last.settings.take_profit_steps, Some(steps));
+    assert_eq!(
+        last.settings.custom_safety_steps,
+        settings.custom_safety_steps
+    );
+    assert_eq!(last.settings.take_profit, None);
+    assert_eq!(client.bots(BotsFilter::default()).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_applies_3commas_cross_field_rules() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let client = client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    // More active deals than pairs allow.
+    let mut many = bot_settings("many deals");
+    many.max_active_deals = Some(5);
+    let err = client
+        .create_bot(&BotParams::create(BINANCE, &many))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.field_errors().unwrap()["max_active_deals"],
+        ["must be less than or equal to 1"]
+    );
+    // Signal-driven safety orders: 0 active of 9 is a real configuration.
+    let mut signals = bot_settings("signals");
+    signals.max_safety_orders = Some(9);
+    signals.active_safety_orders_count = Some(0);
+    client
+        .create_bot(&BotParams::create(BINANCE, &signals))
+        .await
+        .unwrap();
+    // An ordinary take profit beside steps.
+    let mut both = bot_settings("both");
+    both.take_profit_steps = Some(vec![TakeProfitStep {
+        amount_percentage: "100".parse().unwrap(),
+        profit_percentage: "1".parse().unwrap(),
+    }]);
+    let mut body = BotParams::create(BINANCE, &both);
+    body.0.insert("take_profit".into(), "1.5".into());
+    let err = client.create_bot(&body).await.unwrap_err();
+    assert_eq!(
+        err.field_errors().unwrap()["take_profit_steps"],
+        ["Not available to create bot with take profit steps and ordinary take profit"]
+    );
+}
+
+#[test]
+fn validate_mirrors_the_server_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\nmax_active_deals = 3\n");
+    super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("allow at most 1"));
+    one_bot(
+        dir.path(),
+        "take_profit = 1\nmax_active_deals = 3\nallowed_deals_on_same_pair = 3\n",
+    );
+    super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("bot.toml"))
+        .unwrap()
+        .replace(
+            "active_safety_orders_count = 1",
+            "active_safety_orders_count = 0",
+        );
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_blacklist_removal_3commas_did_not_make_fails_the_apply() {
+    for (flags, removal_takes) in [(&[][..], true), (&["--blacklist-adds"][..], false)] {
+        let sandbox = SandboxProcess::spawn(None, flags);
+        let dir = tempfile::tempdir().unwrap();
+        let write = |pairs: &str| {
+            std::fs::write(
+                dir.path().join("blacklist.toml"),
+                format!("[blacklist]\npairs = [{pairs}]\n"),
+            )
+            .unwrap()
+        };
+        write("\"USDT_LUNA\", \"USDT_FTT\"");
+        apply(against(&sandbox), dir.path()).success();
+        write("\"USDT_LUNA\"");
+        let result = apply(against(&sandbox), dir.path());
+        if removal_takes {
+            result.success();
+            no_changes(&sandbox, dir.path());
+        } else {
+            // Reported as a failure of that change, never "Apply complete".
+            result.code(1).stdout(
+                predicate::str::contains("3Commas kept USDT_FTT on the blacklist")
+                    .and(predicate::str::contains("Apply incomplete")),
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_that_leaves_out_the_query_or_body_is_refused() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let secret = botform::sandbox::DEFAULT_API_SECRET;
+    let creds = botform::threecommas::Credentials::hmac("k", secret);
+    let http = reqwest::Client::new();
+    let send = |path: &'static str, signed: &'static str, body: Option<&'static str>| {
+        let request = match body {
+            Some(b) => http
+                .post(format!("{}{path}", sandbox.url))
+                .header("Content-Type", "application/json")
+                .body(b),
+            None => http.get(format!("{}{path}", sandbox.url)),
+        };
+        request
+            .header("APIKEY", botform::sandbox::DEFAULT_API_KEY)
+            .header("Signature", creds.sign(signed.as_bytes()))
+            .send()
+    };
+    // Bare path signed, query sent: refused (before, any bare-path signature passed).
+    let r = send(
+        "/public/api/ver1/bots?limit=1",
+        "/public/api/ver1/bots",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = send(
+        "/public/api/ver1/bots/update_pairs_black_list",
+        "/public/api/ver1/bots/update_pairs_black_list",
+        Some(r#"{"pairs":["USDT_LUNA"]}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+    // The full forms pass.
+    let r = send(
+        "/public/api/ver1/bots?limit=1",
+        "/public/api/ver1/bots?limit=1",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = send(
+        "/public/api/ver1/accounts",
+        "/public/api/ver1/accounts",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_url_ending_in_public_api_works() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let client = client_for(
+        &format!("{}/public/api/", sandbox.url),
+        botform::sandbox::DEFAULT_API_SECRET,
+        |_| {},
+    );
+    assert!(!client.accounts().await.unwrap().is_empty());
+}
+
+#[test]
+fn a_create_that_commits_after_its_504_never_makes_a_twin() {
+    // Before: botform looked once, at once, and created again: a disabled twin.
+    for (late_ms, settles_in_run) in [(1000, true), (6000, false)] {
+        let sandbox = SandboxProcess::spawn(
+            None,
+            &["--faults", &format!("late=1.0,late_ms={late_ms},seed=1")],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        one_bot(dir.path(), "take_profit = 1\n");
+        let result = apply(against(&sandbox), dir.path());
+        if settles_in_run {
+            result.success().stderr(predicate::str::contains(
+                "confirmed after an unclear answer",
+            ));
+        } else {
+            result
+                .code(1)
+                .stdout(predicate::str::contains("not created again"));
+            std::thread::sleep(std::time::Duration::from_millis(late_ms));
+        }
+        // Either way, one bot, and nothing left to do.
+        let state: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            reqwest::get(format!("{}/__sandbox/state", sandbox.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            state["real"]["bots"].as_object().unwrap().len(),
+            1,
+            "{state}"
+        );
+        no_changes(&sandbox, dir.path());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_418_ban_stops_every_request_at_once() {
+    // Before: a 418 was returned but nothing paused, and apply kept sending into the ban.
+    let (sandbox, _) = super::client::start(botform::sandbox::SandboxConfig {
+        rate_limit: 2,
+        block: std::time::Duration::from_secs(60),
+        ..botform::sandbox::SandboxConfig::default()
+    })
+    .await;
+    // Other clients hammer the sandbox into a ban for this IP (each stops itself after its
+    // first refusal, so it takes many).
+    for _ in 0..25 {
+        let hammer = client_for(
+            &sandbox.base_url,
+            botform::sandbox::DEFAULT_API_SECRET,
+            |c| {
+                c.rate_limit_pause = std::time::Duration::from_millis(1);
+            },
+        );
+        let _ = hammer.accounts().await;
+    }
+    let client = client_for(
+        &sandbox.base_url,
+        botform::sandbox::DEFAULT_API_SECRET,
+        |c| {
+            c.rate_limit_pause = std::time::Duration::from_millis(1);
+        },
+    );
+    let stats = |url: String| async move {
+        reqwest::get(format!("{url}/__sandbox/stats"))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["total"]
+            .as_u64()
+            .unwrap()
+    };
+    let err = client.accounts().await.unwrap_err();
+    assert!(
+        matches!(err, botform::threecommas::ApiError::Banned),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("Wait at least 2 minutes"));
+    let before = stats(sandbox.base_url.clone()).await;
+    // Every later call, from this client or a clone, fails at once without a request.
+    for _ in 0..5 {
+        assert!(matches!(
+            client.clone().bots(BotsFilter::default()).await,
+            Err(botform::threecommas::ApiError::Banned)
+        ));
+    }
+    assert_eq!(stats(sandbox.base_url.clone()).await, before);
+}
+
+#[test]
+fn responses_in_every_shape_3commas_has_sent_read_as_the_same_bots() {
+    // Missing keys, nulls for lists and options, counters as strings, unknown keys, a display
+    // decimal out of range: before, any one of them failed every plan, apply and import.
+    let sandbox = SandboxProcess::spawn(None, &["--quirks"]);
+    let dir = super::engine_support::example_dir();
+    apply(against(&sandbox), dir.path()).success();
+    no_changes(&sandbox, dir.path());
+    let out = tempfile::tempdir().unwrap();
+    against(&sandbox)
+        .args(["import", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    no_changes(&sandbox, out.path());
+}
+
+#[test]
+fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = |tp: &str| {
+        let mut text = String::from(
+            "[accounts.main]\nname = \"Binance Spot\"\n\n[templates.t]\naccount = \"main\"\nstart = [{ strategy = \"nonstop\" }]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 2\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit_type = \"total\"\n",
+        );
+        text.push_str(&format!("take_profit = {tp}\n"));
+        for i in 0..3 {
+            text.push_str(&format!(
+                "\n[[bots]]\nname = \"b{i}\"\ntemplate = \"t\"\npairs = [\"USDT_BTC\"]\n"
+            ));
+        }
+        std::fs::write(dir.path().join("bots.toml"), text).unwrap();
+    };
+    config("1");
+    apply(against(&sandbox), dir.path()).success();
+    let weird = sandbox_bot(&sandbox, "b1");
+    let id = weird["id"].as_i64().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/__sandbox/bots/{id}", sandbox.url))
+            .json(&serde_json::json!({ "take_profit_type": "trailing_weird" }))
+            .send()
+            .await
+            .unwrap()
+    });
+    // The other bots plan and apply as usual; b1 is named, with the field and the reason.
+    config("2");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Plan: 0 to add, 2 to change, 0 to destroy.").and(
+                predicate::str::contains(format!(
+                    "bot {id} (\"b1\") in a form botform cannot read (values botform does not know: take_profit_type \"trailing_weird\")"
+                )),
+            ),
+        );
+    apply(against(&sandbox), dir.path()).success();
+    let after = sandbox_bot(&sandbox, "b1");
+    assert_eq!(after["take_profit_type"], "trailing_weird");
+    assert_eq!(after["take_profit"], weird["take_profit"], "b1 untouched");
+    let state: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{}/__sandbox/state", sandbox.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        state["real"]["bots"].as_object().unwrap().len(),
+        3,
+        "no twin of b1"
+    );
+}
+
+#[test]
+fn doctor_checks_first_contact_and_writes_nothing() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = super::engine_support::example_dir();
+    against(&sandbox)
+        .arg("doctor")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("ok   key")
+                .and(predicate::str::contains(
+                    "AccountsRead   2 accounts in real mode",
+                ))
+                .and(predicate::str::contains("Forced-Mode    real"))
+                .and(predicate::str::contains("Nothing was changed on 3Commas")),
+        );
+    let stats: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{}/__sandbox/stats", sandbox.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let endpoints = stats["by_endpoint"].as_object().unwrap();
+    assert!(
+        endpoints.keys().all(|k| k.starts_with("GET ")),
+        "doctor sent a write: {stats}"
+    );
+    assert!(endpoints.contains_key("GET /ver1/ping") && endpoints.contains_key("GET /ver1/time"));
+    // A wrong secret: the key check fails, and says what to do.
+    against(&sandbox)
+        .env("THREECOMMAS_API_SECRET", "wrong")
+        .arg("doctor")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("FAIL key")
+                .and(predicate::str::contains("check THREECOMMAS_API_KEY")),
+        );
+}
