@@ -678,12 +678,60 @@ fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ApiError> 
     })
 }
 
-fn parse_error_body(bytes: &[u8], status: u16) -> ErrorBody {
-    serde_json::from_slice(bytes).unwrap_or_else(|_| ErrorBody {
-        error: format!("HTTP {status}"),
-        error_description: Some(String::from_utf8_lossy(bytes).chars().take(200).collect()),
-        error_attributes: None,
-    })
+/// An error body of any shape, read leniently: a Grape hash (attributes as lists or as single
+/// strings, `error` as text or an object), a bare JSON string, or HTML from a proxy. Whatever
+/// it is, the result names the status and keeps what can be kept.
+pub fn parse_error_body(bytes: &[u8], status: u16) -> ErrorBody {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => ErrorBody {
+            error: map
+                .get("error")
+                .filter(|v| !v.is_null())
+                .map(text)
+                .unwrap_or_else(|| format!("HTTP {status}")),
+            error_description: map
+                .get("error_description")
+                .filter(|v| !v.is_null())
+                .map(text),
+            error_attributes: map
+                .get("error_attributes")
+                .and_then(serde_json::Value::as_object)
+                .map(|attributes| {
+                    attributes
+                        .iter()
+                        .map(|(field, messages)| {
+                            let messages = match messages {
+                                serde_json::Value::Array(items) => items.iter().map(text).collect(),
+                                other => vec![text(other)],
+                            };
+                            (field.clone(), messages)
+                        })
+                        .collect()
+                }),
+        },
+        Ok(serde_json::Value::String(s)) => ErrorBody {
+            error: s,
+            error_description: None,
+            error_attributes: None,
+        },
+        _ => ErrorBody {
+            error: format!("HTTP {status}"),
+            error_description: Some(
+                String::from_utf8_lossy(bytes)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            ),
+            error_attributes: None,
+        },
+    }
 }
 
 fn is_plan_restriction(body: &ErrorBody) -> bool {
@@ -751,6 +799,24 @@ fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_bodies_of_any_shape_read_with_their_status() {
+        let grape = parse_error_body(
+            br#"{"error":"record_invalid","error_attributes":{"pairs":"is invalid","name":["is missing"]}}"#,
+            400,
+        );
+        let attrs = grape.error_attributes.unwrap();
+        assert_eq!(attrs["pairs"], ["is invalid"]);
+        assert_eq!(attrs["name"], ["is missing"]);
+        let object = parse_error_body(br#"{"error":{"code":7,"text":"odd"}}"#, 400);
+        assert!(object.error.contains("odd"));
+        let string = parse_error_body(br#""Forbidden""#, 403);
+        assert_eq!(string.error, "Forbidden");
+        let html = parse_error_body(b"<html>\n<body>502 Bad Gateway</body></html>", 502);
+        assert_eq!(html.error, "HTTP 502");
+        assert!(html.error_description.unwrap().contains("502 Bad Gateway"));
+    }
 
     #[test]
     fn credentials_in_a_url_never_show() {

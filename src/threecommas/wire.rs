@@ -554,6 +554,10 @@ impl BotParams {
     pub fn create(account_id: i64, settings: &BotSettings) -> BotParams {
         let mut body = settings.to_map();
         body.insert("account_id".into(), account_id.into());
+        // 3Commas requires the key even for a bot without safety orders.
+        if settings.max_safety_orders == Some(0) && settings.active_safety_orders_count.is_none() {
+            body.insert("active_safety_orders_count".into(), 0.into());
+        }
         if has_steps(settings.take_profit_steps.as_deref()) {
             body.insert("take_profit".into(), "0".into());
         }

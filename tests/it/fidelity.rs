@@ -612,3 +612,21 @@ fn doctor_checks_first_contact_and_writes_nothing() {
                 .and(predicate::str::contains("check THREECOMMAS_API_KEY")),
         );
 }
+
+#[test]
+fn a_bot_without_safety_orders_can_be_created_without_naming_active_ones() {
+    // 3Commas requires active_safety_orders_count on create even with no safety orders; the
+    // config need not say it.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\n");
+    let text = std::fs::read_to_string(dir.path().join("bot.toml"))
+        .unwrap()
+        .replace(
+            "max_safety_orders = 2\nactive_safety_orders_count = 1\n",
+            "max_safety_orders = 0\n",
+        );
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    apply(against(&sandbox), dir.path()).success();
+    no_changes(&sandbox, dir.path());
+}

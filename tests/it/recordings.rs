@@ -165,3 +165,28 @@ async fn record_mode_writes_redacted_recordings_that_replay() {
     }
     assert!(replayed >= 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_answered_2xx_with_an_unreadable_body_is_unclear_not_failed() {
+    // Before: a plain failure, though the bot had been created (and its enable was skipped).
+    let (addr, task) = replay(Recording {
+        method: "POST".into(),
+        path: "/ver1/bots/create_bot".into(),
+        query: None,
+        request_body: None,
+        status: 201,
+        response: Value::String("<html>created</html>".into()),
+    })
+    .await;
+    let client = client_for(
+        &format!("http://{addr}"),
+        botform::sandbox::DEFAULT_API_SECRET,
+        |_| {},
+    );
+    let err = client
+        .create_bot(&super::client::bot_params("x"))
+        .await
+        .unwrap_err();
+    assert!(err.is_ambiguous(), "{err:?}");
+    task.abort();
+}
