@@ -78,7 +78,11 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
             "{}",
             p.paint(
                 AnsiColor::Green.on_default().bold(),
-                "No changes. The 3Commas account matches the configuration."
+                if plan.target.sandbox {
+                    "No changes. The built-in sandbox matches the configuration."
+                } else {
+                    "No changes. The 3Commas account matches the configuration."
+                }
             )
         )?;
         write_unmanaged(out, plan, options)?;

@@ -96,6 +96,36 @@ struct Stats {
     by_status: BTreeMap<u16, u64>,
 }
 
+impl Inner {
+    /// Catch up with writes other processes made to the shared store; when the store cannot be
+    /// read, the answer 3Commas gives when its storage fails.
+    fn refresh(&mut self) -> Result<(), Answer> {
+        if let Some(store) = self.store.as_mut()
+            && let Err(e) = store.refresh(&mut self.state)
+        {
+            tracing::error!("cannot read the sandbox state: {e}");
+            return Err(state_failure());
+        }
+        Ok(())
+    }
+
+    /// Run one change: a transaction on the store when one is kept (answered only once it is
+    /// committed), else in memory.
+    fn write<T>(
+        &mut self,
+        mode: TradingMode,
+        change: impl FnOnce(&mut State) -> (T, Option<Touched>),
+    ) -> Result<T, Answer> {
+        match self.store.as_mut() {
+            Some(store) => store.write(&mut self.state, mode, change).map_err(|e| {
+                tracing::error!("cannot save the sandbox state: {e}");
+                state_failure()
+            }),
+            None => Ok(change(&mut self.state).0),
+        }
+    }
+}
+
 impl Shared {
     pub fn new(config: SandboxConfig, state: State, store: Option<Store>) -> Arc<Shared> {
         Arc::new(Shared {
@@ -348,15 +378,11 @@ fn serve_api(
             Some(fault),
         );
     }
-    let Inner { state, store, .. } = inner;
     // Another process sharing the database may have written since the last request.
-    if let Some(store) = store.as_mut()
-        && let Err(e) = store.refresh(state)
-    {
-        tracing::error!("cannot read the sandbox state: {e}");
-        return (state_failure(), None);
+    if let Err(failed) = inner.refresh() {
+        return (failed, None);
     }
-    let mode = forced_mode(request.headers).unwrap_or(state.default_mode);
+    let mode = forced_mode(request.headers).unwrap_or(inner.state.default_mode);
     let content_type = request
         .headers
         .get("content-type")
@@ -375,25 +401,21 @@ fn serve_api(
     };
     // A write is one transaction: the answer is given only once the change is committed, so a
     // restart never loses an acknowledged write, and a failed commit changes nothing.
-    let answer = match store.as_mut().filter(|_| request.is_write) {
-        Some(store) => {
-            let written = store.write(state, mode, |state| {
-                let next_bot_id = state.next_bot_id;
-                let answer = run(config, state, mode, &route, &mut params);
-                let touched = answer
-                    .mutated
-                    .then(|| touched_by(&route, next_bot_id, state));
-                (answer, touched)
-            });
-            match written {
-                Ok(answer) => answer,
-                Err(e) => {
-                    tracing::error!("cannot save the sandbox state: {e}");
-                    return (state_failure(), None);
-                }
-            }
+    let answer = if request.is_write {
+        let written = inner.write(mode, |state| {
+            let next_bot_id = state.next_bot_id;
+            let answer = run(config, state, mode, &route, &mut params);
+            let touched = answer
+                .mutated
+                .then(|| touched_by(&route, next_bot_id, state));
+            (answer, touched)
+        });
+        match written {
+            Ok(answer) => answer,
+            Err(failed) => return (failed, None),
         }
-        None => run(config, state, mode, &route, &mut params),
+    } else {
+        run(config, &mut inner.state, mode, &route, &mut params)
     };
     let answer = match (&route, config.quirks) {
         (Route::Bots | Route::BotShow(_), true) if answer.status.is_success() => Answer {
@@ -1261,14 +1283,10 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             ok(json!({ "reset": true }))
         }
         ("GET", "state") => {
-            let mut guard = shared.lock();
-            let Inner { state, store, .. } = &mut *guard;
-            match store.as_mut().map(|s| s.refresh(state)) {
-                Some(Err(e)) => {
-                    tracing::error!("cannot read the sandbox state: {e}");
-                    state_failure()
-                }
-                _ => ok(to_json(state)),
+            let mut inner = shared.lock();
+            match inner.refresh() {
+                Ok(()) => ok(to_json(&inner.state)),
+                Err(failed) => failed,
             }
         }
         ("POST", "deals") => add_deal(shared, body),
@@ -1290,17 +1308,15 @@ fn patch_bot(shared: &Shared, id: &str, body: &[u8]) -> Answer {
             ErrorBody::new("invalid_params", Some("expected a JSON object")),
         );
     };
-    let mut guard = shared.lock();
-    let Inner { state, store, .. } = &mut *guard;
-    if let Some(Err(e)) = store.as_mut().map(|s| s.refresh(state)) {
-        tracing::error!("cannot read the sandbox state: {e}");
-        return state_failure();
+    let mut inner = shared.lock();
+    if let Err(failed) = inner.refresh() {
+        return failed;
     }
     let mode = patch
         .remove("mode")
         .and_then(|m| m.as_str().and_then(TradingMode::parse))
-        .unwrap_or(state.default_mode);
-    let Some(bot) = state.mode(mode).bots.get(&id) else {
+        .unwrap_or(inner.state.default_mode);
+    let Some(bot) = inner.state.mode(mode).bots.get(&id) else {
         return not_found();
     };
     let mut entity = to_json(bot);
@@ -1316,25 +1332,15 @@ fn patch_bot(shared: &Shared, id: &str, body: &[u8]) -> Answer {
             );
         }
     };
-    let apply = |state: &mut State| {
+    let saved = inner.write(mode, |state| {
         state.mode_mut(mode).bots.insert(id, patched.clone());
         let touched = Touched {
             bots: [id].into(),
             ..Touched::default()
         };
         (to_json(&patched), Some(touched))
-    };
-    let saved = match store.as_mut() {
-        Some(store) => store.write(state, mode, apply),
-        None => Ok(apply(state).0),
-    };
-    match saved {
-        Ok(bot) => ok(bot),
-        Err(e) => {
-            tracing::error!("cannot save the sandbox state: {e}");
-            state_failure()
-        }
-    }
+    });
+    saved.map(ok).unwrap_or_else(|failed| failed)
 }
 
 /// Open (or record a finished) deal for a bot: `{"bot_id": 1, "mode": "real", "status":
@@ -1346,23 +1352,21 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
             ErrorBody::new("invalid_params", Some("expected a JSON object")),
         );
     };
-    let mut guard = shared.lock();
-    let Inner { state, store, .. } = &mut *guard;
-    if let Some(Err(e)) = store.as_mut().map(|s| s.refresh(state)) {
-        tracing::error!("cannot read the sandbox state: {e}");
-        return state_failure();
+    let mut inner = shared.lock();
+    if let Err(failed) = inner.refresh() {
+        return failed;
     }
     let mode = request["mode"]
         .as_str()
         .and_then(TradingMode::parse)
-        .unwrap_or(state.default_mode);
+        .unwrap_or(inner.state.default_mode);
     let Some(bot_id) = request["bot_id"].as_i64() else {
         return invalid(Attributes::from([(
             "bot_id".to_string(),
             vec!["is missing".to_string()],
         )]));
     };
-    let Some(bot) = state.mode(mode).bots.get(&bot_id).cloned() else {
+    let Some(bot) = inner.state.mode(mode).bots.get(&bot_id).cloned() else {
         return not_found();
     };
     let mut deal: Value = serde_json::from_str(DEAL_TEMPLATE).expect("embedded deal template");
@@ -1402,7 +1406,7 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
             deal[field] = v.clone();
         }
     }
-    let mut insert = |state: &mut State| {
+    let saved = inner.write(mode, |state| {
         let id = state.next_deal_id;
         state.next_deal_id += 1;
         deal["id"] = id.into();
@@ -1411,19 +1415,9 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
             deals: [id].into(),
             ..Touched::default()
         };
-        (deal.clone(), Some(touched))
-    };
-    let saved = match store.as_mut() {
-        Some(store) => store.write(state, mode, insert),
-        None => Ok(insert(state).0),
-    };
-    match saved {
-        Ok(deal) => created(deal),
-        Err(e) => {
-            tracing::error!("cannot save the sandbox state: {e}");
-            state_failure()
-        }
-    }
+        (deal, Some(touched))
+    });
+    saved.map(created).unwrap_or_else(|failed| failed)
 }
 
 #[cfg(test)]

@@ -20,14 +20,7 @@ fn assert_no_changes(mut cmd: assert_cmd::Command, dir: &Path) {
 }
 
 fn sandbox_state(sandbox: &SandboxProcess) -> Value {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{}/__sandbox/state", sandbox.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
+    sandbox.control_get("/__sandbox/state")
 }
 
 #[test]

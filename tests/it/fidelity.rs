@@ -120,14 +120,7 @@ fn botform_file(dir: &Path) -> std::path::PathBuf {
 }
 
 fn sandbox_bot(sandbox: &SandboxProcess, name: &str) -> Value {
-    let state: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{}/__sandbox/state", sandbox.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let state = sandbox.control_get("/__sandbox/state");
     state["real"]["bots"]
         .as_object()
         .unwrap()
@@ -419,14 +412,7 @@ fn a_create_that_commits_after_its_504_never_makes_a_twin() {
             std::thread::sleep(std::time::Duration::from_millis(late_ms));
         }
         // Either way, one bot, and nothing left to do.
-        let state: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
-            reqwest::get(format!("{}/__sandbox/state", sandbox.url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
+        let state = sandbox.control_get("/__sandbox/state");
         assert_eq!(
             state["real"]["bots"].as_object().unwrap().len(),
             1,
@@ -528,14 +514,10 @@ fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
     apply(against(&sandbox), dir.path()).success();
     let weird = sandbox_bot(&sandbox, "b1");
     let id = weird["id"].as_i64().unwrap();
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/__sandbox/bots/{id}", sandbox.url))
-            .json(&serde_json::json!({ "take_profit_type": "trailing_weird" }))
-            .send()
-            .await
-            .unwrap()
-    });
+    sandbox.control_post(
+        &format!("/__sandbox/bots/{id}"),
+        serde_json::json!({ "take_profit_type": "trailing_weird" }),
+    );
     // The other bots plan and apply as usual; b1 is named, with the field and the reason.
     config("2");
     against(&sandbox)
@@ -554,14 +536,7 @@ fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
     let after = sandbox_bot(&sandbox, "b1");
     assert_eq!(after["take_profit_type"], "trailing_weird");
     assert_eq!(after["take_profit"], weird["take_profit"], "b1 untouched");
-    let state: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{}/__sandbox/state", sandbox.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let state = sandbox.control_get("/__sandbox/state");
     assert_eq!(
         state["real"]["bots"].as_object().unwrap().len(),
         3,
@@ -586,14 +561,7 @@ fn doctor_checks_first_contact_and_writes_nothing() {
                 .and(predicate::str::contains("Forced-Mode    real"))
                 .and(predicate::str::contains("Nothing was changed on 3Commas")),
         );
-    let stats: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{}/__sandbox/stats", sandbox.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let stats = sandbox.control_get("/__sandbox/stats");
     let endpoints = stats["by_endpoint"].as_object().unwrap();
     assert!(
         endpoints.keys().all(|k| k.starts_with("GET ")),

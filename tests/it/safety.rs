@@ -27,31 +27,9 @@ fn bots_file(dir: &Path, prefix: &str, n: usize, extra: &str) {
     std::fs::write(dir.join("bots.toml"), text).unwrap();
 }
 
-fn get(sandbox: &SandboxProcess, path: &str) -> Value {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{}{path}", sandbox.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
-}
-
-fn post(sandbox: &SandboxProcess, path: &str, body: Value) {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}{path}", sandbox.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-    });
-}
-
 /// Live bot names on the real side, with how many bots carry each.
 fn live_names(sandbox: &SandboxProcess) -> std::collections::BTreeMap<String, usize> {
-    let state = get(sandbox, "/__sandbox/state");
+    let state = sandbox.control_get("/__sandbox/state");
     let mut names = std::collections::BTreeMap::new();
     for bot in state["real"]["bots"].as_object().unwrap().values() {
         *names
@@ -234,7 +212,7 @@ fn a_deal_that_starts_after_the_plan_stops_the_delete() {
         .arg(&plan)
         .assert()
         .success();
-    let state = get(&sandbox, "/__sandbox/state");
+    let state = sandbox.control_get("/__sandbox/state");
     let id: i64 = state["real"]["bots"]
         .as_object()
         .unwrap()
@@ -242,19 +220,15 @@ fn a_deal_that_starts_after_the_plan_stops_the_delete() {
         .find(|(_, b)| b["name"] == "bot 3")
         .map(|(id, _)| id.parse().unwrap())
         .unwrap();
-    post(
-        &sandbox,
-        "/__sandbox/deals",
-        serde_json::json!({ "bot_id": id }),
-    );
-    post(&sandbox, "/__sandbox/stats/reset", Value::Null);
+    sandbox.control_post("/__sandbox/deals", serde_json::json!({ "bot_id": id }));
+    sandbox.control_post("/__sandbox/stats/reset", Value::Null);
     against(&sandbox)
         .args(["apply", "--auto-approve", "--allow-delete", "--plan"])
         .arg(&plan)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("has 1 active deal"));
-    let stats = get(&sandbox, "/__sandbox/stats");
+    let stats = sandbox.control_get("/__sandbox/stats");
     assert!(
         stats["by_endpoint"]["POST /ver1/bots/{id}/delete"].is_null(),
         "a DELETE was sent: {stats}"
@@ -332,7 +306,7 @@ fn a_tampered_plan_file_is_refused_whatever_was_changed() {
         .arg(&path)
         .assert()
         .success();
-    let state = get(&sandbox, "/__sandbox/state");
+    let state = sandbox.control_get("/__sandbox/state");
     for bot in state["real"]["bots"].as_object().unwrap().values() {
         assert_eq!(bot["take_profit"], "2.0", "{bot}");
     }

@@ -55,6 +55,34 @@ impl SandboxProcess {
         SandboxProcess { child, url }
     }
 
+    /// GET a loopback control endpoint (`/__sandbox/state`, `/__sandbox/stats`) from a test
+    /// that is not async.
+    pub fn control_get(&self, path: &str) -> serde_json::Value {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            ::reqwest::get(format!("{}{path}", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    }
+
+    /// POST JSON to a loopback control endpoint from a test that is not async.
+    pub fn control_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            ::reqwest::Client::new()
+                .post(format!("{}{path}", self.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or(serde_json::Value::Null)
+        })
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
