@@ -290,3 +290,138 @@ fn figures(f: &DcaFigures) -> String {
         f.price_move_covered_percentage
     )
 }
+
+/// The plan in a few lines a person confirms: each change with its bot, each field old -> new
+/// (long values cut), every blacklist pair added and removed, every deletion spelt out. At most
+/// `limit` characters; what does not fit is counted, never silently dropped.
+pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
+    let cut = |text: String| {
+        if text.chars().count() > 60 {
+            format!("{}...", text.chars().take(57).collect::<String>())
+        } else {
+            text
+        }
+    };
+    let mut lines = Vec::new();
+    for change in &plan.changes {
+        match change.action {
+            Action::UpdateBlacklist => {
+                let added: Vec<String> = change
+                    .fields
+                    .iter()
+                    .filter(|f| f.before.is_none())
+                    .filter_map(|f| f.after.as_ref())
+                    .map(show)
+                    .collect();
+                let removed: Vec<String> = change
+                    .fields
+                    .iter()
+                    .filter(|f| f.after.is_none())
+                    .filter_map(|f| f.before.as_ref())
+                    .map(show)
+                    .collect();
+                let mut line = "blacklist:".to_string();
+                if !added.is_empty() {
+                    line.push_str(&format!(" add {}", added.join(", ")));
+                }
+                if !removed.is_empty() {
+                    line.push_str(&format!(
+                        "{} REMOVE {}",
+                        if added.is_empty() { "" } else { ";" },
+                        removed.join(", ")
+                    ));
+                }
+                lines.push(line);
+            }
+            Action::Create => lines.push(format!("+ create {}", change.address)),
+            Action::Delete => lines.push(format!("- DELETE {}", change.address)),
+            Action::Update => {
+                let fields: Vec<String> = change
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let side = |v: &Option<Value>| {
+                            v.as_ref().map(show).unwrap_or_else(|| "(none)".into())
+                        };
+                        cut(format!(
+                            "{} {} -> {}",
+                            f.field,
+                            side(&f.before),
+                            side(&f.after)
+                        ))
+                    })
+                    .collect();
+                lines.push(format!("~ {}: {}", change.address, fields.join("; ")));
+            }
+        }
+    }
+    let s = &plan.summary;
+    let mut text = format!(
+        "Apply this botform plan? {} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    );
+    for (shown, line) in lines.iter().enumerate() {
+        if text.len() + line.len() + 40 > limit {
+            text.push_str(&format!(
+                "\n... and {} more changes (see the plan)",
+                lines.len() - shown
+            ));
+            break;
+        }
+        text.push('\n');
+        text.push_str(line);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::{Change, FieldChange, Limits, PlanTarget, Summary};
+
+    fn update(i: usize) -> Change {
+        let mut change: Change = serde_json::from_value(serde_json::json!({
+            "action": "update", "address": format!("bot \"b{i}\" on main"), "bot_name": null,
+            "account": "main", "account_id": 1, "bot_id": i, "fields": [], "unchanged": 0,
+            "settings": null, "enable": null, "blacklist": null, "active_deals": 0,
+            "dca_before": null, "dca_after": null, "source": null, "origins": {}
+        }))
+        .unwrap();
+        change.fields.push(FieldChange {
+            field: "name".into(),
+            before: Some(Value::String("x".repeat(200))),
+            after: Some(Value::String("y".into())),
+        });
+        change
+    }
+
+    #[test]
+    fn a_confirmation_stays_within_its_size_and_counts_what_it_leaves_out() {
+        let plan = Plan {
+            format_version: 1,
+            target: PlanTarget {
+                api_url: "built-in sandbox".into(),
+                mode: None,
+                sandbox: true,
+            },
+            changes: (0..500).map(update).collect(),
+            summary: Summary {
+                change: 500,
+                ..Summary::default()
+            },
+            limits: Limits {
+                max_change_percentage: crate::model::decimal::Decimal::from_int(30),
+                max_delete: None,
+            },
+            answered_in: None,
+            unmanaged: Vec::new(),
+            held: Vec::new(),
+            fingerprints: Default::default(),
+        };
+        let text = confirmation_text(&plan, 2_000);
+        assert!(text.len() <= 2_000, "{}", text.len());
+        assert!(text.contains("~ bot \"b0\" on main: name"));
+        assert!(text.contains("more changes (see the plan)"));
+        assert!(!text.contains(&"x".repeat(100)), "long values are cut");
+    }
+}

@@ -207,6 +207,9 @@ fn text(answer: impl Into<String>) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(answer.into())])
 }
 
+/// The longest confirmation question the person is shown (a dialog, not a document).
+const CONFIRMATION_CHARS: usize = 2_000;
+
 fn refuse(answer: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(answer.into())])
 }
@@ -421,11 +424,7 @@ impl BotformServer {
             };
             return Ok(refuse(format!("{refusal}{hint}")).into());
         }
-        let s = &stored.plan.summary;
-        let question = format!(
-            "Apply this botform plan to 3Commas? {} to add, {} to change, {} to destroy.",
-            s.add, s.change, s.destroy
-        );
+        let question = render::confirmation_text(&stored.plan, CONFIRMATION_CHARS);
         match self
             .confirmation(&context, &question, responses.as_ref())
             .await?

@@ -147,6 +147,22 @@ async def main():
         again = structured(await c.call_tool("plan", {}))
         check(again["has_changes"] is False, f"the next plan is empty: {again['human']}")
 
+        # The confirmation spells out what changes: a pair removed from the blacklist is named
+        # (before: "1 to change", while USDT_PEPE silently left the blacklist).
+        if elicit == "accept":
+            shared_toml = os.path.join(root, "shared.toml")
+            with open(shared_toml) as f:
+                before_edit = f.read()
+            with_pepe = before_edit.replace('pairs = ["USDT_LUNA", "USDT_FTT", "USDT_UST"]', 'pairs = ["USDT_LUNA", "USDT_FTT", "USDT_UST", "USDT_PEPE"]')
+            check(with_pepe != before_edit, "the example blacklist is where the test expects it")
+            for text, expect in [(with_pepe, 'add "USDT_PEPE"'), (before_edit, 'REMOVE "USDT_PEPE"')]:
+                with open(shared_toml, "w") as f:
+                    f.write(text)
+                p = structured(await c.call_tool("plan", {}))
+                done = await c.call_tool("apply", {"plan_id": p["plan_id"], "plan_hash": p["plan_hash"]})
+                check(not done.is_error, f"blacklist apply: {text_of(done)}")
+                check(expect in asked[-1], f"the confirmation names it: {asked[-1]!r}")
+
         # The applied plan id is spent; a stale plan is refused.
         spent = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
         check(spent.is_error and "unknown plan_id" in text_of(spent), f"spent id: {text_of(spent)}")
