@@ -1,12 +1,15 @@
 //! The executor: applies exactly a reviewed plan, safely.
 //!
 //! Before any write it checks the safety rails (deletes need `allow_delete`, never a bot with
-//! active deals, a share of managed bots above the threshold needs `force`) and re-reads what the
-//! plan touches: if anything moved since the plan was made, it refuses and says what. Then it
-//! writes in order (blacklist, creates, updates, enable/disable, deletes), a few at a time within
-//! the client's pace. Each change succeeds or fails on its own. An ambiguous write (timeout, reset,
-//! 5xx after sending) is resolved by looking before any retry, so a create never makes a
-//! duplicate. Finally it reads back what it changed and reports any field 3Commas did not take.
+//! active deals; without `force`, each account's updates and deletes stay within the plan's
+//! limits, counted against all its live bots), takes the target's lease (one writer per account,
+//! across processes) and, inside it, re-reads what the plan touches: if anything moved since the
+//! plan was made, it refuses and says what. Then it writes in order (blacklist, creates, updates,
+//! enable/disable, deletes), a few at a time within the client's pace, keeping a journal of the
+//! creates under way. Each change succeeds or fails on its own. An ambiguous write (timeout,
+//! reset, 5xx, an unreadable 2xx) is resolved by looking before any retry, and a create is never
+//! sent twice in one run. Finally it reads back what it changed: a field 3Commas did not take
+//! fails that change.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
