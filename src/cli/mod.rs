@@ -82,6 +82,14 @@ pub enum Command {
         after_help = "Examples:\n  botform doctor                        # before the first real plan\n  botform doctor --format json\n\nIt sends only GET requests: nothing on 3Commas changes. Exit status: 0 ready, 1 not ready."
     )]
     Doctor(doctor::Args),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    #[command(
+        after_help = "Examples:\n  botform completions bash > ~/.local/share/bash-completion/completions/botform\n  botform completions zsh > \"${fpath[1]}/_botform\"\n  botform completions fish > ~/.config/fish/completions/botform.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "Examples:\n  botform man > ~/.local/share/man/man1/botform.1")]
+    Man,
     /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
     Sandbox(sandbox::Args),
 }
@@ -129,6 +137,21 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Mcp(args) => mcp::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "botform", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 

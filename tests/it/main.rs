@@ -13,6 +13,7 @@ mod recordings;
 mod safety;
 mod sandbox;
 mod schema;
+mod shell;
 mod validate;
 
 use std::path::{Path, PathBuf};
