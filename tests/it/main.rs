@@ -53,3 +53,22 @@ pub fn config_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Fail under CI when a third-party client a test needs is missing; on a developer machine, skip
+/// and say so on the real stderr (past the test harness's capture) as `botform-skipped: ...`, a
+/// line `.ci/run` counts into its closing "skipped".
+pub fn required(name: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "{name} is not installed, and CI must run this test: {install}"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "botform-skipped: {name} is not installed ({install})"
+    );
+    false
+}

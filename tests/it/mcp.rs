@@ -5,20 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use super::engine_support::example_dir;
-use super::root;
-
-/// Fail under CI when a client the tests need is missing; skip (loudly) on a developer machine.
-fn required(name: &str, present: bool, install: &str) -> bool {
-    if present {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{name} is not installed, and CI must run this test: {install}"
-    );
-    eprintln!("skipping: {name} is not installed ({install})");
-    false
-}
+use super::{required, root};
 
 fn python_has_mcp() -> bool {
     Command::new("python3")
