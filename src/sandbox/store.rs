@@ -49,6 +49,14 @@ pub enum StoreError {
     Data { path: String, message: String },
 }
 
+/// Turns a SQLite error on the database at `path` into a [`StoreError`] naming it.
+fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
 fn mode_key(mode: TradingMode) -> &'static str {
     match mode {
         TradingMode::Paper => "paper",
@@ -71,10 +79,7 @@ impl Store {
                 message: e.to_string(),
             })?;
         }
-        let sqlite = |source| StoreError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
+        let sqlite = sqlite_error(path);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -108,10 +113,7 @@ impl Store {
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.display().to_string(),
-            source,
-        }
+        sqlite_error(&self.path)(source)
     }
 
     fn data(&self, message: impl Into<String>) -> StoreError {
@@ -125,10 +127,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::Sqlite {
-                path: self.path.display().to_string(),
-                source: e,
-            })?;
+            .map_err(sqlite_error(&self.path))?;
         let version: Option<String> = tx
             .query_row(
                 "SELECT value FROM meta WHERE key = 'format_version'",
@@ -136,10 +135,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| StoreError::Sqlite {
-                path: self.path.display().to_string(),
-                source: e,
-            })?;
+            .map_err(sqlite_error(&self.path))?;
         match version {
             Some(v) if v == FORMAT_VERSION.to_string() => Ok(()),
             Some(v) => Err(StoreError::Data {
@@ -148,14 +144,8 @@ impl Store {
             }),
             None => {
                 let seeded = State::seeded();
-                write_all(&tx, &seeded).map_err(|e| StoreError::Sqlite {
-                    path: self.path.display().to_string(),
-                    source: e,
-                })?;
-                tx.commit().map_err(|e| StoreError::Sqlite {
-                    path: self.path.display().to_string(),
-                    source: e,
-                })
+                write_all(&tx, &seeded).map_err(sqlite_error(&self.path))?;
+                tx.commit().map_err(sqlite_error(&self.path))
             }
         }
     }
@@ -257,11 +247,8 @@ impl Store {
         mode: TradingMode,
         change: impl FnOnce(&mut State) -> (T, Option<Touched>),
     ) -> Result<T, StoreError> {
-        let path = self.path.display().to_string();
-        let sqlite = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let path = self.path.clone();
+        let sqlite = sqlite_error(&path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

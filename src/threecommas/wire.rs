@@ -349,70 +349,52 @@ impl WireBot {
     /// Settings whose value is not one botform knows (a kind 3Commas added later): comparing or
     /// resending them would be a guess.
     pub fn unknown_values(&self) -> Vec<String> {
-        let mut unknown = Vec::new();
-        let mut check = |field: &str, value: Option<&str>, known: bool| {
-            if let (Some(v), false) = (value, known) {
-                unknown.push(format!("{field} \"{v}\""));
-            }
-        };
-        fn s(v: &Option<String>) -> Option<&str> {
-            v.as_deref()
-        }
-        check(
-            "strategy",
-            Some(&self.strategy),
-            Direction::parse(&self.strategy).is_some(),
-        );
-        for (field, value) in [
-            ("base_order_volume_type", &self.base_order_volume_type),
-            ("safety_order_volume_type", &self.safety_order_volume_type),
-        ] {
-            check(
-                field,
-                s(value),
-                s(value).is_none_or(|v| VolumeType::parse(v).is_some()),
-            );
-        }
-        let tp = s(&self.take_profit_type);
-        check(
-            "take_profit_type",
-            tp,
-            tp.is_none_or(|v| TakeProfitType::parse(v).is_some()),
-        );
-        let mp = s(&self.min_profit_type);
-        check(
-            "min_profit_type",
-            mp,
-            mp.is_none_or(|v| MinProfitType::parse(v).is_some()),
-        );
-        let pc = s(&self.profit_currency);
-        check(
-            "profit_currency",
-            pc,
-            pc.is_none_or(|v| ProfitCurrency::parse(v).is_some()),
-        );
-        let sl = s(&self.stop_loss_type);
-        check(
-            "stop_loss_type",
-            sl,
-            sl.is_none_or(|v| StopLossType::parse(v).is_some()),
-        );
-        let so = s(&self.start_order_type);
-        check(
-            "start_order_type",
-            so,
-            so.is_none_or(|v| StartOrderType::parse(v).is_some()),
-        );
-        let lt = s(&self.leverage_type);
-        check(
-            "leverage_type",
-            lt,
-            lt.is_none_or(|v| LeverageType::parse(v).is_some()),
-        );
-        unknown
+        type Known = fn(&str) -> bool;
+        let settings: [(&str, Option<&str>, Known); 9] = [
+            ("strategy", Some(&self.strategy), |v| {
+                Direction::parse(v).is_some()
+            }),
+            (
+                "base_order_volume_type",
+                self.base_order_volume_type.as_deref(),
+                |v| VolumeType::parse(v).is_some(),
+            ),
+            (
+                "safety_order_volume_type",
+                self.safety_order_volume_type.as_deref(),
+                |v| VolumeType::parse(v).is_some(),
+            ),
+            ("take_profit_type", self.take_profit_type.as_deref(), |v| {
+                TakeProfitType::parse(v).is_some()
+            }),
+            ("min_profit_type", self.min_profit_type.as_deref(), |v| {
+                MinProfitType::parse(v).is_some()
+            }),
+            ("profit_currency", self.profit_currency.as_deref(), |v| {
+                ProfitCurrency::parse(v).is_some()
+            }),
+            ("stop_loss_type", self.stop_loss_type.as_deref(), |v| {
+                StopLossType::parse(v).is_some()
+            }),
+            ("start_order_type", self.start_order_type.as_deref(), |v| {
+                StartOrderType::parse(v).is_some()
+            }),
+            ("leverage_type", self.leverage_type.as_deref(), |v| {
+                LeverageType::parse(v).is_some()
+            }),
+        ];
+        settings
+            .into_iter()
+            .filter_map(|(field, value, known)| {
+                value
+                    .filter(|v| !known(v))
+                    .map(|v| format!("{field} \"{v}\""))
+            })
+            .collect()
     }
 
-    /// The bot as botform's model sees it. Enum values 3Commas adds later are dropped, not fatal.
+    /// The bot as botform's model sees it. Enum values botform does not know are dropped here;
+    /// [`read_bot`], which every list goes through, reports such a bot instead.
     pub fn to_model(&self) -> LiveBot {
         let list = |l: &[WireStrategy]| Some(l.iter().map(WireStrategy::to_model).collect());
         let settings = BotSettings {
