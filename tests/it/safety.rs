@@ -394,3 +394,31 @@ fn credentials_in_the_api_url_never_reach_output_or_plans() {
         assert!(!text.contains("hunter2"), "{text}");
     }
 }
+
+#[test]
+fn safety_settings_outside_their_ranges_are_validate_errors() {
+    // Before: a negative max_change_percentage validated, and so switched the rail off.
+    let dir = tempfile::tempdir().unwrap();
+    for (setting, needle) in [
+        ("max_change_percentage = -5", "max_change_percentage is -5"),
+        (
+            "max_change_percentage = 250",
+            "max_change_percentage is 250",
+        ),
+        ("rate_limit = 500", "rate_limit is 500"),
+    ] {
+        bots_file(dir.path(), "bot", 1, "");
+        let text = std::fs::read_to_string(dir.path().join("bots.toml")).unwrap();
+        std::fs::write(
+            dir.path().join("bots.toml"),
+            format!("[settings]\n{setting}\n\n{text}"),
+        )
+        .unwrap();
+        super::botform()
+            .arg("validate")
+            .arg(dir.path())
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(needle));
+    }
+}
