@@ -161,6 +161,18 @@ pub struct Summary {
     pub live_by_account: BTreeMap<i64, usize>,
 }
 
+/// The most capital an account's enabled bots can lock at once (every deal they may open, run to
+/// its last safety order), before and after the plan, in one quote currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Capital {
+    pub account_id: i64,
+    /// The config's account alias.
+    pub account: String,
+    pub currency: String,
+    pub before: Decimal,
+    pub after: Decimal,
+}
+
 /// A live bot the config leaves alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BotRef {
@@ -190,6 +202,9 @@ pub struct Plan {
     /// Config bots no change is planned for, because they may be a live bot botform cannot read
     /// (see `LiveState::unreadable`): held until that bot reads cleanly or is pinned elsewhere.
     pub held: Vec<Held>,
+    /// Capital at risk per account and currency, before and after (see [`Capital`]). Bots whose
+    /// figures depend on the price (volumes in the base currency, mixed quotes) are not counted.
+    pub capital: Vec<Capital>,
     /// A hash of every live object the plan read and depends on (`bot/<id>`, `absent/<account
     /// id>/<name>` for bots to create, `blacklist`): apply refuses when any of them moved.
     pub fingerprints: BTreeMap<String, String>,
@@ -699,6 +714,7 @@ pub fn plan(
             })
             .collect(),
     };
+    let capital = capital_at_risk(&changes, live, &accounts);
     let answered = target
         .mode
         .is_none()
@@ -716,8 +732,75 @@ pub fn plan(
             max_delete: desired.max_delete,
         },
         unmanaged,
+        capital,
         fingerprints,
     })
+}
+
+/// Every enabled bot's worst case, summed per account and currency: the live bots as they are,
+/// then as the changes leave them (updated, toggled, deleted) plus the bots created enabled.
+fn capital_at_risk(
+    changes: &[Change],
+    live: &LiveState,
+    accounts: &BTreeMap<String, Account>,
+) -> Vec<Capital> {
+    let mut sums: BTreeMap<(i64, String), (Decimal, Decimal)> = BTreeMap::new();
+    let mut add = |account: i64, settings: &BotSettings, before: bool| {
+        let Some(f) = dca_figures(settings) else {
+            return;
+        };
+        let (Some(amount), Some(currency)) = (f.capital_all_deals, f.currency) else {
+            return;
+        };
+        let entry = sums.entry((account, currency)).or_default();
+        if before {
+            entry.0 += amount;
+        } else {
+            entry.1 += amount;
+        }
+    };
+    let by_bot: BTreeMap<i64, &Change> = changes
+        .iter()
+        .filter_map(|c| c.bot_id.map(|id| (id, c)))
+        .collect();
+    let ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
+    for bot in live.bots.iter().filter(|b| ids.contains(&b.account_id)) {
+        if bot.is_enabled {
+            add(bot.account_id, &bot.settings, true);
+        }
+        match by_bot.get(&bot.id) {
+            Some(c) if c.action == Action::Delete => {}
+            Some(c) => {
+                let after = match &c.settings {
+                    Some(s) => bot.settings.overlaid(s),
+                    None => bot.settings.clone(),
+                };
+                if c.enable.unwrap_or(bot.is_enabled) {
+                    add(bot.account_id, &after, false);
+                }
+            }
+            None if bot.is_enabled => add(bot.account_id, &bot.settings, false),
+            None => {}
+        }
+    }
+    for c in changes.iter().filter(|c| c.action == Action::Create) {
+        if let (Some(account), Some(settings), Some(true)) = (c.account_id, &c.settings, c.enable) {
+            add(account, settings, false);
+        }
+    }
+    sums.into_iter()
+        .map(|((account_id, currency), (before, after))| Capital {
+            account_id,
+            account: accounts
+                .iter()
+                .find(|(_, a)| a.id == account_id)
+                .map(|(alias, _)| alias.clone())
+                .unwrap_or_default(),
+            currency,
+            before,
+            after,
+        })
+        .collect()
 }
 
 fn delete_change(base: Change, bot: &LiveBot) -> Change {

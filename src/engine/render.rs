@@ -119,6 +119,7 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
         write_change(out, change, &p)?;
     }
     write_unmanaged(out, plan, options)?;
+    write_capital(out, plan)?;
     let s = &plan.summary;
     writeln!(
         out,
@@ -127,6 +128,36 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
         s.add,
         s.change,
         s.destroy
+    )
+}
+
+/// Capital at risk per account, where the plan moves it.
+fn write_capital(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    let moved: Vec<_> = plan
+        .capital
+        .iter()
+        .filter(|c| c.before != c.after)
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Capital at risk (enabled bots, every deal to its last safety order):"
+    )?;
+    for c in moved {
+        writeln!(out, "  {}: {}", c.account, capital_move(c))?;
+    }
+    writeln!(out)
+}
+
+/// `1200 USDT -> 1450.5 USDT`: rounded to cents for people; the JSON plan keeps the exact sum.
+pub fn capital_move(c: &super::plan::Capital) -> String {
+    format!(
+        "{} {cur} -> {} {cur}",
+        c.before.round_dp(2),
+        c.after.round_dp(2),
+        cur = c.currency
     )
 }
 
@@ -360,6 +391,13 @@ pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
         "Apply this botform plan? {} to add, {} to change, {} to destroy.",
         s.add, s.change, s.destroy
     );
+    for c in plan.capital.iter().filter(|c| c.before != c.after) {
+        text.push_str(&format!(
+            "\ncapital at risk on {}: {}",
+            c.account,
+            capital_move(c)
+        ));
+    }
     for (shown, line) in lines.iter().enumerate() {
         if text.len() + line.len() + 40 > limit {
             text.push_str(&format!(
@@ -416,6 +454,7 @@ mod tests {
             answered_in: None,
             unmanaged: Vec::new(),
             held: Vec::new(),
+            capital: Vec::new(),
             fingerprints: Default::default(),
         };
         let text = confirmation_text(&plan, 2_000);

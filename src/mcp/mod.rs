@@ -9,7 +9,9 @@
 
 #![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
 
+pub mod budget;
 pub mod paths;
+mod reads;
 mod tools;
 
 use std::collections::HashMap;
@@ -43,15 +45,37 @@ struct StoredPlan {
     hash: String,
 }
 
+/// How many plans the server keeps for `apply` and `show_plan`: the newest ones; an older
+/// plan_id is answered as unknown (make the plan again).
+pub const KEPT_PLANS: usize = 32;
+
 struct Inner {
     root: PathBuf,
     allow_apply: bool,
     allow_delete: bool,
     target: OnceCell<Target>,
     plans: Mutex<HashMap<String, StoredPlan>>,
+    /// plan_ids, oldest first, to forget the oldest beyond [`KEPT_PLANS`].
+    plan_order: Mutex<std::collections::VecDeque<String>>,
     /// What this session's applies changed, per account: a change split into several plans is
     /// held to the limit the whole change would meet.
     applied: Mutex<std::collections::BTreeMap<i64, crate::engine::apply::Tally>>,
+}
+
+impl Inner {
+    /// Keep a plan for `apply`, forgetting the oldest beyond [`KEPT_PLANS`].
+    async fn keep_plan(&self, plan_id: String, stored: StoredPlan) {
+        let mut plans = self.plans.lock().await;
+        let mut order = self.plan_order.lock().await;
+        order.retain(|id| *id != plan_id);
+        order.push_back(plan_id.clone());
+        plans.insert(plan_id, stored);
+        while order.len() > KEPT_PLANS {
+            if let Some(old) = order.pop_front() {
+                plans.remove(&old);
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -71,9 +95,10 @@ impl BotformServer {
                 allow_delete: options.allow_delete,
                 target: OnceCell::new(),
                 plans: Mutex::new(HashMap::new()),
+                plan_order: Mutex::new(std::collections::VecDeque::new()),
                 applied: Mutex::new(std::collections::BTreeMap::new()),
             }),
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::reads_router(),
             prompt_router: Self::prompt_router(),
         })
     }
@@ -97,6 +122,8 @@ impl BotformServer {
 const SCHEMA_URI: &str = "botform://schema/config.json";
 const CATALOGUE_URI: &str = "botform://catalogue/strategies.json";
 const CONFIG_URI_PREFIX: &str = "botform://config/";
+const PLAN_URI_PREFIX: &str = "botform://plans/";
+const BOT_URI_PREFIX: &str = "botform://bots/";
 
 #[tool_handler(router = self.tool_router)]
 #[prompt_handler(router = self.prompt_router)]
@@ -143,6 +170,21 @@ impl ServerHandler for BotformServer {
         Ok(ListResourcesResult::with_all_items(resources))
     }
 
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new(format!("{PLAN_URI_PREFIX}{{plan_id}}"), "plan")
+                .with_title("A plan from the `plan` tool, as JSON (format_version 1)")
+                .with_mime_type("application/json"),
+            ResourceTemplate::new(format!("{BOT_URI_PREFIX}{{bot}}"), "bot")
+                .with_title("One bot explained: effective settings, where each is set, live values, DCA numbers")
+                .with_mime_type("application/json"),
+        ]))
+    }
+
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
@@ -153,6 +195,21 @@ impl ServerHandler for BotformServer {
             crate::schema::config_schema_json()
         } else if uri == CATALOGUE_URI {
             crate::model::catalogue::STRATEGY_LIST_JSON.to_string()
+        } else if let Some(plan_id) = uri.strip_prefix(PLAN_URI_PREFIX) {
+            let plans = self.inner.plans.lock().await;
+            let stored = plans
+                .get(plan_id)
+                .ok_or_else(|| McpError::resource_not_found(uri.clone(), None))?;
+            serde_json::to_string_pretty(&stored.plan)
+                .map_err(|e| McpError::internal_error(e.to_string(), None))?
+        } else if let Some(bot) = uri.strip_prefix(BOT_URI_PREFIX) {
+            let bot = url_decode(bot);
+            let explained = self
+                .explain(&bot)
+                .await
+                .map_err(|e| McpError::resource_not_found(e, None))?;
+            serde_json::to_string_pretty(&explained)
+                .map_err(|e| McpError::internal_error(e.to_string(), None))?
         } else if let Some(relative) = uri.strip_prefix(CONFIG_URI_PREFIX) {
             let path = paths::resolve(&self.inner.root, relative)
                 .map_err(|e| McpError::invalid_params(e, None))?;
@@ -179,6 +236,14 @@ impl BotformServer {
             .map(|p| paths::relative(&self.inner.root, &p))
             .collect()
     }
+}
+
+/// `%20` and friends in a resource URI's last segment (bot names have spaces).
+fn url_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| text.to_string())
 }
 
 /// Serve MCP over stdio until the client goes away.

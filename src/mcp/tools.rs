@@ -13,26 +13,50 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{BotformServer, StoredPlan, paths};
+use super::{BotformServer, StoredPlan, budget, paths};
 use crate::engine::apply::{self, ApplyError, ApplyOptions};
 use crate::engine::import::{self, ImportFormat};
 use crate::engine::render::{self, RenderOptions};
 use crate::engine::workflow::{self, WorkflowError};
-use crate::report::{self, ValidateReport};
+use crate::report;
 
 // ---------------------------------------------------------------------------------------------
 // Arguments and answers
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct PathsArgs {
-    /// Config files or directories, relative to the root. Empty: the whole root.
+pub struct ValidateArgs {
+    /// Report on these config files or directories (relative to the root) only; accounts,
+    /// templates and strategy sets still come from the whole root. Empty: the whole root.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// Give the DCA numbers of these bots (names, any case). Empty: every bot's, when the config
+    /// has at most 10 bots; else none (ask for the ones you need).
+    #[serde(default)]
+    pub bots: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ValidateAnswer {
+    pub valid: bool,
+    pub error_count: usize,
+    pub warning_count: usize,
+    /// Config files read.
+    pub files: usize,
+    /// Errors first, then warnings, as many as fit; `diagnostics_shown` of the total.
+    pub diagnostics: Vec<crate::diagnostic::JsonDiagnostic>,
+    pub diagnostics_shown: usize,
+    pub bots_total: usize,
+    pub bots_with_errors: usize,
+    /// The DCA numbers of the bots asked for (see `bots`); `numbers` is null for a bot with errors.
+    pub bots: Vec<report::BotReport>,
+    pub more: String,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PlanArgs {
-    /// Config files or directories, relative to the root. Empty: the whole root.
+    /// Plan only the bots (and blacklist) these files or directories describe, relative to the
+    /// root; accounts, templates and strategy sets come from the whole root. Empty: the whole
+    /// root.
     #[serde(default)]
     pub paths: Vec<String>,
     /// Plan only these bots (by name; `blacklist` for the blacklist). Empty: everything.
@@ -46,11 +70,61 @@ pub struct PlanAnswer {
     pub plan_id: String,
     pub plan_hash: String,
     pub has_changes: bool,
-    /// The plan as people read it: show this to the person before applying.
+    pub summary: PlanSummary,
+    /// Capital at risk per account (enabled bots, every deal to its last safety order), before
+    /// and after the plan.
+    pub capital: Vec<CapitalLine>,
+    /// The plan as people read it (this page of it): show it to the person before applying.
     pub human: String,
-    /// The JSON plan (format_version 1), as `botform plan --format json` prints it.
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub plan: Value,
+    pub page: usize,
+    pub pages: usize,
+    /// How to read the rest: the other pages, one bot's change, the full JSON plan.
+    pub more: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanSummary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    /// Live bots the config describes.
+    pub managed: usize,
+    /// Live bots on the config's accounts the config leaves alone.
+    pub unmanaged: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CapitalLine {
+    pub account: String,
+    pub currency: String,
+    /// Decimal strings.
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ShowPlanArgs {
+    /// From the `plan` tool.
+    pub plan_id: String,
+    /// The page of the human plan, from 1.
+    #[serde(default)]
+    pub page: usize,
+    /// Only the changes of this bot (name, case-insensitive, or id): its human block and its JSON
+    /// change, with every field and where each value was set.
+    #[serde(default)]
+    pub bot: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ShowPlanAnswer {
+    pub plan_id: String,
+    pub human: String,
+    pub page: usize,
+    pub pages: usize,
+    /// With `bot`: the JSON change(s) of that bot, as in the JSON plan.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
+    pub changes: Vec<Value>,
+    pub more: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -113,79 +187,6 @@ pub struct FieldInfo {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DescribeAnswer {
     pub fields: Vec<FieldInfo>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AccountInfo {
-    pub id: i64,
-    pub name: String,
-    pub market_code: String,
-    pub exchange: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct AccountsAnswer {
-    pub accounts: Vec<AccountInfo>,
-}
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct StrategiesArgs {
-    /// Only strategies this account may use (name or id). Empty: all.
-    #[serde(default)]
-    pub account: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct StrategyOption {
-    pub name: String,
-    /// The values to choose from; empty when the option is a free number.
-    pub choices: Vec<String>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct StrategyInfo {
-    pub id: String,
-    pub name: String,
-    pub options: Vec<StrategyOption>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct StrategiesAnswer {
-    pub strategies: Vec<StrategyInfo>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct MarketPairsArgs {
-    /// The account, by name or id.
-    pub account: String,
-    /// Only pairs quoted in this currency (`USDT`). Empty: all.
-    #[serde(default)]
-    pub quote: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MarketPairsAnswer {
-    pub account: String,
-    pub market_code: String,
-    pub pairs: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct PerformanceArgs {
-    /// The bot, by name or id.
-    pub bot: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PerformanceAnswer {
-    pub bot_id: i64,
-    pub bot_name: String,
-    /// Deal counts and profits (3Commas deals_stats).
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub deals_stats: Value,
-    /// Profit per day over the last 30 days.
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub profit_by_day: Value,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -260,7 +261,104 @@ fn workflow_message(error: WorkflowError) -> String {
     }
 }
 
+/// Where the rest of a plan is.
+fn more_of_plan(plan_id: &str, page: usize, pages: usize) -> String {
+    let mut more = String::new();
+    if page < pages {
+        more.push_str(&format!(
+            "This is page {page} of {pages}: call `show_plan` with plan_id `{plan_id}` and page {} for the next. ",
+            page + 1
+        ));
+    }
+    more.push_str(&format!(
+        "`show_plan` with `bot` gives one bot's change in full; the whole JSON plan is the resource `botform://plans/{plan_id}`."
+    ));
+    more
+}
+
+fn unknown_plan(plan_id: &str) -> String {
+    format!(
+        "unknown plan_id `{plan_id}`: plans live until applied, until {} newer plans replace them, or until the server restarts; call `plan` again",
+        super::KEPT_PLANS
+    )
+}
+
 impl BotformServer {
+    /// The human plan, paged to fit an answer, paths relative to the root.
+    fn human_pages(&self, plan: &crate::engine::plan::Plan) -> Result<Vec<String>, String> {
+        let mut human = Vec::new();
+        render::render(
+            &mut human,
+            plan,
+            &RenderOptions {
+                color: false,
+                show_unmanaged: false,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let text = self.relativize(String::from_utf8_lossy(&human).into_owned());
+        Ok(budget::pages(&text, budget::PAGE_CHARS))
+    }
+
+    /// The config files `given` names (absolute, as the loader names them), or `None` for the
+    /// whole root.
+    fn scope(
+        &self,
+        given: &[String],
+    ) -> Result<Option<std::collections::BTreeSet<String>>, String> {
+        if given.is_empty() {
+            return Ok(None);
+        }
+        let paths = self.resolve_paths(given)?;
+        let mut diagnostics = Vec::new();
+        let files: std::collections::BTreeSet<String> =
+            crate::config::load::discover(&paths, &mut diagnostics)
+                .into_iter()
+                .map(|p| p.display().to_string())
+                .collect();
+        if files.is_empty() {
+            return Err(format!("no config file under {}", given.join(", ")));
+        }
+        Ok(Some(files))
+    }
+
+    /// The plan's targets: the bots (and blacklist) of the files `given` names, within `targets`
+    /// when that names some too.
+    fn scoped_targets(&self, given: &[String], targets: &[String]) -> Result<Vec<String>, String> {
+        let Some(files) = self.scope(given)? else {
+            return Ok(targets.to_vec());
+        };
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let sources = &checked.config.sources;
+        let mut scoped: Vec<String> = checked
+            .bots
+            .iter()
+            .filter(|b| files.contains(&sources.get(b.span().file).display_name()))
+            .filter_map(|b| b.spec.name.clone())
+            .collect();
+        if let Some(blacklist) = &checked.config.blacklist
+            && files.contains(&sources.get(blacklist.spans.record.file).display_name())
+        {
+            scoped.push("blacklist".into());
+        }
+        if !targets.is_empty() {
+            scoped.retain(|t| targets.contains(t));
+        }
+        if scoped.is_empty() {
+            return Err(format!(
+                "{} describe no bot{}",
+                given.join(", "),
+                if targets.is_empty() {
+                    ""
+                } else {
+                    " among the targets"
+                }
+            ));
+        }
+        scoped.dedup();
+        Ok(scoped)
+    }
+
     fn resolve_paths(&self, given: &[String]) -> Result<Vec<PathBuf>, String> {
         let root = &self.inner.root;
         let paths: Vec<PathBuf> = if given.is_empty() {
@@ -284,14 +382,6 @@ impl BotformServer {
         let root = format!("{}/", self.inner.root.display());
         text.replace(&root, "")
     }
-
-    async fn account_by(&self, key: &str) -> Result<crate::threecommas::wire::Account, String> {
-        let target = self.target().await?;
-        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
-        import::select_accounts(&accounts, &[key.to_string()])
-            .map(|a| a[0].clone())
-            .map_err(|e| e.to_string())
-    }
 }
 
 #[tool_router(vis = "pub(super)")]
@@ -308,71 +398,249 @@ impl BotformServer {
     ))]
     async fn validate(
         &self,
-        Parameters(args): Parameters<PathsArgs>,
-    ) -> Result<Json<ValidateReport>, String> {
-        let paths = self.resolve_paths(&args.paths)?;
-        let checked = crate::config::check(&paths);
-        let mut report = report::build(&checked);
+        Parameters(args): Parameters<ValidateArgs>,
+    ) -> Result<Json<ValidateAnswer>, String> {
+        let scope = self.scope(&args.paths)?;
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let full = report::build(&checked);
         let root = &self.inner.root;
         let rel = |f: &str| paths::relative(root, std::path::Path::new(f));
-        for d in &mut report.diagnostics {
-            d.file = d.file.as_deref().map(rel);
-            for l in &mut d.labels {
-                l.file = rel(&l.file);
+        let in_scope = |file: &str| scope.as_ref().is_none_or(|s| s.contains(file));
+        let mut diagnostics: Vec<_> = full
+            .diagnostics
+            .into_iter()
+            .filter(|d| {
+                scope.is_none()
+                    || d.file.as_deref().is_some_and(in_scope)
+                    || d.labels.iter().any(|l| in_scope(&l.file))
+            })
+            .map(|mut d| {
+                d.file = d.file.as_deref().map(rel);
+                for l in &mut d.labels {
+                    l.file = rel(&l.file);
+                }
+                d
+            })
+            .collect();
+        // Errors first: with many problems, the ones that block come into view.
+        diagnostics.sort_by_key(|d| d.severity != crate::diagnostic::Severity::Error);
+        let error_count = diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+            .count();
+        let warning_count = diagnostics.len() - error_count;
+        let total_diagnostics = diagnostics.len();
+        let shown = budget::fit(&mut diagnostics, budget::ANSWER_BUDGET / 2 - 1_500);
+        let scoped_bots: Vec<report::BotReport> = full
+            .bots
+            .into_iter()
+            .filter(|b| in_scope(&b.file))
+            .map(|mut b| {
+                b.file = rel(&b.file);
+                b
+            })
+            .collect();
+        let bots_total = scoped_bots.len();
+        let bots_with_errors = scoped_bots.iter().filter(|b| b.numbers.is_none()).count();
+        let asked: Vec<String> = args.bots.iter().map(|b| b.trim().to_lowercase()).collect();
+        let mut unknown: Vec<&String> = asked
+            .iter()
+            .filter(|a| {
+                !scoped_bots
+                    .iter()
+                    .any(|b| b.name.as_deref().map(str::to_lowercase).as_ref() == Some(*a))
+            })
+            .collect();
+        unknown.dedup();
+        let mut bots: Vec<report::BotReport> = if asked.is_empty() {
+            if bots_total <= 10 {
+                scoped_bots
+            } else {
+                Vec::new()
             }
+        } else {
+            scoped_bots
+                .into_iter()
+                .filter(|b| {
+                    b.name
+                        .as_deref()
+                        .is_some_and(|n| asked.contains(&n.to_lowercase()))
+                })
+                .collect()
+        };
+        let wanted_numbers = bots.len();
+        let room = budget::ANSWER_BUDGET / 2
+            - 1_000
+            - serde_json::to_string(&diagnostics)
+                .map(|s| s.len())
+                .unwrap_or(0);
+        let numbers_shown = budget::fit(&mut bots, room);
+        let mut more = Vec::new();
+        if shown < total_diagnostics {
+            more.push(format!(
+                "{} more diagnostics not shown: fix these and validate again, or validate fewer files with `paths`",
+                total_diagnostics - shown
+            ));
         }
-        for b in &mut report.bots {
-            b.file = rel(&b.file);
+        if numbers_shown < wanted_numbers {
+            more.push(format!(
+                "numbers of {} more bots did not fit: ask for fewer with `bots`",
+                wanted_numbers - numbers_shown
+            ));
+        } else if asked.is_empty() && bots_total > 10 {
+            more.push(format!(
+                "{bots_total} bots: name the ones whose DCA numbers you need in `bots`"
+            ));
         }
-        report.files = report.files.iter().map(|f| rel(f)).collect();
-        Ok(Json(report))
+        if !unknown.is_empty() {
+            more.push(format!(
+                "no bot is named {}",
+                unknown
+                    .iter()
+                    .map(|u| format!("`{u}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(Json(ValidateAnswer {
+            valid: error_count == 0,
+            error_count,
+            warning_count,
+            files: full.files.iter().filter(|f| in_scope(f)).count(),
+            diagnostics,
+            diagnostics_shown: shown,
+            bots_total,
+            bots_with_errors,
+            bots,
+            more: more.join("; "),
+        }))
     }
 
     /// Plan: compare the config with the live 3Commas account and list exactly what would change.
-    /// Returns the human plan (show it to the person), the JSON plan, and a plan_id and plan_hash
-    /// for `apply`. Changes nothing.
-    #[tool(annotations(
+    /// Returns a plan_id and plan_hash for `apply`, the summary, capital at risk before -> after,
+    /// and the human plan (show it to the person), paged to fit: `show_plan` gives the other pages
+    /// and one bot's detail; the full JSON plan is the resource `botform://plans/{plan_id}`.
+    /// Changes nothing.
+    #[tool(
         title = "Plan changes",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = true,
-        idempotent_hint = true
-    ))]
+        annotations(
+            title = "Plan changes",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
     async fn plan(
         &self,
         Parameters(args): Parameters<PlanArgs>,
     ) -> Result<Json<PlanAnswer>, String> {
-        let paths = self.resolve_paths(&args.paths)?;
-        let (_, desired) = workflow::check(&paths, &args.targets).map_err(workflow_message)?;
+        let targets = self.scoped_targets(&args.paths, &args.targets)?;
+        let root = std::slice::from_ref(&self.inner.root);
+        let (_, desired) = workflow::check(root, &targets).map_err(workflow_message)?;
         let target = self.target().await?;
-        let plan = workflow::plan_against(target, &desired, &args.targets)
+        let plan = workflow::plan_against(target, &desired, &targets)
             .await
             .map_err(workflow_message)?;
-        let mut human = Vec::new();
-        render::render(
-            &mut human,
-            &plan,
-            &RenderOptions {
-                color: false,
-                show_unmanaged: false,
-            },
-        )
-        .map_err(|e| e.to_string())?;
         let hash = plan.hash();
         let plan_id = format!("plan-{}", &hash[..12]);
-        self.inner.plans.lock().await.insert(
-            plan_id.clone(),
-            StoredPlan {
-                plan: plan.clone(),
-                hash: hash.clone(),
-            },
-        );
-        Ok(Json(PlanAnswer {
-            plan_id,
-            plan_hash: hash,
+        let pages = self.human_pages(&plan)?;
+        let s = &plan.summary;
+        let answer = PlanAnswer {
+            plan_id: plan_id.clone(),
+            plan_hash: hash.clone(),
             has_changes: !plan.is_empty(),
-            human: self.relativize(String::from_utf8_lossy(&human).into_owned()),
-            plan: serde_json::to_value(&plan).map_err(|e| e.to_string())?,
+            summary: PlanSummary {
+                add: s.add,
+                change: s.change,
+                destroy: s.destroy,
+                managed: s.managed,
+                unmanaged: s.unmanaged,
+            },
+            capital: plan
+                .capital
+                .iter()
+                .map(|c| CapitalLine {
+                    account: c.account.clone(),
+                    currency: c.currency.clone(),
+                    before: c.before.to_string(),
+                    after: c.after.to_string(),
+                })
+                .collect(),
+            human: pages[0].clone(),
+            page: 1,
+            pages: pages.len(),
+            more: more_of_plan(&plan_id, 1, pages.len()),
+        };
+        self.inner
+            .keep_plan(plan_id, StoredPlan { plan, hash })
+            .await;
+        Ok(Json(answer))
+    }
+
+    /// One page of a plan's human form, or one bot's changes in full (its human block and its JSON
+    /// change with where each value was set). Changes nothing.
+    #[tool(
+        title = "Show a plan",
+        annotations(
+            title = "Show a plan",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn show_plan(
+        &self,
+        Parameters(args): Parameters<ShowPlanArgs>,
+    ) -> Result<Json<ShowPlanAnswer>, String> {
+        let stored = self.inner.plans.lock().await.get(&args.plan_id).cloned();
+        let Some(stored) = stored else {
+            return Err(unknown_plan(&args.plan_id));
+        };
+        let mut plan = stored.plan;
+        let mut changes = Vec::new();
+        if !args.bot.is_empty() {
+            let wanted = args.bot.to_lowercase();
+            plan.changes.retain(|c| {
+                c.bot_id.map(|id| id.to_string()) == Some(args.bot.clone())
+                    || c.bot_name.as_deref().map(str::to_lowercase) == Some(wanted.clone())
+                    || (wanted == "blacklist"
+                        && c.action == crate::engine::plan::Action::UpdateBlacklist)
+            });
+            if plan.changes.is_empty() {
+                return Err(format!(
+                    "plan `{}` changes nothing of `{}`",
+                    args.plan_id, args.bot
+                ));
+            }
+            changes = plan
+                .changes
+                .iter()
+                .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+                .collect();
+            let kept = budget::fit(&mut changes, budget::PAGE_CHARS / 2);
+            if kept == 0 {
+                changes.clear();
+            }
+        }
+        let pages = self.human_pages(&plan)?;
+        let page = args.page.max(1);
+        let Some(human) = pages.get(page - 1) else {
+            return Err(format!(
+                "plan `{}` has {} page(s); ask for page 1 to {}",
+                args.plan_id,
+                pages.len(),
+                pages.len()
+            ));
+        };
+        Ok(Json(ShowPlanAnswer {
+            plan_id: args.plan_id.clone(),
+            human: human.clone(),
+            page,
+            pages: pages.len(),
+            changes,
+            more: more_of_plan(&args.plan_id, page, pages.len()),
         }))
     }
 
@@ -397,7 +665,7 @@ impl BotformServer {
         }
         let stored = self.inner.plans.lock().await.get(&args.plan_id).cloned();
         let Some(stored) = stored else {
-            return Ok(refuse(format!("unknown plan_id `{}`: plans live until applied or until the server restarts; call `plan` again", args.plan_id)).into());
+            return Ok(refuse(unknown_plan(&args.plan_id)).into());
         };
         if stored.hash != args.plan_hash {
             return Ok(refuse(
@@ -626,170 +894,6 @@ impl BotformServer {
         }
         Ok(Json(DescribeAnswer { fields }))
     }
-
-    /// The live 3Commas accounts (id, name, exchange): what `[accounts.*]` entries refer to.
-    #[tool(annotations(
-        title = "List accounts",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = true,
-        idempotent_hint = true
-    ))]
-    async fn list_accounts(&self) -> Result<Json<AccountsAnswer>, String> {
-        let target = self.target().await?;
-        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
-        Ok(Json(AccountsAnswer {
-            accounts: accounts
-                .into_iter()
-                .map(|a| AccountInfo {
-                    id: a.id,
-                    name: a.name,
-                    market_code: a.market_code.unwrap_or_default(),
-                    exchange: a.exchange_name.unwrap_or_default(),
-                })
-                .collect(),
-        }))
-    }
-
-    /// The strategy catalogue: start and close condition ids with their options and choices.
-    #[tool(annotations(
-        title = "List strategies",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = true,
-        idempotent_hint = true
-    ))]
-    async fn list_strategies(
-        &self,
-        Parameters(args): Parameters<StrategiesArgs>,
-    ) -> Result<Json<StrategiesAnswer>, String> {
-        let account_type = if args.account.is_empty() {
-            None
-        } else {
-            Some(
-                self.account_by(&args.account)
-                    .await?
-                    .account_type
-                    .unwrap_or_default(),
-            )
-        };
-        let catalogue = crate::model::catalogue::Catalogue::get();
-        let strategies = catalogue
-            .strategies
-            .iter()
-            .filter(
-                |(_, info)| match (&account_type, &info.accounts_whitelist) {
-                    (Some(t), Some(list)) => list.contains(t),
-                    _ => true,
-                },
-            )
-            .map(|(id, info)| StrategyInfo {
-                id: id.clone(),
-                name: info.name.clone(),
-                options: info
-                    .options
-                    .iter()
-                    .map(|(name, choices)| StrategyOption {
-                        name: name.clone(),
-                        choices: choices
-                            .as_ref()
-                            .map(|c| c.keys().cloned().collect())
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok(Json(StrategiesAnswer { strategies }))
-    }
-
-    /// The pairs an account's exchange trades, in 3Commas' QUOTE_BASE form.
-    #[tool(annotations(
-        title = "Market pairs",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = true,
-        idempotent_hint = true
-    ))]
-    async fn market_pairs(
-        &self,
-        Parameters(args): Parameters<MarketPairsArgs>,
-    ) -> Result<Json<MarketPairsAnswer>, String> {
-        let account = self.account_by(&args.account).await?;
-        let market = account.market_code.clone().unwrap_or_default();
-        let target = self.target().await?;
-        let mut pairs = target
-            .client
-            .market_pairs(&market)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !args.quote.is_empty() {
-            let prefix = format!("{}_", args.quote.to_ascii_uppercase());
-            pairs.retain(|p| p.starts_with(&prefix));
-        }
-        Ok(Json(MarketPairsAnswer {
-            account: account.name,
-            market_code: market,
-            pairs,
-        }))
-    }
-
-    /// Deal statistics and profit by day of one bot. Read-only.
-    #[tool(annotations(
-        title = "Bot performance",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = true,
-        idempotent_hint = true
-    ))]
-    async fn bot_performance(
-        &self,
-        Parameters(args): Parameters<PerformanceArgs>,
-    ) -> Result<Json<PerformanceAnswer>, String> {
-        let target = self.target().await?;
-        let bots = target
-            .client
-            .bots(Default::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        let matches: Vec<_> = bots
-            .iter()
-            .filter(|b| {
-                b.id.to_string() == args.bot
-                    || b.settings.name.as_deref() == Some(args.bot.as_str())
-            })
-            .collect();
-        let bot = match matches.as_slice() {
-            [one] => *one,
-            [] => return Err(format!("no live bot is named or numbered `{}`", args.bot)),
-            many => {
-                return Err(format!(
-                    "{} bots are named `{}`: give the id ({})",
-                    many.len(),
-                    args.bot,
-                    many.iter()
-                        .map(|b| b.id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        };
-        let stats = target
-            .client
-            .bot_deals_stats(bot.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let profit = target
-            .client
-            .profit_by_day(bot.id, 30)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Json(PerformanceAnswer {
-            bot_id: bot.id,
-            bot_name: bot.settings.name.clone().unwrap_or_default(),
-            deals_stats: serde_json::to_value(stats).unwrap_or(Value::Null),
-            profit_by_day: serde_json::to_value(profit).unwrap_or(Value::Null),
-        }))
-    }
 }
 
 enum Confirmation {
@@ -892,15 +996,24 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<ReviewPlanArgs>,
     ) -> Vec<PromptMessage> {
-        let plans = self.inner.plans.lock().await;
-        let body = match plans.get(&args.plan_id) {
-            Some(stored) => serde_json::to_string_pretty(&stored.plan).unwrap_or_default(),
+        let stored = self.inner.plans.lock().await.get(&args.plan_id).cloned();
+        let body = match stored {
+            Some(stored) => match self.human_pages(&stored.plan) {
+                Ok(pages) if pages.len() > 1 => format!(
+                    "{}\n(page 1 of {}: read the rest with `show_plan`, plan_id `{}`)",
+                    pages[0],
+                    pages.len(),
+                    args.plan_id
+                ),
+                Ok(pages) => pages[0].clone(),
+                Err(e) => e,
+            },
             None => format!("(no plan `{}`: call `plan` first)", args.plan_id),
         };
         vec![PromptMessage::new_text(
             Role::User,
             format!(
-                "Review this botform plan before it is applied to a real 3Commas account. For each change say in one line what it does to the person's money: capital per deal and for all deals (dca_before/dca_after), bots created, enabled, disabled or destroyed, blacklist changes. Flag anything risky: larger ladders, stop losses removed, many bots changed at once, deletes. End with a recommendation.\n\n{body}"
+                "Review this botform plan before it is applied to a real 3Commas account. For each change say in one line what it does to the person's money: capital per deal and for all deals (the DCA lines), capital at risk per account, bots created, enabled, disabled or destroyed, blacklist changes. Flag anything risky: larger ladders, stop losses removed, many bots changed at once, deletes. End with a recommendation.\n\n{body}"
             ),
         )]
     }

@@ -84,6 +84,12 @@ impl std::ops::Add for Decimal {
     }
 }
 
+impl std::ops::AddAssign for Decimal {
+    fn add_assign(&mut self, other: Decimal) {
+        *self = *self + other;
+    }
+}
+
 impl std::ops::Sub for Decimal {
     type Output = Decimal;
     fn sub(self, o: Decimal) -> Decimal {

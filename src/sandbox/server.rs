@@ -1167,10 +1167,10 @@ fn bots_stats(ms: &ModeState, p: &mut Params) -> Answer {
         if d["finished?"].as_bool() == Some(true) {
             *overall.entry(quote).or_default() =
                 overall.get(&quote).copied().unwrap_or_default() + deal_decimal(d, "final_profit");
-            usd = usd + deal_decimal(d, "usd_final_profit");
+            usd += deal_decimal(d, "usd_final_profit");
         } else {
-            active_usd = active_usd + deal_decimal(d, "actual_usd_profit");
-            locked = locked + deal_decimal(d, "bought_volume");
+            active_usd += deal_decimal(d, "actual_usd_profit");
+            locked += deal_decimal(d, "bought_volume");
         }
     }
     let num = |d: Decimal| {

@@ -451,14 +451,19 @@ impl Client {
         .await
     }
 
-    /// Deals of a bot (or all), newest first; `scope` is 3Commas' (`active`, `finished`, ...).
+    /// Deals of a bot (or all), newest first, from `offset`; `scope` is 3Commas' (`active`,
+    /// `finished`, ...).
     pub async fn deals(
         &self,
         bot_id: Option<i64>,
         scope: Option<&str>,
         limit: u32,
+        offset: u32,
     ) -> Result<Vec<Deal>, ApiError> {
-        let mut query = vec![("limit", limit.min(1000).to_string())];
+        let mut query = vec![
+            ("limit", limit.min(1000).to_string()),
+            ("offset", offset.to_string()),
+        ];
         if let Some(b) = bot_id {
             query.push(("bot_id", b.to_string()));
         }

@@ -719,6 +719,13 @@ pub struct Deal {
     pub usd_final_profit: Option<Decimal>,
     #[serde(default)]
     pub actual_usd_profit: Option<Decimal>,
+    /// The quote currency (`USDT` of `USDT_BTC`).
+    #[serde(default)]
+    pub from_currency: Option<String>,
+    #[serde(default)]
+    pub completed_safety_orders_count: Option<u32>,
+    #[serde(default)]
+    pub max_safety_orders: Option<u32>,
 }
 
 /// `POST /ver1/bots/{id}/copy_and_create`.

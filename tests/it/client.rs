@@ -171,7 +171,7 @@ async fn a_bot_lives_through_every_call() {
     );
     assert!(
         client
-            .deals(Some(created.id), None, 100)
+            .deals(Some(created.id), None, 100, 0)
             .await
             .unwrap()
             .is_empty()
@@ -187,7 +187,7 @@ async fn a_bot_lives_through_every_call() {
         .await
         .unwrap();
     let listed = client
-        .deals(Some(created.id), Some("active"), 100)
+        .deals(Some(created.id), Some("active"), 100, 0)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -522,10 +522,10 @@ async fn deals_have_their_own_limit_beside_the_global_one() {
         c.rate_limit_pause = Duration::from_secs(3600);
     });
     for _ in 0..12 {
-        client.deals(None, None, 10).await.unwrap();
+        client.deals(None, None, 10, 0).await.unwrap();
     }
     let thirteenth =
-        tokio::time::timeout(Duration::from_millis(500), client.deals(None, None, 10)).await;
+        tokio::time::timeout(Duration::from_millis(500), client.deals(None, None, 10, 0)).await;
     assert!(
         thirteenth.is_err(),
         "the 13th deals request hit 429 and the client paused"

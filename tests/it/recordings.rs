@@ -74,7 +74,7 @@ async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError
             .await
             .map(|b| format!("bot {}", b.id)),
         ["ver1", "deals"] => client
-            .deals(None, None, 100)
+            .deals(None, None, 100, 0)
             .await
             .map(|d| format!("{} deals", d.len())),
         ["ver1", "deals", id, "show"] => client

@@ -1,0 +1,204 @@
+//! The edit primitives on real config text: what changes is exactly what was asked, and every
+//! comment stays.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::*;
+
+fn fields(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+const TOML: &str = r#"# shared
+[settings]
+mode = "paper"   # paper money
+
+[templates.base]
+take_profit = 1.5   # keep me
+max_safety_orders = 5
+
+[[bots]]
+name = "BTC bot"   # the first
+account = "main"
+pairs = ["USDT_BTC"]
+template = "base"
+tsl_enabled = false
+
+# the second bot
+[[bots]]
+name = "ETH bot"
+account = "main"
+pairs = ["USDT_ETH"]
+
+[blacklist]
+pairs = ["USDT_LUNA", "USDT_PEPE"]  # coins to avoid
+"#;
+
+const YAML: &str = r#"# shared
+settings:
+  mode: paper   # paper money
+templates:
+  base:
+    take_profit: 1.5   # keep me
+    max_safety_orders: 5
+bots:
+  - name: BTC bot   # the first
+    account: main
+    pairs: [USDT_BTC]
+    template: base
+    tsl_enabled: false
+    close_strategy_list:
+      - strategy: rsi
+        options: { time: 1h, points: 70 }
+  # the second bot
+  - name: ETH bot
+    account: main
+    pairs:
+      - USDT_ETH
+blacklist:
+  pairs:
+    - USDT_LUNA   # gone
+    - USDT_PEPE
+"#;
+
+fn both() -> [(&'static str, &'static str); 2] {
+    [("c.toml", TOML), ("c.yaml", YAML)]
+}
+
+#[test]
+fn setting_a_field_changes_that_value_only_and_keeps_its_comment() {
+    for (name, text) in both() {
+        let op = Op::Set {
+            entity: Entity::Template("base".into()),
+            fields: fields(json!({"take_profit": "1.3"})),
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        assert!(e.after.contains("1.3   # keep me"), "{name}:\n{}", e.after);
+        assert_eq!(e.after.replace("1.3", "1.5"), text, "{name}");
+        assert!(
+            !e.after.contains("\"1.3\""),
+            "{name}: a number, not a string"
+        );
+    }
+}
+
+#[test]
+fn a_bot_found_by_any_case_gets_new_and_changed_fields() {
+    for (name, text) in both() {
+        let op = Op::Set {
+            entity: Entity::Bot("eth BOT".into()),
+            fields: fields(
+                json!({"take_profit": 2, "enabled": false, "pairs": ["USDT_ETH", "USDT_SOL"]}),
+            ),
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        assert!(e.after.contains("# the first"), "{name}");
+        assert!(e.after.contains("# the second bot"), "{name}");
+        assert!(e.after.contains("tsl_enabled"), "{name}");
+        assert!(e.diff(name).contains("+"), "{name}");
+    }
+}
+
+#[test]
+fn a_block_value_is_replaced_and_a_field_removed() {
+    let op = Op::Set {
+        entity: Entity::Bot("BTC bot".into()),
+        fields: fields(json!({"close_strategy_list": null, "tsl_enabled": true})),
+    };
+    let e = apply(Path::new("c.yaml"), YAML, &op).unwrap();
+    assert!(!e.after.contains("close_strategy_list"), "{}", e.after);
+    assert!(e.after.contains("# the second bot"));
+    assert!(e.after.contains("tsl_enabled: true"));
+    let op = Op::Set {
+        entity: Entity::Bot("BTC bot".into()),
+        fields: fields(
+            json!({"close_strategy_list": [{"strategy": "rsi", "options": {"time": "1h", "points": 75}}]}),
+        ),
+    };
+    let e = apply(Path::new("c.yaml"), YAML, &op).unwrap();
+    assert!(e.after.contains("points: 75"), "{}", e.after);
+}
+
+#[test]
+fn bots_are_added_and_removed() {
+    for (name, text) in both() {
+        let op = Op::AddBot {
+            fields: fields(
+                json!({"name": "SOL bot", "account": "main", "pairs": ["USDT_SOL"], "template": "base", "base_order_volume": "12.50"}),
+            ),
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        assert!(e.after.contains("SOL bot"), "{name}");
+        assert!(
+            e.after.contains("12.50"),
+            "{name}: the decimal as given:\n{}",
+            e.after
+        );
+        let op = Op::RemoveBot {
+            name: "BTC BOT".into(),
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        assert!(!e.after.contains("BTC bot"), "{name}:\n{}", e.after);
+        assert!(e.after.contains("ETH bot"), "{name}");
+        assert!(
+            e.after.contains("# the second bot"),
+            "{name}: the next bot's comment stays"
+        );
+    }
+}
+
+#[test]
+fn blacklist_pairs_are_added_and_removed() {
+    for (name, text) in both() {
+        let op = Op::BlacklistAdd {
+            pairs: vec!["USDT_FTT".into(), "USDT_LUNA".into()],
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        assert_eq!(e.after.matches("USDT_LUNA").count(), 1, "{name}");
+        assert!(e.after.contains("USDT_FTT"), "{name}:\n{}", e.after);
+        let op = Op::BlacklistRemove {
+            pairs: vec!["USDT_PEPE".into()],
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        assert!(!e.after.contains("USDT_PEPE"), "{name}:\n{}", e.after);
+        assert!(e.after.contains("USDT_LUNA"), "{name}");
+    }
+    // A file without a blacklist gets one.
+    let e = apply(
+        Path::new("n.yaml"),
+        "bots: []\n",
+        &Op::BlacklistAdd {
+            pairs: vec!["USDT_X".into()],
+        },
+    )
+    .unwrap();
+    assert!(
+        e.after.contains("blacklist:\n  pairs: [USDT_X]"),
+        "{}",
+        e.after
+    );
+}
+
+#[test]
+fn strings_that_yaml_would_misread_are_quoted() {
+    let op = Op::Set {
+        entity: Entity::Bot("ETH bot".into()),
+        fields: fields(json!({"note": "yes", "other": "a: b # c"})),
+    };
+    let e = apply(Path::new("c.yaml"), YAML, &op).unwrap();
+    assert!(e.after.contains("note: \"yes\""), "{}", e.after);
+    assert!(e.after.contains("other: \"a: b # c\""));
+}
+
+#[test]
+fn a_missing_entity_is_an_error_and_nothing_changes() {
+    for (name, text) in both() {
+        let op = Op::Set {
+            entity: Entity::Bot("nope".into()),
+            fields: fields(json!({"take_profit": 1})),
+        };
+        assert!(apply(Path::new(name), text, &op).is_err());
+    }
+}

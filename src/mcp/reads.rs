@@ -1,0 +1,1088 @@
+//! The MCP tools that read the live account: accounts, strategies, pairs, bots, one bot
+//! explained, its deals with realized profit, currency rates. All read-only, all bounded by
+//! [`budget::ANSWER_BUDGET`], all taking bots by id or by name (any case) and accounts by id, by
+//! name or by the config's alias.
+
+use std::collections::BTreeMap;
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{BotformServer, budget};
+use crate::diagnostic::did_you_mean;
+use crate::model::bot::LiveBot;
+use crate::model::decimal::Decimal;
+use crate::threecommas::wire::{Account, Deal};
+
+// ---------------------------------------------------------------------------------------------
+// Arguments and answers
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AccountInfo {
+    pub id: i64,
+    pub name: String,
+    /// The config's alias for this account (`[accounts.ALIAS]`), when it has one.
+    pub alias: String,
+    pub market_code: String,
+    pub exchange: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AccountsAnswer {
+    pub accounts: Vec<AccountInfo>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct StrategiesArgs {
+    /// Only strategies this account may use (alias, name or id). Empty: all.
+    #[serde(default)]
+    pub account: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StrategyOption {
+    pub name: String,
+    /// The values to choose from; empty when the option is a free number.
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StrategyInfo {
+    pub id: String,
+    pub name: String,
+    pub options: Vec<StrategyOption>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StrategiesAnswer {
+    pub strategies: Vec<StrategyInfo>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MarketPairsArgs {
+    /// The account: alias, name or id.
+    pub account: String,
+    /// Only pairs quoted in this currency (`USDT`). Empty: all.
+    #[serde(default)]
+    pub quote: String,
+    /// Only pairs containing this text (`BTC`). Empty: all.
+    #[serde(default)]
+    pub contains: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MarketPairsAnswer {
+    pub account: String,
+    pub market_code: String,
+    pub total: usize,
+    /// As many as fit; narrow with `quote` or `contains` for the rest.
+    pub pairs: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListBotsArgs {
+    /// Only this account: alias, name or id.
+    #[serde(default)]
+    pub account: String,
+    /// `enabled`, `disabled`, or empty for both.
+    #[serde(default)]
+    pub status: String,
+    /// Only bots trading this pair (`USDT_BTC`) or coin (`BTC`).
+    #[serde(default)]
+    pub pair: String,
+    /// Only bots whose name contains this text (any case).
+    #[serde(default)]
+    pub name_contains: String,
+    /// The page, from 1 (50 bots a page).
+    #[serde(default)]
+    pub page: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BotLine {
+    pub id: i64,
+    pub name: String,
+    pub account: String,
+    pub enabled: bool,
+    pub pairs: Vec<String>,
+    pub active_deals: u32,
+    /// Capital all its deals can lock (decimal string; empty when it depends on the price).
+    pub capital_all_deals: String,
+    pub currency: String,
+    /// `file:line` of the config bot describing it; empty when the config leaves it alone.
+    pub config: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListBotsAnswer {
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
+    pub bots: Vec<BotLine>,
+    pub more: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct BotArgs {
+    /// The bot: its name (any case) or its id.
+    pub bot: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FieldExplained {
+    pub field: String,
+    /// What the config wants (JSON), or null when the config does not set it.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub config: Value,
+    /// `file:line` where the config sets it (the bot, or a template it starts from).
+    pub set_at: String,
+    /// What 3Commas holds now (JSON), or null.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub live: Value,
+    /// The config and 3Commas disagree: the next plan changes it.
+    pub differs: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DcaSummary {
+    pub capital_per_deal: String,
+    pub capital_all_deals: String,
+    pub currency: String,
+    pub price_move_covered_percentage: String,
+    pub safety_orders: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Explained {
+    pub name: String,
+    /// The live bot's id, 0 when it does not exist yet.
+    pub id: i64,
+    pub account: String,
+    /// Where the config describes it (`file:line`); empty when it does not.
+    pub config: String,
+    pub enabled_live: bool,
+    pub active_deals: u32,
+    pub fields: Vec<FieldExplained>,
+    /// From the config's settings (or the live ones when the config does not describe it).
+    pub dca: Option<DcaSummary>,
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DealsArgs {
+    /// The bot: its name (any case) or its id.
+    pub bot: String,
+    /// `active`, `finished`, or empty for all.
+    #[serde(default)]
+    pub scope: String,
+    /// The page of the deal list, from 1 (25 deals a page). The totals always cover every deal.
+    #[serde(default)]
+    pub page: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DealLine {
+    pub id: i64,
+    pub status: String,
+    pub opened: String,
+    pub closed: String,
+    pub safety_orders_filled: u32,
+    pub bought_volume: String,
+    /// Realized profit in the quote currency (finished deals; decimal string).
+    pub profit: String,
+    pub usd_profit: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Realized {
+    pub currency: String,
+    /// Sum of the final profit of every finished deal (completed, stop loss, panic sold,
+    /// liquidated, cancelled), in `currency`: what was made or lost.
+    pub profit: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DealsAnswer {
+    pub bot_id: i64,
+    pub bot_name: String,
+    pub deals_total: usize,
+    /// Deals per status (`completed`, `stop_loss_finished`, `panic_sold`, `bought`, ...).
+    pub by_status: BTreeMap<String, usize>,
+    pub realized: Vec<Realized>,
+    pub realized_usd: String,
+    /// Deals by the number of safety orders they filled: index 0 is "none filled".
+    pub safety_orders_histogram: Vec<usize>,
+    pub average_duration_s: u64,
+    pub longest_duration_s: u64,
+    pub page: usize,
+    pub pages: usize,
+    pub deals: Vec<DealLine>,
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RatesArgs {
+    /// The pair in 3Commas' form (`USDT_BTC`).
+    pub pair: String,
+    /// The account whose exchange prices it: alias, name or id.
+    pub account: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RatesAnswer {
+    pub pair: String,
+    pub market_code: String,
+    pub last: String,
+    pub bid: String,
+    pub ask: String,
+    /// The smallest order the exchange takes, in the quote currency: base and safety orders
+    /// below it are refused.
+    pub min_total: String,
+    pub min_lot_size: String,
+    pub lot_step: String,
+    pub price_step: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PerformanceAnswer {
+    pub bot_id: i64,
+    pub bot_name: String,
+    /// 3Commas' deals_stats as sent. Beware: its profit counts completed deals only, not stop
+    /// losses or panic sells; `realized` does.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub deals_stats: Value,
+    pub realized: Vec<Realized>,
+    pub realized_usd: String,
+    /// Profit per day over the last 30 days.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub profit_by_day: Value,
+}
+
+/// The statuses of a deal that is over and whose profit is realized.
+const FINISHED: &[&str] = &[
+    "completed",
+    "stop_loss_finished",
+    "panic_sold",
+    "liquidated",
+    "cancelled",
+    "settled",
+];
+
+/// Deals read for the totals at most: enough for years of a busy bot, bounded in time.
+const MAX_DEALS_READ: u32 = 5_000;
+const BOTS_PER_PAGE: usize = 50;
+const DEALS_PER_PAGE: usize = 25;
+
+// ---------------------------------------------------------------------------------------------
+// Lookups shared by the tools
+
+impl BotformServer {
+    /// The config's aliases: alias -> (name, id) as written.
+    fn aliases(&self) -> BTreeMap<String, (Option<String>, Option<i64>)> {
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        checked
+            .config
+            .accounts
+            .iter()
+            .map(|(alias, named)| (alias.clone(), (named.value.name.clone(), named.value.id)))
+            .collect()
+    }
+
+    /// A live account by id, name (any case) or config alias.
+    pub(super) async fn account_by(&self, key: &str) -> Result<Account, String> {
+        let target = self.target().await?;
+        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
+        find_account(&accounts, &self.aliases(), key).cloned()
+    }
+
+    /// The alias the config gives an account, or its name.
+    fn alias_of(
+        aliases: &BTreeMap<String, (Option<String>, Option<i64>)>,
+        account: &Account,
+    ) -> String {
+        aliases
+            .iter()
+            .find(|(_, (name, id))| {
+                *id == Some(account.id) || name.as_deref() == Some(&account.name)
+            })
+            .map(|(alias, _)| alias.clone())
+            .unwrap_or_default()
+    }
+
+    /// A live bot by id or by name, any case.
+    async fn live_bot(&self, key: &str) -> Result<LiveBot, String> {
+        let target = self.target().await?;
+        let bots = target
+            .client
+            .bots(Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        find_bot(&bots, key).cloned()
+    }
+
+    /// One bot explained (the tool and the `botform://bots/{bot}` resource).
+    pub(super) async fn explain(&self, key: &str) -> Result<Explained, String> {
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let desired = crate::engine::desired::from_checked(&checked);
+        let wanted_key = key.trim().to_lowercase();
+        let wanted = desired.bots.iter().find(|b| {
+            b.name.as_deref().map(str::to_lowercase) == Some(wanted_key.clone())
+                || b.pinned_id.map(|id| id.to_string()) == Some(key.trim().to_string())
+        });
+        let live = match self.live_bot(key).await {
+            Ok(bot) => Some(bot),
+            Err(e) if wanted.is_none() => return Err(e),
+            Err(_) => None,
+        };
+        let live_map = live
+            .as_ref()
+            .map(|b| crate::engine::plan::comparable(&b.settings))
+            .unwrap_or_default();
+        let want_map = wanted
+            .map(|w| crate::engine::plan::comparable(&w.settings))
+            .unwrap_or_default();
+        let mut names: Vec<&String> = want_map.keys().chain(live_map.keys()).collect();
+        names.sort();
+        names.dedup();
+        let fields = names
+            .into_iter()
+            .map(|field| {
+                let config = want_map.get(field).cloned().unwrap_or(Value::Null);
+                let live_value = live_map.get(field).cloned().unwrap_or(Value::Null);
+                FieldExplained {
+                    field: field.clone(),
+                    differs: !config.is_null() && live.is_some() && config != live_value,
+                    set_at: wanted
+                        .and_then(|w| w.origins.get(field))
+                        .map(|s| format!("{}:{}", self.relative_file(&s.file), s.line))
+                        .unwrap_or_default(),
+                    config,
+                    live: live_value,
+                }
+            })
+            .collect();
+        let settings = wanted
+            .map(|w| w.settings.clone())
+            .or_else(|| live.as_ref().map(|b| b.settings.clone()));
+        let dca = settings.as_ref().and_then(|s| {
+            let input = crate::model::dca::LadderInput::from_settings(s)?;
+            let n = crate::model::dca::compute(&input).ok()?;
+            let figures = crate::engine::plan::dca_figures(s);
+            Some(DcaSummary {
+                capital_per_deal: n
+                    .capital_per_deal
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                capital_all_deals: n
+                    .capital_all_deals
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                currency: figures.and_then(|f| f.currency).unwrap_or_default(),
+                price_move_covered_percentage: n.price_move_covered_percentage.to_string(),
+                safety_orders: n.ladder.len(),
+            })
+        });
+        Ok(Explained {
+            name: wanted
+                .and_then(|w| w.name.clone())
+                .or_else(|| live.as_ref().and_then(|b| b.settings.name.clone()))
+                .unwrap_or_default(),
+            id: live.as_ref().map(|b| b.id).unwrap_or(0),
+            account: wanted
+                .map(|w| w.account.clone())
+                .or_else(|| live.as_ref().map(|b| b.account_name.clone()))
+                .unwrap_or_default(),
+            config: wanted
+                .map(|w| format!("{}:{}", self.relative_file(&w.source.file), w.source.line))
+                .unwrap_or_default(),
+            enabled_live: live.as_ref().is_some_and(|b| b.is_enabled),
+            active_deals: live.as_ref().map(|b| b.active_deals_count).unwrap_or(0),
+            fields,
+            dca,
+            note: match (wanted.is_some(), live.is_some()) {
+                (true, true) => "config and live values side by side; `differs` marks what the next plan changes".into(),
+                (true, false) => "the config describes this bot but 3Commas has none by that name: the next plan creates it".into(),
+                _ => "no config file describes this bot: botform leaves it alone (`import` writes it out)".into(),
+            },
+        })
+    }
+
+    fn relative_file(&self, file: &str) -> String {
+        super::paths::relative(&self.inner.root, std::path::Path::new(file))
+    }
+
+    /// Every deal of a bot (up to [`MAX_DEALS_READ`]), newest first.
+    async fn all_deals(&self, bot_id: i64, scope: Option<&str>) -> Result<Vec<Deal>, String> {
+        let target = self.target().await?;
+        let mut deals = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        while (deals.len() as u32) < MAX_DEALS_READ {
+            let page = target
+                .client
+                .deals(Some(bot_id), scope, 1000, deals.len() as u32)
+                .await
+                .map_err(|e| e.to_string())?;
+            let before = deals.len();
+            deals.extend(page.into_iter().filter(|d| seen.insert(d.id)));
+            if deals.len() == before {
+                break;
+            }
+        }
+        Ok(deals)
+    }
+}
+
+fn find_account<'a>(
+    accounts: &'a [Account],
+    aliases: &BTreeMap<String, (Option<String>, Option<i64>)>,
+    key: &str,
+) -> Result<&'a Account, String> {
+    let key = key.trim();
+    let by_alias = aliases
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v);
+    accounts
+        .iter()
+        .find(|a| a.id.to_string() == key)
+        .or_else(|| accounts.iter().find(|a| a.name.eq_ignore_ascii_case(key)))
+        .or_else(|| {
+            let (name, id) = by_alias?;
+            accounts
+                .iter()
+                .find(|a| Some(a.id) == *id || name.as_deref() == Some(a.name.as_str()))
+        })
+        .ok_or_else(|| {
+            let names: Vec<&str> = accounts
+                .iter()
+                .map(|a| a.name.as_str())
+                .chain(aliases.keys().map(String::as_str))
+                .collect();
+            format!(
+                "no account is named, numbered or aliased `{key}`{}; the accounts are: {}",
+                did_you_mean(key, names)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default(),
+                accounts
+                    .iter()
+                    .map(|a| format!("\"{}\" ({})", a.name, a.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// A bot by id or name, any case; two bots of one name need the id.
+pub fn find_bot<'a>(bots: &'a [LiveBot], key: &str) -> Result<&'a LiveBot, String> {
+    let key = key.trim();
+    if let Some(bot) = bots.iter().find(|b| b.id.to_string() == key) {
+        return Ok(bot);
+    }
+    let matches: Vec<&LiveBot> = bots
+        .iter()
+        .filter(|b| {
+            b.settings
+                .name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(key))
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!(
+            "no live bot is named or numbered `{key}`{}",
+            did_you_mean(key, bots.iter().filter_map(|b| b.settings.name.as_deref()))
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default()
+        )),
+        many => Err(format!(
+            "{} bots are named `{key}`: give the id ({})",
+            many.len(),
+            many.iter()
+                .map(|b| format!("{} on {}", b.id, b.account_name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Realized profit of finished deals, per quote currency, and in USD.
+fn realized(deals: &[Deal]) -> (Vec<Realized>, Decimal) {
+    let mut by_currency: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut usd = Decimal::ZERO;
+    for d in deals
+        .iter()
+        .filter(|d| FINISHED.contains(&d.status.as_str()))
+    {
+        let currency = d
+            .from_currency
+            .clone()
+            .or_else(|| d.pair.split_once('_').map(|(q, _)| q.to_string()))
+            .unwrap_or_default();
+        *by_currency.entry(currency).or_default() += d.final_profit.unwrap_or_default();
+        usd += d.usd_final_profit.unwrap_or_default();
+    }
+    (
+        by_currency
+            .into_iter()
+            .map(|(currency, profit)| Realized {
+                currency,
+                profit: profit.to_string(),
+            })
+            .collect(),
+        usd,
+    )
+}
+
+/// Seconds between two 3Commas timestamps (ISO 8601, UTC).
+fn duration_s(from: &str, to: &str) -> Option<u64> {
+    let a = epoch_s(from)?;
+    let b = epoch_s(to)?;
+    (b >= a).then(|| (b - a) as u64)
+}
+
+/// `2025-03-01T12:00:00.000Z` (or with an offset) as seconds since 1970.
+fn epoch_s(iso: &str) -> Option<i64> {
+    let (date, rest) = iso.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let time: String = rest.chars().take(8).collect();
+    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>());
+    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    let offset = rest
+        .get(8..)
+        .and_then(|tail| {
+            let tail = tail.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+            let sign = match tail.chars().next()? {
+                '+' => 1,
+                '-' => -1,
+                _ => return None,
+            };
+            let mut hm = tail[1..].split(':').map(|p| p.parse::<i64>());
+            Some(
+                sign * (hm.next()?.ok()? * 3600 + hm.next().and_then(|r| r.ok()).unwrap_or(0) * 60),
+            )
+        })
+        .unwrap_or(0);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + min * 60 + s - offset)
+}
+
+fn page_of<T>(items: Vec<T>, page: usize, per_page: usize) -> (Vec<T>, usize, usize) {
+    let pages = items.len().div_ceil(per_page).max(1);
+    let page = page.clamp(1, pages);
+    let items = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    (items, page, pages)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tools
+
+#[tool_router(router = reads_router, vis = "pub(super)")]
+impl BotformServer {
+    /// The live 3Commas accounts (id, name, exchange) and the config alias of each: what
+    /// `[accounts.*]` entries refer to.
+    #[tool(
+        title = "List accounts",
+        annotations(
+            title = "List accounts",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn list_accounts(&self) -> Result<Json<AccountsAnswer>, String> {
+        let target = self.target().await?;
+        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
+        let aliases = self.aliases();
+        let mut accounts: Vec<AccountInfo> = accounts
+            .into_iter()
+            .map(|a| AccountInfo {
+                id: a.id,
+                alias: Self::alias_of(&aliases, &a),
+                name: a.name,
+                market_code: a.market_code.unwrap_or_default(),
+                exchange: a.exchange_name.unwrap_or_default(),
+            })
+            .collect();
+        budget::fit(&mut accounts, budget::ANSWER_BUDGET / 2);
+        Ok(Json(AccountsAnswer { accounts }))
+    }
+
+    /// The strategy catalogue: start and close condition ids with their options and choices.
+    #[tool(
+        title = "List strategies",
+        annotations(
+            title = "List strategies",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn list_strategies(
+        &self,
+        Parameters(args): Parameters<StrategiesArgs>,
+    ) -> Result<Json<StrategiesAnswer>, String> {
+        let account_type = if args.account.is_empty() {
+            None
+        } else {
+            Some(
+                self.account_by(&args.account)
+                    .await?
+                    .account_type
+                    .unwrap_or_default(),
+            )
+        };
+        let catalogue = crate::model::catalogue::Catalogue::get();
+        let mut strategies: Vec<StrategyInfo> = catalogue
+            .strategies
+            .iter()
+            .filter(
+                |(_, info)| match (&account_type, &info.accounts_whitelist) {
+                    (Some(t), Some(list)) => list.contains(t),
+                    _ => true,
+                },
+            )
+            .map(|(id, info)| StrategyInfo {
+                id: id.clone(),
+                name: info.name.clone(),
+                options: info
+                    .options
+                    .iter()
+                    .map(|(name, choices)| StrategyOption {
+                        name: name.clone(),
+                        choices: choices
+                            .as_ref()
+                            .map(|c| c.keys().cloned().collect())
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        budget::fit(&mut strategies, budget::ANSWER_BUDGET / 2 - 100);
+        Ok(Json(StrategiesAnswer { strategies }))
+    }
+
+    /// The pairs an account's exchange trades, in 3Commas' QUOTE_BASE form.
+    #[tool(
+        title = "Market pairs",
+        annotations(
+            title = "Market pairs",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn market_pairs(
+        &self,
+        Parameters(args): Parameters<MarketPairsArgs>,
+    ) -> Result<Json<MarketPairsAnswer>, String> {
+        let account = self.account_by(&args.account).await?;
+        let market = account.market_code.clone().unwrap_or_default();
+        let target = self.target().await?;
+        let mut pairs = target
+            .client
+            .market_pairs(&market)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !args.quote.is_empty() {
+            let prefix = format!("{}_", args.quote.to_ascii_uppercase());
+            pairs.retain(|p| p.starts_with(&prefix));
+        }
+        if !args.contains.is_empty() {
+            let text = args.contains.to_ascii_uppercase();
+            pairs.retain(|p| p.contains(&text));
+        }
+        let total = pairs.len();
+        budget::fit(&mut pairs, budget::ANSWER_BUDGET / 2 - 200);
+        Ok(Json(MarketPairsAnswer {
+            account: account.name,
+            market_code: market,
+            total,
+            pairs,
+        }))
+    }
+
+    /// The live bots, filtered and paged (50 a page): id, name, account, on/off, pairs, active
+    /// deals, capital all its deals can lock, and the config line that describes it.
+    #[tool(
+        title = "List bots",
+        annotations(
+            title = "List bots",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn list_bots(
+        &self,
+        Parameters(args): Parameters<ListBotsArgs>,
+    ) -> Result<Json<ListBotsAnswer>, String> {
+        let account = if args.account.is_empty() {
+            None
+        } else {
+            Some(self.account_by(&args.account).await?)
+        };
+        let enabled = match args.status.to_ascii_lowercase().as_str() {
+            "" | "all" => None,
+            "enabled" | "on" => Some(true),
+            "disabled" | "off" => Some(false),
+            other => return Err(format!("status `{other}`: use `enabled` or `disabled`")),
+        };
+        let target = self.target().await?;
+        let bots = target
+            .client
+            .bots(crate::threecommas::client::BotsFilter {
+                account_id: account.as_ref().map(|a| a.id),
+                enabled,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let desired = crate::engine::desired::from_checked(&checked);
+        let aliases = self.aliases();
+        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
+        let pair = args.pair.to_ascii_uppercase();
+        let name = args.name_contains.to_lowercase();
+        let lines: Vec<BotLine> = bots
+            .iter()
+            .filter(|b| {
+                pair.is_empty()
+                    || b.settings
+                        .pairs
+                        .iter()
+                        .flatten()
+                        .any(|p| *p == pair || p.split('_').any(|coin| coin == pair))
+            })
+            .filter(|b| {
+                name.is_empty()
+                    || b.settings
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(&name))
+            })
+            .map(|b| {
+                let figures = crate::engine::plan::dca_figures(&b.settings);
+                let account = accounts.iter().find(|a| a.id == b.account_id);
+                let alias = account
+                    .map(|a| Self::alias_of(&aliases, a))
+                    .filter(|a| !a.is_empty());
+                let described = desired.bots.iter().find(|w| {
+                    w.pinned_id == Some(b.id)
+                        || (w.name.is_some()
+                            && w.name == b.settings.name
+                            && alias.as_deref() == Some(w.account.as_str()))
+                });
+                let mut pairs = b.settings.pairs.clone().unwrap_or_default();
+                if pairs.len() > 6 {
+                    let more = pairs.len() - 5;
+                    pairs.truncate(5);
+                    pairs.push(format!("... {more} more"));
+                }
+                BotLine {
+                    id: b.id,
+                    name: b.settings.name.clone().unwrap_or_default(),
+                    account: alias.unwrap_or_else(|| b.account_name.clone()),
+                    enabled: b.is_enabled,
+                    pairs,
+                    active_deals: b.active_deals_count,
+                    capital_all_deals: figures
+                        .as_ref()
+                        .and_then(|f| f.capital_all_deals)
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
+                    currency: figures.and_then(|f| f.currency).unwrap_or_default(),
+                    config: described
+                        .map(|w| {
+                            format!("{}:{}", self.relative_file(&w.source.file), w.source.line)
+                        })
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        let total = lines.len();
+        let (mut bots, page, pages) = page_of(lines, args.page, BOTS_PER_PAGE);
+        budget::fit(&mut bots, budget::ANSWER_BUDGET / 2 - 300);
+        let more = if page < pages {
+            format!(
+                "page {page} of {pages}: ask for page {} for more, or narrow with account, status, pair or name_contains",
+                page + 1
+            )
+        } else {
+            String::new()
+        };
+        Ok(Json(ListBotsAnswer {
+            total,
+            page,
+            pages,
+            bots,
+            more,
+        }))
+    }
+
+    /// One bot explained: every setting the config wants and the file:line that sets it (the bot
+    /// or its template), what 3Commas holds now, which differ, and the DCA numbers.
+    #[tool(
+        title = "Explain a bot",
+        annotations(
+            title = "Explain a bot",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn explain_bot(
+        &self,
+        Parameters(args): Parameters<BotArgs>,
+    ) -> Result<Json<Explained>, String> {
+        self.explain(&args.bot).await.map(Json)
+    }
+
+    /// A bot's deals, newest first and paged (25 a page), with totals over every deal: realized
+    /// profit (completed, stop-loss, panic-sold, liquidated and cancelled deals, from each deal's
+    /// final profit), deals per status, how many safety orders deals filled, and how long deals
+    /// lasted.
+    #[tool(
+        title = "Deals of a bot",
+        annotations(
+            title = "Deals of a bot",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn deals(
+        &self,
+        Parameters(args): Parameters<DealsArgs>,
+    ) -> Result<Json<DealsAnswer>, String> {
+        let bot = self.live_bot(&args.bot).await?;
+        let scope = match args.scope.as_str() {
+            "" | "all" => None,
+            s @ ("active" | "finished") => Some(s),
+            other => return Err(format!("scope `{other}`: use `active` or `finished`")),
+        };
+        let deals = self.all_deals(bot.id, scope).await?;
+        let (realized, usd) = realized(&deals);
+        let mut by_status = BTreeMap::new();
+        let max_so = bot.settings.max_safety_orders.unwrap_or(0) as usize;
+        let mut histogram = vec![0usize; max_so + 1];
+        let mut durations = Vec::new();
+        for d in &deals {
+            *by_status.entry(d.status.clone()).or_insert(0) += 1;
+            let filled = d.completed_safety_orders_count.unwrap_or(0) as usize;
+            if histogram.len() <= filled {
+                histogram.resize(filled + 1, 0);
+            }
+            histogram[filled] += 1;
+            if let Some(closed) = &d.closed_at
+                && let Some(s) = duration_s(&d.created_at, closed)
+            {
+                durations.push(s);
+            }
+        }
+        let lines: Vec<DealLine> = deals
+            .iter()
+            .map(|d| DealLine {
+                id: d.id,
+                status: d.status.clone(),
+                opened: d.created_at.clone(),
+                closed: d.closed_at.clone().unwrap_or_default(),
+                safety_orders_filled: d.completed_safety_orders_count.unwrap_or(0),
+                bought_volume: d.bought_volume.map(|v| v.to_string()).unwrap_or_default(),
+                profit: d.final_profit.map(|v| v.to_string()).unwrap_or_default(),
+                usd_profit: d
+                    .usd_final_profit
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let total = lines.len();
+        let (mut lines, page, pages) = page_of(lines, args.page, DEALS_PER_PAGE);
+        budget::fit(&mut lines, budget::ANSWER_BUDGET / 2 - 2_000);
+        let stop_losses = by_status.get("stop_loss_finished").copied().unwrap_or(0);
+        Ok(Json(DealsAnswer {
+            bot_id: bot.id,
+            bot_name: bot.settings.name.clone().unwrap_or_default(),
+            deals_total: total,
+            by_status,
+            realized,
+            realized_usd: usd.to_string(),
+            safety_orders_histogram: histogram,
+            average_duration_s: if durations.is_empty() {
+                0
+            } else {
+                durations.iter().sum::<u64>() / durations.len() as u64
+            },
+            longest_duration_s: durations.iter().copied().max().unwrap_or(0),
+            page,
+            pages,
+            deals: lines,
+            note: format!(
+                "realized profit sums every finished deal's final profit{}; 3Commas' own deals_stats counts completed deals only{}",
+                if total as u32 >= MAX_DEALS_READ {
+                    format!(" (the newest {MAX_DEALS_READ} deals)")
+                } else {
+                    String::new()
+                },
+                if stop_losses > 0 {
+                    format!(", so it leaves out the {stop_losses} stop-loss deal(s) counted here")
+                } else {
+                    String::new()
+                }
+            ),
+        }))
+    }
+
+    /// Price and order limits of a pair on an account's exchange: last, bid, ask, and the smallest
+    /// order the exchange accepts (base and safety orders below `min_total` are refused).
+    #[tool(
+        title = "Currency rates and order limits",
+        annotations(
+            title = "Currency rates and order limits",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn currency_rates(
+        &self,
+        Parameters(args): Parameters<RatesArgs>,
+    ) -> Result<Json<RatesAnswer>, String> {
+        let account = self.account_by(&args.account).await?;
+        let market = account.market_code.clone().unwrap_or_default();
+        let pair = args.pair.trim().to_ascii_uppercase();
+        let target = self.target().await?;
+        let rates = target
+            .client
+            .currency_rates(&market, &pair)
+            .await
+            .map_err(|e| e.to_string())?;
+        let field = |name: &str| match rates.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        Ok(Json(RatesAnswer {
+            pair,
+            market_code: market,
+            last: field("last"),
+            bid: field("bid"),
+            ask: field("ask"),
+            min_total: field("minTotal"),
+            min_lot_size: field("minLotSize"),
+            lot_step: field("lotStep"),
+            price_step: field("priceStep"),
+        }))
+    }
+
+    /// A bot's performance: 3Commas' deal statistics, profit by day over 30 days, and the realized
+    /// profit computed from its deals (which, unlike deals_stats, counts stop losses).
+    #[tool(
+        title = "Bot performance",
+        annotations(
+            title = "Bot performance",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn bot_performance(
+        &self,
+        Parameters(args): Parameters<BotArgs>,
+    ) -> Result<Json<PerformanceAnswer>, String> {
+        let bot = self.live_bot(&args.bot).await?;
+        let target = self.target().await?;
+        let stats = target
+            .client
+            .bot_deals_stats(bot.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let profit = target
+            .client
+            .profit_by_day(bot.id, 30)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deals = self.all_deals(bot.id, None).await?;
+        let (realized, usd) = realized(&deals);
+        Ok(Json(PerformanceAnswer {
+            bot_id: bot.id,
+            bot_name: bot.settings.name.clone().unwrap_or_default(),
+            deals_stats: serde_json::to_value(stats).unwrap_or(Value::Null),
+            realized,
+            realized_usd: usd.to_string(),
+            profit_by_day: serde_json::to_value(profit).unwrap_or(Value::Null),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_with_fractions_and_offsets() {
+        assert_eq!(epoch_s("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(epoch_s("2025-03-01T12:00:00Z"), Some(1_740_830_400));
+        assert_eq!(
+            epoch_s("2025-03-01T14:00:00.123+02:00"),
+            Some(1_740_830_400)
+        );
+        assert_eq!(
+            duration_s("2025-03-01T12:00:00.000Z", "2025-03-02T12:00:00.000Z"),
+            Some(86_400)
+        );
+        assert_eq!(epoch_s("yesterday"), None);
+    }
+
+    #[test]
+    fn realized_profit_counts_stop_losses_and_leaves_active_deals_out() {
+        let deal = |status: &str, profit: &str| Deal {
+            id: 1,
+            bot_id: 1,
+            account_id: 1,
+            pair: "USDT_BTC".into(),
+            status: status.into(),
+            created_at: String::new(),
+            closed_at: None,
+            finished: status != "bought",
+            bought_volume: None,
+            final_profit: Some(profit.parse().unwrap()),
+            usd_final_profit: Some(profit.parse().unwrap()),
+            actual_usd_profit: None,
+            from_currency: Some("USDT".into()),
+            completed_safety_orders_count: None,
+            max_safety_orders: None,
+        };
+        let deals = [
+            deal("completed", "4.2"),
+            deal("stop_loss_finished", "-60.5"),
+            deal("bought", "100"),
+            deal("failed", "7"),
+        ];
+        let (by_currency, usd) = realized(&deals);
+        assert_eq!(by_currency[0].profit, "-56.3");
+        assert_eq!(usd.to_string(), "-56.3");
+    }
+}
