@@ -364,7 +364,10 @@ pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
                 }
                 lines.push(line);
             }
-            Action::Create => lines.push(format!("+ create {}", change.address)),
+            Action::Create => lines.push(match &change.dca_after {
+                Some(f) => format!("+ create {} ({})", change.address, figures(f)),
+                None => format!("+ create {}", change.address),
+            }),
             Action::Delete => lines.push(format!("- DELETE {}", change.address)),
             Action::Update => {
                 let fields: Vec<String> = change

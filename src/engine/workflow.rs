@@ -101,7 +101,105 @@ pub async fn plan_against(
     if !targets.is_empty() {
         restrict(&mut plan, targets);
     }
+    let problems = minimum_orders(target, &plan, &live).await;
+    if !problems.is_empty() {
+        return Err(WorkflowError::Problems(problems));
+    }
     Ok(plan)
+}
+
+/// Most distinct (market, quote currency) pairs whose minimum order one plan looks up.
+const MAX_RATE_LOOKUPS: usize = 10;
+
+/// Orders below the exchange's minimum, which 3Commas would refuse at apply: found now, from
+/// `currency_rates`, for every bot the plan creates or whose order volumes (in the quote currency)
+/// it changes. One lookup per market and quote currency (exchanges set one minimum per quote, in
+/// practice); a lookup that fails leaves the check to 3Commas.
+async fn minimum_orders(
+    target: &Target,
+    plan: &Plan,
+    live: &plan::LiveState,
+) -> Vec<plan::PlanProblem> {
+    use crate::model::enums::VolumeType;
+    let mut minimums: std::collections::BTreeMap<
+        (String, String),
+        Option<crate::model::decimal::Decimal>,
+    > = Default::default();
+    let mut problems = Vec::new();
+    for change in &plan.changes {
+        let Some(changed) = &change.settings else {
+            continue;
+        };
+        if !matches!(change.action, Action::Create | Action::Update)
+            || (changed.base_order_volume.is_none() && changed.safety_order_volume.is_none())
+        {
+            continue;
+        }
+        let settings = match change
+            .bot_id
+            .and_then(|id| live.bots.iter().find(|b| b.id == id))
+        {
+            Some(bot) => bot.settings.overlaid(changed),
+            None => changed.clone(),
+        };
+        let market = live
+            .accounts
+            .iter()
+            .find(|a| Some(a.id) == change.account_id)
+            .and_then(|a| a.market_code.clone());
+        let (Some(market), Some(pair)) = (market, settings.pairs.as_ref().and_then(|p| p.first()))
+        else {
+            continue;
+        };
+        let quote = pair.split('_').next().unwrap_or("").to_string();
+        let key = (market.clone(), quote);
+        if !minimums.contains_key(&key) {
+            if minimums.len() >= MAX_RATE_LOOKUPS {
+                continue;
+            }
+            let min = target
+                .client
+                .currency_rates(&market, pair)
+                .await
+                .ok()
+                .and_then(|r| match r.get("minTotal") {
+                    Some(serde_json::Value::String(s)) => s.parse().ok(),
+                    Some(serde_json::Value::Number(n)) => n.to_string().parse().ok(),
+                    _ => None,
+                });
+            minimums.insert(key.clone(), min);
+        }
+        let Some(min) = minimums[&key] else { continue };
+        for (field, volume, kind) in [
+            (
+                "base_order_volume",
+                changed.base_order_volume,
+                settings.base_order_volume_type,
+            ),
+            (
+                "safety_order_volume",
+                changed.safety_order_volume,
+                settings.safety_order_volume_type,
+            ),
+        ] {
+            let quote_volume = kind.is_none_or(|k| k == VolumeType::QuoteCurrency);
+            if let Some(v) = volume
+                && quote_volume
+                && !v.is_zero()
+                && v < min
+            {
+                problems.push(plan::PlanProblem {
+                    message: format!(
+                        "{}: {field} {v} {} is below the exchange's minimum order of {min} {}: 3Commas would refuse it",
+                        change.address, key.1, key.1
+                    ),
+                    help: format!("raise {field} to at least {min}"),
+                    source: change.origins.get(field).cloned().or_else(|| change.source.clone()),
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// Keep only the changes to the named objects (and the fingerprints they depend on).

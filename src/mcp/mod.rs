@@ -9,7 +9,10 @@
 
 #![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
 
+mod applying;
 pub mod budget;
+mod describe;
+mod edits;
 pub mod paths;
 mod reads;
 mod tools;
@@ -60,6 +63,10 @@ struct Inner {
     /// What this session's applies changed, per account: a change split into several plans is
     /// held to the limit the whole change would meet.
     applied: Mutex<std::collections::BTreeMap<i64, crate::engine::apply::Tally>>,
+    /// The level `logging/setLevel` asked for (handshake-era clients); none: no log messages.
+    log_level: Mutex<Option<LoggingLevel>>,
+    /// Applies running or ended, for `apply_status`.
+    applies: applying::Applies,
 }
 
 impl Inner {
@@ -97,8 +104,14 @@ impl BotformServer {
                 plans: Mutex::new(HashMap::new()),
                 plan_order: Mutex::new(std::collections::VecDeque::new()),
                 applied: Mutex::new(std::collections::BTreeMap::new()),
+                applies: applying::Applies::default(),
+                log_level: Mutex::new(None),
             }),
-            tool_router: Self::tool_router() + Self::reads_router(),
+            tool_router: Self::tool_router()
+                + Self::reads_router()
+                + Self::edits_router()
+                + Self::describe_router()
+                + Self::applying_router(),
             prompt_router: Self::prompt_router(),
         })
     }
@@ -129,17 +142,70 @@ const BOT_URI_PREFIX: &str = "botform://bots/";
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for BotformServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build())
-            .with_server_info(Implementation::new("botform", env!("CARGO_PKG_VERSION")))
-            .with_instructions(format!(
-                "botform manages 3Commas DCA bots as code. Edit the config files under the root, \
-                 call `validate` until it is clean, call `plan` and show the person the human plan, \
-                 and call `apply` with that plan's plan_id and plan_hash only after they approve. \
-                 Use `describe_config`, `list_accounts`, `list_strategies` and `market_pairs` to \
-                 write valid bots. This server {} change the account{}.",
-                if self.inner.allow_apply { "may" } else { "may not" },
-                if self.inner.allow_delete { " and may delete bots" } else { "" }
-            ))
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .enable_logging()
+                .enable_completions()
+                .build(),
+        )
+        .with_server_info(Implementation::new("botform", env!("CARGO_PKG_VERSION")))
+        .with_instructions(self.instructions())
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        *self.inner.log_level.lock().await = Some(request.level);
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let typed = request.argument.value.to_lowercase();
+        let mut values: Vec<String> = match request.argument.name.as_str() {
+            "bot" => {
+                self.config_names(|c| c.bots.iter().filter_map(|b| b.spec.name.clone()).collect())
+            }
+            "account" => self.config_names(|c| c.config.accounts.keys().cloned().collect()),
+            "strategy" | "start" => {
+                let mut names =
+                    self.config_names(|c| c.config.strategies.keys().cloned().collect());
+                names.extend(
+                    crate::model::catalogue::Catalogue::get()
+                        .strategies
+                        .keys()
+                        .cloned(),
+                );
+                names
+            }
+            "plan_id" => self
+                .inner
+                .plan_order
+                .lock()
+                .await
+                .iter()
+                .rev()
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        values.retain(|v| v.to_lowercase().starts_with(&typed));
+        values.dedup();
+        let total = values.len();
+        values.truncate(CompletionInfo::MAX_VALUES);
+        let mut info =
+            CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
+        info.total = Some(total as u32);
+        info.has_more = Some(total > CompletionInfo::MAX_VALUES);
+        Ok(CompleteResult::new(info))
     }
 
     async fn list_resources(
@@ -227,6 +293,60 @@ impl ServerHandler for BotformServer {
 }
 
 impl BotformServer {
+    /// What an assistant needs first: where the files are and the one safe workflow.
+    fn instructions(&self) -> String {
+        format!(
+            "botform manages 3Commas DCA bots as code. The config files live under the root {root} \
+             ({files} files; the resources botform://config/... hold their text). Workflow: \
+             (1) change the files with `set_fields`, `add_bot`, `remove_bot`, `blacklist_add` or \
+             `blacklist_remove` (they keep comments, return a diff and validate); \
+             (2) call `validate` until it is clean; (3) call `plan` and show the person its human plan \
+             (`show_plan` pages through a long one); (4) only after they approve, call `apply` with that \
+             plan's plan_id and plan_hash (a long apply continues in the background: follow it with \
+             `apply_status`). To understand the account: `list_accounts`, `list_bots`, `explain_bot`, \
+             `deals` (realized profit, stop losses included), `currency_rates` (minimum order sizes). \
+             To write valid bots: `describe_config` (fields, required ones, a skeleton), \
+             `list_strategies`, `market_pairs`. Bots are named by name (any case) or id; accounts by \
+             the config's alias, their name or id. Every answer stays within {budget} characters; \
+             long ones page and say how to get the rest. This server {may} change the account{delete}.",
+            root = self.inner.root.display(),
+            files = self.config_files().len(),
+            budget = budget::ANSWER_BUDGET,
+            may = if self.inner.allow_apply {
+                "may"
+            } else {
+                "may not"
+            },
+            delete = if self.inner.allow_delete {
+                " and may delete bots"
+            } else {
+                " and may not delete bots"
+            },
+        )
+    }
+
+    /// Names from the config under the root (for completions).
+    fn config_names(&self, pick: impl Fn(&crate::config::Checked) -> Vec<String>) -> Vec<String> {
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let mut names = pick(&checked);
+        names.sort();
+        names
+    }
+
+    /// Whether a log message at `level` may go to the client: the level it set (handshake era),
+    /// or the one this request carries (2026-07-28); never without its opt-in.
+    pub(crate) async fn log_enabled(
+        &self,
+        context: &RequestContext<RoleServer>,
+        level: LoggingLevel,
+    ) -> bool {
+        let wanted = match context.meta.log_level() {
+            Some(l) => Some(l),
+            None => *self.inner.log_level.lock().await,
+        };
+        wanted.is_some_and(|w| level as u8 >= w as u8)
+    }
+
     /// Config files under the root, relative, refusing any that resolve outside it.
     fn config_files(&self) -> Vec<String> {
         let mut diagnostics = Vec::new();

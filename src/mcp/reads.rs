@@ -134,14 +134,12 @@ pub struct BotArgs {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct FieldExplained {
     pub field: String,
-    /// What the config wants (JSON), or null when the config does not set it.
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub config: Value,
+    /// What the config wants, as the plan shows values; empty when the config does not set it.
+    pub config: String,
     /// `file:line` where the config sets it (the bot, or a template it starts from).
     pub set_at: String,
-    /// What 3Commas holds now (JSON), or null.
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub live: Value,
+    /// What 3Commas holds now; empty when unset or when the bot is not live.
+    pub live: String,
     /// The config and 3Commas disagree: the next plan changes it.
     pub differs: bool,
 }
@@ -350,17 +348,19 @@ impl BotformServer {
         let fields = names
             .into_iter()
             .map(|field| {
-                let config = want_map.get(field).cloned().unwrap_or(Value::Null);
-                let live_value = live_map.get(field).cloned().unwrap_or(Value::Null);
+                let config = want_map.get(field);
+                let live_value = live_map.get(field);
+                let shown =
+                    |v: Option<&Value>| v.map(crate::engine::render::show).unwrap_or_default();
                 FieldExplained {
                     field: field.clone(),
-                    differs: !config.is_null() && live.is_some() && config != live_value,
+                    differs: config.is_some() && live.is_some() && config != live_value,
                     set_at: wanted
                         .and_then(|w| w.origins.get(field))
                         .map(|s| format!("{}:{}", self.relative_file(&s.file), s.line))
                         .unwrap_or_default(),
-                    config,
-                    live: live_value,
+                    config: shown(config),
+                    live: shown(live_value),
                 }
             })
             .collect();

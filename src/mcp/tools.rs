@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{BotformServer, StoredPlan, budget, paths};
-use crate::engine::apply::{self, ApplyError, ApplyOptions};
+use crate::engine::apply::{self, ApplyOptions};
 use crate::engine::import::{self, ImportFormat};
 use crate::engine::render::{self, RenderOptions};
 use crate::engine::workflow::{self, WorkflowError};
@@ -163,30 +163,12 @@ pub struct ImportedFile {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ImportAnswer {
+    /// The files' text, as many as fit in the answer.
     pub files: Vec<ImportedFile>,
     /// Files written under the root (empty unless `write_to` was given).
     pub written: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct DescribeArgs {
-    /// A field name such as `take_profit` or `max_safety_orders`. Empty: every bot field.
-    #[serde(default)]
-    pub field: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct FieldInfo {
-    pub name: String,
-    pub description: String,
-    /// The field's JSON Schema (type, range, allowed values).
-    #[schemars(with = "serde_json::Map<String, Value>")]
-    pub schema: Value,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct DescribeAnswer {
-    pub fields: Vec<FieldInfo>,
+    /// What did not fit, and how to get it.
+    pub more: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -196,6 +178,12 @@ pub struct DesignBotArgs {
     /// The most the bot may put at risk, with its currency ("500 USDT").
     #[serde(default)]
     pub budget: String,
+    /// The account alias to trade on (completions offer the config's aliases).
+    #[serde(default)]
+    pub account: String,
+    /// A start condition: a strategy set of the config or a catalogue id such as `rsi`.
+    #[serde(default)]
+    pub strategy: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -378,7 +366,7 @@ impl BotformServer {
     }
 
     /// Show paths relative to the root in everything returned.
-    fn relativize(&self, text: String) -> String {
+    pub(super) fn relativize(&self, text: String) -> String {
         let root = format!("{}/", self.inner.root.display());
         text.replace(&root, "")
     }
@@ -389,13 +377,16 @@ impl BotformServer {
     /// Check config files offline: syntax, types, unknown fields, 3Commas' rules. Returns every
     /// problem with file, line, column and a hint, and each valid bot's DCA numbers (safety-order
     /// ladder, capital per deal and for all deals, price move covered).
-    #[tool(annotations(
+    #[tool(
         title = "Validate config",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = false,
-        idempotent_hint = true
-    ))]
+        annotations(
+            title = "Validate config",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = true
+        )
+    )]
     async fn validate(
         &self,
         Parameters(args): Parameters<ValidateArgs>,
@@ -647,13 +638,16 @@ impl BotformServer {
     /// Apply exactly a plan from the `plan` tool, after the person approved it. Refused unless the
     /// server runs with --allow-apply; deletes also need --allow-delete. Refused when anything the
     /// plan read has changed since (make a new plan then).
-    #[tool(annotations(
+    #[tool(
         title = "Apply a plan",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = false,
-        open_world_hint = true
-    ))]
+        annotations(
+            title = "Apply a plan",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
     async fn apply(
         &self,
         context: RequestContext<RoleServer>,
@@ -718,18 +712,8 @@ impl BotformServer {
             ))
             .into());
         }
-        let progress: std::sync::Arc<dyn Fn(String) + Send + Sync> =
-            std::sync::Arc::new(|line| tracing::info!("{line}"));
-        let report = match apply::apply(target, &stored.plan, &options, progress).await {
-            Ok(r) => r,
-            Err(ApplyError::Refused(r)) => return Ok(refuse(r.to_string()).into()),
-            Err(ApplyError::Api(e)) => return Ok(refuse(e.to_string()).into()),
-            Err(ApplyError::Lease(e)) => {
-                return Ok(refuse(format!("cannot take the account's lease: {e}")).into());
-            }
-        };
         {
-            // Count what this plan asked for, not just what landed: a failed change will be
+            // Count what this plan asked for, not just what lands: a failed change will be
             // asked for again.
             let this = apply::tally(&stored.plan, &ApplyOptions::default());
             let mut applied = self.inner.applied.lock().await;
@@ -739,50 +723,25 @@ impl BotformServer {
                 entry.deletes += t.deletes;
             }
         }
-        let structured = serde_json::to_value(&report).unwrap_or(Value::Null);
-        let mut lines: Vec<String> = report
-            .outcomes
-            .iter()
-            .map(|o| match &o.result {
-                Ok(what) => format!("{}: {what}", o.address),
-                Err(f) => {
-                    let mut line = format!("{}: FAILED: {}", o.address, f.message);
-                    for (field, message, source) in &f.fields {
-                        let at = source
-                            .as_ref()
-                            .map(|s| format!("{s}: "))
-                            .unwrap_or_default();
-                        line.push_str(&format!("\n  {at}3Commas rejected `{field}`: {message}"));
-                    }
-                    line
-                }
-            })
-            .collect();
-        lines.extend(report.not_taken.iter().map(|n| format!("warning: {n}")));
-        let failed = report.failures() > 0;
-        lines.push(if failed {
-            "Some changes failed: call `plan` to see what is left.".into()
-        } else {
-            "Apply complete. Call `plan` to confirm: it should find no changes.".into()
-        });
-        let mut result = if failed {
-            CallToolResult::error(vec![ContentBlock::text(self.relativize(lines.join("\n")))])
-        } else {
-            text(self.relativize(lines.join("\n")))
-        };
-        result.structured_content = Some(structured);
-        Ok(result.into())
+        let apply_id = self.start_apply(stored.plan, options).await;
+        Ok(match self.follow(&apply_id, &context).await {
+            Ok(result) => result.into(),
+            Err(e) => refuse(e).into(),
+        })
     }
 
     /// Write the live 3Commas account as config text (bots pinned by id, accounts, blacklist).
     /// Files are written under the root only when `write_to` names a directory there.
-    #[tool(annotations(
+    #[tool(
         title = "Import live bots as config",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = false,
-        open_world_hint = true
-    ))]
+        annotations(
+            title = "Import live bots as config",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
     async fn import(
         &self,
         Parameters(args): Parameters<ImportArgs>,
@@ -821,78 +780,28 @@ impl BotformServer {
                 written.push(paths::relative(&self.inner.root, &path));
             }
         }
+        let mut files: Vec<ImportedFile> = files
+            .into_iter()
+            .map(|f| ImportedFile {
+                path: f.path,
+                text: f.text,
+            })
+            .collect();
+        let total = files.len();
+        let shown = budget::fit(&mut files, budget::PAGE_CHARS);
+        let more = if shown < total {
+            format!(
+                "{} of {total} files are too large to return here: give `write_to` (a directory under the root) to write them all, then read them with `botform://config/...`",
+                total - shown
+            )
+        } else {
+            String::new()
+        };
         Ok(Json(ImportAnswer {
-            files: files
-                .into_iter()
-                .map(|f| ImportedFile {
-                    path: f.path,
-                    text: f.text,
-                })
-                .collect(),
+            files,
             written,
+            more,
         }))
-    }
-
-    /// What a config field means, its type and its range, from the config's JSON Schema.
-    #[tool(annotations(
-        title = "Describe config fields",
-        read_only_hint = true,
-        destructive_hint = false,
-        open_world_hint = false,
-        idempotent_hint = true
-    ))]
-    async fn describe_config(
-        &self,
-        Parameters(args): Parameters<DescribeArgs>,
-    ) -> Result<Json<DescribeAnswer>, String> {
-        let schema: Value = serde_json::from_str(&crate::schema::config_schema_json())
-            .map_err(|e| e.to_string())?;
-        let defs = &schema["definitions"];
-        let mut fields = Vec::new();
-        for section in [
-            "BotSpec",
-            "Settings",
-            "AccountSpec",
-            "StrategySet",
-            "Blacklist",
-        ] {
-            if let Some(props) = defs[section]["properties"].as_object() {
-                for (name, field_schema) in props {
-                    if !args.field.is_empty() && *name != args.field {
-                        continue;
-                    }
-                    if fields.iter().any(|f: &FieldInfo| f.name == *name) {
-                        continue;
-                    }
-                    let description = field_schema["description"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .replace('\n', " ");
-                    fields.push(FieldInfo {
-                        name: name.clone(),
-                        description,
-                        schema: field_schema.clone(),
-                    });
-                }
-            }
-            if args.field.is_empty() {
-                break; // bot fields only, unless one field is asked for
-            }
-        }
-        if fields.is_empty() {
-            let names: Vec<&str> = defs["BotSpec"]["properties"]
-                .as_object()
-                .map(|m| m.keys().map(String::as_str).collect())
-                .unwrap_or_default();
-            return Err(format!(
-                "no config field `{}`{}",
-                args.field,
-                crate::diagnostic::did_you_mean(&args.field, names)
-                    .map(|h| format!("; {h}"))
-                    .unwrap_or_default()
-            ));
-        }
-        Ok(Json(DescribeAnswer { fields }))
     }
 }
 
@@ -977,14 +886,21 @@ impl BotformServer {
         } else {
             format!("It may risk at most {}.", args.budget)
         };
+        let mut given = String::new();
+        if !args.account.is_empty() {
+            given.push_str(&format!(" Trade on the account `{}`.", args.account));
+        }
+        if !args.strategy.is_empty() {
+            given.push_str(&format!(" Start deals with `{}`.", args.strategy));
+        }
         vec![PromptMessage::new_text(
             Role::User,
             format!(
-                "Design a 3Commas DCA bot for this goal: {}. {budget}\n\n\
-                 1. Call `list_accounts`, `market_pairs` and `list_strategies` to choose an account, pairs and start conditions that exist.\n\
+                "Design a 3Commas DCA bot for this goal: {}. {budget}{given}\n\n\
+                 1. Call `list_accounts`, `market_pairs` and `list_strategies` to choose an account, pairs and start conditions that exist; `currency_rates` gives the smallest order the exchange takes.\n\
                  2. Choose the safety-order ladder so that `validate` reports a capital per deal (times max_active_deals) within the budget, and say what price move it covers.\n\
-                 3. Write the bot into a config file under the root (use `describe_config` for any field you are unsure of), reusing existing templates and strategy sets.\n\
-                 4. Call `validate` and fix every error. Then call `plan` and show the person the human plan. Do not call `apply` until they approve.",
+                 3. Write the bot with `add_bot` (from a template or another bot when one fits; `describe_config` gives the fields and a skeleton).\n\
+                 4. Fix every error `add_bot` or `validate` reports. Then call `plan` and show the person the human plan. Do not call `apply` until they approve.",
                 args.goal
             ),
         )]

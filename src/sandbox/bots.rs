@@ -370,16 +370,11 @@ fn check(bot: &WireBot, p: &mut Params) {
     }) {
         p.error("custom_safety_steps", NOT_VALID_VALUE);
     }
-    // Minimum order size, in the quote currency, as exchanges enforce it.
+    // Minimum order size, in the quote currency, as exchanges enforce it (and currency_rates says).
     if bot.base_order_volume_type.as_deref() == Some("quote_currency")
         && let (Some(volume), Some(pair)) = (bot.base_order_volume, bot.pairs.first())
     {
-        let quote = pair.split('_').next().unwrap_or("");
-        let min = if quote == "BTC" {
-            dec("0.0001").unwrap()
-        } else {
-            Decimal::from_int(5)
-        };
+        let min = min_total(pair);
         if volume > Decimal::ZERO && volume < min {
             p.error(
                 "base_order_volume",
@@ -462,4 +457,14 @@ fn custom_safety_steps(items: &[Value]) -> Option<Vec<WireSafetyStep>> {
             })
         })
         .collect()
+}
+
+/// The smallest order the sandbox's exchange takes on a pair, in its quote currency (what
+/// `currency_rates` reports as `minTotal`).
+pub fn min_total(pair: &str) -> Decimal {
+    if pair.split('_').next() == Some("BTC") {
+        dec("0.0001").expect("literal")
+    } else {
+        Decimal::from_int(5)
+    }
 }

@@ -1099,6 +1099,7 @@ fn currency_rates(p: &mut Params) -> Answer {
     let s = |d: Decimal| d.to_string();
     let quote = pair.split('_').next().unwrap_or("");
     let step: Decimal = "0.01".parse().expect("literal");
+    let min_total = ruby_decimal::format(&super::bots::min_total(&pair));
     ok(json!({
         "last": s(price), "bid": s(price), "ask": s(price + step),
         "orderbook_ask": s(price + step), "orderbook_bid": s(price), "orderbook_last": s(price),
@@ -1107,7 +1108,7 @@ fn currency_rates(p: &mut Params) -> Answer {
         "minPrice": "0.01", "maxPrice": "1000000.0", "priceStep": "0.01", "minLotSize": "0.00001",
         "lotStep": "0.00001", "maxMarketBuyAmount": "100.0", "maxMarketSellAmount": "100.0",
         "bidMultiplierDown": "0.2", "bidMultiplierUp": "5.0", "askMultiplierUp": "5.0",
-        "askMultiplierDown": "0.2", "minTotal": "5.0", "minMarketTotal": "5.0",
+        "askMultiplierDown": "0.2", "minTotal": min_total, "minMarketTotal": min_total,
         "maxTotal": "9000000.0", "maxLotSize": "9000.0"
     }))
 }
@@ -1290,6 +1291,8 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             }
         }
         ("POST", "deals") => add_deal(shared, body),
+        ("POST", "blacklist") => set_blacklist(shared, body),
+        ("POST", "bots") => seed_bots(shared, body),
         ("POST", path) if path.starts_with("bots/") => patch_bot(shared, &path[5..], body),
         _ => not_found(),
     }
@@ -1339,6 +1342,88 @@ fn patch_bot(shared: &Shared, id: &str, body: &[u8]) -> Answer {
             ..Touched::default()
         };
         (to_json(&patched), Some(touched))
+    });
+    saved.map(ok).unwrap_or_else(|failed| failed)
+}
+
+/// Create many bots at once, each through the same checks as `POST /ver1/bots/create_bot`:
+/// `POST /__sandbox/bots` with `{"bots": [{create_bot params}, ...], "mode": "paper"}`. For tests
+/// and benchmarks that need a large account without minutes of paced creates; all or nothing.
+fn seed_bots(shared: &Shared, body: &[u8]) -> Answer {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(bots) = request["bots"].as_array().cloned() else {
+        return invalid(Attributes::from([(
+            "bots".to_string(),
+            vec!["is missing".to_string()],
+        )]));
+    };
+    let mut inner = shared.lock();
+    if let Err(failed) = inner.refresh() {
+        return failed;
+    }
+    let mode = request["mode"]
+        .as_str()
+        .and_then(TradingMode::parse)
+        .unwrap_or(inner.state.default_mode);
+    // Check every bot on a copy first: a bad one leaves the state untouched.
+    let mut trial = inner.state.clone();
+    for (i, params) in bots.iter().enumerate() {
+        let body = serde_json::to_vec(params).unwrap_or_default();
+        let mut p = match Params::parse(None, Some("application/json"), &body) {
+            Ok(p) => p,
+            Err(e) => return invalid(Attributes::from([(format!("bots[{i}]"), vec![e])])),
+        };
+        let before = trial.next_bot_id;
+        let answer = create_bot(&mut trial, mode, &mut p);
+        if trial.next_bot_id == before {
+            return answer;
+        }
+    }
+    let saved = inner.write(mode, |state| {
+        let first = state.next_bot_id;
+        *state = trial;
+        let touched = Touched {
+            bots: (first..state.next_bot_id).collect(),
+            ..Touched::default()
+        };
+        (
+            json!({ "created": state.next_bot_id - first }),
+            Some(touched),
+        )
+    });
+    saved.map(created).unwrap_or_else(|failed| failed)
+}
+
+/// Replace the pairs blacklist, as a person does in 3Commas' web app: `POST
+/// /__sandbox/blacklist` with `{"pairs": [...], "mode": "paper"}` (mode optional).
+fn set_blacklist(shared: &Shared, body: &[u8]) -> Answer {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(pairs) = request["pairs"].as_array().map(|p| {
+        p.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    }) else {
+        return invalid(Attributes::from([(
+            "pairs".to_string(),
+            vec!["is missing".to_string()],
+        )]));
+    };
+    let mut inner = shared.lock();
+    if let Err(failed) = inner.refresh() {
+        return failed;
+    }
+    let mode = request["mode"]
+        .as_str()
+        .and_then(TradingMode::parse)
+        .unwrap_or(inner.state.default_mode);
+    let saved = inner.write(mode, |state| {
+        state.mode_mut(mode).blacklist = pairs.clone();
+        let touched = Touched {
+            blacklist: true,
+            ..Touched::default()
+        };
+        (json!({ "pairs": pairs }), Some(touched))
     });
     saved.map(ok).unwrap_or_else(|failed| failed)
 }
@@ -1401,6 +1486,8 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
         "final_profit",
         "actual_usd_profit",
         "bought_volume",
+        "completed_safety_orders_count",
+        "created_at",
     ] {
         if let Some(v) = request.get(field) {
             deal[field] = v.clone();

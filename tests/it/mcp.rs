@@ -52,6 +52,44 @@ fn the_python_sdk_drives_every_scenario_in_both_eras() {
     }
 }
 
+/// The assistant's five tasks end to end, and every answer within the budget at 1,000 bots
+/// (`tests/py/mcp_assistant.py`), in both protocol eras.
+#[test]
+fn an_assistant_plays_the_five_tasks_and_every_answer_fits() {
+    if !required(
+        "the Python `mcp` SDK",
+        python_has_mcp(),
+        "python3 -m pip install mcp==2.3.0",
+    ) {
+        return;
+    }
+    for mode in ["auto", "legacy"] {
+        let dir = example_dir();
+        let scale = tempfile::tempdir().unwrap();
+        let out = Command::new("python3")
+            .env(
+                "BOTFORM_SANDBOX_STATE",
+                dir.path().join(".botform/sandbox.db"),
+            )
+            .env("BOTFORM_STATE_DIR", crate::state_dir())
+            .arg(root().join("tests/py/mcp_assistant.py"))
+            .arg(env!("CARGO_BIN_EXE_botform"))
+            .arg(dir.path())
+            .arg(scale.path())
+            .args([mode, "accept"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "python mcp assistant ({mode}):\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The answer sizes, for the record (`cargo test -- --nocapture`).
+        println!("{stdout}");
+    }
+}
+
 fn inspector(root_dir: &Path, server_flags: &[&str], args: &[&str]) -> Output {
     let mut cmd = Command::new("mcp-inspector");
     let state = root_dir.join(".botform/sandbox.db");

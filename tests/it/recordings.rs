@@ -73,6 +73,16 @@ async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError
             .bot(id.parse().unwrap())
             .await
             .map(|b| format!("bot {}", b.id)),
+        ["ver1", "accounts", "currency_rates"] => {
+            let query: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(recording.query.as_deref().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
+            client
+                .currency_rates(&query["market_code"], &query["pair"])
+                .await
+                .map(|r| format!("rates with {} fields", r.len()))
+        }
         ["ver1", "deals"] => client
             .deals(None, None, 100, 0)
             .await

@@ -1,0 +1,324 @@
+//! Applies that outlast a client's request timeout. Many MCP clients give up on a tool call after
+//! about 60 seconds, and 100 creates take about two minutes within 3Commas' rate limits. So an
+//! apply runs as a background task of the server: the `apply` call reports progress
+//! (notifications with the count done, where the client asked for them) and waits up to
+//! [`wait_limit`]; if the apply is not done by then it answers with an `apply_id`, and
+//! `apply_status` follows it (waiting the same way) until it ends. The apply itself holds the
+//! account's lease throughout, as the CLI's does, and never stops half-way because a client left.
+
+#![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::*;
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, watch};
+
+use super::{BotformServer, budget};
+use crate::engine::apply::{self, ApplyError, ApplyOptions, ApplyReport};
+use crate::engine::plan::Plan;
+
+/// How long one `apply` or `apply_status` call waits for the apply to end before answering
+/// with its progress: below the 60 s many clients allow a request. `BOTFORM_MCP_APPLY_WAIT_S`
+/// overrides it (tests).
+pub fn wait_limit() -> Duration {
+    std::env::var("BOTFORM_MCP_APPLY_WAIT_S")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(40))
+}
+
+/// An apply's state, as its watchers see it.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    /// The latest progress line.
+    pub last: String,
+    /// Set when the apply has ended.
+    pub outcome: Option<Ended>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub answer: ApplyAnswer,
+    pub failed: bool,
+}
+
+/// The applies this server runs or ran, by apply_id.
+#[derive(Default)]
+pub struct Applies {
+    runs: Mutex<HashMap<String, watch::Receiver<Progress>>>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ApplyAnswer {
+    pub apply_id: String,
+    /// False while the apply still runs in the background: call `apply_status`.
+    pub finished: bool,
+    pub done: usize,
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// Each change's outcome, as many as fit (failures first).
+    pub outcomes: Vec<String>,
+    /// Fields 3Commas did not take, found when reading back.
+    pub warnings: Vec<String>,
+    pub next: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ApplyStatusArgs {
+    /// From `apply`.
+    pub apply_id: String,
+}
+
+/// The answer for an apply that ended.
+fn ended(apply_id: &str, report: &ApplyReport, relativize: impl Fn(String) -> String) -> Ended {
+    let mut outcomes: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .chain(report.outcomes.iter().filter(|o| o.result.is_ok()))
+        .map(|o| match &o.result {
+            Ok(what) => format!("{}: {what}", o.address),
+            Err(f) => {
+                let mut line = format!("{}: FAILED: {}", o.address, f.message);
+                for (field, message, source) in &f.fields {
+                    let at = source
+                        .as_ref()
+                        .map(|s| format!("{s}: "))
+                        .unwrap_or_default();
+                    line.push_str(&format!("\n  {at}3Commas rejected `{field}`: {message}"));
+                }
+                relativize(line)
+            }
+        })
+        .collect();
+    let total = outcomes.len();
+    let shown = budget::fit(&mut outcomes, budget::ANSWER_BUDGET / 3);
+    let mut warnings = report.not_taken.clone();
+    budget::fit(&mut warnings, budget::ANSWER_BUDGET / 8);
+    let failed = report.failures();
+    let mut next = if failed > 0 {
+        "Some changes failed: call `plan` to see what is left.".to_string()
+    } else {
+        "Apply complete. Call `plan` to confirm: it should find no changes.".to_string()
+    };
+    if shown < total {
+        next.push_str(&format!(
+            " ({} more outcomes not listed: `plan` shows what is left)",
+            total - shown
+        ));
+    }
+    Ended {
+        failed: failed > 0,
+        answer: ApplyAnswer {
+            apply_id: apply_id.to_string(),
+            finished: true,
+            done: total,
+            total,
+            succeeded: total - failed,
+            failed,
+            outcomes,
+            warnings,
+            next,
+        },
+    }
+}
+
+fn refused(apply_id: &str, why: String) -> Ended {
+    Ended {
+        failed: true,
+        answer: ApplyAnswer {
+            apply_id: apply_id.to_string(),
+            finished: true,
+            done: 0,
+            total: 0,
+            succeeded: 0,
+            failed: 0,
+            outcomes: Vec::new(),
+            warnings: Vec::new(),
+            next: why,
+        },
+    }
+}
+
+/// `[3/10] bot "x": created` -> (3, 10).
+fn counts(line: &str) -> Option<(usize, usize)> {
+    let inner = line.strip_prefix('[')?.split(']').next()?;
+    let (done, total) = inner.split_once('/')?;
+    Some((done.parse().ok()?, total.parse().ok()?))
+}
+
+impl BotformServer {
+    /// Start applying `plan` in the background; returns its apply_id.
+    pub(super) async fn start_apply(&self, plan: Plan, options: ApplyOptions) -> String {
+        let apply_id = format!("apply-{}", &plan.hash()[..12]);
+        let total = plan.changes.len();
+        let (tx, rx) = watch::channel(Progress {
+            total,
+            ..Progress::default()
+        });
+        self.inner
+            .applies
+            .runs
+            .lock()
+            .await
+            .insert(apply_id.clone(), rx);
+        let server = self.clone();
+        let id = apply_id.clone();
+        tokio::spawn(async move {
+            let tx = Arc::new(tx);
+            let progress: Arc<dyn Fn(String) + Send + Sync> = {
+                let tx = tx.clone();
+                Arc::new(move |line: String| {
+                    tracing::info!("{line}");
+                    tx.send_modify(|p| {
+                        if let Some((done, total)) = counts(&line) {
+                            p.done = done;
+                            p.total = total;
+                        }
+                        p.last = line;
+                    });
+                })
+            };
+            let outcome = match server.target().await {
+                Err(e) => refused(&id, e),
+                Ok(target) => match apply::apply(target, &plan, &options, progress).await {
+                    Ok(report) => ended(&id, &report, |t| server.relativize(t)),
+                    Err(ApplyError::Refused(r)) => refused(&id, r.to_string()),
+                    Err(ApplyError::Api(e)) => refused(&id, e.to_string()),
+                    Err(ApplyError::Lease(e)) => {
+                        refused(&id, format!("cannot take the account's lease: {e}"))
+                    }
+                },
+            };
+            tx.send_modify(|p| p.outcome = Some(outcome));
+        });
+        apply_id
+    }
+
+    /// Follow an apply until it ends or [`wait_limit`] passes, sending progress notifications
+    /// when the client gave a progress token.
+    pub(super) async fn follow(
+        &self,
+        apply_id: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        let Some(mut rx) = self.inner.applies.runs.lock().await.get(apply_id).cloned() else {
+            return Err(format!("unknown apply_id `{apply_id}`"));
+        };
+        let token = context.meta.get_progress_token();
+        let deadline = tokio::time::Instant::now() + wait_limit();
+        let mut sent = usize::MAX;
+        loop {
+            let now = rx.borrow_and_update().clone();
+            if now.done != sent
+                && !now.last.is_empty()
+                && self.log_enabled(context, LoggingLevel::Info).await
+            {
+                let _ = context
+                    .peer
+                    .notify_logging_message(
+                        LoggingMessageNotificationParam::new(
+                            LoggingLevel::Info,
+                            serde_json::Value::String(now.last.clone()),
+                        )
+                        .with_logger("botform.apply"),
+                    )
+                    .await;
+            }
+            if let Some(token) = &token
+                && now.done != sent
+            {
+                let _ = context
+                    .peer
+                    .notify_progress(
+                        ProgressNotificationParam::new(token.clone(), now.done as f64)
+                            .with_total(now.total as f64)
+                            .with_message(now.last.clone()),
+                    )
+                    .await;
+            }
+            sent = now.done;
+            if let Some(ended) = now.outcome {
+                let text = serde_json::to_string(&ended.answer).unwrap_or_default();
+                let mut result = if ended.failed {
+                    CallToolResult::error(vec![ContentBlock::text(text)])
+                } else {
+                    CallToolResult::success(vec![ContentBlock::text(text)])
+                };
+                result.structured_content = serde_json::to_value(&ended.answer).ok();
+                return Ok(result);
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return Err("the apply task ended without a result".into()),
+                Err(_) => {
+                    let answer = ApplyAnswer {
+                        apply_id: apply_id.to_string(),
+                        finished: false,
+                        done: now.done,
+                        total: now.total,
+                        succeeded: 0,
+                        failed: 0,
+                        outcomes: vec![now.last.clone()],
+                        warnings: Vec::new(),
+                        next: format!(
+                            "still applying in the background ({} of {} done): call `apply_status` with apply_id `{apply_id}` to follow it. It holds the account's lease: no other apply writes meanwhile.",
+                            now.done, now.total
+                        ),
+                    };
+                    let mut result = CallToolResult::success(vec![ContentBlock::text(
+                        serde_json::to_string(&answer).unwrap_or_default(),
+                    )]);
+                    result.structured_content = serde_json::to_value(&answer).ok();
+                    return Ok(result);
+                }
+            }
+        }
+    }
+}
+
+#[tool_router(router = applying_router, vis = "pub(super)")]
+impl BotformServer {
+    /// Follow an apply that was still running when `apply` answered: waits up to 40 s, then
+    /// answers with the count done, or with every outcome once it has ended.
+    #[tool(
+        title = "Apply status",
+        annotations(
+            title = "Apply status",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn apply_status(
+        &self,
+        context: RequestContext<RoleServer>,
+        Parameters(args): Parameters<ApplyStatusArgs>,
+    ) -> Result<CallToolResult, String> {
+        self.follow(&args.apply_id, &context).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_lines_give_counts() {
+        assert_eq!(
+            super::counts("[3/10] bot \"x\" on main: created"),
+            Some((3, 10))
+        );
+        assert_eq!(super::counts("waiting: another apply"), None);
+    }
+}

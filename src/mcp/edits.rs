@@ -1,0 +1,638 @@
+//! The MCP editing tools: change config files under the root without the host's file tools, in
+//! place, keeping comments and layout (the `edit` module does the splicing). Each tool returns the
+//! unified diff of what it changed and the validate result, and refuses an edit that would leave
+//! the config invalid unless asked to write it anyway. Nothing here touches the 3Commas account:
+//! `plan` shows what an edit means there.
+
+use std::path::{Path, PathBuf};
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{BotformServer, budget, paths};
+use crate::config::source::{SourceFile, Syntax};
+use crate::edit::{self, Edited, Entity, Op};
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct SetFieldsArgs {
+    /// Bots to change, by name (any case); `["*"]` for every bot. Give exactly one of `bots`,
+    /// `template`, `account` or `settings`.
+    #[serde(default)]
+    pub bots: Vec<String>,
+    /// A template (`[templates.NAME]`): every bot using it changes.
+    #[serde(default)]
+    pub template: String,
+    /// An account alias (`[accounts.ALIAS]`).
+    #[serde(default)]
+    pub account: String,
+    /// The `[settings]` table.
+    #[serde(default)]
+    pub settings: bool,
+    /// Fields to set, by their config names (`describe_config`); null removes a field. Decimals may
+    /// be given as strings ("1.25") and are written as numbers, exactly.
+    #[serde(default)]
+    #[schemars(with = "Map<String, Value>")]
+    pub fields: Map<String, Value>,
+    /// Numbers to add to the current values (negative to lower): `{"take_profit": "-0.2"}`. For a
+    /// bot the current value is its effective one (its template's when it sets none), and the
+    /// result is written on the bot.
+    #[serde(default)]
+    #[schemars(with = "Map<String, Value>")]
+    pub add: Map<String, Value>,
+    /// Write even when the config is invalid afterwards (the answer lists the errors).
+    #[serde(default)]
+    pub write_invalid: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AddBotArgs {
+    /// The new bot's name (unique on its account).
+    pub name: String,
+    /// Copy this bot's entry (its own fields, template and start conditions), then apply the rest.
+    #[serde(default)]
+    pub from_bot: String,
+    /// The template to start from.
+    #[serde(default)]
+    pub template: String,
+    /// The account alias (`list_accounts` shows them).
+    #[serde(default)]
+    pub account: String,
+    /// Pairs in 3Commas' form (`USDT_ETH`).
+    #[serde(default)]
+    pub pairs: Vec<String>,
+    /// Any other fields, by their config names.
+    #[serde(default)]
+    #[schemars(with = "Map<String, Value>")]
+    pub fields: Map<String, Value>,
+    /// The file to add it to, relative to the root (created when missing). Empty: the copied
+    /// bot's file, else the file of a bot using the same template, else the first file with bots.
+    #[serde(default)]
+    pub file: String,
+    /// Write even when the config is invalid afterwards.
+    #[serde(default)]
+    pub write_invalid: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RemoveBotArgs {
+    /// The bot, by name (any case).
+    pub bot: String,
+    /// `absent` (default): keep the entry and mark it `absent = true`, so apply deletes the live
+    /// bot (with the server's --allow-delete). `forget`: remove the entry; the live bot is then
+    /// left alone (unless settings.prune is on, which deletes it).
+    #[serde(default)]
+    pub how: String,
+    #[serde(default)]
+    pub write_invalid: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct BlacklistArgs {
+    /// Pairs in 3Commas' form (`USDT_LUNA`).
+    pub pairs: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EditAnswer {
+    /// False when the edit was refused: nothing was written.
+    pub written: bool,
+    /// Files changed (or that would have changed), relative to the root.
+    pub files: Vec<String>,
+    /// Unified diff of the edit.
+    pub diff: String,
+    /// The config after the edit.
+    pub valid: bool,
+    pub error_count: usize,
+    pub warning_count: usize,
+    /// The errors after the edit (as many as fit).
+    pub errors: Vec<crate::diagnostic::JsonDiagnostic>,
+    pub next: String,
+}
+
+/// The config files under the root, read.
+struct RootFiles {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl RootFiles {
+    fn read(root: &Path) -> Result<RootFiles, String> {
+        let mut diagnostics = Vec::new();
+        let mut files = Vec::new();
+        for path in crate::config::load::discover(&[root.to_path_buf()], &mut diagnostics) {
+            paths::inside(root, &path)?;
+            let text = crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            files.push((path, text));
+        }
+        Ok(RootFiles { files })
+    }
+
+    /// Each file's data, for finding what lives where (files that do not parse are skipped: they
+    /// are reported by validate).
+    fn trees(&self) -> Vec<(PathBuf, Value)> {
+        self.files
+            .iter()
+            .filter_map(|(path, text)| {
+                let syntax = Syntax::from_path(path)?;
+                let file = SourceFile::new(path.clone(), syntax, text.clone());
+                let tree =
+                    crate::config::node::parse(crate::config::source::FileId(0), &file).ok()?;
+                Some((path.clone(), tree.to_json()))
+            })
+            .collect()
+    }
+
+    fn text(&self, path: &Path) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.as_str())
+    }
+
+    /// The files holding an entity.
+    fn holding(&self, entity: &Entity) -> Vec<PathBuf> {
+        self.trees()
+            .into_iter()
+            .filter(|(_, tree)| match entity {
+                Entity::Settings => tree.get("settings").is_some(),
+                Entity::Template(n) => tree.get("templates").and_then(|t| t.get(n)).is_some(),
+                Entity::Account(n) => tree.get("accounts").and_then(|t| t.get(n)).is_some(),
+                Entity::Bot(n) => bot_entry(tree, n).is_some(),
+            })
+            .map(|(p, _)| p)
+            .collect()
+    }
+}
+
+fn bot_entry<'a>(tree: &'a Value, name: &str) -> Option<&'a Map<String, Value>> {
+    tree.get("bots")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|b| {
+            b.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
+        })
+}
+
+/// Edits gathered per file, each applied on the text the previous one left.
+#[derive(Default)]
+struct Pending {
+    edits: Vec<Edited>,
+}
+
+impl Pending {
+    fn add(&mut self, files: &RootFiles, path: &Path, op: &Op) -> Result<(), String> {
+        let current = match self.edits.iter().find(|e| e.path == path) {
+            Some(e) => e.after.clone(),
+            None => files.text(path).unwrap_or("").to_string(),
+        };
+        let edited = edit::apply(path, &current, op)?;
+        match self.edits.iter_mut().find(|e| e.path == path) {
+            Some(e) => e.after = edited.after,
+            None => self.edits.push(Edited {
+                path: path.to_path_buf(),
+                before: files.text(path).unwrap_or("").to_string(),
+                after: edited.after,
+            }),
+        }
+        Ok(())
+    }
+}
+
+impl BotformServer {
+    /// Check the config as the edits leave it; write them unless that makes it invalid (and
+    /// `write_invalid` is not set).
+    fn finish_edit(
+        &self,
+        files: &RootFiles,
+        pending: Pending,
+        write_invalid: bool,
+    ) -> Result<Json<EditAnswer>, String> {
+        let root = &self.inner.root;
+        let mut sources = Vec::new();
+        for (path, text) in &files.files {
+            let text = pending
+                .edits
+                .iter()
+                .find(|e| e.path == *path)
+                .map(|e| e.after.clone())
+                .unwrap_or_else(|| text.clone());
+            if let Some(syntax) = Syntax::from_path(path) {
+                sources.push(SourceFile::new(path.clone(), syntax, text));
+            }
+        }
+        for e in pending
+            .edits
+            .iter()
+            .filter(|e| files.text(&e.path).is_none())
+        {
+            paths::inside(root, &e.path)?;
+            if let Some(syntax) = Syntax::from_path(&e.path) {
+                sources.push(SourceFile::new(e.path.clone(), syntax, e.after.clone()));
+            }
+        }
+        let checked = crate::config::check_sources(sources);
+        let report = crate::report::build(&checked);
+        let rel = |f: &str| paths::relative(root, Path::new(f));
+        let mut errors: Vec<_> = report
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+            .map(|mut d| {
+                d.file = d.file.as_deref().map(rel);
+                for l in &mut d.labels {
+                    l.file = rel(&l.file);
+                }
+                d
+            })
+            .collect();
+        budget::fit(&mut errors, budget::ANSWER_BUDGET / 4);
+        let mut diff: String = pending
+            .edits
+            .iter()
+            .map(|e| e.diff(&rel(&e.path.display().to_string())))
+            .collect();
+        if diff.chars().count() > budget::PAGE_CHARS / 2 {
+            let cut: String = diff.chars().take(budget::PAGE_CHARS / 2).collect();
+            diff = format!("{cut}\n... (diff cut to fit; read the files for the rest)\n");
+        }
+        let valid = report.valid;
+        let write = valid || write_invalid;
+        if write {
+            for e in &pending.edits {
+                paths::inside(root, &e.path)?;
+            }
+            edit::write(&pending.edits).map_err(|e| self.relativize(e))?;
+        }
+        let next = match (write, valid) {
+            (true, true) => "written. Call `plan` to see what this changes on 3Commas, and show it to the person.".to_string(),
+            (true, false) => "written, but the config is invalid: fix the errors before `plan`.".to_string(),
+            (false, _) => "refused: the edit would make the config invalid (errors below); nothing was written. Fix the edit, or pass write_invalid to write it anyway.".to_string(),
+        };
+        Ok(Json(EditAnswer {
+            written: write,
+            files: pending
+                .edits
+                .iter()
+                .map(|e| rel(&e.path.display().to_string()))
+                .collect(),
+            diff,
+            valid,
+            error_count: report.error_count,
+            warning_count: report.warning_count,
+            errors,
+            next,
+        }))
+    }
+
+    /// The one file holding an entity, or why not.
+    fn file_of(files: &RootFiles, entity: &Entity) -> Result<PathBuf, String> {
+        let holding = files.holding(entity);
+        match holding.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(format!("no config file under the root defines {entity}")),
+            many => Err(format!(
+                "{entity} is defined in {} files; edit it by hand",
+                many.len()
+            )),
+        }
+    }
+}
+
+/// `a + b` for decimal values given as JSON numbers or strings.
+fn add_decimal(field: &str, current: Option<&Value>, delta: &Value) -> Result<Value, String> {
+    let parse = |v: &Value| -> Option<crate::model::decimal::Decimal> {
+        match v {
+            Value::Number(n) => n.to_string().parse().ok(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    };
+    let current = current
+        .and_then(parse)
+        .ok_or_else(|| format!("`{field}` has no number to add to: set it with `fields`"))?;
+    let delta = parse(delta).ok_or_else(|| format!("`add.{field}` is not a number"))?;
+    Ok(Value::String((current + delta).normalize().to_string()))
+}
+
+#[tool_router(router = edits_router, vis = "pub(super)")]
+impl BotformServer {
+    /// Set fields of bots, a template, an account alias or the settings, in the config files,
+    /// keeping comments and layout. Returns the diff and the validate result; refuses (writes
+    /// nothing) when the config would become invalid, unless write_invalid. Changes no account:
+    /// call `plan` next.
+    #[tool(
+        title = "Set config fields",
+        annotations(
+            title = "Set config fields",
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = false
+        )
+    )]
+    async fn set_fields(
+        &self,
+        Parameters(args): Parameters<SetFieldsArgs>,
+    ) -> Result<Json<EditAnswer>, String> {
+        let chosen = [
+            !args.bots.is_empty(),
+            !args.template.is_empty(),
+            !args.account.is_empty(),
+            args.settings,
+        ];
+        if chosen.iter().filter(|c| **c).count() != 1 {
+            return Err("give exactly one of `bots`, `template`, `account` or `settings`".into());
+        }
+        if args.fields.is_empty() && args.add.is_empty() {
+            return Err("nothing to set: give `fields` or `add`".into());
+        }
+        let files = RootFiles::read(&self.inner.root)?;
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let entities: Vec<Entity> = if !args.bots.is_empty() {
+            if args.bots.iter().any(|b| b == "*") {
+                checked
+                    .bots
+                    .iter()
+                    .filter_map(|b| b.spec.name.clone())
+                    .map(Entity::Bot)
+                    .collect()
+            } else {
+                args.bots.iter().cloned().map(Entity::Bot).collect()
+            }
+        } else if !args.template.is_empty() {
+            vec![Entity::Template(args.template.clone())]
+        } else if !args.account.is_empty() {
+            vec![Entity::Account(args.account.clone())]
+        } else {
+            vec![Entity::Settings]
+        };
+        let trees = files.trees();
+        let mut pending = Pending::default();
+        for entity in &entities {
+            let file = Self::file_of(&files, entity).map_err(|e| {
+                let names = checked.bots.iter().filter_map(|b| b.spec.name.as_deref());
+                match (
+                    entity,
+                    crate::diagnostic::did_you_mean(&entity.to_string(), names),
+                ) {
+                    (Entity::Bot(n), Some(hint)) => {
+                        format!("{e}; {}", hint.replace(&format!("bot \"{n}\""), n))
+                    }
+                    _ => e,
+                }
+            })?;
+            let mut fields = args.fields.clone();
+            for (field, delta) in &args.add {
+                let current = match entity {
+                    Entity::Bot(name) => checked
+                        .bots
+                        .iter()
+                        .find(|b| {
+                            b.spec
+                                .name
+                                .as_deref()
+                                .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
+                        })
+                        .and_then(|b| b.settings().to_map().get(field).cloned()),
+                    Entity::Template(name) => trees
+                        .iter()
+                        .find_map(|(_, t)| t.get("templates")?.get(name)?.get(field).cloned()),
+                    _ => None,
+                };
+                fields.insert(field.clone(), add_decimal(field, current.as_ref(), delta)?);
+            }
+            pending.add(
+                &files,
+                &file,
+                &Op::Set {
+                    entity: entity.clone(),
+                    fields,
+                },
+            )?;
+        }
+        self.finish_edit(&files, pending, args.write_invalid)
+    }
+
+    /// Add a bot to the config: from scratch, from a template, or as a copy of another bot (its
+    /// fields, then yours). Returns the diff and the validate result; refuses when the config
+    /// would become invalid, unless write_invalid. Changes no account: call `plan` next.
+    #[tool(
+        title = "Add a bot",
+        annotations(
+            title = "Add a bot",
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = false
+        )
+    )]
+    async fn add_bot(
+        &self,
+        Parameters(args): Parameters<AddBotArgs>,
+    ) -> Result<Json<EditAnswer>, String> {
+        let name = args.name.trim().to_string();
+        if name.is_empty() {
+            return Err("the new bot needs a `name`".into());
+        }
+        let files = RootFiles::read(&self.inner.root)?;
+        let trees = files.trees();
+        let mut fields = Map::new();
+        fields.insert("name".into(), Value::String(name.clone()));
+        let mut file = None;
+        if !args.from_bot.is_empty() {
+            let (path, source) = trees
+                .iter()
+                .find_map(|(p, t)| bot_entry(t, &args.from_bot).map(|b| (p.clone(), b.clone())))
+                .ok_or_else(|| format!("no config bot is named `{}` to copy", args.from_bot))?;
+            for (k, v) in source {
+                if k != "name" && k != "id" {
+                    fields.insert(k, v);
+                }
+            }
+            file = Some(path);
+        }
+        if !args.account.is_empty() {
+            fields.insert("account".into(), Value::String(args.account.clone()));
+        }
+        if !args.template.is_empty() {
+            fields.insert("template".into(), Value::String(args.template.clone()));
+        }
+        if !args.pairs.is_empty() {
+            fields.insert(
+                "pairs".into(),
+                Value::Array(
+                    args.pairs
+                        .iter()
+                        .map(|p| Value::String(p.trim().to_ascii_uppercase()))
+                        .collect(),
+                ),
+            );
+        }
+        for (k, v) in &args.fields {
+            if k != "name" {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+        let account = fields
+            .get("account")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let taken = trees.iter().any(|(_, t)| {
+            bot_entry(t, &name).is_some_and(|b| {
+                b.get("account").and_then(Value::as_str).map(str::to_string) == account
+            })
+        });
+        if taken {
+            return Err(format!(
+                "a bot named \"{name}\" is already on account `{}`: names are unique per account",
+                account.unwrap_or_default()
+            ));
+        }
+        let path = if !args.file.is_empty() {
+            let path = paths::resolve(&self.inner.root, &args.file)?;
+            if Syntax::from_path(&path).is_none() {
+                return Err(format!("`{}`: use a .toml, .yaml or .yml file", args.file));
+            }
+            path
+        } else if let Some(path) = file {
+            path
+        } else {
+            let template = fields.get("template").and_then(Value::as_str);
+            trees
+                .iter()
+                .find(|(_, t)| {
+                    template.is_some()
+                        && t.get("bots").and_then(Value::as_array).is_some_and(|bots| {
+                            bots.iter()
+                                .any(|b| b.get("template").and_then(Value::as_str) == template)
+                        })
+                })
+                .or_else(|| trees.iter().find(|(_, t)| t.get("bots").is_some()))
+                .map(|(p, _)| p.clone())
+                .unwrap_or_else(|| self.inner.root.join("bots.toml"))
+        };
+        let mut pending = Pending::default();
+        pending.add(&files, &path, &Op::AddBot { fields })?;
+        self.finish_edit(&files, pending, args.write_invalid)
+    }
+
+    /// Remove a bot from the config: mark it `absent` (apply then deletes the live bot, with the
+    /// server's --allow-delete), or `forget` its entry (the live bot is left alone, unless
+    /// settings.prune). Returns the diff and the validate result. Changes no account.
+    #[tool(
+        title = "Remove a bot",
+        annotations(
+            title = "Remove a bot",
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = false
+        )
+    )]
+    async fn remove_bot(
+        &self,
+        Parameters(args): Parameters<RemoveBotArgs>,
+    ) -> Result<Json<EditAnswer>, String> {
+        let files = RootFiles::read(&self.inner.root)?;
+        let entity = Entity::Bot(args.bot.clone());
+        let path = Self::file_of(&files, &entity)?;
+        let op = match args.how.as_str() {
+            "" | "absent" => {
+                let mut fields = Map::new();
+                fields.insert("absent".into(), Value::Bool(true));
+                Op::Set { entity, fields }
+            }
+            "forget" => Op::RemoveBot {
+                name: args.bot.clone(),
+            },
+            other => return Err(format!("how `{other}`: use `absent` or `forget`")),
+        };
+        let mut pending = Pending::default();
+        pending.add(&files, &path, &op)?;
+        self.finish_edit(&files, pending, args.write_invalid)
+    }
+
+    /// Add pairs to the account-wide blacklist in the config (created in the file that defines the
+    /// accounts when there is none). Returns the diff and the validate result. Changes no account.
+    #[tool(
+        title = "Blacklist pairs",
+        annotations(
+            title = "Blacklist pairs",
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn blacklist_add(
+        &self,
+        Parameters(args): Parameters<BlacklistArgs>,
+    ) -> Result<Json<EditAnswer>, String> {
+        let pairs = normalized_pairs(&args.pairs)?;
+        let files = RootFiles::read(&self.inner.root)?;
+        let trees = files.trees();
+        let path = trees
+            .iter()
+            .find(|(_, t)| t.get("blacklist").is_some())
+            .or_else(|| trees.iter().find(|(_, t)| t.get("accounts").is_some()))
+            .or_else(|| trees.first())
+            .map(|(p, _)| p.clone())
+            .unwrap_or_else(|| self.inner.root.join("shared.toml"));
+        let mut pending = Pending::default();
+        pending.add(&files, &path, &Op::BlacklistAdd { pairs })?;
+        self.finish_edit(&files, pending, false)
+    }
+
+    /// Remove pairs from the account-wide blacklist in the config. Returns the diff and the
+    /// validate result. Changes no account.
+    #[tool(
+        title = "Unblacklist pairs",
+        annotations(
+            title = "Unblacklist pairs",
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn blacklist_remove(
+        &self,
+        Parameters(args): Parameters<BlacklistArgs>,
+    ) -> Result<Json<EditAnswer>, String> {
+        let pairs = normalized_pairs(&args.pairs)?;
+        let files = RootFiles::read(&self.inner.root)?;
+        let path = files
+            .trees()
+            .into_iter()
+            .find(|(_, t)| t.get("blacklist").is_some())
+            .map(|(p, _)| p)
+            .ok_or("the config has no blacklist")?;
+        let mut pending = Pending::default();
+        pending.add(&files, &path, &Op::BlacklistRemove { pairs })?;
+        self.finish_edit(&files, pending, false)
+    }
+}
+
+fn normalized_pairs(pairs: &[String]) -> Result<Vec<String>, String> {
+    if pairs.is_empty() {
+        return Err("give at least one pair (`USDT_LUNA`)".into());
+    }
+    pairs
+        .iter()
+        .map(|p| {
+            let p = p.trim().to_ascii_uppercase();
+            match p.split_once('_') {
+                Some((q, b)) if !q.is_empty() && !b.is_empty() => Ok(p),
+                _ => Err(format!(
+                    "`{p}` is not a pair in 3Commas' form QUOTE_BASE (`USDT_LUNA`)"
+                )),
+            }
+        })
+        .collect()
+}

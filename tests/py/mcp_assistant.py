@@ -1,0 +1,353 @@
+"""Play an assistant's five tasks through `botform mcp` with the official Python MCP SDK, then
+check that every answer stays within the documented budget at 1,000 bots.
+
+Usage: python3 mcp_assistant.py BOTFORM_BINARY ROOT_DIR SCALE_DIR MODE ELICIT
+  ROOT_DIR:  a copy of examples/bots (the five tasks run on it)
+  SCALE_DIR: an empty directory (the 1,000-bot config is written there)
+  MODE:      auto (2026-07-28) | legacy (2025-11-25)
+  ELICIT:    accept | none
+The built-in sandbox's state is BOTFORM_SANDBOX_STATE; a `botform sandbox serve` on the same state
+plays the 3Commas web app (deals that happened, a pair blacklisted by hand).
+Prints `size TOOL BOTS CHARS` lines (for the note) and exits non-zero on the first failed check.
+"""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+from mcp import Client, StdioServerParameters, types
+
+binary, root, scale_root, mode, elicit = sys.argv[1:6]
+BUDGET = 20_000
+asked = []
+
+
+def check(condition, message):
+    if not condition:
+        print(f"FAIL ({mode}, {elicit}): {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+async def accept(context, params):
+    asked.append(params.message)
+    return types.ElicitResult(action="accept", content={"confirm": True})
+
+
+def env(**extra):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
+    e["RUST_LOG"] = "warn"
+    e.update(extra)
+    return e
+
+
+logs = []
+
+
+async def on_log(params):
+    logs.append(params.data)
+
+
+def client(directory, *flags, logging=False, **extra_env):
+    kwargs = {"mode": mode}
+    if elicit == "accept":
+        kwargs["elicitation_callback"] = accept
+    if logging:
+        kwargs["logging_callback"] = on_log
+        kwargs["log_level"] = "info"
+    params = StdioServerParameters(command=binary, args=["mcp", "--root", directory, *flags], env=env(**extra_env))
+    return Client(params, **kwargs)
+
+
+def text_of(result):
+    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+def size(result):
+    """Characters the assistant reads: the text content (the structured copy is the same JSON)."""
+    return max(len(text_of(result)), len(json.dumps(result.structured_content or {})))
+
+
+async def call(c, name, args, bots=None, ok=True):
+    result = await c.call_tool(name, args)
+    n = size(result)
+    check(n <= BUDGET, f"{name} answered {n} characters (budget {BUDGET}): {text_of(result)[:300]}")
+    if bots is not None:
+        print(f"size {name} {bots} {n}")
+    if ok:
+        check(not result.is_error, f"{name} {args}: {text_of(result)[:2000]}")
+    return result
+
+
+def data(result):
+    check(result.structured_content is not None, f"structured content expected: {text_of(result)[:500]}")
+    return result.structured_content
+
+
+class WebApp:
+    """The 3Commas web app, played by the sandbox's loopback control endpoints on the same state."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [binary, "sandbox", "serve", "--listen", "127.0.0.1:0", "--state", os.environ["BOTFORM_SANDBOX_STATE"]],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env(), text=True)
+        self.url = self.proc.stdout.readline().strip()
+        check(self.url.startswith("http://"), f"sandbox url: {self.url!r}")
+
+    def post(self, path, body):
+        req = urllib.request.Request(f"{self.url}/__sandbox/{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+async def plan_and_apply(c, expect_changes=True):
+    planned = data(await call(c, "plan", {}))
+    check(planned["has_changes"] == expect_changes, f"plan: {planned['human'][:1500]}")
+    if not expect_changes:
+        return planned, None
+    applied = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+    check(not applied.is_error, f"apply: {text_of(applied)[:2000]}")
+    answer = data(applied)
+    while not answer["finished"]:
+        answer = data(await call(c, "apply_status", {"apply_id": answer["apply_id"]}))
+    check(answer["failed"] == 0, f"apply outcomes: {answer}")
+    again = data(await call(c, "plan", {}))
+    check(again["has_changes"] is False, f"after apply the plan is empty: {again['human'][:1500]}")
+    return planned, answer
+
+
+async def five_tasks(web):
+    async with client(root, "--allow-apply", "--allow-delete") as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        for name in ["set_fields", "add_bot", "remove_bot", "blacklist_add", "blacklist_remove", "list_bots",
+                     "explain_bot", "deals", "currency_rates", "show_plan", "apply_status"]:
+            check(name in tools, f"tool {name}: {sorted(tools)}")
+        check(all(t.title for t in tools.values()), f"every tool has a title: {[n for n, t in tools.items() if not t.title]}")
+        check(tools["set_fields"].annotations.read_only_hint is False and tools["set_fields"].annotations.open_world_hint is False,
+              "edits change files, not the account")
+        instructions = c.instructions or ""
+        check(root in instructions and "plan_id" in instructions, f"instructions name the root and the workflow: {instructions}")
+        templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
+        check({"botform://plans/{plan_id}", "botform://bots/{bot}"} <= templates, f"templates: {templates}")
+        done = await c.complete(types.PromptReference(type="ref/prompt", name="design_bot"), {"name": "account", "value": "ma"})
+        check(done.completion.values == ["main"], f"account completion: {done.completion.values}")
+        done = await c.complete(types.ResourceTemplateReference(type="ref/resource", uri="botform://bots/{bot}"), {"name": "bot", "value": "BTC"})
+        check(done.completion.values == ["BTC conservative"], f"bot completion: {done.completion.values}")
+        done = await c.complete(types.PromptReference(type="ref/prompt", name="design_bot"), {"name": "strategy", "value": "rsi"})
+        check("rsi" in done.completion.values and "rsi-dip" in done.completion.values, f"strategy completion: {done.completion.values}")
+
+        described = data(await call(c, "describe_config", {}, bots=5))
+        check({s["name"] for s in described["sections"]} == {"bots", "templates", "settings", "accounts", "strategies", "blacklist"},
+              f"sections: {[s['name'] for s in described['sections']]}")
+        check("$ref" not in json.dumps(described), "references resolved")
+        bot_fields = {f["name"]: f for f in described["sections"][0]["fields"]}
+        check(bot_fields["take_profit_type"]["required"].startswith("yes"), "take_profit_type is required")
+        check("[[bots]]" in described["skeleton"], "a skeleton")
+
+        # Validating one file resolves accounts, templates and strategy sets from the whole root.
+        one = data(await call(c, "validate", {"paths": ["btc-conservative.toml"]}))
+        check(one["valid"] and one["bots_total"] == 2, f"one file validates against the root: {one}")
+
+        await plan_and_apply(c)
+
+        # Task 1: "add an ETH bot with an RSI start and at most 500 USDT".
+        added = data(await call(c, "add_bot", {"name": "ETH RSI", "template": "conservative", "account": "main",
+                                               "pairs": ["usdt_eth"], "fields": {"start": "rsi-dip", "base_order_volume": "0.5"}}))
+        check(added["written"] and added["valid"] and added["files"] == ["btc-conservative.toml"], f"add_bot: {added}")
+        check('+name = "ETH RSI"' in added["diff"] and "+base_order_volume = 0.5" in added["diff"], added["diff"])
+        numbers = data(await call(c, "validate", {"bots": ["eth rsi"]}))["bots"][0]["numbers"]
+        check(float(numbers["capital_all_deals"]) <= 500, f"within 500 USDT: {numbers}")
+        # The exchange's minimum order is checked at plan, before anyone approves (before: at apply).
+        too_small = await call(c, "plan", {}, ok=False)
+        check(too_small.is_error and "minimum order of 5" in text_of(too_small) and "btc-conservative.toml" in text_of(too_small),
+              f"minimum order: {text_of(too_small)}")
+        rates = data(await call(c, "currency_rates", {"pair": "USDT_ETH", "account": "main"}))
+        check(rates["min_total"] == "5.0", f"rates: {rates}")
+        fixed = data(await call(c, "set_fields", {"bots": ["ETH RSI"], "fields": {"base_order_volume": rates["min_total"]}}))
+        check(fixed["written"] and "-base_order_volume = 0.5" in fixed["diff"] and "+base_order_volume = 5.0" in fixed["diff"], fixed["diff"])
+        planned, _ = await plan_and_apply(c)
+        check('bot "ETH RSI" on main' in planned["human"] and planned["summary"]["add"] == 1, planned["human"])
+        check(any(line["account"] == "main" for line in planned["capital"]), f"capital: {planned['capital']}")
+        if elicit == "accept":
+            check("ETH RSI" in asked[-1] and "USDT per deal" in asked[-1], f"confirmation: {asked[-1]}")
+
+        # Refused edits write nothing.
+        bad = data(await call(c, "set_fields", {"bots": ["ETH RSI"], "fields": {"max_safety_orders": "five"}}))
+        check(not bad["written"] and bad["error_count"] > 0, f"an invalid edit is refused: {bad}")
+        with open(os.path.join(root, "btc-conservative.toml")) as f:
+            check("five" not in f.read(), "nothing was written")
+
+        # Task 2: "lower take profit on every bot by 0.2".
+        # Every bot at once would take the take-profit-steps bot below zero: refused, nothing written.
+        everyone = data(await call(c, "set_fields", {"bots": ["*"], "add": {"take_profit": "-0.2"}}))
+        check(not everyone["written"] and everyone["error_count"] > 0, f"below zero: {everyone}")
+        listed = data(await call(c, "list_bots", {}, bots=6))
+        names = [b["name"] for b in listed["bots"]]
+        check(listed["total"] == 6 and "ETH RSI" in names, f"list_bots: {listed}")
+        with_tp = [n for n in names if "steps" not in n.lower()]
+        lowered = data(await call(c, "set_fields", {"bots": with_tp, "add": {"take_profit": "-0.2"}}))
+        check(lowered["written"] and lowered["valid"], f"lowered: {lowered}")
+        explained = data(await call(c, "explain_bot", {"bot": "btc CONSERVATIVE"}, bots=6))
+        tp = next(f for f in explained["fields"] if f["field"] == "take_profit")
+        check(tp["config"] == "1.3" and tp["live"] == "1.5" and tp["differs"] and tp["set_at"].startswith("btc-conservative.toml:"),
+              f"explained: {tp}")
+        planned, _ = await plan_and_apply(c)
+        check("take_profit = 1.5 -> 1.3" in planned["human"], planned["human"][:3000])
+
+        # Task 3: "pause all bots".
+        paused = data(await call(c, "set_fields", {"bots": ["*"], "fields": {"enabled": False}}))
+        check(paused["written"], f"paused: {paused}")
+        await plan_and_apply(c)
+        check(data(await call(c, "list_bots", {"status": "enabled"}))["total"] == 0, "no bot runs")
+
+        # Task 4: "why did bot X do badly" - with a stop loss (before: +4.2 USD reported).
+        bot = next(b for b in listed["bots"] if b["name"] == "BTC conservative")
+        web.post("deals", {"bot_id": bot["id"], "mode": "real", "status": "completed", "final_profit": "4.2",
+                           "usd_final_profit": "4.2", "completed_safety_orders_count": 2, "bought_volume": "60",
+                           "created_at": "2026-11-20T10:00:00.000Z", "closed_at": "2026-11-20T16:00:00.000Z"})
+        web.post("deals", {"bot_id": bot["id"], "mode": "real", "status": "stop_loss_finished", "final_profit": "-60.5",
+                           "usd_final_profit": "-60.5", "completed_safety_orders_count": 5, "bought_volume": "196",
+                           "created_at": "2026-11-21T00:00:00.000Z", "closed_at": "2026-11-23T00:00:00.000Z"})
+        deals = data(await call(c, "deals", {"bot": "btc conservative"}, bots=6))
+        check(deals["realized"] == [{"currency": "USDT", "profit": "-56.3"}] and deals["realized_usd"] == "-56.3", f"deals: {deals}")
+        check(deals["by_status"] == {"completed": 1, "stop_loss_finished": 1}, f"by status: {deals['by_status']}")
+        check(deals["safety_orders_histogram"][5] == 1 and deals["safety_orders_histogram"][2] == 1, f"histogram: {deals}")
+        check(deals["longest_duration_s"] == 172800 and deals["average_duration_s"] == 97200, f"durations: {deals}")
+        check("stop-loss" in deals["note"], deals["note"])
+        perf = data(await call(c, "bot_performance", {"bot": "BTC CONSERVATIVE"}))
+        check(perf["realized_usd"] == "-56.3", f"performance: {perf}")
+        unknown = await call(c, "deals", {"bot": "BTC conservativ"}, ok=False)
+        check(unknown.is_error and "did you mean `BTC conservative`" in text_of(unknown), text_of(unknown))
+
+        # Task 5: "blacklist LUNA", while USDT_PEPE was blacklisted by hand in the web app.
+        data(await call(c, "blacklist_remove", {"pairs": ["USDT_LUNA"]}))
+        await plan_and_apply(c)
+        live = web.post("blacklist", {"pairs": ["USDT_FTT", "USDT_UST", "USDT_PEPE"], "mode": "real"})
+        check("USDT_PEPE" in live["pairs"], f"the web app: {live}")
+        luna = data(await call(c, "blacklist_add", {"pairs": ["usdt_luna"]}))
+        check(luna["written"] and "USDT_LUNA" in luna["diff"], f"blacklist_add: {luna}")
+        planned, _ = await plan_and_apply(c)
+        check('"USDT_PEPE"' in planned["human"], f"the plan shows PEPE leaving: {planned['human']}")
+        if elicit == "accept":
+            check('REMOVE "USDT_PEPE"' in asked[-1] and 'add "USDT_LUNA"' in asked[-1], f"confirmation: {asked[-1]}")
+
+        # remove_bot marks the bot absent; apply deletes it.
+        gone = data(await call(c, "remove_bot", {"bot": "eth rsi"}))
+        check("+absent = true" in gone["diff"], gone["diff"])
+        planned, _ = await plan_and_apply(c)
+        check(planned["summary"]["destroy"] == 1, f"delete: {planned['summary']}")
+
+
+async def at_scale(web):
+    """1,000 bots: unchanged, 100 updates, 100 creates; every answer within the budget."""
+    shared = ('[settings]\nmode = "real"\n\n[accounts.main]\nname = "Binance Spot"\n\n'
+              '[templates.t]\naccount = "main"\nstart = [{ strategy = "nonstop" }]\n'
+              'base_order_volume = 10\nsafety_order_volume = 20\nmax_safety_orders = 5\nactive_safety_orders_count = 2\n'
+              'safety_order_step_percentage = 1.2\nmartingale_volume_coefficient = 1.5\nmartingale_step_coefficient = 1.2\n'
+              'take_profit = 1.5\ntake_profit_type = "total"\n\n'
+              '[templates.u]\ntemplate = "t"\n')
+    pairs = ["USDT_BTC", "USDT_ETH", "USDT_SOL", "USDT_BNB", "USDT_XRP"]
+    with open(os.path.join(scale_root, "shared.toml"), "w") as f:
+        f.write(shared)
+
+    def write_bots(n, template_of):
+        with open(os.path.join(scale_root, "bots.toml"), "w") as f:
+            for i in range(n):
+                f.write(f'[[bots]]\nname = "bot {i:04}"\ntemplate = "{template_of(i)}"\npairs = ["{pairs[i % 5]}"]\n\n')
+
+    write_bots(1000, lambda i: "u" if i < 100 else "t")
+    async with client(scale_root, "--allow-apply", logging=True, BOTFORM_MCP_APPLY_WAIT_S="1") as c:
+        if mode == "legacy":
+            await c.set_logging_level("info")
+        accounts = data(await call(c, "list_accounts", {}))["accounts"]
+        account_id = next(a["id"] for a in accounts if a["name"] == "Binance Spot")
+        web.post("bots", {"mode": "real", "bots": [{
+            "account_id": account_id, "name": f"bot {i:04}", "pairs": json.dumps([pairs[i % 5]]),
+            "strategy_list": json.dumps([{"strategy": "nonstop", "options": {}}]),
+            "base_order_volume": "10", "safety_order_volume": "20", "max_safety_orders": 5,
+            "active_safety_orders_count": 2, "safety_order_step_percentage": "1.2",
+            "martingale_volume_coefficient": "1.5", "martingale_step_coefficient": "1.2",
+            "take_profit": "1.5", "take_profit_type": "total", "base_order_volume_type": "quote_currency",
+            "safety_order_volume_type": "quote_currency", "strategy": "long"} for i in range(1000)]})
+
+        valid = data(await call(c, "validate", {}, bots=1000))
+        check(valid["valid"] and valid["bots_total"] == 1000 and valid["bots"] == [], f"validate: {valid['more']}")
+        some = data(await call(c, "validate", {"bots": [f"bot {i:04}" for i in range(30)]}, bots=1000))
+        check(len(some["bots"]) >= 10, f"numbers on request: {len(some['bots'])}")
+        unchanged = data(await call(c, "plan", {}, bots=1000))
+        check(unchanged["has_changes"] is False, f"1,000 unchanged bots: {unchanged['human'][:2000]}")
+        await call(c, "list_bots", {}, bots=1000)
+        await call(c, "list_bots", {"page": 20}, bots=1000)
+        await call(c, "explain_bot", {"bot": "bot 0500"}, bots=1000)
+        await call(c, "market_pairs", {"account": "main"}, bots=1000)
+        await call(c, "list_strategies", {}, bots=1000)
+        await call(c, "describe_config", {}, bots=1000)
+        imported = data(await call(c, "import", {}, bots=1000))
+        check(imported["more"], f"a large import says how to get it: {imported['more']}")
+
+        # 100 updates (one template), then 100 creates.
+        data(await call(c, "set_fields", {"template": "u", "fields": {"take_profit": "1.7"}}, bots=1000))
+        updates = data(await call(c, "plan", {}, bots=1000))
+        check(updates["summary"]["change"] == 100 and updates["pages"] > 1, f"100 updates: {updates['summary']} {updates['pages']}")
+        check("show_plan" in updates["more"], updates["more"])
+        for page in range(2, updates["pages"] + 1):
+            shown = data(await call(c, "show_plan", {"plan_id": updates["plan_id"], "page": page}, bots=1000))
+            check(shown["page"] == page, f"page {page}")
+        one = data(await call(c, "show_plan", {"plan_id": updates["plan_id"], "bot": "BOT 0007"}))
+        check(len(one["changes"]) == 1 and one["changes"][0]["bot_name"] == "bot 0007", f"one bot: {one}")
+        plan_json = await c.read_resource(f"botform://plans/{updates['plan_id']}")
+        check(len(json.loads(plan_json.contents[0].text)["changes"]) == 100, "the full plan is a resource")
+        review = await c.get_prompt("review_plan", {"plan_id": updates["plan_id"]})
+        check(len(review.messages[0].content.text) <= BUDGET, "review_plan stays within the budget")
+        print(f"size review_plan 1000 {len(review.messages[0].content.text)}")
+
+        write_bots(1100, lambda i: "u" if i < 100 else "t")
+        creates = data(await call(c, "plan", {}, bots=1100))
+        check(creates["summary"]["add"] == 100 and creates["summary"]["change"] == 100, f"creates: {creates['summary']}")
+
+        # A long apply: progress notifications, an apply_id past the wait, apply_status to the end.
+        write_bots(1030, lambda i: "t")
+        data(await call(c, "set_fields", {"template": "u", "fields": {"take_profit": None}}))
+        planned = data(await call(c, "plan", {}))
+        check(planned["summary"]["add"] == 30 and planned["summary"]["change"] == 0, f"30 creates: {planned['summary']}")
+        progress = []
+
+        async def on_progress(p, total, message):
+            progress.append((p, total))
+
+        first = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]},
+                                  progress_callback=on_progress)
+        answer = data(first)
+        check(not first.is_error and answer["finished"] is False and answer["apply_id"].startswith("apply-"),
+              f"a long apply answers before the client's timeout: {answer}")
+        polls = 0
+        while not answer["finished"]:
+            polls += 1
+            status = await c.call_tool("apply_status", {"apply_id": answer["apply_id"]}, progress_callback=on_progress)
+            check(size(status) <= BUDGET and not status.is_error, f"apply_status: {text_of(status)[:500]}")
+            answer = data(status)
+        check(polls > 0, "the apply went on past the first answer")
+        check(answer["succeeded"] == 30 and answer["failed"] == 0, f"the apply ended: {answer}")
+        check(progress and progress[-1][1] == 30 and progress[-1][0] >= progress[0][0], f"progress notifications: {progress}")
+        check(any("created" in str(line) for line in logs), f"apply progress as log messages: {logs[:3]}")
+        again = data(await call(c, "plan", {}))
+        check(again["has_changes"] is False, f"after the long apply: {again['human'][:1000]}")
+
+
+async def main():
+    web = WebApp()
+    try:
+        await five_tasks(web)
+        await at_scale(web)
+    finally:
+        web.close()
+    print(f"mcp assistant ({mode}, elicitation {elicit}): all checks passed")
+
+
+asyncio.run(main())
