@@ -59,7 +59,7 @@ pub enum Command {
     Schema(schema_cmd::Args),
     /// Show what would change on 3Commas to match the config.
     #[command(
-        after_help = "Examples:\n  botform plan examples/bots\n  botform plan --out plan.json           # save it for `apply --plan plan.json`\n  botform plan --format json\n  botform plan --detailed-exitcode       # 0 no changes, 1 error, 2 changes\n\nWith no THREECOMMAS_API_KEY set, botform plans against its built-in sandbox."
+        after_help = "Examples:\n  botform plan examples/bots\n  botform plan --out plan.json           # save it for `apply --plan plan.json`\n  botform plan --format json\n  botform plan --format markdown > plan.md  # a pull-request comment\n  botform plan --target \"BTC conservative\"  # one bot only\n  botform plan --detailed-exitcode       # 0 no changes, 1 error, 2 changes\n\nWith no THREECOMMAS_API_KEY set, botform plans against its built-in sandbox."
     )]
     Plan(plan::Args),
     /// Make the planned changes on 3Commas.
@@ -91,6 +91,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  botform man > ~/.local/share/man/man1/botform.1")]
     Man,
     /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
+    #[command(
+        after_help = "Examples:\n  botform sandbox serve                 # a local 3Commas on a free port\n  botform sandbox serve --builtin       # the built-in sandbox's state, shared with plan/apply\n  botform sandbox dump                  # print the built-in sandbox's state"
+    )]
     Sandbox(sandbox::Args),
 }
 

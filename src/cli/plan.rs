@@ -36,6 +36,8 @@ pub enum Format {
     Human,
     /// The versioned JSON plan (format_version 1).
     Json,
+    /// Markdown for a pull-request comment: a summary per account, a collapsible block per change.
+    Markdown,
 }
 
 pub fn run(args: Args, output: Output) -> ExitCode {
@@ -57,6 +59,7 @@ pub fn run(args: Args, output: Output) -> ExitCode {
                     show_unmanaged: args.show_unmanaged,
                 },
             ),
+            Format::Markdown => write!(out, "{}", crate::engine::markdown::render(&planned.plan)),
             Format::Json => serde_json::to_writer_pretty(&mut out, &planned.plan)
                 .map_err(io::Error::from)
                 .and_then(|()| writeln!(out)),

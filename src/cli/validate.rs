@@ -128,24 +128,26 @@ fn write_bot(
                 out,
                 "    {:>4}  {:>9}%  {:>14}",
                 so.number,
-                so.deviation_percentage.to_string(),
-                so.volume.to_string()
+                so.deviation_percentage.display_percent().to_string(),
+                so.volume.display_in(&unit).to_string()
             )?;
         }
     }
     match (&n.capital_per_deal, &n.capital_all_deals) {
         (Some(deal), Some(all)) => writeln!(
             out,
-            "    capital per deal {deal} {unit} · {} concurrent deal{}: {all} {unit} · covers a {}% price move",
+            "    capital per deal {} {unit} · {} concurrent deal{}: {} {unit} · covers a price move of {}%",
+            deal.display_in(&unit),
             n.max_active_deals,
             if n.max_active_deals == 1 { "" } else { "s" },
-            n.price_move_covered_percentage
+            all.display_in(&unit),
+            n.price_move_covered_percentage.display_percent()
         )?,
         _ => writeln!(
             out,
-            "    {} · covers a {}% price move",
+            "    {} · covers a price move of {}%",
             n.volume_note.as_deref().unwrap_or("capital unknown"),
-            n.price_move_covered_percentage
+            n.price_move_covered_percentage.display_percent()
         )?,
     }
     Ok(())

@@ -108,10 +108,39 @@ impl DecodeError {
             .replace("expected u32", "expected a whole number of 0 or more")
             .replace("expected u8", "expected a small whole number")
             .replace("expected i64", "expected a whole number");
+        let help = self.help.or_else(|| type_hint(&self.message));
         Diagnostic::error(code, message)
             .at(span, label_for(&self.message))
-            .help_opt(self.help)
+            .help_opt(help)
     }
+}
+
+/// A hint for the type mistakes people make most: one value where a list goes, and YAML 1.1's
+/// words for booleans (YAML 1.2, which botform reads, takes them as text).
+fn type_hint(message: &str) -> Option<String> {
+    if message.contains("expected a sequence") {
+        let found = message
+            .split('"')
+            .nth(1)
+            .map(|v| format!("[\"{v}\"]"))
+            .unwrap_or_else(|| "[...]".into());
+        return Some(format!(
+            "this field takes a list, even of one: write {found} (YAML also takes a `- item` per line)"
+        ));
+    }
+    if message.contains("expected a boolean") {
+        let word = message.split('"').nth(1).unwrap_or("").to_ascii_lowercase();
+        let meant = match word.as_str() {
+            "yes" | "on" | "y" | "true" => Some("true"),
+            "no" | "off" | "n" | "false" => Some("false"),
+            _ => None,
+        };
+        return Some(match meant {
+            Some(b) => format!("write `{b}`: YAML 1.2 reads `{word}` as text, not a boolean"),
+            None => "write `true` or `false`".into(),
+        });
+    }
+    None
 }
 
 fn label_for(message: &str) -> &'static str {

@@ -163,17 +163,24 @@ pub fn load_sources(files: Vec<SourceFile>) -> Loaded {
         match node::parse(id, loaded.config.sources.get(id)) {
             Ok(root) => read_document(&root, &mut loaded),
             Err(errors) => {
-                // Error recovery after the first mistake on a line mostly finds echoes of it.
-                let file = loaded.config.sources.get(id);
-                let mut lines_seen = std::collections::BTreeSet::new();
+                // A parser's recovery after a syntax mistake mostly finds echoes of it (one
+                // missing `]` read as a missing `,` on every later line): the first mistake is
+                // reported, with the duplicate keys before it, which are certain.
+                let first_mistake = errors.iter().position(|e| e.previous.is_none());
                 let errors: Vec<_> = errors
                     .into_iter()
-                    .filter(|e| lines_seen.insert(file.line_col(e.span.start as usize).0))
+                    .enumerate()
+                    .filter(|(i, e)| {
+                        Some(*i) == first_mistake
+                            || (e.previous.is_some() && first_mistake.is_none_or(|f| *i < f))
+                    })
+                    .map(|(_, e)| e)
                     .collect();
                 for e in errors {
+                    let help = syntax_help(loaded.config.sources.get(id).syntax, &e.message);
                     let mut d = Diagnostic::error("syntax", e.message)
                         .at(e.span, "here")
-                        .help(syntax_help(loaded.config.sources.get(id).syntax));
+                        .help(help);
                     if let Some(previous) = e.previous {
                         d = d.at(previous, "first written here");
                     }
@@ -185,7 +192,13 @@ pub fn load_sources(files: Vec<SourceFile>) -> Loaded {
     loaded
 }
 
-fn syntax_help(syntax: Syntax) -> &'static str {
+fn syntax_help(syntax: Syntax, message: &str) -> &'static str {
+    if message.contains("missing comma between array elements") {
+        return "a list opened above may be missing its closing `]`";
+    }
+    if message.contains("missing comma between key-value pairs") {
+        return "a table opened above may be missing its closing `}`";
+    }
     match syntax {
         Syntax::Toml => "this is not valid TOML; see https://toml.io for the syntax",
         Syntax::Yaml => "this is not valid YAML; check the indentation and quoting around here",

@@ -52,6 +52,36 @@ impl Checked {
     }
 }
 
+/// The tables a bot's settings come from: its own and its template chain's.
+fn records_of(config: &Config, bot: &DesiredBot) -> Vec<source::Span> {
+    let own = &config.bots[bot.index];
+    let mut records = vec![own.spans.record];
+    let mut next = own.template.clone();
+    while let Some(name) = next {
+        let Some(template) = config.templates.get(&name) else {
+            break;
+        };
+        if records.contains(&template.value.spans.record) {
+            break; // a cycle, reported elsewhere
+        }
+        records.push(template.value.spans.record);
+        next = template.value.template.clone();
+    }
+    records
+}
+
+fn has_error_within(diagnostics: &[Diagnostic], records: &[source::Span]) -> bool {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .filter_map(|d| d.labels.first())
+        .any(|label| {
+            records.iter().any(|r| {
+                r.file == label.span.file && r.start <= label.span.start && label.span.start < r.end
+            })
+        })
+}
+
 /// Load and check the config at `paths` (files or directories).
 pub fn check(paths: &[PathBuf]) -> Checked {
     let loaded = load::load(paths);
@@ -73,7 +103,14 @@ fn finish(loaded: load::Loaded) -> Checked {
         );
     }
     let bots = resolve::resolve(&config, &mut diagnostics);
-    let numbers = rules::check(&config, &bots, &mut diagnostics);
+    let mut numbers = rules::check(&config, &bots, &mut diagnostics);
+    // A bot with any error (a field of the wrong type, dropped while decoding, in the bot or in a
+    // template it starts from) gets no numbers: they would be computed without that field.
+    for (bot, numbers) in bots.iter().zip(numbers.iter_mut()) {
+        if numbers.is_some() && has_error_within(&diagnostics, &records_of(&config, bot)) {
+            *numbers = None;
+        }
+    }
     diagnostics.dedup();
     diagnostic::sort(&mut diagnostics);
     Checked {

@@ -249,8 +249,16 @@ fn toml_node(file_id: FileId, value: &toml::Spanned<toml::de::DeValue<'_>>) -> N
         }
         DeValue::Table(t) => toml_table(file_id, t),
     };
+    // A table's own span may cover only its header (`[[bots]]`): widen it over its entries, so
+    // "inside this bot" means what it reads as.
+    let mut span = Span::new(file_id, value.span());
+    if let NodeValue::Map(entries) = &node_value {
+        for e in entries {
+            span = span.join(e.key_span).join(e.value.span);
+        }
+    }
     Node {
-        span: Span::new(file_id, value.span()),
+        span,
         value: node_value,
     }
 }

@@ -766,8 +766,14 @@ fn check_bot(
         c.error(
             "stop_loss_percentage",
             "stop-loss-above-last-safety-order",
-            format!("Stop Loss should be below the last safety order ({last})"),
-            &format!("3Commas rejects this: set `stop_loss_percentage` above {last}, or use fewer or closer safety orders"),
+            format!(
+                "the stop loss at {sl}% would close deals before the last safety order, {}% below the entry (3Commas: \"Stop Loss should be below the last safety order\")",
+                last.display_percent()
+            ),
+            &format!(
+                "set `stop_loss_percentage` above {}% (the last safety order is at {last}%), or use fewer or closer safety orders",
+                last.round_up_dp(2)
+            ),
         );
     }
     Some(numbers)
@@ -809,6 +815,63 @@ pub fn check_pair_format(pair: &str, span: Span, diagnostics: &mut Vec<Diagnosti
 }
 
 /// Check conditions against the strategy catalogue.
+/// The values a free numeric option of an indicator can take.
+struct OptionRange {
+    min: Decimal,
+    max: Option<Decimal>,
+    whole: bool,
+    help: &'static str,
+}
+
+impl OptionRange {
+    fn problem(&self, n: Decimal) -> Option<String> {
+        if self.whole && n.round_dp(0) != n {
+            return Some("not a whole number".into());
+        }
+        if n < self.min {
+            return Some(format!("below {}", self.min));
+        }
+        match self.max {
+            Some(max) if n > max => Some(format!("above {max}")),
+            _ => None,
+        }
+    }
+}
+
+/// Ranges the catalogue leaves implicit: oscillators that read 0 to 100 (RSI, Ultimate, ADX,
+/// Stochastic, MFI), periods that count candles, Parabolic SAR's factors. Options not listed
+/// (CCI and %B levels, which have no bound) are only checked to be numbers.
+fn option_range(strategy: &str, option: &str) -> Option<OptionRange> {
+    let d = |n: i64| Decimal::from_int(n);
+    match (strategy, option) {
+        ("rsi" | "ult" | "adx" | "stochastic" | "mfi", "points") => Some(OptionRange {
+            min: d(0),
+            max: Some(d(100)),
+            whole: false,
+            help: "this indicator reads 0 to 100 (RSI below 30 is oversold)",
+        }),
+        (_, "deviation") => Some(OptionRange {
+            min: "0.01".parse().expect("literal"),
+            max: None,
+            whole: false,
+            help: "a number of standard deviations above 0, usually 2",
+        }),
+        (_, "acceleration_factor" | "af_maximum") => Some(OptionRange {
+            min: "0.001".parse().expect("literal"),
+            max: Some(d(1)),
+            whole: false,
+            help: "Parabolic SAR's factors lie between 0 and 1 (usually 0.02 and 0.2)",
+        }),
+        (_, o) if o.contains("period") => Some(OptionRange {
+            min: d(1),
+            max: Some(d(1000)),
+            whole: true,
+            help: "a number of candles: a whole number from 1, usually 14",
+        }),
+        _ => None,
+    }
+}
+
 pub fn check_conditions(conditions: &[Condition], diagnostics: &mut Vec<Diagnostic>) {
     let catalogue = Catalogue::get();
     for condition in conditions {
@@ -880,7 +943,22 @@ pub fn check_conditions(conditions: &[Condition], diagnostics: &mut Vec<Diagnost
                     .at(value.span, "not a number")
                     .help("write a number, like 14"),
                 ),
-                _ => {}
+                (None, v) => {
+                    let text = v.as_text();
+                    if let (Ok(n), Some(range)) =
+                        (text.parse::<Decimal>(), option_range(&id.value, option))
+                        && let Some(problem) = range.problem(n)
+                    {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "out-of-range",
+                                format!("`{option}` of `{}` is {text}, {problem}", id.value),
+                            )
+                            .at(value.span, "out of range")
+                            .help(range.help),
+                        );
+                    }
+                }
             }
         }
         let missing: Vec<&str> = info

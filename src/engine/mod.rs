@@ -2,7 +2,7 @@
 //!
 //! - `desired`: the checked config as the engine sees it.
 //! - `plan`: the pure diff of desired and live state, and the plan as data.
-//! - `render`: the plan for people (terraform's form).
+//! - `render`: the plan for people (terraform's form); `markdown`: for a pull-request comment.
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
@@ -15,6 +15,7 @@ pub mod apply;
 pub mod desired;
 pub mod import;
 pub mod lease;
+pub mod markdown;
 pub mod plan;
 pub mod render;
 pub mod target;

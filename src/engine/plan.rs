@@ -803,12 +803,26 @@ fn capital_at_risk(
         .collect()
 }
 
+/// A delete shows what goes: every setting of the live bot, as terraform's destroy does.
 fn delete_change(base: Change, bot: &LiveBot) -> Change {
+    let mut fields: Vec<FieldChange> = comparable(&bot.settings)
+        .into_iter()
+        .map(|(field, before)| FieldChange {
+            field,
+            before: Some(before),
+            after: None,
+        })
+        .collect();
+    fields.push(FieldChange {
+        field: "enabled".into(),
+        before: Some(Value::Bool(bot.is_enabled)),
+        after: None,
+    });
     Change {
         action: Action::Delete,
         active_deals: bot.active_deals_count,
         dca_before: dca_figures(&bot.settings),
-        fields: Vec::new(),
+        fields,
         ..base
     }
 }

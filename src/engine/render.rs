@@ -151,12 +151,13 @@ fn write_capital(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
     writeln!(out)
 }
 
-/// `1200 USDT -> 1450.5 USDT`: rounded to cents for people; the JSON plan keeps the exact sum.
+/// `1200 USDT -> 1450.5 USDT`: rounded to the currency's precision for people; the JSON plan
+/// keeps the exact sum.
 pub fn capital_move(c: &super::plan::Capital) -> String {
     format!(
         "{} {cur} -> {} {cur}",
-        c.before.round_dp(2),
-        c.after.round_dp(2),
+        c.before.display_in(&c.currency),
+        c.after.display_in(&c.currency),
         cur = c.currency
     )
 }
@@ -305,20 +306,26 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
     writeln!(out)
 }
 
-fn figures(f: &DcaFigures) -> String {
+/// DCA figures in a short sentence, rounded for people.
+pub fn figures(f: &DcaFigures) -> String {
+    let currency = f.currency.as_deref().unwrap_or("");
     let unit = f
         .currency
         .as_deref()
         .map(|c| format!(" {c}"))
         .unwrap_or_default();
     let capital = match (&f.capital_per_deal, &f.capital_all_deals) {
-        (Some(d), Some(a)) if d != a => format!("{d}{unit} per deal, {a}{unit} for all deals"),
-        (Some(d), _) => format!("{d}{unit} per deal"),
+        (Some(d), Some(a)) if d != a => format!(
+            "{}{unit} per deal, {}{unit} for all deals",
+            d.display_in(currency),
+            a.display_in(currency)
+        ),
+        (Some(d), _) => format!("{}{unit} per deal", d.display_in(currency)),
         _ => "capital depends on the price".to_string(),
     };
     format!(
-        "{capital}, covers a {}% price move",
-        f.price_move_covered_percentage
+        "{capital}, covers a price move of {}%",
+        f.price_move_covered_percentage.display_percent()
     )
 }
 

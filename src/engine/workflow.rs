@@ -17,7 +17,7 @@ pub enum WorkflowError {
     Api(Box<ApiError>),
     /// The live state cannot be matched to the config.
     Problems(Vec<PlanProblem>),
-    /// `--target` names no bot of the config.
+    /// `--target` names no bot of the config: each name, with a "did you mean" where one is close.
     UnknownTargets(Vec<String>),
     /// The request is not safe to plan (prune over part of the config).
     Refused(String),
@@ -74,7 +74,22 @@ pub fn check(paths: &[PathBuf], targets: &[String]) -> Result<(Checked, Desired)
         .cloned()
         .collect();
     if !unknown.is_empty() {
-        return Err(WorkflowError::UnknownTargets(unknown));
+        let names: Vec<&str> = desired
+            .bots
+            .iter()
+            .filter_map(|b| b.name.as_deref())
+            .chain(["blacklist"])
+            .collect();
+        let described = unknown
+            .iter()
+            .map(
+                |t| match crate::diagnostic::did_you_mean(t, names.iter().copied()) {
+                    Some(hint) => format!("`{t}` ({hint})"),
+                    None => format!("`{t}`"),
+                },
+            )
+            .collect();
+        return Err(WorkflowError::UnknownTargets(described));
     }
     // Under prune, every live bot the files read do not describe is deleted: planning part of
     // the config would delete the bots described in the rest.

@@ -32,6 +32,33 @@ impl Decimal {
         Decimal(self.0.round_dp(dp).normalize())
     }
 
+    /// Rounded up (away from zero) for display: a threshold shown this way is still past the
+    /// exact one.
+    pub fn round_up_dp(&self, dp: u32) -> Decimal {
+        Decimal(
+            self.0
+                .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::AwayFromZero)
+                .normalize(),
+        )
+    }
+
+    /// An amount as people read it in `currency`: cents for dollar-like currencies, satoshis
+    /// for BTC, 6 places otherwise; trailing zeros dropped. Machine output keeps every digit.
+    pub fn display_in(&self, currency: &str) -> Decimal {
+        let places = match currency {
+            "USDT" | "USDC" | "BUSD" | "TUSD" | "FDUSD" | "DAI" | "USD" | "EUR" | "GBP" | "TRY"
+            | "BRL" | "AUD" | "RUB" | "UAH" => 2,
+            "BTC" => 8,
+            _ => 6,
+        };
+        self.round_dp(places)
+    }
+
+    /// A percentage as people read it: 2 decimals.
+    pub fn display_percent(&self) -> Decimal {
+        self.round_dp(2)
+    }
+
     pub fn normalize(&self) -> Decimal {
         Decimal(self.0.normalize())
     }

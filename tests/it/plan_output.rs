@@ -97,3 +97,46 @@ fn the_json_plan_follows_its_documented_schema() {
         "fields point at their line"
     );
 }
+
+/// `plan --format markdown`: the pull-request comment, with its marker, the summary per account
+/// and a collapsible block per change.
+#[test]
+fn the_markdown_plan_is_a_pull_request_comment() {
+    let dir = example_dir();
+    let out = offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&dir.path().display().to_string(), "[DIR]");
+    assert!(text.starts_with("<!-- botform-plan -->\n"));
+    insta::assert_snapshot!("plan_markdown", text);
+}
+
+/// A destroy shows what goes (before: an empty `{ }`).
+#[test]
+fn the_destroy_block_shows_the_bot_that_goes() {
+    let dir = example_dir();
+    offline()
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    super::engine_support::edit(
+        &dir.path().join("btc-conservative.toml"),
+        "stop_loss_type = \"stop_loss\"",
+        "stop_loss_type = \"stop_loss\"\nabsent = true",
+    );
+    let text = human_plan(dir.path());
+    let block = &text[text.find("will be destroyed").expect("a destroy")..];
+    assert!(
+        block.contains("- pairs") && block.contains("USDT_ETH"),
+        "{block}"
+    );
+    assert!(block.contains("DCA: frees 344.69 USDT per deal"), "{block}");
+}

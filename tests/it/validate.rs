@@ -173,10 +173,85 @@ fn help_shows_examples_and_version_prints() {
         .assert()
         .success()
         .stdout(predicate::str::contains("botform validate examples/bots"));
+    // Every command's help ends with examples.
+    for command in [
+        &["validate"][..],
+        &["plan"],
+        &["apply"],
+        &["import"],
+        &["mcp"],
+        &["doctor"],
+        &["schema"],
+        &["completions"],
+        &["man"],
+        &["sandbox"],
+        &["sandbox", "serve"],
+        &["sandbox", "dump"],
+    ] {
+        botform()
+            .args(command)
+            .arg("--help")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Examples:\n  botform"));
+    }
     botform()
         .arg("--version")
         .assert()
         .success()
         .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
     botform().arg("--bogus").assert().code(1);
+}
+
+/// The newcomer's list (issue 12): each mistake reported once, with a hint, and no numbers for a
+/// bot that has any error.
+#[test]
+fn newcomer_mistakes_are_reported_once_with_hints() {
+    std::env::set_current_dir(root()).unwrap();
+    let json = |file: &str| -> serde_json::Value {
+        let out = botform()
+            .args(["validate", file, "--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // One missing `]`: one error (before: one per following line), with the likely cause.
+    let report = json("tests/fixtures/broken/missing-bracket.toml");
+    assert_eq!(report["error_count"], 1, "{report}");
+    assert!(
+        report["diagnostics"][0]["help"]
+            .as_str()
+            .unwrap()
+            .contains("closing `]`")
+    );
+
+    // A wrong type in a bot: no ✓ and no ladder taken from the template.
+    let report = json("tests/fixtures/broken/wrong-type-in-a-bot.toml");
+    assert!(report["bots"][0]["numbers"].is_null(), "{report}");
+    let text = human("tests/fixtures/broken/wrong-type-in-a-bot.toml");
+    assert!(!text.contains('✓'), "{text}");
+    // RSI reads 0 to 100.
+    assert!(
+        text.contains("`points` of `rsi` is 170, above 100"),
+        "{text}"
+    );
+
+    // YAML 1.1 habits: a single pair where a list goes, `no` for false.
+    let text = human("tests/fixtures/broken/yaml-1-1-habits.yaml");
+    assert!(text.contains("takes a list, even of one"), "{text}");
+    assert!(text.contains("write `false`"), "{text}");
+}
+
+#[test]
+fn a_target_typo_gets_a_did_you_mean() {
+    let dir = super::engine_support::example_dir();
+    super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--target", "BTC conservatve"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "`BTC conservatve` (did you mean `BTC conservative`?)",
+        ));
 }
