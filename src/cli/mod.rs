@@ -4,6 +4,7 @@
 
 mod apply;
 mod doctor;
+mod fmt;
 mod import;
 mod mcp;
 mod plan;
@@ -95,6 +96,11 @@ pub enum Command {
         after_help = "Examples:\n  botform sandbox serve                 # a local 3Commas on a free port\n  botform sandbox serve --builtin       # the built-in sandbox's state, shared with plan/apply\n  botform sandbox dump                  # print the built-in sandbox's state"
     )]
     Sandbox(sandbox::Args),
+    /// Rewrite config files in one canonical layout, keeping every comment and order.
+    #[command(
+        after_help = "Examples:\n  botform fmt                           # every config file below .\n  botform fmt bots/ --check             # CI: list (with a diff) what is not formatted; exit 1\n\nTOML: `key = value`, one-line lists as [a, b]; both syntaxes: no trailing spaces, one blank line\nat most, a blank line before each table. YAML indentation is left as written."
+    )]
+    Fmt(fmt::Args),
 }
 
 /// Output settings shared by commands, resolved once.
@@ -135,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, output),
         Command::Schema(args) => schema_cmd::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args, output),
         Command::Apply(args) => apply::run(args, output),
         Command::Import(args) => import::run(args),

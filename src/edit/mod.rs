@@ -2,7 +2,7 @@
 //!
 //! Owns the edit primitives the MCP editing tools (and later `botform fmt`) are built on: set or
 //! remove fields of a bot, template, account or the settings; add and remove bots; add and remove
-//! blacklist pairs. TOML files are edited through `toml_edit`; YAML files by splicing the text at
+//! blacklist pairs; and `format`, the canonical layout of `botform fmt`. TOML files are edited through `toml_edit`; YAML files by splicing the text at
 //! the spans the config loader keeps (`config::node`), so no YAML round trip loses a comment.
 //!
 //! Every edit is checked before anything is written: the edited file is parsed again and its data
@@ -11,6 +11,7 @@
 //! since it was read) is [`write`]'s job; the caller decides whether an edit that leaves the config
 //! invalid may be written.
 
+pub mod format;
 mod toml;
 mod yaml;
 

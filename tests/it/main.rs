@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, the real files, snapshots of what users read.
 
 mod client;
+mod distribution;
 mod engine;
 mod engine_support;
 mod fidelity;

@@ -187,6 +187,7 @@ fn help_shows_examples_and_version_prints() {
         &["sandbox"],
         &["sandbox", "serve"],
         &["sandbox", "dump"],
+        &["fmt"],
     ] {
         botform()
             .args(command)
@@ -254,4 +255,44 @@ fn a_target_typo_gets_a_did_you_mean() {
         .stderr(predicate::str::contains(
             "`BTC conservatve` (did you mean `BTC conservative`?)",
         ));
+}
+
+/// `botform fmt`: `--check` fails and shows the diff, a run fixes it keeping comments, and a
+/// second run changes nothing; the examples are already in the layout.
+#[test]
+fn fmt_checks_and_fixes_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bots.toml");
+    std::fs::write(
+        &file,
+        "# mine\n[[bots]]\n  name=\"x\"   # keep me\npairs = [ \"USDT_BTC\" ]\n\n\n",
+    )
+    .unwrap();
+    botform()
+        .arg("fmt")
+        .arg(dir.path())
+        .arg("--check")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("+name = \"x\"   # keep me"))
+        .stderr(predicate::str::contains(
+            "1 file is not in botform's layout",
+        ));
+    botform().arg("fmt").arg(dir.path()).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "# mine\n[[bots]]\nname = \"x\"   # keep me\npairs = [\"USDT_BTC\"]\n"
+    );
+    botform()
+        .arg("fmt")
+        .arg(dir.path())
+        .arg("--check")
+        .assert()
+        .success()
+        .stdout("");
+    botform()
+        .args(["fmt", "examples/bots", "--check"])
+        .current_dir(root())
+        .assert()
+        .success();
 }
