@@ -102,7 +102,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
     if !args.auto_approve && !confirm(&plan) {
         return ExitCode::FAILURE;
     }
-    let progress: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
+    let progress = progress_for(plan.changes.len(), target.client.pace());
     let report = match apply::apply(&target, &plan, &options, progress).await {
         Ok(r) => r,
         Err(ApplyError::Refused(refusal)) => {
@@ -137,6 +137,32 @@ fn describe(t: &crate::engine::plan::PlanTarget) -> String {
 }
 
 /// Ask on the terminal; without one, refuse (the caller must pass --auto-approve).
+/// How apply shows its progress: on a terminal, a bar with the count done and the pace botform
+/// keeps to (the lines above it as they come); elsewhere, one line per change as before.
+fn progress_for(total: usize, pace: u32) -> Arc<dyn Fn(String) + Send + Sync> {
+    if !std::io::stderr().is_terminal() || total < 2 {
+        return Arc::new(|line| eprintln!("{line}"));
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} changes · {elapsed} · {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("pace: at most {pace} requests a minute"));
+    Arc::new(move |line: String| {
+        if let Some((done, _)) = apply::progress_counts(&line) {
+            bar.set_position(done as u64);
+            if done == total {
+                bar.finish_and_clear();
+            }
+        }
+        bar.println(&line);
+    })
+}
+
 fn confirm(plan: &Plan) -> bool {
     if !io::stdin().is_terminal() {
         eprintln!(

@@ -275,7 +275,15 @@ pub enum ApplyError {
     Lease(std::io::Error),
 }
 
-/// Apply `plan` to `target`. `progress` receives one line per step, for stderr.
+/// The counts in a progress line: `[3/10] bot "x" on main: created` -> (3, 10).
+pub fn progress_counts(line: &str) -> Option<(usize, usize)> {
+    let inner = line.strip_prefix('[')?.split(']').next()?;
+    let (done, total) = inner.split_once('/')?;
+    Some((done.parse().ok()?, total.parse().ok()?))
+}
+
+/// Apply `plan` to `target`. `progress` receives one line per step, for stderr; a change's line
+/// starts with `[done/total]` (see [`progress_counts`]).
 ///
 /// Holds the target's lease from the re-read to the last write, so no other botform process
 /// writes to the account in between; a second apply waits and then finds its plan stale.

@@ -151,13 +151,6 @@ fn refused(apply_id: &str, why: String) -> Ended {
     }
 }
 
-/// `[3/10] bot "x": created` -> (3, 10).
-fn counts(line: &str) -> Option<(usize, usize)> {
-    let inner = line.strip_prefix('[')?.split(']').next()?;
-    let (done, total) = inner.split_once('/')?;
-    Some((done.parse().ok()?, total.parse().ok()?))
-}
-
 impl BotformServer {
     /// Start applying `plan` in the background; returns its apply_id.
     pub(super) async fn start_apply(&self, plan: Plan, options: ApplyOptions) -> String {
@@ -182,7 +175,7 @@ impl BotformServer {
                 Arc::new(move |line: String| {
                     tracing::info!("{line}");
                     tx.send_modify(|p| {
-                        if let Some((done, total)) = counts(&line) {
+                        if let Some((done, total)) = apply::progress_counts(&line) {
                             p.done = done;
                             p.total = total;
                         }
@@ -308,17 +301,5 @@ impl BotformServer {
         Parameters(args): Parameters<ApplyStatusArgs>,
     ) -> Result<CallToolResult, String> {
         self.follow(&args.apply_id, &context).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn progress_lines_give_counts() {
-        assert_eq!(
-            super::counts("[3/10] bot \"x\" on main: created"),
-            Some((3, 10))
-        );
-        assert_eq!(super::counts("waiting: another apply"), None);
     }
 }

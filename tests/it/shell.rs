@@ -45,3 +45,45 @@ fn the_man_page_is_roff_with_every_command() {
             .and(predicate::str::contains("sandbox")),
     );
 }
+
+/// On a terminal, apply shows a progress bar with the count done and the pace; without one
+/// (every other test), one line per change.
+#[test]
+fn apply_on_a_terminal_shows_a_progress_bar() {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !super::required(
+        "script (util-linux, for a pseudo-terminal)",
+        has_script,
+        "apt-get install util-linux",
+    ) {
+        return;
+    }
+    let dir = super::engine_support::example_dir();
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{} apply {} --auto-approve",
+        env!("CARGO_BIN_EXE_botform"),
+        dir.path().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("BOTFORM_SANDBOX_STATE", state.path().join("sandbox.db"))
+        .env("BOTFORM_STATE_DIR", super::state_dir())
+        .env_remove("THREECOMMAS_API_KEY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("/6 changes"), "{text}");
+    assert!(
+        text.contains("pace: at most 90 requests a minute"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[6/6]"),
+        "every change still gets its line: {text}"
+    );
+}
