@@ -265,11 +265,17 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
                 show(a)
             ),
             (_, Some(b), Some(a)) => format!(
-                "{} {:width$} = {} -> {}",
+                "{} {:width$} = {} -> {}{}",
                 p.paint(AnsiColor::Yellow.on_default(), "~"),
                 f.field,
                 show(b),
-                show(a)
+                show(a),
+                // Where the new value is written: the bot, or a template it starts from.
+                change
+                    .origins
+                    .get(&f.field)
+                    .map(|o| p.paint(Style::new().dimmed(), &format!("   # {}:{}", o.file, o.line)))
+                    .unwrap_or_default()
             ),
             (_, Some(b), None) => format!(
                 "{} {:width$} = {}",
