@@ -5,6 +5,7 @@
 //! - `diagnostic`: problems in a user's files and their renderings (human, JSON, GitHub).
 //! - `schema`: the JSON Schema of the config format.
 //! - `files`: every file botform writes (atomic, never through a link) and bounded config reads.
+//! - `simulate`: backtests of a bot's settings over candles (pure); `timefmt`: ISO 8601 times.
 //! - `cli`: the command line; each command is a function from settings to an exit status.
 
 pub mod cli;
@@ -18,4 +19,6 @@ pub mod model;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+pub mod simulate;
 pub mod threecommas;
+pub mod timefmt;

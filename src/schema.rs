@@ -16,8 +16,17 @@ pub fn config_schema_json() -> String {
 
 /// The schema of the JSON plan (`botform plan --format json`).
 pub fn plan_schema_json() -> String {
+    schema_of::<crate::engine::plan::Plan>()
+}
+
+/// The JSON Schema of `botform backtest --format json` (`schema/backtest.schema.json`).
+pub fn backtest_schema_json() -> String {
+    schema_of::<crate::cli::BacktestReport>()
+}
+
+fn schema_of<T: schemars::JsonSchema>() -> String {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = generator.into_root_schema_for::<crate::engine::plan::Plan>();
+    let schema = generator.into_root_schema_for::<T>();
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     text.push('\n');
     text

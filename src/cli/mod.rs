@@ -3,6 +3,7 @@
 //! (usage errors too, so `2` stays free for "changes present" in later commands).
 
 mod apply;
+mod backtest;
 mod doctor;
 mod fmt;
 mod import;
@@ -12,6 +13,7 @@ mod sandbox;
 mod schema_cmd;
 mod validate;
 
+pub use backtest::BacktestReport;
 pub use validate::write_human as write_validate_human;
 
 use std::io::IsTerminal;
@@ -96,6 +98,12 @@ pub enum Command {
         after_help = "Examples:\n  botform sandbox serve                 # a local 3Commas on a free port\n  botform sandbox serve --builtin       # the built-in sandbox's state, shared with plan/apply\n  botform sandbox dump                  # print the built-in sandbox's state"
     )]
     Sandbox(sandbox::Args),
+    /// Replay candles (or seeded random paths) through the config's bots: deals, profit, capital,
+    /// drawdown, safety orders used. Offline; changes nothing.
+    #[command(
+        after_help = "Examples:\n  botform backtest bots/ --candles candles/               # USDT_BTC.csv or BTCUSDT.csv per pair\n  botform backtest bots/ --candles candles/ --bot \"BTC conservative\" --fee 0.1 --from 2025-01-01\n  botform backtest bots/ --synthetic paths=500,vol=80,days=90,seed=7   # is the ladder safe at 80 % volatility?\n  botform backtest bots/ --candles candles/ --format json\n\nThe model (what fills when, what is left out) is in the README under \"Backtest a change\"."
+    )]
+    Backtest(backtest::Args),
     /// Rewrite config files in one canonical layout, keeping every comment and order.
     #[command(
         after_help = "Examples:\n  botform fmt                           # every config file below .\n  botform fmt bots/ --check             # CI: list (with a diff) what is not formatted; exit 1\n\nTOML: `key = value`, one-line lists as [a, b]; both syntaxes: no trailing spaces, one blank line\nat most, a blank line before each table. YAML indentation is left as written."
@@ -142,6 +150,7 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => schema_cmd::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Backtest(args) => backtest::run(args),
         Command::Plan(args) => plan::run(args, output),
         Command::Apply(args) => apply::run(args, output),
         Command::Import(args) => import::run(args),

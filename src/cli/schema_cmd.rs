@@ -10,12 +10,17 @@ pub struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// The schema of the JSON plan (`plan --format json`) instead of the config's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "backtest")]
     plan: bool,
+    /// The schema of `backtest --format json` instead of the config's.
+    #[arg(long)]
+    backtest: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let schema = if args.plan {
+    let schema = if args.backtest {
+        crate::schema::backtest_schema_json()
+    } else if args.plan {
         crate::schema::plan_schema_json()
     } else {
         crate::schema::config_schema_json()

@@ -274,7 +274,10 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
                 change
                     .origins
                     .get(&f.field)
-                    .map(|o| p.paint(Style::new().dimmed(), &format!("   # {}:{}", o.file, o.line)))
+                    .map(|o| p.paint(
+                        Style::new().dimmed(),
+                        &format!("   # {}:{}", o.file, o.line)
+                    ))
                     .unwrap_or_default()
             ),
             (_, Some(b), None) => format!(

@@ -537,45 +537,11 @@ fn realized(deals: &[Deal]) -> (Vec<Realized>, Decimal) {
     )
 }
 
-/// Seconds between two 3Commas timestamps (ISO 8601, UTC).
+/// Seconds between two 3Commas timestamps (ISO 8601).
 fn duration_s(from: &str, to: &str) -> Option<u64> {
-    let a = epoch_s(from)?;
-    let b = epoch_s(to)?;
+    let a = crate::timefmt::parse_iso(from)?;
+    let b = crate::timefmt::parse_iso(to)?;
     (b >= a).then(|| (b - a) as u64)
-}
-
-/// `2025-03-01T12:00:00.000Z` (or with an offset) as seconds since 1970.
-fn epoch_s(iso: &str) -> Option<i64> {
-    let (date, rest) = iso.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time: String = rest.chars().take(8).collect();
-    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>());
-    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let offset = rest
-        .get(8..)
-        .and_then(|tail| {
-            let tail = tail.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-            let sign = match tail.chars().next()? {
-                '+' => 1,
-                '-' => -1,
-                _ => return None,
-            };
-            let mut hm = tail[1..].split(':').map(|p| p.parse::<i64>());
-            Some(
-                sign * (hm.next()?.ok()? * 3600 + hm.next().and_then(|r| r.ok()).unwrap_or(0) * 60),
-            )
-        })
-        .unwrap_or(0);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + s - offset)
 }
 
 fn page_of<T>(items: Vec<T>, page: usize, per_page: usize) -> (Vec<T>, usize, usize) {
@@ -1042,18 +1008,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_parse_with_fractions_and_offsets() {
-        assert_eq!(epoch_s("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(epoch_s("2025-03-01T12:00:00Z"), Some(1_740_830_400));
-        assert_eq!(
-            epoch_s("2025-03-01T14:00:00.123+02:00"),
-            Some(1_740_830_400)
-        );
+    fn deal_durations_come_from_their_timestamps() {
         assert_eq!(
             duration_s("2025-03-01T12:00:00.000Z", "2025-03-02T12:00:00.000Z"),
             Some(86_400)
         );
-        assert_eq!(epoch_s("yesterday"), None);
+        assert_eq!(
+            duration_s("2025-03-02T12:00:00Z", "2025-03-01T12:00:00Z"),
+            None
+        );
     }
 
     #[test]

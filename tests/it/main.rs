@@ -1,5 +1,6 @@
 //! Integration tests: the real binary, the real files, snapshots of what users read.
 
+mod backtest;
 mod client;
 mod distribution;
 mod engine;

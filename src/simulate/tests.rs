@@ -1,0 +1,245 @@
+//! Every rule of the model on hand-built candles, and the invariants on random ones.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::model::bot::{BotSettings, StrategyCondition};
+
+const MIN: i64 = 60_000;
+
+fn candle(i: i64, open: f64, high: f64, low: f64, close: f64) -> Candle {
+    Candle {
+        open_time_ms: i * MIN,
+        open,
+        high,
+        low,
+        close,
+    }
+}
+
+/// 100 USDT base, 2 safety orders of 100 at 10 % and 20 % (step 10, coefficients 1), TP 10 %.
+fn settings() -> BotSettings {
+    let d = |s: &str| Some(s.parse::<Decimal>().unwrap());
+    BotSettings {
+        pairs: Some(vec!["USDT_BTC".into()]),
+        strategy: Some(Direction::Long),
+        strategy_list: Some(vec![StrategyCondition {
+            strategy: "nonstop".into(),
+            options: Default::default(),
+        }]),
+        base_order_volume: d("100"),
+        safety_order_volume: d("100"),
+        safety_order_step_percentage: d("10"),
+        max_safety_orders: Some(2),
+        active_safety_orders_count: Some(1),
+        martingale_volume_coefficient: d("1"),
+        martingale_step_coefficient: d("1"),
+        take_profit: d("10"),
+        take_profit_type: Some(TakeProfitType::Total),
+        ..BotSettings::default()
+    }
+}
+
+fn model(s: &BotSettings, fee: &str) -> BotModel {
+    compile(s, fee.parse().unwrap(), AssumeStart::AsConfigured)
+        .unwrap()
+        .0
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn a_take_profit_in_the_entry_candle_closes_the_deal() {
+    let m = model(&settings(), "0");
+    // Entry 100: 1 BTC; TP at 110 reached by the entry candle's high.
+    let out = run(&m, &[candle(0, 100.0, 111.0, 99.0, 105.0)], MIN);
+    assert_eq!(
+        (out.deals_closed, out.deals_stopped, out.deals_open_at_end),
+        (1, 0, 0)
+    );
+    assert!(close(out.profit_quote, 10.0), "{}", out.profit_quote);
+    assert_eq!(out.so_filled_histogram, vec![1, 0, 0]);
+    assert_eq!(out.max_deal_duration_ms, MIN);
+}
+
+#[test]
+fn the_ladder_fills_to_the_last_order_at_its_own_prices() {
+    let m = model(&settings(), "0");
+    // Entry 100; the next candle's low 70 fills the SOs at 90 and 80 (its high 95 stays below
+    // the new take profit). Spent 300 for 1 + 100/90 + 100/80 coins.
+    let candles = [
+        candle(0, 100.0, 100.0, 95.0, 95.0),
+        candle(1, 95.0, 95.0, 70.0, 75.0),
+        candle(2, 75.0, 76.0, 74.0, 75.0),
+    ];
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.max_safety_orders_filled, 2);
+    assert_eq!(out.ladder_exhausted, 1);
+    assert_eq!(out.deals_open_at_end, 1);
+    assert!(close(out.max_capital_used, 300.0));
+    let coins = 1.0 + 100.0 / 90.0 + 100.0 / 80.0;
+    assert!(close(out.unrealized_quote, coins * 75.0 - 300.0));
+    assert!(close(out.max_drawdown_quote, 300.0 - coins * 70.0));
+    // The take profit is then average × 1.1.
+    let tp = 300.0 / coins * 1.1;
+    let out = run(
+        &m,
+        &[candles[0], candles[1], candle(2, 75.0, tp, 74.0, tp)],
+        MIN,
+    );
+    assert_eq!(out.deals_closed, 1);
+    assert!(close(out.profit_quote, 30.0), "{}", out.profit_quote);
+    assert_eq!(out.so_filled_histogram, vec![0, 0, 1]);
+}
+
+#[test]
+fn the_stop_loss_closes_at_its_price_before_the_high_is_looked_at() {
+    let mut s = settings();
+    s.stop_loss_percentage = Some("25".parse().unwrap());
+    let m = model(&s, "0");
+    // Low 74 reaches SL 75 after both SOs fill; the high 200 of the same candle comes after.
+    let out = run(&m, &[candle(0, 100.0, 200.0, 74.0, 150.0)], MIN);
+    assert_eq!((out.deals_closed, out.deals_stopped), (0, 1));
+    let coins = 1.0 + 100.0 / 90.0 + 100.0 / 80.0;
+    assert!(close(out.profit_quote, coins * 75.0 - 300.0));
+}
+
+#[test]
+fn a_short_deal_mirrors_the_long_one() {
+    let mut s = settings();
+    s.strategy = Some(Direction::Short);
+    let m = model(&s, "0");
+    // Sell 100 USDT of coins at 100 (1 coin); SO at 110 fills at the high; TP below the average.
+    let out = run(
+        &m,
+        &[
+            candle(0, 100.0, 112.0, 99.0, 105.0),
+            candle(1, 105.0, 106.0, 90.0, 95.0),
+        ],
+        MIN,
+    );
+    assert_eq!(out.deals_closed, 1);
+    let coins = 1.0 + 100.0 / 110.0;
+    let average = 200.0 / coins;
+    let tp = average * 0.9;
+    assert!(
+        close(out.profit_quote, 200.0 - coins * tp),
+        "{}",
+        out.profit_quote
+    );
+    assert_eq!(out.max_safety_orders_filled, 1);
+}
+
+#[test]
+fn cooldown_delays_the_next_deal_from_the_end_of_the_closing_candle() {
+    let mut s = settings();
+    s.cooldown = Some(120);
+    let m = model(&s, "0");
+    let candles: Vec<Candle> = (0..6)
+        .map(|i| candle(i, 100.0, 111.0, 99.0, 100.0))
+        .collect();
+    // Closes in candle 0 (ends at 1 min) + 2 min cooldown: next deal at candle 3, closes there.
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.deals_closed, 2);
+    // Without cooldown every candle holds a deal.
+    let out = run(&model(&settings(), "0"), &candles, MIN);
+    assert_eq!(out.deals_closed, 6);
+}
+
+#[test]
+fn fees_are_charged_on_every_fill_and_the_sale() {
+    let m = model(&settings(), "0.1");
+    let out = run(&m, &[candle(0, 100.0, 111.0, 99.0, 105.0)], MIN);
+    // Buy 100 (fee 0.1), sell 1 coin at 110 (fee 0.11).
+    assert!(
+        close(out.profit_quote, 10.0 - 0.1 - 0.11),
+        "{}",
+        out.profit_quote
+    );
+}
+
+#[test]
+fn what_the_model_leaves_out_is_listed_and_signals_are_refused() {
+    let mut s = settings();
+    s.trailing_enabled = Some(true);
+    s.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
+    let (_, left) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
+    assert!(
+        left.iter().any(|l| l.contains("trailing take profit")),
+        "{left:?}"
+    );
+    assert!(
+        left.iter().any(|l| l.contains("max_active_deals")),
+        "{left:?}"
+    );
+    s.strategy_list = Some(vec![StrategyCondition {
+        strategy: "trading_view".into(),
+        options: Default::default(),
+    }]);
+    let refused = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap_err();
+    assert!(
+        refused.0.contains("--assume-start nonstop"),
+        "{}",
+        refused.0
+    );
+    let (_, left) = compile(&s, Decimal::ZERO, AssumeStart::Nonstop).unwrap();
+    assert!(left.iter().any(|l| l.contains("assumed nonstop")));
+}
+
+fn path(start: f64, moves: &[(f64, f64, f64)]) -> Vec<Candle> {
+    let mut price = start;
+    moves
+        .iter()
+        .enumerate()
+        .map(|(i, (up, down, drift))| {
+            let open = price;
+            let close = (open * (1.0 + drift)).max(0.01);
+            let high = open.max(close) * (1.0 + up);
+            let low = (open.min(close) * (1.0 - down)).max(0.001);
+            price = close;
+            candle(i as i64, open, high, low, close)
+        })
+        .collect()
+}
+
+proptest! {
+    /// Capital never goes above the ladder's worst case, and every closed deal's profit is its
+    /// proceeds minus its cost minus its fees (checked through the totals: with no fee, the sum of
+    /// profits is what was sold minus what was bought).
+    #[test]
+    fn invariants_hold_on_any_path(
+        moves in prop::collection::vec((0.0f64..0.05, 0.0f64..0.05, -0.04f64..0.04), 1..300),
+        fee in prop::sample::select(vec!["0", "0.1"]),
+        short in any::<bool>(),
+        stop in any::<bool>(),
+    ) {
+        let mut s = settings();
+        if short { s.strategy = Some(Direction::Short); }
+        if stop { s.stop_loss_percentage = Some("30".parse().unwrap()); }
+        let m = model(&s, fee);
+        let candles = path(100.0, &moves);
+        let mut closed = Vec::new();
+        let out = run_with(&m, &candles, MIN, |c| closed.push(*c));
+        prop_assert!(out.max_capital_used <= 300.0 + 1e-9);
+        let fee_rate: f64 = fee.parse::<f64>().unwrap() / 100.0;
+        for c in &closed {
+            let proceeds = if short { c.quote } else { c.base * c.exit };
+            let cost = if short { c.base * c.exit } else { c.quote };
+            prop_assert!((c.profit - (proceeds - cost - c.fees)).abs() < 1e-9);
+            prop_assert!((c.fees - fee_rate * (c.quote + c.base * c.exit)).abs() < 1e-9);
+            prop_assert!(c.quote <= 300.0 + 1e-9);
+        }
+        let total: f64 = closed.iter().map(|c| c.profit).sum();
+        prop_assert!((total - out.profit_quote).abs() < 1e-6);
+        let deals: u32 = out.so_filled_histogram.iter().sum();
+        prop_assert_eq!(deals, out.finished_deals() + out.deals_open_at_end);
+        prop_assert!(out.deals_open_at_end <= 1);
+        prop_assert!(out.max_drawdown_quote >= 0.0);
+        // A deal closed at the take profit never loses, before fees.
+        if fee == "0" && out.deals_stopped == 0 {
+            prop_assert!(out.profit_quote >= -1e-9, "{}", out.profit_quote);
+        }
+    }
+}
