@@ -83,7 +83,11 @@ fn a_backtest_reports_every_field_of_its_schema() {
     );
     // ETH conservative's 15 % stop loss: a deal entered near the top of the swing (112) falls
     // 21 % to its bottom (88), past it; BTC conservative has no stop loss.
-    assert!(results[1]["deals_stopped"].as_u64().unwrap() > 0, "{}", results[1]);
+    assert!(
+        results[1]["deals_stopped"].as_u64().unwrap() > 0,
+        "{}",
+        results[1]
+    );
     assert_eq!(btc["deals_stopped"], 0);
 
     // The human form: one block per bot and pair, with the histogram.
