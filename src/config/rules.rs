@@ -45,7 +45,8 @@ pub fn check(
     check_strategy_sets(config, diagnostics);
     let blacklist = check_blacklist(config, diagnostics);
     check_unique_names(bots, diagnostics);
-    bots.iter()
+    let numbers: Vec<Option<DcaNumbers>> = bots
+        .iter()
         .map(|bot| {
             let mut found = Vec::new();
             let numbers = check_bot(config, bot, &blacklist, &mut found);
@@ -53,7 +54,109 @@ pub fn check(
             diagnostics.append(&mut found);
             numbers.filter(|_| ok)
         })
-        .collect()
+        .collect();
+    check_capital_budgets(config, bots, &numbers, diagnostics);
+    numbers
+}
+
+/// `max_capital` of each account against the worst case of its bots: every deal of every bot
+/// (absent ones aside), run to its last safety order, in the budget's currency. Bots quoted in
+/// another currency, or whose capital depends on the price, are named in a warning, not summed.
+fn check_capital_budgets(
+    config: &Config,
+    bots: &[DesiredBot],
+    numbers: &[Option<DcaNumbers>],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (alias, named) in &config.accounts {
+        let Some(budget) = named.value.max_capital else {
+            continue;
+        };
+        let mut by_currency: BTreeMap<String, (Decimal, Vec<String>)> = BTreeMap::new();
+        let mut uncounted = Vec::new();
+        for (bot, n) in bots.iter().zip(numbers) {
+            if bot.spec.account.as_deref() != Some(alias.as_str()) || bot.spec.absent == Some(true)
+            {
+                continue;
+            }
+            let pairs: Vec<String> = bot
+                .spec
+                .pairs
+                .iter()
+                .flatten()
+                .map(|p| p.value.clone())
+                .collect();
+            let capital = n.as_ref().and_then(|n| {
+                let currency = crate::report::common_currency(
+                    &pairs,
+                    n.capital_currency? == crate::model::enums::VolumeType::BaseCurrency,
+                )?;
+                Some((currency, n.capital_all_deals?))
+            });
+            match capital {
+                Some((currency, amount)) => {
+                    let entry = by_currency.entry(currency.clone()).or_default();
+                    entry.0 += amount;
+                    entry.1.push(format!(
+                        "{}: {} {currency}",
+                        bot.name(),
+                        amount.display_in(&currency)
+                    ));
+                }
+                None => uncounted.push(bot.name().to_string()),
+            }
+        }
+        // The budget's currency: the one most of the account's capital is in.
+        let Some((currency, (total, lines))) = by_currency
+            .iter()
+            .max_by_key(|(_, (_, lines))| lines.len())
+            .map(|(c, v)| (c.clone(), v.clone()))
+        else {
+            continue;
+        };
+        let span = named.value.spans.value("max_capital");
+        if total > budget {
+            diagnostics.push(
+                Diagnostic::error(
+                    "over-budget",
+                    format!(
+                        "the bots on account `{alias}` can lock {} {currency} at once, over its max_capital of {budget}",
+                        total.display_in(&currency)
+                    ),
+                )
+                .at(span, "the budget")
+                .help(format!(
+                    "worst case per bot (every deal to its last safety order): {}; lower volumes, safety orders or max_active_deals, or raise max_capital",
+                    lines.join("; ")
+                )),
+            );
+        }
+        let others: Vec<String> = by_currency
+            .iter()
+            .filter(|(c, _)| **c != currency)
+            .flat_map(|(_, (_, lines))| lines.clone())
+            .chain(
+                uncounted
+                    .iter()
+                    .map(|b| format!("{b}: depends on the price")),
+            )
+            .collect();
+        if !others.is_empty() {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "budget-currency",
+                    format!(
+                        "max_capital of `{alias}` is read as {currency}; not counted in it: {}",
+                        others.join("; ")
+                    ),
+                )
+                .at(span, "the budget")
+                .help(
+                    "give those bots their own account alias, or quote them in the same currency",
+                ),
+            );
+        }
+    }
 }
 
 /// The safety settings: a limit outside its range would switch the rail off or make it meaningless.

@@ -83,6 +83,12 @@ config_record! {
         pub name: String,
         /// The live account's id; pins the alias to that account.
         pub id: i64,
+        /// The most capital this account's bots may lock at once, in their quote currency
+        /// (`5000` for USDT bots): validate fails when every deal of every bot on the account,
+        /// run to its last safety order, would need more; plan shows it beside the capital at
+        /// risk. Bots quoted in another currency are reported apart.
+        #[schemars(range(min = 0))]
+        pub max_capital: Decimal,
     }
 }
 

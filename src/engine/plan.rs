@@ -171,6 +171,8 @@ pub struct Capital {
     pub currency: String,
     pub before: Decimal,
     pub after: Decimal,
+    /// The account's `max_capital`, when the config sets one.
+    pub budget: Option<Decimal>,
 }
 
 /// A live bot the config leaves alone.
@@ -714,7 +716,7 @@ pub fn plan(
             })
             .collect(),
     };
-    let capital = capital_at_risk(&changes, live, &accounts);
+    let capital = capital_at_risk(desired, &changes, live, &accounts);
     let answered = target
         .mode
         .is_none()
@@ -740,6 +742,7 @@ pub fn plan(
 /// Every enabled bot's worst case, summed per account and currency: the live bots as they are,
 /// then as the changes leave them (updated, toggled, deleted) plus the bots created enabled.
 fn capital_at_risk(
+    desired: &Desired,
     changes: &[Change],
     live: &LiveState,
     accounts: &BTreeMap<String, Account>,
@@ -789,16 +792,23 @@ fn capital_at_risk(
         }
     }
     sums.into_iter()
-        .map(|((account_id, currency), (before, after))| Capital {
-            account_id,
-            account: accounts
+        .map(|((account_id, currency), (before, after))| {
+            let account = accounts
                 .iter()
                 .find(|(_, a)| a.id == account_id)
                 .map(|(alias, _)| alias.clone())
-                .unwrap_or_default(),
-            currency,
-            before,
-            after,
+                .unwrap_or_default();
+            Capital {
+                budget: desired
+                    .accounts
+                    .get(&account)
+                    .and_then(|a| a.spec.max_capital),
+                account_id,
+                account,
+                currency,
+                before,
+                after,
+            }
         })
         .collect()
 }

@@ -155,9 +155,12 @@ fn write_capital(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
 /// keeps the exact sum.
 pub fn capital_move(c: &super::plan::Capital) -> String {
     format!(
-        "{} {cur} -> {} {cur}",
+        "{} {cur} -> {} {cur}{}",
         c.before.display_in(&c.currency),
         c.after.display_in(&c.currency),
+        c.budget
+            .map(|b| format!(" (budget {b} {})", c.currency))
+            .unwrap_or_default(),
         cur = c.currency
     )
 }

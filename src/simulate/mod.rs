@@ -67,7 +67,7 @@ pub struct Candle {
 }
 
 /// An order of the ladder: how far from the entry, how much.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 struct Rung {
     /// Fraction of the entry price (0.012 for 1.2 %).
     deviation: f64,
@@ -76,8 +76,9 @@ struct Rung {
     in_base: bool,
 }
 
-/// A bot's settings as the simulation runs them.
-#[derive(Debug, Clone, PartialEq)]
+/// A bot's settings as the simulation runs them (serializable, for other implementations of the
+/// model to run the very same bot).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BotModel {
     short: bool,
     base: Rung,

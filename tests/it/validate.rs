@@ -296,3 +296,32 @@ fn fmt_checks_and_fixes_the_layout() {
         .assert()
         .success();
 }
+
+/// `max_capital` on an account: validate fails with each bot's worst case when they exceed it,
+/// and plan shows the budget beside the capital at risk.
+#[test]
+fn a_capital_budget_is_checked_with_a_breakdown() {
+    std::env::set_current_dir(root()).unwrap();
+    let text = human("tests/fixtures/broken/over-budget.toml");
+    assert!(
+        text.contains(
+            "the bots on account `main` can lock 547.5 USDT at once, over its max_capital of 500"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("one: 273.75 USDT; two: 273.75"), "{text}");
+    let dir = super::engine_support::example_dir();
+    super::engine_support::edit(
+        &dir.path().join("shared.toml"),
+        "name = \"Binance Spot\"",
+        "name = \"Binance Spot\"\nmax_capital = 10000",
+    );
+    super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "main: 0 USDT -> 273.75 USDT (budget 10000 USDT)",
+        ));
+}

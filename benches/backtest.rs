@@ -1,0 +1,95 @@
+//! The target: one year of 5-minute candles (105,120) through 20 nonstop bots, under
+//! 100 ms in release on two cores. The candles are the seeded synthetic path (80 % volatility);
+//! the 20 bots vary step, martingale, safety orders, take profit, stop loss, direction and
+//! cooldown. `benches/backtest_python.py` runs the same model in plain Python on the same candles
+//! (written to target/backtest-candles.csv by this bench) for comparison.
+//! Run with `cargo bench --bench backtest`.
+
+use botform::model::bot::{BotSettings, StrategyCondition};
+use botform::model::decimal::Decimal;
+use botform::model::enums::{Direction, TakeProfitType};
+use botform::simulate::{self, AssumeStart, synthetic};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn bots() -> Vec<simulate::BotModel> {
+    let d = |x: f64| Some(format!("{x}").parse::<Decimal>().unwrap());
+    (0..20)
+        .map(|i| {
+            let settings = BotSettings {
+                pairs: Some(vec!["USDT_BTC".into()]),
+                strategy: Some(if i % 5 == 4 {
+                    Direction::Short
+                } else {
+                    Direction::Long
+                }),
+                strategy_list: Some(vec![StrategyCondition {
+                    strategy: "nonstop".into(),
+                    options: Default::default(),
+                }]),
+                base_order_volume: d(10.0),
+                safety_order_volume: d(20.0),
+                safety_order_step_percentage: d(0.8 + 0.1 * i as f64),
+                max_safety_orders: Some(3 + (i % 8) as u32),
+                active_safety_orders_count: Some(1),
+                martingale_volume_coefficient: d(1.0 + 0.05 * (i % 10) as f64),
+                martingale_step_coefficient: d(1.0 + 0.04 * (i % 6) as f64),
+                take_profit: d(0.8 + 0.15 * (i % 7) as f64),
+                take_profit_type: Some(TakeProfitType::Total),
+                stop_loss_percentage: if i % 3 == 0 { d(35.0) } else { None },
+                cooldown: Some((i % 4) as u32 * 300),
+                ..BotSettings::default()
+            };
+            simulate::compile(&settings, "0.1".parse().unwrap(), AssumeStart::AsConfigured)
+                .unwrap()
+                .0
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let spec = synthetic::parse("paths=1,vol=80,days=365,interval=5m,seed=7").unwrap();
+    let candles = synthetic::path(&spec, 0);
+    assert_eq!(candles.len(), 105_120);
+    let models = bots();
+    // The same candles and bots for the Python comparison.
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let csv: String = candles
+        .iter()
+        .map(|k| {
+            format!(
+                "{},{},{},{},{}\n",
+                k.open_time_ms, k.open, k.high, k.low, k.close
+            )
+        })
+        .collect();
+    let _ = std::fs::write(target.join("backtest-candles.csv"), csv);
+    let totals: Vec<String> = models
+        .iter()
+        .map(|m| {
+            format!(
+                "{:.6}",
+                simulate::run(m, &candles, spec.interval_ms).profit_quote
+            )
+        })
+        .collect();
+    let _ = std::fs::write(target.join("backtest-profits.txt"), totals.join("\n"));
+    let _ = std::fs::write(
+        target.join("backtest-bots.json"),
+        serde_json::to_string_pretty(&models).unwrap(),
+    );
+    c.bench_function("105,120 candles x 20 bots", |b| {
+        b.iter(|| {
+            models
+                .iter()
+                .map(|m| simulate::run(m, &candles, spec.interval_ms).deals_closed)
+                .sum::<u32>()
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);
