@@ -21,7 +21,7 @@ pub fn plan_schema_json() -> String {
 
 /// The JSON Schema of `botform backtest --format json` (`schema/backtest.schema.json`).
 pub fn backtest_schema_json() -> String {
-    schema_of::<crate::cli::BacktestReport>()
+    schema_of::<crate::simulate::report::BacktestReport>()
 }
 
 fn schema_of<T: schemars::JsonSchema>() -> String {

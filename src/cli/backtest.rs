@@ -1,17 +1,15 @@
 //! `botform backtest`: replay candles (from files, or seeded random paths) through the bots of a
 //! config with the model in `simulate`, and report per bot and pair.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use serde::Serialize;
 
 use crate::model::decimal::Decimal;
-use crate::simulate::candles::{self, Series};
-use crate::simulate::{self, AssumeStart, PairReport, dec, synthetic};
+use crate::simulate::report::{self, BacktestReport, Options, Prices};
+use crate::simulate::{AssumeStart, synthetic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,83 +53,6 @@ pub enum Format {
     Json,
 }
 
-/// `botform backtest --format json` (format_version 1).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(title = "botform backtest")]
-pub struct BacktestReport {
-    pub format_version: u32,
-    pub fee_percentage: Decimal,
-    /// Per bot and pair, from candle files.
-    pub results: Vec<PairReport>,
-    /// Per bot, from synthetic paths.
-    pub stress: Vec<StressReport>,
-    pub not_backtestable: Vec<Skipped>,
-    /// Bots' pairs with no candle file.
-    pub missing_candles: Vec<Skipped>,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Skipped {
-    pub name: String,
-    pub reason: String,
-}
-
-/// Percentiles over paths.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Spread {
-    pub p5: Decimal,
-    pub p50: Decimal,
-    pub p95: Decimal,
-    pub max: Decimal,
-}
-
-/// Shares of paths, 0 to 1.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Chances {
-    /// A deal filled every safety order.
-    pub ladder_exhausted: Decimal,
-    pub stop_loss_hit: Decimal,
-    /// A deal stayed open longer than a week.
-    pub deal_longer_than_a_week: Decimal,
-    /// Capital still locked in a deal at the end.
-    pub open_at_end: Decimal,
-}
-
-/// One bot over N seeded random paths.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct StressReport {
-    pub name: String,
-    pub account: String,
-    pub paths: u32,
-    pub candles_per_path: usize,
-    pub interval_s: i64,
-    pub volatility_percentage: Decimal,
-    pub profit_quote: Spread,
-    pub max_capital_used: Spread,
-    pub max_drawdown_quote: Spread,
-    pub chances: Chances,
-    pub not_simulated: Vec<String>,
-}
-
-fn spread(mut values: Vec<f64>) -> Spread {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        let i = ((values.len() - 1) as f64 * q).round() as usize;
-        dec(values[i])
-    };
-    Spread {
-        p5: at(0.05),
-        p50: at(0.5),
-        p95: at(0.95),
-        max: dec(*values.last().unwrap_or(&0.0)),
-    }
-}
-
-fn share(count: usize, of: usize) -> Decimal {
-    dec(count as f64 / of.max(1) as f64).round_dp(4)
-}
-
 fn time_arg(text: &Option<String>, what: &str) -> Result<Option<i64>, String> {
     text.as_ref()
         .map(|t| {
@@ -171,15 +92,25 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
-    if args.candles.is_empty() && args.synthetic.is_none() {
-        return Err("give --candles (files or directories of CSV) or --synthetic SPEC".into());
-    }
-    let spec = args
-        .synthetic
-        .as_deref()
-        .map(synthetic::parse)
-        .transpose()?;
-    let (from, to) = (time_arg(&args.from, "from")?, time_arg(&args.to, "to")?);
+    let prices = match (&args.synthetic, args.candles.is_empty()) {
+        (Some(spec), _) => Prices::Synthetic(synthetic::parse(spec)?),
+        (None, false) => Prices::Files(args.candles.clone()),
+        (None, true) => {
+            return Err("give --candles (files or directories of CSV) or --synthetic SPEC".into());
+        }
+    };
+    let options = Options {
+        prices,
+        bots: args.bots.clone(),
+        from_ms: time_arg(&args.from, "from")?,
+        to_ms: time_arg(&args.to, "to")?,
+        fee_percentage: args.fee,
+        assume: if args.assume_start.is_some() {
+            AssumeStart::Nonstop
+        } else {
+            AssumeStart::AsConfigured
+        },
+    };
     let paths = super::paths_or_cwd(args.paths.clone());
     let checked = crate::config::check(&paths);
     if !checked.is_valid() {
@@ -187,153 +118,14 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         let _ = super::validate::write_human(&mut err, &checked, false, false);
         return Err("the config has errors: backtests need a valid config".into());
     }
-    let names: Vec<&str> = checked
-        .bots
-        .iter()
-        .filter_map(|b| b.spec.name.as_deref())
-        .collect();
-    for wanted in &args.bots {
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(wanted)) {
-            return Err(format!(
-                "--bot `{wanted}` names no bot of the config{}",
-                crate::diagnostic::did_you_mean(wanted, names.iter().copied())
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    let assume = if args.assume_start.is_some() {
-        AssumeStart::Nonstop
-    } else {
-        AssumeStart::AsConfigured
-    };
-    let mut report = BacktestReport {
-        format_version: 1,
-        fee_percentage: args.fee,
-        results: Vec::new(),
-        stress: Vec::new(),
-        not_backtestable: Vec::new(),
-        missing_candles: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let mut series: BTreeMap<PathBuf, Series> = BTreeMap::new();
-    for bot in &checked.bots {
-        let name = bot.name().to_string();
-        if bot.spec.absent == Some(true)
-            || (!args.bots.is_empty() && !args.bots.iter().any(|b| b.eq_ignore_ascii_case(&name)))
-        {
-            continue;
-        }
-        let account = bot.spec.account.clone().unwrap_or_default();
-        let settings = bot.settings();
-        let (model, not_simulated) = match simulate::compile(&settings, args.fee, assume) {
-            Ok(m) => m,
-            Err(e) => {
-                report.not_backtestable.push(Skipped { name, reason: e.0 });
-                continue;
-            }
-        };
-        if let Some(spec) = &spec {
-            report
-                .stress
-                .push(stress(&name, &account, &model, spec, not_simulated));
-            continue;
-        }
-        for pair in settings.pairs.iter().flatten() {
-            let Some(file) = candles::find_for_pair(&args.candles, pair) else {
-                let (quote, base) = pair.split_once('_').unwrap_or((pair, ""));
-                report.missing_candles.push(Skipped {
-                    name: name.clone(),
-                    reason: format!("{pair}: no {pair}.csv or {base}{quote}.csv among the candles"),
-                });
-                continue;
-            };
-            if !series.contains_key(&file) {
-                let loaded = candles::read_csv(&file).map_err(|e| e.to_string())?;
-                report.warnings.extend(loaded.warnings.iter().cloned());
-                series.insert(file.clone(), loaded);
-            }
-            let s = &series[&file];
-            let window: Vec<simulate::Candle> = s
-                .candles
-                .iter()
-                .filter(|c| {
-                    from.is_none_or(|f| c.open_time_ms >= f)
-                        && to.is_none_or(|t| c.open_time_ms < t)
-                })
-                .copied()
-                .collect();
-            if window.is_empty() {
-                report.missing_candles.push(Skipped {
-                    name: name.clone(),
-                    reason: format!("{pair}: no candles between --from and --to"),
-                });
-                continue;
-            }
-            let outcome = simulate::run(&model, &window, s.interval_ms);
-            report.results.push(PairReport::new(
-                &name,
-                &account,
-                pair,
-                &window,
-                s.interval_ms,
-                &outcome,
-                not_simulated.clone(),
-            ));
-        }
-    }
+    let report = report::backtest(&checked, &options).map_err(|e| {
+        e.replace(
+            "no bot of the config is named",
+            "--bot: no bot of the config is named",
+        )
+    })?;
     let ok = !report.results.is_empty() || !report.stress.is_empty();
-    if !ok {
-        report
-            .warnings
-            .push("no bot was simulated: see not_backtestable and missing_candles".into());
-    }
     Ok((report, ok))
-}
-
-fn stress(
-    name: &str,
-    account: &str,
-    model: &simulate::BotModel,
-    spec: &synthetic::Spec,
-    not_simulated: Vec<String>,
-) -> StressReport {
-    let mut profit = Vec::new();
-    let mut capital = Vec::new();
-    let mut drawdown = Vec::new();
-    let (mut exhausted, mut stopped, mut long, mut open) = (0, 0, 0, 0);
-    let mut candles_per_path = 0;
-    for i in 0..spec.paths {
-        let candles = synthetic::path(spec, i);
-        candles_per_path = candles.len();
-        let o = simulate::run(model, &candles, spec.interval_ms);
-        profit.push(o.profit_quote);
-        capital.push(o.max_capital_used);
-        drawdown.push(o.max_drawdown_quote);
-        exhausted += usize::from(o.ladder_exhausted > 0);
-        stopped += usize::from(o.deals_stopped > 0);
-        long += usize::from(o.deals_longer_than_a_week > 0);
-        open += usize::from(o.deals_open_at_end > 0);
-    }
-    let n = spec.paths as usize;
-    StressReport {
-        name: name.into(),
-        account: account.into(),
-        paths: spec.paths,
-        candles_per_path,
-        interval_s: spec.interval_ms / 1000,
-        volatility_percentage: dec(spec.vol),
-        profit_quote: spread(profit),
-        max_capital_used: spread(capital),
-        max_drawdown_quote: spread(drawdown),
-        chances: Chances {
-            ladder_exhausted: share(exhausted, n),
-            stop_loss_hit: share(stopped, n),
-            deal_longer_than_a_week: share(long, n),
-            open_at_end: share(open, n),
-        },
-        not_simulated,
-    }
 }
 
 fn duration(s: i64) -> String {

@@ -13,7 +13,6 @@ mod sandbox;
 mod schema_cmd;
 mod validate;
 
-pub use backtest::BacktestReport;
 pub use validate::write_human as write_validate_human;
 
 use std::io::IsTerminal;

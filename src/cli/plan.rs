@@ -29,6 +29,14 @@ pub struct Args {
     /// List live bots the config does not manage instead of only counting them.
     #[arg(long)]
     show_unmanaged: bool,
+    /// Backtest each bot the plan creates or changes, before and after, on these candle files
+    /// (or directories; one CSV per pair).
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "backtest_synthetic")]
+    backtest_candles: Vec<PathBuf>,
+    /// Backtest each bot the plan creates or changes, before and after, on seeded random paths
+    /// (`paths=100,vol=80,days=90,seed=7`).
+    #[arg(long, value_name = "SPEC")]
+    backtest_synthetic: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,8 +48,51 @@ pub enum Format {
     Markdown,
 }
 
+/// `--backtest-candles` / `--backtest-synthetic`: each created or changed bot before -> after.
+fn backtest_changes(
+    args: &Args,
+    planned: &workflow::Planned,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    use crate::simulate::report::{self, Options, Prices};
+    let prices = match (&args.backtest_synthetic, args.backtest_candles.is_empty()) {
+        (Some(spec), _) => Prices::Synthetic(crate::simulate::synthetic::parse(spec)?),
+        (None, false) => Prices::Files(args.backtest_candles.clone()),
+        (None, true) => return Ok(()),
+    };
+    let options = Options {
+        prices,
+        bots: Vec::new(),
+        from_ms: None,
+        to_ms: None,
+        fee_percentage: Default::default(),
+        assume: crate::simulate::AssumeStart::Nonstop,
+    };
+    let (comparisons, notes) = report::compare_plan(&planned.plan, &planned.desired, &options)?;
+    let write = |out: &mut dyn Write| -> io::Result<()> {
+        writeln!(
+            out,
+            "\nBacktest of the changed bots, before -> after (same prices):"
+        )?;
+        for c in &comparisons {
+            match (&c.before, &c.after) {
+                (Some(b), Some(a)) => {
+                    writeln!(out, "  {} on {}:\n    {b}\n -> {a}", c.address, c.on)?
+                }
+                (None, Some(a)) => writeln!(out, "  {} on {} (new): {a}", c.address, c.on)?,
+                _ => writeln!(out, "  {} on {}: not backtestable", c.address, c.on)?,
+            }
+        }
+        for n in &notes {
+            writeln!(out, "  note: {n}")?;
+        }
+        Ok(())
+    };
+    write(out).map_err(|e| e.to_string())
+}
+
 pub fn run(args: Args, output: Output) -> ExitCode {
-    let paths = super::paths_or_cwd(args.paths);
+    let paths = super::paths_or_cwd(args.paths.clone());
     let runtime = super::runtime();
     runtime.block_on(async {
         let planned = match workflow::make_plan(&paths, &args.targets).await {
@@ -66,6 +117,10 @@ pub fn run(args: Args, output: Output) -> ExitCode {
         };
         if let Err(e) = written {
             eprintln!("error: cannot write the plan: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = backtest_changes(&args, &planned, &mut out) {
+            eprintln!("error: backtest: {e}");
             return ExitCode::FAILURE;
         }
         if let Some(path) = &args.out {

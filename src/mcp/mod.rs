@@ -10,6 +10,7 @@
 #![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
 
 mod applying;
+mod backtesting;
 pub mod budget;
 mod describe;
 mod edits;
@@ -111,7 +112,8 @@ impl BotformServer {
                 + Self::reads_router()
                 + Self::edits_router()
                 + Self::describe_router()
-                + Self::applying_router(),
+                + Self::applying_router()
+                + Self::backtesting_router(),
             prompt_router: Self::prompt_router(),
         })
     }

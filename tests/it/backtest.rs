@@ -184,3 +184,36 @@ fn a_stress_test_needs_no_data_and_repeats_itself() {
         .unwrap();
     assert!((0.0..=1.0).contains(&chance));
 }
+
+/// `plan --backtest-synthetic`: each changed bot's backtest before and after the change, on the
+/// same seeded paths.
+#[test]
+fn a_plan_shows_each_change_backtested_before_and_after() {
+    let dir = super::engine_support::example_dir();
+    super::engine_support::offline()
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    super::engine_support::edit(
+        &dir.path().join("shared.toml"),
+        "take_profit = 1.5",
+        "take_profit = 1.2",
+    );
+    let out = super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--backtest-synthetic", "paths=10,vol=80,days=20,seed=3"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let at = text
+        .find("bot \"BTC conservative\" on main on synthetic paths:")
+        .unwrap_or_else(|| panic!("{text}"));
+    let block: Vec<&str> = text[at..].lines().take(3).collect();
+    assert!(block[1].trim_start().starts_with("profit "), "{block:?}");
+    assert!(block[2].starts_with(" -> profit "), "{block:?}");
+    assert_ne!(block[1].trim(), block[2].trim_start_matches(" -> ").trim());
+}

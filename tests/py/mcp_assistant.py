@@ -197,6 +197,9 @@ async def five_tasks(web):
         tp = next(f for f in explained["fields"] if f["field"] == "take_profit")
         check(tp["config"] == "1.3" and tp["live"] == "1.5" and tp["differs"] and tp["set_at"].startswith("btc-conservative.toml:"),
               f"explained: {tp}")
+        # Compare the variant before proposing it: a backtest of the edited bot on seeded paths.
+        tested = data(await call(c, "backtest", {"bots": ["BTC conservative"], "synthetic": "paths=20,vol=80,days=30,seed=7"}, bots=6))
+        check(tested["report"]["stress"][0]["paths"] == 20, f"backtest: {tested}")
         planned, _ = await plan_and_apply(c)
         check("take_profit = 1.5 -> 1.3" in planned["human"], planned["human"][:3000])
 
@@ -288,6 +291,8 @@ async def at_scale(web):
         await call(c, "market_pairs", {"account": "main"}, bots=1000)
         await call(c, "list_strategies", {}, bots=1000)
         await call(c, "describe_config", {}, bots=1000)
+        everyone = data(await call(c, "backtest", {"synthetic": "paths=1,days=1,interval=1h,seed=1"}, bots=1000))
+        check(everyone["more"] and everyone["report"]["stress"], f"a 1,000-bot backtest is cut to fit: {everyone['more']}")
         imported = data(await call(c, "import", {}, bots=1000))
         check(imported["more"], f"a large import says how to get it: {imported['more']}")
 

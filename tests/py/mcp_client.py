@@ -19,7 +19,7 @@ EXPECTED_TOOLS = {
     "validate", "plan", "apply", "import", "describe_config", "list_accounts",
     "list_strategies", "market_pairs", "bot_performance", "show_plan", "apply_status", "set_fields",
     "add_bot", "remove_bot", "blacklist_add", "blacklist_remove", "list_bots", "explain_bot", "deals",
-    "currency_rates",
+    "currency_rates", "backtest",
 }
 
 

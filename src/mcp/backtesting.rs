@@ -1,0 +1,140 @@
+//! The MCP `backtest` tool: the same backtest as `botform backtest`, on the config under the root,
+//! so an assistant can compare variants of a bot before proposing a diff. Bounded like every
+//! answer: as many results as fit, and a count of the rest.
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{BotformServer, budget, paths};
+use crate::simulate::report::{self, BacktestReport, Options, Prices};
+use crate::simulate::{AssumeStart, synthetic};
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct BacktestArgs {
+    /// Bots to backtest, by name (any case). Empty: every bot.
+    #[serde(default)]
+    pub bots: Vec<String>,
+    /// Seeded random paths: `paths=200,vol=80,days=90,interval=5m,seed=7` (also drift, jumps,
+    /// jump). Give this or `candles`.
+    #[serde(default)]
+    pub synthetic: String,
+    /// Candle CSV files or directories under the root (one file per pair: `USDT_BTC.csv` or
+    /// `BTCUSDT.csv`).
+    #[serde(default)]
+    pub candles: Vec<String>,
+    /// Fee in percent of every fill and sale (default 0).
+    #[serde(default)]
+    pub fee: String,
+    /// Simulate bots that start on signals as if they started nonstop.
+    #[serde(default)]
+    pub assume_nonstop: bool,
+    /// First and last candle times (ISO 8601 or dates); empty: all.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BacktestAnswer {
+    pub report: BacktestReport,
+    /// What did not fit, and how to get it.
+    pub more: String,
+}
+
+fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    crate::timefmt::parse_iso(text)
+        .map(|s| Some(s * 1000))
+        .ok_or_else(|| format!("{what} `{text}`: a date (2025-01-31) or an ISO 8601 time"))
+}
+
+#[tool_router(router = backtesting_router, vis = "pub(super)")]
+impl BotformServer {
+    /// Backtest bots of the config under the root: replay candle files (or seeded random price
+    /// paths) through their settings with botform's documented model, and report deals, profit
+    /// after fees, most capital at once, worst drawdown and safety orders used. Offline; changes
+    /// nothing. Edit a bot, backtest again, and compare before proposing the change.
+    #[tool(
+        title = "Backtest bots",
+        annotations(
+            title = "Backtest bots",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn backtest(
+        &self,
+        Parameters(args): Parameters<BacktestArgs>,
+    ) -> Result<Json<BacktestAnswer>, String> {
+        let prices = match (args.synthetic.is_empty(), args.candles.is_empty()) {
+            (false, true) => Prices::Synthetic(synthetic::parse(&args.synthetic)?),
+            (true, false) => Prices::Files(
+                args.candles
+                    .iter()
+                    .map(|c| paths::resolve(&self.inner.root, c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return Err("give exactly one of `synthetic` or `candles`".into()),
+        };
+        if let Prices::Synthetic(spec) = &prices {
+            // A tool call should answer within seconds: 20 million candle steps at most.
+            let steps =
+                u64::from(spec.paths) * u64::from(spec.days) * 86_400_000 / spec.interval_ms as u64;
+            if steps > 20_000_000 {
+                return Err(format!(
+                    "{steps} candles in all: at most 20 million per call (fewer paths or days, or a longer interval)"
+                ));
+            }
+        }
+        let options = Options {
+            prices,
+            bots: args.bots.clone(),
+            from_ms: time(&args.from, "from")?,
+            to_ms: time(&args.to, "to")?,
+            fee_percentage: if args.fee.is_empty() {
+                Default::default()
+            } else {
+                args.fee
+                    .parse()
+                    .map_err(|_| format!("fee `{}` is not a number", args.fee))?
+            },
+            assume: if args.assume_nonstop {
+                AssumeStart::Nonstop
+            } else {
+                AssumeStart::AsConfigured
+            },
+        };
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        if !checked.is_valid() {
+            return Err(format!(
+                "the config has {} errors: call `validate` and fix them first",
+                checked.error_count()
+            ));
+        }
+        // Blocking work (files, the simulation) off the async runtime.
+        let mut report = tokio::task::spawn_blocking(move || report::backtest(&checked, &options))
+            .await
+            .map_err(|e| e.to_string())??;
+        let (results, stress) = (report.results.len(), report.stress.len());
+        budget::fit(&mut report.results, budget::ANSWER_BUDGET / 3);
+        budget::fit(&mut report.stress, budget::ANSWER_BUDGET / 6);
+        let left = (results - report.results.len()) + (stress - report.stress.len());
+        let more = if left > 0 {
+            format!("{left} more results did not fit: name fewer `bots`")
+        } else {
+            String::new()
+        };
+        let root = format!("{}/", self.inner.root.display());
+        for w in &mut report.warnings {
+            *w = w.replace(&root, "");
+        }
+        Ok(Json(BacktestAnswer { report, more }))
+    }
+}
