@@ -1346,6 +1346,21 @@ fn patch_bot(shared: &Shared, id: &str, body: &[u8]) -> Answer {
     saved.map(ok).unwrap_or_else(|failed| failed)
 }
 
+/// The sandbox's state, fresh from its store, and the mode a control request names (`"mode"`,
+/// else the sandbox's default).
+fn control_lock<'a>(
+    shared: &'a Shared,
+    request: &Value,
+) -> Result<(std::sync::MutexGuard<'a, Inner>, TradingMode), Answer> {
+    let mut inner = shared.lock();
+    inner.refresh()?;
+    let mode = request["mode"]
+        .as_str()
+        .and_then(TradingMode::parse)
+        .unwrap_or(inner.state.default_mode);
+    Ok((inner, mode))
+}
+
 /// Create many bots at once, each through the same checks as `POST /ver1/bots/create_bot`:
 /// `POST /__sandbox/bots` with `{"bots": [{create_bot params}, ...], "mode": "paper"}`. For tests
 /// and benchmarks that need a large account without minutes of paced creates; all or nothing.
@@ -1357,14 +1372,10 @@ fn seed_bots(shared: &Shared, body: &[u8]) -> Answer {
             vec!["is missing".to_string()],
         )]));
     };
-    let mut inner = shared.lock();
-    if let Err(failed) = inner.refresh() {
-        return failed;
-    }
-    let mode = request["mode"]
-        .as_str()
-        .and_then(TradingMode::parse)
-        .unwrap_or(inner.state.default_mode);
+    let (mut inner, mode) = match control_lock(shared, &request) {
+        Ok(locked) => locked,
+        Err(failed) => return failed,
+    };
     // Check every bot on a copy first: a bad one leaves the state untouched.
     let mut trial = inner.state.clone();
     for (i, params) in bots.iter().enumerate() {
@@ -1409,14 +1420,10 @@ fn set_blacklist(shared: &Shared, body: &[u8]) -> Answer {
             vec!["is missing".to_string()],
         )]));
     };
-    let mut inner = shared.lock();
-    if let Err(failed) = inner.refresh() {
-        return failed;
-    }
-    let mode = request["mode"]
-        .as_str()
-        .and_then(TradingMode::parse)
-        .unwrap_or(inner.state.default_mode);
+    let (mut inner, mode) = match control_lock(shared, &request) {
+        Ok(locked) => locked,
+        Err(failed) => return failed,
+    };
     let saved = inner.write(mode, |state| {
         state.mode_mut(mode).blacklist = pairs.clone();
         let touched = Touched {
@@ -1437,14 +1444,10 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
             ErrorBody::new("invalid_params", Some("expected a JSON object")),
         );
     };
-    let mut inner = shared.lock();
-    if let Err(failed) = inner.refresh() {
-        return failed;
-    }
-    let mode = request["mode"]
-        .as_str()
-        .and_then(TradingMode::parse)
-        .unwrap_or(inner.state.default_mode);
+    let (mut inner, mode) = match control_lock(shared, &request) {
+        Ok(locked) => locked,
+        Err(failed) => return failed,
+    };
     let Some(bot_id) = request["bot_id"].as_i64() else {
         return invalid(Attributes::from([(
             "bot_id".to_string(),

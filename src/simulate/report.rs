@@ -110,6 +110,20 @@ fn share(count: usize, of: usize) -> Decimal {
     dec(count as f64 / of.max(1) as f64).round_dp(4)
 }
 
+impl BacktestReport {
+    fn empty(fee_percentage: Decimal) -> BacktestReport {
+        BacktestReport {
+            format_version: 1,
+            fee_percentage,
+            results: Vec::new(),
+            stress: Vec::new(),
+            not_backtestable: Vec::new(),
+            missing_candles: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Backtest the bots of a valid config. `Err` for what stops the whole run (a bad candle file,
 /// a bot name that is not in the config).
 pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, String> {
@@ -128,15 +142,7 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             ));
         }
     }
-    let mut report = BacktestReport {
-        format_version: 1,
-        fee_percentage: options.fee_percentage,
-        results: Vec::new(),
-        stress: Vec::new(),
-        not_backtestable: Vec::new(),
-        missing_candles: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut report = BacktestReport::empty(options.fee_percentage);
     let mut loaded = Loaded::default();
     for bot in &checked.bots {
         let name = bot.name().to_string();
@@ -360,15 +366,7 @@ pub fn compare_plan(
 ) -> Result<(Vec<Comparison>, Vec<String>), String> {
     use crate::engine::plan::Action;
     let mut loaded = Loaded::default();
-    let mut scratch = BacktestReport {
-        format_version: 1,
-        fee_percentage: options.fee_percentage,
-        results: Vec::new(),
-        stress: Vec::new(),
-        not_backtestable: Vec::new(),
-        missing_candles: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut scratch = BacktestReport::empty(options.fee_percentage);
     let mut comparisons = Vec::new();
     for change in &plan.changes {
         if !matches!(change.action, Action::Create | Action::Update) {
