@@ -452,7 +452,7 @@ fn target_limits_the_plan_to_named_bots() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "--target names no bot of the config: No such bot",
+            "--target names no bot of the config: `No such bot`",
         ));
 }
 
