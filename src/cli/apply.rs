@@ -151,6 +151,10 @@ fn progress_for(total: usize, pace: u32) -> Arc<dyn Fn(String) + Send + Sync> {
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} changes · {elapsed} · {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    if bar.is_hidden() {
+        // A terminal that cannot draw (TERM unset or dumb): the lines, as without one.
+        return Arc::new(|line| eprintln!("{line}"));
+    }
     bar.set_message(format!("pace: at most {pace} requests a minute"));
     Arc::new(move |line: String| {
         if let Some((done, _)) = apply::progress_counts(&line) {

@@ -72,6 +72,7 @@ fn apply_on_a_terminal_shows_a_progress_bar() {
         .args(["-qec", &command, "/dev/null"])
         .env("BOTFORM_SANDBOX_STATE", state.path().join("sandbox.db"))
         .env("BOTFORM_STATE_DIR", super::state_dir())
+        .env("TERM", "xterm")
         .env_remove("THREECOMMAS_API_KEY")
         .output()
         .unwrap();
