@@ -18,6 +18,13 @@ pub struct Args {
     /// Candle CSV files or directories of them, one file per pair (`USDT_BTC.csv` or `BTCUSDT.csv`).
     #[arg(long, num_args = 1.., value_name = "PATH")]
     candles: Vec<PathBuf>,
+    /// Download the candles (public market data, no key) into the cache first, from `--from` to
+    /// `--to` (default: now), resuming what is cached.
+    #[arg(long, value_enum, value_name = "EXCHANGE", conflicts_with_all = ["candles", "synthetic"])]
+    candles_from: Option<FromExchange>,
+    /// The candle interval for --candles-from: 1m, 5m, 15m, 1h, 4h, 1d, ...
+    #[arg(long, default_value = "5m")]
+    interval: String,
     /// Seeded random paths instead of candle files: `paths=200,vol=80,days=365,interval=5m,seed=1`
     /// (also drift, jumps a year and jump size, in percent).
     #[arg(long, value_name = "SPEC", conflicts_with = "candles")]
@@ -39,6 +46,12 @@ pub struct Args {
     assume_start: Option<Assume>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FromExchange {
+    Binance,
+    Bybit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,11 +105,15 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
-    let prices = match (&args.synthetic, args.candles.is_empty()) {
-        (Some(spec), _) => Prices::Synthetic(synthetic::parse(spec)?),
-        (None, false) => Prices::Files(args.candles.clone()),
-        (None, true) => {
-            return Err("give --candles (files or directories of CSV) or --synthetic SPEC".into());
+    let prices = match (&args.synthetic, args.candles.is_empty(), args.candles_from) {
+        (Some(spec), _, _) => Prices::Synthetic(synthetic::parse(spec)?),
+        (None, false, _) => Prices::Files(args.candles.clone()),
+        (None, true, Some(exchange)) => Prices::Files(vec![download_candles(args, exchange)?]),
+        (None, true, None) => {
+            return Err(
+                "give --candles (files or directories of CSV), --candles-from EXCHANGE or --synthetic SPEC"
+                    .into(),
+            );
         }
     };
     let options = Options {
@@ -126,6 +143,54 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
     })?;
     let ok = !report.results.is_empty() || !report.stress.is_empty();
     Ok((report, ok))
+}
+
+/// `--candles-from`: every pair of the chosen bots into the cache; the cache folder to read.
+fn download_candles(args: &Args, exchange: FromExchange) -> Result<PathBuf, String> {
+    use crate::simulate::download::{self, Exchange};
+    let exchange = match exchange {
+        FromExchange::Binance => Exchange::Binance,
+        FromExchange::Bybit => Exchange::Bybit,
+    };
+    let interval_ms = synthetic::interval_ms(&args.interval)
+        .ok_or_else(|| format!("--interval `{}`: like 5m, 1h or 1d", args.interval))?;
+    let from = time_arg(&args.from, "from")?.ok_or("--candles-from needs --from (a date)")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let to = time_arg(&args.to, "to")?.unwrap_or(now).min(now);
+    let checked = crate::config::check(&super::paths_or_cwd(args.paths.clone()));
+    let mut pairs = std::collections::BTreeSet::new();
+    for bot in &checked.bots {
+        let chosen =
+            args.bots.is_empty() || args.bots.iter().any(|b| b.eq_ignore_ascii_case(bot.name()));
+        if chosen {
+            pairs.extend(bot.spec.pairs.iter().flatten().map(|p| p.value.clone()));
+        }
+    }
+    let bar = if std::io::IsTerminal::is_terminal(&io::stderr()) {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let runtime = super::runtime();
+    for pair in &pairs {
+        bar.set_message(format!("{pair} from {}", exchange.name()));
+        let shown = bar.clone();
+        let progress = move |n: usize| shown.set_position(n as u64);
+        runtime.block_on(download::fetch(
+            exchange,
+            pair,
+            interval_ms,
+            from,
+            to,
+            &progress,
+        ))?;
+        bar.println(format!("{pair}: candles from {} cached", exchange.name()));
+    }
+    bar.finish_and_clear();
+    Ok(download::cache_dir(exchange, interval_ms))
 }
 
 fn duration(s: i64) -> String {

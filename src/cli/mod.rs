@@ -100,7 +100,7 @@ pub enum Command {
     /// Replay candles (or seeded random paths) through the config's bots: deals, profit, capital,
     /// drawdown, safety orders used. Offline; changes nothing.
     #[command(
-        after_help = "Examples:\n  botform backtest bots/ --candles candles/               # USDT_BTC.csv or BTCUSDT.csv per pair\n  botform backtest bots/ --candles candles/ --bot \"BTC conservative\" --fee 0.1 --from 2025-01-01\n  botform backtest bots/ --synthetic paths=500,vol=80,days=90,seed=7   # is the ladder safe at 80 % volatility?\n  botform backtest bots/ --candles candles/ --format json\n\nThe model (what fills when, what is left out) is in the README under \"Backtest a change\"."
+        after_help = "Examples:\n  botform backtest bots/ --candles candles/               # USDT_BTC.csv or BTCUSDT.csv per pair\n  botform backtest bots/ --candles candles/ --bot \"BTC conservative\" --fee 0.1 --from 2025-01-01\n  botform backtest bots/ --synthetic paths=500,vol=80,days=90,seed=7   # is the ladder safe at 80 % volatility?\n  botform backtest bots/ --candles-from binance --from 2025-01-01 --interval 5m\n  botform backtest bots/ --candles candles/ --format json\n\nThe model (what fills when, what is left out) is in the README under \"Backtest a change\"."
     )]
     Backtest(backtest::Args),
     /// Rewrite config files in one canonical layout, keeping every comment and order.

@@ -5,7 +5,14 @@
 //! `--root`; no account changes without `--allow-apply`, no deletes without `--allow-delete`; an
 //! apply names a plan the person saw (`plan_id` and `plan_hash`) and passes the same staleness
 //! check as the CLI; where the client can ask the person, it asks first. stdout carries only the
-//! protocol; logs go to stderr.
+//! protocol; logs go to stderr. Every answer stays within `budget::ANSWER_BUDGET`.
+//!
+//! - `tools`: validate, plan, show_plan, apply, import, and the prompts.
+//! - `edits`: set_fields, add_bot, remove_bot, blacklist_add/remove (through `crate::edit`).
+//! - `reads`: the live account (accounts, strategies, pairs, bots, one bot explained, deals,
+//!   currency rates, performance).
+//! - `describe`: describe_config. `backtesting`: backtest. `applying`: applies in the background
+//!   and apply_status. `budget`: answer sizes. `paths`: the root rules.
 
 #![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
 

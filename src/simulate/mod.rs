@@ -2,7 +2,7 @@
 //!
 //! Owns the model a backtest runs (below), compiling a bot's settings into it (with the ladder
 //! from `model::dca`, the same arithmetic validate and plan show), and the per-pair results.
-//! `candles` reads candle files; `synthetic` makes seeded random price paths; `report` runs a
+//! `candles` reads candle files; `download` fetches them from an exchange; `synthetic` makes seeded random price paths; `report` runs a
 //! config's bots over either and is what the CLI, plan and the MCP server call.
 //!
 //! # The model (an independent implementation must reproduce it exactly)
@@ -46,6 +46,7 @@
 //! as decimals rounded to 8 places.
 
 pub mod candles;
+pub mod download;
 pub mod report;
 pub mod synthetic;
 

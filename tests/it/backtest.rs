@@ -217,3 +217,142 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
     assert!(block[2].starts_with(" -> profit "), "{block:?}");
     assert_ne!(block[1].trim(), block[2].trim_start_matches(" -> ").trim());
 }
+
+/// A local exchange answering as Binance `GET /api/v3/klines` (oldest first) and Bybit v5
+/// `GET /v5/market/kline` (newest first) are documented to, 1,000 candles a page at most, over
+/// the same generated price as `write_candles`. Returns its URL and a request counter.
+fn exchange_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::extract::Query;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let kline = |t: i64| {
+                let i = t / 300_000;
+                let price = |i: i64| 100.0 * (1.0 + 0.12 * (i as f64 * std::f64::consts::TAU / 288.0).sin());
+                let (open, close) = (price(i), price(i + 1));
+                serde_json::json!([t, open.to_string(), (open.max(close) * 1.001).to_string(),
+                    (open.min(close) * 0.999).to_string(), close.to_string(), "1"])
+            };
+            let times = |from: i64, to: i64| {
+                let first = (from + 299_999) / 300_000 * 300_000;
+                (first..=to).step_by(300_000).collect::<Vec<i64>>()
+            };
+            let c1 = counter.clone();
+            let c2 = counter.clone();
+            let app = axum::Router::new()
+                .route(
+                    "/api/v3/klines",
+                    axum::routing::get(move |Query(q): Query<HashMap<String, String>>| {
+                        c1.fetch_add(1, Ordering::SeqCst);
+                        let from: i64 = q["startTime"].parse().unwrap();
+                        let to: i64 = q["endTime"].parse().unwrap();
+                        let list: Vec<_> = times(from, to).into_iter().take(1000).map(kline).collect();
+                        async move { axum::Json(serde_json::Value::Array(list)) }
+                    }),
+                )
+                .route(
+                    "/v5/market/kline",
+                    axum::routing::get(move |Query(q): Query<HashMap<String, String>>| {
+                        c2.fetch_add(1, Ordering::SeqCst);
+                        let from: i64 = q["start"].parse().unwrap();
+                        let to: i64 = q["end"].parse().unwrap();
+                        let mut all = times(from, to);
+                        all.reverse();
+                        let list: Vec<_> = all
+                            .into_iter()
+                            .take(1000)
+                            .map(|t| {
+                                let mut k = kline(t);
+                                k[0] = serde_json::Value::String(t.to_string());
+                                k
+                            })
+                            .collect();
+                        async move {
+                            axum::Json(serde_json::json!({"retCode": 0, "retMsg": "OK", "result": {"list": list}}))
+                        }
+                    }),
+                );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (url, hits)
+}
+
+#[test]
+fn candles_come_from_binance_or_bybit_into_the_cache_and_resume() {
+    use std::sync::atomic::Ordering;
+    let (url, hits) = exchange_server();
+    for exchange in ["binance", "bybit"] {
+        let cache = tempfile::tempdir().unwrap();
+        let run = |to: &str| {
+            botform()
+                .current_dir(root())
+                .env("BOTFORM_BINANCE_URL", &url)
+                .env("BOTFORM_BYBIT_URL", &url)
+                .env("BOTFORM_CACHE_DIR", cache.path())
+                .args(["backtest", "examples/bots", "--bot", "BTC conservative"])
+                .args([
+                    "--candles-from",
+                    exchange,
+                    "--from",
+                    "2025-01-01",
+                    "--to",
+                    to,
+                ])
+                .args(["--format", "json"])
+                .output()
+                .unwrap()
+        };
+        let before = hits.load(Ordering::SeqCst);
+        let out = run("2025-01-05");
+        assert!(
+            out.status.success(),
+            "{exchange}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["results"][0]["candles"]["count"],
+            4 * 288,
+            "{exchange}: {report}"
+        );
+        assert_eq!(
+            report["results"][0]["candles"]["from"],
+            "2025-01-01T00:00:00Z"
+        );
+        let file = cache.path().join(exchange).join("5m").join("USDT_BTC.csv");
+        let first_fetch = hits.load(Ordering::SeqCst) - before;
+        assert!(
+            first_fetch >= 2,
+            "{exchange}: 1,152 candles take two pages ({first_fetch})"
+        );
+        // The same window again: from the cache, no request. A longer one: only what is new.
+        let out = run("2025-01-05");
+        assert!(out.status.success());
+        assert_eq!(
+            hits.load(Ordering::SeqCst) - before,
+            first_fetch,
+            "{exchange}: resumed"
+        );
+        let out = run("2025-01-06");
+        assert!(out.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["results"][0]["candles"]["count"],
+            5 * 288,
+            "{exchange}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap().lines().count(),
+            5 * 288
+        );
+    }
+}

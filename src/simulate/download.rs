@@ -1,0 +1,285 @@
+//! Candles from an exchange's public market data (no key): Binance `GET /api/v3/klines` (oldest
+//! first, 1,000 a page) and Bybit v5 `GET /v5/market/kline` (newest first, 1,000 a page), into
+//! the user's cache as one CSV per 3Commas pair (`USDT_BTC.csv`), in the layout `candles` reads.
+//!
+//! Resumable: a file already in the cache is extended from its last candle, never fetched again.
+//! Pairs map to symbols as 3Commas writes them: spot `USDT_BTC` is `BTCUSDT`; a USDT perpetual
+//! `USDT_BTCUSDT` is `BTCUSDT` on Binance futures data or Bybit `linear`. Base URLs can be pointed
+//! elsewhere (`BOTFORM_BINANCE_URL`, `BOTFORM_BYBIT_URL`): the tests run a local server that
+//! answers as the documented endpoints do.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::candles;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    Binance,
+    Bybit,
+}
+
+impl Exchange {
+    pub fn name(self) -> &'static str {
+        match self {
+            Exchange::Binance => "binance",
+            Exchange::Bybit => "bybit",
+        }
+    }
+
+    fn base_url(self) -> String {
+        let (var, default) = match self {
+            Exchange::Binance => ("BOTFORM_BINANCE_URL", "https://api.binance.com"),
+            Exchange::Bybit => ("BOTFORM_BYBIT_URL", "https://api.bybit.com"),
+        };
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.into())
+    }
+
+    /// The exchange's name for an interval, from botform's (`5m`, `1h`, `1d`).
+    fn interval(self, ms: i64) -> Option<String> {
+        let minutes = ms / 60_000;
+        Some(match self {
+            Exchange::Binance => match minutes {
+                1 | 3 | 5 | 15 | 30 => format!("{minutes}m"),
+                60 | 120 | 240 | 360 | 480 | 720 => format!("{}h", minutes / 60),
+                1440 => "1d".into(),
+                _ => return None,
+            },
+            Exchange::Bybit => match minutes {
+                1 | 3 | 5 | 15 | 30 | 60 | 120 | 240 | 360 | 720 => minutes.to_string(),
+                1440 => "D".into(),
+                _ => return None,
+            },
+        })
+    }
+}
+
+/// The exchange symbol of a 3Commas pair, and whether it is a USDT perpetual.
+pub fn symbol(pair: &str) -> Option<(String, bool)> {
+    let (quote, base) = pair.split_once('_')?;
+    if base.len() > quote.len() && base.ends_with(quote) {
+        return Some((base.to_string(), true));
+    }
+    Some((format!("{base}{quote}"), false))
+}
+
+/// Where downloaded candles live: `$BOTFORM_CACHE_DIR`, else `$XDG_CACHE_HOME/botform/candles`,
+/// else `~/.cache/botform/candles`; one folder per exchange and interval.
+pub fn cache_dir(exchange: Exchange, interval_ms: i64) -> PathBuf {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let root = var("BOTFORM_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("botform").join("candles")))
+        .or_else(|| var("HOME").map(|h| h.join(".cache").join("botform").join("candles")))
+        .unwrap_or_else(|| std::env::temp_dir().join("botform-candles"));
+    root.join(exchange.name())
+        .join(format!("{}m", interval_ms / 60_000))
+}
+
+/// One page of candles: (open time ms, open, high, low, close), oldest first.
+type Row = (i64, f64, f64, f64, f64);
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+fn time(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+fn rows(list: &[Value]) -> Result<Vec<Row>, String> {
+    list.iter()
+        .map(|k| {
+            let k = k.as_array().ok_or("a kline is not a list")?;
+            let cell = |i: usize| {
+                k.get(i)
+                    .and_then(number)
+                    .ok_or(format!("kline field {i} missing"))
+            };
+            Ok((
+                k.first().and_then(time).ok_or("kline time missing")?,
+                cell(1)?,
+                cell(2)?,
+                cell(3)?,
+                cell(4)?,
+            ))
+        })
+        .collect()
+}
+
+async fn page(
+    http: &reqwest::Client,
+    exchange: Exchange,
+    symbol: &str,
+    perpetual: bool,
+    interval: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Row>, String> {
+    let base = exchange.base_url();
+    let request = match exchange {
+        Exchange::Binance if perpetual => http.get(format!("{base}/fapi/v1/klines")),
+        Exchange::Binance => http.get(format!("{base}/api/v3/klines")),
+        Exchange::Bybit => http.get(format!("{base}/v5/market/kline")),
+    };
+    let query: Vec<(&str, String)> = match exchange {
+        Exchange::Binance => vec![
+            ("symbol", symbol.into()),
+            ("interval", interval.into()),
+            ("startTime", from_ms.to_string()),
+            ("endTime", (to_ms - 1).to_string()),
+            ("limit", "1000".into()),
+        ],
+        Exchange::Bybit => vec![
+            ("category", if perpetual { "linear" } else { "spot" }.into()),
+            ("symbol", symbol.into()),
+            ("interval", interval.into()),
+            ("start", from_ms.to_string()),
+            ("end", (to_ms - 1).to_string()),
+            ("limit", "1000".into()),
+        ],
+    };
+    let answer = request
+        .query(&query)
+        .send()
+        .await
+        .map_err(|e| format!("{}: {e}", exchange.name()))?;
+    let status = answer.status();
+    let body: Value = answer
+        .json()
+        .await
+        .map_err(|e| format!("{}: unreadable answer ({status}): {e}", exchange.name()))?;
+    if !status.is_success() {
+        return Err(format!("{} answered {status}: {body}", exchange.name()));
+    }
+    let mut rows = match exchange {
+        Exchange::Binance => rows(body.as_array().ok_or("binance: not a list of klines")?)?,
+        Exchange::Bybit => {
+            if body["retCode"].as_i64() != Some(0) {
+                return Err(format!("bybit: {}", body["retMsg"]));
+            }
+            rows(
+                body["result"]["list"]
+                    .as_array()
+                    .ok_or("bybit: no result.list")?,
+            )?
+        }
+    };
+    rows.sort_by_key(|r| r.0);
+    rows.retain(|r| r.0 >= from_ms && r.0 < to_ms);
+    Ok(rows)
+}
+
+/// Fetch `pair`'s candles from `from_ms` to `to_ms` into the cache (extending what is there);
+/// returns the file. `progress` hears the candles fetched so far.
+pub async fn fetch(
+    exchange: Exchange,
+    pair: &str,
+    interval_ms: i64,
+    from_ms: i64,
+    to_ms: i64,
+    progress: &dyn Fn(usize),
+) -> Result<PathBuf, String> {
+    let (symbol, perpetual) = symbol(pair).ok_or_else(|| format!("`{pair}` is not QUOTE_BASE"))?;
+    let interval = exchange.interval(interval_ms).ok_or_else(|| {
+        format!(
+            "{} has no {}-minute candles",
+            exchange.name(),
+            interval_ms / 60_000
+        )
+    })?;
+    let dir = cache_dir(exchange, interval_ms);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let file = dir.join(format!("{pair}.csv"));
+    // Resume after the last candle already cached.
+    let mut start = from_ms;
+    if file.exists() {
+        let cached = candles::read_csv(&file).map_err(|e| e.to_string())?;
+        if let (Some(first), Some(last)) = (cached.candles.first(), cached.candles.last())
+            && first.open_time_ms <= from_ms
+        {
+            start = start.max(last.open_time_ms + interval_ms);
+        } else {
+            std::fs::remove_file(&file).map_err(|e| e.to_string())?;
+        }
+    }
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut fetched: Vec<Row> = Vec::new();
+    match exchange {
+        // Oldest first: walk forward.
+        Exchange::Binance => {
+            let mut at = start;
+            while at < to_ms {
+                let rows = page(&http, exchange, &symbol, perpetual, &interval, at, to_ms).await?;
+                let Some(last) = rows.last() else { break };
+                at = last.0 + interval_ms;
+                fetched.extend(rows);
+                progress(fetched.len());
+            }
+        }
+        // Newest first: walk backward from the end.
+        Exchange::Bybit => {
+            let mut end = to_ms;
+            while end > start {
+                let rows = page(&http, exchange, &symbol, perpetual, &interval, start, end).await?;
+                let Some(first) = rows.first() else { break };
+                end = first.0;
+                fetched.extend(rows);
+                progress(fetched.len());
+            }
+            fetched.sort_by_key(|r| r.0);
+        }
+    }
+    fetched.dedup_by_key(|r| r.0);
+    append(&file, &fetched)?;
+    Ok(file)
+}
+
+/// The cached file with `rows` after what it holds, written atomically.
+fn append(file: &Path, rows: &[Row]) -> Result<(), String> {
+    let mut text = if file.exists() {
+        crate::files::read_bounded(file, candles::MAX_CANDLE_FILE_BYTES)
+            .map_err(|e| format!("{}: {e}", file.display()))?
+    } else {
+        String::new()
+    };
+    for (t, o, h, l, c) in rows {
+        text.push_str(&format!("{t},{o},{h},{l},{c}\n"));
+    }
+    crate::files::write_atomic(file, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_map_to_symbols_and_intervals_to_each_exchange() {
+        assert_eq!(symbol("USDT_BTC"), Some(("BTCUSDT".into(), false)));
+        assert_eq!(symbol("USDT_BTCUSDT"), Some(("BTCUSDT".into(), true)));
+        assert_eq!(symbol("BTC_ETH"), Some(("ETHBTC".into(), false)));
+        assert_eq!(Exchange::Binance.interval(300_000).as_deref(), Some("5m"));
+        assert_eq!(Exchange::Bybit.interval(300_000).as_deref(), Some("5"));
+        assert_eq!(Exchange::Bybit.interval(86_400_000).as_deref(), Some("D"));
+        assert_eq!(Exchange::Binance.interval(420_000), None);
+    }
+}
