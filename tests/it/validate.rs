@@ -188,6 +188,7 @@ fn help_shows_examples_and_version_prints() {
         &["sandbox", "serve"],
         &["sandbox", "dump"],
         &["fmt"],
+        &["backtest"],
     ] {
         botform()
             .args(command)
