@@ -35,6 +35,9 @@ pub fn wait_limit() -> Duration {
         .unwrap_or(Duration::from_secs(40))
 }
 
+/// Ended applies kept for `apply_status` before they are forgotten (running ones always are).
+const KEPT_APPLIES: usize = 32;
+
 /// An apply's state, as its watchers see it.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
@@ -160,12 +163,15 @@ impl BotformServer {
             total,
             ..Progress::default()
         });
-        self.inner
-            .applies
-            .runs
-            .lock()
-            .await
-            .insert(apply_id.clone(), rx);
+        {
+            // Remember the running ones and the newest ended ones: a long session's ended
+            // applies do not pile up.
+            let mut runs = self.inner.applies.runs.lock().await;
+            if runs.len() >= KEPT_APPLIES {
+                runs.retain(|_, r| r.borrow().outcome.is_none());
+            }
+            runs.insert(apply_id.clone(), rx);
+        }
         let server = self.clone();
         let id = apply_id.clone();
         tokio::spawn(async move {

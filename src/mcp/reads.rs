@@ -280,13 +280,9 @@ const DEALS_PER_PAGE: usize = 25;
 impl BotformServer {
     /// The config's aliases: alias -> (name, id) as written.
     fn aliases(&self) -> BTreeMap<String, (Option<String>, Option<i64>)> {
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
-        checked
-            .config
-            .accounts
-            .iter()
-            .map(|(alias, named)| (alias.clone(), (named.value.name.clone(), named.value.id)))
-            .collect()
+        aliases_of(&crate::config::check(std::slice::from_ref(
+            &self.inner.root,
+        )))
     }
 
     /// A live account by id, name (any case) or config alias.
@@ -433,6 +429,15 @@ impl BotformServer {
         }
         Ok(deals)
     }
+}
+
+fn aliases_of(checked: &crate::config::Checked) -> BTreeMap<String, (Option<String>, Option<i64>)> {
+    checked
+        .config
+        .accounts
+        .iter()
+        .map(|(alias, named)| (alias.clone(), (named.value.name.clone(), named.value.id)))
+        .collect()
 }
 
 fn find_account<'a>(
@@ -702,10 +707,16 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<ListBotsArgs>,
     ) -> Result<Json<ListBotsAnswer>, String> {
+        // One read of the config and of the accounts serves the filter and every line.
+        let target = self.target().await?;
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let desired = crate::engine::desired::from_checked(&checked);
+        let aliases = aliases_of(&checked);
+        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
         let account = if args.account.is_empty() {
             None
         } else {
-            Some(self.account_by(&args.account).await?)
+            Some(find_account(&accounts, &aliases, &args.account)?.clone())
         };
         let enabled = match args.status.to_ascii_lowercase().as_str() {
             "" | "all" => None,
@@ -713,7 +724,6 @@ impl BotformServer {
             "disabled" | "off" => Some(false),
             other => return Err(format!("status `{other}`: use `enabled` or `disabled`")),
         };
-        let target = self.target().await?;
         let bots = target
             .client
             .bots(crate::threecommas::client::BotsFilter {
@@ -722,10 +732,6 @@ impl BotformServer {
             })
             .await
             .map_err(|e| e.to_string())?;
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
-        let desired = crate::engine::desired::from_checked(&checked);
-        let aliases = self.aliases();
-        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
         let pair = args.pair.to_ascii_uppercase();
         let name = args.name_contains.to_lowercase();
         let lines: Vec<BotLine> = bots

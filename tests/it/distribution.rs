@@ -90,7 +90,15 @@ fn the_dockerfile_copies_what_exists_and_the_binary_needs_only_glibc() {
     let ldd = Command::new("ldd")
         .arg(env!("CARGO_BIN_EXE_botform"))
         .output();
-    let Ok(ldd) = ldd else { return };
+    let has_ldd = ldd.as_ref().is_ok_and(|o| o.status.success());
+    if !super::required(
+        "ldd (glibc's, to list the binary's libraries)",
+        has_ldd,
+        "apt-get install libc-bin",
+    ) {
+        return;
+    }
+    let ldd = ldd.unwrap();
     let libraries = String::from_utf8_lossy(&ldd.stdout);
     for line in libraries.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
