@@ -82,6 +82,9 @@ fn backtest_changes(
                 (None, Some(a)) => writeln!(out, "  {} on {} (new): {a}", c.address, c.on)?,
                 _ => writeln!(out, "  {} on {}: not backtestable", c.address, c.on)?,
             }
+            if !c.not_simulated.is_empty() {
+                writeln!(out, "    not simulated: {}", c.not_simulated.join("; "))?;
+            }
         }
         for n in &notes {
             writeln!(out, "  note: {n}")?;

@@ -301,6 +301,8 @@ pub struct Comparison {
     /// `None` for a bot the plan creates, or one that cannot be simulated.
     pub before: Option<Summary>,
     pub after: Option<Summary>,
+    /// What the model left out for this bot (assumed nonstop starts among them).
+    pub not_simulated: Vec<String>,
 }
 
 /// A backtest in the figures a change moves.
@@ -406,8 +408,12 @@ pub fn compare_plan(
             (Prices::Synthetic(_), _) => ("synthetic paths".to_string(), None),
         };
         let candles = window.as_ref().map(|(w, i)| (w.as_slice(), *i));
+        let not_simulated = super::compile(&after, options.fee_percentage, options.assume)
+            .map(|(_, left)| left)
+            .unwrap_or_default();
         comparisons.push(Comparison {
             address: change.address.clone(),
+            not_simulated,
             on,
             before: before.as_ref().and_then(|b| summarize(b, options, candles)),
             after: summarize(&after, options, candles),

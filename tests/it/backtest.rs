@@ -201,6 +201,11 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
         "take_profit = 1.5",
         "take_profit = 1.2",
     );
+    super::engine_support::edit(
+        &dir.path().join("shared.toml"),
+        "take_profit = 2.5",
+        "take_profit = 2.2",
+    );
     let out = super::engine_support::offline()
         .arg("plan")
         .arg(dir.path())
@@ -216,6 +221,11 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
     assert!(block[1].trim_start().starts_with("profit "), "{block:?}");
     assert!(block[2].starts_with(" -> profit "), "{block:?}");
     assert_ne!(block[1].trim(), block[2].trim_start_matches(" -> ").trim());
+    // A bot that starts on signals is simulated as nonstop here, and the plan says so.
+    assert!(
+        text.contains("not simulated: start conditions (rsi): assumed nonstop"),
+        "{text}"
+    );
 }
 
 /// A local exchange answering as Binance `GET /api/v3/klines` (oldest first) and Bybit v5
