@@ -114,6 +114,25 @@ async def main():
         escaped = await c.call_tool("validate", {"paths": ["/etc"]})
         check(escaped.is_error, "absolute paths are refused")
 
+        # The editing tools never write through a planted link: a config file under the root
+        # that is a symlink to a file outside it is refused, and the outside file is untouched.
+        outside_dir = os.path.join(os.path.dirname(root.rstrip("/")), f"outside-{mode}-{elicit}")
+        os.makedirs(outside_dir, exist_ok=True)
+        outside = os.path.join(outside_dir, "victim.toml")
+        victim = '[[bots]]\nname = "victim"\naccount = "main"\n'
+        with open(outside, "w") as f:
+            f.write(victim)
+        os.symlink(outside, os.path.join(root, "planted.toml"))
+        for tool, args in [("set_fields", {"bots": ["victim"], "fields": {"take_profit": 9}}),
+                           ("remove_bot", {"bot": "victim", "how": "forget"}),
+                           ("add_bot", {"name": "x", "file": "planted.toml", "account": "main"})]:
+            planted = await c.call_tool(tool, args)
+            check(planted.is_error and "outside the root" in text_of(planted), f"{tool} through a link: {text_of(planted)}")
+        with open(outside) as f:
+            check(f.read() == victim, "the file outside the root is untouched")
+        os.remove(os.path.join(root, "planted.toml"))
+        shutil.rmtree(outside_dir)
+
         resources = {r.uri for r in (await c.list_resources()).resources}
         check("botform://schema/config.json" in resources, f"resources: {resources}")
         check("botform://config/shared.toml" in resources, f"config files are resources: {resources}")
