@@ -41,7 +41,8 @@ pub struct Args {
     /// Fee in percent of every fill's and sale's quote amount.
     #[arg(long, default_value = "0")]
     fee: Decimal,
-    /// Simulate bots whose start conditions need outside signals as if they started nonstop.
+    /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
+    /// met. Indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[arg(long, value_enum)]
     assume_start: Option<Assume>,
     #[arg(long, value_enum, default_value_t = Format::Human)]

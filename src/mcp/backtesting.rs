@@ -27,7 +27,8 @@ pub struct BacktestArgs {
     /// Fee in percent of every fill and sale (default 0).
     #[serde(default)]
     pub fee: String,
-    /// Simulate bots that start on signals as if they started nonstop.
+    /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
+    /// met; indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[serde(default)]
     pub assume_nonstop: bool,
     /// First and last candle times (ISO 8601 or dates); empty: all.

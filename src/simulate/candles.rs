@@ -1,7 +1,8 @@
 //! Candle files: CSV, one file per pair, named by the pair (`USDT_BTC.csv`) or by the exchange
 //! symbol (`BTCUSDT.csv`). Columns: Binance's kline CSV with or without its header (open time,
-//! open, high, low, close, ...), or any header naming `open_time`, `time` or `timestamp`, and
-//! `open`, `high`, `low`, `close`. Times in epoch seconds, milliseconds or microseconds, or ISO
+//! open, high, low, close, volume, ...), or any header naming `open_time`, `time` or
+//! `timestamp`, and `open`, `high`, `low`, `close` (and optionally `volume`, which only the Money
+//! Flow Index start condition needs). Times in epoch seconds, milliseconds or microseconds, or ISO
 //! 8601. A bad row is an error with its file and line; unsorted rows are an error; gaps are
 //! reported.
 
@@ -133,10 +134,11 @@ pub fn read_csv(path: &Path) -> Result<Series, CandleError> {
             cols[i + 1] = find(&[name])
                 .ok_or_else(|| err(first_no, format!("no `{name}` column in the header")))?;
         }
-        cols
+        (cols, find(&["volume", "vol"]))
     } else {
-        [0, 1, 2, 3, 4]
+        ([0, 1, 2, 3, 4], Some(5))
     };
+    let (columns, volume_column) = columns;
     let mut candles: Vec<Candle> = Vec::new();
     let mut line_of: Vec<usize> = Vec::new();
     let rows = std::iter::once((first_no, first))
@@ -176,12 +178,18 @@ pub fn read_csv(path: &Path) -> Result<Series, CandleError> {
                 ),
             ));
         }
+        // Volume is optional (only the Money Flow Index needs it).
+        let volume = volume_column
+            .and_then(|i| cells.get(i))
+            .and_then(|v| v.trim().trim_matches('"').parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0);
         candles.push(Candle {
             open_time_ms: time,
             open,
             high,
             low,
             close,
+            volume,
         });
         line_of.push(no);
     }
@@ -240,7 +248,7 @@ mod tests {
         let micro = write(
             dir.path(),
             "a.csv",
-            "1740830400000000,100,110,90,105\n1740830460000000,105,106,104,105\n",
+            "1740830400000000,100,110,90,105,1\n1740830460000000,105,106,104,105,1\n",
         );
         let named = write(
             dir.path(),

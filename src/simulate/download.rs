@@ -83,8 +83,8 @@ pub fn cache_dir(exchange: Exchange, interval_ms: i64) -> PathBuf {
         .join(format!("{}m", interval_ms / 60_000))
 }
 
-/// One page of candles: (open time ms, open, high, low, close), oldest first.
-type Row = (i64, f64, f64, f64, f64);
+/// One page of candles: (open time ms, open, high, low, close, volume), oldest first.
+type Row = (i64, f64, f64, f64, f64, f64);
 
 fn number(v: &Value) -> Option<f64> {
     match v {
@@ -117,6 +117,7 @@ fn rows(list: &[Value]) -> Result<Vec<Row>, String> {
                 cell(2)?,
                 cell(3)?,
                 cell(4)?,
+                cell(5)?,
             ))
         })
         .collect()
@@ -261,8 +262,8 @@ fn append(file: &Path, rows: &[Row]) -> Result<(), String> {
     } else {
         String::new()
     };
-    for (t, o, h, l, c) in rows {
-        text.push_str(&format!("{t},{o},{h},{l},{c}\n"));
+    for (t, o, h, l, c, v) in rows {
+        text.push_str(&format!("{t},{o},{h},{l},{c},{v}\n"));
     }
     crate::files::write_atomic(file, text.as_bytes())
         .map_err(|e| format!("{}: {e}", file.display()))

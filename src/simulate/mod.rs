@@ -30,12 +30,17 @@
 //!   candle's low (long) or high (short) after that extreme's fills. A deal's duration runs from
 //!   its entry candle's open to the end of the candle it closed in.
 //! - Each pair of a multi-pair bot runs its own sequence of deals.
+//! - Start conditions a candle series determines (RSI, ULT, BB %B, MA cross, ADX, stochastic,
+//!   MACD, parabolic SAR, MFI, CCI, Heikin Ashi) gate the deal openings: a deal opens at the
+//!   first candle that meets the timing rule above *and* falls in the timeframe candle right
+//!   after a close where every condition held (module `conditions` states the rules;
+//!   `indicators` computes the values as TA-Lib does).
 //!
 //! What the model does not cover (take-profit steps, trailing, `min_profit`, stop-loss timeout,
-//! close conditions, a limit of concurrent deals across pairs, start conditions other than
-//! `nonstop`) is listed per bot in `not_simulated`, so a result is never silently wrong; a bot
-//! that starts on outside signals (TradingView, manual) is not backtestable unless the caller
-//! assumes `nonstop` starts.
+//! close conditions, a limit of concurrent deals across pairs) is listed per bot in
+//! `not_simulated`, so a result is never silently wrong; a bot that starts on outside signals
+//! (TradingView, manual, QFL) is not backtestable unless the caller assumes those signals always
+//! met (`--assume-start nonstop`).
 //!
 //! # Why f64 inside
 //!
@@ -46,7 +51,9 @@
 //! as decimals rounded to 8 places.
 
 pub mod candles;
+pub mod conditions;
 pub mod download;
+pub mod indicators;
 pub mod report;
 pub mod synthetic;
 
@@ -67,6 +74,9 @@ pub struct Candle {
     pub high: f64,
     pub low: f64,
     pub close: f64,
+    /// Base-currency volume, when the source has one (synthetic paths and files without the
+    /// column have none). Only the Money Flow Index reads it.
+    pub volume: Option<f64>,
 }
 
 /// An order of the ladder: how far from the entry, how much.
@@ -90,6 +100,23 @@ pub struct BotModel {
     stop_loss: Option<f64>,
     cooldown_ms: i64,
     fee: f64,
+    /// Start conditions the candles determine (empty: `nonstop`).
+    #[serde(skip)]
+    starts: Vec<conditions::StartCondition>,
+}
+
+impl BotModel {
+    /// Can this bot run on these candles (its start conditions' timeframes and inputs)?
+    pub fn check_candles(
+        &self,
+        candles: &[Candle],
+        interval_ms: i64,
+    ) -> Result<(), NotBacktestable> {
+        let volumes = candles.iter().all(|c| c.volume.is_some());
+        self.starts
+            .iter()
+            .try_for_each(|c| c.check(interval_ms, volumes))
+    }
 }
 
 /// Why a bot cannot be backtested.
@@ -129,18 +156,19 @@ pub fn compile(
     let numbers = dca::compute(&input)
         .map_err(|_| NotBacktestable("the ladder grows past any real balance".into()))?;
     let mut not_simulated = Vec::new();
+    let short = input.direction == Direction::Short;
     let starts = settings.strategy_list.clone().unwrap_or_default();
-    let nonstop = starts.iter().all(|c| c.strategy == "nonstop");
-    if !nonstop {
-        let ids: Vec<&str> = starts.iter().map(|c| c.strategy.as_str()).collect();
+    let (starts, outside) = conditions::compile(&starts, short)?;
+    if !outside.is_empty() {
+        let ids: Vec<&str> = outside.iter().map(|o| o.0.as_str()).collect();
         match assume {
             AssumeStart::Nonstop => not_simulated.push(format!(
-                "start conditions ({}): assumed nonstop",
+                "start conditions ({}): assumed always met",
                 ids.join(", ")
             )),
             AssumeStart::AsConfigured => {
                 return Err(NotBacktestable(format!(
-                    "deals start on {} which a candle series does not determine here; pass --assume-start nonstop to simulate them as nonstop",
+                    "deals start on {}, signals from outside the candles; pass --assume-start nonstop to assume them always met",
                     ids.join(", ")
                 )));
             }
@@ -198,7 +226,8 @@ pub fn compile(
     let in_base = |t: VolumeType| t == VolumeType::BaseCurrency;
     Ok((
         BotModel {
-            short: input.direction == Direction::Short,
+            short,
+            starts,
             base: Rung {
                 deviation: 0.0,
                 amount: f(input.base_order_volume),
@@ -344,8 +373,12 @@ pub fn run_with(
     let sign = if short { 1.0 } else { -1.0 };
     // Prices of the ladder for the open deal, recomputed at each entry.
     let mut prices: Vec<f64> = Vec::with_capacity(model.safety.len());
-    for candle in candles {
-        if deal.is_none() && candle.open_time_ms >= next_start_ms {
+    let gate = conditions::gate(&model.starts, candles, interval_ms);
+    for (i, candle) in candles.iter().enumerate() {
+        if deal.is_none()
+            && candle.open_time_ms >= next_start_ms
+            && gate.as_ref().is_none_or(|g| g[i])
+        {
             let entry = candle.open;
             let mut d = Deal {
                 entry,

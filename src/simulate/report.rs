@@ -163,6 +163,10 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             };
         match &options.prices {
             Prices::Synthetic(spec) => {
+                if let Err(e) = model.check_candles(&synthetic::path(spec, 0), spec.interval_ms) {
+                    report.not_backtestable.push(Skipped { name, reason: e.0 });
+                    continue;
+                }
                 report
                     .stress
                     .push(stress(&name, &account, &model, spec, not_simulated));
@@ -171,6 +175,13 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                 for pair in settings.pairs.iter().flatten() {
                     match loaded.window(files, &name, pair, options, &mut report)? {
                         Some((window, interval_ms)) => {
+                            if let Err(e) = model.check_candles(&window, interval_ms) {
+                                report.not_backtestable.push(Skipped {
+                                    name: format!("{name} ({pair})"),
+                                    reason: e.0,
+                                });
+                                continue;
+                            }
                             let outcome = super::run(&model, &window, interval_ms);
                             report.results.push(PairReport::new(
                                 &name,
@@ -338,6 +349,9 @@ fn summarize(
     let (model, _) = super::compile(settings, options.fee_percentage, options.assume).ok()?;
     match (&options.prices, candles) {
         (Prices::Synthetic(spec), _) => {
+            model
+                .check_candles(&synthetic::path(spec, 0), spec.interval_ms)
+                .ok()?;
             let s = stress("", "", &model, spec, Vec::new());
             Some(Summary {
                 profit: s.profit_quote.p50,
@@ -347,6 +361,7 @@ fn summarize(
             })
         }
         (Prices::Files(_), Some((window, interval_ms))) => {
+            model.check_candles(window, interval_ms).ok()?;
             let o = super::run(&model, window, interval_ms);
             Some(Summary {
                 profit: dec(o.profit_quote),

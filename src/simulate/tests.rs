@@ -14,6 +14,7 @@ fn candle(i: i64, open: f64, high: f64, low: f64, close: f64) -> Candle {
         high,
         low,
         close,
+        volume: None,
     }
 }
 
@@ -185,7 +186,58 @@ fn what_the_model_leaves_out_is_listed_and_signals_are_refused() {
         refused.0
     );
     let (_, left) = compile(&s, Decimal::ZERO, AssumeStart::Nonstop).unwrap();
-    assert!(left.iter().any(|l| l.contains("assumed nonstop")));
+    assert!(left.iter().any(|l| l.contains("assumed always met")));
+}
+
+#[test]
+fn an_indicator_start_waits_for_its_signal_and_cooldown_still_counts() {
+    // RSI(2) on 15-minute candles built from 5-minute ones, start when below 30. Prices fall for
+    // the first three 15-minute candles (RSI 0 from the third close), then rise for good.
+    let mut s = settings();
+    s.strategy_list = Some(vec![StrategyCondition {
+        strategy: "rsi".into(),
+        options: [
+            ("time", "15m"),
+            ("points", "30"),
+            ("trigger_condition", "less"),
+            ("time_period", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    }]);
+    let (model, left) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let mut candles = Vec::new();
+    for i in 0..30 {
+        let price = if i < 9 {
+            100.0 - (i / 3) as f64 * 5.0
+        } else {
+            90.0 + i as f64 * 0.5
+        };
+        candles.push(Candle {
+            open_time_ms: i * 5 * MIN,
+            volume: None,
+            ..candle(0, price, price * 1.2, price, price)
+        });
+    }
+    model.check_candles(&candles, 5 * MIN).unwrap();
+    let mut opened = Vec::new();
+    let out = run_with(&model, &candles, 5 * MIN, |c| opened.push(c.entry));
+    // The third 15-minute candle closes at 45 minutes with RSI 0: the deal opens at candle 9
+    // (open 94.5), not before; the TP (10 %) is hit in its own candle (high 1.2 × open).
+    assert_eq!(opened.first().copied(), Some(94.5));
+    // The signal stays valid until the next 15-minute close (candles 9-11), so deals reopen
+    // at 10 and 11 as each closes (3Commas: "a deal open immediately right after a previous
+    // deal closes during the active candle"); the RSI is 100 at the next close: no more.
+    assert_eq!(opened, vec![94.5, 95.0, 95.5]);
+    assert_eq!(out.deals_closed, 3, "{out:?}");
+    // A 10-minute cooldown from the end of candle 9 (50 min) lands at candle 12: outside.
+    s.cooldown = Some(600);
+    let (model, _) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
+    assert_eq!(run(&model, &candles, 5 * MIN).deals_closed, 1);
+    // A 60-minute candle series cannot carry a 15-minute condition.
+    assert!(model.check_candles(&candles, 60 * MIN).is_err());
 }
 
 fn path(start: f64, moves: &[(f64, f64, f64)]) -> Vec<Candle> {

@@ -156,6 +156,93 @@ fn bad_candles_missing_pairs_and_signal_bots_are_reported() {
 }
 
 #[test]
+fn indicator_starts_are_simulated_from_the_candles() {
+    // The RSI multi-pair bot (15-minute RSI below 30) and the MACD short bot (1-hour cross)
+    // run on 5-minute candles without --assume-start: their starts are computed.
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 30);
+    write_candles(candles.path(), "BTC_ETH.csv", 30);
+    let out = botform()
+        .current_dir(root())
+        .args(["backtest", "examples/bots", "--candles"])
+        .arg(candles.path())
+        .args([
+            "--bot",
+            "RSI large caps",
+            "--bot",
+            "ETH short on MACD cross",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["not_backtestable"],
+        serde_json::json!([]),
+        "{report}"
+    );
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{report}");
+    for r in results {
+        let left = r["not_simulated"].to_string();
+        assert!(!left.contains("start"), "{left}");
+        let deals = r["deals_closed"].as_u64().unwrap() + r["deals_stopped"].as_u64().unwrap();
+        // Fewer deals than the nonstop ladder makes on the same candles, but some.
+        assert!(deals > 0, "{r}");
+    }
+    let rsi = &results[0];
+    assert_eq!(rsi["name"], "RSI large caps");
+    // The swing is daily, so the 15-minute RSI(14) dips below 30 about once a day at most.
+    assert!(rsi["deals_closed"].as_u64().unwrap() <= 60, "{rsi}");
+    // The same bots on hourly candles: the 15-minute RSI cannot be built from them.
+    let hourly = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(candles.path().join("USDT_BTC.csv")).unwrap();
+    let every_twelfth: String = text.lines().step_by(12).map(|l| format!("{l}\n")).collect();
+    std::fs::write(hourly.path().join("USDT_BTC.csv"), every_twelfth).unwrap();
+    let out = botform()
+        .current_dir(root())
+        .args(["backtest", "examples/bots", "--candles"])
+        .arg(hourly.path())
+        .args(["--bot", "RSI large caps", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped = report["not_backtestable"].to_string();
+    assert!(skipped.contains("15-minute candles"), "{report}");
+}
+
+#[test]
+fn indicators_match_ta_lib() {
+    // tests/fixtures/indicators/reference.json is what TA-Lib computes on the seeded candles
+    // (the unit test `every_indicator_matches_ta_lib` checks our indicators against it): the
+    // script recomputes it with TA-Lib and compares.
+    let has_talib = std::process::Command::new("python3")
+        .args(["-c", "import talib, numpy"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !super::required(
+        "TA-Lib for Python",
+        has_talib,
+        "python3 -m pip install TA-Lib==0.8.2",
+    ) {
+        return;
+    }
+    let out = std::process::Command::new("python3")
+        .arg(root().join("tests/py/indicator_reference.py"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("matches TA-Lib"));
+}
+
+#[test]
 fn a_stress_test_needs_no_data_and_repeats_itself() {
     let run = || {
         botform()
@@ -221,11 +308,13 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
     assert!(block[1].trim_start().starts_with("profit "), "{block:?}");
     assert!(block[2].starts_with(" -> profit "), "{block:?}");
     assert_ne!(block[1].trim(), block[2].trim_start_matches(" -> ").trim());
-    // A bot that starts on signals is simulated as nonstop here, and the plan says so.
+    // The RSI bot's start condition is computed from the paths, so it is not in the list of
+    // what the model left out.
     assert!(
-        text.contains("not simulated: start conditions (rsi): assumed nonstop"),
+        text.contains("bot \"RSI large caps\" on main on synthetic paths:"),
         "{text}"
     );
+    assert!(!text.contains("start conditions (rsi)"), "{text}");
 }
 
 /// A local exchange answering as Binance `GET /api/v3/klines` (oldest first) and Bybit v5
