@@ -19,9 +19,9 @@ pub struct Args {
 enum SandboxCommand {
     /// Serve the 3Commas API under /public/api. The first line on stdout is the base URL.
     #[command(
-        after_help = "Examples:\n  botform sandbox serve\n  botform sandbox serve --listen 127.0.0.1:0 --state /tmp/try.db\n  botform sandbox serve --builtin   # the built-in sandbox's state, shared with plan/apply\n  botform sandbox serve --faults 5xx=0.1,timeout=0.05,reset=0.02,seed=7 --rate-limit 1000\n\nPoint botform (or any 3Commas client) at it:\n  THREECOMMAS_API_URL=http://127.0.0.1:PORT THREECOMMAS_API_KEY=sandbox-key THREECOMMAS_API_SECRET=sandbox-secret"
+        after_help = "Examples:\n  botform sandbox serve\n  botform sandbox serve --listen 127.0.0.1:0 --state /tmp/try.db\n  botform sandbox serve --builtin   # the built-in sandbox's state, shared with plan/apply\n  botform sandbox serve --faults 5xx=0.1,timeout=0.05,reset=0.02,seed=7 --rate-limit 1000\n  botform sandbox serve --builtin --market candles/ --speed 3000   # bots trade on replayed candles\n  botform sandbox serve --market synthetic:vol=80,seed=7            # or on a seeded random path per pair\n\nPoint botform (or any 3Commas client) at it:\n  THREECOMMAS_API_URL=http://127.0.0.1:PORT THREECOMMAS_API_KEY=sandbox-key THREECOMMAS_API_SECRET=sandbox-secret"
     )]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a sandbox's whole state (accounts, bots, deals, blacklist) as JSON on stdout.
     #[command(
         after_help = "Examples:\n  botform sandbox dump              # the built-in sandbox\n  botform sandbox dump --state /tmp/try.db > state.json"
@@ -72,17 +72,35 @@ struct ServeArgs {
     /// empty lists, counters as strings, unknown keys.
     #[arg(long)]
     quirks: bool,
+    /// Replay candles so enabled bots open and close deals (with the backtest's engine): a
+    /// directory of candle CSVs, one per pair (as `botform backtest --candles`), or
+    /// `synthetic:vol=80,seed=7,interval=5m` (one seeded path per pair).
+    #[arg(long, value_name = "PATH|synthetic:SPEC")]
+    market: Option<String>,
+    /// Market seconds per real second (300: a 5-minute candle a second).
+    #[arg(long, default_value_t = sandbox::market::DEFAULT_SPEED, requires = "market")]
+    speed: f64,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let args = match args.command {
-        SandboxCommand::Serve(args) => args,
+        SandboxCommand::Serve(args) => *args,
         SandboxCommand::Dump(args) => return dump(args),
     };
     let state_file = if args.builtin {
         Some(crate::engine::target::builtin_sandbox_state())
     } else {
         args.state
+    };
+    let market = match args.market.as_deref() {
+        None => None,
+        Some(text) => match sandbox::market::MarketConfig::parse(text, args.speed) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("error: --market {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let config = SandboxConfig {
         listen: args.listen,
@@ -94,6 +112,7 @@ pub fn run(args: Args) -> ExitCode {
         block: Duration::from_secs(args.rate_limit_block),
         blacklist_adds: args.blacklist_adds,
         quirks: args.quirks,
+        market,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -7,6 +7,7 @@
 
 pub mod bots;
 pub mod faults;
+pub mod market;
 pub mod params;
 pub mod server;
 pub mod state;
@@ -56,7 +57,11 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let market = config.market.clone();
     let shared: Arc<Shared> = Shared::new(config, state, store);
+    if let Some(market) = market {
+        tokio::spawn(market::run(shared.clone(), market));
+    }
     let task = tokio::spawn(serve(listener, server::router(shared)));
     Ok(RunningSandbox {
         addr,

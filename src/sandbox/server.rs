@@ -45,6 +45,8 @@ pub struct SandboxConfig {
     pub blacklist_adds: bool,
     /// Answer bot reads in the odd shapes real responses have been seen in (see [`quirky`]).
     pub quirks: bool,
+    /// Replay candles so enabled bots trade (`--market`).
+    pub market: Option<super::market::MarketConfig>,
 }
 
 /// The largest request body the sandbox reads: far above any 3Commas request (a bot with 200
@@ -67,6 +69,7 @@ impl Default for SandboxConfig {
             block: Duration::from_secs(300),
             blacklist_adds: false,
             quirks: false,
+            market: None,
         }
     }
 }
@@ -144,6 +147,30 @@ impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic in one request must not take the whole sandbox down with a poisoned lock.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Read the state (brought up to date with the store first): for the market.
+    pub(crate) fn read_state<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, String> {
+        let mut inner = self.lock();
+        inner
+            .refresh()
+            .map_err(|_| "cannot read the sandbox state".to_string())?;
+        Ok(read(&inner.state))
+    }
+
+    /// One change by the market, in a transaction like a request's.
+    pub(crate) fn change<T>(
+        &self,
+        mode: TradingMode,
+        change: impl FnOnce(&mut State) -> (T, Option<Touched>),
+    ) -> Result<T, String> {
+        let mut inner = self.lock();
+        inner
+            .refresh()
+            .map_err(|_| "cannot read the sandbox state".to_string())?;
+        inner
+            .write(mode, change)
+            .map_err(|_| "cannot save the sandbox state".to_string())
     }
 }
 

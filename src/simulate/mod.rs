@@ -106,6 +106,25 @@ pub struct BotModel {
 }
 
 impl BotModel {
+    pub fn is_short(&self) -> bool {
+        self.short
+    }
+
+    /// Safety orders in the ladder.
+    pub fn safety_orders(&self) -> usize {
+        self.safety.len()
+    }
+
+    pub fn cooldown_ms(&self) -> i64 {
+        self.cooldown_ms
+    }
+
+    /// For each candle: may a deal open at its open as far as the start conditions go? `None`
+    /// for `nonstop`. Call [`BotModel::check_candles`] first.
+    pub fn start_gate(&self, candles: &[Candle], interval_ms: i64) -> Option<Vec<bool>> {
+        conditions::gate(&self.starts, candles, interval_ms)
+    }
+
     /// Can this bot run on these candles (its start conditions' timeframes and inputs)?
     pub fn check_candles(
         &self,
@@ -297,19 +316,88 @@ impl Outcome {
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
-/// The open deal.
-struct Deal {
-    entry: f64,
-    opened_ms: i64,
-    filled: usize,
+/// A deal in progress: what the model needs to walk the next candle. The backtest keeps one
+/// per pair; the trading sandbox keeps one per live deal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenDeal {
+    pub entry: f64,
+    pub opened_ms: i64,
+    /// Safety orders filled.
+    pub filled: usize,
     /// Long: coins bought. Short: coins sold.
-    base: f64,
+    pub base: f64,
     /// Long: quote spent. Short: quote received.
-    quote: f64,
-    fees: f64,
+    pub quote: f64,
+    pub fees: f64,
+    /// The ladder's prices for this entry.
+    prices: Vec<f64>,
 }
 
-impl Deal {
+/// What one candle did to a deal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Walked {
+    /// The deal's value at the candle's adverse extreme, after that extreme's fills (profit if
+    /// closed there, without the closing fee): the drawdown figure.
+    pub worst: f64,
+    /// The deal closed in this candle.
+    pub closed: Option<Closed>,
+}
+
+impl OpenDeal {
+    /// Open a deal at `candle`'s open: the base order fills there.
+    pub fn open(model: &BotModel, candle: &Candle) -> OpenDeal {
+        let entry = candle.open;
+        let sign = if model.short { 1.0 } else { -1.0 };
+        let mut deal = OpenDeal {
+            entry,
+            opened_ms: candle.open_time_ms,
+            filled: 0,
+            base: 0.0,
+            quote: 0.0,
+            fees: 0.0,
+            prices: model
+                .safety
+                .iter()
+                .map(|r| entry * (1.0 + sign * r.deviation))
+                .collect(),
+        };
+        deal.order(&model.base, entry, model.fee);
+        deal
+    }
+
+    /// A deal already under way (one the trading sandbox finds in its state after a restart),
+    /// from what the deal shows: entry price, safety orders filled, base and quote so far.
+    pub fn resume(
+        model: &BotModel,
+        entry: f64,
+        opened_ms: i64,
+        filled: usize,
+        base: f64,
+        quote: f64,
+    ) -> OpenDeal {
+        let mut deal = OpenDeal::open(
+            model,
+            &Candle {
+                open_time_ms: opened_ms,
+                open: entry,
+                high: entry,
+                low: entry,
+                close: entry,
+                volume: None,
+            },
+        );
+        deal.filled = filled.min(model.safety.len());
+        deal.base = base;
+        deal.quote = quote;
+        deal.fees = 0.0;
+        deal
+    }
+
+    /// The safety orders' prices, in order.
+    pub fn ladder_prices(&self) -> &[f64] {
+        &self.prices
+    }
+
     fn order(&mut self, rung: &Rung, price: f64, fee: f64) {
         let (coins, quote) = if rung.in_base {
             (rung.amount, rung.amount * price)
@@ -323,7 +411,7 @@ impl Deal {
 
     /// Proceeds minus cost minus fees, closing every coin at `price` (with the closing fee when
     /// `closing`).
-    fn profit_at(&self, price: f64, short: bool, fee: f64, closing: bool) -> f64 {
+    pub fn profit_at(&self, price: f64, short: bool, fee: f64, closing: bool) -> f64 {
         let exit = self.base * price;
         let exit_fee = if closing { exit * fee } else { 0.0 };
         let gross = if short {
@@ -332,6 +420,71 @@ impl Deal {
             exit - self.quote
         };
         gross - self.fees - exit_fee
+    }
+
+    /// The take profit's price now (average × (1 ± take_profit)).
+    pub fn take_profit_price(&self, model: &BotModel) -> f64 {
+        let sign = if model.short { 1.0 } else { -1.0 };
+        self.quote / self.base * (1.0 - sign * model.take_profit)
+    }
+
+    /// The stop loss's price, when the bot has one.
+    pub fn stop_loss_price(&self, model: &BotModel) -> Option<f64> {
+        let sign = if model.short { 1.0 } else { -1.0 };
+        model.stop_loss.map(|sl| self.entry * (1.0 + sign * sl))
+    }
+
+    /// Walk one candle: the adverse extreme first (low for long, high for short) with its fills
+    /// and the stop loss, then the favourable one with the take profit.
+    pub fn walk(&mut self, model: &BotModel, candle: &Candle) -> Walked {
+        let short = model.short;
+        let adverse = if short { candle.high } else { candle.low };
+        while self.filled < self.prices.len()
+            && (if short {
+                self.prices[self.filled] <= adverse
+            } else {
+                self.prices[self.filled] >= adverse
+            })
+        {
+            let price = self.prices[self.filled];
+            self.order(&model.safety[self.filled], price, model.fee);
+            self.filled += 1;
+        }
+        let worst = self.profit_at(adverse, short, model.fee, false);
+        let mut exit = None;
+        if let Some(sl_price) = self.stop_loss_price(model) {
+            let hit = if short {
+                adverse >= sl_price
+            } else {
+                adverse <= sl_price
+            };
+            if hit {
+                exit = Some((sl_price, true));
+            }
+        }
+        if exit.is_none() {
+            let tp_price = self.take_profit_price(model);
+            let favourable = if short { candle.low } else { candle.high };
+            let hit = if short {
+                favourable <= tp_price
+            } else {
+                favourable >= tp_price
+            };
+            if hit {
+                exit = Some((tp_price, false));
+            }
+        }
+        let closed = exit.map(|(price, stopped)| Closed {
+            entry: self.entry,
+            exit: price,
+            base: self.base,
+            quote: self.quote,
+            fees: self.fees + self.base * price * model.fee,
+            profit: self.profit_at(price, short, model.fee, true),
+            stopped,
+            safety_orders_filled: self.filled,
+        });
+        Walked { worst, closed }
     }
 }
 
@@ -367,93 +520,24 @@ pub fn run_with(
         so_filled_histogram: vec![0; model.safety.len() + 1],
         ..Outcome::default()
     };
-    let mut deal: Option<Deal> = None;
+    let mut deal: Option<OpenDeal> = None;
     let mut next_start_ms = i64::MIN;
-    let short = model.short;
-    let sign = if short { 1.0 } else { -1.0 };
-    // Prices of the ladder for the open deal, recomputed at each entry.
-    let mut prices: Vec<f64> = Vec::with_capacity(model.safety.len());
     let gate = conditions::gate(&model.starts, candles, interval_ms);
     for (i, candle) in candles.iter().enumerate() {
         if deal.is_none()
             && candle.open_time_ms >= next_start_ms
             && gate.as_ref().is_none_or(|g| g[i])
         {
-            let entry = candle.open;
-            let mut d = Deal {
-                entry,
-                opened_ms: candle.open_time_ms,
-                filled: 0,
-                base: 0.0,
-                quote: 0.0,
-                fees: 0.0,
-            };
-            d.order(&model.base, entry, model.fee);
-            prices.clear();
-            prices.extend(
-                model
-                    .safety
-                    .iter()
-                    .map(|r| entry * (1.0 + sign * r.deviation)),
-            );
-            deal = Some(d);
+            deal = Some(OpenDeal::open(model, candle));
         }
         let Some(d) = deal.as_mut() else { continue };
-        // The adverse extreme first (low for long, high for short): fills, then the stop loss.
-        let adverse = if short { candle.high } else { candle.low };
-        while d.filled < prices.len()
-            && (if short {
-                prices[d.filled] <= adverse
-            } else {
-                prices[d.filled] >= adverse
-            })
-        {
-            let price = prices[d.filled];
-            d.order(&model.safety[d.filled], price, model.fee);
-            d.filled += 1;
-        }
+        let walked = d.walk(model, candle);
         out.max_capital_used = out.max_capital_used.max(d.quote);
-        let worst = d.profit_at(adverse, short, model.fee, false);
-        out.max_drawdown_quote = out.max_drawdown_quote.max(-worst);
-        let mut exit = None;
-        if let Some(sl) = model.stop_loss {
-            let sl_price = d.entry * (1.0 + sign * sl);
-            let hit = if short {
-                adverse >= sl_price
-            } else {
-                adverse <= sl_price
-            };
-            if hit {
-                exit = Some((sl_price, true));
-            }
-        }
-        if exit.is_none() {
-            let average = d.quote / d.base;
-            let tp_price = average * (1.0 - sign * model.take_profit);
-            let favourable = if short { candle.low } else { candle.high };
-            let hit = if short {
-                favourable <= tp_price
-            } else {
-                favourable >= tp_price
-            };
-            if hit {
-                exit = Some((tp_price, false));
-            }
-        }
-        if let Some((price, stopped)) = exit {
-            let profit = d.profit_at(price, short, model.fee, true);
-            on_close(&Closed {
-                entry: d.entry,
-                exit: price,
-                base: d.base,
-                quote: d.quote,
-                fees: d.fees + d.base * price * model.fee,
-                profit,
-                stopped,
-                safety_orders_filled: d.filled,
-            });
-            out.profit_quote += profit;
-            if stopped {
+        out.max_drawdown_quote = out.max_drawdown_quote.max(-walked.worst);
+        if let Some(closed) = walked.closed {
+            on_close(&closed);
+            out.profit_quote += closed.profit;
+            if closed.stopped {
                 out.deals_stopped += 1;
             } else {
                 out.deals_closed += 1;
@@ -472,7 +556,7 @@ pub fn run_with(
     }
     if let (Some(d), Some(last)) = (deal, candles.last()) {
         out.deals_open_at_end = 1;
-        out.unrealized_quote = d.profit_at(last.close, short, model.fee, false);
+        out.unrealized_quote = d.profit_at(last.close, model.short, model.fee, false);
         if last.open_time_ms + interval_ms - d.opened_ms > WEEK_MS {
             out.deals_longer_than_a_week += 1;
         }

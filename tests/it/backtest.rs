@@ -9,7 +9,7 @@ use super::{botform, root};
 
 /// Candles that swing ±12 % around 100 once a day, in 5-minute steps: deals close, ladders
 /// fill, and the numbers are the same on every run. Binance's kline layout, no header.
-fn write_candles(dir: &Path, name: &str, days: i64) {
+pub(super) fn write_candles(dir: &Path, name: &str, days: i64) {
     let mut text = String::new();
     let start = 1_735_689_600_000i64; // 2025-01-01
     let step = 300_000;

@@ -8,6 +8,7 @@ mod engine_support;
 mod fidelity;
 mod fixtures;
 mod hostile;
+mod market;
 mod mcp;
 mod plan_output;
 mod properties;

@@ -1,0 +1,588 @@
+//! The trading sandbox: `botform sandbox serve --market PATH|synthetic:SPEC [--speed N]` replays
+//! candles so that enabled bots open and close deals, with the backtest's engine
+//! (`simulate::OpenDeal`), and the deals appear in `/ver1/deals` and deal show in 3Commas' own
+//! deal shape.
+//!
+//! Owns the market clock, the candles per pair, and one lane per (mode, bot, pair) that carries a
+//! deal from its base order through its safety orders to its take profit or stop loss. The rules
+//! are the backtest's (README, "The model"), run candle by candle as market time passes:
+//!
+//! - Each pair's candles replay from their first candle when the sandbox starts, `speed` times
+//!   faster than real time (default 300: a 5-minute candle a second); a candle is walked once
+//!   market time has passed its end. A bot that exists when the sandbox starts trades from the
+//!   first candle; one created later, from the candle after its creation.
+//! - A lane opens a deal when the bot is enabled, the pair is not on the account's blacklist,
+//!   the bot has fewer active deals than `max_active_deals`, the cooldown since the lane's last
+//!   deal has passed and the bot's start conditions hold (computed from the candles as the
+//!   backtest computes them; `manual` and TradingView bots wait for signals that never come). The
+//!   deal keeps the settings it opened with, as on 3Commas; a disabled bot's open deals go on.
+//! - No fees (a deal's figures are then exactly recoverable from what it shows, so a restarted
+//!   sandbox resumes the deals it finds open from their own fields).
+//! - `synthetic:SPEC` takes the backtest's stress-test spec (`vol=80,seed=7,interval=5m,...`):
+//!   one path per pair, seeded by the spec's seed and the pair's name, starting at the price
+//!   the sandbox quotes for the pair, from now.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::server::Shared;
+use super::state::{self, DEAL_TEMPLATE, iso_from_millis};
+use super::store::Touched;
+use crate::model::bot::StrategyCondition;
+use crate::model::decimal::Decimal;
+use crate::model::enums::TradingMode;
+use crate::simulate::{self, AssumeStart, BotModel, Candle, Closed, OpenDeal, candles, synthetic};
+use crate::threecommas::wire::WireBot;
+
+/// Where the market's prices come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Candle CSV files or directories of them, one file per pair (as `botform backtest
+    /// --candles` reads them).
+    Files(Vec<PathBuf>),
+    /// One seeded random path per pair.
+    Synthetic(synthetic::Spec),
+}
+
+/// `--market` and `--speed`.
+#[derive(Debug, Clone)]
+pub struct MarketConfig {
+    pub source: Source,
+    /// Market seconds per real second.
+    pub speed: f64,
+}
+
+/// The default `--speed`: a 5-minute candle a second.
+pub const DEFAULT_SPEED: f64 = 300.0;
+
+impl MarketConfig {
+    /// `PATH` (a candle file or a directory of them) or `synthetic:SPEC`.
+    pub fn parse(text: &str, speed: f64) -> Result<MarketConfig, String> {
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(format!("--speed {speed}: give a positive number"));
+        }
+        let source = match text.strip_prefix("synthetic:") {
+            Some(spec) => Source::Synthetic(synthetic::parse(spec)?),
+            None => {
+                let path = PathBuf::from(text);
+                if !path.exists() {
+                    return Err(format!(
+                        "{text}: no such file or directory (give candle CSVs, or synthetic:vol=80,seed=1)"
+                    ));
+                }
+                Source::Files(vec![path])
+            }
+        };
+        Ok(MarketConfig { source, speed })
+    }
+}
+
+/// One pair's candles.
+struct PairData {
+    candles: Vec<Candle>,
+    interval_ms: i64,
+}
+
+/// A deal the market is carrying.
+struct LaneDeal {
+    id: i64,
+    deal: OpenDeal,
+    model: BotModel,
+}
+
+/// One bot on one pair in one mode.
+struct Lane {
+    /// The next candle to walk.
+    next: usize,
+    next_start_ms: i64,
+    open: Option<LaneDeal>,
+    /// The start gate, for the start conditions it was computed for.
+    gate: Option<(Vec<StrategyCondition>, Option<Vec<bool>>)>,
+}
+
+/// What the market reads of a bot each tick.
+struct BotView {
+    mode: TradingMode,
+    bot: WireBot,
+    market_code: String,
+    blacklisted: BTreeSet<String>,
+    /// Unfinished deals of the bot: (id, pair, the deal as stored).
+    open_deals: Vec<(i64, String, Value)>,
+}
+
+pub struct Market {
+    config: MarketConfig,
+    started: Instant,
+    started_ms: i64,
+    data: HashMap<String, Option<Arc<PairData>>>,
+    lanes: HashMap<(TradingMode, i64, String), Lane>,
+    first_tick: bool,
+    /// Pairs whose candles ran out, reported once.
+    ended: BTreeSet<String>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// FNV-1a: a stable seed per pair name.
+fn pair_seed(pair: &str) -> u64 {
+    pair.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn text(x: f64) -> String {
+    simulate::dec(x).to_string()
+}
+
+fn decimal_text(d: Option<Decimal>) -> Value {
+    d.map_or(Value::Null, |d| Value::String(d.to_string()))
+}
+
+fn field_f64(deal: &Value, field: &str) -> f64 {
+    match &deal[field] {
+        Value::String(s) => s.parse().unwrap_or(0.0),
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+impl Market {
+    pub fn new(config: MarketConfig) -> Market {
+        Market {
+            config,
+            started: Instant::now(),
+            started_ms: now_ms(),
+            data: HashMap::new(),
+            lanes: HashMap::new(),
+            first_tick: true,
+            ended: BTreeSet::new(),
+        }
+    }
+
+    fn pair_data(&mut self, pair: &str, market_code: &str) -> Option<Arc<PairData>> {
+        if let Some(known) = self.data.get(pair) {
+            return known.clone();
+        }
+        let loaded = match &self.config.source {
+            Source::Files(paths) => candles::find_for_pair(paths, pair).and_then(|file| {
+                match candles::read_csv(&file) {
+                    Ok(series) => Some(PairData {
+                        candles: series.candles,
+                        interval_ms: series.interval_ms,
+                    }),
+                    Err(e) => {
+                        eprintln!("botform sandbox: market: {e}; {pair} does not trade");
+                        None
+                    }
+                }
+            }),
+            Source::Synthetic(spec) => {
+                let spec = synthetic::Spec {
+                    seed: spec.seed ^ pair_seed(pair),
+                    ..spec.clone()
+                };
+                let start = state::price(market_code, pair)
+                    .and_then(|p| p.0.to_string().parse::<f64>().ok())
+                    .unwrap_or(100.0);
+                let mut candles = synthetic::path(&spec, 0);
+                let scale = start / candles.first().map_or(1.0, |c| c.open);
+                let offset = self.started_ms - self.started_ms.rem_euclid(spec.interval_ms);
+                for c in &mut candles {
+                    c.open_time_ms += offset;
+                    c.open *= scale;
+                    c.high *= scale;
+                    c.low *= scale;
+                    c.close *= scale;
+                }
+                Some(PairData {
+                    candles,
+                    interval_ms: spec.interval_ms,
+                })
+            }
+        }
+        .filter(|d| !d.candles.is_empty())
+        .map(Arc::new);
+        self.data.insert(pair.to_string(), loaded.clone());
+        loaded
+    }
+
+    /// Market time on a pair's clock.
+    fn market_now(&self, data: &PairData) -> i64 {
+        let elapsed = self.started.elapsed().as_secs_f64() * 1000.0 * self.config.speed;
+        data.candles[0].open_time_ms + elapsed.min(i64::MAX as f64 / 4.0) as i64
+    }
+
+    fn read(shared: &Shared) -> Result<Vec<BotView>, String> {
+        shared.read_state(|state| {
+            let mut views = Vec::new();
+            for mode in [TradingMode::Paper, TradingMode::Real] {
+                let ms = state.mode(mode);
+                let blacklisted: BTreeSet<String> = ms.blacklist.iter().cloned().collect();
+                for bot in ms.bots.values() {
+                    let market_code = ms
+                        .account(bot.account_id)
+                        .and_then(|a| a["market_code"].as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    let open_deals = ms
+                        .deals
+                        .iter()
+                        .filter(|(_, d)| {
+                            d["bot_id"].as_i64() == Some(bot.id)
+                                && d["finished?"].as_bool() != Some(true)
+                        })
+                        .map(|(id, d)| {
+                            (*id, d["pair"].as_str().unwrap_or("").to_string(), d.clone())
+                        })
+                        .collect();
+                    views.push(BotView {
+                        mode,
+                        bot: bot.clone(),
+                        market_code,
+                        blacklisted: blacklisted.clone(),
+                        open_deals,
+                    });
+                }
+            }
+            views
+        })
+    }
+
+    /// Walk every candle that market time has passed since the last tick.
+    pub fn tick(&mut self, shared: &Shared) -> Result<(), String> {
+        let views = Market::read(shared)?;
+        let known: BTreeSet<i64> = self
+            .lanes
+            .values()
+            .filter_map(|l| l.open.as_ref().map(|d| d.id))
+            .collect();
+        for view in &views {
+            let mut active = view.open_deals.len();
+            for pair in &view.bot.pairs {
+                let Some(data) = self.pair_data(pair, &view.market_code) else {
+                    continue;
+                };
+                let now = self.market_now(&data);
+                let key = (view.mode, view.bot.id, pair.clone());
+                let first_tick = self.first_tick;
+                let lane = self.lanes.entry(key).or_insert_with(|| Lane {
+                    next: if first_tick {
+                        0
+                    } else {
+                        data.candles.partition_point(|c| c.open_time_ms < now)
+                    },
+                    next_start_ms: i64::MIN,
+                    open: None,
+                    gate: None,
+                });
+                // A deal of this bot and pair that no lane carries (a restart, or a deal put in
+                // by hand): carry it on from what it shows.
+                if lane.open.is_none()
+                    && let Some((id, _, deal)) = view
+                        .open_deals
+                        .iter()
+                        .find(|(id, p, _)| p == pair && !known.contains(id))
+                    && let Ok((model, _)) = simulate::compile(
+                        &view.bot.to_model().settings,
+                        Decimal::ZERO,
+                        AssumeStart::Nonstop,
+                    )
+                {
+                    let opened_ms =
+                        crate::timefmt::parse_iso(deal["created_at"].as_str().unwrap_or(""))
+                            .map_or(now, |s| s * 1000);
+                    let entry = field_f64(deal, "base_order_average_price");
+                    let (base, quote) = if model.is_short() {
+                        (
+                            field_f64(deal, "sold_amount"),
+                            field_f64(deal, "sold_volume"),
+                        )
+                    } else {
+                        (
+                            field_f64(deal, "bought_amount"),
+                            field_f64(deal, "bought_volume"),
+                        )
+                    };
+                    if entry > 0.0 && base > 0.0 {
+                        let filled = deal["completed_safety_orders_count"].as_u64().unwrap_or(0);
+                        lane.open = Some(LaneDeal {
+                            id: *id,
+                            deal: OpenDeal::resume(
+                                &model,
+                                entry,
+                                opened_ms,
+                                filled as usize,
+                                base,
+                                quote,
+                            ),
+                            model,
+                        });
+                    }
+                }
+                let usd = usd_rate(pair, &view.market_code);
+                while lane.next < data.candles.len() {
+                    let i = lane.next;
+                    let candle = data.candles[i];
+                    if candle.open_time_ms + data.interval_ms > now {
+                        break;
+                    }
+                    lane.next += 1;
+                    let mut changed = false;
+                    if lane.open.is_none()
+                        && view.bot.is_enabled
+                        && !view.blacklisted.contains(pair)
+                        && candle.open_time_ms >= lane.next_start_ms
+                        && (active as i64) < view.bot.max_active_deals.max(1)
+                        && let Some(model) = opening_model(&view.bot, lane, &data, i)
+                    {
+                        let deal = OpenDeal::open(&model, &candle);
+                        let body = deal_json(
+                            &view.bot,
+                            pair,
+                            &model,
+                            &deal,
+                            &candle,
+                            data.interval_ms,
+                            None,
+                            usd,
+                        );
+                        let id = shared.change(view.mode, |state| {
+                            let id = state.next_deal_id;
+                            state.next_deal_id += 1;
+                            let mut body = body;
+                            body["id"] = id.into();
+                            state.mode_mut(view.mode).deals.insert(id, body);
+                            (
+                                id,
+                                Some(Touched {
+                                    deals: [id].into(),
+                                    ..Touched::default()
+                                }),
+                            )
+                        })?;
+                        lane.open = Some(LaneDeal { id, deal, model });
+                        active += 1;
+                    }
+                    let Some(carried) = lane.open.as_mut() else {
+                        continue;
+                    };
+                    let filled_before = carried.deal.filled;
+                    let walked = carried.deal.walk(&carried.model, &candle);
+                    changed |= carried.deal.filled != filled_before || walked.closed.is_some();
+                    if changed {
+                        let body = deal_json(
+                            &view.bot,
+                            pair,
+                            &carried.model,
+                            &carried.deal,
+                            &candle,
+                            data.interval_ms,
+                            walked.closed.as_ref(),
+                            usd,
+                        );
+                        let id = carried.id;
+                        shared.change(view.mode, |state| {
+                            let deals = &mut state.mode_mut(view.mode).deals;
+                            let mut body = body;
+                            body["id"] = id.into();
+                            if let Some(old) = deals.get(&id) {
+                                // Keep what the deal was created with.
+                                body["created_at"] = old["created_at"].clone();
+                            }
+                            deals.insert(id, body);
+                            (
+                                (),
+                                Some(Touched {
+                                    deals: [id].into(),
+                                    ..Touched::default()
+                                }),
+                            )
+                        })?;
+                    }
+                    if walked.closed.is_some() {
+                        lane.next_start_ms =
+                            candle.open_time_ms + data.interval_ms + carried.model.cooldown_ms();
+                        lane.open = None;
+                        active = active.saturating_sub(1);
+                    }
+                }
+                if lane.next >= data.candles.len() && self.ended.insert(pair.clone()) {
+                    eprintln!(
+                        "botform sandbox: market: {pair} replayed to its last candle ({}); its deals stay as they are",
+                        iso_from_millis(
+                            data.candles
+                                .last()
+                                .map_or(0, |c| c.open_time_ms + data.interval_ms)
+                        )
+                    );
+                }
+            }
+        }
+        self.first_tick = false;
+        Ok(())
+    }
+}
+
+/// The model a new deal opens with, if the bot's start conditions let one open at candle `i`.
+fn opening_model(bot: &WireBot, lane: &mut Lane, data: &PairData, i: usize) -> Option<BotModel> {
+    let settings = bot.to_model().settings;
+    // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
+    let (model, _) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::AsConfigured).ok()?;
+    model.check_candles(&data.candles, data.interval_ms).ok()?;
+    let starts = settings.strategy_list.clone().unwrap_or_default();
+    if lane
+        .gate
+        .as_ref()
+        .is_none_or(|(for_starts, _)| *for_starts != starts)
+    {
+        let gate = model.start_gate(&data.candles, data.interval_ms);
+        lane.gate = Some((starts, gate));
+    }
+    let open = lane
+        .gate
+        .as_ref()
+        .and_then(|(_, g)| g.as_ref())
+        .is_none_or(|g| g[i]);
+    open.then_some(model)
+}
+
+/// Quote currency to USD at the sandbox's prices (1 for dollar stablecoins).
+fn usd_rate(pair: &str, market_code: &str) -> Option<f64> {
+    let quote = pair.split('_').next().unwrap_or("");
+    if ["USDT", "USDC", "BUSD", "USD", "FDUSD", "TUSD", "DAI"].contains(&quote) {
+        return Some(1.0);
+    }
+    state::price(market_code, &format!("USDT_{quote}"))
+        .or_else(|| state::price("binance", &format!("USDT_{quote}")))
+        .and_then(|p| p.0.to_string().parse().ok())
+}
+
+/// A deal in 3Commas' shape (the embedded real deal, every field set from the bot, the deal and
+/// the candle it was last walked in).
+#[allow(clippy::too_many_arguments)]
+fn deal_json(
+    bot: &WireBot,
+    pair: &str,
+    model: &BotModel,
+    deal: &OpenDeal,
+    candle: &Candle,
+    interval_ms: i64,
+    closed: Option<&Closed>,
+    usd: Option<f64>,
+) -> Value {
+    let mut d: Value = serde_json::from_str(DEAL_TEMPLATE).expect("embedded deal template");
+    let short = model.is_short();
+    let (quote, base) = pair.split_once('_').unwrap_or((pair, ""));
+    let candle_end = candle.open_time_ms + interval_ms;
+    let settings = bot.to_model().settings;
+    let profit = match closed {
+        Some(c) => c.profit,
+        None => deal.profit_at(candle.close, short, 0.0, false),
+    };
+    let (status, localized) = match closed {
+        None => ("bought", "Active"),
+        Some(c) if c.stopped => ("stop_loss_finished", "Closed at Stop Loss"),
+        Some(_) => ("completed", "Completed"),
+    };
+    let finished = closed.is_some();
+    let remaining = model.safety_orders() - deal.filled;
+    let asoc = bot.active_safety_orders_count.max(0) as usize;
+    let entry_side = json!({
+        "amount": text(deal.base),
+        "volume": text(deal.quote),
+        "average": text(deal.quote / deal.base),
+    });
+    let exit_side = match closed {
+        Some(c) => {
+            json!({ "amount": text(c.base), "volume": text(c.base * c.exit), "average": text(c.exit) })
+        }
+        None => json!({ "amount": "0.0", "volume": "0.0", "average": "0" }),
+    };
+    let (bought, sold) = if short {
+        (exit_side, entry_side)
+    } else {
+        (entry_side, exit_side)
+    };
+    let fields = json!({
+        "bot_id": bot.id,
+        "bot_name": bot.name,
+        "account_id": bot.account_id,
+        "account_name": bot.account_name,
+        "pair": pair,
+        "from_currency": quote,
+        "to_currency": base,
+        "strategy": if short { "short" } else { "long" },
+        "status": status,
+        "localized_status": localized,
+        "finished?": finished,
+        "cancellable?": !finished,
+        "panic_sellable?": !finished,
+        "created_at": iso_from_millis(deal.opened_ms),
+        "updated_at": iso_from_millis(candle_end),
+        "closed_at": if finished { Value::String(iso_from_millis(candle_end)) } else { Value::Null },
+        "max_safety_orders": model.safety_orders(),
+        "active_safety_orders_count": asoc,
+        "completed_safety_orders_count": deal.filled,
+        "current_active_safety_orders_count": if finished { 0 } else { asoc.min(remaining) },
+        "current_active_safety_orders": if finished { 0 } else { asoc.min(remaining) },
+    });
+    let figures = json!({
+        "base_order_volume": decimal_text(settings.base_order_volume),
+        "safety_order_volume": decimal_text(settings.safety_order_volume),
+        "safety_order_step_percentage": decimal_text(settings.safety_order_step_percentage),
+        "martingale_volume_coefficient": decimal_text(settings.martingale_volume_coefficient),
+        "martingale_step_coefficient": decimal_text(settings.martingale_step_coefficient),
+        "take_profit": decimal_text(settings.take_profit),
+        "take_profit_steps": [],
+        "stop_loss_percentage": decimal_text(settings.stop_loss_percentage.or(Some(Decimal::ZERO))),
+        "trailing_enabled": settings.trailing_enabled.unwrap_or(false),
+        "tsl_enabled": settings.tsl_enabled.unwrap_or(false),
+        "bought_amount": bought["amount"],
+        "bought_volume": bought["volume"],
+        "bought_average_price": bought["average"],
+        "base_order_average_price": text(deal.entry),
+        "sold_amount": sold["amount"],
+        "sold_volume": sold["volume"],
+        "sold_average_price": sold["average"],
+        "final_profit": text(profit),
+        "actual_profit": text(profit),
+        "final_profit_percentage": simulate::dec(profit / deal.quote * 100.0).round_dp(2).to_string(),
+        "actual_profit_percentage": simulate::dec(profit / deal.quote * 100.0).round_dp(2).to_string(),
+        "usd_final_profit": usd.map_or(Value::Null, |r| Value::String(simulate::dec(profit * r).round_dp(2).to_string())),
+        "actual_usd_profit": usd.map_or(Value::Null, |r| Value::String(text(profit * r))),
+        "current_price": text(candle.close),
+        "take_profit_price": text(deal.take_profit_price(model)),
+        "stop_loss_price": deal.stop_loss_price(model).map_or(Value::Null, |p| Value::String(text(p))),
+        "reserved_base_coin": text(if short { deal.base } else { deal.quote }),
+        "reserved_second_coin": text(if short { deal.quote } else { deal.base }),
+        "deal_has_error": false,
+        "error_message": Value::Null,
+        "failed_message": Value::Null,
+    });
+    for part in [fields, figures] {
+        if let (Value::Object(target), Value::Object(source)) = (&mut d, part) {
+            target.extend(source);
+        }
+    }
+    d
+}
+
+/// Run the market until the process ends: a tick every 200 ms of real time.
+pub async fn run(shared: Arc<Shared>, config: MarketConfig) {
+    let mut market = Market::new(config);
+    loop {
+        if let Err(e) = market.tick(&shared) {
+            tracing::warn!("sandbox market: {e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

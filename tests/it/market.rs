@@ -1,0 +1,204 @@
+//! `botform sandbox serve --market`: bots trade on replayed candles, and their deals are the
+//! backtest's deals in 3Commas' deal shape.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use super::backtest::write_candles;
+use super::engine_support::{example_dir, offline};
+use super::root;
+use super::sandbox::SandboxProcess;
+
+const DEAL_TEMPLATE: &str = include_str!("../../data/sandbox/deal_template.json");
+
+fn number(v: &serde_json::Value) -> f64 {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_f64())
+        .unwrap_or_else(|| panic!("{v} is not a number"))
+}
+
+#[test]
+fn a_sandbox_market_trades_the_bots_as_the_backtest_says() {
+    // The example bots in a sandbox database; "BTC conservative" is enabled and nonstop.
+    let dir = example_dir();
+    let db = tempfile::tempdir().unwrap();
+    let db = db.path().join("sandbox.db");
+    offline()
+        .env("BOTFORM_SANDBOX_STATE", &db)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 10);
+    // 10 days of 5-minute candles at 10^8 market seconds a second: replayed within a second.
+    let market = candles.path().to_str().unwrap();
+    let sandbox = SandboxProcess::spawn(Some(&db), &["--market", market, "--speed", "100000000"]);
+    let deals_of = |state: &serde_json::Value, bot: i64| -> Vec<serde_json::Value> {
+        state["real"]["deals"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|d| d["bot_id"].as_i64() == Some(bot))
+            .cloned()
+            .collect()
+    };
+    let state = sandbox.control_get("/__sandbox/state");
+    let bot = state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|b| b["name"] == "BTC conservative")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // Wait until the whole series has replayed: the deal count stops moving.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = usize::MAX;
+    let deals = loop {
+        std::thread::sleep(Duration::from_millis(700));
+        let deals = deals_of(&sandbox.control_get("/__sandbox/state"), bot);
+        if deals.len() == seen && seen > 0 {
+            break deals;
+        }
+        seen = deals.len();
+        assert!(Instant::now() < deadline, "the market did not settle");
+    };
+
+    // Exactly what `botform backtest` computes on the same candles.
+    let out = offline()
+        .current_dir(root())
+        .arg("backtest")
+        .arg(dir.path())
+        .arg("--candles")
+        .arg(candles.path())
+        .args(["--bot", "BTC conservative", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = &report["results"][0];
+    let finished: Vec<&serde_json::Value> =
+        deals.iter().filter(|d| d["finished?"] == true).collect();
+    let open: Vec<&serde_json::Value> = deals.iter().filter(|d| d["finished?"] == false).collect();
+    assert_eq!(
+        finished.len() as u64,
+        expected["deals_closed"].as_u64().unwrap() + expected["deals_stopped"].as_u64().unwrap(),
+        "{expected}"
+    );
+    assert!(finished.len() > 5, "{expected}");
+    assert_eq!(
+        open.len() as u64,
+        expected["deals_open_at_end"].as_u64().unwrap()
+    );
+    let profit: f64 = finished.iter().map(|d| number(&d["final_profit"])).sum();
+    let want = number(&expected["profit_quote"]);
+    assert!(
+        (profit - want).abs() < 1e-5,
+        "sandbox {profit} vs backtest {want}"
+    );
+    let mut histogram = vec![0u64; expected["so_filled_histogram"].as_array().unwrap().len()];
+    for d in &deals {
+        histogram[d["completed_safety_orders_count"].as_u64().unwrap() as usize] += 1;
+    }
+    let want: Vec<u64> = expected["so_filled_histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(histogram, want);
+
+    // In the real deal shape: every key of the recorded 3Commas deal, no other, and the fields
+    // a finished deal carries.
+    let template: serde_json::Value = serde_json::from_str(DEAL_TEMPLATE).unwrap();
+    let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    for d in &deals {
+        assert_eq!(keys(d), keys(&template), "{d}");
+    }
+    let first = finished[0];
+    assert_eq!(first["status"], "completed");
+    assert_eq!(first["pair"], "USDT_BTC");
+    assert!(first["closed_at"].as_str().unwrap().starts_with("2025-01-"));
+    assert!(number(&first["bought_volume"]) >= 10.0);
+    assert_eq!(
+        number(&first["sold_amount"]),
+        number(&first["bought_amount"])
+    );
+    assert!(number(&first["usd_final_profit"]) > 0.0);
+    // Deals open one after another: the next opens after the cooldown (300 s) from the close.
+    let mut times: Vec<(String, String)> = finished
+        .iter()
+        .map(|d| {
+            (
+                d["created_at"].as_str().unwrap().to_string(),
+                d["closed_at"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    times.sort();
+    for pair in times.windows(2) {
+        assert!(pair[1].0 > pair[0].1, "{pair:?}");
+    }
+
+    // The client reads them as any 3Commas deal, through the signed API.
+    let client =
+        super::client::client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    let listed = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(client.deals(Some(bot), Some("finished"), 1000, 0))
+        .unwrap();
+    assert_eq!(listed.len(), finished.len());
+    assert!(
+        listed
+            .iter()
+            .all(|d| d.final_profit.is_some() && d.closed_at.is_some())
+    );
+}
+
+#[test]
+fn a_synthetic_market_needs_no_files_and_a_bad_market_is_refused() {
+    let dir = example_dir();
+    let db = tempfile::tempdir().unwrap();
+    let db = db.path().join("sandbox.db");
+    offline()
+        .env("BOTFORM_SANDBOX_STATE", &db)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    let sandbox = SandboxProcess::spawn(
+        Some(&db),
+        &[
+            "--market",
+            "synthetic:vol=80,seed=3,days=20,interval=5m",
+            "--speed",
+            "10000000",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = sandbox.control_get("/__sandbox/state");
+        let deals = state["real"]["deals"].as_object().unwrap();
+        if deals.values().filter(|d| d["finished?"] == true).count() >= 3 {
+            // Priced as the sandbox quotes the pair (its currency_rates), not at 100.
+            let price = number(&deals.values().next().unwrap()["base_order_average_price"]);
+            assert!(price > 1000.0, "{price}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no deals on the synthetic market"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    super::botform()
+        .args(["sandbox", "serve", "--market", "/nonexistent/candles"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no such file or directory"));
+}
