@@ -173,6 +173,44 @@ pub struct Capital {
     pub after: Decimal,
     /// The account's `max_capital`, when the config sets one.
     pub budget: Option<Decimal>,
+    /// The currency `max_capital` is read in: the one most of the account's bots are quoted in
+    /// (as validate reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_currency: Option<String>,
+    /// For a currency other than the budget's: `after` in the budget's currency at 3Commas'
+    /// rate when the plan was made (`currency_rates`' last price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_in_budget_currency: Option<Decimal>,
+    /// The account's free balance of this currency when the plan was made (3Commas'
+    /// `account_table_data`, `position_available`), when 3Commas reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<Decimal>,
+}
+
+impl Capital {
+    /// The bots may lock more than the account has free.
+    pub fn short_of_balance(&self) -> bool {
+        self.available.is_some_and(|a| a < self.after)
+    }
+}
+
+/// The currency an account's `max_capital` is read in: the one most of its (present) bots are
+/// quoted in, ties to the last in alphabetical order, as validate's budget check reads it.
+fn budget_currency(desired: &Desired, alias: &str) -> Option<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for bot in desired
+        .bots
+        .iter()
+        .filter(|b| b.account == alias && !b.absent)
+    {
+        if let Some(currency) = dca_figures(&bot.settings).and_then(|f| f.currency) {
+            *counts.entry(currency).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(currency, _)| currency)
 }
 
 /// A live bot the config leaves alone.
@@ -798,11 +836,15 @@ fn capital_at_risk(
                 .find(|(_, a)| a.id == account_id)
                 .map(|(alias, _)| alias.clone())
                 .unwrap_or_default();
+            let budget = desired
+                .accounts
+                .get(&account)
+                .and_then(|a| a.spec.max_capital);
             Capital {
-                budget: desired
-                    .accounts
-                    .get(&account)
-                    .and_then(|a| a.spec.max_capital),
+                budget,
+                budget_currency: budget.and_then(|_| budget_currency(desired, &account)),
+                after_in_budget_currency: None,
+                available: None,
                 account_id,
                 account,
                 currency,

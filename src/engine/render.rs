@@ -136,7 +136,7 @@ fn write_capital(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
     let moved: Vec<_> = plan
         .capital
         .iter()
-        .filter(|c| c.before != c.after)
+        .filter(|c| c.before != c.after || c.short_of_balance())
         .collect();
     if moved.is_empty() {
         return Ok(());
@@ -151,16 +151,37 @@ fn write_capital(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
     writeln!(out)
 }
 
-/// `1200 USDT -> 1450.5 USDT`: rounded to the currency's precision for people; the JSON plan
-/// keeps the exact sum.
+/// `1200 USDT -> 1450.5 USDT (budget 5000 USDT)`, with `≈ N USDT` for a currency converted into
+/// the budget's and a warning when the account has less free than the worst case: rounded to
+/// the currency's precision for people; the JSON plan keeps the exact figures.
 pub fn capital_move(c: &super::plan::Capital) -> String {
+    let budget_currency = c.budget_currency.as_deref().unwrap_or(&c.currency);
+    let converted = c
+        .after_in_budget_currency
+        .map(|x| {
+            format!(
+                " ≈ {} {budget_currency} at 3Commas' rate",
+                x.display_in(budget_currency)
+            )
+        })
+        .unwrap_or_default();
+    let budget = c
+        .budget
+        .filter(|_| budget_currency == c.currency || c.after_in_budget_currency.is_some())
+        .map(|b| format!(" (budget {b} {budget_currency})"))
+        .unwrap_or_default();
+    let balance = match c.available {
+        Some(free) if c.short_of_balance() => format!(
+            "; warning: only {} {} free on the account, less than the bots' worst case",
+            free.display_in(&c.currency),
+            c.currency
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{} {cur} -> {} {cur}{}",
+        "{} {cur} -> {} {cur}{converted}{budget}{balance}",
         c.before.display_in(&c.currency),
         c.after.display_in(&c.currency),
-        c.budget
-            .map(|b| format!(" (budget {b} {})", c.currency))
-            .unwrap_or_default(),
         cur = c.currency
     )
 }
@@ -413,7 +434,11 @@ pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
         "Apply this botform plan? {} to add, {} to change, {} to destroy.",
         s.add, s.change, s.destroy
     );
-    for c in plan.capital.iter().filter(|c| c.before != c.after) {
+    for c in plan
+        .capital
+        .iter()
+        .filter(|c| c.before != c.after || c.short_of_balance())
+    {
         text.push_str(&format!(
             "\ncapital at risk on {}: {}",
             c.account,

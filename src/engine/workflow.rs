@@ -116,11 +116,139 @@ pub async fn plan_against(
     if !targets.is_empty() {
         restrict(&mut plan, targets);
     }
-    let problems = minimum_orders(target, &plan, &live).await;
+    let mut problems = minimum_orders(target, &plan, &live).await;
+    problems.extend(capital_online(target, &mut plan, &live, desired).await);
     if !problems.is_empty() {
         return Err(WorkflowError::Problems(problems));
     }
     Ok(plan)
+}
+
+/// What only the live account can say about capital at risk: each account's free balance per
+/// currency (`account_table_data`, one request per account with enabled bots), and, for an account
+/// with `max_capital`, the capital of bots quoted in another currency converted into the
+/// budget's at 3Commas' last price (`currency_rates`), so the budget counts every bot. Over the
+/// budget after conversion is a problem, as validate's same-currency check is; a balance below
+/// the worst case is shown beside the capital (a deal cannot fill what the account lacks, but
+/// the bots may never all be at their last safety order at once). A lookup that fails leaves
+/// the figure out.
+async fn capital_online(
+    target: &Target,
+    plan: &mut Plan,
+    live: &plan::LiveState,
+    desired: &Desired,
+) -> Vec<plan::PlanProblem> {
+    use std::collections::BTreeMap;
+    let mut balances: BTreeMap<i64, Vec<crate::threecommas::wire::Balance>> = BTreeMap::new();
+    let accounts: std::collections::BTreeSet<i64> =
+        plan.capital.iter().map(|c| c.account_id).collect();
+    for id in accounts {
+        if let Ok(rows) = target.client.account_balances(id).await {
+            balances.insert(id, rows);
+        }
+    }
+    let mut lookups = 0;
+    for c in &mut plan.capital {
+        c.available = balances
+            .get(&c.account_id)
+            .and_then(|rows| rows.iter().find(|r| r.currency_code == c.currency))
+            .and_then(|r| r.position_available);
+        let Some(budget_currency) = c.budget_currency.clone() else {
+            continue;
+        };
+        if c.currency == budget_currency || c.after.is_zero() || lookups >= MAX_RATE_LOOKUPS {
+            continue;
+        }
+        let market = live
+            .accounts
+            .iter()
+            .find(|a| a.id == c.account_id)
+            .and_then(|a| a.market_code.clone());
+        let Some(market) = market else { continue };
+        lookups += 1;
+        let last = |r: serde_json::Map<String, serde_json::Value>| match r.get("last") {
+            Some(serde_json::Value::String(s)) => s.parse::<crate::model::decimal::Decimal>().ok(),
+            Some(serde_json::Value::Number(n)) => n.to_string().parse().ok(),
+            _ => None,
+        };
+        // BUDGET_OTHER (USDT_BTC: USDT per BTC), else OTHER_BUDGET (BTC_ETH for an ETH budget).
+        let direct = format!("{budget_currency}_{}", c.currency);
+        let converted = match target
+            .client
+            .currency_rates(&market, &direct)
+            .await
+            .ok()
+            .and_then(last)
+        {
+            Some(price) => Some(c.after * price),
+            None => {
+                let inverse = format!("{}_{budget_currency}", c.currency);
+                target
+                    .client
+                    .currency_rates(&market, &inverse)
+                    .await
+                    .ok()
+                    .and_then(last)
+                    .filter(|p| !p.is_zero())
+                    .map(|price| c.after / price)
+            }
+        };
+        c.after_in_budget_currency = converted;
+    }
+    let mut problems = Vec::new();
+    for (alias, account) in &desired.accounts {
+        let Some(budget) = account.spec.max_capital else {
+            continue;
+        };
+        let lines: Vec<&plan::Capital> = plan
+            .capital
+            .iter()
+            .filter(|c| &c.account == alias)
+            .collect();
+        let Some(currency) = lines.iter().find_map(|c| c.budget_currency.clone()) else {
+            continue;
+        };
+        let converted: Vec<&&plan::Capital> = lines
+            .iter()
+            .filter(|c| c.after_in_budget_currency.is_some())
+            .collect();
+        if converted.is_empty() {
+            continue;
+        }
+        let total = lines
+            .iter()
+            .filter(|c| c.currency == currency)
+            .map(|c| c.after)
+            .chain(converted.iter().filter_map(|c| c.after_in_budget_currency))
+            .fold(crate::model::decimal::Decimal::ZERO, |a, b| a + b);
+        if total > budget {
+            let parts: Vec<String> = converted
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} ≈ {} {currency}",
+                        c.after.display_in(&c.currency),
+                        c.currency,
+                        c.after_in_budget_currency
+                            .unwrap_or_default()
+                            .display_in(&currency)
+                    )
+                })
+                .collect();
+            problems.push(plan::PlanProblem {
+                message: format!(
+                    "the bots on account `{alias}` can lock {} {currency} at once at 3Commas' current rates, over its max_capital of {budget}",
+                    total.display_in(&currency)
+                ),
+                help: format!(
+                    "counted at 3Commas' rates: {}; lower volumes, safety orders or max_active_deals, or raise max_capital",
+                    parts.join("; ")
+                ),
+                source: Some(account.source.clone()),
+            });
+        }
+    }
+    problems
 }
 
 /// Most distinct (market, quote currency) pairs whose minimum order one plan looks up.

@@ -100,6 +100,9 @@ pub struct CapitalLine {
     /// Decimal strings.
     pub before: String,
     pub after: String,
+    /// The whole line as the plan shows it: budget, conversion into the budget's currency,
+    /// and a warning when the account has less free than the worst case.
+    pub line: String,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -556,6 +559,7 @@ impl BotformServer {
                     currency: c.currency.clone(),
                     before: c.before.to_string(),
                     after: c.after.to_string(),
+                    line: crate::engine::render::capital_move(c),
                 })
                 .collect(),
             human: pages[0].clone(),

@@ -267,6 +267,17 @@ impl Client {
         self.get(&format!("/ver1/accounts/{id}"), &[]).await
     }
 
+    /// The account's balances per currency (`POST /ver1/accounts/{id}/account_table_data`: a
+    /// POST that only reads, ACCOUNTS_READ).
+    pub async fn account_balances(&self, id: i64) -> Result<Vec<Balance>, ApiError> {
+        self.read(
+            Method::POST,
+            &format!("/ver1/accounts/{id}/account_table_data"),
+            &[],
+        )
+        .await
+    }
+
     pub async fn market_pairs(&self, market_code: &str) -> Result<Vec<String>, ApiError> {
         self.get(
             "/ver1/accounts/market_pairs",
@@ -485,12 +496,23 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
+        self.read(Method::GET, path, query).await
+    }
+
+    /// A request that changes nothing (a GET, or one of the POSTs 3Commas uses for reads),
+    /// retried like any read.
+    async fn read<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.send::<()>(Method::GET, path, query, None).await {
+            match self.send::<()>(method.clone(), path, query, None).await {
                 Err(e) if attempt < self.config.read_attempts && retryable_read(&e) => {
-                    tracing::debug!("retrying GET {path} after: {e}");
+                    tracing::debug!("retrying {method} {path} after: {e}");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 other => return other.and_then(|bytes| decode(path, &bytes)),

@@ -52,6 +52,20 @@ pub fn redact(value: &mut Value, path: &str) {
     redact_in(value, accounts);
 }
 
+/// An account id in a path (`/ver1/accounts/31896123/account_table_data`) becomes its pseudonym,
+/// as it does in bodies.
+pub fn redact_path(path: &str) -> String {
+    let mut segments: Vec<String> = path.split('/').map(str::to_string).collect();
+    for i in 1..segments.len() {
+        if segments[i - 1] == "accounts"
+            && let Ok(id) = segments[i].parse::<i64>()
+        {
+            segments[i] = pseudonym(id).to_string();
+        }
+    }
+    segments.join("/")
+}
+
 fn redact_in(value: &mut Value, in_accounts: bool) {
     match value {
         Value::Array(items) => items.iter_mut().for_each(|v| redact_in(v, in_accounts)),
@@ -65,9 +79,20 @@ fn redact_in(value: &mut Value, in_accounts: bool) {
                         *v = Value::from(pseudonym(id));
                     }
                 } else if in_accounts
-                    && ["amount", "balance", "equity", "usd", "btc", "profit"]
-                        .iter()
-                        .any(|m| k.contains(m))
+                    && [
+                        "amount",
+                        "balance",
+                        "equity",
+                        "usd",
+                        "btc",
+                        "profit",
+                        "position",
+                        "on_orders",
+                        "available",
+                        "borrowed",
+                    ]
+                    .iter()
+                    .any(|m| k.contains(m))
                 {
                     // Removed (null, as 3Commas sends an unknown figure), so it still reads.
                     *v = Value::Null;
@@ -114,6 +139,8 @@ pub fn write(dir: &Path, seq: u64, exchange: Exchange<'_>) -> std::io::Result<()
         ),
     };
     redact(&mut response, path);
+    let path = redact_path(path);
+    let path = path.as_str();
     let recording = Recording {
         method: method.into(),
         path: path.into(),
@@ -157,6 +184,27 @@ mod tests {
         );
         for key in ["usd_amount", "btc_amount", "day_profit_usd"] {
             assert!(a[key].is_null(), "{key}");
+        }
+        // The balances table: every holding goes, the currency stays.
+        let mut table: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/3commas/account_table_data.json"
+        ))
+        .unwrap();
+        redact(&mut table, "/ver1/accounts/32402783/account_table_data");
+        assert_eq!(
+            redact_path("/ver1/accounts/31896123/account_table_data"),
+            format!("/ver1/accounts/{}/account_table_data", pseudonym(31896123))
+        );
+        let row = table[0].as_object().unwrap();
+        assert_eq!(row["currency_code"], "ETH");
+        for key in [
+            "position",
+            "position_available",
+            "on_orders",
+            "equity",
+            "usd_value",
+        ] {
+            assert!(row[key].is_null(), "{key}");
         }
     }
 }

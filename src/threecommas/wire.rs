@@ -649,6 +649,21 @@ pub struct Account {
     pub usd_amount: Option<Decimal>,
 }
 
+/// One currency of `POST /ver1/accounts/{id}/account_table_data`. The docs type the figures as
+/// strings; their own example sends JSON numbers, some in exponent form (`9.52E-5`): both read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Balance {
+    pub currency_code: String,
+    /// Everything held.
+    #[serde(default, with = "display_decimal")]
+    pub position: Option<Decimal>,
+    /// What is neither on orders nor borrowed.
+    #[serde(default, with = "display_decimal")]
+    pub position_available: Option<Decimal>,
+    #[serde(default, with = "display_decimal")]
+    pub on_orders: Option<Decimal>,
+}
+
 /// `GET /ver1/bots/pairs_black_list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blacklist {
@@ -769,6 +784,25 @@ mod tests {
 
     const OBSERVED_LIST: &str =
         include_str!("../../tests/fixtures/3commas/observed/bots_list_scope_enabled.json");
+
+    #[test]
+    fn balances_read_as_the_docs_example_sends_them() {
+        // Typed as strings in the docs; the example sends numbers, one as 9.52E-5.
+        let rows: Vec<Balance> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/3commas/account_table_data.json"
+        ))
+        .unwrap();
+        assert_eq!(rows[0].currency_code, "ETH");
+        assert_eq!(
+            rows[0].position_available,
+            Some("0.0000952".parse().unwrap())
+        );
+        let strings: Vec<Balance> = serde_json::from_str(
+            r#"[{"currency_code":"USDT","position":"12.5","position_available":"2.5","on_orders":"10"}]"#,
+        )
+        .unwrap();
+        assert_eq!(strings[0].on_orders, Some(Decimal::from_int(10)));
+    }
 
     fn observed_bot() -> LiveBot {
         let bots: Vec<WireBot> = serde_json::from_str(OBSERVED_LIST).unwrap();

@@ -18,6 +18,8 @@ enum Kind {
     /// A bot entity, or a list of them.
     Bot,
     Account,
+    /// The balances table (`account_table_data`).
+    Balances,
     /// A deal entity, or a list of them (lists, shows and the deal actions' answers).
     Deal,
     Error,
@@ -44,6 +46,7 @@ const FIXTURES: &[(&str, Kind)] = &[
     ("account_entity.json", Kind::Account),
     ("account_show.json", Kind::Account),
     ("accounts.json", Kind::Account),
+    ("account_table_data.json", Kind::Balances),
     ("bot_cancel_all_deals_response.json", Kind::Bot),
     ("bot_copy_and_create_request.json", Kind::NotUsed), // the client builds this body itself
     ("bot_copy_and_create_response.json", Kind::CopyAndCreate),
@@ -143,6 +146,11 @@ fn read_as(name: &str, kind: Kind) {
         }
         Kind::Account => assert!(!each::<Account>(name).is_empty()),
         Kind::Deal => assert!(!each::<Deal>(name).is_empty()),
+        Kind::Balances => assert!(
+            parse::<Vec<Balance>>(name, fixture(name))
+                .iter()
+                .all(|b| b.position_available.is_some())
+        ),
         Kind::Error => assert!(!parse::<ErrorBody>(name, fixture(name)).error.is_empty()),
         Kind::DealsStats => drop(parse::<BotDealsStats>(name, fixture(name))),
         Kind::BotsStats => drop(parse::<BotsStats>(name, fixture(name))),

@@ -83,6 +83,10 @@ async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError
                 .await
                 .map(|r| format!("rates with {} fields", r.len()))
         }
+        ["ver1", "accounts", id, "account_table_data"] => client
+            .account_balances(id.parse().unwrap())
+            .await
+            .map(|b| format!("{} balances", b.len())),
         ["ver1", "deals"] => client
             .deals(None, None, 100, 0)
             .await

@@ -325,4 +325,81 @@ fn a_capital_budget_is_checked_with_a_breakdown() {
         .stdout(predicate::str::contains(
             "main: 0 USDT -> 273.75 USDT (budget 10000 USDT)",
         ));
+    // A bot quoted in BTC on the same account: offline it is named apart; online its worst case
+    // is converted at 3Commas' rate (the sandbox quotes USDT_BTC at 63802.44) and counted.
+    std::fs::write(
+        dir.path().join("btc-quoted.toml"),
+        "[[bots]]\nname = \"ETH in BTC\"\naccount = \"main\"\npairs = [\"BTC_ETH\"]\ntemplate = \"conservative\"\nstart = \"always\"\nenabled = true\nbase_order_volume = 0.001\nsafety_order_volume = 0.002\n",
+    )
+    .unwrap();
+    super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "main: 0 BTC -> 0.027375 BTC ≈ 1746.59 USDT at 3Commas' rate (budget 10000 USDT)",
+        ));
+    // Ten times the volumes: 0.27375 BTC ≈ 17465.92 USDT. Validate counts every USDT bot of the
+    // account (8838.41, within 10000) and names the BTC bot apart ...
+    super::engine_support::edit(
+        &dir.path().join("btc-quoted.toml"),
+        "base_order_volume = 0.001\nsafety_order_volume = 0.002",
+        "base_order_volume = 0.01\nsafety_order_volume = 0.02",
+    );
+    super::engine_support::offline()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not counted in it: ETH in BTC"));
+    // ... plan counts it at the live rate with the enabled USDT bot, and refuses.
+    super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "the bots on account `main` can lock 17739.67 USDT at once at 3Commas' current rates, over its max_capital of 10000",
+        ));
+}
+
+/// The plan warns when an account has less free than its bots' worst case (3Commas'
+/// `account_table_data`; the sandbox's Binance account holds 12873.21 USDT).
+#[test]
+fn the_plan_warns_when_the_account_has_less_free_than_the_worst_case() {
+    let dir = super::engine_support::example_dir();
+    super::engine_support::edit(
+        &dir.path().join("btc-conservative.toml"),
+        "enabled = true",
+        "enabled = true\nbase_order_volume = 1000\nsafety_order_volume = 2000",
+    );
+    let out = super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("main: 0 USDT -> 27375 USDT; warning: only 12873.21 USDT free on the account, less than the bots' worst case"),
+        "{text}"
+    );
+    let json = super::engine_support::offline()
+        .args(["plan", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let main = plan["capital"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account"] == "main")
+        .unwrap();
+    assert_eq!(main["available"], "12873.21", "{main}");
 }
