@@ -227,23 +227,23 @@ impl Market {
             for mode in [TradingMode::Paper, TradingMode::Real] {
                 let ms = state.mode(mode);
                 let blacklisted: BTreeSet<String> = ms.blacklist.iter().cloned().collect();
+                // Unfinished deals by bot, in one pass over the deals.
+                let mut open: HashMap<i64, Vec<(i64, String, Value)>> = HashMap::new();
+                for (id, d) in &ms.deals {
+                    if d["finished?"].as_bool() != Some(true)
+                        && let Some(bot) = d["bot_id"].as_i64()
+                    {
+                        let pair = d["pair"].as_str().unwrap_or("").to_string();
+                        open.entry(bot).or_default().push((*id, pair, d.clone()));
+                    }
+                }
                 for bot in ms.bots.values() {
                     let market_code = ms
                         .account(bot.account_id)
                         .and_then(|a| a["market_code"].as_str())
                         .unwrap_or("")
                         .to_string();
-                    let open_deals = ms
-                        .deals
-                        .iter()
-                        .filter(|(_, d)| {
-                            d["bot_id"].as_i64() == Some(bot.id)
-                                && d["finished?"].as_bool() != Some(true)
-                        })
-                        .map(|(id, d)| {
-                            (*id, d["pair"].as_str().unwrap_or("").to_string(), d.clone())
-                        })
-                        .collect();
+                    let open_deals = open.remove(&bot.id).unwrap_or_default();
                     views.push(BotView {
                         mode,
                         bot: bot.clone(),
@@ -257,164 +257,48 @@ impl Market {
         })
     }
 
-    /// Walk every candle that market time has passed since the last tick.
+    /// Walk every candle that market time has passed since the last tick: per bot, its pairs'
+    /// candles in time order, so `max_active_deals` counts the deals open at that moment.
     pub fn tick(&mut self, shared: &Shared) -> Result<(), String> {
         let views = Market::read(shared)?;
-        let known: BTreeSet<i64> = self
+        let carried: BTreeSet<i64> = self
             .lanes
             .values()
             .filter_map(|l| l.open.as_ref().map(|d| d.id))
             .collect();
         for view in &views {
             let mut active = view.open_deals.len();
+            let mut pairs = Vec::new();
             for pair in &view.bot.pairs {
                 let Some(data) = self.pair_data(pair, &view.market_code) else {
                     continue;
                 };
                 let now = self.market_now(&data);
-                let key = (view.mode, view.bot.id, pair.clone());
-                let first_tick = self.first_tick;
-                let lane = self.lanes.entry(key).or_insert_with(|| Lane {
-                    next: if first_tick {
-                        0
-                    } else {
-                        data.candles.partition_point(|c| c.open_time_ms < now)
-                    },
-                    next_start_ms: i64::MIN,
-                    open: None,
-                    gate: None,
-                });
-                // A deal of this bot and pair that no lane carries (a restart, or a deal put in
-                // by hand): carry it on from what it shows.
-                if lane.open.is_none()
-                    && let Some((id, _, deal)) = view
-                        .open_deals
-                        .iter()
-                        .find(|(id, p, _)| p == pair && !known.contains(id))
-                    && let Ok((model, _)) = simulate::compile(
-                        &view.bot.to_model().settings,
-                        Decimal::ZERO,
-                        AssumeStart::Nonstop,
-                    )
-                {
-                    let opened_ms =
-                        crate::timefmt::parse_iso(deal["created_at"].as_str().unwrap_or(""))
-                            .map_or(now, |s| s * 1000);
-                    let entry = field_f64(deal, "base_order_average_price");
-                    let (base, quote) = if model.is_short() {
-                        (
-                            field_f64(deal, "sold_amount"),
-                            field_f64(deal, "sold_volume"),
-                        )
-                    } else {
-                        (
-                            field_f64(deal, "bought_amount"),
-                            field_f64(deal, "bought_volume"),
-                        )
-                    };
-                    if entry > 0.0 && base > 0.0 {
-                        let filled = deal["completed_safety_orders_count"].as_u64().unwrap_or(0);
-                        lane.open = Some(LaneDeal {
-                            id: *id,
-                            deal: OpenDeal::resume(
-                                &model,
-                                entry,
-                                opened_ms,
-                                filled as usize,
-                                base,
-                                quote,
-                            ),
-                            model,
-                        });
-                    }
-                }
-                let usd = usd_rate(pair, &view.market_code);
-                while lane.next < data.candles.len() {
-                    let i = lane.next;
-                    let candle = data.candles[i];
-                    if candle.open_time_ms + data.interval_ms > now {
-                        break;
-                    }
-                    lane.next += 1;
-                    let mut changed = false;
-                    if lane.open.is_none()
-                        && view.bot.is_enabled
-                        && !view.blacklisted.contains(pair)
-                        && candle.open_time_ms >= lane.next_start_ms
-                        && (active as i64) < view.bot.max_active_deals.max(1)
-                        && let Some(model) = opening_model(&view.bot, lane, &data, i)
-                    {
-                        let deal = OpenDeal::open(&model, &candle);
-                        let body = deal_json(
-                            &view.bot,
-                            pair,
-                            &model,
-                            &deal,
-                            &candle,
-                            data.interval_ms,
-                            None,
-                            usd,
-                        );
-                        let id = shared.change(view.mode, |state| {
-                            let id = state.next_deal_id;
-                            state.next_deal_id += 1;
-                            let mut body = body;
-                            body["id"] = id.into();
-                            state.mode_mut(view.mode).deals.insert(id, body);
-                            (
-                                id,
-                                Some(Touched {
-                                    deals: [id].into(),
-                                    ..Touched::default()
-                                }),
-                            )
-                        })?;
-                        lane.open = Some(LaneDeal { id, deal, model });
-                        active += 1;
-                    }
-                    let Some(carried) = lane.open.as_mut() else {
-                        continue;
-                    };
-                    let filled_before = carried.deal.filled;
-                    let walked = carried.deal.walk(&carried.model, &candle);
-                    changed |= carried.deal.filled != filled_before || walked.closed.is_some();
-                    if changed {
-                        let body = deal_json(
-                            &view.bot,
-                            pair,
-                            &carried.model,
-                            &carried.deal,
-                            &candle,
-                            data.interval_ms,
-                            walked.closed.as_ref(),
-                            usd,
-                        );
-                        let id = carried.id;
-                        shared.change(view.mode, |state| {
-                            let deals = &mut state.mode_mut(view.mode).deals;
-                            let mut body = body;
-                            body["id"] = id.into();
-                            if let Some(old) = deals.get(&id) {
-                                // Keep what the deal was created with.
-                                body["created_at"] = old["created_at"].clone();
-                            }
-                            deals.insert(id, body);
-                            (
-                                (),
-                                Some(Touched {
-                                    deals: [id].into(),
-                                    ..Touched::default()
-                                }),
-                            )
-                        })?;
-                    }
-                    if walked.closed.is_some() {
-                        lane.next_start_ms =
-                            candle.open_time_ms + data.interval_ms + carried.model.cooldown_ms();
-                        lane.open = None;
-                        active = active.saturating_sub(1);
-                    }
-                }
+                self.lane_for(view, pair, &data, now, &carried);
+                pairs.push((pair.clone(), data, now));
+            }
+            loop {
+                // The pair whose next due candle opens first.
+                let due = pairs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, (pair, data, now))| {
+                        let lane = &self.lanes[&(view.mode, view.bot.id, pair.clone())];
+                        let candle = data.candles.get(lane.next)?;
+                        (candle.open_time_ms + data.interval_ms <= *now)
+                            .then_some((candle.open_time_ms, k))
+                    })
+                    .min();
+                let Some((_, k)) = due else { break };
+                let (pair, data, _) = &pairs[k];
+                let lane = self
+                    .lanes
+                    .get_mut(&(view.mode, view.bot.id, pair.clone()))
+                    .expect("created above");
+                step(shared, view, pair, data, lane, &mut active)?;
+            }
+            for (pair, data, _) in &pairs {
+                let lane = &self.lanes[&(view.mode, view.bot.id, pair.clone())];
                 if lane.next >= data.candles.len() && self.ended.insert(pair.clone()) {
                     eprintln!(
                         "botform sandbox: market: {pair} replayed to its last candle ({}); its deals stay as they are",
@@ -430,6 +314,165 @@ impl Market {
         self.first_tick = false;
         Ok(())
     }
+
+    /// The lane of a bot on a pair, created the first time it is seen: from the first candle
+    /// for a bot that exists when the sandbox starts, else from now; carrying on a deal of this
+    /// bot and pair that no lane carries (a restart, or a deal put in by hand) from what the
+    /// deal shows.
+    fn lane_for(
+        &mut self,
+        view: &BotView,
+        pair: &str,
+        data: &PairData,
+        now: i64,
+        carried: &BTreeSet<i64>,
+    ) {
+        let first_tick = self.first_tick;
+        let lane = self
+            .lanes
+            .entry((view.mode, view.bot.id, pair.to_string()))
+            .or_insert_with(|| Lane {
+                next: if first_tick {
+                    0
+                } else {
+                    data.candles.partition_point(|c| c.open_time_ms < now)
+                },
+                next_start_ms: i64::MIN,
+                open: None,
+                gate: None,
+            });
+        if lane.open.is_some() {
+            return;
+        }
+        let Some((id, _, deal)) = view
+            .open_deals
+            .iter()
+            .find(|(id, p, _)| p == pair && !carried.contains(id))
+        else {
+            return;
+        };
+        let Ok((model, _)) = simulate::compile(
+            &view.bot.to_model().settings,
+            Decimal::ZERO,
+            AssumeStart::Nonstop,
+        ) else {
+            return;
+        };
+        let opened_ms = crate::timefmt::parse_iso(deal["created_at"].as_str().unwrap_or(""))
+            .map_or(now, |s| s * 1000);
+        let entry = field_f64(deal, "base_order_average_price");
+        let (base, quote) = if model.is_short() {
+            (
+                field_f64(deal, "sold_amount"),
+                field_f64(deal, "sold_volume"),
+            )
+        } else {
+            (
+                field_f64(deal, "bought_amount"),
+                field_f64(deal, "bought_volume"),
+            )
+        };
+        if entry > 0.0 && base > 0.0 {
+            let filled = deal["completed_safety_orders_count"].as_u64().unwrap_or(0) as usize;
+            lane.open = Some(LaneDeal {
+                id: *id,
+                deal: OpenDeal::resume(&model, entry, opened_ms, filled, base, quote),
+                model,
+            });
+        }
+    }
+}
+
+/// Walk a lane's next candle: open a deal at its open when the bot may, then walk the deal
+/// through it, saving the deal when it opens, fills a safety order or closes.
+fn step(
+    shared: &Shared,
+    view: &BotView,
+    pair: &str,
+    data: &PairData,
+    lane: &mut Lane,
+    active: &mut usize,
+) -> Result<(), String> {
+    let i = lane.next;
+    let candle = data.candles[i];
+    lane.next += 1;
+    let usd = usd_rate(pair, &view.market_code);
+    if lane.open.is_none()
+        && view.bot.is_enabled
+        && !view.blacklisted.contains(pair)
+        && candle.open_time_ms >= lane.next_start_ms
+        && (*active as i64) < view.bot.max_active_deals.max(1)
+        && let Some(model) = opening_model(&view.bot, lane, data, i)
+    {
+        let deal = OpenDeal::open(&model, &candle);
+        let body = deal_json(
+            &view.bot,
+            pair,
+            &model,
+            &deal,
+            &candle,
+            data.interval_ms,
+            None,
+            usd,
+        );
+        let id = shared.change(view.mode, |state| {
+            let id = state.next_deal_id;
+            state.next_deal_id += 1;
+            let mut body = body;
+            body["id"] = id.into();
+            state.mode_mut(view.mode).deals.insert(id, body);
+            (
+                id,
+                Some(Touched {
+                    deals: [id].into(),
+                    ..Touched::default()
+                }),
+            )
+        })?;
+        lane.open = Some(LaneDeal { id, deal, model });
+        *active += 1;
+    }
+    let Some(carried) = lane.open.as_mut() else {
+        return Ok(());
+    };
+    let filled_before = carried.deal.filled;
+    let walked = carried.deal.walk(&carried.model, &candle);
+    if carried.deal.filled != filled_before || walked.closed.is_some() {
+        let body = deal_json(
+            &view.bot,
+            pair,
+            &carried.model,
+            &carried.deal,
+            &candle,
+            data.interval_ms,
+            walked.closed.as_ref(),
+            usd,
+        );
+        let id = carried.id;
+        shared.change(view.mode, |state| {
+            let deals = &mut state.mode_mut(view.mode).deals;
+            let mut body = body;
+            body["id"] = id.into();
+            if let Some(old) = deals.get(&id) {
+                // Keep what the deal was created with.
+                body["created_at"] = old["created_at"].clone();
+            }
+            deals.insert(id, body);
+            (
+                (),
+                Some(Touched {
+                    deals: [id].into(),
+                    ..Touched::default()
+                }),
+            )
+        })?;
+    }
+    if walked.closed.is_some() {
+        lane.next_start_ms = candle.open_time_ms + data.interval_ms + carried.model.cooldown_ms();
+        lane.open = None;
+        *active = active.saturating_sub(1);
+    }
+    Ok(())
 }
 
 /// The model a new deal opens with, if the bot's start conditions let one open at candle `i`.

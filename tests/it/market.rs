@@ -202,3 +202,87 @@ fn a_synthetic_market_needs_no_files_and_a_bad_market_is_refused() {
         .code(2)
         .stderr(predicates::str::contains("no such file or directory"));
 }
+
+/// Deals of the multi-pair bot "one at a time" after a replay with `max_active_deals = max`:
+/// (opened, closed, pair), sorted.
+fn multi_pair_deals(max: u32) -> Vec<(String, String, String)> {
+    // Two pairs with the same candles, starting when the 5-minute RSI(14) is below 50.
+    let dir = example_dir();
+    std::fs::write(
+        dir.path().join("multi.toml"),
+        format!(
+            r#"[[bots]]
+name = "one at a time"
+account = "main"
+pairs = ["USDT_BTC", "USDT_ETH"]
+template = "conservative"
+max_active_deals = {max}
+enabled = true
+start = [{{ strategy = "rsi", options = {{ time = "5m", points = 50, trigger_condition = "less", time_period = 14 }} }}]
+"#
+        ),
+    )
+    .unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let db = db.path().join("sandbox.db");
+    offline()
+        .env("BOTFORM_SANDBOX_STATE", &db)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 6);
+    write_candles(candles.path(), "USDT_ETH.csv", 6);
+    let market = candles.path().to_str().unwrap();
+    let sandbox = SandboxProcess::spawn(Some(&db), &["--market", market, "--speed", "100000000"]);
+    let deals = |state: &serde_json::Value| -> Vec<serde_json::Value> {
+        state["real"]["deals"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|d| d["bot_name"] == "one at a time")
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = usize::MAX;
+    let deals = loop {
+        std::thread::sleep(Duration::from_millis(700));
+        let now = deals(&sandbox.control_get("/__sandbox/state"));
+        if now.len() == seen && seen > 0 {
+            break now;
+        }
+        seen = now.len();
+        assert!(Instant::now() < deadline, "the market did not settle");
+    };
+    let mut spans: Vec<(String, String, String)> = deals
+        .iter()
+        .map(|d| {
+            (
+                d["created_at"].as_str().unwrap().to_string(),
+                d["closed_at"].as_str().unwrap_or("9999").to_string(),
+                d["pair"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    spans.sort();
+    spans
+}
+
+#[test]
+fn a_multi_pair_bot_never_has_more_deals_open_than_max_active_deals() {
+    // One at a time: the pairs signal together, the first pair takes the deal, the other waits.
+    let one = multi_pair_deals(1);
+    assert!(one.len() >= 5, "{one:?}");
+    for w in one.windows(2) {
+        assert!(w[1].0 >= w[0].1, "two deals open at once: {w:?}");
+    }
+    // Two at a time: both pairs open on the same candle.
+    let two = multi_pair_deals(2);
+    assert_eq!(two.len(), 2 * one.len(), "{two:?}");
+    assert_eq!(two[0].0, two[1].0);
+    let pairs: BTreeSet<&str> = two.iter().map(|s| s.2.as_str()).collect();
+    assert_eq!(pairs.len(), 2);
+}
