@@ -286,3 +286,59 @@ fn a_multi_pair_bot_never_has_more_deals_open_than_max_active_deals() {
     let pairs: BTreeSet<&str> = two.iter().map(|s| s.2.as_str()).collect();
     assert_eq!(pairs.len(), 2);
 }
+
+#[test]
+fn a_deal_found_open_is_carried_on_not_doubled() {
+    // A deal of "BTC conservative" already open when the market starts (as after a restart):
+    // the market carries it on from what it shows instead of opening a second one.
+    let dir = example_dir();
+    let db = tempfile::tempdir().unwrap();
+    let db = db.path().join("sandbox.db");
+    offline()
+        .env("BOTFORM_SANDBOX_STATE", &db)
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    let bot = {
+        let quiet = SandboxProcess::spawn(Some(&db), &[]);
+        let state = quiet.control_get("/__sandbox/state");
+        let bot = state["real"]["bots"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|b| b["name"] == "BTC conservative")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        // The recorded deal: entry 3098.4954, 0.0324 coins for 100.39 USDT, no safety order yet.
+        quiet.control_post(
+            "/__sandbox/deals",
+            serde_json::json!({"bot_id": bot, "status": "bought", "completed_safety_orders_count": 0}),
+        );
+        bot
+    };
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 2);
+    let market = candles.path().to_str().unwrap();
+    let sandbox = SandboxProcess::spawn(Some(&db), &["--market", market, "--speed", "100000000"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let state = sandbox.control_get("/__sandbox/state");
+    let deals: Vec<&serde_json::Value> = state["real"]["deals"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|d| d["bot_id"] == bot)
+        .collect();
+    // Prices near 100 are far below that entry: every safety order filled on the first candle,
+    // the take profit is out of reach, and the bot (one deal at a time) opened no other.
+    assert_eq!(deals.len(), 1, "{deals:?}");
+    assert_eq!(deals[0]["status"], "bought");
+    assert_eq!(deals[0]["completed_safety_orders_count"], 5);
+    assert!(
+        number(&deals[0]["bought_volume"]) > 100.39 + 200.0,
+        "{}",
+        deals[0]
+    );
+}
