@@ -58,8 +58,10 @@ fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
 impl BotformServer {
     /// Backtest bots of the config under the root: replay candle files (or seeded random price
     /// paths) through their settings with botform's documented model, and report deals, profit
-    /// after fees, most capital at once, worst drawdown and safety orders used. Offline; changes
-    /// nothing. Edit a bot, backtest again, and compare before proposing the change.
+    /// after fees, most capital at once, worst drawdown and safety orders used. Indicator start
+    /// conditions (RSI, MACD, BB, MA cross, ...) are computed from the candles as 3Commas
+    /// evaluates them. Offline; changes nothing. Edit a bot, backtest again, and compare before
+    /// proposing the change.
     #[tool(
         title = "Backtest bots",
         annotations(

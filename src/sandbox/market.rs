@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use super::server::Shared;
 use super::state::{self, DEAL_TEMPLATE, iso_from_millis};
 use super::store::Touched;
-use crate::model::bot::StrategyCondition;
+use crate::model::bot::{BotSettings, StrategyCondition};
 use crate::model::decimal::Decimal;
 use crate::model::enums::TradingMode;
 use crate::simulate::{self, AssumeStart, BotModel, Candle, Closed, OpenDeal, candles, synthetic};
@@ -87,11 +87,12 @@ struct PairData {
     interval_ms: i64,
 }
 
-/// A deal the market is carrying.
+/// A deal the market is carrying, with the settings it opened with.
 struct LaneDeal {
     id: i64,
     deal: OpenDeal,
     model: BotModel,
+    settings: BotSettings,
 }
 
 /// One bot on one pair in one mode.
@@ -351,11 +352,9 @@ impl Market {
         else {
             return;
         };
-        let Ok((model, _)) = simulate::compile(
-            &view.bot.to_model().settings,
-            Decimal::ZERO,
-            AssumeStart::Nonstop,
-        ) else {
+        let settings = view.bot.to_model().settings;
+        let Ok((model, _)) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::Nonstop)
+        else {
             return;
         };
         let opened_ms = crate::timefmt::parse_iso(deal["created_at"].as_str().unwrap_or(""))
@@ -378,6 +377,7 @@ impl Market {
                 id: *id,
                 deal: OpenDeal::resume(&model, entry, opened_ms, filled, base, quote),
                 model,
+                settings,
             });
         }
     }
@@ -402,11 +402,12 @@ fn step(
         && !view.blacklisted.contains(pair)
         && candle.open_time_ms >= lane.next_start_ms
         && (*active as i64) < view.bot.max_active_deals.max(1)
-        && let Some(model) = opening_model(&view.bot, lane, data, i)
+        && let Some((model, settings)) = opening_model(&view.bot, lane, data, i)
     {
         let deal = OpenDeal::open(&model, &candle);
         let body = deal_json(
             &view.bot,
+            &settings,
             pair,
             &model,
             &deal,
@@ -429,7 +430,12 @@ fn step(
                 }),
             )
         })?;
-        lane.open = Some(LaneDeal { id, deal, model });
+        lane.open = Some(LaneDeal {
+            id,
+            deal,
+            model,
+            settings,
+        });
         *active += 1;
     }
     let Some(carried) = lane.open.as_mut() else {
@@ -440,6 +446,7 @@ fn step(
     if carried.deal.filled != filled_before || walked.closed.is_some() {
         let body = deal_json(
             &view.bot,
+            &carried.settings,
             pair,
             &carried.model,
             &carried.deal,
@@ -475,8 +482,14 @@ fn step(
     Ok(())
 }
 
-/// The model a new deal opens with, if the bot's start conditions let one open at candle `i`.
-fn opening_model(bot: &WireBot, lane: &mut Lane, data: &PairData, i: usize) -> Option<BotModel> {
+/// The model (and settings) a new deal opens with, if the bot's start conditions let one open
+/// at candle `i`.
+fn opening_model(
+    bot: &WireBot,
+    lane: &mut Lane,
+    data: &PairData,
+    i: usize,
+) -> Option<(BotModel, BotSettings)> {
     let settings = bot.to_model().settings;
     // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
     let (model, _) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::AsConfigured).ok()?;
@@ -495,7 +508,7 @@ fn opening_model(bot: &WireBot, lane: &mut Lane, data: &PairData, i: usize) -> O
         .as_ref()
         .and_then(|(_, g)| g.as_ref())
         .is_none_or(|g| g[i]);
-    open.then_some(model)
+    open.then_some((model, settings))
 }
 
 /// Quote currency to USD at the sandbox's prices (1 for dollar stablecoins).
@@ -509,11 +522,12 @@ fn usd_rate(pair: &str, market_code: &str) -> Option<f64> {
         .and_then(|p| p.0.to_string().parse().ok())
 }
 
-/// A deal in 3Commas' shape (the embedded real deal, every field set from the bot, the deal and
-/// the candle it was last walked in).
+/// A deal in 3Commas' shape (the embedded real deal, every field set from the bot, the settings
+/// the deal opened with, the deal and the candle it was last walked in).
 #[allow(clippy::too_many_arguments)]
 fn deal_json(
     bot: &WireBot,
+    settings: &BotSettings,
     pair: &str,
     model: &BotModel,
     deal: &OpenDeal,
@@ -526,7 +540,6 @@ fn deal_json(
     let short = model.is_short();
     let (quote, base) = pair.split_once('_').unwrap_or((pair, ""));
     let candle_end = candle.open_time_ms + interval_ms;
-    let settings = bot.to_model().settings;
     let profit = match closed {
         Some(c) => c.profit,
         None => deal.profit_at(candle.close, short, 0.0, false),
@@ -538,7 +551,7 @@ fn deal_json(
     };
     let finished = closed.is_some();
     let remaining = model.safety_orders() - deal.filled;
-    let asoc = bot.active_safety_orders_count.max(0) as usize;
+    let asoc = settings.active_safety_orders_count.unwrap_or(0) as usize;
     let entry_side = json!({
         "amount": text(deal.base),
         "volume": text(deal.quote),
