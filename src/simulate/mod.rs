@@ -346,8 +346,22 @@ pub struct Walked {
 impl OpenDeal {
     /// Open a deal at `candle`'s open: the base order fills there.
     pub fn open(model: &BotModel, candle: &Candle) -> OpenDeal {
+        OpenDeal::open_reusing(model, candle, Vec::new())
+    }
+
+    /// [`OpenDeal::open`] with the ladder's prices written into `prices` (a closed deal's, so a
+    /// backtest allocates once per pair, not once per deal).
+    #[inline]
+    fn open_reusing(model: &BotModel, candle: &Candle, mut prices: Vec<f64>) -> OpenDeal {
         let entry = candle.open;
         let sign = if model.short { 1.0 } else { -1.0 };
+        prices.clear();
+        prices.extend(
+            model
+                .safety
+                .iter()
+                .map(|r| entry * (1.0 + sign * r.deviation)),
+        );
         let mut deal = OpenDeal {
             entry,
             opened_ms: candle.open_time_ms,
@@ -355,11 +369,7 @@ impl OpenDeal {
             base: 0.0,
             quote: 0.0,
             fees: 0.0,
-            prices: model
-                .safety
-                .iter()
-                .map(|r| entry * (1.0 + sign * r.deviation))
-                .collect(),
+            prices,
         };
         deal.order(&model.base, entry, model.fee);
         deal
@@ -398,6 +408,7 @@ impl OpenDeal {
         &self.prices
     }
 
+    #[inline]
     fn order(&mut self, rung: &Rung, price: f64, fee: f64) {
         let (coins, quote) = if rung.in_base {
             (rung.amount, rung.amount * price)
@@ -411,6 +422,7 @@ impl OpenDeal {
 
     /// Proceeds minus cost minus fees, closing every coin at `price` (with the closing fee when
     /// `closing`).
+    #[inline]
     pub fn profit_at(&self, price: f64, short: bool, fee: f64, closing: bool) -> f64 {
         let exit = self.base * price;
         let exit_fee = if closing { exit * fee } else { 0.0 };
@@ -423,12 +435,14 @@ impl OpenDeal {
     }
 
     /// The take profit's price now (average × (1 ± take_profit)).
+    #[inline]
     pub fn take_profit_price(&self, model: &BotModel) -> f64 {
         let sign = if model.short { 1.0 } else { -1.0 };
         self.quote / self.base * (1.0 - sign * model.take_profit)
     }
 
     /// The stop loss's price, when the bot has one.
+    #[inline]
     pub fn stop_loss_price(&self, model: &BotModel) -> Option<f64> {
         let sign = if model.short { 1.0 } else { -1.0 };
         model.stop_loss.map(|sl| self.entry * (1.0 + sign * sl))
@@ -436,6 +450,7 @@ impl OpenDeal {
 
     /// Walk one candle: the adverse extreme first (low for long, high for short) with its fills
     /// and the stop loss, then the favourable one with the take profit.
+    #[inline]
     pub fn walk(&mut self, model: &BotModel, candle: &Candle) -> Walked {
         let short = model.short;
         let adverse = if short { candle.high } else { candle.low };
@@ -521,6 +536,7 @@ pub fn run_with(
         ..Outcome::default()
     };
     let mut deal: Option<OpenDeal> = None;
+    let mut spare: Vec<f64> = Vec::with_capacity(model.safety.len());
     let mut next_start_ms = i64::MIN;
     let gate = conditions::gate(&model.starts, candles, interval_ms);
     for (i, candle) in candles.iter().enumerate() {
@@ -528,7 +544,11 @@ pub fn run_with(
             && candle.open_time_ms >= next_start_ms
             && gate.as_ref().is_none_or(|g| g[i])
         {
-            deal = Some(OpenDeal::open(model, candle));
+            deal = Some(OpenDeal::open_reusing(
+                model,
+                candle,
+                std::mem::take(&mut spare),
+            ));
         }
         let Some(d) = deal.as_mut() else { continue };
         let walked = d.walk(model, candle);
@@ -551,7 +571,9 @@ pub fn run_with(
             }
             record_fills(&mut out, d.filled, model.safety.len());
             next_start_ms = end + model.cooldown_ms;
-            deal = None;
+            if let Some(closed) = deal.take() {
+                spare = closed.prices;
+            }
         }
     }
     if let (Some(d), Some(last)) = (deal, candles.last()) {

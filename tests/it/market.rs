@@ -18,54 +18,76 @@ fn number(v: &serde_json::Value) -> f64 {
         .unwrap_or_else(|| panic!("{v} is not a number"))
 }
 
+/// The config in `dir` applied to a fresh sandbox database; the database's directory goes with
+/// the returned guard.
+fn applied(dir: &std::path::Path) -> (tempfile::TempDir, std::path::PathBuf) {
+    let guard = tempfile::tempdir().unwrap();
+    let db = guard.path().join("sandbox.db");
+    offline()
+        .env("BOTFORM_SANDBOX_STATE", &db)
+        .arg("apply")
+        .arg(dir)
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    (guard, db)
+}
+
+/// A sandbox on `db` replaying the candle files in `candles` at 10^8 market seconds a second.
+fn fast_market(db: &std::path::Path, candles: &std::path::Path) -> SandboxProcess {
+    let market = candles.to_str().unwrap();
+    SandboxProcess::spawn(Some(db), &["--market", market, "--speed", "100000000"])
+}
+
+/// The real-mode deals `keep` selects, once their count stops moving (the series replayed).
+fn settled_deals(
+    sandbox: &SandboxProcess,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = usize::MAX;
+    loop {
+        std::thread::sleep(Duration::from_millis(700));
+        let state = sandbox.control_get("/__sandbox/state");
+        let deals: Vec<serde_json::Value> = state["real"]["deals"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|d| keep(d))
+            .cloned()
+            .collect();
+        if deals.len() == seen && seen > 0 {
+            return deals;
+        }
+        seen = deals.len();
+        assert!(Instant::now() < deadline, "the market did not settle");
+    }
+}
+
+/// The id of the real-mode bot named `name`.
+fn bot_id(sandbox: &SandboxProcess, name: &str) -> i64 {
+    let state = sandbox.control_get("/__sandbox/state");
+    state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|b| b["name"] == name)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
 #[test]
 fn a_sandbox_market_trades_the_bots_as_the_backtest_says() {
     // The example bots in a sandbox database; "BTC conservative" is enabled and nonstop.
     let dir = example_dir();
-    let db = tempfile::tempdir().unwrap();
-    let db = db.path().join("sandbox.db");
-    offline()
-        .env("BOTFORM_SANDBOX_STATE", &db)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    let (_db_dir, db) = applied(dir.path());
     let candles = tempfile::tempdir().unwrap();
-    write_candles(candles.path(), "USDT_BTC.csv", 10);
     // 10 days of 5-minute candles at 10^8 market seconds a second: replayed within a second.
-    let market = candles.path().to_str().unwrap();
-    let sandbox = SandboxProcess::spawn(Some(&db), &["--market", market, "--speed", "100000000"]);
-    let deals_of = |state: &serde_json::Value, bot: i64| -> Vec<serde_json::Value> {
-        state["real"]["deals"]
-            .as_object()
-            .unwrap()
-            .values()
-            .filter(|d| d["bot_id"].as_i64() == Some(bot))
-            .cloned()
-            .collect()
-    };
-    let state = sandbox.control_get("/__sandbox/state");
-    let bot = state["real"]["bots"]
-        .as_object()
-        .unwrap()
-        .values()
-        .find(|b| b["name"] == "BTC conservative")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    // Wait until the whole series has replayed: the deal count stops moving.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = usize::MAX;
-    let deals = loop {
-        std::thread::sleep(Duration::from_millis(700));
-        let deals = deals_of(&sandbox.control_get("/__sandbox/state"), bot);
-        if deals.len() == seen && seen > 0 {
-            break deals;
-        }
-        seen = deals.len();
-        assert!(Instant::now() < deadline, "the market did not settle");
-    };
+    write_candles(candles.path(), "USDT_BTC.csv", 10);
+    let sandbox = fast_market(&db, candles.path());
+    let bot = bot_id(&sandbox, "BTC conservative");
+    let deals = settled_deals(&sandbox, |d| d["bot_id"].as_i64() == Some(bot));
 
     // Exactly what `botform backtest` computes on the same candles.
     let out = offline()
@@ -162,15 +184,7 @@ fn a_sandbox_market_trades_the_bots_as_the_backtest_says() {
 #[test]
 fn a_synthetic_market_needs_no_files_and_a_bad_market_is_refused() {
     let dir = example_dir();
-    let db = tempfile::tempdir().unwrap();
-    let db = db.path().join("sandbox.db");
-    offline()
-        .env("BOTFORM_SANDBOX_STATE", &db)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    let (_db_dir, db) = applied(dir.path());
     let sandbox = SandboxProcess::spawn(
         Some(&db),
         &[
@@ -223,40 +237,12 @@ start = [{{ strategy = "rsi", options = {{ time = "5m", points = 50, trigger_con
         ),
     )
     .unwrap();
-    let db = tempfile::tempdir().unwrap();
-    let db = db.path().join("sandbox.db");
-    offline()
-        .env("BOTFORM_SANDBOX_STATE", &db)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    let (_db_dir, db) = applied(dir.path());
     let candles = tempfile::tempdir().unwrap();
     write_candles(candles.path(), "USDT_BTC.csv", 6);
     write_candles(candles.path(), "USDT_ETH.csv", 6);
-    let market = candles.path().to_str().unwrap();
-    let sandbox = SandboxProcess::spawn(Some(&db), &["--market", market, "--speed", "100000000"]);
-    let deals = |state: &serde_json::Value| -> Vec<serde_json::Value> {
-        state["real"]["deals"]
-            .as_object()
-            .unwrap()
-            .values()
-            .filter(|d| d["bot_name"] == "one at a time")
-            .cloned()
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = usize::MAX;
-    let deals = loop {
-        std::thread::sleep(Duration::from_millis(700));
-        let now = deals(&sandbox.control_get("/__sandbox/state"));
-        if now.len() == seen && seen > 0 {
-            break now;
-        }
-        seen = now.len();
-        assert!(Instant::now() < deadline, "the market did not settle");
-    };
+    let sandbox = fast_market(&db, candles.path());
+    let deals = settled_deals(&sandbox, |d| d["bot_name"] == "one at a time");
     let mut spans: Vec<(String, String, String)> = deals
         .iter()
         .map(|d| {
@@ -292,26 +278,10 @@ fn a_deal_found_open_is_carried_on_not_doubled() {
     // A deal of "BTC conservative" already open when the market starts (as after a restart):
     // the market carries it on from what it shows instead of opening a second one.
     let dir = example_dir();
-    let db = tempfile::tempdir().unwrap();
-    let db = db.path().join("sandbox.db");
-    offline()
-        .env("BOTFORM_SANDBOX_STATE", &db)
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
+    let (_db_dir, db) = applied(dir.path());
     let bot = {
         let quiet = SandboxProcess::spawn(Some(&db), &[]);
-        let state = quiet.control_get("/__sandbox/state");
-        let bot = state["real"]["bots"]
-            .as_object()
-            .unwrap()
-            .values()
-            .find(|b| b["name"] == "BTC conservative")
-            .unwrap()["id"]
-            .as_i64()
-            .unwrap();
+        let bot = bot_id(&quiet, "BTC conservative");
         // The recorded deal: entry 3098.4954, 0.0324 coins for 100.39 USDT, no safety order yet.
         quiet.control_post(
             "/__sandbox/deals",
@@ -321,8 +291,7 @@ fn a_deal_found_open_is_carried_on_not_doubled() {
     };
     let candles = tempfile::tempdir().unwrap();
     write_candles(candles.path(), "USDT_BTC.csv", 2);
-    let market = candles.path().to_str().unwrap();
-    let sandbox = SandboxProcess::spawn(Some(&db), &["--market", market, "--speed", "100000000"]);
+    let sandbox = fast_market(&db, candles.path());
     std::thread::sleep(Duration::from_millis(1500));
     let state = sandbox.control_get("/__sandbox/state");
     let deals: Vec<&serde_json::Value> = state["real"]["deals"]
