@@ -28,32 +28,41 @@ pub(super) fn write_candles(dir: &Path, name: &str, days: i64) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
+/// `botform backtest examples/bots --candles DIR ARGS... --format json`, its report.
+fn backtest_json(candles: &Path, args: &[&str]) -> serde_json::Value {
+    let out = botform()
+        .current_dir(root())
+        .args(["backtest", "examples/bots", "--candles"])
+        .arg(candles)
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 #[test]
 fn a_backtest_reports_every_field_of_its_schema() {
     let candles = tempfile::tempdir().unwrap();
     write_candles(candles.path(), "BTCUSDT.csv", 30);
     write_candles(candles.path(), "USDT_ETH.csv", 30);
-    let out = botform()
-        .current_dir(root())
-        .args(["backtest", "examples/bots", "--candles"])
-        .arg(candles.path())
-        .args([
+    let report = backtest_json(
+        candles.path(),
+        &[
             "--bot",
             "btc conservative",
             "--bot",
             "ETH conservative",
             "--fee",
             "0.1",
-        ])
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("schema/backtest.schema.json")).unwrap(),
     )
@@ -162,20 +171,15 @@ fn indicator_starts_are_simulated_from_the_candles() {
     let candles = tempfile::tempdir().unwrap();
     write_candles(candles.path(), "USDT_BTC.csv", 30);
     write_candles(candles.path(), "BTC_ETH.csv", 30);
-    let out = botform()
-        .current_dir(root())
-        .args(["backtest", "examples/bots", "--candles"])
-        .arg(candles.path())
-        .args([
+    let report = backtest_json(
+        candles.path(),
+        &[
             "--bot",
             "RSI large caps",
             "--bot",
             "ETH short on MACD cross",
-        ])
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    );
     assert_eq!(
         report["not_backtestable"],
         serde_json::json!([]),
@@ -199,14 +203,7 @@ fn indicator_starts_are_simulated_from_the_candles() {
     let text = std::fs::read_to_string(candles.path().join("USDT_BTC.csv")).unwrap();
     let every_twelfth: String = text.lines().step_by(12).map(|l| format!("{l}\n")).collect();
     std::fs::write(hourly.path().join("USDT_BTC.csv"), every_twelfth).unwrap();
-    let out = botform()
-        .current_dir(root())
-        .args(["backtest", "examples/bots", "--candles"])
-        .arg(hourly.path())
-        .args(["--bot", "RSI large caps", "--format", "json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = backtest_json(hourly.path(), &["--bot", "RSI large caps"]);
     let skipped = report["not_backtestable"].to_string();
     assert!(skipped.contains("15-minute candles"), "{report}");
 }
