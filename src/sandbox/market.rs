@@ -81,9 +81,10 @@ impl MarketConfig {
     }
 }
 
-/// One pair's candles.
+/// One pair's candles (and volumes, when the file has them).
 struct PairData {
     candles: Vec<Candle>,
+    volumes: Option<Vec<f64>>,
     interval_ms: i64,
 }
 
@@ -178,6 +179,7 @@ impl Market {
                 match candles::read_csv(&file) {
                     Ok(series) => Some(PairData {
                         candles: series.candles,
+                        volumes: series.volumes,
                         interval_ms: series.interval_ms,
                     }),
                     Err(e) => {
@@ -206,6 +208,7 @@ impl Market {
                 }
                 Some(PairData {
                     candles,
+                    volumes: None,
                     interval_ms: spec.interval_ms,
                 })
             }
@@ -443,7 +446,10 @@ fn step(
     };
     let filled_before = carried.deal.filled;
     let walked = carried.deal.walk(&carried.model, &candle);
-    if carried.deal.filled != filled_before || walked.closed.is_some() {
+    let closed = walked
+        .exit
+        .map(|(price, stopped)| carried.deal.close(&carried.model, price, stopped));
+    if carried.deal.filled != filled_before || closed.is_some() {
         let body = deal_json(
             &view.bot,
             &carried.settings,
@@ -452,7 +458,7 @@ fn step(
             &carried.deal,
             &candle,
             data.interval_ms,
-            walked.closed.as_ref(),
+            closed.as_ref(),
             usd,
         );
         let id = carried.id;
@@ -474,7 +480,7 @@ fn step(
             )
         })?;
     }
-    if walked.closed.is_some() {
+    if closed.is_some() {
         lane.next_start_ms = candle.open_time_ms + data.interval_ms + carried.model.cooldown_ms();
         lane.open = None;
         *active = active.saturating_sub(1);
@@ -493,14 +499,16 @@ fn opening_model(
     let settings = bot.to_model().settings;
     // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
     let (model, _) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::AsConfigured).ok()?;
-    model.check_candles(&data.candles, data.interval_ms).ok()?;
+    model
+        .check_candles(data.interval_ms, data.volumes.is_some())
+        .ok()?;
     let starts = settings.strategy_list.clone().unwrap_or_default();
     if lane
         .gate
         .as_ref()
         .is_none_or(|(for_starts, _)| *for_starts != starts)
     {
-        let gate = model.start_gate(&data.candles, data.interval_ms);
+        let gate = model.start_gate(&data.candles, data.volumes.as_deref(), data.interval_ms);
         lane.gate = Some((starts, gate));
     }
     let open = lane

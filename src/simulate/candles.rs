@@ -18,6 +18,8 @@ pub const MAX_CANDLE_FILE_BYTES: u64 = 512 * 1024 * 1024;
 pub struct Series {
     pub file: PathBuf,
     pub candles: Vec<Candle>,
+    /// One per candle, when every row has a volume.
+    pub volumes: Option<Vec<f64>>,
     pub interval_ms: i64,
     /// Gaps and other things worth knowing, each with its line.
     pub warnings: Vec<String>,
@@ -140,6 +142,7 @@ pub fn read_csv(path: &Path) -> Result<Series, CandleError> {
     };
     let (columns, volume_column) = columns;
     let mut candles: Vec<Candle> = Vec::new();
+    let mut volumes: Vec<Option<f64>> = Vec::new();
     let mut line_of: Vec<usize> = Vec::new();
     let rows = std::iter::once((first_no, first))
         .filter(|_| !header)
@@ -189,8 +192,8 @@ pub fn read_csv(path: &Path) -> Result<Series, CandleError> {
             high,
             low,
             close,
-            volume,
         });
+        volumes.push(volume);
         line_of.push(no);
     }
     if candles.len() < 2 {
@@ -222,6 +225,7 @@ pub fn read_csv(path: &Path) -> Result<Series, CandleError> {
     Ok(Series {
         file: path.to_path_buf(),
         candles,
+        volumes: volumes.into_iter().collect(),
         interval_ms,
         warnings,
     })

@@ -321,7 +321,12 @@ struct Bars {
     volume: Vec<f64>,
 }
 
-fn resample(candles: &[Candle], interval_ms: i64, timeframe_ms: i64) -> Bars {
+fn resample(
+    candles: &[Candle],
+    volumes: Option<&[f64]>,
+    interval_ms: i64,
+    timeframe_ms: i64,
+) -> Bars {
     let offset = alignment_ms(timeframe_ms);
     let key_of = |t: i64| (t - offset).div_euclid(timeframe_ms);
     let mut bars = Bars {
@@ -332,21 +337,22 @@ fn resample(candles: &[Candle], interval_ms: i64, timeframe_ms: i64) -> Bars {
         close: vec![],
         volume: vec![],
     };
-    for c in candles {
+    for (i, c) in candles.iter().enumerate() {
+        let volume = volumes.and_then(|v| v.get(i).copied()).unwrap_or(f64::NAN);
         let key = key_of(c.open_time_ms);
         if bars.key.last() == Some(&key) {
             let last = bars.key.len() - 1;
             bars.high[last] = bars.high[last].max(c.high);
             bars.low[last] = bars.low[last].min(c.low);
             bars.close[last] = c.close;
-            bars.volume[last] += c.volume.unwrap_or(f64::NAN);
+            bars.volume[last] += volume;
         } else {
             bars.key.push(key);
             bars.open.push(c.open);
             bars.high.push(c.high);
             bars.low.push(c.low);
             bars.close.push(c.close);
-            bars.volume.push(c.volume.unwrap_or(f64::NAN));
+            bars.volume.push(volume);
         }
     }
     // The last group is closed only when its last candle ends where the group does.
@@ -459,6 +465,7 @@ impl StartCondition {
 pub fn gate(
     conditions: &[StartCondition],
     candles: &[Candle],
+    volumes: Option<&[f64]>,
     interval_ms: i64,
 ) -> Option<Vec<bool>> {
     if conditions.is_empty() {
@@ -471,7 +478,7 @@ pub fn gate(
         by_timeframe.entry(c.timeframe_ms).or_default().push(c);
     }
     for (timeframe_ms, group) in by_timeframe {
-        let bars = resample(candles, interval_ms, timeframe_ms);
+        let bars = resample(candles, volumes, interval_ms, timeframe_ms);
         let offset = alignment_ms(timeframe_ms);
         for condition in group {
             let signals = condition.signals(&bars);
@@ -501,7 +508,6 @@ mod tests {
             high: close,
             low: close,
             close,
-            volume: Some(1.0),
         }
     }
 
@@ -536,7 +542,7 @@ mod tests {
         let (conditions, outside) = compile(&[rsi("15m", "30", "less", "2")], false).unwrap();
         assert!(outside.is_empty());
         conditions[0].check(5 * MINUTE, true).unwrap();
-        let gate = gate(&conditions, &candles, 5 * MINUTE).unwrap();
+        let gate = gate(&conditions, &candles, None, 5 * MINUTE).unwrap();
         // The 15-minute candle 2 (candles 6-8) closes with RSI 0: deals may open in candle 3
         // (candles 9-11) only; candle 3 closes with RSI 100, so not in candle 4.
         let open: Vec<usize> = (0..gate.len()).filter(|&i| gate[i]).collect();
@@ -570,9 +576,9 @@ mod tests {
                 ..candle(0, 60, 100.0 + i as f64)
             })
             .collect();
-        let days = resample(&candles, 60 * MINUTE, 1440 * MINUTE);
+        let days = resample(&candles, None, 60 * MINUTE, 1440 * MINUTE);
         assert_eq!(days.close, vec![123.0], "only the finished day");
-        let weeks = resample(&candles, 60 * MINUTE, 7 * 1440 * MINUTE);
+        let weeks = resample(&candles, None, 60 * MINUTE, 7 * 1440 * MINUTE);
         assert!(weeks.key.is_empty(), "the week is not over");
         assert_eq!(
             (monday * MINUTE - alignment_ms(7 * 1440 * MINUTE)).rem_euclid(7 * 1440 * MINUTE),
@@ -624,12 +630,12 @@ mod tests {
             })
             .collect();
         let (long, _) = compile(&list, false).unwrap();
-        let open = gate(&long, &candles, 5 * MINUTE).unwrap();
+        let open = gate(&long, &candles, None, 5 * MINUTE).unwrap();
         // The first Heikin Ashi candle is flat; two green ones close at candle 2: deals from candle 3.
         assert_eq!(open, vec![false, false, false, true, true, true]);
         let (short, _) = compile(&list, true).unwrap();
         assert!(
-            gate(&short, &candles, 5 * MINUTE)
+            gate(&short, &candles, None, 5 * MINUTE)
                 .unwrap()
                 .iter()
                 .all(|x| !x)

@@ -163,7 +163,7 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             };
         match &options.prices {
             Prices::Synthetic(spec) => {
-                if let Err(e) = model.check_candles(&synthetic::path(spec, 0), spec.interval_ms) {
+                if let Err(e) = model.check_candles(spec.interval_ms, false) {
                     report.not_backtestable.push(Skipped { name, reason: e.0 });
                     continue;
                 }
@@ -174,21 +174,23 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             Prices::Files(files) => {
                 for pair in settings.pairs.iter().flatten() {
                     match loaded.window(files, &name, pair, options, &mut report)? {
-                        Some((window, interval_ms)) => {
-                            if let Err(e) = model.check_candles(&window, interval_ms) {
-                                report.not_backtestable.push(Skipped {
-                                    name: format!("{name} ({pair})"),
-                                    reason: e.0,
-                                });
-                                continue;
-                            }
-                            let outcome = super::run(&model, &window, interval_ms);
+                        Some(window) => {
+                            let outcome = match window.run(&model) {
+                                Ok(outcome) => outcome,
+                                Err(e) => {
+                                    report.not_backtestable.push(Skipped {
+                                        name: format!("{name} ({pair})"),
+                                        reason: e.0,
+                                    });
+                                    continue;
+                                }
+                            };
                             report.results.push(PairReport::new(
                                 &name,
                                 &account,
                                 pair,
-                                &window,
-                                interval_ms,
+                                &window.candles,
+                                window.interval_ms,
                                 &outcome,
                                 not_simulated.clone(),
                             ));
@@ -213,6 +215,27 @@ pub struct Loaded {
     series: BTreeMap<PathBuf, Series>,
 }
 
+/// A pair's candles between `--from` and `--to`, with their volumes when the file has them.
+pub struct Window {
+    pub candles: Vec<Candle>,
+    pub volumes: Option<Vec<f64>>,
+    pub interval_ms: i64,
+}
+
+impl Window {
+    /// Run a bot over it, after checking the bot can run on these candles.
+    fn run(&self, model: &BotModel) -> Result<super::Outcome, super::NotBacktestable> {
+        model.check_candles(self.interval_ms, self.volumes.is_some())?;
+        Ok(super::run_with(
+            model,
+            &self.candles,
+            self.volumes.as_deref(),
+            self.interval_ms,
+            |_| {},
+        ))
+    }
+}
+
 impl Loaded {
     /// The candles of `pair` within the options' window, or `None` (reported) when there are none.
     pub fn window(
@@ -222,7 +245,7 @@ impl Loaded {
         pair: &str,
         options: &Options,
         report: &mut BacktestReport,
-    ) -> Result<Option<(Vec<Candle>, i64)>, String> {
+    ) -> Result<Option<Window>, String> {
         let Some(file) = candles::find_for_pair(files, pair) else {
             let (quote, base) = pair.split_once('_').unwrap_or((pair, ""));
             report.missing_candles.push(Skipped {
@@ -237,23 +260,28 @@ impl Loaded {
             self.series.insert(file.clone(), series);
         }
         let s = &self.series[&file];
-        let window: Vec<Candle> = s
-            .candles
-            .iter()
-            .filter(|c| {
-                options.from_ms.is_none_or(|f| c.open_time_ms >= f)
-                    && options.to_ms.is_none_or(|t| c.open_time_ms < t)
+        // The rows are sorted by time: the window is one range of them.
+        let from = options
+            .from_ms
+            .map_or(0, |f| s.candles.partition_point(|c| c.open_time_ms < f));
+        let to = options
+            .to_ms
+            .map_or(s.candles.len(), |t| {
+                s.candles.partition_point(|c| c.open_time_ms < t)
             })
-            .copied()
-            .collect();
-        if window.is_empty() {
+            .max(from);
+        if from == to {
             report.missing_candles.push(Skipped {
                 name: bot.to_string(),
                 reason: format!("{pair}: no candles between --from and --to"),
             });
             return Ok(None);
         }
-        Ok(Some((window, s.interval_ms)))
+        Ok(Some(Window {
+            candles: s.candles[from..to].to_vec(),
+            volumes: s.volumes.as_ref().map(|v| v[from..to].to_vec()),
+            interval_ms: s.interval_ms,
+        }))
     }
 }
 
@@ -344,14 +372,12 @@ impl std::fmt::Display for Summary {
 fn summarize(
     settings: &crate::model::bot::BotSettings,
     options: &Options,
-    candles: Option<(&[Candle], i64)>,
+    window: Option<&Window>,
 ) -> Option<Summary> {
     let (model, _) = super::compile(settings, options.fee_percentage, options.assume).ok()?;
-    match (&options.prices, candles) {
+    match (&options.prices, window) {
         (Prices::Synthetic(spec), _) => {
-            model
-                .check_candles(&synthetic::path(spec, 0), spec.interval_ms)
-                .ok()?;
+            model.check_candles(spec.interval_ms, false).ok()?;
             let s = stress("", "", &model, spec, Vec::new());
             Some(Summary {
                 profit: s.profit_quote.p50,
@@ -360,9 +386,8 @@ fn summarize(
                 drawdown: s.max_drawdown_quote.p95,
             })
         }
-        (Prices::Files(_), Some((window, interval_ms))) => {
-            model.check_candles(window, interval_ms).ok()?;
-            let o = super::run(&model, window, interval_ms);
+        (Prices::Files(_), Some(window)) => {
+            let o = window.run(&model).ok()?;
             Some(Summary {
                 profit: dec(o.profit_quote),
                 stopped: Decimal::from_int(i64::from(o.deals_stopped)),
@@ -422,7 +447,6 @@ pub fn compare_plan(
             (Prices::Files(_), None) => continue,
             (Prices::Synthetic(_), _) => ("synthetic paths".to_string(), None),
         };
-        let candles = window.as_ref().map(|(w, i)| (w.as_slice(), *i));
         let not_simulated = super::compile(&after, options.fee_percentage, options.assume)
             .map(|(_, left)| left)
             .unwrap_or_default();
@@ -430,8 +454,10 @@ pub fn compare_plan(
             address: change.address.clone(),
             not_simulated,
             on,
-            before: before.as_ref().and_then(|b| summarize(b, options, candles)),
-            after: summarize(&after, options, candles),
+            before: before
+                .as_ref()
+                .and_then(|b| summarize(b, options, window.as_ref())),
+            after: summarize(&after, options, window.as_ref()),
         });
     }
     let mut notes = scratch.warnings;

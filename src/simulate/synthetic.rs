@@ -165,7 +165,6 @@ pub fn path(spec: &Spec, index: u32) -> Vec<Candle> {
             high: high.exp(),
             low: low.exp(),
             close: close.exp(),
-            volume: None,
         });
         log_price = close;
     }

@@ -14,7 +14,6 @@ fn candle(i: i64, open: f64, high: f64, low: f64, close: f64) -> Candle {
         high,
         low,
         close,
-        volume: None,
     }
 }
 
@@ -217,13 +216,12 @@ fn an_indicator_start_waits_for_its_signal_and_cooldown_still_counts() {
         };
         candles.push(Candle {
             open_time_ms: i * 5 * MIN,
-            volume: None,
             ..candle(0, price, price * 1.2, price, price)
         });
     }
-    model.check_candles(&candles, 5 * MIN).unwrap();
+    model.check_candles(5 * MIN, false).unwrap();
     let mut opened = Vec::new();
-    let out = run_with(&model, &candles, 5 * MIN, |c| opened.push(c.entry));
+    let out = run_with(&model, &candles, None, 5 * MIN, |c| opened.push(c.entry));
     // The third 15-minute candle closes at 45 minutes with RSI 0: the deal opens at candle 9
     // (open 94.5), not before; the TP (10 %) is hit in its own candle (high 1.2 × open).
     assert_eq!(opened.first().copied(), Some(94.5));
@@ -237,7 +235,7 @@ fn an_indicator_start_waits_for_its_signal_and_cooldown_still_counts() {
     let (model, _) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
     assert_eq!(run(&model, &candles, 5 * MIN).deals_closed, 1);
     // A 60-minute candle series cannot carry a 15-minute condition.
-    assert!(model.check_candles(&candles, 60 * MIN).is_err());
+    assert!(model.check_candles(60 * MIN, false).is_err());
 }
 
 fn path(start: f64, moves: &[(f64, f64, f64)]) -> Vec<Candle> {
@@ -273,7 +271,7 @@ proptest! {
         let m = model(&s, fee);
         let candles = path(100.0, &moves);
         let mut closed = Vec::new();
-        let out = run_with(&m, &candles, MIN, |c| closed.push(*c));
+        let out = run_with(&m, &candles, None, MIN, |c| closed.push(*c));
         prop_assert!(out.max_capital_used <= 300.0 + 1e-9);
         let fee_rate: f64 = fee.parse::<f64>().unwrap() / 100.0;
         for c in &closed {
