@@ -3,6 +3,7 @@
 //! the 20 bots vary step, martingale, safety orders, take profit, stop loss, direction and
 //! cooldown. `benches/backtest_python.py` runs the same model in plain Python on the same candles
 //! (written to target/backtest-candles.csv by this bench) for comparison.
+//! A second case starts the same bots on a 15-minute RSI, to show what the start gate costs.
 //! Run with `cargo bench --bench backtest`.
 
 use botform::model::bot::{BotSettings, StrategyCondition};
@@ -11,7 +12,8 @@ use botform::model::enums::{Direction, TakeProfitType};
 use botform::simulate::{self, AssumeStart, synthetic};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn bots() -> Vec<simulate::BotModel> {
+/// The 20 bots, starting nonstop, or on a 15-minute RSI(14) below 30 when `rsi`.
+fn bots_starting(rsi: bool) -> Vec<simulate::BotModel> {
     let d = |x: f64| Some(format!("{x}").parse::<Decimal>().unwrap());
     (0..20)
         .map(|i| {
@@ -22,9 +24,24 @@ fn bots() -> Vec<simulate::BotModel> {
                 } else {
                     Direction::Long
                 }),
-                strategy_list: Some(vec![StrategyCondition {
-                    strategy: "nonstop".into(),
-                    options: Default::default(),
+                strategy_list: Some(vec![if rsi {
+                    StrategyCondition {
+                        strategy: "rsi".into(),
+                        options: [
+                            ("time", "15m"),
+                            ("points", "30"),
+                            ("trigger_condition", "less"),
+                            ("time_period", "14"),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    }
+                } else {
+                    StrategyCondition {
+                        strategy: "nonstop".into(),
+                        options: Default::default(),
+                    }
                 }]),
                 base_order_volume: d(10.0),
                 safety_order_volume: d(20.0),
@@ -50,7 +67,7 @@ fn bench(c: &mut Criterion) {
     let spec = synthetic::parse("paths=1,vol=80,days=365,interval=5m,seed=7").unwrap();
     let candles = synthetic::path(&spec, 0);
     assert_eq!(candles.len(), 105_120);
-    let models = bots();
+    let models = bots_starting(false);
     // The same candles and bots for the Python comparison.
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     let csv: String = candles
@@ -80,6 +97,17 @@ fn bench(c: &mut Criterion) {
     c.bench_function("105,120 candles x 20 bots", |b| {
         b.iter(|| {
             models
+                .iter()
+                .map(|m| simulate::run(m, &candles, spec.interval_ms).deals_closed)
+                .sum::<u32>()
+        })
+    });
+    // The same bots starting on a 15-minute RSI: the start gate (15-minute candles built from
+    // the 5-minute ones, the RSI, the trigger) is computed once per bot and pair.
+    let gated = bots_starting(true);
+    c.bench_function("105,120 candles x 20 bots on a 15m RSI start", |b| {
+        b.iter(|| {
+            gated
                 .iter()
                 .map(|m| simulate::run(m, &candles, spec.interval_ms).deals_closed)
                 .sum::<u32>()
