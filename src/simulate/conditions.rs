@@ -311,6 +311,37 @@ fn one(
     })))
 }
 
+/// Which candle of a timeframe a time falls in (its key: start / timeframe), remembering the
+/// last one so sorted times cost a comparison, not a division, until the next candle.
+struct Timeframe {
+    offset: i64,
+    length: i64,
+    key: i64,
+    start: i64,
+    end: i64,
+}
+
+impl Timeframe {
+    fn new(length: i64) -> Timeframe {
+        Timeframe {
+            offset: alignment_ms(length),
+            length,
+            key: 0,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn key(&mut self, t: i64) -> i64 {
+        if t < self.start || t >= self.end {
+            self.key = (t - self.offset).div_euclid(self.length);
+            self.start = self.key * self.length + self.offset;
+            self.end = self.start + self.length;
+        }
+        self.key
+    }
+}
+
 /// Closed candles of one timeframe, and the key (start / timeframe) of each.
 struct Bars {
     key: Vec<i64>,
@@ -327,8 +358,7 @@ fn resample(
     interval_ms: i64,
     timeframe_ms: i64,
 ) -> Bars {
-    let offset = alignment_ms(timeframe_ms);
-    let key_of = |t: i64| (t - offset).div_euclid(timeframe_ms);
+    let mut timeframe = Timeframe::new(timeframe_ms);
     let mut bars = Bars {
         key: vec![],
         open: vec![],
@@ -339,7 +369,7 @@ fn resample(
     };
     for (i, c) in candles.iter().enumerate() {
         let volume = volumes.and_then(|v| v.get(i).copied()).unwrap_or(f64::NAN);
-        let key = key_of(c.open_time_ms);
+        let key = timeframe.key(c.open_time_ms);
         if bars.key.last() == Some(&key) {
             let last = bars.key.len() - 1;
             bars.high[last] = bars.high[last].max(c.high);
@@ -358,7 +388,7 @@ fn resample(
     // The last group is closed only when its last candle ends where the group does.
     if let Some(last) = candles.last() {
         let end = last.open_time_ms + interval_ms;
-        if key_of(end) == key_of(last.open_time_ms) {
+        if timeframe.key(end) == timeframe.key(last.open_time_ms) {
             for v in [
                 &mut bars.open,
                 &mut bars.high,
@@ -479,13 +509,13 @@ pub fn gate(
     }
     for (timeframe_ms, group) in by_timeframe {
         let bars = resample(candles, volumes, interval_ms, timeframe_ms);
-        let offset = alignment_ms(timeframe_ms);
+        let mut timeframe = Timeframe::new(timeframe_ms);
         for condition in group {
             let signals = condition.signals(&bars);
             // A signal at the close of bar j is valid during the bar that follows it in time.
             let mut j = 0;
             for (candle, slot) in candles.iter().zip(open.iter_mut()) {
-                let key = (candle.open_time_ms - offset).div_euclid(timeframe_ms);
+                let key = timeframe.key(candle.open_time_ms);
                 while j < bars.key.len() && bars.key[j] < key - 1 {
                     j += 1;
                 }
