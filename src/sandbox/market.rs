@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use super::server::Shared;
 use super::state::{self, DEAL_TEMPLATE, iso_from_millis};
 use super::store::Touched;
-use crate::model::bot::{BotSettings, StrategyCondition};
+use crate::model::bot::BotSettings;
 use crate::model::decimal::Decimal;
 use crate::model::enums::TradingMode;
 use crate::simulate::{self, AssumeStart, BotModel, Candle, Closed, OpenDeal, candles, synthetic};
@@ -102,14 +102,26 @@ struct Lane {
     next: usize,
     next_start_ms: i64,
     open: Option<LaneDeal>,
-    /// The start gate, for the start conditions it was computed for.
-    gate: Option<(Vec<StrategyCondition>, Option<Vec<bool>>)>,
+    /// The bot's settings as last compiled for this lane (again only when they change).
+    compiled: Option<Compiled>,
+}
+
+/// A bot's settings compiled for one lane's candles.
+struct Compiled {
+    settings: BotSettings,
+    /// `None`: the bot cannot open deals here (outside signals, or conditions these candles
+    /// cannot evaluate).
+    model: Option<BotModel>,
+    /// May a deal open at each candle (`None`: nonstop).
+    gate: Option<Vec<bool>>,
 }
 
 /// What the market reads of a bot each tick.
 struct BotView {
     mode: TradingMode,
     bot: WireBot,
+    /// The bot's settings in botform's model.
+    settings: BotSettings,
     market_code: String,
     blacklisted: BTreeSet<String>,
     /// Unfinished deals of the bot: (id, pair, the deal as stored).
@@ -251,6 +263,7 @@ impl Market {
                     views.push(BotView {
                         mode,
                         bot: bot.clone(),
+                        settings: bot.to_model().settings,
                         market_code,
                         blacklisted: blacklisted.clone(),
                         open_deals,
@@ -279,14 +292,15 @@ impl Market {
                 };
                 let now = self.market_now(&data);
                 self.lane_for(view, pair, &data, now, &carried);
-                pairs.push((pair.clone(), data, now));
+                let usd = usd_rate(pair, &view.market_code);
+                pairs.push((pair.clone(), data, now, usd));
             }
             loop {
                 // The pair whose next due candle opens first.
                 let due = pairs
                     .iter()
                     .enumerate()
-                    .filter_map(|(k, (pair, data, now))| {
+                    .filter_map(|(k, (pair, data, now, _))| {
                         let lane = &self.lanes[&(view.mode, view.bot.id, pair.clone())];
                         let candle = data.candles.get(lane.next)?;
                         (candle.open_time_ms + data.interval_ms <= *now)
@@ -294,14 +308,14 @@ impl Market {
                     })
                     .min();
                 let Some((_, k)) = due else { break };
-                let (pair, data, _) = &pairs[k];
+                let (pair, data, _, usd) = &pairs[k];
                 let lane = self
                     .lanes
                     .get_mut(&(view.mode, view.bot.id, pair.clone()))
                     .expect("created above");
-                step(shared, view, pair, data, lane, &mut active)?;
+                step(shared, view, (pair, data, *usd), lane, &mut active)?;
             }
-            for (pair, data, _) in &pairs {
+            for (pair, data, _, _) in &pairs {
                 let lane = &self.lanes[&(view.mode, view.bot.id, pair.clone())];
                 if lane.next >= data.candles.len() && self.ended.insert(pair.clone()) {
                     eprintln!(
@@ -343,7 +357,7 @@ impl Market {
                 },
                 next_start_ms: i64::MIN,
                 open: None,
-                gate: None,
+                compiled: None,
             });
         if lane.open.is_some() {
             return;
@@ -355,7 +369,7 @@ impl Market {
         else {
             return;
         };
-        let settings = view.bot.to_model().settings;
+        let settings = view.settings.clone();
         let Ok((model, _)) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::Nonstop)
         else {
             return;
@@ -391,21 +405,19 @@ impl Market {
 fn step(
     shared: &Shared,
     view: &BotView,
-    pair: &str,
-    data: &PairData,
+    (pair, data, usd): (&str, &PairData, Option<f64>),
     lane: &mut Lane,
     active: &mut usize,
 ) -> Result<(), String> {
     let i = lane.next;
     let candle = data.candles[i];
     lane.next += 1;
-    let usd = usd_rate(pair, &view.market_code);
     if lane.open.is_none()
         && view.bot.is_enabled
         && !view.blacklisted.contains(pair)
         && candle.open_time_ms >= lane.next_start_ms
         && (*active as i64) < view.bot.max_active_deals.max(1)
-        && let Some((model, settings)) = opening_model(&view.bot, lane, data, i)
+        && let Some((model, settings)) = opening_model(view, lane, data, i)
     {
         let deal = OpenDeal::open(&model, &candle);
         let body = deal_json(
@@ -489,34 +501,39 @@ fn step(
 }
 
 /// The model (and settings) a new deal opens with, if the bot's start conditions let one open
-/// at candle `i`.
+/// at candle `i`. The settings are compiled (model, check, start gate) only when they change.
 fn opening_model(
-    bot: &WireBot,
+    view: &BotView,
     lane: &mut Lane,
     data: &PairData,
     i: usize,
 ) -> Option<(BotModel, BotSettings)> {
-    let settings = bot.to_model().settings;
-    // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
-    let (model, _) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::AsConfigured).ok()?;
-    model
-        .check_candles(data.interval_ms, data.volumes.is_some())
-        .ok()?;
-    let starts = settings.strategy_list.clone().unwrap_or_default();
     if lane
-        .gate
+        .compiled
         .as_ref()
-        .is_none_or(|(for_starts, _)| *for_starts != starts)
+        .is_none_or(|c| c.settings != view.settings)
     {
-        let gate = model.start_gate(&data.candles, data.volumes.as_deref(), data.interval_ms);
-        lane.gate = Some((starts, gate));
+        // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
+        let model = simulate::compile(&view.settings, Decimal::ZERO, AssumeStart::AsConfigured)
+            .ok()
+            .map(|(model, _)| model)
+            .filter(|m| {
+                m.check_candles(data.interval_ms, data.volumes.is_some())
+                    .is_ok()
+            });
+        let gate = model
+            .as_ref()
+            .and_then(|m| m.start_gate(&data.candles, data.volumes.as_deref(), data.interval_ms));
+        lane.compiled = Some(Compiled {
+            settings: view.settings.clone(),
+            model,
+            gate,
+        });
     }
-    let open = lane
-        .gate
-        .as_ref()
-        .and_then(|(_, g)| g.as_ref())
-        .is_none_or(|g| g[i]);
-    open.then_some((model, settings))
+    let compiled = lane.compiled.as_ref()?;
+    let model = compiled.model.as_ref()?;
+    let open = compiled.gate.as_ref().is_none_or(|g| g[i]);
+    open.then(|| (model.clone(), compiled.settings.clone()))
 }
 
 /// Quote currency to USD at the sandbox's prices (1 for dollar stablecoins).
