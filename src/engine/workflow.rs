@@ -166,11 +166,7 @@ async fn capital_online(
             .and_then(|a| a.market_code.clone());
         let Some(market) = market else { continue };
         lookups += 1;
-        let last = |r: serde_json::Map<String, serde_json::Value>| match r.get("last") {
-            Some(serde_json::Value::String(s)) => s.parse::<crate::model::decimal::Decimal>().ok(),
-            Some(serde_json::Value::Number(n)) => n.to_string().parse().ok(),
-            _ => None,
-        };
+        let last = |r: serde_json::Map<String, serde_json::Value>| rate_figure(&r, "last");
         // BUDGET_OTHER (USDT_BTC: USDT per BTC), else OTHER_BUDGET (BTC_ETH for an ETH budget).
         let direct = format!("{budget_currency}_{}", c.currency);
         let converted = match target
@@ -251,6 +247,18 @@ async fn capital_online(
     problems
 }
 
+/// A figure of a `currency_rates` answer (3Commas sends them as strings; numbers read too).
+fn rate_figure(
+    rates: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Option<crate::model::decimal::Decimal> {
+    match rates.get(key)? {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Most distinct (market, quote currency) pairs whose minimum order one plan looks up.
 const MAX_RATE_LOOKUPS: usize = 10;
 
@@ -305,11 +313,7 @@ async fn minimum_orders(
                 .currency_rates(&market, pair)
                 .await
                 .ok()
-                .and_then(|r| match r.get("minTotal") {
-                    Some(serde_json::Value::String(s)) => s.parse().ok(),
-                    Some(serde_json::Value::Number(n)) => n.to_string().parse().ok(),
-                    _ => None,
-                });
+                .and_then(|r| rate_figure(&r, "minTotal"));
             minimums.insert(key.clone(), min);
         }
         let Some(min) = minimums[&key] else { continue };

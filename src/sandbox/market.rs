@@ -162,11 +162,11 @@ fn decimal_text(d: Option<Decimal>) -> Value {
 }
 
 fn field_f64(deal: &Value, field: &str) -> f64 {
-    match &deal[field] {
-        Value::String(s) => s.parse().unwrap_or(0.0),
-        Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        _ => 0.0,
-    }
+    use rust_decimal::prelude::ToPrimitive;
+    super::server::deal_decimal(deal, field)
+        .0
+        .to_f64()
+        .unwrap_or(0.0)
 }
 
 impl Market {

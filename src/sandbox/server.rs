@@ -1192,7 +1192,8 @@ fn account_table_data(ms: &ModeState, account_id: i64) -> Answer {
     }
 }
 
-fn deal_decimal(deal: &Value, field: &str) -> Decimal {
+/// A figure of a stored deal (string or number; 0 when absent or unreadable).
+pub(super) fn deal_decimal(deal: &Value, field: &str) -> Decimal {
     match &deal[field] {
         Value::String(s) => s.parse().unwrap_or_default(),
         Value::Number(n) => n.to_string().parse().unwrap_or_default(),

@@ -48,7 +48,7 @@ fn take_profit_steps_round_trip_as_3commas_stores_them() {
     // and the next plan finds nothing (before: a diff on every plan, forever).
     one_bot(d, STEPS);
     apply(against(&sandbox), d).success();
-    let state = sandbox_bot(&sandbox, "steps");
+    let state = sandbox.bot("steps");
     assert!(state["take_profit"].is_null(), "{state}");
     no_changes(&sandbox, d);
     // Steps with an explicit 0: the same.
@@ -62,7 +62,7 @@ fn take_profit_steps_round_trip_as_3commas_stores_them() {
     one_bot(d, "take_profit = 2\n");
     apply(against(&sandbox), d).success();
     assert_eq!(
-        sandbox_bot(&sandbox, "steps")["take_profit_steps"],
+        sandbox.bot("steps")["take_profit_steps"],
         Value::Array(vec![])
     );
     no_changes(&sandbox, d);
@@ -116,17 +116,6 @@ fn botform_file(dir: &Path) -> std::path::PathBuf {
                 .unwrap()
                 .starts_with("bots-")
         })
-        .unwrap()
-}
-
-fn sandbox_bot(sandbox: &SandboxProcess, name: &str) -> Value {
-    let state = sandbox.control_get("/__sandbox/state");
-    state["real"]["bots"]
-        .as_object()
-        .unwrap()
-        .values()
-        .find(|b| b["name"] == name)
-        .cloned()
         .unwrap()
 }
 
@@ -510,7 +499,7 @@ fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
     };
     config("1");
     apply(against(&sandbox), dir.path()).success();
-    let weird = sandbox_bot(&sandbox, "b1");
+    let weird = sandbox.bot("b1");
     let id = weird["id"].as_i64().unwrap();
     sandbox.control_post(
         &format!("/__sandbox/bots/{id}"),
@@ -531,7 +520,7 @@ fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
             ),
         );
     apply(against(&sandbox), dir.path()).success();
-    let after = sandbox_bot(&sandbox, "b1");
+    let after = sandbox.bot("b1");
     assert_eq!(after["take_profit_type"], "trailing_weird");
     assert_eq!(after["take_profit"], weird["take_profit"], "b1 untouched");
     let state = sandbox.control_get("/__sandbox/state");

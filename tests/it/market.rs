@@ -66,15 +66,7 @@ fn settled_deals(
 
 /// The id of the real-mode bot named `name`.
 fn bot_id(sandbox: &SandboxProcess, name: &str) -> i64 {
-    let state = sandbox.control_get("/__sandbox/state");
-    state["real"]["bots"]
-        .as_object()
-        .unwrap()
-        .values()
-        .find(|b| b["name"] == name)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    sandbox.bot(name)["id"].as_i64().unwrap()
 }
 
 #[test]

@@ -55,6 +55,18 @@ impl SandboxProcess {
         SandboxProcess { child, url }
     }
 
+    /// The real-mode bot named `name`, as the sandbox stores it.
+    pub fn bot(&self, name: &str) -> serde_json::Value {
+        let state = self.control_get("/__sandbox/state");
+        state["real"]["bots"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|b| b["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no bot named {name}"))
+    }
+
     /// GET a loopback control endpoint (`/__sandbox/state`, `/__sandbox/stats`) from a test
     /// that is not async.
     pub fn control_get(&self, path: &str) -> serde_json::Value {
