@@ -278,6 +278,10 @@ impl Market {
     /// candles in time order, so `max_active_deals` counts the deals open at that moment.
     pub fn tick(&mut self, shared: &Shared) -> Result<(), String> {
         let views = Market::read(shared)?;
+        // A deleted bot's lanes go with it.
+        let live: BTreeSet<(TradingMode, i64)> = views.iter().map(|v| (v.mode, v.bot.id)).collect();
+        self.lanes
+            .retain(|(mode, id, _), _| live.contains(&(*mode, *id)));
         let carried: BTreeSet<i64> = self
             .lanes
             .values()
