@@ -36,6 +36,10 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// For problems with no text to point at (an unreadable file, say): the path concerned.
     pub path: Option<String>,
+    /// For a reference to something undefined: what it names (`("template", "conservative")`),
+    /// so a reference that fails only because its definition could not be read is not reported
+    /// beside the reason it could not be (one root cause, one error).
+    pub refers_to: Option<(String, String)>,
 }
 
 impl Diagnostic {
@@ -47,6 +51,7 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             path: None,
+            refers_to: None,
         }
     }
 
@@ -96,6 +101,36 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
             .then(a.severity.cmp(&b.severity))
             .then(a.message.cmp(&b.message))
     });
+}
+
+/// The most characters of a user's input an error quotes.
+pub const QUOTED_INPUT_CHARS: usize = 200;
+
+/// Is `c` a character a terminal may act on instead of showing: C0 and C1 controls, DEL, and
+/// the bidirectional overrides and isolates that reorder what is shown.
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// Text that came from outside (a file, 3Commas, an MCP argument), made safe to quote: each
+/// terminal control character shown as `\u{1b}`, at most [`QUOTED_INPUT_CHARS`] characters with
+/// a count of what was cut.
+pub fn quote_input(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(QUOTED_INPUT_CHARS) {
+        if is_terminal_control(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    let rest = chars.count();
+    if rest > 0 {
+        out.push_str(&format!("… ({rest} more characters)"));
+    }
+    out
 }
 
 /// The known name a misspelt one most likely meant.
@@ -429,6 +464,15 @@ mod tests {
             Some("did you mean `take_profit`?")
         );
         assert_eq!(did_you_mean("zzz", names), None);
+    }
+
+    #[test]
+    fn quoted_input_is_short_and_shows_controls() {
+        assert_eq!(quote_input("a\u{1b}[2Jb\u{202e}"), "a\\u{1b}[2Jb\\u{202e}");
+        let long = "x".repeat(5_000);
+        let quoted = quote_input(&long);
+        assert!(quoted.starts_with(&"x".repeat(200)));
+        assert!(quoted.ends_with("(4800 more characters)"), "{quoted}");
     }
 
     #[test]

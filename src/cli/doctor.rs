@@ -90,16 +90,22 @@ pub fn run(args: Args) -> ExitCode {
         let paths = super::paths_or_cwd(args.paths);
         let options =
             target::ConnectOptions::from_settings(&crate::config::check(&paths).config.settings);
+        // Without a key, every check below passes against the sandbox: ready for the sandbox,
+        // not for a real account, and the verdict says so.
+        let no_key = matches!(target::choose(), Ok(target::Choice::Sandbox { explicit: false }));
         let checks = match target::connect(options).await {
             Ok(target) => {
-                let mut checks = vec![Check::pass(
-                    "target",
-                    if target.info.sandbox {
-                        "the built-in sandbox (no THREECOMMAS_API_KEY is set)".to_string()
-                    } else {
-                        target.info.api_url.clone()
-                    },
-                )];
+                let mut checks = vec![if no_key {
+                    Check::fail(
+                        "target",
+                        "no key; working against the built-in sandbox",
+                        "set THREECOMMAS_API_KEY with THREECOMMAS_API_SECRET (HMAC) or THREECOMMAS_PRIVATE_KEY_FILE (RSA) for a real account; --sandbox says the sandbox is what you mean",
+                    )
+                } else if target.info.sandbox {
+                    Check::pass("target", "the built-in sandbox, as asked")
+                } else {
+                    Check::pass("target", target.info.api_url.clone())
+                }];
                 checks.extend(examine(&target.client).await);
                 checks
             }
@@ -119,7 +125,7 @@ pub fn run(args: Args) -> ExitCode {
                 serde_json::to_string_pretty(&serde_json::json!({ "ok": ok, "checks": checks }))
                     .expect("checks serialize")
             ),
-            Format::Human => write_human(&mut out, &checks, ok),
+            Format::Human => write_human(&mut out, &checks, ok, no_key),
         };
         if ok {
             ExitCode::SUCCESS
@@ -129,7 +135,12 @@ pub fn run(args: Args) -> ExitCode {
     })
 }
 
-fn write_human(out: &mut dyn Write, checks: &[Check], ok: bool) -> std::io::Result<()> {
+fn write_human(
+    out: &mut dyn Write,
+    checks: &[Check],
+    ok: bool,
+    no_key: bool,
+) -> std::io::Result<()> {
     for c in checks {
         let mark = match (c.ok, c.warning) {
             (false, _) => "FAIL",
@@ -141,10 +152,13 @@ fn write_human(out: &mut dyn Write, checks: &[Check], ok: bool) -> std::io::Resu
             writeln!(out, "     {:<14} -> {fix}", "")?;
         }
     }
+    let others_ok = checks.iter().filter(|c| c.name != "target").all(|c| c.ok);
     writeln!(
         out,
         "\n{}",
-        if ok {
+        if no_key && others_ok {
+            "Not ready for a real account: no key; working against the built-in sandbox (every other check passed there). Nothing was changed."
+        } else if ok {
             "Ready: botform can plan against this account. Nothing was changed on 3Commas."
         } else {
             "Not ready: fix what failed above and run `botform doctor` again. Nothing was changed on 3Commas."
@@ -217,9 +231,7 @@ async fn examine(client: &Client) -> Vec<Check> {
         Some(TradingMode::Paper) => TradingMode::Real,
         _ => TradingMode::Paper,
     };
-    if let Ok(other_client) = client.in_mode(other)
-        && let Ok(accounts) = other_client.accounts().await
-    {
+    if let Ok(accounts) = client.in_mode(other).accounts().await {
         checks.push(Check::pass(
             "other mode",
             format!(

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> ExitCode {
                 }
                 for file in &files {
                     let path = dir.join(&file.path);
-                    if let Err(e) = crate::files::write_atomic(&path, file.text.as_bytes()) {
+                    if let Err(e) = crate::files::write_user_file(&path, file.text.as_bytes()) {
                         eprintln!("error: cannot write {}: {e}", path.display());
                         return ExitCode::FAILURE;
                     }

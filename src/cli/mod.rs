@@ -28,13 +28,20 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "3Commas DCA bots as code: validate, plan and apply bot configs kept in git",
     long_about = "botform reads DCA bot configs (TOML or YAML), checks them offline, and keeps a \
 3Commas account in line with them.\n\nWith no 3Commas credentials set, botform works against its \
-built-in sandbox.",
+built-in sandbox; in CI, or with any THREECOMMAS_* variable set, a missing key is an error \
+unless you ask for the sandbox (--sandbox or THREECOMMAS_TARGET=sandbox).",
     after_help = "Examples:\n  botform validate examples/bots        # check files offline\n  botform plan examples/bots            # what would change on 3Commas\n  botform apply examples/bots           # change it\n  botform import --out bots/            # write a live account out as files\n  botform mcp --root bots/              # let an AI assistant work on the files\n  botform sandbox serve                 # a local 3Commas to try things on\n\nCredentials: THREECOMMAS_API_KEY with THREECOMMAS_API_SECRET (or THREECOMMAS_PRIVATE_KEY_FILE)."
 )]
 pub struct Cli {
     /// When to use color: auto (a terminal, and NO_COLOR unset), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Work against the built-in sandbox even where a key is set, or where botform would
+    /// otherwise refuse to guess (CI, or THREECOMMAS_* variables set without a key). The same as
+    /// THREECOMMAS_TARGET=sandbox.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -143,6 +150,9 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
+    if cli.sandbox {
+        crate::engine::target::request_sandbox();
+    }
     let output = Output::resolve(cli.color);
     match cli.command {
         Command::Validate(args) => validate::run(args, output),

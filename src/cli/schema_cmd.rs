@@ -26,7 +26,7 @@ pub fn run(args: Args) -> ExitCode {
         crate::schema::config_schema_json()
     };
     let result = match &args.out {
-        Some(path) => crate::files::write_atomic(path, schema.as_bytes()),
+        Some(path) => crate::files::write_user_file(path, schema.as_bytes()),
         None => std::io::stdout().write_all(schema.as_bytes()),
     };
     match result {

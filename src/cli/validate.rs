@@ -86,7 +86,7 @@ pub fn write_human(
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let summary = format!(
         "{}, {}: {}, {}",
-        plural(checked.config.sources.len(), "file"),
+        plural(checked.files_checked, "file"),
         plural(checked.bots.len(), "bot"),
         plural(errors, "error"),
         plural(warnings, "warning"),

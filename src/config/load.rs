@@ -43,19 +43,54 @@ pub struct Config {
 pub struct Loaded {
     pub config: Config,
     pub diagnostics: Vec<Diagnostic>,
+    /// What the files meant to define but could not be read: references to it are echoes of
+    /// an error already reported, and are not reported again.
+    pub unread: Unread,
+}
+
+/// Definitions lost to an error already reported.
+#[derive(Debug, Default, Clone)]
+pub struct Unread {
+    /// A file failed to parse: it defines nothing, and anything might have been in it.
+    pub anything: bool,
+    /// Kinds whose whole section could not be read (`account`, `template`, `strategy set`): a
+    /// misspelt `[acounts.main]`, a section of the wrong type.
+    pub kinds: std::collections::BTreeSet<String>,
+    /// Single definitions that failed to decode: `(kind, name)`.
+    pub names: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Unread {
+    /// Is a reference to `name` of `kind` unresolved only because of an error already reported?
+    pub fn explains(&self, kind: &str, name: &str) -> bool {
+        self.anything
+            || self.kinds.contains(kind)
+            || self.names.contains(&(kind.to_string(), name.to_string()))
+    }
+}
+
+/// The kind of definition a top-level section holds.
+fn section_kind(section: &str) -> Option<&'static str> {
+    match section {
+        "accounts" => Some("account"),
+        "templates" => Some("template"),
+        "strategies" => Some("strategy set"),
+        _ => None,
+    }
 }
 
 /// The config files a set of paths names, in a stable order. Unreadable paths become diagnostics.
 /// Only regular files and directories are followed (a FIFO or device never is), and a directory
 /// reached twice through links is walked once, so link cycles end.
 pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     let mut seen_dirs = std::collections::HashSet::new();
+    let files = &mut found;
     for path in paths {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                walk(path, &mut files, &mut seen_dirs, diagnostics);
+                walk(path, files, &mut seen_dirs, diagnostics);
                 files[before..].sort();
             }
             // Named explicitly: read_bounded says why a non-regular file is refused.
@@ -66,9 +101,16 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
             ),
         }
     }
-    files.dedup();
-    files
+    // A file named twice, or named and inside a named directory (`validate ex ex/shared.toml`),
+    // is read once: the first spelling wins.
+    let mut seen_files = std::collections::HashSet::new();
+    found.retain(|f| seen_files.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
+    found
 }
+
+/// Directories a walk never enters (besides hidden ones such as `.git/` and `.botform/`): build
+/// output and installed packages. Named explicitly, they are read like any other.
+pub const SKIPPED_DIRS: [&str; 2] = ["target", "node_modules"];
 
 /// A directory's identity, so one reached again through a link is not walked twice.
 fn dir_identity(path: &Path) -> Option<PathBuf> {
@@ -99,11 +141,8 @@ fn walk(
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
             continue;
         }
         // Follows links; a dangling one, a FIFO, a socket or a device is passed over.
@@ -111,6 +150,10 @@ fn walk(
             continue;
         };
         if meta.is_dir() {
+            // Build output and installed packages are never config, and can be huge.
+            if SKIPPED_DIRS.contains(&name) {
+                continue;
+            }
             walk(&path, files, seen_dirs, diagnostics);
         } else if meta.is_file() && Syntax::from_path(&path).is_some() {
             files.push(path);
@@ -123,6 +166,7 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
     let mut sources = Vec::new();
+    let mut unreadable = false;
     let mut budget = crate::files::MAX_CONFIG_BYTES;
     for path in files {
         let Some(syntax) = Syntax::from_path(&path) else {
@@ -140,16 +184,20 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
                 budget -= text.len() as u64;
                 sources.push(SourceFile::new(path, syntax, text));
             }
-            Err(e) => diagnostics.push(
+            Err(e) => {
+                unreadable = true;
+                diagnostics.push(
                 Diagnostic::error("unreadable", format!("cannot read file: {e}"))
                     .with_path(path.display().to_string())
                     .help(
                         "config files are regular UTF-8 text files of at most 4 MiB in all (see README, Safety)",
                     ),
-            ),
+            );
+            }
         }
     }
     let mut loaded = load_sources(sources);
+    loaded.unread.anything |= unreadable;
     diagnostics.append(&mut loaded.diagnostics);
     loaded.diagnostics = diagnostics;
     loaded
@@ -163,6 +211,7 @@ pub fn load_sources(files: Vec<SourceFile>) -> Loaded {
         match node::parse(id, loaded.config.sources.get(id)) {
             Ok(root) => read_document(&root, &mut loaded),
             Err(errors) => {
+                loaded.unread.anything = true;
                 // A parser's recovery after a syntax mistake mostly finds echoes of it (one
                 // missing `]` read as a missing `,` on every later line): the first mistake is
                 // reported, with the duplicate keys before it, which are certain.
@@ -177,9 +226,11 @@ pub fn load_sources(files: Vec<SourceFile>) -> Loaded {
                     .map(|(_, e)| e)
                     .collect();
                 for e in errors {
-                    let help = syntax_help(loaded.config.sources.get(id).syntax, &e.message);
+                    let file = loaded.config.sources.get(id);
+                    let span = relocate(&file.text, &e.message, e.span);
+                    let help = syntax_help(file.syntax, &e.message, &file.text, span);
                     let mut d = Diagnostic::error("syntax", e.message)
-                        .at(e.span, "here")
+                        .at(span, "here")
                         .help(help);
                     if let Some(previous) = e.previous {
                         d = d.at(previous, "first written here");
@@ -192,23 +243,105 @@ pub fn load_sources(files: Vec<SourceFile>) -> Loaded {
     loaded
 }
 
-fn syntax_help(syntax: Syntax, message: &str) -> &'static str {
+/// Where a parser's error belongs when the parser reports it elsewhere: a tab is reported at the
+/// end of the line before it, and a YAML key missing its `:` at the start of the key after it.
+fn relocate(text: &str, message: &str, span: Span) -> Span {
+    let at = (span.start as usize).min(text.len());
+    if message.contains("found a tab") {
+        if let Some(tab) = text[at..].find('\t') {
+            let start = at + tab;
+            return Span {
+                start: start as u32,
+                end: start as u32 + 1,
+                ..span
+            };
+        }
+    } else if message.contains("expect ':'") {
+        // The key missing its colon is the last content line before the reported one.
+        let mut end = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        while end > 0 {
+            let line_end = end - 1;
+            let line_start = text[..line_end].rfind('\n').map_or(0, |i| i + 1);
+            let line = &text[line_start..line_end];
+            let content = line.trim();
+            if !content.is_empty() && !content.starts_with('#') {
+                let start = line_start + (line.len() - line.trim_start().len());
+                return Span {
+                    start: start as u32,
+                    end: (start + content.len()) as u32,
+                    ..span
+                };
+            }
+            end = line_start;
+        }
+    }
+    span
+}
+
+/// The line of `text` that holds byte `at`.
+fn line_at(text: &str, at: usize) -> &str {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    &text[start..end]
+}
+
+/// Is this line's value a number written with a decimal comma (`take_profit = 1,5`)?
+fn has_decimal_comma(line: &str) -> bool {
+    let Some((_, value)) = line.split_once(['=', ':']) else {
+        return false;
+    };
+    let value = value.split('#').next().unwrap_or("").trim();
+    match value.split_once(',') {
+        Some((whole, fraction)) => {
+            !whole.is_empty()
+                && !fraction.is_empty()
+                && whole
+                    .trim_start_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+                && fraction.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn syntax_help(syntax: Syntax, message: &str, text: &str, span: Span) -> String {
+    let line = line_at(text, span.start as usize);
+    if has_decimal_comma(line) {
+        let (_, value) = line.split_once(['=', ':']).unwrap_or(("", ""));
+        let value = value.split('#').next().unwrap_or("").trim();
+        return format!(
+            "`{value}` looks like a decimal comma: numbers take a dot, `{}`",
+            value.replace(',', ".")
+        );
+    }
     if message.contains("missing comma between array elements") {
-        return "a list opened above may be missing its closing `]`";
+        return "a list opened above may be missing its closing `]`".into();
     }
     if message.contains("missing comma between key-value pairs") {
-        return "a table opened above may be missing its closing `}`";
+        return "a table opened above may be missing its closing `}`".into();
+    }
+    if message.contains("found a tab") {
+        return "YAML indents with spaces only: replace this tab with spaces".into();
+    }
+    if message.contains("expect ':'") {
+        return "this key needs a `:` after it (`key: value`)".into();
     }
     match syntax {
-        Syntax::Toml => "this is not valid TOML; see https://toml.io for the syntax",
-        Syntax::Yaml => "this is not valid YAML; check the indentation and quoting around here",
+        Syntax::Toml => "this is not valid TOML; see https://toml.io for the syntax".into(),
+        Syntax::Yaml => {
+            "this is not valid YAML; check the indentation and quoting around here".into()
+        }
     }
 }
 
 fn read_document(root: &Node, loaded: &mut Loaded) {
     let diagnostics = &mut loaded.diagnostics;
     let config = &mut loaded.config;
+    let unread = &mut loaded.unread;
     let Some(entries) = root.as_map() else {
+        unread.anything = true;
         diagnostics.push(
             Diagnostic::error(
                 "invalid-type",
@@ -229,9 +362,11 @@ fn read_document(root: &Node, loaded: &mut Loaded) {
                     merge_settings(&mut config.settings, settings, diagnostics);
                 }
             }
-            "accounts" => read_named(value, "account", &mut config.accounts, diagnostics),
-            "strategies" => read_named(value, "strategy set", &mut config.strategies, diagnostics),
-            "templates" => read_named(value, "template", &mut config.templates, diagnostics),
+            "accounts" => read_named(value, "account", &mut config.accounts, diagnostics, unread),
+            "strategies" => {
+                read_named(value, "strategy set", &mut config.strategies, diagnostics, unread)
+            }
+            "templates" => read_named(value, "template", &mut config.templates, diagnostics, unread),
             "blacklist" => {
                 let Some(blacklist) = decode_record::<Blacklist>(value, "blacklist", diagnostics)
                 else {
@@ -276,13 +411,22 @@ fn read_document(root: &Node, loaded: &mut Loaded) {
                     .help("in TOML write each bot as a `[[bots]]` table; in YAML as a `- name: ...` list item"),
                 ),
             },
-            other => diagnostics.push(
-                Diagnostic::error("unknown-field", format!("unknown section `{other}`"))
-                    .at(entry.key_span, "not a section")
-                    .help(did_you_mean(other, TOP_LEVEL_KEYS.iter().copied()).unwrap_or_else(
-                        || format!("the sections are {}", TOP_LEVEL_KEYS.join(", ")),
-                    )),
-            ),
+            other => {
+                // A misspelt section (`[acounts.main]`) meant to define what references will
+                // miss: they are echoes of this error.
+                if let Some(kind) = crate::diagnostic::closest(other, TOP_LEVEL_KEYS.iter().copied())
+                    .and_then(section_kind)
+                {
+                    unread.kinds.insert(kind.to_string());
+                }
+                diagnostics.push(
+                    Diagnostic::error("unknown-field", format!("unknown section `{other}`"))
+                        .at(entry.key_span, "not a section")
+                        .help(did_you_mean(other, TOP_LEVEL_KEYS.iter().copied()).unwrap_or_else(
+                            || format!("the sections are {}", TOP_LEVEL_KEYS.join(", ")),
+                        )),
+                )
+            }
         }
     }
 }
@@ -292,8 +436,10 @@ fn read_named<T: Record>(
     what: &str,
     into: &mut BTreeMap<String, Named<T>>,
     diagnostics: &mut Vec<Diagnostic>,
+    unread: &mut Unread,
 ) {
     let Some(entries) = node.as_map() else {
+        unread.kinds.insert(what.to_string());
         diagnostics.push(
             Diagnostic::error(
                 "invalid-type",
@@ -308,6 +454,7 @@ fn read_named<T: Record>(
     };
     for entry in entries {
         let Some(value) = decode_record::<T>(&entry.value, what, diagnostics) else {
+            unread.names.insert((what.to_string(), entry.key.clone()));
             continue;
         };
         if let Some(previous) = into.get(&entry.key) {

@@ -29,6 +29,9 @@ pub struct Checked {
     pub numbers: Vec<Option<DcaNumbers>>,
     /// Sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The files reported on: all that were read, or the named ones when files were named alone
+    /// (the rest of their directories read only for what they define).
+    pub files_checked: usize,
 }
 
 impl Checked {
@@ -83,14 +86,147 @@ fn has_error_within(diagnostics: &[Diagnostic], records: &[source::Span]) -> boo
 }
 
 /// Load and check the config at `paths` (files or directories).
+///
+/// Files named alone (no directory among `paths`) are checked with the rest of their
+/// directories, whose accounts, templates and strategy sets they refer to, as the MCP server
+/// checks a file with its whole root; only the named files' bots and problems are reported, with
+/// one error standing for any in the other files.
 pub fn check(paths: &[PathBuf]) -> Checked {
-    let loaded = load::load(paths);
-    finish(loaded)
+    if paths.is_empty() || !paths.iter().all(|p| p.is_file()) {
+        return finish(load::load(paths));
+    }
+    let named: std::collections::HashSet<PathBuf> = paths
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    // The named files first, so they keep the spelling the user gave.
+    let mut everything: Vec<PathBuf> = paths.to_vec();
+    everything.extend(dirs.iter().cloned());
+    let mut checked = finish(load::load(&everything));
+    let in_scope = |id: source::FileId| {
+        let path = &checked.config.sources.get(id).path;
+        named.contains(&path.canonicalize().unwrap_or_else(|_| path.clone()))
+    };
+    let scope: Vec<source::FileId> = checked
+        .config
+        .sources
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| in_scope(*id))
+        .collect();
+    let (mine, others): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        std::mem::take(&mut checked.diagnostics)
+            .into_iter()
+            .partition(|d| {
+                d.labels
+                    .first()
+                    .is_none_or(|l| scope.contains(&l.span.file))
+            });
+    checked.diagnostics = mine;
+    let other_errors = others
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if other_errors > 0 {
+        let places: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        checked.diagnostics.push(
+            Diagnostic::error(
+                "context-invalid",
+                format!(
+                    "{other_errors} error{} in the other files of {}, which these files are checked with",
+                    if other_errors == 1 { "" } else { "s" },
+                    places.join(", ")
+                ),
+            )
+            .with_path(places.join(", "))
+            .help(format!(
+                "run `botform validate {}` to see them: the accounts, templates and strategy sets these files use may be among them",
+                places.join(" ")
+            )),
+        );
+    }
+    let keep: Vec<bool> = checked
+        .bots
+        .iter()
+        .map(|b| scope.contains(&checked.config.bots[b.index].spans.record.file))
+        .collect();
+    let mut k = keep.iter();
+    checked.bots.retain(|_| *k.next().unwrap_or(&false));
+    let mut k = keep.iter();
+    checked.numbers.retain(|_| *k.next().unwrap_or(&false));
+    // The blacklist is managed by the file that defines it: not by one read only for context.
+    if checked
+        .config
+        .blacklist
+        .as_ref()
+        .is_some_and(|b| !scope.contains(&b.spans.record.file))
+    {
+        checked.config.blacklist = None;
+    }
+    checked.files_checked = scope.len();
+    checked
 }
 
 /// Check files already in memory.
 pub fn check_sources(files: Vec<SourceFile>) -> Checked {
     finish(load::load_sources(files))
+}
+
+/// Drop the errors that only echo one already reported: references to definitions that could
+/// not be read, and the fields a bot lacks because the template it names could not be.
+fn drop_echoes(
+    config: &Config,
+    unread: &load::Unread,
+    bots: &[DesiredBot],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let explained = |d: &Diagnostic| {
+        d.refers_to
+            .as_ref()
+            .is_some_and(|(kind, name)| unread.explains(kind, name))
+    };
+    // Bots whose template chain breaks at a definition that could not be read.
+    let orphaned: Vec<source::Span> = bots
+        .iter()
+        .filter(|bot| {
+            let mut next = config.bots[bot.index].template.clone();
+            let mut steps = 0;
+            while let Some(name) = next {
+                steps += 1;
+                match config.templates.get(&name) {
+                    Some(t) if steps < 64 => next = t.value.template.clone(),
+                    Some(_) => return false,
+                    None => return unread.explains("template", &name),
+                }
+            }
+            false
+        })
+        .map(|bot| config.bots[bot.index].spans.record)
+        .collect();
+    diagnostics.retain(|d| {
+        if explained(d) {
+            return false;
+        }
+        if d.code == "missing-field"
+            && let Some(label) = d.labels.first()
+        {
+            let within = |r: &source::Span| {
+                r.file == label.span.file && r.start <= label.span.start && label.span.start < r.end
+            };
+            return !orphaned.iter().any(within);
+        }
+        true
+    });
 }
 
 fn finish(loaded: load::Loaded) -> Checked {
@@ -111,9 +247,11 @@ fn finish(loaded: load::Loaded) -> Checked {
             *numbers = None;
         }
     }
+    drop_echoes(&config, &loaded.unread, &bots, &mut diagnostics);
     diagnostics.dedup();
     diagnostic::sort(&mut diagnostics);
     Checked {
+        files_checked: config.sources.len(),
         config,
         bots,
         numbers,

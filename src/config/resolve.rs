@@ -268,9 +268,11 @@ pub fn unknown_reference<'a>(
             format!("the defined {what}s are: {}", known.join(", "))
         }
     });
-    Diagnostic::error("unknown-reference", format!("unknown {what} `{name}`"))
+    let mut d = Diagnostic::error("unknown-reference", format!("unknown {what} `{name}`"))
         .at(span, format!("no {what} has this name"))
-        .help(help)
+        .help(help);
+    d.refers_to = Some((what.to_string(), name.to_string()));
+    d
 }
 
 /// Conditions in the model's terms: option values as text.

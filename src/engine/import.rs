@@ -248,6 +248,10 @@ fn emit(doc: &Value, format: ImportFormat, header: &str) -> String {
         ImportFormat::Toml => toml_document(&mut out, doc),
         ImportFormat::Yaml => yaml_value(&mut out, doc, 0),
     }
+    // `botform fmt`'s layout: the file ends with one newline, no blank line after the last table.
+    let end = out.trim_end_matches('\n').len();
+    out.truncate(end);
+    out.push('\n');
     out
 }
 

@@ -107,10 +107,17 @@ pub fn render(plan: &Plan) -> String {
     } else {
         plan.target.api_url.clone()
     };
+    // The heading names the target: the first line a reviewer reads.
+    let where_ = if plan.target.sandbox {
+        "on the built-in sandbox"
+    } else {
+        "on 3Commas"
+    };
     if plan.changes.is_empty() {
         let _ = writeln!(
             out,
-            "### botform plan: no changes\n\n{} matches the configuration{}.",
+            "### botform plan {where_}: no changes\n\n{}\n\n{} matches the configuration{}.",
+            super::render::target_line(plan),
             if plan.target.sandbox {
                 "The built-in sandbox"
             } else {
@@ -122,10 +129,11 @@ pub fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "### botform plan: {} to add, {} to change, {} to destroy\n\nOn {target}{}.\n",
+        "### botform plan {where_}: {} to add, {} to change, {} to destroy\n\n{}\n\nOn {target}{}.\n",
         s.add,
         s.change,
         s.destroy,
+        super::render::target_line(plan),
         mode_words(plan)
     );
     // Per account: counts, and capital at risk where it moves.

@@ -72,6 +72,7 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
     let p = Painter {
         color: options.color,
     };
+    writeln!(out, "{}", target_line(plan))?;
     if plan.changes.is_empty() {
         writeln!(
             out,
@@ -184,6 +185,25 @@ pub fn capital_move(c: &super::plan::Capital) -> String {
         c.after.display_in(&c.currency),
         cur = c.currency
     )
+}
+
+/// A plan's first line: where it acts, in which mode, and whether `Forced-Mode` is sent, so no
+/// reader (a person, a CI log, an assistant) mistakes the sandbox for the account or the
+/// other way round.
+pub fn target_line(plan: &Plan) -> String {
+    let target = if plan.target.sandbox {
+        "the built-in sandbox".to_string()
+    } else {
+        crate::diagnostic::quote_input(&plan.target.api_url)
+    };
+    let forced = match (plan.target.mode, plan.answered_in) {
+        (Some(m), _) => format!(", {m} mode (Forced-Mode: {m} is sent with every request)"),
+        (None, Some(m)) => format!(
+            ", {m} mode (no Forced-Mode is sent: 3Commas answers in the mode its web app was last left in, {m} now; set settings.mode to be sure)"
+        ),
+        (None, None) => " (no Forced-Mode is sent)".to_string(),
+    };
+    format!("Target: {target}{forced}.")
 }
 
 /// Which money a plan acts on: the forced mode, or the one 3Commas answered in without it.

@@ -1,6 +1,12 @@
 //! Where botform's commands go: 3Commas (or `THREECOMMAS_API_URL`) when credentials are set, else
 //! the built-in sandbox, started in-process with its state in one database per user (see
 //! [`builtin_sandbox_state`]). Also reads the live state a plan needs, in as few requests as 3Commas allows.
+//!
+//! The target is never a surprise ([`choose`]): the sandbox is the silent default only on a
+//! machine with no `THREECOMMAS_*` variable at all and outside CI. Anywhere else a missing or
+//! empty key is an error naming what is missing, and the sandbox runs only when asked for
+//! (`--sandbox`, or `THREECOMMAS_TARGET=sandbox`), so a misnamed CI secret cannot turn a run
+//! green against a throwaway sandbox.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,32 +52,132 @@ impl ConnectOptions {
     }
 }
 
-/// Connect to 3Commas from the environment, or start the built-in sandbox.
+/// Set by the CLI's `--sandbox`: the user asked for the built-in sandbox on the command line.
+static SANDBOX_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The user asked for the built-in sandbox (`--sandbox`); `THREECOMMAS_TARGET=sandbox` does the same.
+pub fn request_sandbox() {
+    SANDBOX_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Where commands go, decided from the environment before anything connects.
+#[derive(Debug)]
+pub enum Choice {
+    /// 3Commas (or `THREECOMMAS_API_URL`) with the environment's credentials.
+    ThreeCommas(Box<ClientConfig>),
+    /// The built-in sandbox: `explicit` when asked for, else the default of a machine with no
+    /// 3Commas settings at all.
+    Sandbox { explicit: bool },
+}
+
+/// Is `CI` set to something true (GitHub, GitLab and most runners set `CI=true`)?
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !v.is_empty() && v != "false" && v != "0" && v != "no"
+    })
+}
+
+/// Decide the target from the environment (and `--sandbox`); see the module doc for the rules.
+pub fn choose() -> Result<Choice, ApiError> {
+    let asked = match std::env::var("THREECOMMAS_TARGET") {
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "sandbox" => Some(true),
+            "3commas" | "" => Some(false),
+            other => {
+                return Err(ApiError::Config(format!(
+                    "THREECOMMAS_TARGET is `{}`; use `sandbox` (the built-in sandbox) or `3commas`",
+                    crate::diagnostic::quote_input(other)
+                )));
+            }
+        },
+        Err(_) => None,
+    };
+    if SANDBOX_REQUESTED.load(std::sync::atomic::Ordering::SeqCst) || asked == Some(true) {
+        return Ok(Choice::Sandbox { explicit: true });
+    }
+    if let Some(config) = ClientConfig::from_env()? {
+        return Ok(Choice::ThreeCommas(Box::new(config)));
+    }
+    let mut set: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("THREECOMMAS_"))
+        .collect();
+    set.sort();
+    if set.is_empty() && !in_ci() {
+        return Ok(Choice::Sandbox { explicit: false });
+    }
+    let key = if std::env::var_os("THREECOMMAS_API_KEY").is_some() {
+        "THREECOMMAS_API_KEY is empty"
+    } else {
+        "THREECOMMAS_API_KEY is not set"
+    };
+    let why = match (
+        set.iter().filter(|k| *k != "THREECOMMAS_API_KEY").count(),
+        in_ci(),
+    ) {
+        (0, true) => "this is CI (CI=true)".to_string(),
+        (_, ci) => {
+            let others: Vec<&str> = set
+                .iter()
+                .map(String::as_str)
+                .filter(|k| *k != "THREECOMMAS_API_KEY")
+                .collect();
+            let mut why = if others.is_empty() {
+                "it is set".to_string()
+            } else {
+                format!(
+                    "{} {} set",
+                    others.join(", "),
+                    if others.len() == 1 { "is" } else { "are" }
+                )
+            };
+            if ci {
+                why.push_str(", and this is CI (CI=true)");
+            }
+            why
+        }
+    };
+    Err(ApiError::Config(format!(
+        "{key}, but {why}: botform will not fall back to its built-in sandbox here. Set THREECOMMAS_API_KEY (with THREECOMMAS_API_SECRET or THREECOMMAS_PRIVATE_KEY_FILE), or ask for the sandbox with --sandbox or THREECOMMAS_TARGET=sandbox"
+    )))
+}
+
+/// Connect to 3Commas from the environment, or start the built-in sandbox ([`choose`] decides).
 pub async fn connect(options: ConnectOptions) -> Result<Target, ApiError> {
     let mode = options.mode;
-    if let Some(mut config) = ClientConfig::from_env()? {
-        if mode.is_some() {
-            config.mode = mode;
-        }
-        if let Some(pace) = options.rate_limit {
-            config.requests_per_minute = pace;
-        }
-        if let Some(timeout) = timeout_from_env()? {
-            config.timeout = timeout;
-        }
-        let info = PlanTarget {
-            api_url: crate::threecommas::client::redact_url(&config.base_url),
-            mode: config.mode,
-            sandbox: false,
-        };
-        let client = Client::new(config)?;
-        return Ok(Target {
-            identity: client.identity(),
-            client,
-            info,
-            _sandbox: None,
-        });
+    let explicit = match choose()? {
+        Choice::ThreeCommas(config) => return connect_3commas(*config, options),
+        Choice::Sandbox { explicit } => explicit,
+    };
+    connect_sandbox(mode, explicit).await
+}
+
+fn connect_3commas(mut config: ClientConfig, options: ConnectOptions) -> Result<Target, ApiError> {
+    if options.mode.is_some() {
+        config.mode = options.mode;
     }
+    if let Some(pace) = options.rate_limit {
+        config.requests_per_minute = pace;
+    }
+    if let Some(timeout) = timeout_from_env()? {
+        config.timeout = timeout;
+    }
+    let info = PlanTarget {
+        api_url: crate::threecommas::client::redact_url(&config.base_url),
+        mode: config.mode,
+        sandbox: false,
+    };
+    let client = Client::new(config)?;
+    Ok(Target {
+        identity: client.identity(),
+        client,
+        info,
+        _sandbox: None,
+    })
+}
+
+async fn connect_sandbox(mode: Option<TradingMode>, explicit: bool) -> Result<Target, ApiError> {
     let state_file = builtin_sandbox_state();
     let running = sandbox::start(SandboxConfig {
         state_file: Some(state_file.clone()),
@@ -79,10 +185,17 @@ pub async fn connect(options: ConnectOptions) -> Result<Target, ApiError> {
     })
     .await
     .map_err(|e| ApiError::Config(format!("cannot start the built-in sandbox: {e}")))?;
-    eprintln!(
-        "botform: THREECOMMAS_API_KEY is not set: using the built-in sandbox (state in {})",
-        state_file.display()
-    );
+    if explicit {
+        eprintln!(
+            "botform: using the built-in sandbox, as asked (state in {})",
+            state_file.display()
+        );
+    } else {
+        eprintln!(
+            "botform: THREECOMMAS_API_KEY is not set: using the built-in sandbox (state in {})",
+            state_file.display()
+        );
+    }
     let mut config = ClientConfig::new(running.base_url.clone(), sandbox_credentials());
     config.mode = mode;
     let info = PlanTarget {

@@ -111,12 +111,18 @@ pub async fn plan_against(
     targets: &[String],
 ) -> Result<Plan, WorkflowError> {
     let live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
-    let mut plan =
-        plan::plan(desired, &live, target.info.clone()).map_err(WorkflowError::Problems)?;
+    let mut plan = match plan::plan(desired, &live, target.info.clone()) {
+        Ok(plan) => plan,
+        Err(mut problems) => {
+            accounts_of_the_other_mode(target, desired, &mut problems).await;
+            return Err(WorkflowError::Problems(problems));
+        }
+    };
     if !targets.is_empty() {
         restrict(&mut plan, targets);
     }
-    let mut problems = minimum_orders(target, &plan, &live).await;
+    let mut problems = unlisted_pairs(target, &plan, &live).await;
+    problems.extend(minimum_orders(target, &plan, &live).await);
     problems.extend(capital_online(target, &mut plan, &live, desired).await);
     if !problems.is_empty() {
         return Err(WorkflowError::Problems(problems));
@@ -257,6 +263,122 @@ fn rate_figure(
         serde_json::Value::Number(n) => n.to_string().parse().ok(),
         _ => None,
     }
+}
+
+/// An account alias that names no live account may name one of the other mode's (the README's
+/// paper account, a real account's name under `mode = "paper"`): say so, from one read of the
+/// other mode's accounts, made only when such a problem is found and the mode is forced.
+async fn accounts_of_the_other_mode(
+    target: &Target,
+    desired: &Desired,
+    problems: &mut [PlanProblem],
+) {
+    let Some(mode) = target.client.forced_mode() else {
+        return;
+    };
+    let other = match mode {
+        crate::model::enums::TradingMode::Paper => crate::model::enums::TradingMode::Real,
+        crate::model::enums::TradingMode::Real => crate::model::enums::TradingMode::Paper,
+    };
+    let missing: Vec<(usize, String)> = problems
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            desired.accounts.iter().find_map(|(alias, account)| {
+                let name = account.spec.name.as_ref()?;
+                (p.message == format!("account `{alias}`: no live account is named \"{name}\""))
+                    .then(|| (i, name.clone()))
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let Ok(accounts) = target.client.in_mode(other).accounts().await else {
+        return;
+    };
+    for (i, name) in missing {
+        if accounts.iter().any(|a| a.name == name) {
+            problems[i].help = format!(
+                "\"{name}\" is a {other} account, and this plan runs in {mode} mode (settings.mode or THREECOMMAS_MODE): set mode = \"{other}\", or name a {mode} account ({})",
+                problems[i].help
+            );
+        }
+    }
+}
+
+/// Pairs the account's exchange does not list, which 3Commas would refuse at apply: found now,
+/// from `market_pairs` (one request per exchange of an account the plan creates or re-pairs bots
+/// on), with a "did you mean" among the listed pairs, so an apply never starts with a change that
+/// is known to fail. A lookup that fails leaves the check to 3Commas.
+async fn unlisted_pairs(
+    target: &Target,
+    plan: &Plan,
+    live: &plan::LiveState,
+) -> Vec<plan::PlanProblem> {
+    let mut listed: std::collections::BTreeMap<String, Option<Vec<String>>> = Default::default();
+    let mut problems = Vec::new();
+    for change in &plan.changes {
+        let Some(pairs) = change.settings.as_ref().and_then(|s| s.pairs.as_ref()) else {
+            continue;
+        };
+        if !matches!(change.action, Action::Create | Action::Update) {
+            continue;
+        }
+        let Some(market) = live
+            .accounts
+            .iter()
+            .find(|a| Some(a.id) == change.account_id)
+            .and_then(|a| a.market_code.clone())
+        else {
+            continue;
+        };
+        if !listed.contains_key(&market) {
+            let pairs = target.client.market_pairs(&market).await.ok();
+            listed.insert(market.clone(), pairs);
+        }
+        let Some(Some(known)) = listed.get(&market) else {
+            continue;
+        };
+        for pair in pairs {
+            if known.iter().any(|k| k == pair) {
+                continue;
+            }
+            let upper = pair.to_ascii_uppercase();
+            let hint = if known.contains(&upper) {
+                format!("did you mean `{upper}`? (pairs are upper case)")
+            } else {
+                // Compared on the base coin among the pairs of the same quote: every USDT pair
+                // shares `USDT_`, which would make any two look alike.
+                let (quote, base) = pair.split_once('_').unwrap_or(("", pair));
+                let bases: Vec<&str> = known
+                    .iter()
+                    .filter_map(|k| k.split_once('_'))
+                    .filter(|(q, _)| q.eq_ignore_ascii_case(quote))
+                    .map(|(_, b)| b)
+                    .collect();
+                crate::diagnostic::closest(base, bases.iter().copied())
+                    .map(|b| format!("did you mean `{}_{b}`?", quote.to_ascii_uppercase()))
+                    .unwrap_or_else(|| {
+                        "pairs are QUOTE_BASE as 3Commas writes them (USDT_BTC); check that the exchange lists this one".to_string()
+                    })
+            };
+            problems.push(plan::PlanProblem {
+                message: format!(
+                    "{}: pair `{}` is not listed on {market}: 3Commas would refuse it",
+                    change.address,
+                    crate::diagnostic::quote_input(pair)
+                ),
+                help: hint,
+                source: change
+                    .origins
+                    .get("pairs")
+                    .cloned()
+                    .or_else(|| change.source.clone()),
+            });
+        }
+    }
+    problems
 }
 
 /// Most distinct (market, quote currency) pairs whose minimum order one plan looks up.
@@ -468,9 +590,9 @@ impl SavedPlan {
 /// built-in sandbox's when none are set). Computed before connecting, so nothing in a plan file
 /// is acted on before the file is known to be genuine.
 pub fn plan_key() -> Result<String, ApiError> {
-    let credentials = match crate::threecommas::ClientConfig::from_env()? {
-        Some(config) => config.credentials,
-        None => target::sandbox_credentials(),
+    let credentials = match target::choose()? {
+        target::Choice::ThreeCommas(config) => config.credentials,
+        target::Choice::Sandbox { .. } => target::sandbox_credentials(),
     };
     Ok(credentials.sign(crate::threecommas::client::PLAN_KEY_MESSAGE))
 }

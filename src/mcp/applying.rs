@@ -26,7 +26,9 @@ use crate::engine::plan::Plan;
 
 /// How long one `apply` or `apply_status` call waits for the apply to end before answering
 /// with its progress: below the 60 s many clients allow a request. `BOTFORM_MCP_APPLY_WAIT_S`
-/// overrides it (tests).
+/// overrides it. Zero makes the answers event-driven rather than timed, so tests never race
+/// the clock: `apply` answers at once with the state before any write (never finished), and each
+/// `apply_status` answers at the apply's next progress event (or its end).
 pub fn wait_limit() -> Duration {
     std::env::var("BOTFORM_MCP_APPLY_WAIT_S")
         .ok()
@@ -41,6 +43,8 @@ const KEPT_APPLIES: usize = 32;
 /// An apply's state, as its watchers see it.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
+    /// The plan's target line (see `render::target_line`).
+    pub target: String,
     pub done: usize,
     pub total: usize,
     /// The latest progress line.
@@ -63,6 +67,8 @@ pub struct Applies {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ApplyAnswer {
+    /// Where the apply acts, in which mode, and whether Forced-Mode is sent.
+    pub target: String,
     pub apply_id: String,
     /// False while the apply still runs in the background: call `apply_status`.
     pub finished: bool,
@@ -84,7 +90,12 @@ pub struct ApplyStatusArgs {
 }
 
 /// The answer for an apply that ended.
-fn ended(apply_id: &str, report: &ApplyReport, relativize: impl Fn(String) -> String) -> Ended {
+fn ended(
+    target: &str,
+    apply_id: &str,
+    report: &ApplyReport,
+    relativize: impl Fn(String) -> String,
+) -> Ended {
     let mut outcomes: Vec<String> = report
         .outcomes
         .iter()
@@ -124,6 +135,7 @@ fn ended(apply_id: &str, report: &ApplyReport, relativize: impl Fn(String) -> St
     Ended {
         failed: failed > 0,
         answer: ApplyAnswer {
+            target: target.to_string(),
             apply_id: apply_id.to_string(),
             finished: true,
             done: total,
@@ -137,10 +149,11 @@ fn ended(apply_id: &str, report: &ApplyReport, relativize: impl Fn(String) -> St
     }
 }
 
-fn refused(apply_id: &str, why: String) -> Ended {
+fn refused(target: &str, apply_id: &str, why: String) -> Ended {
     Ended {
         failed: true,
         answer: ApplyAnswer {
+            target: target.to_string(),
             apply_id: apply_id.to_string(),
             finished: true,
             done: 0,
@@ -159,7 +172,9 @@ impl BotformServer {
     pub(super) async fn start_apply(&self, plan: Plan, options: ApplyOptions) -> String {
         let apply_id = format!("apply-{}", &plan.hash()[..12]);
         let total = plan.changes.len();
+        let target = crate::engine::render::target_line(&plan);
         let (tx, rx) = watch::channel(Progress {
+            target: target.clone(),
             total,
             ..Progress::default()
         });
@@ -190,14 +205,16 @@ impl BotformServer {
                 })
             };
             let outcome = match server.target().await {
-                Err(e) => refused(&id, e),
-                Ok(target) => match apply::apply(target, &plan, &options, progress).await {
-                    Ok(report) => ended(&id, &report, |t| server.relativize(t)),
-                    Err(ApplyError::Refused(r)) => refused(&id, r.to_string()),
-                    Err(ApplyError::Api(e)) => refused(&id, e.to_string()),
-                    Err(ApplyError::Lease(e)) => {
-                        refused(&id, format!("cannot take the account's lease: {e}"))
-                    }
+                Err(e) => refused(&target, &id, e),
+                Ok(live) => match apply::apply(live, &plan, &options, progress).await {
+                    Ok(report) => ended(&target, &id, &report, |t| server.relativize(t)),
+                    Err(ApplyError::Refused(r)) => refused(&target, &id, r.to_string()),
+                    Err(ApplyError::Api(e)) => refused(&target, &id, e.to_string()),
+                    Err(ApplyError::Lease(e)) => refused(
+                        &target,
+                        &id,
+                        format!("cannot take the account's lease: {e}"),
+                    ),
                 },
             };
             tx.send_modify(|p| p.outcome = Some(outcome));
@@ -206,20 +223,39 @@ impl BotformServer {
     }
 
     /// Follow an apply until it ends or [`wait_limit`] passes, sending progress notifications
-    /// when the client gave a progress token.
+    /// when the client gave a progress token. `first` is the `apply` call's own answer: with a
+    /// zero wait limit it reports the state the apply started from, before any write.
     pub(super) async fn follow(
         &self,
         apply_id: &str,
         context: &RequestContext<RoleServer>,
+        first: bool,
     ) -> Result<CallToolResult, String> {
         let Some(mut rx) = self.inner.applies.runs.lock().await.get(apply_id).cloned() else {
             return Err(format!("unknown apply_id `{apply_id}`"));
         };
         let token = context.meta.get_progress_token();
-        let deadline = tokio::time::Instant::now() + wait_limit();
+        let limit = wait_limit();
+        let event_driven = limit.is_zero();
+        if event_driven && !first {
+            // Answer at the next event: wait for it without a clock (every apply ends).
+            if rx.borrow().outcome.is_none() {
+                let _ = rx.changed().await;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + limit;
         let mut sent = usize::MAX;
+        let mut started_from = first.then(|| Progress {
+            target: rx.borrow().target.clone(),
+            total: rx.borrow().total,
+            ..Progress::default()
+        });
         loop {
-            let now = rx.borrow_and_update().clone();
+            let now = match started_from.take() {
+                // The apply's state before any write: it cannot have ended.
+                Some(initial) if event_driven => initial,
+                _ => rx.borrow_and_update().clone(),
+            };
             if now.done != sent
                 && !now.last.is_empty()
                 && self.log_enabled(context, LoggingLevel::Info).await
@@ -258,11 +294,19 @@ impl BotformServer {
                 result.structured_content = serde_json::to_value(&ended.answer).ok();
                 return Ok(result);
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
+            let waited = if event_driven {
+                Err(())
+            } else {
+                tokio::time::timeout_at(deadline, rx.changed())
+                    .await
+                    .map_err(|_| ())
+            };
+            match waited {
                 Ok(Ok(())) => continue,
                 Ok(Err(_)) => return Err("the apply task ended without a result".into()),
                 Err(_) => {
                     let answer = ApplyAnswer {
+                        target: now.target.clone(),
                         apply_id: apply_id.to_string(),
                         finished: false,
                         done: now.done,
@@ -306,6 +350,6 @@ impl BotformServer {
         context: RequestContext<RoleServer>,
         Parameters(args): Parameters<ApplyStatusArgs>,
     ) -> Result<CallToolResult, String> {
-        self.follow(&args.apply_id, &context).await
+        self.follow(&args.apply_id, &context, false).await
     }
 }

@@ -66,6 +66,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PlanAnswer {
+    /// Where the plan acts, in which mode, and whether Forced-Mode is sent.
+    pub target: String,
     /// Pass to `apply` with `plan_hash` to apply exactly this plan.
     pub plan_id: String,
     pub plan_hash: String,
@@ -541,6 +543,7 @@ impl BotformServer {
         let pages = self.human_pages(&plan)?;
         let s = &plan.summary;
         let answer = PlanAnswer {
+            target: render::target_line(&plan),
             plan_id: plan_id.clone(),
             plan_hash: hash.clone(),
             has_changes: !plan.is_empty(),
@@ -728,7 +731,7 @@ impl BotformServer {
             }
         }
         let apply_id = self.start_apply(stored.plan, options).await;
-        Ok(match self.follow(&apply_id, &context).await {
+        Ok(match self.follow(&apply_id, &context, true).await {
             Ok(result) => result.into(),
             Err(e) => refuse(e).into(),
         })
@@ -780,7 +783,8 @@ impl BotformServer {
             for f in &files {
                 let path = dir.join(&f.path);
                 paths::inside(&self.inner.root, &path)?;
-                crate::files::write_atomic(&path, f.text.as_bytes()).map_err(|e| e.to_string())?;
+                crate::files::write_user_file(&path, f.text.as_bytes())
+                    .map_err(|e| e.to_string())?;
                 written.push(paths::relative(&self.inner.root, &path));
             }
         }

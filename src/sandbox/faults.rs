@@ -17,10 +17,23 @@ pub struct FaultSpec {
     /// Added to every API answer (`latency_ms=`), fault or not: a slow network, so a test can
     /// interrupt a long apply halfway.
     pub latency: Duration,
-    /// Share of writes answered 504 at once while the write commits `late_delay` later (`late=`,
+    /// Share of writes answered 504 at once while the write commits later (`late=`, and when:
     /// `late_ms=`): a gateway that gave up on an origin that went on, as Cloudflare does.
     pub late: f64,
-    pub late_delay: Duration,
+    pub late_commit: LateCommit,
+}
+
+/// When a late write commits (`late_ms=`). Tests use the two event-driven forms, so no test
+/// races the sandbox's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LateCommit {
+    /// `late_ms=N`: N milliseconds after its 504.
+    After(Duration),
+    /// `late_ms=next`: just before the sandbox serves its next API request (the origin finished
+    /// before the client asked anything else).
+    NextRequest,
+    /// `late_ms=held`: when `POST /__sandbox/late/commit` says so.
+    Held,
 }
 
 impl Default for FaultSpec {
@@ -33,7 +46,7 @@ impl Default for FaultSpec {
             slow: Duration::from_secs(35),
             latency: Duration::ZERO,
             late: 0.0,
-            late_delay: Duration::from_millis(1500),
+            late_commit: LateCommit::After(Duration::from_millis(1500)),
         }
     }
 }
@@ -80,11 +93,17 @@ impl FaultSpec {
                 }
                 "late" => faults.late = probability()?,
                 "late_ms" => {
-                    faults.late_delay = Duration::from_millis(
-                        value
-                            .parse()
-                            .map_err(|_| format!("`{part}`: not a whole number"))?,
-                    )
+                    faults.late_commit = match value {
+                        "next" => LateCommit::NextRequest,
+                        "held" => LateCommit::Held,
+                        ms => {
+                            LateCommit::After(Duration::from_millis(ms.parse().map_err(|_| {
+                                format!(
+                                    "`{part}`: a whole number of milliseconds, `next` or `held`"
+                                )
+                            })?))
+                        }
+                    }
                 }
                 "latency_ms" => {
                     faults.latency = Duration::from_millis(

@@ -137,6 +137,7 @@ pub struct Market {
     first_tick: bool,
     /// Pairs whose candles ran out, reported once.
     ended: BTreeSet<String>,
+    ticks: u64,
 }
 
 fn now_ms() -> i64 {
@@ -179,6 +180,7 @@ impl Market {
             lanes: HashMap::new(),
             first_tick: true,
             ended: BTreeSet::new(),
+            ticks: 0,
         }
     }
 
@@ -334,6 +336,17 @@ impl Market {
             }
         }
         self.first_tick = false;
+        self.ticks += 1;
+        let replayed = self.lanes.iter().all(|((_, _, pair), lane)| {
+            self.data
+                .get(pair)
+                .and_then(|d| d.as_ref())
+                .is_none_or(|d| lane.next >= d.candles.len())
+        });
+        shared.set_market_progress(super::server::MarketProgress {
+            ticks: self.ticks,
+            replayed,
+        });
         Ok(())
     }
 

@@ -55,7 +55,15 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
         }
         None => (None, State::seeded()),
     };
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another process listens there: stop it, or pick another port; --listen 127.0.0.1:0 takes a free one)"
+        } else {
+            ""
+        };
+        std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}{hint}"))
+    })?;
     let addr = listener.local_addr()?;
     let market = config.market.clone();
     let shared: Arc<Shared> = Shared::new(config, state, store);

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::bots;
-use super::faults::{Fault, FaultSpec, Timing};
+use super::faults::{Fault, FaultSpec, LateCommit, Timing};
 use super::params::{Attributes, NOT_VALID_VALUE, Params};
 use super::state::{self, DEAL_TEMPLATE, ModeState, State, now_iso};
 use super::store::{Store, Touched};
@@ -77,6 +77,29 @@ impl Default for SandboxConfig {
 pub struct Shared {
     config: SandboxConfig,
     inner: Mutex<Inner>,
+    /// Where the market's replay is (`GET /__sandbox/market`), so tests wait on the replay's
+    /// end instead of on the clock.
+    market_progress: Mutex<MarketProgress>,
+    /// Late writes waiting for their commit (`late_ms=next|held`).
+    held_writes: Mutex<Vec<HeldWrite>>,
+}
+
+/// A write answered 504 that has not committed yet.
+struct HeldWrite {
+    method: Method,
+    api_path: String,
+    query: Option<String>,
+    body: Bytes,
+    headers: HeaderMap,
+}
+
+/// The market's replay as a control request sees it.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct MarketProgress {
+    /// Ticks the market has run (0 until its first).
+    pub ticks: u64,
+    /// Every bot's lanes have walked every candle of their pair: nothing will change any more.
+    pub replayed: bool,
 }
 
 struct Inner {
@@ -140,8 +163,18 @@ impl Shared {
                 global: RateWindow::default(),
                 deals: RateWindow::default(),
             }),
+            market_progress: Mutex::new(MarketProgress::default()),
+            held_writes: Mutex::new(Vec::new()),
             config,
         })
+    }
+
+    /// The market reports each tick here.
+    pub(crate) fn set_market_progress(&self, progress: MarketProgress) {
+        *self
+            .market_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = progress;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -265,6 +298,9 @@ async fn handle(
     let Some(api_path) = path.strip_prefix("/public/api") else {
         return respond(not_found());
     };
+    if shared.config.faults.late_commit == LateCommit::NextRequest {
+        commit_held(&shared);
+    }
     let route = Route::parse(&parts.method, api_path);
     let is_write = parts.method != Method::GET;
     if is_write && route.is_some() && shared.config.faults.late > 0.0 {
@@ -330,7 +366,8 @@ async fn handle(
     }
 }
 
-/// The `late` fault: run a write a moment after its 504 was sent, with no fault of its own.
+/// The `late` fault: run a write after its 504 was sent, with no fault of its own: after a
+/// delay, or held until the next request or a control request commits it.
 fn commit_late(
     shared: &Arc<Shared>,
     method: Method,
@@ -339,29 +376,61 @@ fn commit_late(
     body: Bytes,
     headers: HeaderMap,
 ) {
-    let shared = shared.clone();
-    let api_path = api_path.to_string();
-    tokio::spawn(async move {
-        tokio::time::sleep(shared.config.faults.late_delay).await;
-        let quiet = SandboxConfig {
-            faults: FaultSpec::default(),
-            ..shared.config.clone()
-        };
-        let mut inner = shared.lock();
-        let request = ApiRequest {
-            route: Route::parse(&method, &api_path),
-            api_path: &api_path,
-            query: query.as_deref(),
-            body: &body,
-            headers: &headers,
-            is_write: true,
-        };
-        let (answer, _) = serve_api(&quiet, &mut inner, request);
-        tracing::debug!(
-            "late write {method} {api_path} committed: {}",
-            answer.status
-        );
-    });
+    let write = HeldWrite {
+        method,
+        api_path: api_path.to_string(),
+        query,
+        body,
+        headers,
+    };
+    match shared.config.faults.late_commit {
+        LateCommit::After(delay) => {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                commit_write(&shared, write);
+            });
+        }
+        LateCommit::NextRequest | LateCommit::Held => shared
+            .held_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(write),
+    }
+}
+
+/// Commit every held late write, in the order they came; returns how many.
+fn commit_held(shared: &Shared) -> usize {
+    let held: Vec<HeldWrite> =
+        std::mem::take(&mut *shared.held_writes.lock().unwrap_or_else(|e| e.into_inner()));
+    let n = held.len();
+    for write in held {
+        commit_write(shared, write);
+    }
+    n
+}
+
+fn commit_write(shared: &Shared, write: HeldWrite) {
+    let quiet = SandboxConfig {
+        faults: FaultSpec::default(),
+        ..shared.config.clone()
+    };
+    let mut inner = shared.lock();
+    let request = ApiRequest {
+        route: Route::parse(&write.method, &write.api_path),
+        api_path: &write.api_path,
+        query: write.query.as_deref(),
+        body: &write.body,
+        headers: &write.headers,
+        is_write: true,
+    };
+    let (answer, _) = serve_api(&quiet, &mut inner, request);
+    tracing::debug!(
+        "late write {} {} committed: {}",
+        write.method,
+        write.api_path,
+        answer.status
+    );
 }
 
 /// One API request, as the handler read it.
@@ -1370,6 +1439,21 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
                 Err(failed) => failed,
             }
         }
+        ("GET", "market") => {
+            let progress = *shared
+                .market_progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            ok(json!({
+                "market": shared.config.market.is_some(),
+                "ticks": progress.ticks,
+                "replayed": progress.replayed,
+            }))
+        }
+        ("POST", "late/commit") => ok(json!({ "committed": commit_held(shared) })),
+        ("GET", "late") => ok(json!({
+            "held": shared.held_writes.lock().unwrap_or_else(|e| e.into_inner()).len()
+        })),
         ("POST", "deals") => add_deal(shared, body),
         ("POST", "blacklist") => set_blacklist(shared, body),
         ("POST", "bots") => seed_bots(shared, body),

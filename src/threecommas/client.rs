@@ -236,13 +236,6 @@ impl Client {
             })
     }
 
-    /// A client for the same account that forces another mode.
-    pub fn in_mode(&self, mode: TradingMode) -> Result<Client, ApiError> {
-        let mut config = (*self.config).clone();
-        config.mode = Some(mode);
-        Client::new(config)
-    }
-
     /// How many requests a minute this client allows itself.
     pub fn pace(&self) -> u32 {
         self.config.requests_per_minute
@@ -251,6 +244,16 @@ impl Client {
     /// The mode sent as `Forced-Mode`, if any.
     pub fn forced_mode(&self) -> Option<TradingMode> {
         self.config.mode
+    }
+
+    /// The same client sending `Forced-Mode: mode` (the same pace and stop: one key, one budget).
+    pub fn in_mode(&self, mode: TradingMode) -> Client {
+        let mut config = (*self.config).clone();
+        config.mode = Some(mode);
+        Client {
+            config: Arc::new(config),
+            ..self.clone()
+        }
     }
 
     /// `GET /ver1/validate`: whether the credentials work.

@@ -136,3 +136,111 @@ fn the_release_workflow_builds_for_linux_macos_and_windows() {
     assert!(text.contains("LICENSE-MIT") && root().join("LICENSE-MIT").exists());
     assert!(root().join("LICENSE-APACHE").exists());
 }
+
+#[test]
+fn ci_runs_the_ci_script_on_every_push_and_pull_request() {
+    let workflow = yaml(".github/workflows/ci.yml").to_json();
+    let on = &workflow["on"];
+    assert!(
+        on.get("push").is_some() && on.get("pull_request").is_some(),
+        "{on}"
+    );
+    let text = serde_json::to_string(&workflow["jobs"]).unwrap();
+    assert!(text.contains("bash .ci/run"), "{text}");
+}
+
+/// Runner labels GitHub has retired: a job on one of them never starts.
+const RETIRED_RUNNERS: [&str; 6] = [
+    "macos-12",
+    "macos-13",
+    "ubuntu-18.04",
+    "ubuntu-20.04",
+    "windows-2019",
+    "macos-11",
+];
+
+#[test]
+fn releases_run_the_tests_first_on_current_runners() {
+    let workflow = yaml(".github/workflows/release.yml").to_json();
+    let jobs = &workflow["jobs"];
+    let test = serde_json::to_string(&jobs["test"]).unwrap();
+    assert!(test.contains("bash .ci/run"), "{test}");
+    assert_eq!(jobs["create-release"]["needs"], "test");
+    assert_eq!(jobs["binaries"]["needs"], "create-release");
+    let text = serde_json::to_string(&workflow).unwrap();
+    for retired in RETIRED_RUNNERS {
+        assert!(
+            !text.contains(&format!("\"{retired}\"")),
+            "{retired} is retired"
+        );
+    }
+}
+
+/// The Action's step named `name`, as a bash script.
+fn action_script(name: &str) -> String {
+    let action = yaml("action.yml").to_json();
+    action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["run"].as_str())
+        .unwrap_or_else(|| panic!("no step `{name}`"))
+        .to_string()
+}
+
+#[test]
+fn the_action_fails_on_an_empty_secret_and_says_so() {
+    let script = action_script("Check the 3Commas key");
+    let run = |key: Option<&str>, secret: Option<&str>| {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(&script);
+        for var in super::engine_support::THREECOMMAS_VARS {
+            cmd.env_remove(var);
+        }
+        if let Some(k) = key {
+            cmd.env("THREECOMMAS_API_KEY", k);
+        }
+        if let Some(s) = secret {
+            cmd.env("THREECOMMAS_API_SECRET", s);
+        }
+        cmd.output().unwrap()
+    };
+    // A misnamed secret arrives as an empty string; a fork's pull request as nothing at all.
+    for (key, secret) in [(Some(""), Some("s")), (None, None), (Some("k"), Some(""))] {
+        let out = run(key, secret);
+        assert!(!out.status.success(), "{key:?} {secret:?}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains("::error") && said.contains("is empty or not set"),
+            "{said}"
+        );
+    }
+    assert!(run(Some("k"), Some("s")).status.success());
+}
+
+#[test]
+fn the_action_downloads_the_checked_release_binary_and_builds_only_as_a_fallback() {
+    let script = action_script("Install botform");
+    let download = script
+        .find("releases/download")
+        .expect("a release download");
+    let check = script.find("sha256").expect("a checksum check");
+    let build = script
+        .find("cargo install")
+        .expect("a source build fallback");
+    assert!(download < check && check < build, "{script}");
+    assert!(script.contains("checksum mismatch"), "{script}");
+}
+
+#[test]
+fn the_dockerfile_builds_dependencies_in_a_layer_of_their_own() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let manifests = dockerfile.find("COPY Cargo.toml Cargo.lock").unwrap();
+    let deps = dockerfile[manifests..].find("cargo build").unwrap() + manifests;
+    let sources = dockerfile.find("COPY src src").unwrap();
+    assert!(
+        manifests < deps && deps < sources,
+        "dependencies must build before the sources are copied"
+    );
+}

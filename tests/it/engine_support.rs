@@ -31,25 +31,32 @@ pub fn builtin_sandbox_state() -> std::path::PathBuf {
     BUILTIN_SANDBOX.with(|dir| dir.path().join("sandbox.db"))
 }
 
-/// The binary with no 3Commas credentials: it uses the built-in sandbox (this test's own).
+/// The 3Commas variables a test's process must not inherit from the shell it runs in.
+pub const THREECOMMAS_VARS: [&str; 6] = [
+    "THREECOMMAS_API_KEY",
+    "THREECOMMAS_API_SECRET",
+    "THREECOMMAS_API_URL",
+    "THREECOMMAS_MODE",
+    "THREECOMMAS_PRIVATE_KEY_FILE",
+    "THREECOMMAS_TARGET",
+];
+
+/// The binary with no 3Commas credentials, asking for the built-in sandbox (this test's own):
+/// under CI=true botform never falls back to it unasked.
 pub fn offline() -> assert_cmd::Command {
     let mut cmd = botform();
     cmd.env("BOTFORM_SANDBOX_STATE", builtin_sandbox_state());
-    for var in [
-        "THREECOMMAS_API_KEY",
-        "THREECOMMAS_API_SECRET",
-        "THREECOMMAS_API_URL",
-        "THREECOMMAS_MODE",
-        "THREECOMMAS_PRIVATE_KEY_FILE",
-    ] {
+    for var in THREECOMMAS_VARS {
         cmd.env_remove(var);
     }
+    cmd.env("THREECOMMAS_TARGET", "sandbox");
     cmd
 }
 
 /// The binary pointed at a sandbox process.
 pub fn against(sandbox: &SandboxProcess) -> assert_cmd::Command {
     let mut cmd = offline();
+    cmd.env_remove("THREECOMMAS_TARGET");
     cmd.envs(sandbox_env(sandbox));
     cmd
 }
@@ -62,6 +69,7 @@ pub fn spawn_against(sandbox: &SandboxProcess) -> std::process::Command {
         .env("BOTFORM_STATE_DIR", super::state_dir())
         .env_remove("THREECOMMAS_MODE")
         .env_remove("THREECOMMAS_PRIVATE_KEY_FILE")
+        .env_remove("THREECOMMAS_TARGET")
         .envs(sandbox_env(sandbox));
     cmd
 }

@@ -379,11 +379,13 @@ async fn a_base_url_ending_in_public_api_works() {
 
 #[test]
 fn a_create_that_commits_after_its_504_never_makes_a_twin() {
-    // Before: botform looked once, at once, and created again: a disabled twin.
-    for (late_ms, settles_in_run) in [(1000, true), (6000, false)] {
+    // Before: botform looked once, at once, and created again: a disabled twin. The late commit
+    // is event-driven (`next`: before the sandbox's next request; `held`: when the test says),
+    // so the outcome never depends on how fast the machine is.
+    for (late, settles_in_run) in [("next", true), ("held", false)] {
         let sandbox = SandboxProcess::spawn(
             None,
-            &["--faults", &format!("late=1.0,late_ms={late_ms},seed=1")],
+            &["--faults", &format!("late=1.0,late_ms={late},seed=1")],
         );
         let dir = tempfile::tempdir().unwrap();
         one_bot(dir.path(), "take_profit = 1\n");
@@ -396,7 +398,12 @@ fn a_create_that_commits_after_its_504_never_makes_a_twin() {
             result
                 .code(1)
                 .stdout(predicate::str::contains("not created again"));
-            std::thread::sleep(std::time::Duration::from_millis(late_ms));
+            assert_eq!(
+                sandbox.control_get("/__sandbox/late")["held"],
+                1,
+                "the create is still in flight"
+            );
+            sandbox.control_post("/__sandbox/late/commit", serde_json::json!({}));
         }
         // Either way, one bot, and nothing left to do.
         let state = sandbox.control_get("/__sandbox/state");

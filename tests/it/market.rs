@@ -2,7 +2,6 @@
 //! backtest's deals in 3Commas' deal shape.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use super::backtest::write_candles;
 use super::engine_support::{example_dir, offline};
@@ -39,29 +38,20 @@ fn fast_market(db: &std::path::Path, candles: &std::path::Path) -> SandboxProces
     SandboxProcess::spawn(Some(db), &["--market", market, "--speed", "100000000"])
 }
 
-/// The real-mode deals `keep` selects, once their count stops moving (the series replayed).
+/// The real-mode deals `keep` selects, once the market has replayed its candles.
 fn settled_deals(
     sandbox: &SandboxProcess,
     keep: impl Fn(&serde_json::Value) -> bool,
 ) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = usize::MAX;
-    loop {
-        std::thread::sleep(Duration::from_millis(700));
-        let state = sandbox.control_get("/__sandbox/state");
-        let deals: Vec<serde_json::Value> = state["real"]["deals"]
-            .as_object()
-            .unwrap()
-            .values()
-            .filter(|d| keep(d))
-            .cloned()
-            .collect();
-        if deals.len() == seen && seen > 0 {
-            return deals;
-        }
-        seen = deals.len();
-        assert!(Instant::now() < deadline, "the market did not settle");
-    }
+    sandbox.wait_replayed();
+    let state = sandbox.control_get("/__sandbox/state");
+    state["real"]["deals"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|d| keep(d))
+        .cloned()
+        .collect()
 }
 
 /// The id of the real-mode bot named `name`.
@@ -186,22 +176,17 @@ fn a_synthetic_market_needs_no_files_and_a_bad_market_is_refused() {
             "10000000",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let state = sandbox.control_get("/__sandbox/state");
-        let deals = state["real"]["deals"].as_object().unwrap();
-        if deals.values().filter(|d| d["finished?"] == true).count() >= 3 {
-            // Priced as the sandbox quotes the pair (its currency_rates), not at 100.
-            let price = number(&deals.values().next().unwrap()["base_order_average_price"]);
-            assert!(price > 1000.0, "{price}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no deals on the synthetic market"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    sandbox.wait_replayed();
+    let state = sandbox.control_get("/__sandbox/state");
+    let deals = state["real"]["deals"].as_object().unwrap();
+    let finished = deals.values().filter(|d| d["finished?"] == true).count();
+    assert!(
+        finished >= 3,
+        "{finished} deals finished on the synthetic market"
+    );
+    // Priced as the sandbox quotes the pair (its currency_rates), not at 100.
+    let price = number(&deals.values().next().unwrap()["base_order_average_price"]);
+    assert!(price > 1000.0, "{price}");
     super::botform()
         .args(["sandbox", "serve", "--market", "/nonexistent/candles"])
         .assert()
@@ -284,7 +269,7 @@ fn a_deal_found_open_is_carried_on_not_doubled() {
     let candles = tempfile::tempdir().unwrap();
     write_candles(candles.path(), "USDT_BTC.csv", 2);
     let sandbox = fast_market(&db, candles.path());
-    std::thread::sleep(Duration::from_millis(1500));
+    sandbox.wait_replayed();
     let state = sandbox.control_get("/__sandbox/state");
     let deals: Vec<&serde_json::Value> = state["real"]["deals"]
         .as_object()

@@ -93,17 +93,24 @@ fn an_assistant_plays_the_five_tasks_and_every_answer_fits() {
 fn inspector(root_dir: &Path, server_flags: &[&str], args: &[&str]) -> Output {
     let mut cmd = Command::new("mcp-inspector");
     let state = root_dir.join(".botform/sandbox.db");
-    cmd.args(["--cli", "-e", "RUST_LOG=warn", "-e"])
-        .arg(format!("BOTFORM_SANDBOX_STATE={}", state.display()))
-        .arg("-e")
-        .arg(format!(
-            "BOTFORM_STATE_DIR={}",
-            crate::state_dir().display()
-        ))
-        .args([env!("CARGO_BIN_EXE_botform"), "mcp", "--root"])
-        .arg(root_dir)
-        .args(server_flags)
-        .args(args);
+    cmd.args([
+        "--cli",
+        "-e",
+        "RUST_LOG=warn",
+        "-e",
+        "THREECOMMAS_TARGET=sandbox",
+        "-e",
+    ])
+    .arg(format!("BOTFORM_SANDBOX_STATE={}", state.display()))
+    .arg("-e")
+    .arg(format!(
+        "BOTFORM_STATE_DIR={}",
+        crate::state_dir().display()
+    ))
+    .args([env!("CARGO_BIN_EXE_botform"), "mcp", "--root"])
+    .arg(root_dir)
+    .args(server_flags)
+    .args(args);
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("THREECOMMAS_")) {
         cmd.env_remove(k);
     }
@@ -261,6 +268,7 @@ fn stdout_carries_only_the_protocol() {
         .args(["mcp", "--root"])
         .arg(dir.path())
         .env_remove("THREECOMMAS_API_KEY")
+        .env("THREECOMMAS_TARGET", "sandbox")
         .env(
             "BOTFORM_SANDBOX_STATE",
             dir.path().join(".botform/sandbox.db"),
@@ -280,17 +288,33 @@ fn stdout_carries_only_the_protocol() {
     )
     .unwrap();
     writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_accounts","arguments":{{}}}}}}"#).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Read until the answer to request 2 has come (an event, not a guess at how long it takes),
+    // then close stdin and collect the rest.
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "stdout closed before the answer: {lines:?}");
+        let message: serde_json::Value = serde_json::from_str(line.trim_end())
+            .unwrap_or_else(|_| panic!("not JSON-RPC on stdout: {line}"));
+        assert_eq!(message["jsonrpc"], "2.0");
+        lines.push(line);
+        if message["id"] == 2 {
+            break;
+        }
+    }
     drop(child.stdin.take());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines.len() >= 2, "{stdout}");
-    for line in lines {
+    for line in rest.lines() {
         let message: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON-RPC on stdout: {line}"));
         assert_eq!(message["jsonrpc"], "2.0");
     }
+    assert!(lines.len() >= 2, "{lines:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("built-in sandbox"),
         "logs go to stderr"

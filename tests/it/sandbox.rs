@@ -55,6 +55,25 @@ impl SandboxProcess {
         SandboxProcess { child, url }
     }
 
+    /// Wait until the sandbox's market has replayed every candle (an event the market reports
+    /// at `/__sandbox/market`, not a guess from the clock). The deadline only guards against a
+    /// hang: the replays the tests use take well under a second.
+    pub fn wait_replayed(&self) {
+        let guard = Instant::now() + Duration::from_secs(120);
+        loop {
+            let progress = self.control_get("/__sandbox/market");
+            assert_eq!(progress["market"], true, "no --market: {progress}");
+            if progress["replayed"] == true {
+                return;
+            }
+            assert!(
+                Instant::now() < guard,
+                "the market never finished its replay"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The real-mode bot named `name`, as the sandbox stores it.
     pub fn bot(&self, name: &str) -> serde_json::Value {
         let state = self.control_get("/__sandbox/state");

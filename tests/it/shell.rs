@@ -74,6 +74,7 @@ fn apply_on_a_terminal_shows_a_progress_bar() {
         .env("BOTFORM_STATE_DIR", super::state_dir())
         .env("TERM", "xterm")
         .env_remove("THREECOMMAS_API_KEY")
+        .env("THREECOMMAS_TARGET", "sandbox")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -38,6 +38,7 @@ async def accept(context, params):
 def env(**extra):
     e = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
     e["RUST_LOG"] = "warn"
+    e["THREECOMMAS_TARGET"] = "sandbox"  # under CI=true the sandbox is never a silent default
     e.update(extra)
     return e
 
@@ -265,7 +266,7 @@ async def at_scale(web):
                 f.write(f'[[bots]]\nname = "bot {i:04}"\ntemplate = "{template_of(i)}"\npairs = ["{pairs[i % 5]}"]\n\n')
 
     write_bots(1000, lambda i: "u" if i < 100 else "t")
-    async with client(scale_root, "--allow-apply", logging=True, BOTFORM_MCP_APPLY_WAIT_S="1") as c:
+    async with client(scale_root, "--allow-apply", logging=True, BOTFORM_MCP_APPLY_WAIT_S="0") as c:
         if mode == "legacy":
             await c.set_logging_level("info")
         accounts = data(await call(c, "list_accounts", {}))["accounts"]

@@ -40,6 +40,7 @@ async def accept(context, params):
 def server(*flags):
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
     env["RUST_LOG"] = "warn"
+    env["THREECOMMAS_TARGET"] = "sandbox"  # under CI=true the sandbox is never a silent default
     return StdioServerParameters(command=binary, args=["mcp", "--root", root, *flags], env=env)
 
 
