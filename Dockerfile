@@ -17,6 +17,7 @@ RUN mkdir -p src benches tests/it \
     && echo '' > tests/it/main.rs \
     && cargo build --release --locked --bin botform \
     && rm -rf src benches tests
+COPY build.rs ./
 COPY src src
 COPY data data
 COPY benches benches

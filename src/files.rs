@@ -81,6 +81,17 @@ pub fn write_user_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A name from outside (a plan file's id) made safe as one file name in a directory of ours:
+/// hex digits and letters only, at most 64 of them, never empty.
+pub fn safe_file_stem(text: &str) -> String {
+    let stem: String = text
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect();
+    if stem.is_empty() { "none".into() } else { stem }
+}
+
 /// The directory a path lives in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     path.parent()

@@ -45,6 +45,15 @@ pub fn parse_iso(iso: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + min * 60 + s - offset)
 }
 
+/// Now, as ISO 8601, UTC, to the second.
+pub fn now_iso() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    iso(ms)
+}
+
 /// Milliseconds since 1970 as ISO 8601, UTC, to the second.
 pub fn iso(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

@@ -33,6 +33,16 @@ pub struct Args {
     /// Apply only to these bots (by name; `blacklist` for the blacklist). Repeatable.
     #[arg(long = "target", value_name = "NAME", conflicts_with = "plan")]
     targets: Vec<String>,
+    /// How to report: human (the plan, then what was done) or json (what was done, one
+    /// document on stdout; the plan and progress go to stderr). JSON needs --auto-approve.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
 }
 
 pub fn run(args: Args, output: Output) -> ExitCode {
@@ -41,7 +51,7 @@ pub fn run(args: Args, output: Output) -> ExitCode {
 
 async fn run_async(args: Args, output: Output) -> ExitCode {
     let stdout = io::stdout();
-    let (plan, target) = match &args.plan {
+    let (plan, target, saved) = match &args.plan {
         Some(path) => {
             // Authenticated before anything in it is acted on.
             let saved = match workflow::plan_key().and_then(|key| {
@@ -61,6 +71,13 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+            if let Some(when) = saved.applied_at() {
+                eprintln!(
+                    "error: {} was already applied ({when}); a saved plan applies once. Run `botform plan` for what is left",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
             if target.info != saved.plan.target {
                 eprintln!(
                     "error: the plan was made for {} but botform now targets {}: refusing to apply it elsewhere",
@@ -69,7 +86,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-            (saved.plan, target)
+            (saved.plan.clone(), target, Some(saved))
         }
         None => {
             let paths = super::paths_or_cwd(args.paths.clone());
@@ -77,21 +94,30 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return super::report_workflow_error(e, output),
             };
-            (planned.plan, planned.target)
+            (planned.plan, planned.target, None)
         }
     };
+    let json = args.format == Format::Json;
+    if json && !args.auto_approve {
+        eprintln!("error: --format json reports on stdout, so it cannot ask: add --auto-approve");
+        return ExitCode::FAILURE;
+    }
     {
-        let mut out = stdout.lock();
-        let _ = render::render(
-            &mut out,
-            &plan,
-            &RenderOptions {
-                color: output.color,
-                show_unmanaged: false,
-            },
-        );
+        // The plan: on stdout for people, on stderr beside a JSON report.
+        let options = RenderOptions {
+            color: output.color && !json,
+            show_unmanaged: false,
+        };
+        let _ = if json {
+            render::render(&mut io::stderr().lock(), &plan, &options)
+        } else {
+            render::render(&mut stdout.lock(), &plan, &options)
+        };
     }
     if plan.is_empty() {
+        if json {
+            let _ = write_json(&mut stdout.lock(), &plan, None);
+        }
         return ExitCode::SUCCESS;
     }
     let options = ApplyOptions::for_target(&target, args.allow_delete, args.force);
@@ -102,8 +128,23 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
     if !args.auto_approve && !confirm(&plan) {
         return ExitCode::FAILURE;
     }
+    if let Some(saved) = &saved
+        && let Err(e) = saved.mark_applied()
+    {
+        eprintln!(
+            "error: cannot record the plan's apply in botform's state dir: {e}; nothing was sent"
+        );
+        return ExitCode::FAILURE;
+    }
     let progress = progress_for(plan.changes.len(), target.client.pace());
-    let report = match apply::apply(&target, &plan, &options, progress).await {
+    let applied = apply::apply(&target, &plan, &options, progress).await;
+    if applied.is_err()
+        && let Some(saved) = &saved
+    {
+        // Refused before its first write: the plan was not applied.
+        saved.unmark_applied();
+    }
+    let report = match applied {
         Ok(r) => r,
         Err(ApplyError::Refused(refusal)) => {
             eprintln!("error: {refusal}");
@@ -119,7 +160,11 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
         }
     };
     let mut out = stdout.lock();
-    let _ = write_report(&mut out, &report);
+    let _ = if json {
+        write_json(&mut out, &plan, Some(&report))
+    } else {
+        write_report(&mut out, &report)
+    };
     if report.failures() > 0 {
         ExitCode::FAILURE
     } else {
@@ -188,6 +233,61 @@ fn confirm(plan: &Plan) -> bool {
         eprintln!("Apply cancelled.");
         false
     }
+}
+
+/// `apply --format json`: what was done, change by change, after the target line.
+fn write_json(out: &mut dyn Write, plan: &Plan, report: Option<&ApplyReport>) -> io::Result<()> {
+    let outcomes: Vec<serde_json::Value> = report
+        .map(|r| {
+            r.outcomes
+                .iter()
+                .map(|o| match &o.result {
+                    Ok(what) => serde_json::json!({
+                        "address": o.address,
+                        "action": o.action,
+                        "ok": true,
+                        "done": what,
+                    }),
+                    Err(f) => serde_json::json!({
+                        "address": o.address,
+                        "action": o.action,
+                        "ok": false,
+                        "error": f.message,
+                        "unresolved": f.unresolved,
+                        "rejected_fields": f.fields.iter().map(|(field, message, source)| serde_json::json!({
+                            "field": field, "message": message, "source": source,
+                        })).collect::<Vec<_>>(),
+                    }),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let failed = report.map_or(0, ApplyReport::failures);
+    let count = |a: Action| {
+        report.map_or(0, |r| {
+            r.outcomes
+                .iter()
+                .filter(|o| o.action == a && o.result.is_ok())
+                .count()
+        })
+    };
+    let document = serde_json::json!({
+        "format_version": 1,
+        "target": render::target_line(plan),
+        "plan_hash": plan.hash(),
+        "complete": failed == 0,
+        "added": count(Action::Create),
+        "changed": count(Action::Update) + count(Action::UpdateBlacklist),
+        "destroyed": count(Action::Delete),
+        "failed": failed,
+        "outcomes": outcomes,
+        "warnings": report.map(|r| r.not_taken.clone()).unwrap_or_default(),
+    });
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&document).map_err(io::Error::from)?
+    )
 }
 
 fn write_report(out: &mut dyn Write, report: &ApplyReport) -> io::Result<()> {

@@ -108,7 +108,16 @@ pub fn run(args: Args) -> ExitCode {
 fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
     let prices = match (&args.synthetic, args.candles.is_empty(), args.candles_from) {
         (Some(spec), _, _) => Prices::Synthetic(synthetic::parse(spec)?),
-        (None, false, _) => Prices::Files(args.candles.clone()),
+        (None, false, _) => {
+            // A path that is not there is one error, not one "no candles" line per pair.
+            if let Some(missing) = args.candles.iter().find(|p| !p.exists()) {
+                return Err(format!(
+                    "--candles {}: no such file or directory (give candle CSVs or a directory of them, or --candles-from binance|bybit, or --synthetic)",
+                    missing.display()
+                ));
+            }
+            Prices::Files(args.candles.clone())
+        }
         (None, true, Some(exchange)) => Prices::Files(vec![download_candles(args, exchange)?]),
         (None, true, None) => {
             return Err(
@@ -272,6 +281,7 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
             duration(s.interval_s),
             s.volatility_percentage.display_percent()
         )?;
+        let quote = &s.quote;
         for (what, sp) in [
             ("profit", &s.profit_quote),
             ("most capital at once", &s.max_capital_used),
@@ -279,7 +289,7 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
         ] {
             writeln!(
                 out,
-                "  {what:<21} p5 {} · median {} · p95 {} · max {}",
+                "  {what:<21} p5 {} {quote} · median {} {quote} · p95 {} {quote} · max {} {quote}",
                 sp.p5.round_dp(2),
                 sp.p50.round_dp(2),
                 sp.p95.round_dp(2),

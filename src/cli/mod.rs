@@ -7,6 +7,8 @@ mod backtest;
 mod doctor;
 mod fmt;
 mod import;
+mod init;
+mod man;
 mod mcp;
 mod plan;
 mod sandbox;
@@ -21,10 +23,21 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `botform --version`: the version, the commit it was built from and the build date (see
+/// build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BOTFORM_COMMIT"),
+    " ",
+    env!("BOTFORM_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "botform",
-    version,
+    version = VERSION,
     about = "3Commas DCA bots as code: validate, plan and apply bot configs kept in git",
     long_about = "botform reads DCA bot configs (TOML or YAML), checks them offline, and keeps a \
 3Commas account in line with them.\n\nWith no 3Commas credentials set, botform works against its \
@@ -76,6 +89,11 @@ pub enum Command {
         after_help = "Examples:\n  botform apply examples/bots            # plan, show, ask, apply\n  botform apply --plan plan.json         # exactly a saved plan\n  botform apply --auto-approve           # no terminal (CI)\n  botform apply --allow-delete           # let the plan delete bots\n\nExit status: 0 applied, 1 refused or failed."
     )]
     Apply(apply::Args),
+    /// Write a starter config: an account from the target, one bot from a template, the schema.
+    #[command(
+        after_help = "Examples:\n  botform init bots/                    # then: botform validate bots/ && botform plan bots/\n  botform init bots/ --account \"Binance Spot\"\n  botform init bots/ --mode paper      # 3Commas' paper account"
+    )]
+    Init(init::Args),
     /// Write the live 3Commas account out as config files.
     #[command(
         after_help = "Examples:\n  botform import --out bots/\n  botform import --account \"Binance Spot\" --format yaml --out bots/"
@@ -96,9 +114,11 @@ pub enum Command {
         after_help = "Examples:\n  botform completions bash > ~/.local/share/bash-completion/completions/botform\n  botform completions zsh > \"${fpath[1]}/_botform\"\n  botform completions fish > ~/.config/fish/completions/botform.fish"
     )]
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff) on stdout.
-    #[command(after_help = "Examples:\n  botform man > ~/.local/share/man/man1/botform.1")]
-    Man,
+    /// Print the man page (roff) on stdout, or write one per command with --out.
+    #[command(
+        after_help = "Examples:\n  botform man > ~/.local/share/man/man1/botform.1\n  botform man --out ~/.local/share/man/man1   # botform.1, botform-plan.1, ..."
+    )]
+    Man(man::Args),
     /// A local 3Commas-compatible server: try configs with no account; what every test runs against.
     #[command(
         after_help = "Examples:\n  botform sandbox serve                 # a local 3Commas on a free port\n  botform sandbox serve --builtin       # the built-in sandbox's state, shared with plan/apply\n  botform sandbox dump                  # print the built-in sandbox's state"
@@ -163,6 +183,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args, output),
         Command::Apply(args) => apply::run(args, output),
         Command::Import(args) => import::run(args),
+        Command::Init(args) => init::run(args),
         Command::Mcp(args) => mcp::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions { shell } => {
@@ -170,16 +191,7 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "botform", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Command::Man => {
-            let command = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: cannot write the man page: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Man(args) => man::run(args, <Cli as clap::CommandFactory>::command()),
     }
 }
 

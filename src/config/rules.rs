@@ -59,8 +59,8 @@ pub fn check(
     numbers
 }
 
-/// `max_capital` of each account against the worst case of its bots: every deal of every bot
-/// (absent ones aside), run to its last safety order, in the budget's currency. Bots quoted in
+/// `max_capital` of each account against the worst case of its bots, by the one rule plan uses
+/// too ([`crate::model::dca::CAPITAL_AT_RISK_RULE`]), in the budget's currency. Bots quoted in
 /// another currency, or whose capital depends on the price, are named in a warning, not summed.
 fn check_capital_budgets(
     config: &Config,
@@ -75,7 +75,10 @@ fn check_capital_budgets(
         let mut by_currency: BTreeMap<String, (Decimal, Vec<String>)> = BTreeMap::new();
         let mut uncounted = Vec::new();
         for (bot, n) in bots.iter().zip(numbers) {
-            if bot.spec.account.as_deref() != Some(alias.as_str()) || bot.spec.absent == Some(true)
+            // CAPITAL_AT_RISK_RULE: a bot set `enabled = false` locks nothing.
+            if bot.spec.account.as_deref() != Some(alias.as_str())
+                || bot.spec.absent == Some(true)
+                || bot.spec.enabled == Some(false)
             {
                 continue;
             }
@@ -126,7 +129,8 @@ fn check_capital_budgets(
                 )
                 .at(span, "the budget")
                 .help(format!(
-                    "worst case per bot (every deal to its last safety order): {}; lower volumes, safety orders or max_active_deals, or raise max_capital",
+                    "counted: {}; per bot: {}; lower volumes, safety orders or max_active_deals, disable bots, or raise max_capital",
+                    crate::model::dca::CAPITAL_AT_RISK_RULE,
                     lines.join("; ")
                 )),
             );

@@ -102,11 +102,6 @@ pub fn render(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut out = String::new();
     let _ = writeln!(out, "{MARKER}");
-    let target = if plan.target.sandbox {
-        "the built-in sandbox".to_string()
-    } else {
-        plan.target.api_url.clone()
-    };
     // The heading names the target: the first line a reviewer reads.
     let where_ = if plan.target.sandbox {
         "on the built-in sandbox"
@@ -129,12 +124,11 @@ pub fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "### botform plan {where_}: {} to add, {} to change, {} to destroy\n\n{}\n\nOn {target}{}.\n",
+        "### botform plan {where_}: {} to add, {} to change, {} to destroy\n\n{}\n",
         s.add,
         s.change,
         s.destroy,
         super::render::target_line(plan),
-        mode_words(plan)
     );
     // Per account: counts, and capital at risk where it moves.
     let mut rows: BTreeMap<String, [usize; 3]> = BTreeMap::new();

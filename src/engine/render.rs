@@ -89,16 +89,8 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
         write_unmanaged(out, plan, options)?;
         return Ok(());
     }
-    let target = if plan.target.sandbox {
-        "the built-in sandbox".to_string()
-    } else {
-        plan.target.api_url.clone()
-    };
-    let mode = mode_words(plan);
-    writeln!(
-        out,
-        "botform will make these changes on {target}{mode}. Symbols:"
-    )?;
+    // Where, in which mode: the target line above says it.
+    writeln!(out, "botform will make these changes. Symbols:")?;
     let mut seen: Vec<Action> = plan
         .changes
         .iter()
@@ -144,7 +136,8 @@ fn write_capital(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
     }
     writeln!(
         out,
-        "Capital at risk (enabled bots, every deal to its last safety order):"
+        "Capital at risk ({}):",
+        crate::model::dca::CAPITAL_AT_RISK_RULE
     )?;
     for c in moved {
         writeln!(out, "  {}: {}", c.account, capital_move(c))?;

@@ -524,6 +524,11 @@ fn restrict(plan: &mut Plan, targets: &[String]) {
 pub struct SavedPlan {
     pub botform_version: String,
     pub plan_mac: String,
+    /// Random, one per saved file: its apply is recorded under it, so this file applies once
+    /// (an identical plan saved again is a new file, and applies once too). Empty in files saved
+    /// before it existed, which are recorded under the plan's hash.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub saved_id: String,
     pub plan: Plan,
 }
 
@@ -531,6 +536,8 @@ pub struct SavedPlan {
 #[derive(Serialize)]
 struct Covered<'a> {
     botform_version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    saved_id: &'a str,
     plan: &'a Plan,
 }
 
@@ -539,6 +546,7 @@ impl SavedPlan {
         let mut saved = SavedPlan {
             botform_version: env!("CARGO_PKG_VERSION").into(),
             plan_mac: String::new(),
+            saved_id: hex::encode(rand::random::<[u8; 16]>()),
             plan: planned.plan.clone(),
         };
         saved.plan_mac = saved.mac(&planned.target.client.plan_key());
@@ -548,6 +556,7 @@ impl SavedPlan {
     fn mac(&self, key: &str) -> String {
         let covered = Covered {
             botform_version: &self.botform_version,
+            saved_id: &self.saved_id,
             plan: &self.plan,
         };
         crate::threecommas::signing::hmac_hex(
@@ -583,6 +592,49 @@ impl SavedPlan {
             .check_consistent()
             .map_err(|e| format!("{} is inconsistent ({e}): make a new plan", path.display()))?;
         Ok(saved)
+    }
+}
+
+/// Where a saved plan's apply is recorded: one file per saved plan (its `saved_id`, else its
+/// hash) in botform's state dir, so a saved plan applies once. Applying it again (the same file,
+/// or a copy in another checkout) says "already applied" instead of a puzzling "stale", and
+/// cannot re-apply after the account came back to what the plan saw (A, B, A).
+fn applied_marker(saved: &SavedPlan) -> PathBuf {
+    let key = if saved.saved_id.is_empty() {
+        saved.plan.hash()[..32].to_string()
+    } else {
+        crate::files::safe_file_stem(&saved.saved_id)
+    };
+    crate::files::state_dir()
+        .join("applied")
+        .join(format!("{key}.json"))
+}
+
+impl SavedPlan {
+    /// When this plan was applied before, if it was.
+    pub fn applied_at(&self) -> Option<String> {
+        let text = crate::files::read_bounded(&applied_marker(self), 4096).ok()?;
+        let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(
+            record["applied_at"]
+                .as_str()
+                .unwrap_or("earlier")
+                .to_string(),
+        )
+    }
+
+    /// Record that this plan is being applied (before its first write).
+    pub fn mark_applied(&self) -> std::io::Result<()> {
+        let record = serde_json::json!({
+            "applied_at": crate::timefmt::now_iso(),
+            "plan_hash": self.plan.hash(),
+        });
+        crate::files::write_atomic(&applied_marker(self), record.to_string().as_bytes())
+    }
+
+    /// Forget the record: the apply was refused before its first write.
+    pub fn unmark_applied(&self) {
+        let _ = std::fs::remove_file(applied_marker(self));
     }
 }
 

@@ -90,6 +90,12 @@ pub struct LadderOverflow {
     pub safety_order: u32,
 }
 
+/// The one rule for capital at risk, used by validate's budget check and by plan alike, and
+/// stated in both: a bot counts when it is (or will be) enabled, with every deal it may open run
+/// to its last safety order. Offline, a bot whose `enabled` is unset counts, since it may be
+/// enabled on 3Commas; plan knows, and counts the bots enabled after the plan.
+pub const CAPITAL_AT_RISK_RULE: &str = "bots enabled after the change (offline, an unset `enabled` counts), every deal to its last safety order";
+
 pub fn compute(input: &LadderInput) -> Result<DcaNumbers, LadderOverflow> {
     let mut ladder = Vec::new();
     match &input.custom_steps {

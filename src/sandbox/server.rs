@@ -113,6 +113,9 @@ struct Inner {
     global: RateWindow,
     /// `GET /ver1/deals` and `/ver1/deals/{id}/show` have their own, higher limit.
     deals: RateWindow,
+    /// Pairs the exchange stopped listing (`POST /__sandbox/delist`): gone from `market_pairs`,
+    /// refused by bot writes. In memory: a test's event, not part of the account.
+    delisted: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +165,7 @@ impl Shared {
                 stats: Stats::default(),
                 global: RateWindow::default(),
                 deals: RateWindow::default(),
+                delisted: Default::default(),
             }),
             market_progress: Mutex::new(MarketProgress::default()),
             held_writes: Mutex::new(Vec::new()),
@@ -497,10 +501,11 @@ fn serve_api(
     };
     // A write is one transaction: the answer is given only once the change is committed, so a
     // restart never loses an acknowledged write, and a failed commit changes nothing.
+    let delisted = inner.delisted.clone();
     let answer = if request.is_write {
         let written = inner.write(mode, |state| {
             let next_bot_id = state.next_bot_id;
-            let answer = run(config, state, mode, &route, &mut params);
+            let answer = run(config, state, &delisted, mode, &route, &mut params);
             let touched = answer
                 .mutated
                 .then(|| touched_by(&route, next_bot_id, state));
@@ -511,7 +516,14 @@ fn serve_api(
             Err(failed) => return (failed, None),
         }
     } else {
-        run(config, &mut inner.state, mode, &route, &mut params)
+        run(
+            config,
+            &mut inner.state,
+            &delisted,
+            mode,
+            &route,
+            &mut params,
+        )
     };
     let answer = match (&route, config.quirks) {
         (Route::Bots | Route::BotShow(_), true) if answer.status.is_success() => Answer {
@@ -925,10 +937,20 @@ fn random_secret() -> String {
 fn run(
     config: &SandboxConfig,
     state: &mut State,
+    delisted: &std::collections::BTreeSet<String>,
     mode: TradingMode,
     route: &Route,
     p: &mut Params,
 ) -> Answer {
+    if matches!(route, Route::CreateBot | Route::BotUpdate(_))
+        && let Some(items) = p.values.get("pairs").and_then(Value::as_array).cloned()
+    {
+        for pair in items.iter().filter_map(Value::as_str) {
+            if delisted.contains(pair) {
+                p.error("pairs", format!("No market data for this pair: {pair}"));
+            }
+        }
+    }
     match route {
         Route::Ping => ok(json!({ "pong": "pong" })),
         Route::Time => ok(json!({
@@ -949,7 +971,7 @@ fn run(
         )),
         Route::MarketPairs => {
             let code = p.string("market_code").unwrap_or_default();
-            ok(json!(state::market(&code).map(|m| m.pairs.iter().map(|(pair, _)| *pair).collect::<Vec<_>>()).unwrap_or_default()))
+            ok(json!(state::market(&code).map(|m| m.pairs.iter().map(|(pair, _)| *pair).filter(|pair| !delisted.contains(*pair)).collect::<Vec<_>>()).unwrap_or_default()))
         }
         Route::CurrencyRates => currency_rates(p),
         Route::Bots => list_bots(state.mode(mode), p),
@@ -1449,6 +1471,17 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
                 "ticks": progress.ticks,
                 "replayed": progress.replayed,
             }))
+        }
+        ("POST", "delist") => {
+            let Ok(request) = serde_json::from_slice::<Value>(body) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorBody::new("invalid_params", Some("expected {\"pair\": \"USDT_ETH\"}")),
+                );
+            };
+            let pair = request["pair"].as_str().unwrap_or("").to_string();
+            shared.lock().delisted.insert(pair.clone());
+            ok(json!({ "delisted": pair }))
         }
         ("POST", "late/commit") => ok(json!({ "committed": commit_held(shared) })),
         ("GET", "late") => ok(json!({

@@ -159,7 +159,7 @@ async fn page(
         .query(&query)
         .send()
         .await
-        .map_err(|e| format!("{}: {e}", exchange.name()))?;
+        .map_err(|e| unreachable_exchange(exchange.name(), &e))?;
     let status = answer.status();
     let body: Value = answer
         .json()
@@ -267,6 +267,36 @@ fn append(file: &Path, rows: &[Row]) -> Result<(), String> {
     }
     crate::files::write_atomic(file, text.as_bytes())
         .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Why a download could not even be sent, with its cause (DNS, refused, timeout) and the ways
+/// round it: candles already on disk, or synthetic paths, need no network.
+fn unreachable_exchange(exchange: &str, e: &reqwest::Error) -> String {
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let what = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        format!(
+            "cannot connect ({})",
+            if cause.is_empty() {
+                e.to_string()
+            } else {
+                cause
+            }
+        )
+    } else if cause.is_empty() {
+        e.to_string()
+    } else {
+        format!("{e}: {cause}")
+    };
+    format!(
+        "{exchange}: the candle download failed: {what}. Offline? Backtest on candle files with --candles DIR (a CSV per pair), or on seeded paths with --synthetic vol=80,days=90,seed=7"
+    )
 }
 
 #[cfg(test)]

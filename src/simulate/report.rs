@@ -81,6 +81,8 @@ pub struct Chances {
 pub struct StressReport {
     pub name: String,
     pub account: String,
+    /// The currency profit, capital and drawdown are in: the quote of the bot's first pair.
+    pub quote: String,
     pub paths: u32,
     pub candles_per_path: usize,
     pub interval_s: i64,
@@ -167,9 +169,17 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                     report.not_backtestable.push(Skipped { name, reason: e.0 });
                     continue;
                 }
+                let quote = settings
+                    .pairs
+                    .iter()
+                    .flatten()
+                    .next()
+                    .and_then(|p| p.split_once('_'))
+                    .map_or("", |(q, _)| q)
+                    .to_string();
                 report
                     .stress
-                    .push(stress(&name, &account, &model, spec, not_simulated));
+                    .push(stress(&name, &account, &quote, &model, spec, not_simulated));
             }
             Prices::Files(files) => {
                 for pair in settings.pairs.iter().flatten() {
@@ -288,6 +298,7 @@ impl Loaded {
 fn stress(
     name: &str,
     account: &str,
+    quote: &str,
     model: &BotModel,
     spec: &synthetic::Spec,
     not_simulated: Vec<String>,
@@ -313,6 +324,7 @@ fn stress(
     StressReport {
         name: name.into(),
         account: account.into(),
+        quote: quote.into(),
         paths: spec.paths,
         candles_per_path,
         interval_s: spec.interval_ms / 1000,
@@ -378,7 +390,7 @@ fn summarize(
     match (&options.prices, window) {
         (Prices::Synthetic(spec), _) => {
             model.check_candles(spec.interval_ms, false).ok()?;
-            let s = stress("", "", &model, spec, Vec::new());
+            let s = stress("", "", "", &model, spec, Vec::new());
             Some(Summary {
                 profit: s.profit_quote.p50,
                 stopped: s.chances.stop_loss_hit,

@@ -65,8 +65,8 @@ fn apply_then_plan_converges_through_a_sequence_of_edits() {
     edit(&d.join("rsi-multi.yaml"), "enabled: false", "enabled: true");
     edit(
         &d.join("rsi-multi.yaml"),
-        "pairs: [USDT_BTC, USDT_ETH, USDT_SOL, USDT_BNB, USDT_XRP]",
-        "pairs: [USDT_ETH, USDT_BTC, USDT_SOL, USDT_BNB, USDT_XRP, USDT_ADA]",
+        "pairs: [USDT_BTC, USDT_ETH, USDT_ADA, USDT_BNB, USDT_XRP]",
+        "pairs: [USDT_ETH, USDT_BTC, USDT_ADA, USDT_BNB, USDT_XRP, USDT_ADA]",
     );
     edit(&d.join("shared.toml"), "\"USDT_UST\"", "\"USDT_DOGE\"");
     offline().arg("plan").arg(d).assert().success().stdout(
@@ -118,10 +118,7 @@ fn a_saved_plan_applies_once_and_never_again() {
         .arg(&plan_file)
         .assert()
         .code(1)
-        .stderr(
-            predicate::str::contains("the plan is stale")
-                .and(predicate::str::contains("now exists")),
-        );
+        .stderr(predicate::str::contains("was already applied"));
 
     // A plan whose objects moved is refused too: change a bot behind the plan's back.
     edit(&d.join("shared.toml"), "cooldown = 300", "cooldown = 600");
@@ -397,16 +394,26 @@ fn faults_never_duplicate_a_bot_and_repeated_applies_converge() {
 fn a_rejected_change_points_at_its_line_and_the_rest_still_lands() {
     let dir = example_dir();
     let d = dir.path();
-    // Valid offline, but the exchange has no such market: only 3Commas can say so.
+    // Plan checks pairs against the exchange; the exchange delists one after the plan was
+    // reviewed: only 3Commas can say so, at apply.
     edit(
         &d.join("btc-conservative.toml"),
         "pairs = [\"USDT_ETH\"]",
-        "pairs = [\"USDT_NOPE\"]",
+        "pairs = [\"USDT_ADA\"]",
     );
-    let out = offline()
-        .arg("apply")
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let plan = d.join("plan.json");
+    against(&sandbox)
+        .arg("plan")
         .arg(d)
-        .arg("--auto-approve")
+        .arg("--out")
+        .arg(&plan)
+        .assert()
+        .success();
+    sandbox.control_post("/__sandbox/delist", serde_json::json!({"pair": "USDT_ADA"}));
+    let out = against(&sandbox)
+        .args(["apply", "--auto-approve", "--plan"])
+        .arg(&plan)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -414,22 +421,24 @@ fn a_rejected_change_points_at_its_line_and_the_rest_still_lands() {
     let line = std::fs::read_to_string(d.join("btc-conservative.toml"))
         .unwrap()
         .lines()
-        .position(|l| l.contains("USDT_NOPE"))
+        .position(|l| l.contains("USDT_ADA"))
         .unwrap()
         + 1;
     assert!(
-        stdout.contains(&format!("btc-conservative.toml:{line}:1: 3Commas rejected `pairs`: No market data for this pair: USDT_NOPE")),
+        stdout.contains(&format!("btc-conservative.toml:{line}:1: 3Commas rejected `pairs`: No market data for this pair: USDT_ADA")),
         "{stdout}"
     );
     assert!(
         stdout.contains("4 added, 1 changed, 0 destroyed, 1 failed"),
         "{stdout}"
     );
-    // The next plan shows exactly what is left.
-    offline().arg("plan").arg(d).assert().success().stdout(
-        predicate::str::contains("Plan: 1 to add, 0 to change, 0 to destroy.")
-            .and(predicate::str::contains("ETH conservative")),
-    );
+    // The next plan shows exactly what is left, and now names the pair the exchange dropped.
+    against(&sandbox)
+        .arg("plan")
+        .arg(d)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pair `USDT_ADA` is not listed"));
 }
 
 #[test]

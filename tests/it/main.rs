@@ -6,6 +6,7 @@ mod distribution;
 mod engine;
 mod engine_support;
 mod fidelity;
+mod first_hour;
 mod fixtures;
 mod hostile;
 mod market;
