@@ -50,9 +50,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// Work against the built-in sandbox even where a key is set, or where botform would
-    /// otherwise refuse to guess (CI, or THREECOMMAS_* variables set without a key). The same as
-    /// THREECOMMAS_TARGET=sandbox.
+    /// Work against the built-in sandbox, even in CI or with a key set (as
+    /// THREECOMMAS_TARGET=sandbox).
     #[arg(long, global = true)]
     pub sandbox: bool,
 

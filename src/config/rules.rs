@@ -805,6 +805,44 @@ fn check_bot(
                     "deviation is in percent",
                 );
             }
+            // 3Commas' deviation is signed (negative: below the base price); a long bot whose
+            // steps are positive would buy as the price rises (fidelity review, H-1).
+            let direction = spec
+                .strategy
+                .unwrap_or(crate::model::enums::Direction::Long);
+            let step_model = crate::model::bot::SafetyStep {
+                deviation: step.deviation,
+                size: step.size,
+            };
+            if !step.deviation.is_zero() && !step_model.on_the_side_of(direction) {
+                let (side, wanted, rises) = match direction {
+                    crate::model::enums::Direction::Long => ("above", "-", "rises"),
+                    crate::model::enums::Direction::Short => ("below", "", "falls"),
+                };
+                let magnitude = Decimal(step.deviation.0.abs());
+                c.error(
+                    "custom_safety_steps",
+                    "wrong-sign",
+                    format!(
+                        "custom safety step {} has deviation {}: 3Commas places it {magnitude} % {side} the base price, so this {direction} bot would add to its deal as the price {rises}",
+                        i + 1,
+                        step.deviation
+                    ),
+                    &format!(
+                        "3Commas' deviation is signed (negative below the base price, positive above): write deviation = {wanted}{magnitude}"
+                    ),
+                );
+            } else if step.deviation.is_zero() {
+                c.error(
+                    "custom_safety_steps",
+                    "out-of-range",
+                    format!(
+                        "custom safety step {} has deviation 0: a safety order at the base price",
+                        i + 1
+                    ),
+                    "give the distance from the base price in percent, negative below it (long), positive above it (short)",
+                );
+            }
             if step.size <= Decimal::ZERO {
                 c.error(
                     "custom_safety_steps",

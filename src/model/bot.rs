@@ -80,7 +80,10 @@ pub struct TakeProfitStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SafetyStep {
-    /// Price deviation from the base order price, in percent (-100..10000).
+    /// Price deviation from the base order price, in percent (-100..10000), signed as 3Commas
+    /// reads it: negative is below the base price (a long bot's ladder), positive above (a short
+    /// bot's). Validate refuses the sign that would buy a long bot's safety orders as the price
+    /// rises.
     pub deviation: Decimal,
     /// Order size, read according to `safety_order_volume_type`.
     pub size: Decimal,
@@ -324,5 +327,16 @@ mod tests {
         let merged = live.overlaid(&desired);
         assert_eq!(merged.name.as_deref(), Some("a"));
         assert_eq!(merged.max_safety_orders, Some(4));
+    }
+}
+
+impl SafetyStep {
+    /// Does this step lie on the side of the base price a bot of `direction` averages on: below
+    /// it for long (negative), above it for short (positive)?
+    pub fn on_the_side_of(&self, direction: super::enums::Direction) -> bool {
+        match direction {
+            super::enums::Direction::Long => self.deviation < Decimal::ZERO,
+            super::enums::Direction::Short => self.deviation > Decimal::ZERO,
+        }
     }
 }

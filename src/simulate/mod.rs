@@ -176,6 +176,19 @@ pub fn compile(
         .map_err(|_| NotBacktestable("the ladder grows past any real balance".into()))?;
     let mut not_simulated = Vec::new();
     let short = input.direction == Direction::Short;
+    // 3Commas' custom deviations are signed; a step on the wrong side of the base price would
+    // be placed where this model never looks (a long bot buying as the price rises).
+    if let Some(wrong) = settings
+        .custom_safety_steps
+        .iter()
+        .flatten()
+        .find(|s| !s.on_the_side_of(input.direction))
+    {
+        return Err(NotBacktestable(format!(
+            "custom safety step at deviation {}: 3Commas places it on the far side of the base price for a {} bot (negative is below the base price, positive above)",
+            wrong.deviation, input.direction
+        )));
+    }
     let starts = settings.strategy_list.clone().unwrap_or_default();
     let (starts, outside) = conditions::compile(&starts, short)?;
     if !outside.is_empty() {

@@ -852,7 +852,7 @@ mod tests {
             &BotSettings {
                 take_profit_steps: Some(steps.clone()),
                 custom_safety_steps: Some(vec![SafetyStep {
-                    deviation: "1.1".parse().unwrap(),
+                    deviation: "-1.1".parse().unwrap(),
                     size: "10".parse().unwrap(),
                 }]),
                 ..BotSettings::default()
@@ -863,7 +863,8 @@ mod tests {
         assert_eq!(create["take_profit_steps"][0]["amount_percentage"], 50.0);
         assert_eq!(create["take_profit_steps"][0]["profit_percentage"], 1.5);
         assert_eq!(create["custom_safety_steps"][0]["size"], 10.0);
-        assert_eq!(create["custom_safety_steps"][0]["deviation"], "1.1");
+        // Signed as the docs' example: below the base price.
+        assert_eq!(create["custom_safety_steps"][0]["deviation"], "-1.1");
 
         // Adding steps to a bot with an ordinary take profit: one body, take profit 0.
         let live = observed_bot();

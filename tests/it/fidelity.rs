@@ -144,11 +144,11 @@ async fn the_sandbox_ignores_direction_and_keeps_omitted_fields_on_update() {
     let mut settings = bot_settings("ladder");
     settings.custom_safety_steps = Some(vec![
         SafetyStep {
-            deviation: "1".parse().unwrap(),
+            deviation: "-1".parse().unwrap(),
             size: "10".parse().unwrap(),
         },
         SafetyStep {
-            deviation: "2.5".parse().unwrap(),
+            deviation: "-2.5".parse().unwrap(),
             size: "20".parse().unwrap(),
         },
     ]);
@@ -591,4 +591,93 @@ fn a_bot_without_safety_orders_can_be_created_without_naming_active_ones() {
     std::fs::write(dir.path().join("bot.toml"), text).unwrap();
     apply(against(&sandbox), dir.path()).success();
     no_changes(&sandbox, dir.path());
+}
+
+#[test]
+fn custom_safety_steps_keep_3commas_sign_everywhere() {
+    // Before (H-1): a long bot with deviation = 1.5 validated as a ladder "covering a 3% drop",
+    // backtested that way, and went out as "1.5": 3Commas would buy as the price rises.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |direction: &str, first: &str, second: &str| {
+        std::fs::write(
+            dir.path().join("bot.toml"),
+            format!(
+                "[accounts.main]\nname = \"Binance Spot\"\n\n[[bots]]\nname = \"ladder\"\naccount = \"main\"\npairs = [\"USDT_BTC\"]\nstrategy = \"{direction}\"\nstart = [{{ strategy = \"nonstop\" }}]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 2\nactive_safety_orders_count = 2\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit = 1.5\ntake_profit_type = \"total\"\ncustom_safety_steps = [{{ deviation = {first}, size = 10 }}, {{ deviation = {second}, size = 20 }}]\n"
+            ),
+        )
+        .unwrap();
+    };
+    // Unsigned for a long bot: refused at the step, with the signed value to write.
+    write("long", "1.5", "3");
+    let out = super::botform()
+        .args(["validate", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wrong: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "wrong-sign")
+        .collect();
+    assert_eq!(wrong.len(), 2, "{report}");
+    assert!(
+        wrong[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("above the base price"),
+        "{report}"
+    );
+    assert!(
+        wrong[0]["help"]
+            .as_str()
+            .unwrap()
+            .contains("deviation = -1.5"),
+        "{report}"
+    );
+    // A short bot's ladder lies above the base price: positive, and negative is refused.
+    write("short", "-1.5", "-3");
+    super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("below the base price"));
+    // Signed as 3Commas reads it, the ladder validates, goes out signed, and a plan after the
+    // apply finds nothing to change (the live bot round-trips).
+    write("long", "-1.5", "-3");
+    super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("covers a price move of 3%"));
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    apply(against(&sandbox), dir.path()).success();
+    let live = sandbox.bot("ladder");
+    assert_eq!(
+        live["custom_safety_steps"][0]["deviation"], "-1.5",
+        "{live}"
+    );
+    assert_eq!(live["custom_safety_steps"][1]["deviation"], "-3", "{live}");
+    no_changes(&sandbox, dir.path());
+    // A live bot on the wrong side (made elsewhere) is not backtested as if it were right.
+    let mut settings = BotSettings {
+        custom_safety_steps: Some(vec![SafetyStep {
+            deviation: "1.5".parse().unwrap(),
+            size: "10".parse().unwrap(),
+        }]),
+        ..bot_settings("wrong side")
+    };
+    settings.max_safety_orders = Some(1);
+    let compiled = botform::simulate::compile(
+        &settings,
+        botform::model::decimal::Decimal::ZERO,
+        botform::simulate::AssumeStart::Nonstop,
+    );
+    assert!(
+        compiled.is_err_and(|e| e.0.contains("far side of the base price")),
+        "a long ladder above the base price is not backtestable"
+    );
 }

@@ -83,6 +83,16 @@ async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError
                 .await
                 .map(|r| format!("rates with {} fields", r.len()))
         }
+        ["ver1", "accounts", "market_pairs"] => {
+            let query: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(recording.query.as_deref().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
+            client
+                .market_pairs(&query["market_code"])
+                .await
+                .map(|p| format!("{} pairs", p.len()))
+        }
         ["ver1", "accounts", id, "account_table_data"] => client
             .account_balances(id.parse().unwrap())
             .await
