@@ -284,6 +284,17 @@ impl UnreadableBot {
     }
 }
 
+impl SafetyStep {
+    /// Does this step lie on the side of the base price a bot of `direction` averages on: below
+    /// it for long (negative), above it for short (positive)?
+    pub fn on_the_side_of(&self, direction: super::enums::Direction) -> bool {
+        match direction {
+            super::enums::Direction::Long => self.deviation < Decimal::ZERO,
+            super::enums::Direction::Short => self.deviation > Decimal::ZERO,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,16 +338,5 @@ mod tests {
         let merged = live.overlaid(&desired);
         assert_eq!(merged.name.as_deref(), Some("a"));
         assert_eq!(merged.max_safety_orders, Some(4));
-    }
-}
-
-impl SafetyStep {
-    /// Does this step lie on the side of the base price a bot of `direction` averages on: below
-    /// it for long (negative), above it for short (positive)?
-    pub fn on_the_side_of(&self, direction: super::enums::Direction) -> bool {
-        match direction {
-            super::enums::Direction::Long => self.deviation < Decimal::ZERO,
-            super::enums::Direction::Short => self.deviation > Decimal::ZERO,
-        }
     }
 }
