@@ -112,6 +112,26 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
 /// output and installed packages. Named explicitly, they are read like any other.
 pub const SKIPPED_DIRS: [&str; 2] = ["target", "node_modules"];
 
+/// The config files directly in `dir` (not in its subdirectories), hidden ones aside, sorted:
+/// the context a file named alone is checked with. Unreadable entries are passed over.
+pub fn config_files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !name.starts_with('.')
+                && Syntax::from_path(p).is_some()
+                && std::fs::metadata(p).is_ok_and(|m| m.is_file())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// A directory's identity, so one reached again through a link is not walked twice.
 fn dir_identity(path: &Path) -> Option<PathBuf> {
     path.canonicalize().ok()

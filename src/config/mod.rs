@@ -87,8 +87,9 @@ fn has_error_within(diagnostics: &[Diagnostic], records: &[source::Span]) -> boo
 
 /// Load and check the config at `paths` (files or directories).
 ///
-/// Files named alone (no directory among `paths`) are checked with the rest of their
-/// directories, whose accounts, templates and strategy sets they refer to, as the MCP server
+/// Files named alone (no directory among `paths`) are checked with the other config files of
+/// their directories (beside them, not below), whose accounts, templates and strategy sets they
+/// refer to, as the MCP server
 /// checks a file with its whole root; only the named files' bots and problems are reported, with
 /// one error standing for any in the other files.
 pub fn check(paths: &[PathBuf]) -> Checked {
@@ -109,9 +110,12 @@ pub fn check(paths: &[PathBuf]) -> Checked {
             dirs.push(dir);
         }
     }
-    // The named files first, so they keep the spelling the user gave.
+    // The named files first, so they keep the spelling the user gave; then the other config
+    // files beside them (not below: a file in $HOME must not walk the home directory).
     let mut everything: Vec<PathBuf> = paths.to_vec();
-    everything.extend(dirs.iter().cloned());
+    for dir in &dirs {
+        everything.extend(load::config_files_in(dir));
+    }
     let mut checked = finish(load::load(&everything));
     let in_scope = |id: source::FileId| {
         let path = &checked.config.sources.get(id).path;

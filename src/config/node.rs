@@ -7,7 +7,7 @@
 //! and aliases, and YAML 1.2 core-schema scalar typing. Must not know any config field names.
 //!
 //! Parsing is bounded whatever the input: nesting deeper than [`MAX_DEPTH`] (block or flow, in
-//! either syntax) and aliases that would expand past [`MAX_ALIAS_NODES`] are one located error,
+//! either syntax) and aliases that would copy more than [`MAX_ALIAS_BYTES`] are one located error,
 //! and every step is linear in the input (positions are found from the previous one, duplicate
 //! keys through a hash map), so hostile files fail fast instead of exhausting the stack or memory.
 
@@ -19,9 +19,14 @@ use super::source::{FileId, SourceFile, Span, Syntax};
 
 /// The deepest nesting of lists and tables a config may have. A real config needs about 6.
 pub const MAX_DEPTH: usize = 64;
-/// How many nodes YAML aliases may copy in one file, in all: far above any real use of anchors,
-/// far below what an alias bomb ("billion laughs") needs.
-pub const MAX_ALIAS_NODES: usize = 100_000;
+/// How much YAML aliases may copy in one file, in all, in bytes of [`Node::weight`]: the same
+/// 4 MiB as the cap on config text, far above any real use of anchors, far below what an alias
+/// bomb needs, whether it copies many nodes ("billion laughs") or one long string many times.
+pub const MAX_ALIAS_BYTES: usize = 4 * 1024 * 1024;
+
+/// What one node costs in [`Node::weight`] beside its text: about its size in memory, so that
+/// copying many small nodes is counted as what it costs.
+const NODE_COST: usize = 64;
 
 /// A scalar's type as written in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,13 +134,16 @@ impl Node {
         None
     }
 
-    /// How many nodes this one holds, itself included.
-    pub fn count(&self) -> usize {
-        1 + match &self.value {
-            NodeValue::Scalar { .. } => 0,
-            NodeValue::Seq(items) => items.iter().map(Node::count).sum(),
-            NodeValue::Map(entries) => entries.iter().map(|e| e.value.count()).sum(),
-        }
+    /// What copying this node costs, in bytes: its text and keys, and [`NODE_COST`] a node.
+    pub fn weight(&self) -> usize {
+        NODE_COST
+            + match &self.value {
+                NodeValue::Scalar { text, .. } => text.len(),
+                NodeValue::Seq(items) => items.iter().map(Node::weight).sum(),
+                NodeValue::Map(entries) => {
+                    entries.iter().map(|e| e.key.len() + e.value.weight()).sum()
+                }
+            }
     }
 
     /// The value at a key of a map node.
@@ -274,7 +282,7 @@ fn parse_yaml(file_id: FileId, file: &SourceFile) -> Result<Node, Vec<SyntaxErro
         anchors: HashMap::new(),
         errors: Vec::new(),
         depth: 0,
-        alias_nodes: 0,
+        alias_bytes: 0,
         cursor: (0, 0, 0),
     };
     let root = builder.document();
@@ -292,14 +300,14 @@ struct YamlBuilder<'a> {
     file_id: FileId,
     file: &'a SourceFile,
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    /// Anchored nodes, with how many nodes each holds (what an alias to it copies).
+    /// Anchored nodes, with their weight (what an alias to it copies).
     anchors: HashMap<usize, (Node, usize)>,
     /// Non-fatal errors (duplicate keys); the scan goes on to find more.
     errors: Vec<SyntaxError>,
     /// Lists and maps open around the current event.
     depth: usize,
-    /// Nodes copied by aliases so far.
-    alias_nodes: usize,
+    /// Bytes copied by aliases so far.
+    alias_bytes: usize,
     /// The last position turned into a byte offset: (line, char column, byte offset).
     cursor: (usize, usize, usize),
 }
@@ -423,12 +431,13 @@ impl<'a> YamlBuilder<'a> {
             }
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some((node, size)) => {
-                    self.alias_nodes = self.alias_nodes.saturating_add(*size);
-                    if self.alias_nodes > MAX_ALIAS_NODES {
+                    self.alias_bytes = self.alias_bytes.saturating_add(*size);
+                    if self.alias_bytes > MAX_ALIAS_BYTES {
                         return Err(SyntaxError {
                             span,
                             message: format!(
-                                "aliases expand to more than {MAX_ALIAS_NODES} values (an alias bomb?)"
+                                "aliases expand to more than {} MiB (an alias bomb?)",
+                                MAX_ALIAS_BYTES / (1024 * 1024)
                             ),
                             previous: None,
                         });
@@ -523,7 +532,7 @@ impl<'a> YamlBuilder<'a> {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), node.count()));
+            self.anchors.insert(anchor, (node.clone(), node.weight()));
         }
     }
 }

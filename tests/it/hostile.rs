@@ -198,3 +198,56 @@ fn a_config_of_more_than_twenty_thousand_bots_is_one_located_error() {
         &["at most 20000 bots"],
     );
 }
+
+/// Run `botform ARGS FILE` with its address space capped at 1 GiB (the attack below grew past
+/// 7.8 GB before), and return its exit code and stdout.
+fn capped(args: &[&str], file: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_botform"))
+        .args(args)
+        .arg(file)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn aliases_to_a_long_string_are_bounded_by_bytes_not_by_nodes() {
+    // Before: a scalar counted as one value however long it was. 1 MiB copied 99,000 times
+    // (a 1.35 MB file) took `validate` past 7.8 GB; 1,000 bytes copied 40,000 times (160 KB)
+    // took 1.3 GB, and `fmt --check` on it 5.1 GB.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, size, copies) in [("mib.yaml", 1 << 20, 99_000), ("kb.yaml", 1_000, 40_000)] {
+        let path = dir.path().join(name);
+        let aliases = vec!["*s"; copies].join(", ");
+        std::fs::write(
+            &path,
+            format!("a: &s {}\nb: [{aliases}]\n", "x".repeat(size)),
+        )
+        .unwrap();
+        let started = Instant::now();
+        for args in [
+            &["validate", "--format", "json"][..],
+            &["fmt", "--check"][..],
+        ] {
+            let (code, said) = capped(args, &path);
+            assert_eq!(code, Some(1), "{args:?} {name}: {said:.500}");
+            assert!(
+                said.contains("aliases expand to more than 4 MiB"),
+                "{args:?} {name}: one located error: {said:.500}"
+            );
+        }
+        assert!(
+            started.elapsed() < GUARD,
+            "{name} took {:?}",
+            started.elapsed()
+        );
+    }
+}
