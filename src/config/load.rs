@@ -62,10 +62,17 @@ pub struct Unread {
 
 impl Unread {
     /// Is a reference to `name` of `kind` unresolved only because of an error already reported?
-    pub fn explains(&self, kind: &str, name: &str) -> bool {
-        self.anything
-            || self.kinds.contains(kind)
+    /// A file that did not parse might have defined anything, but a name close to one that is
+    /// defined (`mian` beside `main`) is a typo to report, not an echo.
+    pub fn explains<'a>(
+        &self,
+        kind: &str,
+        name: &str,
+        defined: impl IntoIterator<Item = &'a str>,
+    ) -> bool {
+        self.kinds.contains(kind)
             || self.names.contains(&(kind.to_string(), name.to_string()))
+            || (self.anything && crate::diagnostic::closest(name, defined).is_none())
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Checked {
     /// The files reported on: all that were read, or the named ones when files were named alone
     /// (the rest of their directories read only for what they define).
     pub files_checked: usize,
+    /// Errors not reported because they only follow from one that is (a reference to a
+    /// definition in a file that did not parse, say).
+    pub echoes: Vec<Diagnostic>,
 }
 
 impl Checked {
@@ -87,14 +90,18 @@ fn has_error_within(diagnostics: &[Diagnostic], records: &[source::Span]) -> boo
 
 /// Load and check the config at `paths` (files or directories).
 ///
-/// Files named alone (no directory among `paths`) are checked with the other config files of
-/// their directories (beside them, not below), whose accounts, templates and strategy sets they
-/// refer to, as the MCP server
-/// checks a file with its whole root; only the named files' bots and problems are reported, with
-/// one error standing for any in the other files.
+/// Files named alone (no directory among `paths`) that refer to accounts, templates or strategy
+/// sets they do not define are checked with the other config files of their directories (beside
+/// them, not below), where those are, as the MCP server checks a file with its whole root. Only the named files' bots
+/// and problems are reported; errors in the other files show as one error, and only when
+/// something the named files use was lost to them.
 pub fn check(paths: &[PathBuf]) -> Checked {
-    if paths.is_empty() || !paths.iter().all(|p| p.is_file()) {
-        return finish(load::load(paths));
+    let alone = finish(load::load(paths));
+    // Files that define all they use are checked as they are: context is read only for what
+    // they refer to and do not define.
+    let needs_context = alone.diagnostics.iter().any(|d| d.refers_to.is_some());
+    if paths.is_empty() || !paths.iter().all(|p| p.is_file()) || !needs_context {
+        return alone;
     }
     let named: std::collections::HashSet<PathBuf> = paths
         .iter()
@@ -141,7 +148,14 @@ pub fn check(paths: &[PathBuf]) -> Checked {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    if other_errors > 0 {
+    // The other files' errors matter here only when something these files use could not be
+    // read because of them: then one error says so.
+    let mine_echo = checked.echoes.iter().any(|d| {
+        d.labels
+            .first()
+            .is_some_and(|l| scope.contains(&l.span.file))
+    });
+    if other_errors > 0 && mine_echo {
         let places: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         checked.diagnostics.push(
             Diagnostic::error(
@@ -193,11 +207,19 @@ fn drop_echoes(
     unread: &load::Unread,
     bots: &[DesiredBot],
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> Vec<Diagnostic> {
+    let defined = |kind: &str| -> Vec<&str> {
+        match kind {
+            "account" => config.accounts.keys().map(String::as_str).collect(),
+            "template" => config.templates.keys().map(String::as_str).collect(),
+            "strategy set" => config.strategies.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    };
     let explained = |d: &Diagnostic| {
         d.refers_to
             .as_ref()
-            .is_some_and(|(kind, name)| unread.explains(kind, name))
+            .is_some_and(|(kind, name)| unread.explains(kind, name, defined(kind)))
     };
     // Bots whose template chain breaks at a definition that could not be read.
     let orphaned: Vec<source::Span> = bots
@@ -210,16 +232,16 @@ fn drop_echoes(
                 match config.templates.get(&name) {
                     Some(t) if steps < 64 => next = t.value.template.clone(),
                     Some(_) => return false,
-                    None => return unread.explains("template", &name),
+                    None => return unread.explains("template", &name, defined("template")),
                 }
             }
             false
         })
         .map(|bot| config.bots[bot.index].spans.record)
         .collect();
-    diagnostics.retain(|d| {
+    let is_echo = |d: &Diagnostic| {
         if explained(d) {
-            return false;
+            return true;
         }
         if d.code == "missing-field"
             && let Some(label) = d.labels.first()
@@ -227,10 +249,14 @@ fn drop_echoes(
             let within = |r: &source::Span| {
                 r.file == label.span.file && r.start <= label.span.start && label.span.start < r.end
             };
-            return !orphaned.iter().any(within);
+            return orphaned.iter().any(within);
         }
-        true
-    });
+        false
+    };
+    let (echoes, kept): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        std::mem::take(diagnostics).into_iter().partition(is_echo);
+    *diagnostics = kept;
+    echoes
 }
 
 fn finish(loaded: load::Loaded) -> Checked {
@@ -251,10 +277,11 @@ fn finish(loaded: load::Loaded) -> Checked {
             *numbers = None;
         }
     }
-    drop_echoes(&config, &loaded.unread, &bots, &mut diagnostics);
+    let echoes = drop_echoes(&config, &loaded.unread, &bots, &mut diagnostics);
     diagnostics.dedup();
     diagnostic::sort(&mut diagnostics);
     Checked {
+        echoes,
         files_checked: config.sources.len(),
         config,
         bots,

@@ -65,8 +65,8 @@ fn apply_then_plan_converges_through_a_sequence_of_edits() {
     edit(&d.join("rsi-multi.yaml"), "enabled: false", "enabled: true");
     edit(
         &d.join("rsi-multi.yaml"),
-        "pairs: [USDT_BTC, USDT_ETH, USDT_ADA, USDT_BNB, USDT_XRP]",
-        "pairs: [USDT_ETH, USDT_BTC, USDT_ADA, USDT_BNB, USDT_XRP, USDT_ADA]",
+        "pairs: [USDT_BTC, USDT_ETH, USDT_SOL, USDT_BNB, USDT_XRP]",
+        "pairs: [USDT_ETH, USDT_BTC, USDT_SOL, USDT_BNB, USDT_XRP, USDT_ADA]",
     );
     edit(&d.join("shared.toml"), "\"USDT_UST\"", "\"USDT_DOGE\"");
     offline().arg("plan").arg(d).assert().success().stdout(

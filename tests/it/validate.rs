@@ -18,9 +18,16 @@ fn human(path: &str) -> String {
 #[test]
 fn broken_files_give_located_diagnostics() {
     std::env::set_current_dir(root()).unwrap();
-    for file in config_files(&root().join("tests/fixtures/broken")) {
+    // Each broken file in a directory of its own: files side by side are one config.
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(root().join("tests/fixtures/broken"))
+            .unwrap()
+            .flat_map(|d| config_files(&d.unwrap().path()))
+            .collect();
+    files.sort();
+    for file in files {
         let name = file.file_name().unwrap().to_str().unwrap().to_string();
-        let relative = format!("tests/fixtures/broken/{name}");
+        let relative = format!("tests/fixtures/broken/{}/{name}", name.replace('.', "_"));
         let output = human(&relative);
         assert!(
             output.contains("Invalid."),
@@ -53,7 +60,7 @@ fn invalid_config_exits_1_and_json_has_line_and_column() {
     let out = botform()
         .args([
             "validate",
-            "tests/fixtures/broken/unknown-keys.toml",
+            "tests/fixtures/broken/unknown-keys_toml/unknown-keys.toml",
             "--format",
             "json",
         ])
@@ -103,14 +110,14 @@ fn github_format_prints_annotations() {
     botform()
         .args([
             "validate",
-            "tests/fixtures/broken/semantic.toml",
+            "tests/fixtures/broken/semantic_toml/semantic.toml",
             "--format",
             "github",
         ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "::error file=tests/fixtures/broken/semantic.toml,line=29,col=11,",
+            "::error file=tests/fixtures/broken/semantic_toml/semantic.toml,line=29,col=11,",
         ))
         .stdout(predicate::str::contains("::warning file="));
 }
@@ -218,7 +225,7 @@ fn newcomer_mistakes_are_reported_once_with_hints() {
         serde_json::from_slice(&out.stdout).unwrap()
     };
     // One missing `]`: one error (before: one per following line), with the likely cause.
-    let report = json("tests/fixtures/broken/missing-bracket.toml");
+    let report = json("tests/fixtures/broken/missing-bracket_toml/missing-bracket.toml");
     assert_eq!(report["error_count"], 1, "{report}");
     assert!(
         report["diagnostics"][0]["help"]
@@ -228,9 +235,9 @@ fn newcomer_mistakes_are_reported_once_with_hints() {
     );
 
     // A wrong type in a bot: no ✓ and no ladder taken from the template.
-    let report = json("tests/fixtures/broken/wrong-type-in-a-bot.toml");
+    let report = json("tests/fixtures/broken/wrong-type-in-a-bot_toml/wrong-type-in-a-bot.toml");
     assert!(report["bots"][0]["numbers"].is_null(), "{report}");
-    let text = human("tests/fixtures/broken/wrong-type-in-a-bot.toml");
+    let text = human("tests/fixtures/broken/wrong-type-in-a-bot_toml/wrong-type-in-a-bot.toml");
     assert!(!text.contains('✓'), "{text}");
     // RSI reads 0 to 100.
     assert!(
@@ -239,7 +246,7 @@ fn newcomer_mistakes_are_reported_once_with_hints() {
     );
 
     // YAML 1.1 habits: a single pair where a list goes, `no` for false.
-    let text = human("tests/fixtures/broken/yaml-1-1-habits.yaml");
+    let text = human("tests/fixtures/broken/yaml-1-1-habits_yaml/yaml-1-1-habits.yaml");
     assert!(text.contains("takes a list, even of one"), "{text}");
     assert!(text.contains("write `false`"), "{text}");
 }
@@ -303,7 +310,7 @@ fn fmt_checks_and_fixes_the_layout() {
 #[test]
 fn a_capital_budget_is_checked_with_a_breakdown() {
     std::env::set_current_dir(root()).unwrap();
-    let text = human("tests/fixtures/broken/over-budget.toml");
+    let text = human("tests/fixtures/broken/over-budget_toml/over-budget.toml");
     assert!(
         text.contains(
             "the bots on account `main` can lock 547.5 USDT at once, over its max_capital of 500"
