@@ -119,18 +119,33 @@ pub fn is_terminal_control(c: char) -> bool {
 pub fn quote_input(text: &str) -> String {
     let mut out = String::new();
     let mut chars = text.chars();
-    for c in chars.by_ref().take(QUOTED_INPUT_CHARS) {
+    escape_into(&mut out, chars.by_ref().take(QUOTED_INPUT_CHARS));
+    let rest = chars.count();
+    if rest > 0 {
+        out.push_str(&format!("… ({rest} more characters)"));
+    }
+    out
+}
+
+/// A name from outside (a live bot's, an account's) as a terminal may show it: every terminal
+/// control character written as `\u{1b}`, nothing cut.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_terminal_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    escape_into(&mut out, text.chars());
+    std::borrow::Cow::Owned(out)
+}
+
+fn escape_into(out: &mut String, chars: impl Iterator<Item = char>) {
+    for c in chars {
         if is_terminal_control(c) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
         }
     }
-    let rest = chars.count();
-    if rest > 0 {
-        out.push_str(&format!("… ({rest} more characters)"));
-    }
-    out
 }
 
 /// The known name a misspelt one most likely meant.
@@ -168,8 +183,38 @@ struct MietteView<'s> {
 /// A source file as miette reads it: only the lines around a span, found through the file's
 /// line index, so rendering many diagnostics of a large file stays linear (miette's own reader
 /// scans from the start of the text for each one, and the text would be copied for each).
-#[derive(Debug, Clone, Copy)]
-struct Excerpt<'s>(&'s crate::config::source::SourceFile);
+#[derive(Debug, Clone)]
+struct Excerpt<'s>(
+    &'s crate::config::source::SourceFile,
+    std::borrow::Cow<'s, str>,
+);
+
+impl<'s> Excerpt<'s> {
+    fn of(file: &'s crate::config::source::SourceFile) -> Excerpt<'s> {
+        Excerpt(file, shown_in_place(&file.text))
+    }
+}
+
+/// The text with every terminal control character (see [`is_terminal_control`]; a line feed and
+/// a tab aside) replaced by a visible one of the same length in bytes, so excerpts of a hostile
+/// file cannot move the cursor or erase lines, and every span still points where it did.
+pub fn shown_in_place(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| is_terminal_control(c) && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match (unsafe_char(c), c.len_utf8()) {
+                (false, _) => c,
+                (true, _) if c == '\r' => ' ',
+                (true, 1) => '?',
+                (true, 2) => '\u{bf}',
+                (true, _) => '\u{fffd}',
+            })
+            .collect(),
+    )
+}
 
 impl miette::SourceCode for Excerpt<'_> {
     fn read_span<'a>(
@@ -185,7 +230,7 @@ impl miette::SourceCode for Excerpt<'_> {
         let last_line = file.line_col(end).0 + after + 1;
         let window_start = file.offset_of(first_line, 0);
         let window_end = file.offset_of(last_line, 0);
-        let window = &file.text[window_start..window_end.max(window_start)];
+        let window = &self.1[window_start..window_end.max(window_start)];
         let inner = window.read_span(
             &miette::SourceSpan::new((start - window_start).into(), end - start),
             before,
@@ -260,7 +305,7 @@ fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
             let start = file.clamp(label.span.start as usize);
             let end = file.clamp(label.span.end as usize).max(start);
             labels.push(miette::LabeledSpan::new(
-                Some(label.message.clone()),
+                Some(shown(&label.message).into_owned()),
                 start,
                 end - start,
             ));
@@ -269,11 +314,11 @@ fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
             let start = file.clamp(label.span.start as usize);
             let end = file.clamp(label.span.end as usize).max(start);
             related.push(MietteView {
-                message: label.message.clone(),
+                message: shown(&label.message).into_owned(),
                 code: d.code,
                 severity: miette::Severity::Advice,
                 help: None,
-                source: Some(Excerpt(file)),
+                source: Some(Excerpt::of(file)),
                 labels: vec![miette::LabeledSpan::new(
                     Some("here".into()),
                     start,
@@ -283,16 +328,17 @@ fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
             });
         }
     }
+    // Names in messages come from files and from 3Commas: shown, never obeyed by the terminal.
     let message = match (&d.path, primary_file) {
-        (Some(path), None) => format!("{path}: {}", d.message),
-        _ => d.message.clone(),
+        (Some(path), None) => format!("{}: {}", shown(path), shown(&d.message)),
+        _ => shown(&d.message).into_owned(),
     };
     MietteView {
         message,
         code: d.code,
         severity,
-        help: d.help.clone(),
-        source: primary_file.map(|f| Excerpt(sources.get(f))),
+        help: d.help.as_deref().map(|h| shown(h).into_owned()),
+        source: primary_file.map(|f| Excerpt::of(sources.get(f))),
         labels,
         related,
     }
@@ -427,10 +473,10 @@ pub fn render_github(
             props.push(format!("endLine={l},endColumn={c}"));
         }
         props.push(format!("title=botform {}", d.code));
-        let mut message = d.message.clone();
+        let mut message = shown(&d.message).into_owned();
         if let Some(help) = &d.help {
             message.push_str("\nhelp: ");
-            message.push_str(help);
+            message.push_str(&shown(help));
         }
         writeln!(
             out,

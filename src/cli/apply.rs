@@ -301,11 +301,28 @@ fn write_report(out: &mut dyn Write, report: &ApplyReport) -> io::Result<()> {
     writeln!(out)?;
     for outcome in report.outcomes.iter() {
         if let Err(failure) = &outcome.result {
-            writeln!(out, "Error: {}: {}", outcome.address, failure.message)?;
+            // 3Commas' words are text from outside: shown, never obeyed by the terminal.
+            let shown = crate::diagnostic::shown;
+            writeln!(
+                out,
+                "Error: {}: {}",
+                outcome.address,
+                shown(&failure.message)
+            )?;
             for (field, message, source) in &failure.fields {
                 match source {
-                    Some(s) => writeln!(out, "  {s}: 3Commas rejected `{field}`: {message}")?,
-                    None => writeln!(out, "  3Commas rejected `{field}`: {message}")?,
+                    Some(s) => writeln!(
+                        out,
+                        "  {s}: 3Commas rejected `{}`: {}",
+                        shown(field),
+                        shown(message)
+                    )?,
+                    None => writeln!(
+                        out,
+                        "  3Commas rejected `{}`: {}",
+                        shown(field),
+                        shown(message)
+                    )?,
                 }
             }
             if failure.unresolved {

@@ -33,6 +33,71 @@ pub const REQUIRED_FIELDS: &[&str] = &[
     "take_profit_type",
 ];
 
+/// Names and aliases are printed in plans, on terminals and in CI logs: one holding a terminal
+/// control character (an escape sequence, a carriage return, a bidi override) could move the
+/// cursor, erase lines or reorder what is shown, and hide a destroy line. Refused, with where.
+fn check_printable_names(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
+    let mut check = |what: &str, text: &str, span: crate::config::source::Span| {
+        if let Some(c) = text
+            .chars()
+            .find(|c| crate::diagnostic::is_terminal_control(*c))
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    "control-character",
+                    format!(
+                        "{what} `{}` holds a terminal control character (\\u{{{:x}}})",
+                        crate::diagnostic::quote_input(text),
+                        c as u32
+                    ),
+                )
+                .at(span, "here")
+                .help("names are shown on terminals and in logs: use printable characters only"),
+            );
+        }
+    };
+    for (kind, names) in [
+        (
+            "account alias",
+            config
+                .accounts
+                .values()
+                .map(|n| (&n.name, n.name_span))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "template name",
+            config
+                .templates
+                .values()
+                .map(|n| (&n.name, n.name_span))
+                .collect(),
+        ),
+        (
+            "strategy set name",
+            config
+                .strategies
+                .values()
+                .map(|n| (&n.name, n.name_span))
+                .collect(),
+        ),
+    ] {
+        for (name, span) in names {
+            check(kind, name, span);
+        }
+    }
+    for account in config.accounts.values() {
+        if let Some(name) = &account.value.name {
+            check("account name", name, account.value.spans.value("name"));
+        }
+    }
+    for bot in &config.bots {
+        if let Some(name) = &bot.name {
+            check("bot name", name, bot.spans.value("name"));
+        }
+    }
+}
+
 /// Check the whole config. Returns, per bot (in config order), its DCA numbers when the bot has
 /// no errors.
 pub fn check(
@@ -41,6 +106,7 @@ pub fn check(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Option<DcaNumbers>> {
     check_settings(config, diagnostics);
+    check_printable_names(config, diagnostics);
     check_accounts(config, diagnostics);
     check_strategy_sets(config, diagnostics);
     let blacklist = check_blacklist(config, diagnostics);

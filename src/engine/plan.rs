@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::desired::{Desired, SourceRef, WantedBot};
+use crate::diagnostic::shown;
 use crate::model::bot::{BotSettings, LiveBot, UnreadableBot};
 use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
@@ -534,8 +535,8 @@ pub fn plan(
             held.push(Held {
                 address: format!(
                     "bot \"{}\" on {}",
-                    wanted.name.as_deref().unwrap_or("?"),
-                    wanted.account
+                    shown(wanted.name.as_deref().unwrap_or("?")),
+                    shown(&wanted.account)
                 ),
                 reason: format!(
                     "3Commas sent {} in a form botform cannot read ({}); nothing is planned for it",
@@ -594,8 +595,8 @@ pub fn plan(
             .or_else(|| found.and_then(|b| b.settings.name.clone()));
         let address = format!(
             "bot \"{}\" on {}",
-            name.as_deref().unwrap_or("?"),
-            wanted.account
+            shown(name.as_deref().unwrap_or("?")),
+            shown(&wanted.account)
         );
         let base = Change {
             bot_name: name,
@@ -711,7 +712,11 @@ pub fn plan(
                 bot_id: Some(bot.id),
                 ..Change::new(
                     Action::Delete,
-                    format!("bot \"{name}\" on {}", alias.as_deref().unwrap_or("?")),
+                    format!(
+                        "bot \"{}\" on {}",
+                        shown(&name),
+                        shown(alias.as_deref().unwrap_or("?"))
+                    ),
                 )
             };
             changes.push(delete_change(change, bot));
@@ -992,7 +997,8 @@ pub fn staleness(plan: &Plan, live: &LiveState) -> Vec<String> {
                 .find(|b| b.account_id == account && b.settings.name.as_deref() == Some(name))
             {
                 moved.push(format!(
-                    "bot \"{name}\" now exists (id {}): the plan would create it again",
+                    "bot \"{}\" now exists (id {}): the plan would create it again",
+                    shown(name),
                     bot.id
                 ));
             } else if let Some(u) = live.unreadable.iter().find(|u| {
@@ -1000,8 +1006,9 @@ pub fn staleness(plan: &Plan, live: &LiveState) -> Vec<String> {
                     && u.name.as_deref().is_none_or(|n| n == name)
             }) {
                 moved.push(format!(
-                    "{} may be the bot \"{name}\" the plan would create, and cannot be read ({})",
+                    "{} may be the bot \"{}\" the plan would create, and cannot be read ({})",
                     u.describe(),
+                    shown(name),
                     u.reason
                 ));
             }

@@ -232,7 +232,9 @@ fn write_unmanaged(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) ->
             writeln!(
                 out,
                 "  bot \"{}\" (id {}, account {})",
-                b.name, b.id, b.account_id
+                crate::diagnostic::shown(&b.name),
+                b.id,
+                b.account_id
             )?;
         }
     } else {
@@ -276,7 +278,10 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
     )?;
     let head = match change.action {
         Action::UpdateBlacklist => "blacklist".to_string(),
-        _ => format!("bot \"{}\"", change.bot_name.as_deref().unwrap_or("?")),
+        _ => format!(
+            "bot \"{}\"",
+            crate::diagnostic::shown(change.bot_name.as_deref().unwrap_or("?"))
+        ),
     };
     writeln!(out, "  {} {head} {{", p.paint(style, sym))?;
     let width = change

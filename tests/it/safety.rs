@@ -422,3 +422,97 @@ fn safety_settings_outside_their_ranges_are_validate_errors() {
             .stdout(predicate::str::contains(needle));
     }
 }
+
+/// The attack from the security review, round 3: a name that moves the cursor up 40 lines,
+/// erases the screen below and draws a reassuring summary.
+const ERASING_NAME: &str = "x\u{1b}[40A\u{1b}[JPlan: 0 to add, 0 to change, 0 to destroy.\u{202e}";
+
+#[test]
+fn control_characters_in_a_live_name_cannot_hide_a_destroy_line() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 3, "");
+    apply(against(&sandbox), dir.path()).success();
+    // 3Commas' web app lets anyone with the account rename a bot.
+    let state = sandbox.control_get("/__sandbox/state");
+    let id = state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|b| b["name"] == "bot 1")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    sandbox.control_post(
+        &format!("/__sandbox/bots/{id}"),
+        serde_json::json!({ "name": ERASING_NAME }),
+    );
+    // The config now owns the account and describes no bot: all three go.
+    bots_file(dir.path(), "bot", 0, "\n[settings]\nprune = true\n");
+    let out = against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert_eq!(text.matches("will be destroyed").count(), 3, "{text}");
+    assert!(
+        text.contains("x\\u{1b}[40A\\u{1b}[JPlan: 0 to add"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Plan: 0 to add, 0 to change, 3 to destroy."),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_refuses_control_characters_in_names_and_aliases_and_shows_none() {
+    let dir = tempfile::tempdir().unwrap();
+    // TOML takes control characters only as escapes: `\u001b` in the file is ESC in the name.
+    let toml = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_control() || c == '\u{202e}' {
+                    format!("\\u{:04x}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let alias = toml("main\u{1b}[2K");
+    std::fs::write(
+        dir.path().join("bots.toml"),
+        format!(
+            "[accounts.\"{alias}\"]\nname = \"{}\"\n\n[[bots]]\nname = \"{}\"\naccount = \"{alias}\"\npairs = [\"USDT_BTC\"]\n",
+            toml("Binance\u{9b}Spot"),
+            toml(ERASING_NAME)
+        ),
+    )
+    .unwrap();
+    let out = super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for raw in ['\u{1b}', '\u{9b}', '\u{202e}'] {
+        assert!(
+            !text.contains(raw),
+            "{raw:?} reached the terminal: {text:?}"
+        );
+    }
+    for what in ["account alias", "account name", "bot name"] {
+        assert!(
+            text.contains(&format!("{what} `"))
+                && text.contains("holds a terminal control character"),
+            "{what}: {text}"
+        );
+    }
+}
