@@ -198,15 +198,22 @@ impl Client {
             .map_err(|e| ApiError::Config(format!("cannot start the HTTP client: {e}")))?;
         Ok(Client {
             limiter: Arc::new(match config.shared_budget {
-                true => RateLimiter::shared(
-                    config.requests_per_minute,
-                    super::ratelimit::SharedBudget::new(
-                        crate::files::state_dir()
-                            .join("pace")
-                            .join(format!("{}.json", identity_of(&config))),
-                        Duration::from_secs(60),
-                    ),
-                ),
+                true => {
+                    let pace = crate::files::state_dir().join("pace");
+                    let budget = |name: String| {
+                        super::ratelimit::SharedBudget::new(
+                            pace.join(name),
+                            Duration::from_secs(60),
+                        )
+                    };
+                    RateLimiter::shared(
+                        config.requests_per_minute,
+                        vec![
+                            budget(format!("{}.json", identity_of(&config))),
+                            budget(format!("origin-{}.json", origin_id(&config.base_url))),
+                        ],
+                    )
+                }
                 false => RateLimiter::new(config.requests_per_minute),
             }),
             config: Arc::new(config),
@@ -566,7 +573,12 @@ impl Client {
             if let Some(stop) = self.stopped() {
                 return Err(stop);
             }
-            self.limiter.acquire().await;
+            if let Err(banned) = self.limiter.acquire().await {
+                // Banned, by this process or another on this machine: nothing is sent into it.
+                return Err(self.stop(ApiError::Banned {
+                    until: crate::timefmt::iso(banned.0 as i64),
+                }));
+            }
             let message = self.config.credentials.request_message(
                 &full_path,
                 query_string.as_deref(),
@@ -595,6 +607,7 @@ impl Client {
                 Err(e) => return Err(network_error(&e, method_name, path, &self.config.base_url)),
             };
             let status = response.status().as_u16();
+            let waited = retry_after(response.headers());
             let bytes = match response.bytes().await {
                 Ok(b) => b.to_vec(),
                 Err(e) => return Err(network_error(&e, method_name, path, &self.config.base_url)),
@@ -625,7 +638,12 @@ impl Client {
             let body = parse_error_body(&bytes, status);
             match status {
                 401 => return Err(ApiError::Unauthorized { body }),
-                418 => return Err(self.stop(ApiError::Banned)),
+                418 => {
+                    let until = self.limiter.ban(waited).await;
+                    return Err(self.stop(ApiError::Banned {
+                        until: crate::timefmt::iso(until.0 as i64),
+                    }));
+                }
                 429 if is_plan_restriction(&body) => {
                     return Err(ApiError::PlanRestricted {
                         message: body.error,
@@ -636,11 +654,12 @@ impl Client {
                         return Err(self.stop(ApiError::RateLimited));
                     }
                     paused_once = true;
+                    let pause = waited.unwrap_or(self.config.rate_limit_pause);
                     tracing::warn!(
                         "3Commas rate limit reached: pausing all requests for {} s",
-                        self.config.rate_limit_pause.as_secs()
+                        pause.as_secs()
                     );
-                    self.limiter.pause(self.config.rate_limit_pause).await;
+                    self.limiter.pause(pause).await;
                 }
                 500..=599 if method != Method::GET => {
                     return Err(ApiError::Ambiguous {
@@ -660,6 +679,42 @@ impl Client {
             }
         }
     }
+}
+
+/// An API origin as one spelling: scheme and host lowercased, the default port dropped, and every
+/// loopback spelling (`localhost`, `127.0.0.1`, `[::1]`) one. Two URLs that reach one server,
+/// and so one IP as 3Commas sees it, give one origin. An unparseable URL is its own origin.
+pub fn canonical_origin(base_url: &str) -> String {
+    let Ok(url) = url::Url::parse(base_url) else {
+        return base_url.to_ascii_lowercase();
+    };
+    let scheme = url.scheme().to_ascii_lowercase();
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => "loopback".to_string(),
+        Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback() => "loopback".to_string(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => "loopback".to_string(),
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+        None => String::new(),
+    };
+    match url.port() {
+        // `port()` is None for the scheme's default port already.
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+/// The origin's name for files, hashed: reveals no host.
+fn origin_id(base_url: &str) -> String {
+    let text = format!("botform origin v1\n{}", canonical_origin(base_url));
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
+}
+
+/// `Retry-After` in seconds, when 3Commas sends it (never observed; the Go SDK prefers it).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// See [`Client::identity`].

@@ -30,11 +30,12 @@ pub enum ApiError {
     )]
     RateLimited,
     /// 418: the IP is banned for ignoring rate limits: botform stops sending at once, because
-    /// every further request makes the ban longer.
+    /// every further request makes the ban longer; the ban's end is shared with every botform
+    /// process on this machine, which send nothing before it.
     #[error(
-        "3Commas has banned this IP (HTTP 418) for sending too many requests; botform sent nothing more. Wait at least 2 minutes before trying again (3Commas lengthens the ban, up to 3 days, while requests keep coming)"
+        "3Commas has banned this IP (HTTP 418) for sending too many requests; botform sends nothing before {until} (UTC), from any process on this machine: try again after that (3Commas lengthens the ban, up to 3 days, while requests keep coming)"
     )]
-    Banned,
+    Banned { until: String },
     /// The request may or may not have reached 3Commas (timeout, reset, 5xx after sending). A
     /// write that fails this way must be checked on the server before it is tried again.
     #[error("no clear answer from 3Commas for {method} {path}: {reason}")]
@@ -79,7 +80,7 @@ impl ApiError {
             ApiError::Rejected { status, .. } => Some(*status),
             ApiError::Unauthorized { .. } => Some(401),
             ApiError::PlanRestricted { .. } | ApiError::RateLimited => Some(429),
-            ApiError::Banned => Some(418),
+            ApiError::Banned { .. } => Some(418),
             _ => None,
         }
     }

@@ -456,16 +456,16 @@ async fn a_418_ban_stops_every_request_at_once() {
     };
     let err = client.accounts().await.unwrap_err();
     assert!(
-        matches!(err, botform::threecommas::ApiError::Banned),
+        matches!(err, botform::threecommas::ApiError::Banned { .. }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("Wait at least 2 minutes"));
+    assert!(err.to_string().contains("try again after"));
     let before = stats(sandbox.base_url.clone()).await;
     // Every later call, from this client or a clone, fails at once without a request.
     for _ in 0..5 {
         assert!(matches!(
             client.clone().bots(BotsFilter::default()).await,
-            Err(botform::threecommas::ApiError::Banned)
+            Err(botform::threecommas::ApiError::Banned { .. })
         ));
     }
     assert_eq!(stats(sandbox.base_url.clone()).await, before);
@@ -680,4 +680,86 @@ fn custom_safety_steps_keep_3commas_sign_everywhere() {
         compiled.is_err_and(|e| e.0.contains("far side of the base price")),
         "a long ladder above the base price is not backtestable"
     );
+}
+
+#[test]
+fn a_418_ban_is_shared_with_the_next_process_which_sends_nothing() {
+    // Before (M2): a ban stopped the process that met it, and the next `botform plan` sent a
+    // request into it again (and each lengthens a real ban).
+    let sandbox = SandboxProcess::spawn(None, &["--rate-limit", "2", "--rate-limit-block", "600"]);
+    // Other clients on this machine hammer the sandbox into a ban for this IP.
+    // (more than 20 requests during a block earn the ban; each hammer stops after its second)
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        for _ in 0..25 {
+            let hammer = client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |c| {
+                c.rate_limit_pause = std::time::Duration::from_millis(1);
+            });
+            let _ = hammer.accounts().await;
+        }
+    });
+    let stats = || sandbox.control_get("/__sandbox/stats");
+    assert!(
+        stats()["by_status"]["418"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        stats()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\n");
+    let plan = |dir: &Path| {
+        let out = against(&sandbox).arg("plan").arg(dir).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The first process meets the ban and writes down when it ends.
+    let before = stats()["total"].as_u64().unwrap();
+    let (code, said) = plan(dir.path());
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("banned this IP (HTTP 418)") && said.contains("sends nothing before"),
+        "{said}"
+    );
+    assert_eq!(
+        stats()["total"].as_u64().unwrap(),
+        before + 1,
+        "one request, met by the ban"
+    );
+    // The next process, and one with another key spelling of the same origin, send nothing.
+    let (code, again) = plan(dir.path());
+    assert_eq!(code, Some(1), "{again}");
+    assert!(again.contains("sends nothing before"), "{again}");
+    let url = sandbox.url.replace("127.0.0.1", "localhost");
+    let out = against(&sandbox)
+        .env("THREECOMMAS_API_URL", &url)
+        .arg("plan")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sends nothing before"));
+    assert_eq!(
+        stats()["total"].as_u64().unwrap(),
+        before + 1,
+        "nothing more was sent into the ban"
+    );
+}
+
+#[test]
+fn one_origin_however_it_is_spelt() {
+    use botform::threecommas::client::canonical_origin;
+    let one = canonical_origin("http://127.0.0.1:8080");
+    for spelling in [
+        "http://localhost:8080",
+        "HTTP://LOCALHOST:8080/",
+        "http://[::1]:8080",
+        "http://127.0.0.2:8080/public/api",
+    ] {
+        assert_eq!(canonical_origin(spelling), one, "{spelling}");
+    }
+    assert_eq!(
+        canonical_origin("https://API.3commas.io:443"),
+        canonical_origin("https://api.3commas.io")
+    );
+    assert_ne!(canonical_origin("http://127.0.0.1:8081"), one);
 }

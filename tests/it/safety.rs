@@ -238,8 +238,10 @@ fn a_deal_that_starts_after_the_plan_stops_the_delete() {
 
 /// The saved plan's MAC, recomputed as an attacker who knows the key would.
 fn reseal(plan: &mut Value, key: &str) {
+    // The fields the MAC covers, in the order botform writes them.
     let covered = serde_json::json!({
         "botform_version": plan["botform_version"],
+        "saved_id": plan["saved_id"],
         "plan": plan["plan"],
     });
     plan["plan_mac"] = Value::String(botform::threecommas::signing::hmac_hex(
