@@ -186,18 +186,69 @@ pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+        // O_NONBLOCK: a FIFO planted at the path would block the open until a reader came.
+        options
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .mode(0o600);
     }
-    options.open(path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            std::io::Error::other(format!(
+    let not_regular = |meta: &std::fs::Metadata| {
+        std::io::Error::other(format!(
+            "{} is a {}, not a regular file; botform locks only regular files (remove it)",
+            path.display(),
+            kind_of(meta)
+        ))
+    };
+    let file = options.open(path).map_err(|e| {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => std::io::Error::other(format!(
                 "{} is a symlink; botform does not follow links for its lock files",
                 path.display()
-            ))
-        } else {
-            e
+            )),
+            // A FIFO with no reader answers ENXIO to a non-blocking open.
+            Ok(meta) if !meta.is_file() => not_regular(&meta),
+            _ => e,
         }
-    })
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    Ok(file)
+}
+
+/// Where leases live: one place per user on the machine, whatever state dir or key a process
+/// uses (`$BOTFORM_LOCK_DIR` overrides it, to play a second machine in tests). Created private
+/// (0700); a path there that is not a directory this user owns is refused, so another user
+/// cannot plant one.
+pub fn lock_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = match std::env::var_os("BOTFORM_LOCK_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            #[cfg(unix)]
+            let user = unsafe { libc::getuid() }.to_string();
+            #[cfg(not(unix))]
+            let user = std::env::var("USERNAME").unwrap_or_default();
+            std::env::temp_dir().join(format!("botform-leases-{user}"))
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir);
+        let meta = std::fs::symlink_metadata(&dir)?;
+        if !meta.is_dir() || meta.uid() != unsafe { libc::getuid() } {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory of this user's: botform keeps its leases there (remove it, or set BOTFORM_LOCK_DIR)",
+                dir.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! One writer per account: the lease every apply holds, and the journal of creates it started.
 //!
-//! A lease is an exclusive OS lock on a file under botform's state directory, named by the
-//! target's identity (API URL and a fingerprint of the key, or the built-in sandbox's state file),
-//! so every botform process on the machine, CLI and MCP server alike, agrees on it. The OS drops
+//! A lease is an exclusive OS lock on a file in one place per user on the machine
+//! ([`crate::files::lock_dir`], whatever state dir a process uses), named by the target's
+//! identity: the canonical API origin (`localhost` and `127.0.0.1` are one, the key plays no
+//! part: two keys of one account are one writer), or the built-in sandbox's state file. So every
+//! botform process on the machine, CLI and MCP server alike, agrees on it. The OS drops
 //! the lock when the process ends, however it ends (kill -9 included), so a lease never outlives
 //! its holder. A second apply waits for it, saying so, and then re-reads the account: the plan it
 //! was about to apply is stale by then and is refused, never interleaved.
@@ -38,8 +40,8 @@ fn leases_dir() -> PathBuf {
     crate::files::state_dir().join("leases")
 }
 
-fn lock_path(identity: &str) -> PathBuf {
-    leases_dir().join(format!("{identity}.lock"))
+fn lock_path(identity: &str) -> std::io::Result<PathBuf> {
+    Ok(crate::files::lock_dir()?.join(format!("{identity}.lock")))
 }
 
 fn journal_path(identity: &str) -> PathBuf {
@@ -49,7 +51,7 @@ fn journal_path(identity: &str) -> PathBuf {
 /// Take the lease on a target, waiting while another process holds it. `waiting` is told once,
 /// when the wait starts.
 pub async fn acquire(identity: &str, waiting: impl FnOnce()) -> std::io::Result<Lease> {
-    let file = crate::files::open_lock_file(&lock_path(identity))?;
+    let file = crate::files::open_lock_file(&lock_path(identity)?)?;
     let mut waiting = Some(waiting);
     loop {
         match file.try_lock() {

@@ -176,10 +176,10 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Who this client writes as: the API URL and a fingerprint of the key, hashed. Names the
-    /// account's lease; reveals neither.
+    /// Where this client writes: the canonical API origin, hashed. Names the lease, so two
+    /// spellings of one server, or two keys of one account, are one writer; reveals nothing.
     pub fn identity(&self) -> String {
-        identity_of(&self.config)
+        origin_id(&self.config.base_url)
     }
 
     /// A key only the holder of the API secret can compute (signatures are deterministic for
@@ -706,7 +706,7 @@ pub fn canonical_origin(base_url: &str) -> String {
 }
 
 /// The origin's name for files, hashed: reveals no host.
-fn origin_id(base_url: &str) -> String {
+pub fn origin_id(base_url: &str) -> String {
     let text = format!("botform origin v1\n{}", canonical_origin(base_url));
     hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
 }

@@ -83,6 +83,66 @@ fn two_applies_at_once_never_duplicate_a_bot() {
     assert_eq!(live_names(&sandbox).len(), 60);
 }
 
+/// Two applies of the same bots at once, reaching one account in two ways (`tweak` changes the
+/// second process's environment), over `trials` trials: the account ends with one bot per name,
+/// and each command succeeds or says it found its plan stale.
+fn two_ways_at_once(trials: usize, tweak: impl Fn(&mut std::process::Command, &Path)) {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    for trial in 0..trials {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        bots_file(dir.path(), &format!("trial {trial}"), 3, "");
+        let spawn = |second: bool| {
+            let mut cmd = spawn_against(&sandbox);
+            cmd.arg("apply")
+                .arg(dir.path())
+                .arg("--auto-approve")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            if second {
+                tweak(&mut cmd, other.path());
+            }
+            cmd.spawn().unwrap()
+        };
+        let (a, b) = (spawn(false), spawn(true));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        for out in [&a, &b] {
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() || text.contains("stale"), "{text}");
+        }
+        let twins: Vec<(String, usize)> = live_names(&sandbox)
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .collect();
+        assert!(twins.is_empty(), "trial {trial}: duplicated {twins:?}");
+    }
+    assert_eq!(live_names(&sandbox).len(), 3 * trials);
+}
+
+#[test]
+fn one_writer_per_account_however_the_api_url_is_spelt() {
+    // Before: `http://127.0.0.1:PORT` and `http://localhost:PORT` were two leases: 8 of 8
+    // trials duplicated every bot, both commands exiting 0.
+    two_ways_at_once(8, |cmd, _| {
+        cmd.env(
+            "THREECOMMAS_API_URL",
+            cmd.get_envs()
+                .find(|(k, _)| *k == "THREECOMMAS_API_URL")
+                .and_then(|(_, v)| v)
+                .map(|v| v.to_string_lossy().replace("127.0.0.1", "localhost"))
+                .unwrap_or_default(),
+        );
+    });
+}
+
+#[test]
+fn one_writer_per_account_whatever_the_state_dir() {
+    // Before: two state dirs were two leases (8 of 8 trials duplicated).
+    two_ways_at_once(8, |cmd, other| {
+        cmd.env("BOTFORM_STATE_DIR", other);
+    });
+}
+
 #[test]
 fn prune_of_an_empty_config_deletes_nothing_without_force() {
     // Before: 25 of 25 live bots deleted with only --allow-delete.
@@ -517,4 +577,35 @@ fn validate_refuses_control_characters_in_names_and_aliases_and_shows_none() {
             "{what}: {text}"
         );
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_at_a_lock_path_is_refused_not_waited_on() {
+    // Before: opening a FIFO planted at the lease's path blocked until a reader came: apply hung.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "bot", 1, "");
+    let locks = tempfile::tempdir().unwrap();
+    let lease = locks.path().join(format!(
+        "{}.lock",
+        botform::threecommas::client::origin_id(&sandbox.url)
+    ));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&lease)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    against(&sandbox)
+        .env("BOTFORM_LOCK_DIR", locks.path())
+        .args(["apply", "--auto-approve"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a regular file"));
+    assert!(
+        live_names(&sandbox).is_empty(),
+        "nothing was written without the lease"
+    );
 }
