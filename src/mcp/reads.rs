@@ -204,6 +204,9 @@ pub struct Realized {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DealsAnswer {
+    /// Deals 3Commas sent that botform could not read, each with its id and why (not counted in
+    /// the figures below).
+    pub unreadable_deals: Vec<String>,
     pub bot_id: i64,
     pub bot_name: String,
     pub deals_total: usize,
@@ -246,6 +249,9 @@ pub struct RatesAnswer {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PerformanceAnswer {
+    /// Deals 3Commas sent that botform could not read, each with its id and why (not counted in
+    /// `realized`).
+    pub unreadable_deals: Vec<String>,
     pub bot_id: i64,
     pub bot_name: String,
     /// 3Commas' deals_stats as sent. Beware: its profit counts completed deals only, not stop
@@ -410,24 +416,40 @@ impl BotformServer {
         super::paths::relative(&self.inner.root, std::path::Path::new(file))
     }
 
-    /// Every deal of a bot (up to [`MAX_DEALS_READ`]), newest first.
-    async fn all_deals(&self, bot_id: i64, scope: Option<&str>) -> Result<Vec<Deal>, String> {
+    /// Every deal of a bot (up to [`MAX_DEALS_READ`]), newest first, and the deals 3Commas sent
+    /// that could not be read (each with its id and why: one odd deal never fails the rest).
+    async fn all_deals(
+        &self,
+        bot_id: i64,
+        scope: Option<&str>,
+    ) -> Result<(Vec<Deal>, Vec<String>), String> {
         let target = self.target().await?;
         let mut deals = Vec::new();
+        let mut unreadable = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        while (deals.len() as u32) < MAX_DEALS_READ {
+        let mut offset = 0u32;
+        while offset < MAX_DEALS_READ {
             let page = target
                 .client
-                .deals(Some(bot_id), scope, 1000, deals.len() as u32)
+                .deals_page(Some(bot_id), scope, 1000, offset)
                 .await
                 .map_err(|e| e.to_string())?;
-            let before = deals.len();
-            deals.extend(page.into_iter().filter(|d| seen.insert(d.id)));
-            if deals.len() == before {
+            offset += page.seen as u32;
+            let before = deals.len() + unreadable.len();
+            deals.extend(page.deals.into_iter().filter(|d| seen.insert(d.id)));
+            unreadable.extend(page.unreadable.into_iter().map(|u| {
+                format!(
+                    "deal {}: {}",
+                    u.id.map_or_else(|| "(no id)".to_string(), |id| id.to_string()),
+                    crate::diagnostic::quote_input(&u.reason)
+                )
+            }));
+            if page.seen == 0 || deals.len() + unreadable.len() == before {
                 break;
             }
         }
-        Ok(deals)
+        budget::fit(&mut unreadable, budget::ANSWER_BUDGET / 10);
+        Ok((deals, unreadable))
     }
 }
 
@@ -853,7 +875,7 @@ impl BotformServer {
             s @ ("active" | "finished") => Some(s),
             other => return Err(format!("scope `{other}`: use `active` or `finished`")),
         };
-        let deals = self.all_deals(bot.id, scope).await?;
+        let (deals, unreadable) = self.all_deals(bot.id, scope).await?;
         let (realized, usd) = realized(&deals);
         let mut by_status = BTreeMap::new();
         let max_so = bot.settings.max_safety_orders.unwrap_or(0) as usize;
@@ -893,6 +915,7 @@ impl BotformServer {
         budget::fit(&mut lines, budget::ANSWER_BUDGET / 2 - 2_000);
         let stop_losses = by_status.get("stop_loss_finished").copied().unwrap_or(0);
         Ok(Json(DealsAnswer {
+            unreadable_deals: unreadable,
             bot_id: bot.id,
             bot_name: bot.settings.name.clone().unwrap_or_default(),
             deals_total: total,
@@ -996,9 +1019,10 @@ impl BotformServer {
             .profit_by_day(bot.id, 30)
             .await
             .map_err(|e| e.to_string())?;
-        let deals = self.all_deals(bot.id, None).await?;
+        let (deals, unreadable) = self.all_deals(bot.id, None).await?;
         let (realized, usd) = realized(&deals);
         Ok(Json(PerformanceAnswer {
+            unreadable_deals: unreadable,
             bot_id: bot.id,
             bot_name: bot.settings.name.clone().unwrap_or_default(),
             deals_stats: serde_json::to_value(stats).unwrap_or(Value::Null),

@@ -132,6 +132,22 @@ impl ClientConfig {
     }
 }
 
+/// A page of deals: those read, those that could not be, and how many 3Commas sent.
+#[derive(Debug, Clone, Default)]
+pub struct DealsPage {
+    pub deals: Vec<Deal>,
+    pub unreadable: Vec<UnreadableDeal>,
+    /// Items on the page, read or not (a full page means there may be more).
+    pub seen: usize,
+}
+
+/// A deal 3Commas sent in a form botform cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct UnreadableDeal {
+    pub id: Option<i64>,
+    pub reason: String,
+}
+
 /// The bots of a list request: those read, and those that could not be.
 #[derive(Debug, Clone, Default)]
 pub struct BotList {
@@ -481,6 +497,19 @@ impl Client {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<Deal>, ApiError> {
+        Ok(self.deals_page(bot_id, scope, limit, offset).await?.deals)
+    }
+
+    /// One page of deals, decoded deal by deal: a deal botform cannot read (a counter sent as
+    /// text, a field of a new shape) is reported with its id and why, and the rest stay usable,
+    /// as bots are (review M3, L-6).
+    pub async fn deals_page(
+        &self,
+        bot_id: Option<i64>,
+        scope: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<DealsPage, ApiError> {
         let mut query = vec![
             ("limit", limit.min(1000).to_string()),
             ("offset", offset.to_string()),
@@ -491,7 +520,25 @@ impl Client {
         if let Some(s) = scope {
             query.push(("scope", s.to_string()));
         }
-        self.get("/ver1/deals", &query).await
+        let items: Vec<serde_json::Value> = self.get("/ver1/deals", &query).await?;
+        let mut page = DealsPage {
+            seen: items.len(),
+            ..DealsPage::default()
+        };
+        for item in items {
+            let id = item["id"].as_i64();
+            match serde_json::from_value::<Deal>(item) {
+                Ok(deal) => page.deals.push(deal),
+                Err(e) => {
+                    tracing::warn!("a deal botform cannot read (id {id:?}): {e}");
+                    page.unreadable.push(UnreadableDeal {
+                        id,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(page)
     }
 
     pub async fn deal(&self, id: i64) -> Result<Deal, ApiError> {

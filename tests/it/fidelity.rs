@@ -763,3 +763,55 @@ fn one_origin_however_it_is_spelt() {
     );
     assert_ne!(canonical_origin("http://127.0.0.1:8081"), one);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_odd_deal_is_reported_and_never_fails_the_rest() {
+    // Before (M3, L-6): deals were decoded as one strict list, so one deal in a new shape failed
+    // `deals` and `bot_performance` entirely.
+    let sandbox = tokio::task::spawn_blocking(|| SandboxProcess::spawn(None, &[]))
+        .await
+        .unwrap();
+    let client = client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    let bot = client
+        .create_bot(&BotParams::create(BINANCE, &bot_settings("odd deals")))
+        .await
+        .unwrap();
+    let url = sandbox.url.clone();
+    let post = |body: Value| {
+        let url = url.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/__sandbox/deals"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    post(serde_json::json!({"bot_id": bot.id, "status": "completed", "final_profit": "1.5"})).await;
+    let odd = post(serde_json::json!({
+        "bot_id": bot.id,
+        "status": "bought",
+        "completed_safety_orders_count": {"a": "shape botform has never seen"},
+    }))
+    .await;
+    let page = client.deals_page(Some(bot.id), None, 100, 0).await.unwrap();
+    assert_eq!(page.seen, 2);
+    assert_eq!(page.deals.len(), 1, "the readable deal is read");
+    assert_eq!(page.unreadable.len(), 1);
+    assert_eq!(
+        page.unreadable[0].id,
+        odd["id"].as_i64(),
+        "reported by its id"
+    );
+    assert!(
+        client.deals(Some(bot.id), None, 100, 0).await.is_ok(),
+        "the plain list does not fail either"
+    );
+    tokio::task::spawn_blocking(move || drop(sandbox))
+        .await
+        .unwrap();
+}
