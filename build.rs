@@ -32,7 +32,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
 }
 
-/// `YYYY-MM-DD` (UTC) of a Unix time: Howard Hinnant's days-to-civil algorithm.
+/// `YYYY-MM-DD` (UTC) of a Unix time: Howard Hinnant's days-to-civil algorithm. (The crate's
+/// `timefmt` has the same; a build script cannot use the crate it builds.)
 fn civil_date(seconds: i64) -> String {
     let z = seconds.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::HumanOrJson as Format;
 use super::Output;
 use crate::engine::apply::{self, ApplyError, ApplyOptions, ApplyReport};
 use crate::engine::plan::{Action, Plan};
@@ -37,12 +38,6 @@ pub struct Args {
     /// document on stdout; the plan and progress go to stderr). JSON needs --auto-approve.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 pub fn run(args: Args, output: Output) -> ExitCode {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use super::HumanOrJson as Format;
 use crate::engine::plan::answered_in;
 use crate::engine::target;
 use crate::model::enums::TradingMode;
@@ -22,12 +23,6 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Human,
-    Json,
 }
 
 /// One check: what was looked at, what was found, and what to do when it failed.

@@ -136,6 +136,13 @@ pub enum Command {
     Fmt(fmt::Args),
 }
 
+/// How a command that reports either to people or to programs reports (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HumanOrJson {
+    Human,
+    Json,
+}
+
 /// Output settings shared by commands, resolved once.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {

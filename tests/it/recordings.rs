@@ -51,6 +51,10 @@ async fn replay(recording: Recording) -> (SocketAddr, tokio::task::JoinHandle<()
 async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError> {
     let segments: Vec<&str> = recording.path.trim_start_matches('/').split('/').collect();
     let entries = recording.response.as_array().map_or(0, Vec::len);
+    let query: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(recording.query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     match segments.as_slice() {
         ["ver1", "accounts"] => client
             .accounts()
@@ -73,26 +77,14 @@ async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError
             .bot(id.parse().unwrap())
             .await
             .map(|b| format!("bot {}", b.id)),
-        ["ver1", "accounts", "currency_rates"] => {
-            let query: std::collections::HashMap<String, String> =
-                url::form_urlencoded::parse(recording.query.as_deref().unwrap_or("").as_bytes())
-                    .into_owned()
-                    .collect();
-            client
-                .currency_rates(&query["market_code"], &query["pair"])
-                .await
-                .map(|r| format!("rates with {} fields", r.len()))
-        }
-        ["ver1", "accounts", "market_pairs"] => {
-            let query: std::collections::HashMap<String, String> =
-                url::form_urlencoded::parse(recording.query.as_deref().unwrap_or("").as_bytes())
-                    .into_owned()
-                    .collect();
-            client
-                .market_pairs(&query["market_code"])
-                .await
-                .map(|p| format!("{} pairs", p.len()))
-        }
+        ["ver1", "accounts", "currency_rates"] => client
+            .currency_rates(&query["market_code"], &query["pair"])
+            .await
+            .map(|r| format!("rates with {} fields", r.len())),
+        ["ver1", "accounts", "market_pairs"] => client
+            .market_pairs(&query["market_code"])
+            .await
+            .map(|p| format!("{} pairs", p.len())),
         ["ver1", "accounts", id, "account_table_data"] => client
             .account_balances(id.parse().unwrap())
             .await
