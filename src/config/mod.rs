@@ -91,10 +91,8 @@ fn has_error_within(diagnostics: &[Diagnostic], records: &[source::Span]) -> boo
 /// Load and check the config at `paths` (files or directories).
 ///
 /// Files named alone (no directory among `paths`) that refer to accounts, templates or strategy
-/// sets they do not define are checked with the other config files of their directories (beside
-/// them, not below), where those are, as the MCP server checks a file with its whole root. Only the named files' bots
-/// and problems are reported; errors in the other files show as one error, and only when
-/// something the named files use was lost to them.
+/// sets they do not define are checked with the config files beside them (see
+/// [`check_with_neighbours`]), as the MCP server checks a file with its whole root.
 pub fn check(paths: &[PathBuf]) -> Checked {
     let alone = finish(load::load(paths));
     // Files that define all they use are checked as they are: context is read only for what
@@ -103,6 +101,14 @@ pub fn check(paths: &[PathBuf]) -> Checked {
     if paths.is_empty() || !paths.iter().all(|p| p.is_file()) || !needs_context {
         return alone;
     }
+    check_with_neighbours(paths)
+}
+
+/// Check `paths` (files) with the other config files of their directories (beside them, not
+/// below). Only the named files' bots and problems are reported; errors in the other files show
+/// as one error, and only when something the named files use was lost to them. The blacklist
+/// counts only when a named file defines it.
+fn check_with_neighbours(paths: &[PathBuf]) -> Checked {
     let named: std::collections::HashSet<PathBuf> = paths
         .iter()
         .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))

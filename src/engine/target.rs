@@ -112,34 +112,26 @@ pub fn choose() -> Result<Choice, ApiError> {
     } else {
         "THREECOMMAS_API_KEY is not set"
     };
-    let why = match (
-        set.iter().filter(|k| *k != "THREECOMMAS_API_KEY").count(),
-        in_ci(),
-    ) {
-        (0, true) => "this is CI (CI=true)".to_string(),
-        (_, ci) => {
-            let others: Vec<&str> = set
-                .iter()
-                .map(String::as_str)
-                .filter(|k| *k != "THREECOMMAS_API_KEY")
-                .collect();
-            let mut why = if others.is_empty() {
-                "it is set".to_string()
-            } else {
-                format!(
-                    "{} {} set",
-                    others.join(", "),
-                    if others.len() == 1 { "is" } else { "are" }
-                )
-            };
-            if ci {
-                why.push_str(", and this is CI (CI=true)");
-            }
-            why
-        }
+    let others: Vec<&str> = set
+        .iter()
+        .map(String::as_str)
+        .filter(|k| *k != "THREECOMMAS_API_KEY")
+        .collect();
+    let mut reasons = Vec::new();
+    if !others.is_empty() {
+        let verb = if others.len() == 1 { "is" } else { "are" };
+        reasons.push(format!("{} {verb} set", others.join(", ")));
+    }
+    if in_ci() {
+        reasons.push("this is CI (CI=true)".to_string());
+    }
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(", but {}", reasons.join(", and "))
     };
     Err(ApiError::Config(format!(
-        "{key}, but {why}: botform will not fall back to its built-in sandbox here. Set THREECOMMAS_API_KEY (with THREECOMMAS_API_SECRET or THREECOMMAS_PRIVATE_KEY_FILE), or ask for the sandbox with --sandbox or THREECOMMAS_TARGET=sandbox"
+        "{key}{why}: botform will not fall back to its built-in sandbox here. Set THREECOMMAS_API_KEY (with THREECOMMAS_API_SECRET or THREECOMMAS_PRIVATE_KEY_FILE), or ask for the sandbox with --sandbox or THREECOMMAS_TARGET=sandbox"
     )))
 }
 
