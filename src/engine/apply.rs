@@ -548,22 +548,46 @@ async fn run_change(
             let Some(id) = change.bot_id else {
                 return Err(malformed(change, "a delete that names no bot"));
             };
-            // A deal may have started since the re-read: look once more, right before.
+            // Switch the bot off first, so no deal can start between the last look and the
+            // delete; look once more; and switch it back on when the delete does not happen
+            // (review L10).
+            let was_enabled = match client.bot(id).await {
+                Ok(bot) => bot.to_model().is_enabled,
+                Err(e) => return Err(failure(change, &e, e.is_ambiguous())),
+            };
+            if was_enabled {
+                settle_toggle(client, id, false).await?;
+            }
+            let restore = || async {
+                if was_enabled {
+                    // Best effort: the failure below says what happened either way.
+                    let _ = settle_toggle(client, id, true).await;
+                }
+            };
             match client.bot(id).await {
                 Ok(bot) if bot.to_model().active_deals_count > 0 => {
+                    restore().await;
                     return Err(failure(
                         change,
                         &ApiError::Config(format!(
-                            "not deleted: it has {} active deal(s) now",
-                            bot.to_model().active_deals_count
+                            "not deleted: it has {} active deal(s) now{}",
+                            bot.to_model().active_deals_count,
+                            if was_enabled {
+                                "; switched on again"
+                            } else {
+                                ""
+                            }
                         )),
                         false,
                     ));
                 }
                 Ok(_) => {}
-                Err(e) => return Err(failure(change, &e, e.is_ambiguous())),
+                Err(e) => {
+                    restore().await;
+                    return Err(failure(change, &e, e.is_ambiguous()));
+                }
             }
-            settle(
+            let deleted = settle(
                 || async { client.delete_bot(id).await },
                 || async {
                     match client.bot(id).await {
@@ -574,8 +598,14 @@ async fn run_change(
                 },
                 change,
             )
-            .await
-            .map(|()| ("deleted".to_string(), Some(id)))
+            .await;
+            if let Err(failed) = &deleted
+                && !failed.unresolved
+            {
+                // 3Commas refused the delete: the bot stays, as it was.
+                restore().await;
+            }
+            deleted.map(|()| ("deleted".to_string(), Some(id)))
         }
     }
 }

@@ -815,3 +815,51 @@ async fn one_odd_deal_is_reported_and_never_fails_the_rest() {
         .await
         .unwrap();
 }
+
+#[test]
+fn a_delete_switches_the_bot_off_first_and_back_on_when_refused() {
+    // Before (L10): a deal could start between the last look and the delete, and a refused
+    // delete left nothing to tell; now the bot is off while it goes, and on again if it stays.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\nenabled = true\n");
+    apply(against(&sandbox), dir.path()).success();
+    let id = sandbox.bot("steps")["id"].as_i64().unwrap();
+    // 3Commas refuses to delete this bot (`deletable?: false` in its entity).
+    sandbox.control_post(
+        &format!("/__sandbox/bots/{id}"),
+        serde_json::json!({ "deletable?": false }),
+    );
+    one_bot(dir.path(), "absent = true\n");
+    sandbox.control_post("/__sandbox/stats/reset", serde_json::json!({}));
+    against(&sandbox)
+        .args(["apply", "--auto-approve", "--allow-delete", "--force"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let stats = sandbox.control_get("/__sandbox/stats");
+    let calls = &stats["by_endpoint"];
+    assert_eq!(calls["POST /ver1/bots/{id}/disable"], 1, "{stats}");
+    assert_eq!(calls["POST /ver1/bots/{id}/enable"], 1, "{stats}");
+    assert_eq!(
+        sandbox.bot("steps")["is_enabled"],
+        true,
+        "switched on again"
+    );
+    // Deletable, it goes, switched off first.
+    sandbox.control_post(
+        &format!("/__sandbox/bots/{id}"),
+        serde_json::json!({ "deletable?": true }),
+    );
+    against(&sandbox)
+        .args(["apply", "--auto-approve", "--allow-delete", "--force"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    assert!(
+        sandbox.control_get("/__sandbox/state")["real"]["bots"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+}
