@@ -170,7 +170,13 @@ fn download_candles(args: &Args, exchange: FromExchange) -> Result<PathBuf, Stri
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     let to = time_arg(&args.to, "to")?.unwrap_or(now).min(now);
+    // The config is valid before anything is fetched: its pairs name the cache files.
     let checked = crate::config::check(&super::paths_or_cwd(args.paths.clone()));
+    if !checked.is_valid() {
+        let mut err = io::stderr();
+        let _ = super::validate::write_human(&mut err, &checked, false, false);
+        return Err("the config has errors: nothing was downloaded".into());
+    }
     let mut pairs = std::collections::BTreeSet::new();
     for bot in &checked.bots {
         let chosen =

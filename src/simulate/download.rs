@@ -58,9 +58,20 @@ impl Exchange {
     }
 }
 
-/// The exchange symbol of a 3Commas pair, and whether it is a USDT perpetual.
+/// The exchange symbol of a 3Commas pair, and whether it is a USDT perpetual. `None` for
+/// anything but two non-empty runs of capital letters and digits around one `_`: the pair also
+/// names the cache file, so `USDT_BTC/../../x` must never reach a path.
 pub fn symbol(pair: &str) -> Option<(String, bool)> {
     let (quote, base) = pair.split_once('_')?;
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 32
+            && p.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    };
+    if !part(quote) || !part(base) {
+        return None;
+    }
     if base.len() > quote.len() && base.ends_with(quote) {
         return Some((base.to_string(), true));
     }
@@ -308,6 +319,17 @@ mod tests {
         assert_eq!(symbol("USDT_BTC"), Some(("BTCUSDT".into(), false)));
         assert_eq!(symbol("USDT_BTCUSDT"), Some(("BTCUSDT".into(), true)));
         assert_eq!(symbol("BTC_ETH"), Some(("ETHBTC".into(), false)));
+        // The pair names the cache file: nothing that could leave the cache passes.
+        for hostile in [
+            "USDT_BTC/../../x",
+            "USDT_",
+            "_BTC",
+            "USDT_btc",
+            "USDT_BTC_ETH",
+            "..\\x_Y",
+        ] {
+            assert_eq!(symbol(hostile), None, "{hostile}");
+        }
         assert_eq!(Exchange::Binance.interval(300_000).as_deref(), Some("5m"));
         assert_eq!(Exchange::Bybit.interval(300_000).as_deref(), Some("5"));
         assert_eq!(Exchange::Bybit.interval(86_400_000).as_deref(), Some("D"));

@@ -251,3 +251,45 @@ fn aliases_to_a_long_string_are_bounded_by_bytes_not_by_nodes() {
         );
     }
 }
+
+#[test]
+fn a_pair_that_would_leave_the_cache_is_refused_before_any_download() {
+    // Before: `--candles-from` downloaded before the config was checked, and the pair named the
+    // cache file: `USDT_BTC/../../x` wrote outside the cache.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        "[accounts.main]\nname = \"Binance Spot\"\n\n[[bots]]\nname = \"b\"\naccount = \"main\"\npairs = [\"USDT_BTC/../../escape\"]\nstart = [{ strategy = \"nonstop\" }]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 1\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit = 1\ntake_profit_type = \"total\"\n",
+    )
+    .unwrap();
+    // An exchange that answers nothing: were a download tried, it would say so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    super::botform()
+        .env("BOTFORM_BINANCE_URL", &url)
+        .env("BOTFORM_CACHE_DIR", cache.path().join("candles"))
+        .arg("backtest")
+        .arg(dir.path())
+        .args(["--candles-from", "binance", "--from", "2025-01-01"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nothing was downloaded"))
+        .stderr(predicate::str::contains("download failed").not());
+    let leaked: Vec<_> = walk_files(cache.path());
+    assert!(leaked.is_empty(), "nothing written: {leaked:?}");
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk_files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
