@@ -183,15 +183,29 @@ struct MietteView<'s> {
 /// A source file as miette reads it: only the lines around a span, found through the file's
 /// line index, so rendering many diagnostics of a large file stays linear (miette's own reader
 /// scans from the start of the text for each one, and the text would be copied for each).
-#[derive(Debug, Clone)]
-struct Excerpt<'s>(
-    &'s crate::config::source::SourceFile,
-    std::borrow::Cow<'s, str>,
-);
+/// Its text is the file's as [`shown_in_place`] made it, once per file per rendering.
+#[derive(Debug, Clone, Copy)]
+struct Excerpt<'s>(&'s crate::config::source::SourceFile, &'s str);
 
-impl<'s> Excerpt<'s> {
-    fn of(file: &'s crate::config::source::SourceFile) -> Excerpt<'s> {
-        Excerpt(file, shown_in_place(&file.text))
+/// Each source's text made safe to show, by file id, for one rendering.
+struct ShownSources<'s> {
+    sources: &'s SourceSet,
+    texts: Vec<std::borrow::Cow<'s, str>>,
+}
+
+impl<'s> ShownSources<'s> {
+    fn new(sources: &'s SourceSet) -> ShownSources<'s> {
+        ShownSources {
+            sources,
+            texts: sources
+                .iter()
+                .map(|(_, f)| shown_in_place(&f.text))
+                .collect(),
+        }
+    }
+
+    fn excerpt(&self, id: crate::config::source::FileId) -> Excerpt<'_> {
+        Excerpt(self.sources.get(id), &self.texts[id.0 as usize])
     }
 }
 
@@ -291,7 +305,8 @@ impl miette::Diagnostic for MietteView<'_> {
     }
 }
 
-fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
+fn miette_view<'s>(d: &Diagnostic, shown_sources: &'s ShownSources<'_>) -> MietteView<'s> {
+    let sources = shown_sources.sources;
     let severity = match d.severity {
         Severity::Error => miette::Severity::Error,
         Severity::Warning => miette::Severity::Warning,
@@ -318,7 +333,7 @@ fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
                 code: d.code,
                 severity: miette::Severity::Advice,
                 help: None,
-                source: Some(Excerpt::of(file)),
+                source: Some(shown_sources.excerpt(label.span.file)),
                 labels: vec![miette::LabeledSpan::new(
                     Some("here".into()),
                     start,
@@ -338,7 +353,7 @@ fn miette_view<'s>(d: &Diagnostic, sources: &'s SourceSet) -> MietteView<'s> {
         code: d.code,
         severity,
         help: d.help.as_deref().map(|h| shown(h).into_owned()),
-        source: primary_file.map(|f| Excerpt::of(sources.get(f))),
+        source: primary_file.map(|f| shown_sources.excerpt(f)),
         labels,
         related,
     }
@@ -359,8 +374,9 @@ pub fn render_human(
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(100)
         .with_context_lines(1);
+    let shown = ShownSources::new(sources);
     for d in diagnostics.iter().take(MAX_RENDERED) {
-        let view = miette_view(d, sources);
+        let view = miette_view(d, &shown);
         let mut text = String::new();
         handler
             .render_report(&mut text, &view)

@@ -245,17 +245,17 @@ impl BotformServer {
         }
         let deadline = tokio::time::Instant::now() + limit;
         let mut sent = usize::MAX;
-        let mut started_from = first.then(|| Progress {
+        // With event-driven answers, `apply` answers with the state before any write: built
+        // here, so it cannot have ended, however fast the apply runs.
+        let mut started_from = (first && event_driven).then(|| Progress {
             target: rx.borrow().target.clone(),
             total: rx.borrow().total,
             ..Progress::default()
         });
         loop {
-            let now = match started_from.take() {
-                // The apply's state before any write: it cannot have ended.
-                Some(initial) if event_driven => initial,
-                _ => rx.borrow_and_update().clone(),
-            };
+            let now = started_from
+                .take()
+                .unwrap_or_else(|| rx.borrow_and_update().clone());
             if now.done != sent
                 && !now.last.is_empty()
                 && self.log_enabled(context, LoggingLevel::Info).await

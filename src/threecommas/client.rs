@@ -213,23 +213,18 @@ impl Client {
             .build()
             .map_err(|e| ApiError::Config(format!("cannot start the HTTP client: {e}")))?;
         Ok(Client {
+            // One window per API origin: it holds every key's requests (so it bounds each key
+            // as a window per key would) and the IP's bans.
             limiter: Arc::new(match config.shared_budget {
-                true => {
-                    let pace = crate::files::state_dir().join("pace");
-                    let budget = |name: String| {
-                        super::ratelimit::SharedBudget::new(
-                            pace.join(name),
-                            Duration::from_secs(60),
-                        )
-                    };
-                    RateLimiter::shared(
-                        config.requests_per_minute,
-                        vec![
-                            budget(format!("{}.json", identity_of(&config))),
-                            budget(format!("origin-{}.json", origin_id(&config.base_url))),
-                        ],
-                    )
-                }
+                true => RateLimiter::shared(
+                    config.requests_per_minute,
+                    super::ratelimit::SharedBudget::new(
+                        crate::files::state_dir()
+                            .join("pace")
+                            .join(format!("origin-{}.json", origin_id(&config.base_url))),
+                        Duration::from_secs(60),
+                    ),
+                ),
                 false => RateLimiter::new(config.requests_per_minute),
             }),
             config: Arc::new(config),
@@ -762,16 +757,6 @@ pub fn origin_id(base_url: &str) -> String {
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// See [`Client::identity`].
-fn identity_of(config: &ClientConfig) -> String {
-    let text = format!(
-        "botform target v1\n{}\n{}",
-        config.base_url,
-        config.credentials.api_key()
-    );
-    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
 }
 
 impl Client {

@@ -1,11 +1,11 @@
 //! Client-side pacing: stay under 3Commas' request limit without being told, and when a 429 comes
 //! anyway, pause every request (not just the one that failed) instead of retrying into a ban.
 //!
-//! 3Commas counts requests per key, and bans per IP: with shared budgets (small state files
+//! 3Commas counts requests per key, and bans per IP: with a shared budget (a small state file
 //! under botform's state dir, changed under an OS lock) every botform process on the machine
-//! draws from one window per key and one per API origin (the machine's IP as 3Commas sees it),
-//! so `plan --out` then `apply --plan` right away, two CI steps, or two keys, never add up to a
-//! 429. A 418 ban is written into the origin's file with its end (`Retry-After` when 3Commas
+//! draws from one window per API origin (the machine's IP as 3Commas sees it; it holds every
+//! key's requests, so it bounds each key too), so `plan --out` then `apply --plan` right away,
+//! two CI steps, or two keys, never add up to a 429. A 418 ban is written into the origin's file with its end (`Retry-After` when 3Commas
 //! sends one, else a default that doubles with each ban within three days, from 2 minutes up to
 //! 3 days, as 3Commas escalates): until then no process sends anything, and each says when it may
 //! try again.
@@ -45,8 +45,8 @@ pub struct RateLimiter {
     /// A minute, as 3Commas counts; shorter only in tests.
     window: Duration,
     state: Mutex<State>,
-    /// The windows shared with other processes: the key's, then the API origin's.
-    shared: Vec<SharedBudget>,
+    /// The window shared with other processes: the API origin's.
+    shared: Option<SharedBudget>,
     clock: ClockHandle,
 }
 
@@ -191,26 +191,24 @@ impl RateLimiter {
             per_minute: per_minute.max(1) as usize,
             window: WINDOW,
             state: Mutex::new(State::default()),
-            shared: Vec::new(),
+            shared: None,
             clock: ClockHandle(system_clock()),
         }
     }
 
-    /// The same, also drawing from windows shared with every process that uses `budgets` (the
-    /// key's, then the API origin's, which also keeps bans).
-    pub fn shared(per_minute: u32, budgets: Vec<SharedBudget>) -> Self {
+    /// The same, also drawing from a window shared with every process that uses `budget` (the
+    /// API origin's, which also keeps bans).
+    pub fn shared(per_minute: u32, budget: SharedBudget) -> Self {
         RateLimiter {
-            window: budgets.first().map_or(WINDOW, |b| b.window),
-            clock: budgets
-                .first()
-                .map_or_else(|| ClockHandle(system_clock()), |b| b.clock.clone()),
-            shared: budgets,
+            window: budget.window,
+            clock: budget.clock.clone(),
+            shared: Some(budget),
             ..RateLimiter::new(per_minute)
         }
     }
 
     /// Wait until one more request fits in the window (and any pause is over), here and in the
-    /// shared windows; refused at once while a ban holds, here or in any process.
+    /// shared window; refused at once while a ban holds, here or in any process.
     pub async fn acquire(&self) -> Result<(), BannedUntil> {
         if let Some(until) = self.state.lock().await.banned_until
             && until > (self.clock.0)()
@@ -218,7 +216,7 @@ impl RateLimiter {
             return Err(BannedUntil(until));
         }
         self.acquire_local().await;
-        for shared in &self.shared {
+        if let Some(shared) = &self.shared {
             loop {
                 match shared.try_take(self.per_minute) {
                     Take::Go => break,
@@ -263,7 +261,7 @@ impl RateLimiter {
 
     /// Stop every request for `duration` (after a 429).
     pub async fn pause(&self, duration: Duration) {
-        for shared in &self.shared {
+        if let Some(shared) = &self.shared {
             shared.pause(duration);
         }
         let mut state = self.state.lock().await;
@@ -277,9 +275,8 @@ impl RateLimiter {
         let now = (self.clock.0)();
         let mut until = self
             .shared
-            .iter()
-            .filter_map(|s| s.ban(retry_after))
-            .max()
+            .as_ref()
+            .and_then(|s| s.ban(retry_after))
             .unwrap_or(0);
         let mut state = self.state.lock().await;
         if until == 0 {
