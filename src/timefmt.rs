@@ -47,11 +47,15 @@ pub fn parse_iso(iso: &str) -> Option<i64> {
 
 /// Now, as ISO 8601, UTC, to the second.
 pub fn now_iso() -> String {
-    let ms = std::time::SystemTime::now()
+    iso(now_unix() * 1000)
+}
+
+/// Now, in seconds since 1970.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    iso(ms)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Milliseconds since 1970 as ISO 8601, UTC, to the second.

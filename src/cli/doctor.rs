@@ -164,11 +164,20 @@ fn write_human(
 /// Every check that needs the network; stops at the first one later checks depend on.
 async fn examine(client: &Client) -> Vec<Check> {
     let mut checks = Vec::new();
-    if let Err(e) = client.ping().await {
-        checks.push(Check::fail("reach", e.to_string(), advice(&e, "")));
-        return checks;
+    // `/ver1/ping` and `/ver1/time` are in 3Commas' legacy docs only (review L-3): a server that
+    // answers them with an error still answers, so only no answer at all stops the checks.
+    match client.ping().await {
+        Ok(()) => checks.push(Check::pass("reach", "3Commas answers /ver1/ping")),
+        Err(e) if e.status().is_some() => checks.push(Check::warn(
+            "reach",
+            format!("3Commas answered /ver1/ping with an error ({e})"),
+            "nothing to do if the checks below pass: /ver1/ping is not in 3Commas' current docs",
+        )),
+        Err(e) => {
+            checks.push(Check::fail("reach", e.to_string(), advice(&e, "")));
+            return checks;
+        }
     }
-    checks.push(Check::pass("reach", "3Commas answers /ver1/ping"));
     match client.server_time().await {
         Ok(server) => {
             let local = std::time::SystemTime::now()
@@ -176,17 +185,22 @@ async fn examine(client: &Client) -> Vec<Check> {
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
             let skew = (server - local).abs();
+            // 3Commas' signatures carry no time, so a skew never refuses a request: a warning.
             checks.push(if skew <= 30 {
                 Check::pass("clock", format!("within {skew} s of 3Commas' clock"))
             } else {
-                Check::fail(
+                Check::warn(
                     "clock",
                     format!("{skew} s away from 3Commas' clock"),
-                    "set this machine's clock (NTP): times in plans and deal analytics would be off",
+                    "set this machine's clock (NTP): requests still work, but times in plans, the late-create window and deal analytics would be off",
                 )
             });
         }
-        Err(e) => checks.push(Check::fail("clock", e.to_string(), advice(&e, ""))),
+        Err(e) => checks.push(Check::warn(
+            "clock",
+            format!("3Commas' clock could not be read ({e})"),
+            "nothing to do if the checks below pass: /ver1/time is not in 3Commas' current docs",
+        )),
     }
     match client.validate_credentials().await {
         Ok(()) => checks.push(Check::pass("key", "accepted (/ver1/validate)")),

@@ -68,6 +68,9 @@ struct ServeArgs {
     /// Make update_pairs_black_list add pairs instead of replacing the list.
     #[arg(long)]
     blacklist_adds: bool,
+    /// Serve only what 3Commas' current docs list: /ver1/ping and /ver1/time answer 404.
+    #[arg(long)]
+    current_docs_only: bool,
     /// Answer bot reads in the odd shapes real responses have had: keys missing, nulls for
     /// empty lists, counters as strings, unknown keys.
     #[arg(long)]
@@ -111,6 +114,7 @@ pub fn run(args: Args) -> ExitCode {
         rate_limit: args.rate_limit,
         block: Duration::from_secs(args.rate_limit_block),
         blacklist_adds: args.blacklist_adds,
+        current_docs_only: args.current_docs_only,
         quirks: args.quirks,
         market,
     };

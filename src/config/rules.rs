@@ -774,6 +774,14 @@ fn check_bot(
             "add `stop_loss_timeout_in_seconds = 300`",
         );
     }
+    if spec.sl_to_breakeven_enabled == Some(true) && spec.sl_to_breakeven_data.is_none() {
+        c.error(
+            "sl_to_breakeven_enabled",
+            "missing-field",
+            "moving the stop loss to break-even needs `sl_to_breakeven_data`, which 3Commas requires with it".into(),
+            "add `sl_to_breakeven_data = { upper_breakeven_limit = 1 }` (0: the average price, 1: the first take-profit step)",
+        );
+    }
     match spec.leverage_type {
         Some(LeverageType::Isolated) if spec.leverage_custom_value.is_none() => c.error(
             "leverage_type",

@@ -19,8 +19,10 @@ use tokio::sync::Semaphore;
 
 use super::desired::SourceRef;
 use super::lease::{self, Started};
+use super::memory::Memory;
 use super::plan::{Action, Change, LiveState, Plan, comparable, staleness};
 use super::target::Target;
+use crate::diagnostic::shown;
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
 use crate::threecommas::wire::{BotParams, WireBot};
@@ -115,6 +117,10 @@ pub struct Outcome {
     pub bot_id: Option<i64>,
     /// What was done, or why it failed.
     pub result: Result<String, Failure>,
+    /// A create settled in favour of the twin another apply made at the same time (`bot_id`):
+    /// that bot is the other apply's to finish, so this one neither switches nor reads it back.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub left_to_another_apply: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -322,6 +328,8 @@ pub async fn apply(
         bots: bots.bots,
         unreadable: bots.unreadable,
         blacklist,
+        pending_creates: Vec::new(),
+        remembered: Default::default(),
     };
     let moved = staleness(plan, &live);
     if !moved.is_empty() {
@@ -348,7 +356,19 @@ pub async fn apply(
         .filter(|c| c.action == Action::Create)
         .filter_map(started)
         .collect();
-    if let Err(e) = lease.record_creates(&creating) {
+    // A create another apply sent since this plan was made, with no clear answer yet, may still
+    // land: creating the same bot now could make its twin (review M1).
+    let journal = lease.journal().clone();
+    let in_flight: Vec<String> = journal
+        .pending()
+        .into_iter()
+        .filter(|p| creating.contains(&p.started))
+        .map(|p| format!("bot \"{}\": {}", shown(&p.started.name), p.reason()))
+        .collect();
+    if !in_flight.is_empty() {
+        return Err(ApplyError::Refused(Refusal::Stale(in_flight)));
+    }
+    if let Err(e) = journal.record_creates(&creating) {
         return Err(ApplyError::Lease(e));
     }
     let mut report = ApplyReport::default();
@@ -365,6 +385,9 @@ pub async fn apply(
     let mut toggles: Vec<(String, i64, bool)> = Vec::new();
     for phase in phases {
         if phase == Action::Delete {
+            // Another apply (on another machine, or one a local lock cannot see) may have
+            // created the same bots at the same time: settle twins before anything is switched on.
+            settle_twins(client, plan, &mut report, &mut toggles, &progress).await;
             // Enable/disable after every create and update, before any delete.
             switch(client, std::mem::take(&mut toggles), &mut report, &progress).await;
             // The journal keeps only the creates (of this apply or an interrupted one) whose
@@ -375,7 +398,15 @@ pub async fn apply(
                     .iter()
                     .any(|o| o.change == i && o.result.is_err())
             };
-            let unfinished: BTreeSet<Started> = plan
+            // A create whose answer stayed unclear may still land (see `lease::Pending`).
+            let may_land = |i: usize| {
+                report.outcomes.iter().any(|o| {
+                    o.change == i
+                        && o.action == Action::Create
+                        && o.result.as_ref().is_err_and(|f| f.unresolved)
+                })
+            };
+            let unfinished: BTreeMap<Started, bool> = plan
                 .changes
                 .iter()
                 .enumerate()
@@ -383,9 +414,9 @@ pub async fn apply(
                     (c.action == Action::Create || finishes_half_made(c, &options.half_made))
                         && failed(*i)
                 })
-                .filter_map(|(_, c)| started(c))
+                .filter_map(|(i, c)| Some((started(c)?, may_land(i))))
                 .collect();
-            if let Err(e) = lease.keep_unfinished(&unfinished) {
+            if let Err(e) = journal.keep_unfinished(&unfinished) {
                 progress(format!(
                     "warning: cannot update the journal of creates: {e}"
                 ));
@@ -399,11 +430,12 @@ pub async fn apply(
             .enumerate()
             .filter(|(_, c)| c.action == phase)
         {
-            let (client, change, live_bots, semaphore) = (
+            let (client, change, live_bots, semaphore, journal) = (
                 client.clone(),
                 change.clone(),
                 live_bots.clone(),
                 semaphore.clone(),
+                journal.clone(),
             );
             let (progress, done) = (progress.clone(), done.clone());
             tasks.spawn(async move {
@@ -411,7 +443,7 @@ pub async fn apply(
                     .acquire_owned()
                     .await
                     .expect("semaphore is never closed");
-                let result = run_change(&client, &change, &live_bots).await;
+                let result = run_change(&client, &change, &live_bots, &journal).await;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 match &result {
                     Ok((what, _)) => progress(format!("[{n}/{total}] {}: {what}", change.address)),
@@ -442,6 +474,7 @@ pub async fn apply(
                 action: change.action,
                 bot_id,
                 result: result.map(|(what, _)| what),
+                left_to_another_apply: false,
             });
         }
     }
@@ -462,7 +495,42 @@ pub async fn apply(
             None => report.not_taken.push(note),
         }
     }
+    // Still inside the lease: remember what 3Commas will not show back.
+    if let Err(e) = remember(&target.identity, plan, &report) {
+        progress(format!(
+            "warning: cannot save what was sent of the fields 3Commas does not show ({e}); the next plan sends them again"
+        ));
+    }
+    drop(lease);
     Ok(report)
+}
+
+/// Note in the target's memory what each successful create and update sent of the write-only
+/// fields, and forget deleted bots (see [`super::memory`]).
+fn remember(identity: &str, plan: &Plan, report: &ApplyReport) -> std::io::Result<()> {
+    let mut memory = Memory::load(identity);
+    let before = memory.clone();
+    for outcome in report.outcomes.iter().filter(|o| o.result.is_ok()) {
+        let (Some(change), Some(id)) = (plan.changes.get(outcome.change), outcome.bot_id) else {
+            continue;
+        };
+        match (outcome.action, &change.settings) {
+            (Action::Create | Action::Update, Some(sent)) if !outcome.left_to_another_apply => {
+                memory.record(
+                    id,
+                    change.account_id.unwrap_or_default(),
+                    change.bot_name.as_deref(),
+                    sent,
+                )
+            }
+            (Action::Delete, _) => memory.forget(id),
+            _ => {}
+        }
+    }
+    if memory == before {
+        return Ok(());
+    }
+    memory.save(identity)
 }
 
 /// Turn bots on or off after their create or update, noting the result on the change's outcome.
@@ -493,12 +561,137 @@ async fn switch(
     }
 }
 
+/// How young a same-named bot must be for apply to take it for the twin another apply made at
+/// the same time (and delete it when it is the younger, never enabled and without deals).
+const TWIN_AGE_S: i64 = 15 * 60;
+
+/// The cross-process half of "never a twin" (a lock covers one machine only): after its creates,
+/// before switching anything on, apply looks at each account it created on. For each bot it
+/// created, among the bots of the same name the one kept is the first (by id) that is switched on
+/// or has deals, else the oldest by id: a deterministic rule every apply reaches alike. When it is
+/// not ours, ours (never switched on, no deals) is deleted and not switched on; when it is ours,
+/// younger same-named bots made in the last [`TWIN_AGE_S`] that are off and have no deals are
+/// deleted. Either way the outcome says what was settled. A look that fails leaves this apply's
+/// new bots off, saying so: the next apply looks again.
+async fn settle_twins(
+    client: &Client,
+    plan: &Plan,
+    report: &mut ApplyReport,
+    toggles: &mut Vec<(String, i64, bool)>,
+    progress: &Arc<dyn Fn(String) + Send + Sync>,
+) {
+    let created: Vec<(usize, i64, i64, String)> = report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.action == Action::Create && o.result.is_ok())
+        .filter_map(|(at, o)| {
+            let change = plan.changes.get(o.change)?;
+            Some((at, o.bot_id?, change.account_id?, change.bot_name.clone()?))
+        })
+        .collect();
+    let accounts: BTreeSet<i64> = created.iter().map(|(_, _, a, _)| *a).collect();
+    let now = crate::timefmt::now_unix();
+    for account_id in accounts {
+        let listed = client
+            .bots(BotsFilter {
+                account_id: Some(account_id),
+                enabled: None,
+            })
+            .await;
+        for (at, ours, _, name) in created.iter().filter(|(_, _, a, _)| *a == account_id) {
+            let outcome = &mut report.outcomes[*at];
+            let live = match &listed {
+                Ok(list) => list,
+                Err(e) => {
+                    toggles.retain(|(_, id, _)| id != ours);
+                    outcome.result = Err(Failure {
+                        message: format!(
+                            "created (id {ours}) and left switched off: could not look for a twin made by another apply at the same time ({e}); apply again to finish"
+                        ),
+                        fields: Vec::new(),
+                        unresolved: false,
+                    });
+                    continue;
+                }
+            };
+            let mut same: Vec<&LiveBot> = live
+                .bots
+                .iter()
+                .filter(|b| b.settings.name.as_deref() == Some(name.as_str()))
+                .collect();
+            if same.len() < 2 {
+                continue;
+            }
+            same.sort_by_key(|b| b.id);
+            let kept = same
+                .iter()
+                .find(|b| b.is_enabled || b.active_deals_count > 0)
+                .unwrap_or(&same[0])
+                .id;
+            let mut notes = Vec::new();
+            if kept != *ours {
+                toggles.retain(|(_, id, _)| id != ours);
+                let deleted = delete_twin(client, *ours).await;
+                notes.push(match deleted {
+                    Ok(()) => format!(
+                        "another apply created this bot at the same time (id {kept}, kept); ours (id {ours}) was deleted before it was switched on"
+                    ),
+                    Err(e) => format!(
+                        "another apply created this bot at the same time (id {kept}, kept); deleting ours (id {ours}, switched off) failed: {e}"
+                    ),
+                });
+                outcome.bot_id = Some(kept);
+                outcome.left_to_another_apply = true;
+            } else {
+                for twin in same.iter().filter(|b| {
+                    b.id > *ours
+                        && !b.is_enabled
+                        && b.active_deals_count == 0
+                        && crate::timefmt::parse_iso(&b.created_at)
+                            .is_some_and(|t| now - t <= TWIN_AGE_S)
+                }) {
+                    notes.push(match delete_twin(client, twin.id).await {
+                        Ok(()) => format!(
+                            "deleted its younger twin (id {}), made by another apply at the same time",
+                            twin.id
+                        ),
+                        Err(e) => format!(
+                            "its younger twin (id {}), made by another apply, could not be deleted: {e}",
+                            twin.id
+                        ),
+                    });
+                }
+            }
+            for note in notes {
+                progress(format!("{}: {note}", outcome.address));
+                if let Ok(what) = &mut outcome.result {
+                    what.push_str(&format!("; {note}"));
+                }
+            }
+        }
+    }
+}
+
+/// Delete a twin that was never switched on; gone already (its own apply deleted it) is done.
+async fn delete_twin(client: &Client, id: i64) -> Result<(), ApiError> {
+    match client.delete_bot(id).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) if e.is_ambiguous() => match client.bot(id).await {
+            Err(gone) if gone.is_not_found() => Ok(()),
+            _ => Err(e),
+        },
+        other => other,
+    }
+}
+
 type ChangeResult = Result<(String, Option<i64>), Failure>;
 
 async fn run_change(
     client: &Client,
     change: &Change,
     live: &BTreeMap<i64, LiveBot>,
+    journal: &lease::Journal,
 ) -> ChangeResult {
     match change.action {
         Action::UpdateBlacklist => {
@@ -514,7 +707,7 @@ async fn run_change(
             .await
             .map(|()| ("blacklist replaced".to_string(), None))
         }
-        Action::Create => create(client, change).await,
+        Action::Create => create(client, change, journal).await,
         Action::Update => {
             let Some(id) = change.bot_id else {
                 return Err(malformed(change, "an update that names no bot"));
@@ -652,12 +845,24 @@ const LOOKS_AFTER_UNCLEAR_CREATE: [std::time::Duration; 3] = [
 /// few seconds; when the bot has not appeared, the change is reported unresolved and is not
 /// sent again in this run (the journal and the next plan settle it), since the first create may
 /// still land.
-async fn create(client: &Client, change: &Change) -> ChangeResult {
+async fn create(client: &Client, change: &Change, journal: &lease::Journal) -> ChangeResult {
     let Some(account_id) = change.account_id else {
         return Err(malformed(change, "a create that names no account"));
     };
     let name = change.bot_name.clone().unwrap_or_default();
     let params = BotParams::create(account_id, &change.settings.clone().unwrap_or_default());
+    // From this moment the create may land, even late: the journal says so first.
+    if let Some(started) = started(change)
+        && let Err(e) = journal.stamp_sent(&started)
+    {
+        return Err(failure(
+            change,
+            &ApiError::Config(format!(
+                "not sent: cannot write the journal of creates ({e}), without which a late answer could make a twin"
+            )),
+            false,
+        ));
+    }
     let unclear = match client.create_bot(&params).await {
         Ok(bot) => return Ok((format!("created (id {})", bot.id), Some(bot.id))),
         Err(e) if e.is_ambiguous() => e,
@@ -815,6 +1020,7 @@ async fn read_back(
         .outcomes
         .iter()
         .filter(|o| matches!(o.action, Action::Create | Action::Update) && o.result.is_ok())
+        .filter(|o| !o.left_to_another_apply)
         .filter_map(|o| Some((o.change, plan.changes.get(o.change)?, o.bot_id?)))
         .filter(|(_, c, _)| c.settings.is_some() || c.enable.is_some())
         .collect();

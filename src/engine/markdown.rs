@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::plan::{Action, Change, Plan};
+use super::plan::{Action, Change, Plan, WRITE_ONLY_FIELDS};
 use super::render::{capital_move, figures, mode_words, show};
 
 /// The marker a CI job finds its comment by.
@@ -79,13 +79,19 @@ fn block(change: &Change) -> String {
     } else if !change.fields.is_empty() {
         let _ = writeln!(out, "| Field | Before | After |\n| --- | --- | --- |");
         for f in &change.fields {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} |",
-                f.field,
-                cell(&f.before),
-                cell(&f.after)
-            );
+            let before = if change.action == Action::Update
+                && WRITE_ONLY_FIELDS.contains(&f.field.as_str())
+            {
+                let last = f.before.as_ref().map(|_| cell(&f.before));
+                format!(
+                    "{} {}",
+                    last.unwrap_or_else(|| "unknown".into()),
+                    super::render::write_only_note(&f.before)
+                )
+            } else {
+                cell(&f.before)
+            };
+            let _ = writeln!(out, "| `{}` | {} | {} |", f.field, before, cell(&f.after));
         }
     }
     if change.unchanged > 0 {

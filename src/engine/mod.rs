@@ -6,6 +6,7 @@
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
+//! - `memory`: what botform last sent to each bot that 3Commas never shows back.
 //! - `target`: which server to talk to (3Commas or the built-in sandbox) and reading live state.
 //!
 //! Safety rails (delete protection, thresholds, staleness) live here, not in the CLI, so every
@@ -16,6 +17,7 @@ pub mod desired;
 pub mod import;
 pub mod lease;
 pub mod markdown;
+pub mod memory;
 pub mod plan;
 pub mod render;
 pub mod target;

@@ -23,7 +23,8 @@ use crate::threecommas::wire::Account;
 /// The version of the JSON plan; changes only when a field is removed or changes meaning.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
-/// Settings 3Commas accepts but never shows back: sent, never compared.
+/// Settings 3Commas accepts but never shows back: compared with what botform last sent (see
+/// [`crate::engine::memory`]), never with the live bot.
 pub const WRITE_ONLY_FIELDS: &[&str] = &["sl_to_breakeven_enabled", "sl_to_breakeven_data"];
 
 /// Everything read from 3Commas for a plan.
@@ -34,6 +35,11 @@ pub struct LiveState {
     /// Bots 3Commas sent in a form botform cannot read: never touched, never taken for absent.
     pub unreadable: Vec<UnreadableBot>,
     pub blacklist: Vec<String>,
+    /// Creates an earlier apply sent with no clear answer, which may still land: nothing of
+    /// their names is created while they may (see [`crate::engine::lease::Pending`]).
+    pub pending_creates: Vec<crate::engine::lease::Pending>,
+    /// What botform last sent to its bots that 3Commas never shows back (write-only fields).
+    pub remembered: crate::engine::memory::Memory,
 }
 
 /// Where the plan is aimed.
@@ -298,8 +304,18 @@ impl Plan {
                         .map(|f| f.field.as_str())
                         .filter(|f| *f != "enabled")
                         .collect();
+                    let sent_write_only = change
+                        .settings
+                        .as_ref()
+                        .map(BotSettings::to_map)
+                        .unwrap_or_default();
                     for field in &shown_fields {
-                        if sent.get(*field) != shown(field).as_ref() {
+                        let sent_value = if WRITE_ONLY_FIELDS.contains(field) {
+                            sent_write_only.get(*field)
+                        } else {
+                            sent.get(*field)
+                        };
+                        if sent_value != shown(field).as_ref() {
                             return wrong(&format!("`{field}` shown differs from `{field}` sent"));
                         }
                     }
@@ -546,7 +562,7 @@ pub fn plan(
             });
             continue;
         }
-        let found = match find_live(wanted, account, live) {
+        let found = match find_live(wanted, account, live, desired) {
             Ok(found) => found,
             Err(problem) => {
                 problems.push(problem);
@@ -611,6 +627,17 @@ pub fn plan(
             (None, true) => {}
             (Some(bot), true) => changes.push(delete_change(base, bot)),
             (None, false) => {
+                if let Some(pending) = live.pending_creates.iter().find(|p| {
+                    p.started.account_id == account.id
+                        && Some(&p.started.name) == wanted.name.as_ref()
+                }) {
+                    fingerprints.remove(&absent_key(account.id, &pending.started.name));
+                    held.push(Held {
+                        address: base.address.clone(),
+                        reason: pending.reason(),
+                    });
+                    continue;
+                }
                 let mut fields: Vec<FieldChange> = wanted
                     .settings
                     .to_map()
@@ -649,6 +676,22 @@ pub fn plan(
                     })
                     .collect();
                 let unchanged = want_map.len() - fields.len();
+                // Write-only fields compare with what botform last sent this bot (review M-1);
+                // never sent: unknown, so sent now.
+                let want_all = wanted.settings.to_map();
+                for field in WRITE_ONLY_FIELDS {
+                    let Some(want) = want_all.get(*field) else {
+                        continue;
+                    };
+                    let last = live.remembered.last_sent(bot.id, field);
+                    if last != Some(want) {
+                        fields.push(FieldChange {
+                            field: (*field).to_string(),
+                            before: last.cloned(),
+                            after: Some(want.clone()),
+                        });
+                    }
+                }
                 let settings_change = !fields.is_empty();
                 let toggle = wanted.enabled.filter(|e| *e != bot.is_enabled);
                 if let Some(e) = toggle {
@@ -661,7 +704,7 @@ pub fn plan(
                 if fields.is_empty() {
                     continue;
                 }
-                // Only what changes (and the write-only fields, which never compare), laid over
+                // Only what changes (and the write-only fields, which 3Commas never shows), laid over
                 // the live bot when sent: what is shown is what is written.
                 let settings = settings_change.then(|| {
                     let send: Vec<&str> = fields
@@ -919,11 +962,14 @@ fn unreadable_match<'a>(
     })
 }
 
-/// The live bot a config bot describes: by pinned id, else by name on its account.
+/// The live bot a config bot describes: by pinned id, else by name on its account, else the bot
+/// botform remembers writing under that name, renamed since in the web app (review L12: the plan
+/// renames it back, never makes a twin), unless another config bot has its new name.
 fn find_live<'a>(
     wanted: &WantedBot,
     account: &Account,
     live: &'a LiveState,
+    desired: &Desired,
 ) -> Result<Option<&'a LiveBot>, PlanProblem> {
     if let Some(id) = wanted.pinned_id {
         return match live.bots.iter().find(|b| b.id == id) {
@@ -950,7 +996,8 @@ fn find_live<'a>(
         .filter(|b| b.account_id == account.id && b.settings.name.as_deref() == Some(name.as_str()))
         .collect();
     match same.as_slice() {
-        [] => Ok(None),
+        [] if wanted.absent => Ok(None),
+        [] => Ok(renamed_since(name, account, live, desired)),
         [one] => Ok(Some(one)),
         many => Err(PlanProblem {
             message: format!(
@@ -968,6 +1015,36 @@ fn find_live<'a>(
             source: Some(wanted.source.clone()),
         }),
     }
+}
+
+/// The live bot botform last wrote as `name` on `account`, now under another name that no config
+/// bot claims.
+fn renamed_since<'a>(
+    name: &str,
+    account: &Account,
+    live: &'a LiveState,
+    desired: &Desired,
+) -> Option<&'a LiveBot> {
+    let mut remembered = live
+        .remembered
+        .bots
+        .iter()
+        .filter(|(_, r)| r.account_id == account.id && r.name == name);
+    let (id, _) = remembered.next()?;
+    if remembered.next().is_some() {
+        return None; // two bots once had this name: not a rename botform can tell
+    }
+    let bot = live
+        .bots
+        .iter()
+        .find(|b| b.id == *id && b.account_id == account.id)?;
+    let now = bot.settings.name.as_deref()?;
+    // Conservative: a config bot of that name on any account keeps the live bot as it is.
+    let claimed = desired
+        .bots
+        .iter()
+        .any(|w| w.pinned_id == Some(bot.id) || w.name.as_deref() == Some(now));
+    (now != name && !claimed).then_some(bot)
 }
 
 /// What moved since the plan was made: one line per object whose fingerprint changed.

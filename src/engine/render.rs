@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
-use super::plan::{Action, Change, DcaFigures, Plan};
+use super::plan::{Action, Change, DcaFigures, Plan, WRITE_ONLY_FIELDS};
 
 pub struct RenderOptions {
     pub color: bool,
@@ -300,6 +300,22 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
             (Action::UpdateBlacklist, Some(b), None) => {
                 format!("{} {}", p.paint(AnsiColor::Red.on_default(), "-"), show(b))
             }
+            (Action::Update, before, Some(a)) if WRITE_ONLY_FIELDS.contains(&f.field.as_str()) => {
+                format!(
+                    "{} {:width$} = {} -> {}{}",
+                    p.paint(AnsiColor::Yellow.on_default(), "~"),
+                    f.field,
+                    before
+                        .as_ref()
+                        .map(show)
+                        .unwrap_or_else(|| "unknown".into()),
+                    show(a),
+                    p.paint(
+                        Style::new().dimmed(),
+                        &format!("   # {}", write_only_note(before))
+                    )
+                )
+            }
             (_, None, Some(a)) => format!(
                 "{} {:width$} = {}",
                 p.paint(AnsiColor::Green.on_default(), "+"),
@@ -475,6 +491,14 @@ pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
         text.push_str(line);
     }
     text
+}
+
+/// Why a write-only field's "before" is what botform last sent, or unknown (review M-1).
+pub fn write_only_note(last_sent: &Option<Value>) -> String {
+    match last_sent {
+        Some(v) => format!("(3Commas does not show this field; last sent: {})", show(v)),
+        None => "(3Commas does not show this field, and botform has not sent it to this bot: unknown, so it is sent)".into(),
+    }
 }
 
 #[cfg(test)]

@@ -258,5 +258,7 @@ pub async fn read_live(client: &Client, with_blacklist: bool) -> Result<LiveStat
         bots: bots.bots,
         unreadable: bots.unreadable,
         blacklist,
+        pending_creates: Vec::new(),
+        remembered: Default::default(),
     })
 }

@@ -110,7 +110,9 @@ pub async fn plan_against(
     desired: &Desired,
     targets: &[String],
 ) -> Result<Plan, WorkflowError> {
-    let live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
+    let mut live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
+    live.pending_creates = super::lease::pending_creates(&target.identity);
+    live.remembered = super::memory::Memory::load(&target.identity);
     let mut plan = match plan::plan(desired, &live, target.info.clone()) {
         Ok(plan) => plan,
         Err(mut problems) => {
@@ -122,6 +124,7 @@ pub async fn plan_against(
         restrict(&mut plan, targets);
     }
     let mut problems = unlisted_pairs(target, &plan, &live).await;
+    problems.extend(unavailable_strategies(target, &plan, &live).await);
     problems.extend(minimum_orders(target, &plan, &live).await);
     problems.extend(capital_online(target, &mut plan, &live, desired).await);
     if !problems.is_empty() {
@@ -383,6 +386,96 @@ async fn unlisted_pairs(
 
 /// Most distinct (market, quote currency) pairs whose minimum order one plan looks up.
 const MAX_RATE_LOOKUPS: usize = 10;
+
+/// Start, safety and close conditions an account cannot use (review L11): validate knows the
+/// catalogue, but which strategies an account may use depends on its plan and exchange, so the
+/// account's own `strategy_list` is asked once per account whose bots the plan creates or
+/// changes conditions of. A condition it does not list (and that is not one of the ids 3Commas
+/// accepts without listing them, like `nonstop`), or that names other account types in its
+/// `accounts_whitelist`, is a problem at the line that sets it. A lookup that fails leaves the
+/// check to 3Commas.
+async fn unavailable_strategies(
+    target: &Target,
+    plan: &Plan,
+    live: &plan::LiveState,
+) -> Vec<plan::PlanProblem> {
+    use crate::model::catalogue::Catalogue;
+    let lists = [
+        "strategy_list",
+        "safety_strategy_list",
+        "close_strategy_list",
+    ];
+    let mut offered: std::collections::BTreeMap<
+        i64,
+        Option<serde_json::Map<String, serde_json::Value>>,
+    > = Default::default();
+    let mut problems = Vec::new();
+    for change in &plan.changes {
+        let (Some(settings), Some(account_id)) = (&change.settings, change.account_id) else {
+            continue;
+        };
+        let map = settings.to_map();
+        let used: Vec<(&str, String)> = lists
+            .iter()
+            .flat_map(|list| {
+                map.get(*list)
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["strategy"].as_str())
+                    .map(move |id| (*list, id.to_string()))
+            })
+            .collect();
+        if used.is_empty() {
+            continue;
+        }
+        if let std::collections::btree_map::Entry::Vacant(slot) = offered.entry(account_id) {
+            slot.insert(target.client.strategy_list(Some(account_id)).await.ok());
+        }
+        let Some(Some(list)) = offered.get(&account_id) else {
+            continue;
+        };
+        let account = live.accounts.iter().find(|a| a.id == account_id);
+        for (field, id) in used {
+            let unlisted = Catalogue::get()
+                .strategy(&id)
+                .is_some_and(|info| info.unlisted);
+            let why = match list.get(&id) {
+                None if unlisted => continue,
+                None => {
+                    "its strategy_list does not offer it (a paid plan, a beta, or another exchange)"
+                        .to_string()
+                }
+                Some(entry) => {
+                    let whitelist: Vec<&str> = entry["accounts_whitelist"]
+                        .as_array()
+                        .map(|w| w.iter().filter_map(serde_json::Value::as_str).collect())
+                        .unwrap_or_default();
+                    match account.and_then(|a| a.account_type.as_deref()) {
+                        Some(kind) if !whitelist.is_empty() && !whitelist.contains(&kind) => {
+                            format!(
+                                "it is for {} accounts only, and this one is {kind}",
+                                whitelist.join(", ")
+                            )
+                        }
+                        _ => continue,
+                    }
+                }
+            };
+            problems.push(plan::PlanProblem {
+                message: format!(
+                    "{}: the condition `{}` in `{field}` is not available to account `{}` on 3Commas: {why}",
+                    change.address,
+                    crate::diagnostic::shown(&id),
+                    change.account.as_deref().unwrap_or("?")
+                ),
+                help: "choose a condition this account offers (its 3Commas plan and exchange decide which)".into(),
+                source: change.origins.get(field).or(change.source.as_ref()).cloned(),
+            });
+        }
+    }
+    problems
+}
 
 /// Orders below the exchange's minimum, which 3Commas would refuse at apply: found now, from
 /// `currency_rates`, for every bot the plan creates or whose order volumes (in the quote currency)

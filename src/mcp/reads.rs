@@ -189,8 +189,11 @@ pub struct DealLine {
     pub closed: String,
     pub safety_orders_filled: u32,
     pub bought_volume: String,
-    /// Realized profit in the quote currency (finished deals; decimal string).
+    /// Profit in the quote currency (decimal string): realized for a finished deal; for an
+    /// active deal, 3Commas' `final_profit` so far, unrealized (it moves with the price).
     pub profit: String,
+    /// `realized` (finished deal) or `unrealized` (active deal): how to read `profit`.
+    pub profit_kind: &'static str,
     pub usd_profit: String,
 }
 
@@ -254,8 +257,9 @@ pub struct PerformanceAnswer {
     pub unreadable_deals: Vec<String>,
     pub bot_id: i64,
     pub bot_name: String,
-    /// 3Commas' deals_stats as sent. Beware: its profit counts completed deals only, not stop
-    /// losses or panic sells; `realized` does.
+    /// 3Commas' deals_stats as sent ("the total profit from completed deals", in its docs'
+    /// words; whether stop losses count is not documented). `realized` sums every finished deal,
+    /// stop losses and panic sells included.
     #[schemars(with = "serde_json::Map<String, Value>")]
     pub deals_stats: Value,
     pub realized: Vec<Realized>,
@@ -904,6 +908,11 @@ impl BotformServer {
                 safety_orders_filled: d.completed_safety_orders_count.unwrap_or(0),
                 bought_volume: d.bought_volume.map(|v| v.to_string()).unwrap_or_default(),
                 profit: d.final_profit.map(|v| v.to_string()).unwrap_or_default(),
+                profit_kind: if d.finished || d.closed_at.is_some() {
+                    "realized"
+                } else {
+                    "unrealized"
+                },
                 usd_profit: d
                     .usd_final_profit
                     .map(|v| v.to_string())
@@ -933,14 +942,14 @@ impl BotformServer {
             pages,
             deals: lines,
             note: format!(
-                "realized profit sums every finished deal's final profit{}; 3Commas' own deals_stats counts completed deals only{}",
+                "realized profit sums every finished deal's final profit, stop losses and panic sells included{}; an active deal's profit is unrealized (profit_kind){}",
                 if total as u32 >= MAX_DEALS_READ {
                     format!(" (the newest {MAX_DEALS_READ} deals)")
                 } else {
                     String::new()
                 },
                 if stop_losses > 0 {
-                    format!(", so it leaves out the {stop_losses} stop-loss deal(s) counted here")
+                    format!("; {stop_losses} stop-loss deal(s) are counted in it")
                 } else {
                     String::new()
                 }
@@ -992,7 +1001,7 @@ impl BotformServer {
     }
 
     /// A bot's performance: 3Commas' deal statistics, profit by day over 30 days, and the realized
-    /// profit computed from its deals (which, unlike deals_stats, counts stop losses).
+    /// profit computed from its deals (stop losses and panic sells included).
     #[tool(
         title = "Bot performance",
         annotations(

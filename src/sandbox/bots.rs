@@ -336,11 +336,17 @@ fn check(bot: &WireBot, p: &mut Params) {
             "Nonstop strategy is available only for single pair bots",
         );
     }
-    if bot.trailing_enabled == Some(true) && bot.trailing_deviation.is_none() {
-        p.error("trailing_deviation", "is missing");
-    }
-    if bot.leverage_type.as_deref() == Some("isolated") && bot.leverage_custom_value.is_none() {
-        p.error("leverage_custom_value", "is missing");
+    // 3Commas requires each toggle's companion in the request that turns it on (review M-2):
+    // checked on the request's own parameters, not on the merged bot, whose stored values would
+    // hide a request that left the companion out.
+    for (toggle, on, companion) in crate::threecommas::wire::COMPANIONS {
+        let turned_on = p
+            .values
+            .get(*toggle)
+            .is_some_and(|v| v == &Value::Bool(true) || v.as_str().is_some_and(|s| s == *on));
+        if turned_on && !p.has(companion) {
+            p.error(companion, "is missing");
+        }
     }
     if bot.close_deals_timeout.is_some_and(|t| t < 60) {
         p.error("close_deals_timeout", NOT_VALID_VALUE);

@@ -21,6 +21,9 @@ pub struct FaultSpec {
     /// `late_ms=`): a gateway that gave up on an origin that went on, as Cloudflare does.
     pub late: f64,
     pub late_commit: LateCommit,
+    /// At most this many writes are late (`late_max=`): the first unclear create, and then an
+    /// honest server, for tests of what the next run does.
+    pub late_max: Option<u64>,
 }
 
 /// When a late write commits (`late_ms=`). Tests use the two event-driven forms, so no test
@@ -47,6 +50,7 @@ impl Default for FaultSpec {
             latency: Duration::ZERO,
             late: 0.0,
             late_commit: LateCommit::After(Duration::from_millis(1500)),
+            late_max: None,
         }
     }
 }
@@ -105,6 +109,13 @@ impl FaultSpec {
                         }
                     }
                 }
+                "late_max" => {
+                    faults.late_max = Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("`{part}`: not a whole number"))?,
+                    )
+                }
                 "latency_ms" => {
                     faults.latency = Duration::from_millis(
                         value
@@ -121,7 +132,7 @@ impl FaultSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault `{other}`: use 5xx, timeout, reset, late, seed, slow_ms, late_ms, latency_ms"
+                        "unknown fault `{other}`: use 5xx, timeout, reset, late, seed, slow_ms, late_ms, late_max, latency_ms"
                     ));
                 }
             }

@@ -15,7 +15,7 @@ pub const INVALID: &str = "is invalid";
 pub const NOT_VALID_VALUE: &str = "does not have a valid value";
 
 /// Parsed parameters with the problems found so far.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Params {
     pub values: Map<String, Value>,
     pub errors: Attributes,

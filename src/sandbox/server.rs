@@ -47,6 +47,9 @@ pub struct SandboxConfig {
     pub quirks: bool,
     /// Replay candles so enabled bots trade (`--market`).
     pub market: Option<super::market::MarketConfig>,
+    /// Serve only the endpoints of 3Commas' current docs: `/ver1/ping` and `/ver1/time` (legacy
+    /// docs only) answer 404 (`--current-docs-only`).
+    pub current_docs_only: bool,
 }
 
 /// The largest request body the sandbox reads: far above any 3Commas request (a bot with 200
@@ -68,6 +71,7 @@ impl Default for SandboxConfig {
             rate_limit: 100,
             block: Duration::from_secs(300),
             blacklist_adds: false,
+            current_docs_only: false,
             quirks: false,
             market: None,
         }
@@ -116,6 +120,18 @@ struct Inner {
     /// Pairs the exchange stopped listing (`POST /__sandbox/delist`): gone from `market_pairs`,
     /// refused by bot writes. In memory: a test's event, not part of the account.
     delisted: std::collections::BTreeSet<String>,
+    /// Armed by `POST /__sandbox/race`: the next bot create meets a twin another apply made at
+    /// the same time, committed just before it or just after it. In memory, like `delisted`.
+    race: Option<Race>,
+    /// Writes answered late so far (bounded by `late_max=`).
+    late_writes: u64,
+}
+
+/// Where the next create's twin commits relative to it (`POST /__sandbox/race`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Race {
+    TwinBefore,
+    TwinAfter,
 }
 
 #[derive(Debug, Default)]
@@ -166,6 +182,8 @@ impl Shared {
                 global: RateWindow::default(),
                 deals: RateWindow::default(),
                 delisted: Default::default(),
+                race: None,
+                late_writes: 0,
             }),
             market_progress: Mutex::new(MarketProgress::default()),
             held_writes: Mutex::new(Vec::new()),
@@ -307,8 +325,22 @@ async fn handle(
     }
     let route = Route::parse(&parts.method, api_path);
     let is_write = parts.method != Method::GET;
-    if is_write && route.is_some() && shared.config.faults.late > 0.0 {
-        let late = shared.lock().rng.random::<f64>() < shared.config.faults.late;
+    // `account_table_data` is a POST that changes nothing: never late.
+    let changes_state = is_write && !matches!(route, None | Some(Route::AccountTableData(_)));
+    if changes_state && shared.config.faults.late > 0.0 {
+        let late = {
+            let mut inner = shared.lock();
+            let drawn = inner.rng.random::<f64>() < shared.config.faults.late;
+            let allowed = shared
+                .config
+                .faults
+                .late_max
+                .is_none_or(|max| inner.late_writes < max);
+            if drawn && allowed {
+                inner.late_writes += 1;
+            }
+            drawn && allowed
+        };
         if late {
             commit_late(
                 &shared,
@@ -503,14 +535,32 @@ fn serve_api(
     // restart never loses an acknowledged write, and a failed commit changes nothing.
     let delisted = inner.delisted.clone();
     let answer = if request.is_write {
-        let written = inner.write(mode, |state| {
-            let next_bot_id = state.next_bot_id;
-            let answer = run(config, state, &delisted, mode, &route, &mut params);
-            let touched = answer
-                .mutated
-                .then(|| touched_by(&route, next_bot_id, state));
-            (answer, touched)
-        });
+        let race = match route {
+            Route::CreateBot => inner.race.take(),
+            _ => None,
+        };
+        let write = |inner: &mut Inner, mut params: Params| {
+            inner.write(mode, |state| {
+                let next_bot_id = state.next_bot_id;
+                let answer = run(config, state, &delisted, mode, &route, &mut params);
+                let touched = answer
+                    .mutated
+                    .then(|| touched_by(&route, next_bot_id, state));
+                (answer, touched)
+            })
+        };
+        // A raced create is the same create sent twice, in two transactions: one answers this
+        // request, the other is the twin another apply made.
+        let written = match race {
+            Some(Race::TwinBefore) => {
+                write(inner, params.clone()).and_then(|_twin| write(inner, params))
+            }
+            Some(Race::TwinAfter) => write(inner, params.clone()).and_then(|answer| {
+                write(inner, params)?;
+                Ok(answer)
+            }),
+            None => write(inner, params),
+        };
         match written {
             Ok(answer) => answer,
             Err(failed) => return (failed, None),
@@ -952,6 +1002,7 @@ fn run(
         }
     }
     match route {
+        Route::Ping | Route::Time if config.current_docs_only => not_found(),
         Route::Ping => ok(json!({ "pong": "pong" })),
         Route::Time => ok(json!({
             "server_time": std::time::SystemTime::now()
@@ -976,7 +1027,7 @@ fn run(
         Route::CurrencyRates => currency_rates(p),
         Route::Bots => list_bots(state.mode(mode), p),
         Route::CreateBot => create_bot(state, mode, p),
-        Route::StrategyList => ok(serde_json::from_str(STRATEGY_LIST_JSON).expect("embedded strategy list")),
+        Route::StrategyList => strategy_list(state.mode(mode), p),
         Route::Blacklist => ok(json!({ "pairs": state.mode(mode).blacklist })),
         Route::UpdateBlacklist => {
             p.require(&["pairs"]);
@@ -1120,12 +1171,50 @@ fn create_bot(state: &mut State, mode: TradingMode, p: &mut Params) -> Answer {
         random_secret(),
     );
     bots::apply(&mut bot, p, &market, true);
+    let kind = account
+        .and_then(|a| a["type"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let catalogue: Value =
+        serde_json::from_str(STRATEGY_LIST_JSON).expect("embedded strategy list");
+    for (field, list) in [
+        ("strategy_list", &bot.strategy_list),
+        ("safety_strategy_list", &bot.safety_strategy_list),
+        ("close_strategy_list", &bot.close_strategy_list),
+    ] {
+        let unavailable = list.iter().any(|s| {
+            catalogue[&s.strategy]["accounts_whitelist"]
+                .as_array()
+                .is_some_and(|allowed| !allowed.iter().any(|t| t.as_str() == Some(&kind)))
+        });
+        if unavailable {
+            p.error(field, "Strategy is not available for this account");
+        }
+    }
     if !p.errors.is_empty() {
         return invalid(std::mem::take(&mut p.errors));
     }
     state.next_bot_id += 1;
     state.mode_mut(mode).bots.insert(bot.id, bot.clone());
     created(to_json(&bot))
+}
+
+/// `GET /ver1/bots/strategy_list`: the catalogue; for an `account_id`, only what that account
+/// may use (an entry whose `accounts_whitelist` leaves its type out is not offered).
+fn strategy_list(ms: &ModeState, p: &mut Params) -> Answer {
+    let mut list: serde_json::Map<String, Value> =
+        serde_json::from_str(STRATEGY_LIST_JSON).expect("embedded strategy list");
+    if let Some(id) = p.int("account_id") {
+        let Some(account) = ms.account(id) else {
+            return not_found();
+        };
+        let kind = account["type"].as_str().unwrap_or("").to_string();
+        list.retain(|_, entry| match entry["accounts_whitelist"].as_array() {
+            Some(allowed) => allowed.iter().any(|t| t.as_str() == Some(&kind)),
+            None => true,
+        });
+    }
+    ok(Value::Object(list))
 }
 
 fn list_bots(ms: &ModeState, p: &mut Params) -> Answer {
@@ -1483,6 +1572,27 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             shared.lock().delisted.insert(pair.clone());
             ok(json!({ "delisted": pair }))
         }
+        ("POST", "race") => {
+            let race = match serde_json::from_slice::<Value>(body)
+                .ok()
+                .as_ref()
+                .and_then(|r| r["twin"].as_str())
+            {
+                Some("before") => Race::TwinBefore,
+                Some("after") => Race::TwinAfter,
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        ErrorBody::new(
+                            "invalid_params",
+                            Some("expected {\"twin\": \"before\"} or {\"twin\": \"after\"}"),
+                        ),
+                    );
+                }
+            };
+            shared.lock().race = Some(race);
+            ok(json!({ "armed": true }))
+        }
         ("POST", "late/commit") => ok(json!({ "committed": commit_held(shared) })),
         ("GET", "late") => ok(json!({
             "held": shared.held_writes.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -1491,8 +1601,39 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
         ("POST", "blacklist") => set_blacklist(shared, body),
         ("POST", "bots") => seed_bots(shared, body),
         ("POST", path) if path.starts_with("bots/") => patch_bot(shared, &path[5..], body),
+        ("POST", path) if path.starts_with("accounts/") => patch_account(shared, &path[9..], body),
         _ => not_found(),
     }
+}
+
+/// Merge JSON into an account, as 3Commas might show it (`{"type": "Account::KucoinAccount"}`):
+/// `POST /__sandbox/accounts/{id}`. In memory, for tests of what depends on the account (its
+/// `strategy_list`); a sandbox sharing a database with other processes does not pass it on.
+fn patch_account(shared: &Shared, id: &str, body: &[u8]) -> Answer {
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let Ok(Value::Object(patch)) = serde_json::from_slice::<Value>(body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("invalid_params", Some("expected a JSON object")),
+        );
+    };
+    let mut inner = shared.lock();
+    let mode = inner.state.default_mode;
+    let Some(account) = inner
+        .state
+        .mode_mut(mode)
+        .accounts
+        .iter_mut()
+        .find(|a| a["id"].as_i64() == Some(id))
+    else {
+        return not_found();
+    };
+    if let Some(map) = account.as_object_mut() {
+        map.extend(patch);
+    }
+    ok(account.clone())
 }
 
 /// Merge JSON into a stored bot entity, as 3Commas might change it on its own (a new value of a

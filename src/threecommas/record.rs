@@ -2,9 +2,11 @@
 //! one JSON file each, so a user can send recordings of real 3Commas behaviour to the project.
 //!
 //! Nothing secret is written: no headers at all (so no key, signature or mode header), secrets
-//! and personal keys in bodies replaced by `"[redacted]"`, account ids replaced by stable
-//! pseudonyms (the same id always becomes the same number, so relations survive), and account
-//! balances and profits set to `null`. A recording placed in `tests/fixtures/3commas/observed/recordings/` is
+//! and personal keys in bodies replaced by `"[redacted]"`, account names too, account ids (in
+//! bodies, paths and query strings) and bot ids in query strings replaced by stable pseudonyms
+//! (a keyed HMAC with a random per-install salt: the same id always becomes the same number, so
+//! relations survive, and nobody without the salt can map one back), and account balances and
+//! profits set to `null`. A recording placed in `tests/fixtures/3commas/observed/recordings/` is
 //! replayed through the client by the test suite with no code change.
 
 use std::path::Path;
@@ -41,9 +43,59 @@ const SECRET_KEYS: &[&str] = &[
     "api_key_invalid",
 ];
 
-/// A stable stand-in for an account id.
-fn pseudonym(id: i64) -> i64 {
-    10_000_000 + (id.wrapping_mul(7_919).rem_euclid(89_999_999))
+/// The per-install key of the pseudonyms: 32 random bytes, made once in the state dir (0600).
+/// When it cannot be kept there, one for this process: pseudonyms are then stable within a run.
+fn salt() -> &'static [u8] {
+    static SALT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SALT.get_or_init(|| {
+        let path = crate::files::state_dir().join("record-salt");
+        if let Ok(text) = crate::files::read_bounded(&path, 1024)
+            && let Some(bytes) = hex_bytes(text.trim())
+            && bytes.len() == 32
+        {
+            return bytes;
+        }
+        let fresh: [u8; 32] = rand::random();
+        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = crate::files::write_atomic(&path, hex.as_bytes());
+        fresh.to_vec()
+    })
+}
+
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    text.len().is_multiple_of(2).then_some(())?;
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A stable stand-in for an id of one kind (`account`, `bot`): a keyed HMAC of it, so nobody
+/// without this install's salt can map it back (review M-3), and the same id always becomes
+/// the same eight-digit number, so relations survive.
+fn pseudonym(kind: &str, id: i64) -> i64 {
+    use hmac::{Mac, digest::KeyInit};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(salt())
+        .expect("HMAC takes a key of any length");
+    mac.update(format!("{kind}:{id}").as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    10_000_000 + (n % 89_999_999) as i64
+}
+
+/// Ids in a query string (`account_id`, `bot_id`) become their pseudonyms.
+pub fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key @ ("account_id" | "bot_id"), value)) => match value.parse::<i64>() {
+                Ok(id) => format!("{key}={}", pseudonym(key.trim_end_matches("_id"), id)),
+                Err(_) => pair.to_string(),
+            },
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Remove what a recording must not carry from a body of `path`.
@@ -60,7 +112,7 @@ pub fn redact_path(path: &str) -> String {
         if segments[i - 1] == "accounts"
             && let Ok(id) = segments[i].parse::<i64>()
         {
-            segments[i] = pseudonym(id).to_string();
+            segments[i] = pseudonym("account", id).to_string();
         }
     }
     segments.join("/")
@@ -76,8 +128,11 @@ fn redact_in(value: &mut Value, in_accounts: bool) {
                     *v = Value::String("[redacted]".into());
                 } else if k == "account_id" || (in_accounts && k == "id") {
                     if let Some(id) = v.as_i64() {
-                        *v = Value::from(pseudonym(id));
+                        *v = Value::from(pseudonym("account", id));
                     }
+                } else if (k == "account_name" || (in_accounts && k == "name")) && v.is_string() {
+                    // An account's name is the trader's own words (often their exchange login).
+                    *v = Value::String("[redacted]".into());
                 } else if in_accounts
                     && [
                         "amount",
@@ -144,7 +199,7 @@ pub fn write(dir: &Path, seq: u64, exchange: Exchange<'_>) -> std::io::Result<()
     let recording = Recording {
         method: method.into(),
         path: path.into(),
-        query: query.map(str::to_string),
+        query: query.map(redact_query),
         request_body,
         status,
         response,
@@ -178,6 +233,16 @@ mod tests {
         }]);
         redact(&mut accounts, "/ver1/accounts");
         let a = &accounts[0];
+        assert_eq!(a["name"], "[redacted]");
+        let query = redact_query("limit=100&account_id=31896123&bot_id=7&scope=enabled");
+        assert_eq!(
+            query,
+            format!(
+                "limit=100&account_id={}&bot_id={}&scope=enabled",
+                pseudonym("account", 31896123),
+                pseudonym("bot", 7)
+            )
+        );
         assert_eq!(
             a["id"], bot["account_id"],
             "the same account, the same pseudonym"
@@ -193,7 +258,10 @@ mod tests {
         redact(&mut table, "/ver1/accounts/32402783/account_table_data");
         assert_eq!(
             redact_path("/ver1/accounts/31896123/account_table_data"),
-            format!("/ver1/accounts/{}/account_table_data", pseudonym(31896123))
+            format!(
+                "/ver1/accounts/{}/account_table_data",
+                pseudonym("account", 31896123)
+            )
         );
         let row = table[0].as_object().unwrap();
         assert_eq!(row["currency_code"], "ETH");

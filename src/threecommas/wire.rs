@@ -530,6 +530,22 @@ pub const UPDATE_REQUIRED: &[&str] = &[
 /// Settings the update endpoint does not take: sent, they are ignored without a word.
 pub const CREATE_ONLY: &[&str] = &["strategy"];
 
+/// Settings 3Commas requires in the same request as a toggle that turns something on: (toggle,
+/// the string value that turns it on besides `true`, companion). The docs: `trailing_deviation`
+/// with `trailing_enabled: true`, `stop_loss_timeout_in_seconds` with
+/// `stop_loss_timeout_enabled: true`, `leverage_custom_value` with `leverage_type: isolated`,
+/// `sl_to_breakeven_data` with `sl_to_breakeven_enabled: true`.
+pub const COMPANIONS: &[(&str, &str, &str)] = &[
+    ("trailing_enabled", "true", "trailing_deviation"),
+    (
+        "stop_loss_timeout_enabled",
+        "true",
+        "stop_loss_timeout_in_seconds",
+    ),
+    ("leverage_type", "isolated", "leverage_custom_value"),
+    ("sl_to_breakeven_enabled", "true", "sl_to_breakeven_data"),
+];
+
 impl BotParams {
     /// The create body: `account_id` and every setting given. With take-profit steps,
     /// `take_profit` is 0 (3Commas requires the key and refuses an ordinary one beside steps).
@@ -574,6 +590,27 @@ impl BotParams {
         if steps {
             body.insert("take_profit".into(), "0".into());
         }
+        // A toggle that is on goes with its companion (review M-2): from the change, else as the
+        // live bot has it.
+        let live_map = live.settings.to_map();
+        for (toggle, on, companion) in COMPANIONS {
+            let is_on = body
+                .get(*toggle)
+                .is_some_and(|v| v == &serde_json::Value::Bool(true) || v.as_str() == Some(*on));
+            if !is_on || body.get(*companion).is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            match live_map.get(*companion) {
+                Some(value) if !value.is_null() => {
+                    body.insert((*companion).to_string(), value.clone());
+                }
+                _ => {
+                    return Err(format!(
+                        "3Commas needs `{companion}` with `{toggle}` turned on, and the config does not set it nor did 3Commas show it: not updated (set `{companion}` in the config)"
+                    ));
+                }
+            }
+        }
         let missing: Vec<&str> = UPDATE_REQUIRED
             .iter()
             .copied()
@@ -615,12 +652,19 @@ fn encode_steps(body: &mut serde_json::Map<String, serde_json::Value>) {
     rewrite("custom_safety_steps", &["size"]);
 }
 
-/// A decimal (as text) as a JSON number. JSON numbers pass through f64 here; a value that would
-/// not come back exactly (more than 15 significant digits) stays a string rather than change.
+/// A decimal (as text) as a JSON number: whole values as integers (`50`, as every docs example
+/// sends them, review L-9), others through f64; a value that would not come back exactly (more
+/// than 15 significant digits) stays a string rather than change.
 fn json_number(v: &serde_json::Value) -> serde_json::Value {
     let Some(text) = v.as_str() else {
         return v.clone();
     };
+    if let Ok(d) = text.parse::<Decimal>()
+        && d.0.fract().is_zero()
+        && let Ok(whole) = d.normalize().to_string().parse::<i64>()
+    {
+        return serde_json::Value::from(whole);
+    }
     let exact = text.parse::<Decimal>().ok().and_then(|d| {
         let f: f64 = text.parse().ok()?;
         let number = serde_json::Number::from_f64(f)?;
@@ -863,6 +907,12 @@ mod tests {
         assert_eq!(create["take_profit_steps"][0]["amount_percentage"], 50.0);
         assert_eq!(create["take_profit_steps"][0]["profit_percentage"], 1.5);
         assert_eq!(create["custom_safety_steps"][0]["size"], 10.0);
+        // Whole values go out as integers, as the docs' examples send them (review L-9).
+        assert_eq!(
+            create["take_profit_steps"][0]["amount_percentage"].to_string(),
+            "50"
+        );
+        assert_eq!(create["custom_safety_steps"][0]["size"].to_string(), "10");
         // Signed as the docs' example: below the base price.
         assert_eq!(create["custom_safety_steps"][0]["deviation"], "-1.1");
 

@@ -333,17 +333,25 @@ fn faults_never_duplicate_a_bot_and_repeated_applies_converge() {
         ],
     );
     let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
     many_bots(dir.path(), 8, "1");
     let converge = |dir: &Path, extra: &[&str]| {
         for attempt in 1..=8 {
             let ok = against(&sandbox)
                 .env("THREECOMMAS_TIMEOUT", "0.5")
+                .env("BOTFORM_STATE_DIR", state.path())
                 .arg("apply")
                 .arg(dir)
                 .arg("--auto-approve")
                 .args(extra)
                 .output()
                 .unwrap();
+            // A create that timed out may still land: nothing of its name is created until its
+            // window has passed (on 3Commas, 130 s; here the clock is moved on).
+            if String::from_utf8_lossy(&ok.stdout).contains("may still land") {
+                super::engine_support::pass_the_late_create_window(state.path());
+                continue;
+            }
             if ok.status.success() {
                 return attempt;
             }
@@ -496,8 +504,20 @@ fn one_builtin_sandbox_is_shared_by_every_process_and_directory() {
     let running = SandboxProcess::spawn(Some(&builtin_sandbox_state()), &[]);
     // The CLI applies through its in-process built-in sandbox while the served one is running.
     apply(offline(), dir.path()).success();
-    // The served sandbox, a separate process on the same database, sees every bot.
-    assert_no_changes(against(&running), dir.path());
+    // The served sandbox, a separate process on the same database, sees every bot. Only the
+    // fields 3Commas never shows differ: botform remembers what it sent per target, and it never
+    // sent them through this one (so they are unknown there, and would be sent once).
+    against(&running)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "sl_to_breakeven_enabled = unknown -> true",
+        ))
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 1 to change, 0 to destroy.",
+        ));
     // And so does an import run from any other directory.
     let elsewhere = tempfile::tempdir().unwrap();
     offline()

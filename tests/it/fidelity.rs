@@ -8,7 +8,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 use super::client::{bot_settings, client_for};
-use super::engine_support::{against, apply, edit};
+use super::engine_support::{against, apply, edit, pass_the_late_create_window};
 use super::sandbox::SandboxProcess;
 use botform::model::bot::{BotSettings, SafetyStep, TakeProfitStep};
 use botform::model::enums::Direction;
@@ -416,6 +416,246 @@ fn a_create_that_commits_after_its_504_never_makes_a_twin() {
     }
 }
 
+#[test]
+fn a_create_that_may_still_land_is_never_created_again_by_the_next_plan_or_apply() {
+    // Before (review M1): the next plan said "1 to add" and the next apply made a twin when the
+    // first create committed after it. Now the journal of unclear creates is read by the next
+    // plan and apply: nothing of that name is created until the bot appears or 130 s have
+    // passed. The late commit comes after the next plan and apply started.
+    let sandbox = SandboxProcess::spawn(
+        None,
+        &["--faults", "late=1.0,late_ms=held,late_max=1,seed=1"],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\nenabled = true\n");
+    let run = || {
+        let mut cmd = against(&sandbox);
+        cmd.env("BOTFORM_STATE_DIR", state.path());
+        cmd
+    };
+    apply(run(), dir.path())
+        .code(1)
+        .stdout(predicate::str::contains("not created again"));
+    // The next plan, and an apply right after the apply: held, nothing to create.
+    run()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("may still land"))
+        .stdout(predicate::str::contains("No changes."));
+    apply(run(), dir.path())
+        .success()
+        .stdout(predicate::str::contains("may still land"));
+    let held = sandbox.control_get("/__sandbox/late");
+    assert_eq!(held["held"], 1, "no second create was sent: {held}");
+    // The first create lands now: the next apply finds it and switches it on (finishing the
+    // first apply, so it is not counted as a change of a live bot).
+    sandbox.control_post("/__sandbox/late/commit", serde_json::json!({}));
+    apply(run(), dir.path()).success();
+    let bots = sandbox.control_get("/__sandbox/state")["real"]["bots"].clone();
+    let bots = bots.as_object().unwrap();
+    assert_eq!(bots.len(), 1, "{bots:?}");
+    assert_eq!(bots.values().next().unwrap()["is_enabled"], true);
+    no_changes(&sandbox, dir.path());
+}
+
+#[test]
+fn once_its_window_has_passed_a_create_that_never_landed_is_planned_again() {
+    let sandbox = SandboxProcess::spawn(None, &["--faults", "late=1.0,late_ms=held,seed=1"]);
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(dir.path(), "take_profit = 1\n");
+    let run = || {
+        let mut cmd = against(&sandbox);
+        cmd.env("BOTFORM_STATE_DIR", state.path());
+        cmd
+    };
+    apply(run(), dir.path()).code(1);
+    run()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("may still land"));
+    pass_the_late_create_window(state.path());
+    run()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("may still land").not())
+        .stdout(predicate::str::contains("1 to add"));
+}
+
+#[test]
+fn a_write_only_field_is_compared_with_what_botform_last_sent() {
+    // Before (review M-1): 3Commas never shows `sl_to_breakeven_enabled`, so turning it off in
+    // the config planned nothing, and the bot kept moving its stop loss. Now botform remembers
+    // what it last sent each bot, per target, and compares the config with that.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |state: &Path| {
+        let mut cmd = against(&sandbox);
+        cmd.env("BOTFORM_STATE_DIR", state);
+        cmd
+    };
+    let plan = |state: &Path| {
+        let out = run(state).arg("plan").arg(dir.path()).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    };
+    one_bot(
+        dir.path(),
+        &format!(
+            "{STEPS}sl_to_breakeven_enabled = true\nsl_to_breakeven_data = {{ upper_breakeven_limit = 1 }}\nstop_loss_percentage = 5\n"
+        ),
+    );
+    apply(run(state.path()), dir.path()).success();
+    assert!(plan(state.path()).contains("No changes."));
+    edit(
+        &dir.path().join("bot.toml"),
+        "sl_to_breakeven_enabled = true",
+        "sl_to_breakeven_enabled = false",
+    );
+    let shown = plan(state.path());
+    assert!(
+        shown.contains("sl_to_breakeven_enabled = true -> false")
+            && shown.contains("3Commas does not show this field; last sent: true"),
+        "{shown}"
+    );
+    apply(run(state.path()), dir.path())
+        .success()
+        .stderr(predicate::str::contains("updated"));
+    assert!(plan(state.path()).contains("No changes."));
+    // A bot botform never wrote (another state dir): unknown once, sent, then remembered.
+    let other = tempfile::tempdir().unwrap();
+    let shown = plan(other.path());
+    assert!(
+        shown.contains("sl_to_breakeven_enabled = unknown -> false")
+            && shown.contains("botform has not sent it to this bot"),
+        "{shown}"
+    );
+    apply(run(other.path()), dir.path()).success();
+    assert!(plan(other.path()).contains("No changes."));
+}
+
+#[test]
+fn a_toggle_turned_on_goes_with_its_companion() {
+    // Before (review M-2): turning on trailing or a stop-loss timeout sent the toggle alone, and
+    // 3Commas requires its companion in the same request. The sandbox now checks the request's
+    // own parameters (not the merged bot), and the update carries the companion from the live
+    // bot when the config did not change it.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    one_bot(
+        dir.path(),
+        "take_profit = 2\ntrailing_enabled = false\ntrailing_deviation = 0.5\nstop_loss_percentage = 5\nstop_loss_timeout_enabled = false\nstop_loss_timeout_in_seconds = 300\n",
+    );
+    apply(against(&sandbox), dir.path()).success();
+    let file = dir.path().join("bot.toml");
+    edit(&file, "trailing_enabled = false", "trailing_enabled = true");
+    edit(
+        &file,
+        "stop_loss_timeout_enabled = false",
+        "stop_loss_timeout_enabled = true",
+    );
+    apply(against(&sandbox), dir.path())
+        .success()
+        .stderr(predicate::str::contains("updated"));
+    no_changes(&sandbox, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_refuses_a_toggle_without_its_companion_in_the_request() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let client = client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    let account = client.accounts().await.unwrap()[0].id;
+    let mut settings = bot_settings("companions");
+    settings.trailing_deviation = Some("0.5".parse().unwrap());
+    let bot = client
+        .create_bot(&BotParams::create(account, &settings))
+        .await
+        .unwrap();
+    // The bot has a stored deviation; a request turning trailing on without one is refused all
+    // the same, as 3Commas does.
+    let live = client.bot(bot.id).await.unwrap().to_model();
+    let mut body = live.update_base.clone();
+    body.insert("trailing_enabled".into(), true.into());
+    body.remove("trailing_deviation");
+    let refused = client
+        .update_bot(bot.id, &BotParams(body))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("trailing_deviation"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_condition_the_account_cannot_use_is_a_plan_error_at_its_line() {
+    // Before (review L11): validate checked conditions against the catalogue only, and 3Commas
+    // refused the create at apply. Now plan asks the account's own strategy_list.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let account = sandbox.control_get("/__sandbox/state")["real"]["accounts"][0]["id"].clone();
+    sandbox.control_post(
+        &format!("/__sandbox/accounts/{account}"),
+        serde_json::json!({ "type": "Account::KucoinAccount" }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        "[accounts.main]\nname = \"Binance Spot\"\n\n[[bots]]\nname = \"rsi\"\naccount = \"main\"\npairs = [\"USDT_BTC\"]\nstart = [{ strategy = \"rsi\", options = { time = \"15m\", points = 30, trigger_condition = \"less\", time_period = 14 } }]\nbase_order_volume = 10\nsafety_order_volume = 10\nmax_safety_orders = 2\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit_type = \"total\"\ntake_profit = 1\n",
+    )
+    .unwrap();
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the condition `rsi` in `strategy_list` is not available to account `main`",
+        ))
+        .stderr(predicate::str::contains("bot.toml:"));
+}
+
+#[test]
+fn a_bot_renamed_in_the_web_app_is_renamed_back_never_twinned() {
+    // Before (review L12): the renamed bot looked absent, and plan proposed a second bot while
+    // the renamed one kept trading. Now botform remembers the id it wrote under that name.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let mut cmd = against(&sandbox);
+        cmd.env("BOTFORM_STATE_DIR", state.path());
+        cmd
+    };
+    one_bot(dir.path(), "take_profit = 1\n");
+    apply(run(), dir.path()).success();
+    let bots = sandbox.control_get("/__sandbox/state")["real"]["bots"].clone();
+    let id = bots.as_object().unwrap().keys().next().unwrap().clone();
+    sandbox.control_post(
+        &format!("/__sandbox/bots/{id}"),
+        serde_json::json!({ "name": "renamed by hand" }),
+    );
+    run()
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "~ name = \"renamed by hand\" -> \"steps\"",
+        ))
+        .stdout(predicate::str::contains("0 to add, 1 to change"));
+    apply(run(), dir.path()).success();
+    let bots = sandbox.control_get("/__sandbox/state")["real"]["bots"].clone();
+    assert_eq!(bots.as_object().unwrap().len(), 1);
+    assert_eq!(bots[&id]["name"], "steps");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_418_ban_stops_every_request_at_once() {
     // Before: a 418 was returned but nothing paused, and apply kept sending into the ban.
@@ -536,6 +776,25 @@ fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
         3,
         "no twin of b1"
     );
+}
+
+#[test]
+fn doctor_goes_on_to_the_key_without_ping_and_time() {
+    // Before (review L-3): a 404 on /ver1/ping (no longer in 3Commas' docs) was "FAIL reach" and
+    // doctor stopped before checking the key.
+    let sandbox = SandboxProcess::spawn(None, &["--current-docs-only"]);
+    let dir = super::engine_support::example_dir();
+    against(&sandbox)
+        .arg("doctor")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("warn reach")
+                .and(predicate::str::contains("warn clock"))
+                .and(predicate::str::contains("ok   key"))
+                .and(predicate::str::contains("Ready:")),
+        );
 }
 
 #[test]

@@ -89,6 +89,10 @@ async fn call(client: &Client, recording: &Recording) -> Result<String, ApiError
             .account_balances(id.parse().unwrap())
             .await
             .map(|b| format!("{} balances", b.len())),
+        ["ver1", "bots", "strategy_list"] => client
+            .strategy_list(query.get("account_id").map(|id| id.parse().unwrap()))
+            .await
+            .map(|list| format!("{} strategies", list.len())),
         ["ver1", "deals"] => client
             .deals(None, None, 100, 0)
             .await
@@ -158,8 +162,9 @@ async fn record_mode_writes_redacted_recordings_that_replay() {
         for secret in [
             botform::sandbox::DEFAULT_API_KEY,
             botform::sandbox::DEFAULT_API_SECRET,
-            "31896123", // the account id: pseudonymized
-            "12873.21", // its balance: removed
+            "31896123",         // the account id: pseudonymized
+            "12873.21",         // its balance: removed
+            "\"Binance Spot\"", // its name: redacted
         ] {
             assert!(!text.contains(secret), "{} holds {secret}", file.display());
         }

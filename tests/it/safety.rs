@@ -144,6 +144,74 @@ fn one_writer_per_account_whatever_the_state_dir() {
 }
 
 #[test]
+fn two_machines_at_once_leave_one_bot_per_name() {
+    // Two state dirs and two lock dirs: no lock is shared, as on two CI runners. Before: every
+    // bot twice. Now the apply protocol settles twins before switching anything on.
+    two_ways_at_once(8, |cmd, other| {
+        cmd.env("BOTFORM_STATE_DIR", other)
+            .env("BOTFORM_LOCK_DIR", other.join("locks"));
+    });
+}
+
+/// A one-bot config, switched on, and the apply's outcome when another machine's apply creates
+/// the same bot at the same moment (`twin`: committed just before or just after ours).
+fn race_with_another_machine(twin: &str) -> (SandboxProcess, tempfile::TempDir, String) {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "raced", 1, "enabled = true\n");
+    sandbox.control_post("/__sandbox/race", serde_json::json!({ "twin": twin }));
+    let out = apply(against(&sandbox), dir.path()).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string()
+        + &String::from_utf8_lossy(&out.get_output().stderr);
+    (sandbox, dir, text)
+}
+
+fn bots_named(sandbox: &SandboxProcess, name: &str) -> Vec<Value> {
+    let state = sandbox.control_get("/__sandbox/state");
+    state["real"]["bots"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|b| b["name"] == name)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_twin_committed_just_before_ours_is_kept_and_ours_deleted_before_it_was_on() {
+    // Before: two bots named "raced 0", ours switched on.
+    let (sandbox, _dir, text) = race_with_another_machine("before");
+    let left = bots_named(&sandbox, "raced 0");
+    assert_eq!(left.len(), 1, "{left:?}\n{text}");
+    assert!(
+        text.contains("another apply created this bot at the same time"),
+        "{text}"
+    );
+    // The one kept is the older, the other apply's: this apply never switched it on (that is the
+    // other apply's to do), and the next plan offers to.
+    assert_eq!(left[0]["is_enabled"], false, "{left:?}");
+    assert!(
+        text.contains(&format!("(id {}, kept)", left[0]["id"])),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_twin_committed_just_after_ours_is_deleted_and_ours_switched_on() {
+    let (sandbox, dir, text) = race_with_another_machine("after");
+    let left = bots_named(&sandbox, "raced 0");
+    assert_eq!(left.len(), 1, "{left:?}\n{text}");
+    assert!(text.contains("deleted its younger twin"), "{text}");
+    assert_eq!(left[0]["is_enabled"], true, "{left:?}");
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--detailed-exitcode")
+        .assert()
+        .code(0);
+}
+
+#[test]
 fn prune_of_an_empty_config_deletes_nothing_without_force() {
     // Before: 25 of 25 live bots deleted with only --allow-delete.
     let sandbox = SandboxProcess::spawn(None, &[]);
@@ -390,7 +458,9 @@ fn a_reapply_after_kill_9_converges_without_force() {
         ));
     }
     std::fs::write(dir.path().join("bots.toml"), text).unwrap();
+    let state = tempfile::tempdir().unwrap();
     let mut child = spawn_against(&sandbox)
+        .env("BOTFORM_STATE_DIR", state.path())
         .arg("apply")
         .arg(dir.path())
         .arg("--auto-approve")
@@ -418,8 +488,13 @@ fn a_reapply_after_kill_9_converges_without_force() {
         made < 20,
         "the kill came too late to test anything ({made} made)"
     );
-    // No --force: the half-made bots are finished, the rest created, nothing twice.
-    apply(against(&sandbox), dir.path()).success();
+    // A create in flight at the kill may still land: the next apply waits it out (here the
+    // clock is moved past its window). Then, with no --force: the half-made bots are finished,
+    // the rest created, nothing twice.
+    super::engine_support::pass_the_late_create_window(state.path());
+    let mut again = against(&sandbox);
+    again.env("BOTFORM_STATE_DIR", state.path());
+    apply(again, dir.path()).success();
     let names = live_names(&sandbox);
     assert_eq!(names.len(), 30);
     assert!(names.values().all(|n| *n == 1), "{names:?}");
