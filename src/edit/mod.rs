@@ -22,11 +22,40 @@ use serde_json::{Map, Value};
 use crate::config::node::{self, Node};
 use crate::config::source::{FileId, SourceFile, Syntax};
 
+/// A bot entry in one file: the `nth` (from 0, in file order) of the entries named exactly
+/// `name`. Names are matched exactly here; choosing among near matches (case, accounts) is the
+/// caller's job, so an edit can only ever touch the entry it was aimed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotRef {
+    pub name: String,
+    pub nth: usize,
+}
+
+impl BotRef {
+    /// The first bot entry of that name.
+    pub fn named(name: &str) -> BotRef {
+        BotRef {
+            name: name.to_string(),
+            nth: 0,
+        }
+    }
+
+    /// The position of this entry among entries with the given names (`None`: no name).
+    pub fn position<'a>(&self, names: impl IntoIterator<Item = Option<&'a str>>) -> Option<usize> {
+        names
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n == Some(self.name.as_str()))
+            .nth(self.nth)
+            .map(|(i, _)| i)
+    }
+}
+
 /// What an edit acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entity {
-    /// A bot, by its name (any case).
-    Bot(String),
+    /// A bot entry.
+    Bot(BotRef),
     /// `[templates.NAME]`.
     Template(String),
     /// `[accounts.ALIAS]`.
@@ -38,7 +67,7 @@ pub enum Entity {
 impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Entity::Bot(n) => write!(f, "bot \"{n}\""),
+            Entity::Bot(b) => write!(f, "bot \"{}\"", crate::diagnostic::shown(&b.name)),
             Entity::Template(n) => write!(f, "template `{n}`"),
             Entity::Account(n) => write!(f, "account `{n}`"),
             Entity::Settings => write!(f, "the settings"),
@@ -57,7 +86,7 @@ pub enum Op {
     /// Append a bot (a table of fields, `name` first) to the file's bot list.
     AddBot { fields: Map<String, Value> },
     /// Remove a bot's entry.
-    RemoveBot { name: String },
+    RemoveBot(BotRef),
     /// Add pairs to the blacklist (creating it when the file has none).
     BlacklistAdd { pairs: Vec<String> },
     /// Remove pairs from the blacklist.
@@ -171,13 +200,13 @@ fn expect(doc: &mut Value, op: &Op) -> Result<(), String> {
                 .ok_or("`bots` is not a list in this file")?
                 .push(Value::Object(table));
         }
-        Op::RemoveBot { name } => {
+        Op::RemoveBot(bot) => {
             let bots = root
                 .get_mut("bots")
                 .and_then(Value::as_array_mut)
                 .ok_or("this file has no bot list")?;
-            let i =
-                bot_index(bots, name).ok_or_else(|| format!("no bot \"{name}\" in this file"))?;
+            let i = bot_index(bots, bot)
+                .ok_or_else(|| format!("no bot \"{}\" in this file", bot.name))?;
             bots.remove(i);
         }
         Op::BlacklistAdd { pairs } => {
@@ -216,21 +245,17 @@ fn entity_json<'a>(
         Entity::Settings => root.get_mut("settings")?.as_object_mut(),
         Entity::Template(n) => root.get_mut("templates")?.get_mut(n)?.as_object_mut(),
         Entity::Account(n) => root.get_mut("accounts")?.get_mut(n)?.as_object_mut(),
-        Entity::Bot(n) => {
+        Entity::Bot(bot) => {
             let bots = root.get_mut("bots")?.as_array_mut()?;
-            let i = bot_index(bots, n)?;
+            let i = bot_index(bots, bot)?;
             bots[i].as_object_mut()
         }
     }
 }
 
-/// The position of a bot named `name` (any case) in a JSON bot list.
-fn bot_index(bots: &[Value], name: &str) -> Option<usize> {
-    bots.iter().position(|b| {
-        b.get("name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
-    })
+/// The position of a bot entry in a JSON bot list.
+fn bot_index(bots: &[Value], bot: &BotRef) -> Option<usize> {
+    bot.position(bots.iter().map(|b| b.get("name").and_then(Value::as_str)))
 }
 
 /// Fields that hold numbers (a decimal given as a string is written as a number there).
@@ -312,7 +337,7 @@ pub fn write(edits: &[Edited]) -> Result<(), String> {
         };
         if now.as_deref().unwrap_or("") != e.before {
             return Err(format!(
-                "{} changed while the edit was made; nothing was written: make the edit again",
+                "{} changed underneath this edit (another writer); nothing was written: read it again and make the edit again",
                 e.path.display()
             ));
         }

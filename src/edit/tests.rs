@@ -85,10 +85,10 @@ fn setting_a_field_changes_that_value_only_and_keeps_its_comment() {
 }
 
 #[test]
-fn a_bot_found_by_any_case_gets_new_and_changed_fields() {
+fn a_bot_gets_new_and_changed_fields() {
     for (name, text) in both() {
         let op = Op::Set {
-            entity: Entity::Bot("eth BOT".into()),
+            entity: Entity::Bot(BotRef::named("ETH bot")),
             fields: fields(
                 json!({"take_profit": 2, "enabled": false, "pairs": ["USDT_ETH", "USDT_SOL"]}),
             ),
@@ -104,7 +104,7 @@ fn a_bot_found_by_any_case_gets_new_and_changed_fields() {
 #[test]
 fn a_block_value_is_replaced_and_a_field_removed() {
     let op = Op::Set {
-        entity: Entity::Bot("BTC bot".into()),
+        entity: Entity::Bot(BotRef::named("BTC bot")),
         fields: fields(json!({"close_strategy_list": null, "tsl_enabled": true})),
     };
     let e = apply(Path::new("c.yaml"), YAML, &op).unwrap();
@@ -112,7 +112,7 @@ fn a_block_value_is_replaced_and_a_field_removed() {
     assert!(e.after.contains("# the second bot"));
     assert!(e.after.contains("tsl_enabled: true"));
     let op = Op::Set {
-        entity: Entity::Bot("BTC bot".into()),
+        entity: Entity::Bot(BotRef::named("BTC bot")),
         fields: fields(
             json!({"close_strategy_list": [{"strategy": "rsi", "options": {"time": "1h", "points": 75}}]}),
         ),
@@ -136,9 +136,7 @@ fn bots_are_added_and_removed() {
             "{name}: the decimal as given:\n{}",
             e.after
         );
-        let op = Op::RemoveBot {
-            name: "BTC BOT".into(),
-        };
+        let op = Op::RemoveBot(BotRef::named("BTC bot"));
         let e = apply(Path::new(name), text, &op).unwrap();
         assert!(!e.after.contains("BTC bot"), "{name}:\n{}", e.after);
         assert!(e.after.contains("ETH bot"), "{name}");
@@ -184,7 +182,7 @@ fn blacklist_pairs_are_added_and_removed() {
 #[test]
 fn strings_that_yaml_would_misread_are_quoted() {
     let op = Op::Set {
-        entity: Entity::Bot("ETH bot".into()),
+        entity: Entity::Bot(BotRef::named("ETH bot")),
         fields: fields(json!({"note": "yes", "other": "a: b # c"})),
     };
     let e = apply(Path::new("c.yaml"), YAML, &op).unwrap();
@@ -196,9 +194,43 @@ fn strings_that_yaml_would_misread_are_quoted() {
 fn a_missing_entity_is_an_error_and_nothing_changes() {
     for (name, text) in both() {
         let op = Op::Set {
-            entity: Entity::Bot("nope".into()),
+            entity: Entity::Bot(BotRef::named("nope")),
             fields: fields(json!({"take_profit": 1})),
         };
         assert!(apply(Path::new(name), text, &op).is_err());
+    }
+}
+
+#[test]
+fn names_match_exactly_and_the_nth_of_two_same_named_entries_is_the_one_changed() {
+    let toml =
+        "[[bots]]\nname = \"dup\"\naccount = \"a\"\n\n[[bots]]\nname = \"dup\"\naccount = \"b\"\n";
+    let yaml = "bots:\n  - name: dup\n    account: a\n  - name: dup\n    account: b\n";
+    for (name, text) in [("d.toml", toml), ("d.yaml", yaml)] {
+        // Another case is another name here: the caller chooses, this layer never guesses.
+        let op = Op::Set {
+            entity: Entity::Bot(BotRef::named("DUP")),
+            fields: fields(json!({"take_profit": 1})),
+        };
+        assert!(apply(Path::new(name), text, &op).is_err(), "{name}");
+        let second = BotRef {
+            name: "dup".into(),
+            nth: 1,
+        };
+        let op = Op::Set {
+            entity: Entity::Bot(second.clone()),
+            fields: fields(json!({"take_profit": 1})),
+        };
+        let e = apply(Path::new(name), text, &op).unwrap();
+        let first_part = e.after.split("account").nth(1).unwrap();
+        assert!(!first_part.contains("take_profit"), "{name}:\n{}", e.after);
+        assert!(e.after.contains("take_profit"), "{name}");
+        let e = apply(Path::new(name), text, &Op::RemoveBot(second)).unwrap();
+        assert_eq!(e.after.matches("dup").count(), 1, "{name}:\n{}", e.after);
+        assert!(
+            e.after.contains('a') && !e.after.contains("b\n"),
+            "{name}:\n{}",
+            e.after
+        );
     }
 }

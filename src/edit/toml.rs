@@ -56,22 +56,25 @@ pub fn apply(text: &str, op: &Op) -> Result<String, String> {
                 Some(_) => return Err("`bots` is not a list in this file".into()),
             }
         }
-        Op::RemoveBot { name } => match doc.get_mut("bots") {
-            Some(Item::ArrayOfTables(bots)) => {
-                let i = (0..bots.len())
-                    .find(|i| bots.get(*i).is_some_and(|t| named(t, name)))
-                    .ok_or_else(|| format!("no bot \"{name}\" in this file"))?;
-                bots.remove(i);
+        Op::RemoveBot(bot) => {
+            let missing = || format!("no bot \"{}\" in this file", bot.name);
+            match doc.get_mut("bots") {
+                Some(Item::ArrayOfTables(bots)) => {
+                    let i = bot.position(bots.iter().map(name_of)).ok_or_else(missing)?;
+                    bots.remove(i);
+                }
+                Some(Item::Value(toml_edit::Value::Array(bots))) => {
+                    let i = bot
+                        .position(
+                            bots.iter()
+                                .map(|v| v.as_inline_table().and_then(|t| name_of(t))),
+                        )
+                        .ok_or_else(missing)?;
+                    bots.remove(i);
+                }
+                _ => return Err("this file has no bot list".into()),
             }
-            Some(Item::Value(toml_edit::Value::Array(bots))) => {
-                let i = bots
-                    .iter()
-                    .position(|v| v.as_inline_table().is_some_and(|t| named(t, name)))
-                    .ok_or_else(|| format!("no bot \"{name}\" in this file"))?;
-                bots.remove(i);
-            }
-            _ => return Err("this file has no bot list".into()),
-        },
+        }
         Op::BlacklistAdd { pairs } => {
             if doc.get("blacklist").is_none() {
                 doc.insert("blacklist", Item::Table(Table::new()));
@@ -106,11 +109,8 @@ pub fn apply(text: &str, op: &Op) -> Result<String, String> {
     Ok(doc.to_string())
 }
 
-fn named(table: &dyn TableLike, name: &str) -> bool {
-    table
-        .get("name")
-        .and_then(Item::as_str)
-        .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
+fn name_of(table: &(impl TableLike + ?Sized)) -> Option<&str> {
+    table.get("name").and_then(Item::as_str)
 }
 
 fn entity_table<'a>(doc: &'a mut DocumentMut, entity: &Entity) -> Option<&'a mut dyn TableLike> {
@@ -126,16 +126,20 @@ fn entity_table<'a>(doc: &'a mut DocumentMut, entity: &Entity) -> Option<&'a mut
             .as_table_like_mut()?
             .get_mut(n)?
             .as_table_like_mut(),
-        Entity::Bot(n) => match doc.get_mut("bots")? {
-            Item::ArrayOfTables(bots) => bots
-                .iter_mut()
-                .find(|t| named(*t, n))
-                .map(|t| t as &mut dyn TableLike),
-            Item::Value(toml_edit::Value::Array(bots)) => bots
-                .iter_mut()
-                .filter_map(toml_edit::Value::as_inline_table_mut)
-                .find(|t| named(*t, n))
-                .map(|t| t as &mut dyn TableLike),
+        Entity::Bot(bot) => match doc.get_mut("bots")? {
+            Item::ArrayOfTables(bots) => {
+                let i = bot.position(bots.iter().map(name_of))?;
+                bots.get_mut(i).map(|t| t as &mut dyn TableLike)
+            }
+            Item::Value(toml_edit::Value::Array(bots)) => {
+                let i = bot.position(
+                    bots.iter()
+                        .map(|v| v.as_inline_table().and_then(|t| name_of(t))),
+                )?;
+                bots.get_mut(i)?
+                    .as_inline_table_mut()
+                    .map(|t| t as &mut dyn TableLike)
+            }
             _ => None,
         },
     }

@@ -33,20 +33,15 @@ pub fn apply(text: &str, root: &Node, op: &Op) -> Result<String, String> {
                 text: format!("{}bots:\n{}\n", separator(text), block_item(fields, 2)),
             }),
         },
-        Op::RemoveBot { name } => {
+        Op::RemoveBot(bot) => {
             let bots = root
                 .get("bots")
                 .and_then(|e| e.value.as_seq().map(|items| (&e.value, items)))
                 .ok_or("this file has no bot list")?;
             let (seq, items) = bots;
-            let i = items
-                .iter()
-                .position(|b| {
-                    b.get("name")
-                        .and_then(|e| e.value.as_str())
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
-                })
-                .ok_or_else(|| format!("no bot \"{name}\" in this file"))?;
+            let i = bot
+                .position(items.iter().map(name_of))
+                .ok_or_else(|| format!("no bot \"{}\" in this file", bot.name))?;
             splices.push(remove_item(text, seq, items, i)?);
         }
         Op::BlacklistAdd { pairs } => {
@@ -148,12 +143,15 @@ fn entity_node<'a>(root: &'a Node, entity: &Entity) -> Option<&'a Node> {
         Entity::Settings => Some(&root.get("settings")?.value),
         Entity::Template(n) => Some(&root.get("templates")?.value.get(n)?.value),
         Entity::Account(n) => Some(&root.get("accounts")?.value.get(n)?.value),
-        Entity::Bot(n) => root.get("bots")?.value.as_seq()?.iter().find(|b| {
-            b.get("name")
-                .and_then(|e| e.value.as_str())
-                .is_some_and(|name| name.eq_ignore_ascii_case(n.trim()))
-        }),
+        Entity::Bot(bot) => {
+            let items = root.get("bots")?.value.as_seq()?;
+            items.get(bot.position(items.iter().map(name_of))?)
+        }
     }
+}
+
+fn name_of(bot: &Node) -> Option<&str> {
+    bot.get("name").and_then(|e| e.value.as_str())
 }
 
 fn line_start(text: &str, offset: usize) -> usize {

@@ -14,14 +14,18 @@ use serde_json::{Map, Value};
 
 use super::{BotformServer, budget, paths};
 use crate::config::source::{SourceFile, Syntax};
-use crate::edit::{self, Edited, Entity, Op};
+use crate::edit::{self, BotRef, Edited, Entity, Op};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct SetFieldsArgs {
-    /// Bots to change, by name (any case); `["*"]` for every bot. Give exactly one of `bots`,
-    /// `template`, `account` or `settings`.
+    /// Bots to change, by exact name (another case is accepted only when it names one bot, and
+    /// the answer says so); `["*"]` for every bot. Give exactly one of `bots`, `template`,
+    /// `account` or `settings`.
     #[serde(default)]
     pub bots: Vec<String>,
+    /// With `bots`: the account alias of the bots named, needed when a name is on two accounts.
+    #[serde(default)]
+    pub on_account: String,
     /// A template (`[templates.NAME]`): every bot using it changes.
     #[serde(default)]
     pub template: String,
@@ -52,6 +56,7 @@ pub struct AddBotArgs {
     /// The new bot's name (unique on its account).
     pub name: String,
     /// Copy this bot's entry (its own fields, template and start conditions), then apply the rest.
+    /// When that name is on two accounts, the one on `account` is copied.
     #[serde(default)]
     pub from_bot: String,
     /// The template to start from.
@@ -78,8 +83,11 @@ pub struct AddBotArgs {
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct RemoveBotArgs {
-    /// The bot, by name (any case).
+    /// The bot, by exact name (another case only when it names one bot).
     pub bot: String,
+    /// The bot's account alias, needed when its name is on two accounts.
+    #[serde(default)]
+    pub account: String,
     /// `absent` (default): keep the entry and mark it `absent = true`, so apply deletes the live
     /// bot (with the server's --allow-delete). `forget`: remove the entry; the live bot is then
     /// left alone (unless settings.prune is on, which deletes it).
@@ -109,6 +117,9 @@ pub struct EditAnswer {
     pub warning_count: usize,
     /// The errors after the edit (as many as fit).
     pub errors: Vec<crate::diagnostic::JsonDiagnostic>,
+    /// How names given were matched, when not exactly (`alpha` taken as the only bot `Alpha`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub next: String,
 }
 
@@ -160,29 +171,172 @@ impl RootFiles {
                 Entity::Settings => tree.get("settings").is_some(),
                 Entity::Template(n) => tree.get("templates").and_then(|t| t.get(n)).is_some(),
                 Entity::Account(n) => tree.get("accounts").and_then(|t| t.get(n)).is_some(),
-                Entity::Bot(n) => bot_entry(tree, n).is_some(),
+                Entity::Bot(b) => bot_entry(tree, b).is_some(),
             })
             .map(|(p, _)| p)
             .collect()
     }
 }
 
-fn bot_entry<'a>(tree: &'a Value, name: &str) -> Option<&'a Map<String, Value>> {
-    tree.get("bots")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_object)
-        .find(|b| {
-            b.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
-        })
+/// A bot entry in one file's data.
+fn bot_entry<'a>(tree: &'a Value, bot: &BotRef) -> Option<&'a Map<String, Value>> {
+    let bots = tree.get("bots")?.as_array()?;
+    let i = bot.position(bots.iter().map(|b| b.get("name").and_then(Value::as_str)))?;
+    bots[i].as_object()
+}
+
+/// Hold the edit lock of the config root while an edit reads, checks and writes: edits of one
+/// root, from this server's concurrent calls or from other servers on the machine, run one at a
+/// time, so none is lost (review: 18 of 44 concurrent edits were, each answering "written").
+/// A writer outside botform is still caught by [`edit::write`]'s "changed underneath" check.
+async fn edit_lock(root: &Path) -> Result<std::fs::File, String> {
+    use sha2::Digest;
+    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let digest = sha2::Sha256::digest(canonical.to_string_lossy().as_bytes());
+    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let path = crate::files::lock_dir()
+        .map_err(|e| format!("cannot take the edit lock: {e}"))?
+        .join(format!("edit-{name}.lock"));
+    let file = crate::files::open_lock_file(&path)
+        .map_err(|e| format!("cannot take the edit lock: {e}"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err("another edit of this config has held it for 30 s; nothing was written: try again".into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot take the edit lock: {e}"));
+            }
+        }
+    }
 }
 
 /// Edits gathered per file, each applied on the text the previous one left.
 #[derive(Default)]
 struct Pending {
     edits: Vec<Edited>,
+    /// How the names given were matched, for the answer.
+    notes: Vec<String>,
+}
+
+/// A config bot an edit names: its entry (exactly) and the file holding it.
+struct NamedBot {
+    /// Its position in `Checked::bots`.
+    index: usize,
+    entry: BotRef,
+    file: PathBuf,
+}
+
+/// The one config bot `asked` names, on `account` when given (review: edits hit exactly what
+/// was named). An exact name wins; another case is taken only when it names a single bot (and a
+/// note says so); a name on two accounts needs the account. `Err` says what to give instead.
+fn find_bot(
+    checked: &crate::config::Checked,
+    asked: &str,
+    account: &str,
+) -> Result<(NamedBot, Option<String>), String> {
+    let asked = asked.trim();
+    let on_account =
+        |i: &usize| account.is_empty() || checked.bots[*i].spec.account.as_deref() == Some(account);
+    let exact: Vec<usize> = (0..checked.bots.len())
+        .filter(|i| checked.bots[*i].spec.name.as_deref() == Some(asked))
+        .collect();
+    let (candidates, note) = if exact.is_empty() {
+        let loose: Vec<usize> = (0..checked.bots.len())
+            .filter(|i| {
+                checked.bots[*i]
+                    .spec
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(asked))
+            })
+            .collect();
+        let names: std::collections::BTreeSet<&str> =
+            loose.iter().map(|i| checked.bots[*i].name()).collect();
+        match names.len() {
+            0 => {
+                let all = checked.bots.iter().filter_map(|b| b.spec.name.as_deref());
+                let hint = crate::diagnostic::did_you_mean(asked, all)
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "no config bot is named \"{}\"{hint}",
+                    crate::diagnostic::quote_input(asked)
+                ));
+            }
+            1 => {
+                let found = names.into_iter().next().unwrap_or_default();
+                let note = format!(
+                    "\"{}\" was taken as the bot named \"{found}\", the only one of that name in another case",
+                    crate::diagnostic::quote_input(asked)
+                );
+                (loose, Some(note))
+            }
+            _ => {
+                return Err(format!(
+                    "\"{}\" names no bot exactly, and several in other cases ({}): give the exact name",
+                    crate::diagnostic::quote_input(asked),
+                    names.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    } else {
+        (exact, None)
+    };
+    let chosen: Vec<usize> = candidates.iter().copied().filter(on_account).collect();
+    let index = match chosen.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(format!(
+                "no bot \"{}\" is on account `{account}`",
+                crate::diagnostic::quote_input(asked)
+            ));
+        }
+        many => {
+            let accounts: Vec<String> = many
+                .iter()
+                .map(|i| {
+                    checked.bots[*i]
+                        .spec
+                        .account
+                        .clone()
+                        .unwrap_or_else(|| "?".into())
+                })
+                .collect();
+            return Err(format!(
+                "{} bots are named \"{}\" (on accounts {}): give the account too",
+                many.len(),
+                crate::diagnostic::quote_input(asked),
+                accounts.join(", ")
+            ));
+        }
+    };
+    Ok((named_bot(checked, index), note))
+}
+
+/// The entry of config bot `index`: its file, and which of that file's entries of its name it is.
+fn named_bot(checked: &crate::config::Checked, index: usize) -> NamedBot {
+    let bot = &checked.bots[index];
+    let span = bot.span();
+    let nth = checked
+        .bots
+        .iter()
+        .filter(|b| b.spec.name == bot.spec.name && b.span().file == span.file)
+        .filter(|b| b.span().start < span.start)
+        .count();
+    NamedBot {
+        index,
+        entry: BotRef {
+            name: bot.name().to_string(),
+            nth,
+        },
+        file: checked.config.sources.get(span.file).path.clone(),
+    }
 }
 
 impl Pending {
@@ -286,6 +440,7 @@ impl BotformServer {
             error_count: report.error_count,
             warning_count: report.warning_count,
             errors,
+            notes: pending.notes,
             next,
         }))
     }
@@ -352,55 +507,45 @@ impl BotformServer {
         if args.fields.is_empty() && args.add.is_empty() {
             return Err("nothing to set: give `fields` or `add`".into());
         }
+        let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
-        let entities: Vec<Entity> = if !args.bots.is_empty() {
-            if args.bots.iter().any(|b| b == "*") {
-                checked
-                    .bots
-                    .iter()
-                    .filter_map(|b| b.spec.name.clone())
-                    .map(Entity::Bot)
-                    .collect()
-            } else {
-                args.bots.iter().cloned().map(Entity::Bot).collect()
-            }
-        } else if !args.template.is_empty() {
-            vec![Entity::Template(args.template.clone())]
-        } else if !args.account.is_empty() {
-            vec![Entity::Account(args.account.clone())]
-        } else {
-            vec![Entity::Settings]
-        };
-        let trees = files.trees();
         let mut pending = Pending::default();
-        for entity in &entities {
-            let file = Self::file_of(&files, entity).map_err(|e| {
-                let names = checked.bots.iter().filter_map(|b| b.spec.name.as_deref());
-                match (
-                    entity,
-                    crate::diagnostic::did_you_mean(&entity.to_string(), names),
-                ) {
-                    (Entity::Bot(n), Some(hint)) => {
-                        format!("{e}; {}", hint.replace(&format!("bot \"{n}\""), n))
-                    }
-                    _ => e,
+        // Each target: the entity, the file holding it, and (for a bot) its place in `checked`.
+        let mut targets: Vec<(Entity, PathBuf, Option<usize>)> = Vec::new();
+        if !args.bots.is_empty() {
+            if args.bots.iter().any(|b| b == "*") {
+                for index in 0..checked.bots.len() {
+                    let bot = named_bot(&checked, index);
+                    targets.push((Entity::Bot(bot.entry), bot.file, Some(index)));
                 }
-            })?;
+            } else {
+                for asked in &args.bots {
+                    let (bot, note) = find_bot(&checked, asked, &args.on_account)?;
+                    pending.notes.extend(note);
+                    targets.push((Entity::Bot(bot.entry), bot.file, Some(bot.index)));
+                }
+            }
+        } else {
+            let entity = if !args.template.is_empty() {
+                Entity::Template(args.template.clone())
+            } else if !args.account.is_empty() {
+                Entity::Account(args.account.clone())
+            } else {
+                Entity::Settings
+            };
+            let file = Self::file_of(&files, &entity)?;
+            targets.push((entity, file, None));
+        }
+        let trees = files.trees();
+        for (entity, file, index) in &targets {
             let mut fields = args.fields.clone();
             for (field, delta) in &args.add {
-                let current = match entity {
-                    Entity::Bot(name) => checked
-                        .bots
-                        .iter()
-                        .find(|b| {
-                            b.spec
-                                .name
-                                .as_deref()
-                                .is_some_and(|n| n.eq_ignore_ascii_case(name.trim()))
-                        })
-                        .and_then(|b| b.settings().to_map().get(field).cloned()),
-                    Entity::Template(name) => trees
+                let current = match (entity, index) {
+                    (Entity::Bot(_), Some(i)) => {
+                        checked.bots[*i].settings().to_map().get(field).cloned()
+                    }
+                    (Entity::Template(name), _) => trees
                         .iter()
                         .find_map(|(_, t)| t.get("templates")?.get(name)?.get(field).cloned()),
                     _ => None,
@@ -409,7 +554,7 @@ impl BotformServer {
             }
             pending.add(
                 &files,
-                &file,
+                file,
                 &Op::Set {
                     entity: entity.clone(),
                     fields,
@@ -440,16 +585,27 @@ impl BotformServer {
         if name.is_empty() {
             return Err("the new bot needs a `name`".into());
         }
+        let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let trees = files.trees();
         let mut fields = Map::new();
         fields.insert("name".into(), Value::String(name.clone()));
         let mut file = None;
+        let mut pending = Pending::default();
         if !args.from_bot.is_empty() {
-            let (path, source) = trees
+            let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+            let (bot, note) = find_bot(&checked, &args.from_bot, &args.account)
+                .map_err(|e| format!("{e} (the bot to copy)"))?;
+            pending.notes.extend(note);
+            let source = trees
                 .iter()
-                .find_map(|(p, t)| bot_entry(t, &args.from_bot).map(|b| (p.clone(), b.clone())))
-                .ok_or_else(|| format!("no config bot is named `{}` to copy", args.from_bot))?;
+                .find(|(p, _)| *p == bot.file)
+                .and_then(|(_, t)| bot_entry(t, &bot.entry))
+                .cloned()
+                .ok_or_else(|| {
+                    format!("the entry of bot \"{}\" could not be read", bot.entry.name)
+                })?;
+            let path = bot.file;
             for (k, v) in source {
                 if k != "name" && k != "id" {
                     fields.insert(k, v);
@@ -484,9 +640,14 @@ impl BotformServer {
             .and_then(Value::as_str)
             .map(str::to_string);
         let taken = trees.iter().any(|(_, t)| {
-            bot_entry(t, &name).is_some_and(|b| {
-                b.get("account").and_then(Value::as_str).map(str::to_string) == account
-            })
+            t.get("bots")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|b| {
+                    b.get("name").and_then(Value::as_str) == Some(name.as_str())
+                        && b.get("account").and_then(Value::as_str).map(str::to_string) == account
+                })
         });
         if taken {
             return Err(format!(
@@ -517,7 +678,6 @@ impl BotformServer {
                 .map(|(p, _)| p.clone())
                 .unwrap_or_else(|| self.inner.root.join("bots.toml"))
         };
-        let mut pending = Pending::default();
         pending.add(&files, &path, &Op::AddBot { fields })?;
         self.finish_edit(&files, pending, args.write_invalid)
     }
@@ -539,22 +699,27 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<RemoveBotArgs>,
     ) -> Result<Json<EditAnswer>, String> {
+        let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
-        let entity = Entity::Bot(args.bot.clone());
-        let path = Self::file_of(&files, &entity)?;
+        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let (bot, note) = find_bot(&checked, &args.bot, &args.account)?;
         let op = match args.how.as_str() {
             "" | "absent" => {
                 let mut fields = Map::new();
                 fields.insert("absent".into(), Value::Bool(true));
-                Op::Set { entity, fields }
+                Op::Set {
+                    entity: Entity::Bot(bot.entry),
+                    fields,
+                }
             }
-            "forget" => Op::RemoveBot {
-                name: args.bot.clone(),
-            },
+            "forget" => Op::RemoveBot(bot.entry),
             other => return Err(format!("how `{other}`: use `absent` or `forget`")),
         };
-        let mut pending = Pending::default();
-        pending.add(&files, &path, &op)?;
+        let mut pending = Pending {
+            notes: note.into_iter().collect(),
+            ..Pending::default()
+        };
+        pending.add(&files, &bot.file, &op)?;
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
@@ -575,6 +740,7 @@ impl BotformServer {
         Parameters(args): Parameters<BlacklistArgs>,
     ) -> Result<Json<EditAnswer>, String> {
         let pairs = normalized_pairs(&args.pairs)?;
+        let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let trees = files.trees();
         let path = trees
@@ -606,6 +772,7 @@ impl BotformServer {
         Parameters(args): Parameters<BlacklistArgs>,
     ) -> Result<Json<EditAnswer>, String> {
         let pairs = normalized_pairs(&args.pairs)?;
+        let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let path = files
             .trees()

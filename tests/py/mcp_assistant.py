@@ -346,7 +346,59 @@ async def at_scale(web):
         check(again["has_changes"] is False, f"after the long apply: {again['human'][:1000]}")
 
 
+async def edits_hit_what_was_named():
+    """Exact names first; another case only when unique; a name on two accounts needs the account;
+    concurrent edits of one file, from one server and from four, are never lost."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        shared = ('[accounts.a]\nname = "Binance Spot"\n\n[accounts.b]\nname = "Bybit"\n\n'
+                  '[templates.t]\nstart = [{ strategy = "nonstop" }]\n'
+                  'base_order_volume = 10\nsafety_order_volume = 20\nmax_safety_orders = 5\nactive_safety_orders_count = 2\n'
+                  'safety_order_step_percentage = 1.2\nmartingale_volume_coefficient = 1.5\nmartingale_step_coefficient = 1.2\n'
+                  'take_profit = 1.5\ntake_profit_type = "total"\n')
+        bots = "".join(f'[[bots]]\nname = "{n}"\ntemplate = "t"\naccount = "{a}"\npairs = ["USDT_BTC"]\n\n'
+                       for n, a in [("Alpha", "a"), ("dup", "a"), ("dup", "b")])
+        bots += "".join(f'[[bots]]\nname = "c{i}"\ntemplate = "t"\naccount = "a"\npairs = ["USDT_BTC"]\n\n'
+                        for i in range(40))
+        with open(os.path.join(d, "shared.toml"), "w") as f:
+            f.write(shared)
+        with open(os.path.join(d, "bots.toml"), "w") as f:
+            f.write(bots)
+        async with client(d) as c:
+            # Before: "alpha" edited "Alpha" silently. Now it still does, being the only one, and says so.
+            one = data(await call(c, "set_fields", {"bots": ["alpha"], "fields": {"take_profit": "1.1"}}))
+            check(one["written"] and any("Alpha" in n for n in one.get("notes", [])), f"case note: {one}")
+            with open(os.path.join(d, "bots.toml"), "a") as f:
+                f.write('[[bots]]\nname = "ALPHA"\ntemplate = "t"\naccount = "b"\npairs = ["USDT_BTC"]\n')
+            two = await call(c, "set_fields", {"bots": ["alpha"], "fields": {"take_profit": "1.2"}}, ok=False)
+            check(two.is_error and "exact name" in text_of(two), f"two in other cases: {text_of(two)}")
+            # Before: remove_bot {bot: "dup"} marked one of the two `dup` bots absent.
+            dup = await call(c, "remove_bot", {"bot": "dup"}, ok=False)
+            check(dup.is_error and "account" in text_of(dup), f"a name on two accounts: {text_of(dup)}")
+            gone = data(await call(c, "remove_bot", {"bot": "dup", "account": "b"}))
+            text = open(os.path.join(d, "bots.toml")).read()
+            second_dup = text.split('name = "dup"')[2]
+            check("absent = true" in second_dup.split("[[bots]]")[0] and text.count("absent = true") == 1,
+                  f"the dup on b, only: {gone['diff']}")
+            # Before: 18 of 44 concurrent edits lost, each answering "written": true.
+            answers = await asyncio.gather(*[
+                c.call_tool("set_fields", {"bots": [f"c{i}"], "fields": {"take_profit": f"2.{i + 10}"}})
+                for i in range(20)])
+        async with client(d) as c1, client(d) as c2, client(d) as c3, client(d) as c4:
+            servers = [c1, c2, c3, c4]
+            answers += await asyncio.gather(*[
+                servers[i % 4].call_tool("set_fields", {"bots": [f"c{i}"], "fields": {"take_profit": f"2.{i + 10}"}})
+                for i in range(20, 40)])
+        text = open(os.path.join(d, "bots.toml")).read()
+        for i, answer in enumerate(answers):
+            written = not answer.is_error and answer.structured_content["written"]
+            entry = text.split(f'name = "c{i}"')[1].split("[[bots]]")[0]
+            check(written, f"edit {i} not written: {text_of(answer)[:500]}")
+            check(f"take_profit = 2.{i + 10}" in entry, f"edit {i} answered written and was lost:\n{entry}")
+
+
 async def main():
+    await edits_hit_what_was_named()
     web = WebApp()
     try:
         await five_tasks(web)
