@@ -90,6 +90,23 @@ fn section_kind(section: &str) -> Option<&'static str> {
 /// Only regular files and directories are followed (a FIFO or device never is), and a directory
 /// reached twice through links is walked once, so link cycles end.
 pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    discover_in(paths, None, diagnostics)
+}
+
+/// The config files under `root`, reading nothing that resolves outside it: a file or a
+/// directory reached through a link that leads out is passed over with a warning. The MCP
+/// server reads its `--root` this way (a symlinked directory inside the root must not bring in a
+/// bot defined elsewhere).
+pub fn discover_confined(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let real = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    discover_in(&[root.to_path_buf()], Some(&real), diagnostics)
+}
+
+fn discover_in(
+    paths: &[PathBuf],
+    confine: Option<&Path>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut seen_dirs = std::collections::HashSet::new();
     let files = &mut found;
@@ -97,7 +114,7 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                walk(path, files, &mut seen_dirs, diagnostics);
+                walk(path, confine, files, &mut seen_dirs, diagnostics);
                 files[before..].sort();
             }
             // Named explicitly: read_bounded says why a non-regular file is refused.
@@ -146,6 +163,7 @@ fn dir_identity(path: &Path) -> Option<PathBuf> {
 
 fn walk(
     dir: &Path,
+    confine: Option<&Path>,
     files: &mut Vec<PathBuf>,
     seen_dirs: &mut std::collections::HashSet<PathBuf>,
     diagnostics: &mut Vec<Diagnostic>,
@@ -176,12 +194,25 @@ fn walk(
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
+        if let Some(root) = confine
+            && (meta.is_dir() || Syntax::from_path(&path).is_some())
+            && !path.canonicalize().is_ok_and(|real| real.starts_with(root))
+        {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "outside-root",
+                    "leads outside the root through a link: not read",
+                )
+                .with_path(path.display().to_string()),
+            );
+            continue;
+        }
         if meta.is_dir() {
             // Build output and installed packages are never config, and can be huge.
             if SKIPPED_DIRS.contains(&name) {
                 continue;
             }
-            walk(&path, files, seen_dirs, diagnostics);
+            walk(&path, confine, files, seen_dirs, diagnostics);
         } else if meta.is_file() && Syntax::from_path(&path).is_some() {
             files.push(path);
         }
@@ -192,6 +223,17 @@ fn walk(
 pub fn load(paths: &[PathBuf]) -> Loaded {
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
+    load_files(files, diagnostics)
+}
+
+/// Read and decode the config under `root`, nothing from outside it (see [`discover_confined`]).
+pub fn load_confined(root: &Path) -> Loaded {
+    let mut diagnostics = Vec::new();
+    let files = discover_confined(root, &mut diagnostics);
+    load_files(files, diagnostics)
+}
+
+fn load_files(files: Vec<PathBuf>, mut diagnostics: Vec<Diagnostic>) -> Loaded {
     let mut sources = Vec::new();
     let mut unreadable = false;
     let mut budget = crate::files::MAX_CONFIG_BYTES;

@@ -104,6 +104,12 @@ pub fn check(paths: &[PathBuf]) -> Checked {
     check_with_neighbours(paths)
 }
 
+/// Check the config under `root`, reading nothing that resolves outside it (the MCP server's
+/// `--root`; see [`load::discover_confined`]).
+pub fn check_confined(root: &std::path::Path) -> Checked {
+    finish(load::load_confined(root))
+}
+
 /// Check `paths` (files) with the other config files of their directories (beside them, not
 /// below). Only the named files' bots and problems are reported; errors in the other files show
 /// as one error, and only when something the named files use was lost to them. The blacklist

@@ -57,7 +57,26 @@ pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned,
 
 /// Check the config and the `--target` names; nothing is read from 3Commas.
 pub fn check(paths: &[PathBuf], targets: &[String]) -> Result<(Checked, Desired), WorkflowError> {
-    let checked = config::check(paths);
+    let whole = paths.len() == 1 && paths[0].is_dir();
+    targeted(config::check(paths), whole, targets)
+}
+
+/// [`check`] of the config under `root`, reading nothing that resolves outside it (the MCP
+/// server's `--root`).
+pub fn check_confined(
+    root: &Path,
+    targets: &[String],
+) -> Result<(Checked, Desired), WorkflowError> {
+    targeted(config::check_confined(root), root.is_dir(), targets)
+}
+
+/// The checked config's desired state, with `targets` (bot names, `blacklist`) checked against
+/// it; `whole`: the config read is one whole directory (prune needs that).
+fn targeted(
+    checked: Checked,
+    whole: bool,
+    targets: &[String],
+) -> Result<(Checked, Desired), WorkflowError> {
     if !checked.is_valid() {
         return Err(WorkflowError::Invalid(Box::new(checked)));
     }
@@ -93,13 +112,10 @@ pub fn check(paths: &[PathBuf], targets: &[String]) -> Result<(Checked, Desired)
     }
     // Under prune, every live bot the files read do not describe is deleted: planning part of
     // the config would delete the bots described in the rest.
-    if desired.prune {
-        let whole = paths.len() == 1 && paths[0].is_dir();
-        if !targets.is_empty() || !whole {
-            return Err(WorkflowError::Refused(
-                "settings.prune is on: plan the whole config directory (one directory, no --target), or bots described in files not read would be deleted".into(),
-            ));
-        }
+    if desired.prune && (!targets.is_empty() || !whole) {
+        return Err(WorkflowError::Refused(
+            "settings.prune is on: plan the whole config directory (one directory, no --target), or bots described in files not read would be deleted".into(),
+        ));
     }
     Ok((checked, desired))
 }

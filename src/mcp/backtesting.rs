@@ -114,7 +114,7 @@ impl BotformServer {
                 AssumeStart::AsConfigured
             },
         };
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         if !checked.is_valid() {
             return Err(format!(
                 "the config has {} errors: call `validate` and fix them first",

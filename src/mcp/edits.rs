@@ -132,7 +132,7 @@ impl RootFiles {
     fn read(root: &Path) -> Result<RootFiles, String> {
         let mut diagnostics = Vec::new();
         let mut files = Vec::new();
-        for path in crate::config::load::discover(&[root.to_path_buf()], &mut diagnostics) {
+        for path in crate::config::load::discover_confined(root, &mut diagnostics) {
             paths::inside(root, &path)?;
             let text = crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -509,7 +509,7 @@ impl BotformServer {
         }
         let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let mut pending = Pending::default();
         // Each target: the entity, the file holding it, and (for a bot) its place in `checked`.
         let mut targets: Vec<(Entity, PathBuf, Option<usize>)> = Vec::new();
@@ -593,7 +593,7 @@ impl BotformServer {
         let mut file = None;
         let mut pending = Pending::default();
         if !args.from_bot.is_empty() {
-            let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+            let checked = crate::config::check_confined(&self.inner.root);
             let (bot, note) = find_bot(&checked, &args.from_bot, &args.account)
                 .map_err(|e| format!("{e} (the bot to copy)"))?;
             pending.notes.extend(note);
@@ -701,7 +701,7 @@ impl BotformServer {
     ) -> Result<Json<EditAnswer>, String> {
         let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let (bot, note) = find_bot(&checked, &args.bot, &args.account)?;
         let op = match args.how.as_str() {
             "" | "absent" => {

@@ -130,7 +130,7 @@ impl BotformServer {
         self.inner
             .target
             .get_or_try_init(|| async {
-                let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+                let checked = crate::config::check_confined(&self.inner.root);
                 target::connect(target::ConnectOptions::from_settings(
                     &checked.config.settings,
                 ))
@@ -336,7 +336,7 @@ impl BotformServer {
 
     /// Names from the config under the root (for completions).
     fn config_names(&self, pick: impl Fn(&crate::config::Checked) -> Vec<String>) -> Vec<String> {
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let mut names = pick(&checked);
         names.sort();
         names
@@ -359,7 +359,7 @@ impl BotformServer {
     /// Config files under the root, relative, refusing any that resolve outside it.
     fn config_files(&self) -> Vec<String> {
         let mut diagnostics = Vec::new();
-        crate::config::load::discover(std::slice::from_ref(&self.inner.root), &mut diagnostics)
+        crate::config::load::discover_confined(&self.inner.root, &mut diagnostics)
             .into_iter()
             .filter(|p| paths::inside(&self.inner.root, p).is_ok())
             .map(|p| paths::relative(&self.inner.root, &p))

@@ -290,9 +290,7 @@ const DEALS_PER_PAGE: usize = 25;
 impl BotformServer {
     /// The config's aliases: alias -> (name, id) as written.
     fn aliases(&self) -> BTreeMap<String, (Option<String>, Option<i64>)> {
-        aliases_of(&crate::config::check(std::slice::from_ref(
-            &self.inner.root,
-        )))
+        aliases_of(&crate::config::check_confined(&self.inner.root))
     }
 
     /// A live account by id, name (any case) or config alias.
@@ -329,7 +327,7 @@ impl BotformServer {
 
     /// One bot explained (the tool and the `botform://bots/{bot}` resource).
     pub(super) async fn explain(&self, key: &str) -> Result<Explained, String> {
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let desired = crate::engine::desired::from_checked(&checked);
         let wanted_key = key.trim().to_lowercase();
         let wanted = desired.bots.iter().find(|b| {
@@ -735,7 +733,7 @@ impl BotformServer {
     ) -> Result<Json<ListBotsAnswer>, String> {
         // One read of the config and of the accounts serves the filter and every line.
         let target = self.target().await?;
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let desired = crate::engine::desired::from_checked(&checked);
         let aliases = aliases_of(&checked);
         let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;

@@ -321,7 +321,7 @@ impl BotformServer {
         let Some(files) = self.scope(given)? else {
             return Ok(targets.to_vec());
         };
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let sources = &checked.config.sources;
         let mut scoped: Vec<String> = checked
             .bots
@@ -397,7 +397,7 @@ impl BotformServer {
         Parameters(args): Parameters<ValidateArgs>,
     ) -> Result<Json<ValidateAnswer>, String> {
         let scope = self.scope(&args.paths)?;
-        let checked = crate::config::check(std::slice::from_ref(&self.inner.root));
+        let checked = crate::config::check_confined(&self.inner.root);
         let full = report::build(&checked);
         let root = &self.inner.root;
         let rel = |f: &str| paths::relative(root, std::path::Path::new(f));
@@ -532,8 +532,8 @@ impl BotformServer {
         Parameters(args): Parameters<PlanArgs>,
     ) -> Result<Json<PlanAnswer>, String> {
         let targets = self.scoped_targets(&args.paths, &args.targets)?;
-        let root = std::slice::from_ref(&self.inner.root);
-        let (_, desired) = workflow::check(root, &targets).map_err(workflow_message)?;
+        let (_, desired) =
+            workflow::check_confined(&self.inner.root, &targets).map_err(workflow_message)?;
         let target = self.target().await?;
         let plan = workflow::plan_against(target, &desired, &targets)
             .await

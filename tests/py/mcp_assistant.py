@@ -397,7 +397,31 @@ async def edits_hit_what_was_named():
             check(f"take_profit = 2.{i + 10}" in entry, f"edit {i} answered written and was lost:\n{entry}")
 
 
+async def nothing_from_outside_the_root():
+    """A symlinked directory inside --root that leads out is not read: before, plan and apply
+    created a bot defined outside, and validate read it."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as outside:
+        with open(os.path.join(d, "bots.toml"), "w") as f:
+            f.write('[accounts.main]\nname = "Binance Spot"\n\n[[bots]]\nname = "insider"\naccount = "main"\n'
+                    'pairs = ["USDT_BTC"]\nstart = [{ strategy = "nonstop" }]\nbase_order_volume = 10\n'
+                    'safety_order_volume = 20\nmax_safety_orders = 2\nactive_safety_orders_count = 1\n'
+                    'safety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\n'
+                    'martingale_step_coefficient = 1\ntake_profit = 1\ntake_profit_type = "total"\n')
+        with open(os.path.join(outside, "outside.toml"), "w") as f:
+            f.write(open(os.path.join(d, "bots.toml")).read().split("[[bots]]")[1].join(["[[bots]]", ""])
+                    .replace("insider", "outsider"))
+        os.symlink(outside, os.path.join(d, "linked"))
+        async with client(d) as c:
+            checked = data(await call(c, "validate", {}))
+            check(checked["bots_total"] == 1 and checked["files"] == 1, f"validate read outside: {checked}")
+            check(any(x["code"] == "outside-root" for x in checked["diagnostics"]), f"said so: {checked}")
+            planned = data(await call(c, "plan", {}))
+            check("outsider" not in planned["human"] and "insider" in planned["human"], planned["human"][:1500])
+
+
 async def main():
+    await nothing_from_outside_the_root()
     await edits_hit_what_was_named()
     web = WebApp()
     try:
