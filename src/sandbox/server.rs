@@ -137,6 +137,8 @@ enum Race {
 #[derive(Debug, Default)]
 struct Stats {
     total: u64,
+    /// Requests to public endpoints that carried an `Apikey` all the same.
+    public_with_key: u64,
     by_endpoint: BTreeMap<String, u64>,
     by_status: BTreeMap<u16, u64>,
 }
@@ -368,6 +370,10 @@ async fn handle(
             route.as_ref().map_or("(unknown)", |r| r.pattern())
         );
         *inner.stats.by_endpoint.entry(endpoint).or_default() += 1;
+        if route.as_ref().is_some_and(Route::is_public) && parts.headers.contains_key("apikey") {
+            // A key sent where none is needed: counted, so tests can hold clients to never.
+            inner.stats.public_with_key += 1;
+        }
         let request = ApiRequest {
             route,
             api_path,
@@ -1535,6 +1541,7 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             let inner = shared.lock();
             ok(json!({
                 "total": inner.stats.total,
+                "public_with_key": inner.stats.public_with_key,
                 "by_endpoint": inner.stats.by_endpoint,
                 "by_status": inner.stats.by_status.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
             }))

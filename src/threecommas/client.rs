@@ -38,6 +38,16 @@ pub fn redact_url(text: &str) -> String {
     }
 }
 
+/// Endpoints 3Commas serves without a key (its docs: "public"): sent with no `Apikey` and no
+/// `Signature` header.
+const PUBLIC_PATHS: &[&str] = &[
+    "/ver1/ping",
+    "/ver1/time",
+    "/ver1/accounts/market_list",
+    "/ver1/accounts/market_pairs",
+    "/ver1/accounts/currency_rates",
+];
+
 /// What is signed to derive the key saved plans are authenticated with.
 pub const PLAN_KEY_MESSAGE: &[u8] = b"botform plan file key v1";
 /// Most bots one list request returns.
@@ -631,11 +641,14 @@ impl Client {
                 url.push('?');
                 url.push_str(q);
             }
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .header("Apikey", self.config.credentials.api_key())
-                .header("Signature", self.config.credentials.sign(&message));
+            let mut request = self.http.request(method.clone(), &url);
+            // The public endpoints need no key: they never carry it (or a signature), so nothing
+            // sent without need can count against the key.
+            if !PUBLIC_PATHS.contains(&path) {
+                request = request
+                    .header("Apikey", self.config.credentials.api_key())
+                    .header("Signature", self.config.credentials.sign(&message));
+            }
             if let Some(mode) = self.config.mode {
                 request = request.header("Forced-Mode", mode.as_str());
             }

@@ -821,6 +821,8 @@ fn doctor_checks_first_contact_and_writes_nothing() {
         "doctor sent a write: {stats}"
     );
     assert!(endpoints.contains_key("GET /ver1/ping") && endpoints.contains_key("GET /ver1/time"));
+    // Before: ping and time carried the real key and a signature though they need none.
+    assert_eq!(stats["public_with_key"], 0, "{stats}");
     // A wrong secret: the key check fails, and says what to do.
     against(&sandbox)
         .env("THREECOMMAS_API_SECRET", "wrong")
