@@ -581,11 +581,28 @@ fn serve_api(
             &mut params,
         )
     };
+    // `--quirks`: every bot and deal answer (reads, and the bot each write answers with) in the
+    // odd shapes real responses have had.
     let answer = match (&route, config.quirks) {
-        (Route::Bots | Route::BotShow(_), true) if answer.status.is_success() => Answer {
+        (
+            Route::Bots
+            | Route::BotShow(_)
+            | Route::CreateBot
+            | Route::BotUpdate(_)
+            | Route::BotEnable(_)
+            | Route::BotDisable(_),
+            true,
+        ) if answer.status.is_success() => Answer {
             body: match answer.body {
                 Value::Array(bots) => Value::Array(bots.into_iter().map(quirky).collect()),
                 bot => quirky(bot),
+            },
+            ..answer
+        },
+        (Route::Deals | Route::DealShow(_), true) if answer.status.is_success() => Answer {
+            body: match answer.body {
+                Value::Array(deals) => Value::Array(deals.into_iter().map(quirky_deal).collect()),
+                deal => quirky_deal(deal),
             },
             ..answer
         },
@@ -598,6 +615,42 @@ fn serve_api(
 /// an empty `custom_safety_steps` missing (two of three recorded 2025 bots), empty lists and
 /// option maps as `null`, counters as strings, display keys missing, and keys botform has never
 /// seen. A client must read all of it as the same bot.
+/// A deal in the odd shapes real responses have had: counters as strings, a figure as a JSON
+/// number instead of a string, an unknown key, a null where a list was.
+pub fn quirky_deal(mut deal: Value) -> Value {
+    let Some(entity) = deal.as_object_mut() else {
+        return deal;
+    };
+    for counter in [
+        "completed_safety_orders_count",
+        "active_safety_orders_count",
+        "current_active_safety_orders",
+    ] {
+        if let Some(n) = entity.get(counter).and_then(Value::as_i64) {
+            entity.insert(counter.into(), Value::String(n.to_string()));
+        }
+    }
+    for figure in ["bought_volume", "final_profit"] {
+        if let Some(n) = entity
+            .get(figure)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<f64>().ok())
+            .and_then(serde_json::Number::from_f64)
+        {
+            entity.insert(figure.into(), Value::Number(n));
+        }
+    }
+    entity.insert("a_key_3commas_added_later".into(), json!({"new": true}));
+    if entity
+        .get("orders")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
+        entity.insert("orders".into(), Value::Null);
+    }
+    deal
+}
+
 pub fn quirky(mut bot: Value) -> Value {
     let Some(entity) = bot.as_object_mut() else {
         return bot;

@@ -48,6 +48,34 @@ const PUBLIC_PATHS: &[&str] = &[
     "/ver1/accounts/currency_rates",
 ];
 
+/// One item of `GET /ver1/accounts` (see [`Client::accounts`]).
+fn account_item(item: serde_json::Value) -> Option<Account> {
+    let error = match serde_json::from_value::<Account>(item.clone()) {
+        Ok(account) => return Some(account),
+        Err(e) => e,
+    };
+    let id = item["id"].as_i64();
+    let name = item["name"].as_str();
+    match (id, name) {
+        (Some(id), Some(name)) => {
+            tracing::warn!("account {id} read in part ({error}): only its id and name are used");
+            Some(Account {
+                id,
+                name: name.to_string(),
+                market_code: item["market_code"].as_str().map(str::to_string),
+                exchange_name: item["exchange_name"].as_str().map(str::to_string),
+                account_type: item["type"].as_str().map(str::to_string),
+                bots_allowed: item["bots_allowed"].as_bool(),
+                usd_amount: None,
+            })
+        }
+        _ => {
+            tracing::warn!("an account botform cannot read (id {id:?}): {error}");
+            None
+        }
+    }
+}
+
 /// What is signed to derive the key saved plans are authenticated with.
 pub const PLAN_KEY_MESSAGE: &[u8] = b"botform plan file key v1";
 /// Most bots one list request returns.
@@ -290,8 +318,13 @@ impl Client {
         Ok(())
     }
 
+    /// The accounts, decoded one by one (review M3/L-6): an account with a field of an odd kind
+    /// is kept with what could be read of it (its id and name; the odd fields left unknown) and a
+    /// warning naming it, so one odd account neither fails every plan nor vanishes from it. One
+    /// without a readable id and name is left out, with a warning.
     pub async fn accounts(&self) -> Result<Vec<Account>, ApiError> {
-        self.get("/ver1/accounts", &[]).await
+        let items: Vec<serde_json::Value> = self.get("/ver1/accounts", &[]).await?;
+        Ok(items.into_iter().filter_map(account_item).collect())
     }
 
     pub async fn account(&self, id: i64) -> Result<Account, ApiError> {
@@ -929,6 +962,20 @@ fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_odd_account_is_read_in_part_and_an_unreadable_one_left_out() {
+        let good = serde_json::json!({"id": 1, "name": "main", "market_code": "binance"});
+        let odd = serde_json::json!({"id": 2, "name": "odd", "market_code": "binance", "usd_amount": {"x": 1}, "bots_allowed": "yes"});
+        let broken = serde_json::json!({"id": "three", "name": null});
+        assert_eq!(account_item(good).unwrap().id, 1);
+        let odd = account_item(odd).unwrap();
+        assert_eq!(
+            (odd.id, odd.name.as_str(), odd.market_code.as_deref()),
+            (2, "odd", Some("binance"))
+        );
+        assert!(account_item(broken).is_none());
+    }
 
     #[test]
     fn error_bodies_of_any_shape_read_with_their_status() {

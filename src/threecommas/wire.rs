@@ -78,6 +78,24 @@ pub mod int_string {
     }
 }
 
+/// Counters as 3Commas sends them: a number, a number in a string, or null.
+pub mod lenient_opt_u32 {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        lenient_opt_int::serialize(&v.map(i64::from), s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        lenient_opt_int::deserialize(d)?
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| serde::de::Error::custom(format!("expected a count, found {n}")))
+            })
+            .transpose()
+    }
+}
+
 /// Whole numbers as 3Commas sends them: a number, or a number in a string (`"9"`).
 pub mod lenient_int {
     use super::*;
@@ -781,9 +799,9 @@ pub struct Deal {
     /// The quote currency (`USDT` of `USDT_BTC`).
     #[serde(default)]
     pub from_currency: Option<String>,
-    #[serde(default)]
+    #[serde(default, with = "lenient_opt_u32")]
     pub completed_safety_orders_count: Option<u32>,
-    #[serde(default)]
+    #[serde(default, with = "lenient_opt_u32")]
     pub max_safety_orders: Option<u32>,
 }
 

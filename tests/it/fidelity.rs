@@ -729,6 +729,51 @@ fn responses_in_every_shape_3commas_has_sent_read_as_the_same_bots() {
 }
 
 #[test]
+fn deals_in_every_shape_3commas_has_sent_read_as_the_same_deals() {
+    // Counters as strings, figures as JSON numbers, unknown keys, nulls for lists: every deal
+    // reads under `--quirks` as without (review S10: quirks covered bot reads only).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut seen = Vec::new();
+    for quirks in [false, true] {
+        let args: &[&str] = if quirks { &["--quirks"] } else { &[] };
+        let sandbox = SandboxProcess::spawn(None, args);
+        let client = client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+        let bot = runtime.block_on(async {
+            let account = client.accounts().await.unwrap()[0].id;
+            let bot = client
+                .create_bot(&BotParams::create(account, &bot_settings("dealer")))
+                .await
+                .unwrap();
+            client.enable_bot(bot.id).await.unwrap();
+            bot
+        });
+        for status in ["bought", "completed", "stop_loss_finished"] {
+            sandbox.control_post(
+                "/__sandbox/deals",
+                serde_json::json!({ "bot_id": bot.id, "status": status }),
+            );
+        }
+        let page = runtime
+            .block_on(client.deals_page(Some(bot.id), None, 100, 0))
+            .unwrap();
+        assert!(
+            page.unreadable.is_empty(),
+            "quirks {quirks}: {:?}",
+            page.unreadable
+        );
+        let mut summary: Vec<(String, Option<String>)> = page
+            .deals
+            .iter()
+            .map(|d| (d.status.clone(), d.final_profit.map(|p| p.to_string())))
+            .collect();
+        summary.sort();
+        seen.push(summary);
+    }
+    assert_eq!(seen[0].len(), 3);
+    assert_eq!(seen[0], seen[1], "the same deals, whatever their shape");
+}
+
+#[test]
 fn one_unreadable_bot_is_reported_left_alone_and_never_created_twice() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = tempfile::tempdir().unwrap();
