@@ -493,20 +493,29 @@ async fn unavailable_strategies(
     problems
 }
 
-/// Orders below the exchange's minimum, which 3Commas would refuse at apply: found now, from
-/// `currency_rates`, for every bot the plan creates or whose order volumes (in the quote currency)
-/// it changes. One lookup per market and quote currency (exchanges set one minimum per quote, in
-/// practice); a lookup that fails leaves the check to 3Commas.
+/// Orders below the exchange's minimums, which 3Commas would refuse at apply: found now, from
+/// `currency_rates` with `limit_type=bot` (the limits of DCA bots, review L-4), for every bot the
+/// plan creates or whose order volumes it changes. Each pair is looked up (one lookup per market
+/// and pair, at most [`MAX_RATE_LOOKUPS`]); an order must reach `minTotal` in the quote currency
+/// and `minLotSize` in the base currency, converted at the last price, and an order given in the
+/// base currency is cut down to a multiple of `lotStep` before either is compared. A lookup that
+/// fails leaves the check to 3Commas.
 async fn minimum_orders(
     target: &Target,
     plan: &Plan,
     live: &plan::LiveState,
 ) -> Vec<plan::PlanProblem> {
+    use crate::model::decimal::Decimal;
     use crate::model::enums::VolumeType;
-    let mut minimums: std::collections::BTreeMap<
-        (String, String),
-        Option<crate::model::decimal::Decimal>,
-    > = Default::default();
+    /// One pair's limits: (minTotal, minLotSize, lotStep, last price).
+    type Limits = (
+        Option<Decimal>,
+        Option<Decimal>,
+        Option<Decimal>,
+        Option<Decimal>,
+    );
+    let mut limits: std::collections::BTreeMap<(String, String), Option<Limits>> =
+        Default::default();
     let mut problems = Vec::new();
     for change in &plan.changes {
         let Some(changed) = &change.settings else {
@@ -529,49 +538,90 @@ async fn minimum_orders(
             .iter()
             .find(|a| Some(a.id) == change.account_id)
             .and_then(|a| a.market_code.clone());
-        let (Some(market), Some(pair)) = (market, settings.pairs.as_ref().and_then(|p| p.first()))
-        else {
-            continue;
-        };
-        let quote = pair.split('_').next().unwrap_or("").to_string();
-        let key = (market.clone(), quote);
-        if !minimums.contains_key(&key) {
-            if minimums.len() >= MAX_RATE_LOOKUPS {
-                continue;
+        let Some(market) = market else { continue };
+        for pair in settings.pairs.iter().flatten() {
+            let key = (market.clone(), pair.clone());
+            if !limits.contains_key(&key) {
+                if limits.len() >= MAX_RATE_LOOKUPS {
+                    continue;
+                }
+                let found = target
+                    .client
+                    .currency_rates(&market, pair)
+                    .await
+                    .ok()
+                    .map(|r| {
+                        (
+                            rate_figure(&r, "minTotal"),
+                            rate_figure(&r, "minLotSize"),
+                            rate_figure(&r, "lotStep"),
+                            rate_figure(&r, "last"),
+                        )
+                    });
+                limits.insert(key.clone(), found);
             }
-            let min = target
-                .client
-                .currency_rates(&market, pair)
-                .await
-                .ok()
-                .and_then(|r| rate_figure(&r, "minTotal"));
-            minimums.insert(key.clone(), min);
-        }
-        let Some(min) = minimums[&key] else { continue };
-        for (field, volume, kind) in [
-            (
-                "base_order_volume",
-                changed.base_order_volume,
-                settings.base_order_volume_type,
-            ),
-            (
-                "safety_order_volume",
-                changed.safety_order_volume,
-                settings.safety_order_volume_type,
-            ),
-        ] {
-            let quote_volume = kind.is_none_or(|k| k == VolumeType::QuoteCurrency);
-            if let Some(v) = volume
-                && quote_volume
-                && !v.is_zero()
-                && v < min
-            {
+            let Some((min_total, min_lot, lot_step, last)) = limits[&key] else {
+                continue;
+            };
+            let (quote, base) = pair.split_once('_').unwrap_or((pair, ""));
+            for (field, volume, kind) in [
+                (
+                    "base_order_volume",
+                    changed.base_order_volume,
+                    settings.base_order_volume_type,
+                ),
+                (
+                    "safety_order_volume",
+                    changed.safety_order_volume,
+                    settings.safety_order_volume_type,
+                ),
+            ] {
+                let Some(v) = volume.filter(|v| !v.is_zero()) else {
+                    continue;
+                };
+                let price = last.filter(|p| !p.is_zero());
+                // The order in both currencies, as far as the price tells.
+                let (in_quote, in_base) = match kind.unwrap_or(VolumeType::QuoteCurrency) {
+                    VolumeType::QuoteCurrency => (Some(v), price.map(|p| v / p)),
+                    VolumeType::BaseCurrency => {
+                        let lots = match lot_step.filter(|s| !s.is_zero()) {
+                            Some(step) => Decimal((v / step).0.floor()) * step,
+                            None => v,
+                        };
+                        (price.map(|p| lots * p), Some(lots))
+                    }
+                    VolumeType::Percent => continue,
+                };
+                let mut below = Vec::new();
+                if let (Some(q), Some(min)) = (in_quote, min_total)
+                    && q < min
+                {
+                    below.push(format!("the minimum order of {min} {quote}"));
+                }
+                if let (Some(b), Some(min)) = (in_base, min_lot)
+                    && b < min
+                {
+                    below.push(format!("the minimum lot of {min} {base}"));
+                }
+                if below.is_empty() {
+                    continue;
+                }
+                let unit = match kind {
+                    Some(VolumeType::BaseCurrency) => base,
+                    _ => quote,
+                };
                 problems.push(plan::PlanProblem {
                     message: format!(
-                        "{}: {field} {v} {} is below the exchange's minimum order of {min} {}: 3Commas would refuse it",
-                        change.address, key.1, key.1
+                        "{}: {field} {v} {unit} on {pair} is below {} of the exchange's bot orders: 3Commas would refuse it",
+                        change.address,
+                        below.join(" and ")
                     ),
-                    help: format!("raise {field} to at least {min}"),
+                    help: format!(
+                        "raise {field}{}",
+                        min_total
+                            .map(|m| format!(" (at least {m} {quote} an order)"))
+                            .unwrap_or_default()
+                    ),
                     source: change.origins.get(field).cloned().or_else(|| change.source.clone()),
                 });
             }

@@ -1359,6 +1359,8 @@ fn currency_rates(p: &mut Params) -> Answer {
     p.require(&["market_code", "pair"]);
     let market = p.string("market_code").unwrap_or_default();
     let pair = p.string("pair").unwrap_or_default();
+    // The docs' two values; the limits are the same for both here.
+    p.one_of("limit_type", &["bot", "smart_trade"]);
     if !p.errors.is_empty() {
         return invalid(std::mem::take(&mut p.errors));
     }

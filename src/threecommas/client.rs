@@ -355,9 +355,15 @@ impl Client {
         market_code: &str,
         pair: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+        // `limit_type=bot`: the limits 3Commas applies to bots' orders (its docs: "the response
+        // includes trading limits specific to DCA, Signal and Grid Bots").
         self.get(
             "/ver1/accounts/currency_rates",
-            &[("market_code", market_code.into()), ("pair", pair.into())],
+            &[
+                ("market_code", market_code.into()),
+                ("pair", pair.into()),
+                ("limit_type", "bot".into()),
+            ],
         )
         .await
     }

@@ -595,6 +595,36 @@ async fn the_sandbox_refuses_a_toggle_without_its_companion_in_the_request() {
 }
 
 #[test]
+fn an_order_below_the_minimum_lot_is_a_plan_error() {
+    // Before (review L-4): only minTotal was checked, per quote currency, without
+    // limit_type=bot; an order given in the base currency below the exchange's minimum lot
+    // passed plan and was refused at apply.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        "[accounts.main]\nname = \"Binance Spot\"\n\n[[bots]]\nname = \"tiny\"\naccount = \"main\"\npairs = [\"USDT_BTC\"]\nstart = [{ strategy = \"nonstop\" }]\nbase_order_volume = 0.000004\nbase_order_volume_type = \"base_currency\"\nsafety_order_volume = 20\nmax_safety_orders = 2\nactive_safety_orders_count = 1\nsafety_order_step_percentage = 1\nmartingale_volume_coefficient = 1\nmartingale_step_coefficient = 1\ntake_profit_type = \"total\"\ntake_profit = 1\n",
+    )
+    .unwrap();
+    against(&sandbox)
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "base_order_volume 0.000004 BTC on USDT_BTC is below the minimum order of",
+        ))
+        .stderr(predicate::str::contains(
+            "and the minimum lot of 0.00001 BTC",
+        ));
+    let stats = sandbox.control_get("/__sandbox/stats");
+    assert_eq!(
+        stats["by_endpoint"]["GET /ver1/accounts/currency_rates"], 1,
+        "{stats}"
+    );
+}
+
+#[test]
 fn a_condition_the_account_cannot_use_is_a_plan_error_at_its_line() {
     // Before (review L11): validate checked conditions against the catalogue only, and 3Commas
     // refused the create at apply. Now plan asks the account's own strategy_list.
