@@ -81,6 +81,36 @@ pub fn write_user_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Rewrite an existing config file the user asked to change (`fmt`, the MCP edits) where it
+/// really lives: through a symlink to its target (the link stays a link), with its mode kept
+/// (see [`write_user_file`]); a file with several hard links is rewritten in place (truncated and
+/// written, then synced), since a rename would split it from its other names. Anything else is
+/// [`write_user_file`]'s atomic rename. The caller has checked where the link leads (the MCP
+/// server refuses one that leaves its root).
+pub fn rewrite_config_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => path.canonicalize()?,
+        _ => path.to_path_buf(),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata(&target)
+            && meta.is_file()
+            && meta.nlink() > 1
+        {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&target)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            return Ok(());
+        }
+    }
+    write_user_file(&target, bytes)
+}
+
 /// A name from outside (a plan file's id) made safe as one file name in a directory of ours:
 /// hex digits and letters only, at most 64 of them, never empty.
 pub fn safe_file_stem(text: &str) -> String {
@@ -254,6 +284,37 @@ pub fn lock_dir() -> std::io::Result<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_rewrite_keeps_links_hard_links_and_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, "a = 1\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let hard = dir.path().join("hard.toml");
+        std::fs::hard_link(&real, &hard).unwrap();
+        rewrite_config_file(&link, b"a = 2\n").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "a = 2\n");
+        assert_eq!(
+            std::fs::read_to_string(&hard).unwrap(),
+            "a = 2\n",
+            "still one file"
+        );
+        rewrite_config_file(&hard, b"a = 3\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "a = 3\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
 
     #[cfg(unix)]
     #[test]

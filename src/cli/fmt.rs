@@ -51,7 +51,7 @@ pub fn run(args: Args) -> ExitCode {
             };
             print!("{}", edited.diff(&shown));
             unformatted.push(shown);
-        } else if let Err(e) = crate::files::write_user_file(path, tidy.as_bytes()) {
+        } else if let Err(e) = crate::files::rewrite_config_file(path, tidy.as_bytes()) {
             eprintln!("error: cannot write {shown}: {e}");
             failed = true;
         } else {

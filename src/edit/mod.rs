@@ -346,7 +346,7 @@ pub fn write(edits: &[Edited]) -> Result<(), String> {
         if let Some(dir) = e.path.parent() {
             std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
         }
-        crate::files::write_user_file(&e.path, e.after.as_bytes())
+        crate::files::rewrite_config_file(&e.path, e.after.as_bytes())
             .map_err(|err| format!("{}: {err}", e.path.display()))?;
     }
     Ok(())
