@@ -146,7 +146,12 @@ impl ClientConfig {
             credentials,
         );
         config.shared_budget = true;
-        config.record = var("THREECOMMAS_RECORD").map(std::path::PathBuf::from);
+        // One subfolder per run (UTC time, then the process id), so the recordings of several
+        // commands never overwrite each other.
+        config.record = var("THREECOMMAS_RECORD").map(|dir| {
+            let run = crate::timefmt::now_iso().replace([':', '-'], "");
+            std::path::PathBuf::from(dir).join(format!("{run}-{}", std::process::id()))
+        });
         if let Some(pace) = var("THREECOMMAS_RATE_LIMIT") {
             config.requests_per_minute = pace
                 .trim()

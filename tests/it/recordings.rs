@@ -150,10 +150,28 @@ async fn record_mode_writes_redacted_recordings_that_replay() {
         .arg("--auto-approve")
         .assert()
         .success();
-    let mut files: Vec<_> = std::fs::read_dir(recorded.path())
+    // A second command records beside the first, never over it (before: it overwrote
+    // 00000-GET_ver1_accounts.json and the rest).
+    super::engine_support::against(&sandbox)
+        .env("THREECOMMAS_RECORD", recorded.path())
+        .arg("plan")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let mut runs: Vec<_> = std::fs::read_dir(recorded.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "one subfolder per run: {runs:?}");
+    let files_of = |run: &std::path::PathBuf| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(run)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    // The apply's run: the one with the most requests.
+    let mut files = runs.iter().map(files_of).max_by_key(Vec::len).unwrap();
     files.sort();
     assert!(files.len() >= 8, "{files:?}");
     let mut replayed = 0;
