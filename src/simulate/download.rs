@@ -113,6 +113,55 @@ fn time(v: &Value) -> Option<i64> {
     }
 }
 
+/// The most an exchange's answer for one page may weigh: 1,000 klines are about 200 KB.
+const MAX_PAGE_BYTES: usize = 2 << 20;
+/// The most klines one page may hold (both exchanges serve at most 1,000).
+const MAX_PAGE_ROWS: usize = 1000;
+
+/// Check a page's candles before anything is cached: at most [`MAX_PAGE_ROWS`], each on the
+/// interval's grid, with finite prices where low <= open, close <= high and low > 0, and a volume
+/// >= 0. A page that breaks one is refused whole, saying which.
+fn checked(rows: Vec<Row>, interval_ms: i64) -> Result<Vec<Row>, String> {
+    if rows.len() > MAX_PAGE_ROWS {
+        return Err(format!(
+            "{} klines in one page, more than the {MAX_PAGE_ROWS} asked for",
+            rows.len()
+        ));
+    }
+    for &(t, o, h, l, c, v) in &rows {
+        let when = crate::timefmt::iso(t);
+        if t.rem_euclid(interval_ms) != 0 {
+            return Err(format!("a kline at {when} is off the interval's grid"));
+        }
+        let finite = [o, h, l, c, v].iter().all(|x| x.is_finite());
+        if !finite || l <= 0.0 || l > o.min(c) || h < o.max(c) || v < 0.0 {
+            return Err(format!(
+                "the kline at {when} is impossible (open {o}, high {h}, low {l}, close {c}, volume {v})"
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// The body of an answer, refused once it passes [`MAX_PAGE_BYTES`] (never held whole first).
+async fn bounded_body(mut answer: reqwest::Response, exchange: &str) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|e| format!("{exchange}: the answer broke off: {e}"))?
+    {
+        if body.len() + chunk.len() > MAX_PAGE_BYTES {
+            return Err(format!(
+                "{exchange}: an answer larger than {} MiB for one page of klines; refused",
+                MAX_PAGE_BYTES >> 20
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn rows(list: &[Value]) -> Result<Vec<Row>, String> {
     list.iter()
         .map(|k| {
@@ -134,15 +183,24 @@ fn rows(list: &[Value]) -> Result<Vec<Row>, String> {
         .collect()
 }
 
+/// Where and what one page asks for.
+struct PageQuery<'a> {
+    symbol: &'a str,
+    perpetual: bool,
+    /// The exchange's name of the interval, and its length.
+    interval: &'a str,
+    interval_ms: i64,
+}
+
 async fn page(
     http: &reqwest::Client,
     exchange: Exchange,
-    symbol: &str,
-    perpetual: bool,
-    interval: &str,
+    q: &PageQuery<'_>,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<Row>, String> {
+    let (symbol, perpetual, interval, interval_ms) =
+        (q.symbol, q.perpetual, q.interval, q.interval_ms);
     let base = exchange.base_url();
     let request = match exchange {
         Exchange::Binance if perpetual => http.get(format!("{base}/fapi/v1/klines")),
@@ -172,9 +230,8 @@ async fn page(
         .await
         .map_err(|e| unreachable_exchange(exchange.name(), &e))?;
     let status = answer.status();
-    let body: Value = answer
-        .json()
-        .await
+    let bytes = bounded_body(answer, exchange.name()).await?;
+    let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{}: unreadable answer ({status}): {e}", exchange.name()))?;
     if !status.is_success() {
         return Err(format!("{} answered {status}: {body}", exchange.name()));
@@ -193,8 +250,12 @@ async fn page(
         }
     };
     rows.sort_by_key(|r| r.0);
-    rows.retain(|r| r.0 >= from_ms && r.0 < to_ms);
-    Ok(rows)
+    let rows = checked(rows, interval_ms).map_err(|e| format!("{}: {e}", exchange.name()))?;
+    // A candle from outside the window asked for (an exchange's edge case) is not this page's.
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.0 >= from_ms && r.0 < to_ms)
+        .collect())
 }
 
 /// Fetch `pair`'s candles from `from_ms` to `to_ms` into the cache (extending what is there);
@@ -234,13 +295,19 @@ pub async fn fetch(
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| e.to_string())?;
+    let query = PageQuery {
+        symbol: &symbol,
+        perpetual,
+        interval: &interval,
+        interval_ms,
+    };
     let mut fetched: Vec<Row> = Vec::new();
     match exchange {
         // Oldest first: walk forward.
         Exchange::Binance => {
             let mut at = start;
             while at < to_ms {
-                let rows = page(&http, exchange, &symbol, perpetual, &interval, at, to_ms).await?;
+                let rows = page(&http, exchange, &query, at, to_ms).await?;
                 let Some(last) = rows.last() else { break };
                 at = last.0 + interval_ms;
                 fetched.extend(rows);
@@ -251,7 +318,7 @@ pub async fn fetch(
         Exchange::Bybit => {
             let mut end = to_ms;
             while end > start {
-                let rows = page(&http, exchange, &symbol, perpetual, &interval, start, end).await?;
+                let rows = page(&http, exchange, &query, start, end).await?;
                 let Some(first) = rows.first() else { break };
                 end = first.0;
                 fetched.extend(rows);
@@ -275,6 +342,13 @@ fn append(file: &Path, rows: &[Row]) -> Result<(), String> {
     };
     for (t, o, h, l, c, v) in rows {
         text.push_str(&format!("{t},{o},{h},{l},{c},{v}\n"));
+        if text.len() as u64 > candles::MAX_CANDLE_FILE_BYTES {
+            return Err(format!(
+                "{}: more candles than one file may hold ({} MiB): shorten the range or use a longer interval",
+                file.display(),
+                candles::MAX_CANDLE_FILE_BYTES >> 20
+            ));
+        }
     }
     crate::files::write_atomic(file, text.as_bytes())
         .map_err(|e| format!("{}: {e}", file.display()))
@@ -313,6 +387,23 @@ fn unreachable_exchange(exchange: &str, e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_klines_are_refused_before_caching() {
+        let good = (300_000, 10.0, 12.0, 9.0, 11.0, 1.0);
+        assert!(checked(vec![good], 300_000).is_ok());
+        for bad in [
+            (300_001, 10.0, 12.0, 9.0, 11.0, 1.0),     // off the grid
+            (300_000, 10.0, 9.5, 9.0, 11.0, 1.0),      // high below the close
+            (300_000, 10.0, 12.0, 10.5, 11.0, 1.0),    // low above the open
+            (300_000, 10.0, 12.0, 0.0, 11.0, 1.0),     // a price of 0
+            (300_000, f64::NAN, 12.0, 9.0, 11.0, 1.0), // not a number
+            (300_000, 10.0, 12.0, 9.0, 11.0, -1.0),    // negative volume
+        ] {
+            assert!(checked(vec![bad], 300_000).is_err(), "{bad:?}");
+        }
+        assert!(checked(vec![good; MAX_PAGE_ROWS + 1], 300_000).is_err());
+    }
 
     #[test]
     fn pairs_map_to_symbols_and_intervals_to_each_exchange() {

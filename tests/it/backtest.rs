@@ -452,3 +452,62 @@ fn candles_come_from_binance_or_bybit_into_the_cache_and_resume() {
         );
     }
 }
+
+#[test]
+fn an_oversized_or_impossible_kline_page_is_refused_and_nothing_is_cached() {
+    // Before (issue 24 low): kline answers were read whole, however large, and cached without a
+    // look at their rows.
+    for (mode, expected) in [
+        ("huge", "larger than 2 MiB"),
+        ("impossible", "is impossible"),
+    ] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let app = axum::Router::new().route(
+                    "/api/v3/klines",
+                    axum::routing::get(move || async move {
+                        let row = |t: i64, low: &str| {
+                            serde_json::json!([t, "100", "101", low, "100.5", "1"])
+                        };
+                        let list: Vec<serde_json::Value> = match mode {
+                            // 3 MB of well-formed klines in one answer.
+                            "huge" => (0..60_000)
+                                .map(|i| row(1_735_689_600_000 + i * 300_000, "99"))
+                                .collect(),
+                            // A low above the open.
+                            _ => vec![row(1_735_689_600_000, "100.2")],
+                        };
+                        axum::Json(serde_json::Value::Array(list))
+                    }),
+                );
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let cache = tempfile::tempdir().unwrap();
+        let out = botform()
+            .current_dir(root())
+            .env("BOTFORM_BINANCE_URL", &url)
+            .env("BOTFORM_CACHE_DIR", cache.path())
+            .args(["backtest", "examples/bots", "--bot", "BTC conservative"])
+            .args([
+                "--candles-from",
+                "binance",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-01-02",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{mode}: {stderr}");
+        assert!(stderr.contains(expected), "{mode}: {stderr}");
+        let csv = cache.path().join("binance").join("5m").join("USDT_BTC.csv");
+        assert!(!csv.exists(), "{mode}: nothing cached");
+    }
+}
