@@ -217,14 +217,17 @@ pub fn shown_in_place(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
+    let mut next = text.chars().skip(1).chain(std::iter::once(' '));
     std::borrow::Cow::Owned(
         text.chars()
-            .map(|c| match (unsafe_char(c), c.len_utf8()) {
-                (false, _) => c,
-                (true, _) if c == '\r' => ' ',
-                (true, 1) => '?',
-                (true, 2) => '\u{bf}',
-                (true, _) => '\u{fffd}',
+            .map(|c| match (unsafe_char(c), c.len_utf8(), next.next()) {
+                (false, _, _) => c,
+                // A CR alone ends a line (as `SourceFile` counts lines); before an LF it goes.
+                (true, _, Some(after)) if c == '\r' && after != '\n' => '\n',
+                (true, _, _) if c == '\r' => ' ',
+                (true, 1, _) => '?',
+                (true, 2, _) => '\u{bf}',
+                (true, _, _) => '\u{fffd}',
             })
             .collect(),
     )

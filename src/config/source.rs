@@ -71,8 +71,14 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: PathBuf, syntax: Syntax, text: String) -> Self {
+        // Lines end at LF, CRLF, or a CR alone (YAML's line breaks; a CR-only file is one
+        // line per CR, in the human excerpt and the JSON report alike).
+        let bytes = text.as_bytes();
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        line_starts.extend(bytes.iter().enumerate().filter_map(|(i, b)| {
+            let lone_cr = *b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+            (*b == b'\n' || lone_cr).then_some(i + 1)
+        }));
         SourceFile {
             path,
             syntax,

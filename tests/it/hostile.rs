@@ -293,3 +293,40 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn a_cr_only_file_is_located_alike_in_human_and_json_output() {
+    // Before: YAML read a lone CR as a line break and the locations did not: every error of a
+    // CR-only file sat on "line 1", column 121 and beyond, in both outputs.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bots.yaml"),
+        "accounts:\r  main:\r    name: Binance Spot\rbots:\r  - name: x\r    account: main\r    pairs: [USDT_BTC]\r    take_profit: abc\r",
+    )
+    .unwrap();
+    let json = offline()
+        .arg("validate")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let wrong_type = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "invalid-type")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (wrong_type["line"].as_u64(), wrong_type["column"].as_u64()),
+        (Some(8), Some(18))
+    );
+    offline()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("bots.yaml:8:18"))
+        .stdout(predicate::str::contains("8 │     take_profit: abc"));
+}
