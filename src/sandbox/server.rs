@@ -150,8 +150,7 @@ impl Inner {
         if let Some(store) = self.store.as_mut()
             && let Err(e) = store.refresh(&mut self.state)
         {
-            tracing::error!("cannot read the sandbox state: {e}");
-            return Err(state_failure());
+            return Err(store_failure(&e, "read"));
         }
         Ok(())
     }
@@ -164,10 +163,9 @@ impl Inner {
         change: impl FnOnce(&mut State) -> (T, Option<Touched>),
     ) -> Result<T, Answer> {
         match self.store.as_mut() {
-            Some(store) => store.write(&mut self.state, mode, change).map_err(|e| {
-                tracing::error!("cannot save the sandbox state: {e}");
-                state_failure()
-            }),
+            Some(store) => store
+                .write(&mut self.state, mode, change)
+                .map_err(|e| store_failure(&e, "save")),
             None => Ok(change(&mut self.state).0),
         }
     }
@@ -711,6 +709,24 @@ pub fn quirky(mut bot: Value) -> Value {
 }
 
 /// What 3Commas answers when its own storage fails.
+/// The answer when the database cannot be used: busy (another process holds its lock past the
+/// short busy timeout), a 503 the client may retry after `Retry-After` (never a wait that holds
+/// every other request behind it); anything else, the 500 3Commas gives when its storage fails.
+fn store_failure(e: &super::store::StoreError, doing: &str) -> Answer {
+    if e.is_busy() {
+        tracing::warn!("the sandbox state is locked by another process: answering 503 ({e})");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorBody::new(
+                "service_unavailable",
+                Some("The state is busy; try again after Retry-After"),
+            ),
+        );
+    }
+    tracing::error!("cannot {doing} the sandbox state: {e}");
+    state_failure()
+}
+
 fn state_failure() -> Answer {
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -778,6 +794,9 @@ fn respond(answer: Answer) -> Response {
     *response.status_mut() = answer.status;
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert("retry-after", HeaderValue::from_static("1"));
+    }
     headers.insert(
         "cache-control",
         HeaderValue::from_static(if answer.status.is_success() {

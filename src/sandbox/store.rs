@@ -49,6 +49,28 @@ pub enum StoreError {
     Data { path: String, message: String },
 }
 
+impl StoreError {
+    /// Another connection holds the database's lock (past the busy timeout).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+        )
+    }
+}
+
+/// How long a request waits for another process's lock on the database before it is answered
+/// 503: short, since the server answers one request at a time (issue 24: a 10 s wait behind an
+/// outside lock stalled every client). Opening the database (once) may wait longer.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+const OPEN_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Turns a SQLite error on the database at `path` into a [`StoreError`] naming it.
 fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
     move |source| StoreError::Sqlite {
@@ -87,8 +109,7 @@ impl Store {
         let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
         // WAL: readers never block the writer; NORMAL: a commit survives the process being
         // killed (the WAL is in the OS), without an fsync per write.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sqlite)?;
+        conn.busy_timeout(OPEN_BUSY_TIMEOUT).map_err(sqlite)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -109,6 +130,10 @@ impl Store {
         store.seed_when_new()?;
         let state = store.load()?;
         store.seen_version = store.data_version()?;
+        store
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| store.sqlite(e))?;
         Ok((store, state))
     }
 

@@ -279,3 +279,57 @@ fn oversized_bodies_and_trickled_headers_are_cut_off() {
         "closed after {waited:?}"
     );
 }
+
+#[test]
+fn a_database_locked_from_outside_is_a_503_with_retry_after_not_a_stall() {
+    // Before (issue 24 low): the server waited 10 s on an outside lock while holding every other
+    // request behind it. Now a write answers 503 with Retry-After within about a second, reads
+    // go on, and the write passes once the lock is gone.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sandbox.db");
+    let sandbox = SandboxProcess::spawn(Some(&db), &[]);
+    let outside = rusqlite::Connection::open(&db).unwrap();
+    outside.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let creds = botform::threecommas::Credentials::hmac(
+        botform::sandbox::DEFAULT_API_KEY,
+        botform::sandbox::DEFAULT_API_SECRET,
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = ::reqwest::Client::new();
+    let write = || {
+        let path = "/public/api/ver1/bots/update_pairs_black_list";
+        let body = br#"{"pairs":["USDT_LUNA"]}"#.to_vec();
+        let signature = creds.sign(&creds.request_message(path, None, Some(&body)));
+        runtime.block_on(
+            http.post(format!("{}{path}", sandbox.url))
+                .header("Content-Type", "application/json")
+                .header("APIKEY", botform::sandbox::DEFAULT_API_KEY)
+                .header("Signature", signature)
+                .body(body)
+                .send(),
+        )
+    };
+    let started = std::time::Instant::now();
+    let busy = write().unwrap();
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    // Reads go on while the lock is held.
+    let path = "/public/api/ver1/accounts";
+    let signature = creds.sign(&creds.request_message(path, None, None));
+    let read = runtime
+        .block_on(
+            http.get(format!("{}{path}", sandbox.url))
+                .header("APIKEY", botform::sandbox::DEFAULT_API_KEY)
+                .header("Signature", signature)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    outside.execute_batch("ROLLBACK").unwrap();
+    assert!(write().unwrap().status().is_success());
+}
