@@ -133,6 +133,8 @@ pub struct Market {
     started: Instant,
     started_ms: i64,
     data: HashMap<String, Option<Arc<PairData>>>,
+    /// All the candles the market holds, over every pair (see [`candles::MAX_CANDLES_HELD`]).
+    budget: candles::Budget,
     lanes: HashMap<(TradingMode, i64, String), Lane>,
     first_tick: bool,
     /// Pairs whose candles ran out, reported once.
@@ -177,6 +179,7 @@ impl Market {
             started: Instant::now(),
             started_ms: now_ms(),
             data: HashMap::new(),
+            budget: candles::Budget::default(),
             lanes: HashMap::new(),
             first_tick: true,
             ended: BTreeSet::new(),
@@ -228,6 +231,13 @@ impl Market {
             }
         }
         .filter(|d| !d.candles.is_empty())
+        .filter(|d| match self.budget.take(d.candles.len(), pair) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("botform sandbox: market: {e}; {pair} does not trade");
+                false
+            }
+        })
         .map(Arc::new);
         self.data.insert(pair.to_string(), loaded.clone());
         loaded

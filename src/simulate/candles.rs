@@ -13,6 +13,38 @@ use super::Candle;
 /// Candle files may be large (a year of 1-minute candles is ~40 MB) but not unbounded.
 pub const MAX_CANDLE_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
+/// The most candles one process holds at once, over every pair it loads (a backtest, a sandbox
+/// market): about 1.2 GB in memory, some 47 pair-years of 1-minute candles. A per-file cap alone
+/// let many files add up without bound.
+pub const MAX_CANDLES_HELD: usize = 25_000_000;
+
+/// What is left of [`MAX_CANDLES_HELD`] for one loader.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    left: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            left: MAX_CANDLES_HELD,
+        }
+    }
+}
+
+impl Budget {
+    /// Take `count` candles of `what` from the budget, or say why not (nothing is taken).
+    pub fn take(&mut self, count: usize, what: &str) -> Result<(), String> {
+        if count > self.left {
+            return Err(format!(
+                "{what}: {count} more candles would pass the {MAX_CANDLES_HELD} one run may hold; backtest fewer pairs, a shorter range (--from/--to) or a longer interval"
+            ));
+        }
+        self.left -= count;
+        Ok(())
+    }
+}
+
 /// One pair's candles, checked.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -229,6 +261,20 @@ pub fn read_csv(path: &Path) -> Result<Series, CandleError> {
         interval_ms,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_refuses_what_would_pass_it_and_takes_nothing_then() {
+        let mut budget = Budget { left: 10 };
+        budget.take(6, "a").unwrap();
+        let refused = budget.take(5, "b").unwrap_err();
+        assert!(refused.starts_with("b: 5 more candles"), "{refused}");
+        budget.take(4, "c").unwrap();
+    }
 }
 
 #[cfg(test)]

@@ -223,6 +223,8 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
 #[derive(Default)]
 pub struct Loaded {
     series: BTreeMap<PathBuf, Series>,
+    /// All the candles held, however many files (see [`candles::MAX_CANDLES_HELD`]).
+    budget: candles::Budget,
 }
 
 /// A pair's candles between `--from` and `--to`, with their volumes when the file has them.
@@ -266,6 +268,8 @@ impl Loaded {
         };
         if !self.series.contains_key(&file) {
             let series = candles::read_csv(&file).map_err(|e| e.to_string())?;
+            self.budget
+                .take(series.candles.len(), &file.display().to_string())?;
             report.warnings.extend(series.warnings.iter().cloned());
             self.series.insert(file.clone(), series);
         }
