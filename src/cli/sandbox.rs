@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Serve only what 3Commas' current docs list: /ver1/ping and /ver1/time answer 404.
     #[arg(long)]
     current_docs_only: bool,
+    /// Another API key of the same account, as KEY:SECRET (repeatable): every key reaches the
+    /// same bots, as two keys of one 3Commas account do.
+    #[arg(long = "extra-key", value_name = "KEY:SECRET", value_parser = key_and_secret)]
+    extra_keys: Vec<(String, String)>,
     /// Answer bot reads in the odd shapes real responses have had: keys missing, nulls for
     /// empty lists, counters as strings, unknown keys.
     #[arg(long)]
@@ -115,6 +119,7 @@ pub fn run(args: Args) -> ExitCode {
         block: Duration::from_secs(args.rate_limit_block),
         blacklist_adds: args.blacklist_adds,
         current_docs_only: args.current_docs_only,
+        extra_keys: args.extra_keys.clone(),
         quirks: args.quirks,
         market,
     };
@@ -169,5 +174,14 @@ fn dump(args: DumpArgs) -> ExitCode {
             eprintln!("error: cannot read {}: {e}", path.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+fn key_and_secret(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key.to_string(), secret.to_string()))
+        }
+        _ => Err("give KEY:SECRET".into()),
     }
 }

@@ -36,6 +36,9 @@ pub struct SandboxConfig {
     pub state_file: Option<PathBuf>,
     pub api_key: String,
     pub api_secret: String,
+    /// More keys of the same account (`--extra-key KEY:SECRET`): a trader with a key per
+    /// machine, or a key rotated in; every one reaches the same bots.
+    pub extra_keys: Vec<(String, String)>,
     pub faults: FaultSpec,
     /// Requests per minute before 429 (3Commas: 100).
     pub rate_limit: u32,
@@ -67,6 +70,7 @@ impl Default for SandboxConfig {
             state_file: None,
             api_key: DEFAULT_API_KEY.into(),
             api_secret: DEFAULT_API_SECRET.into(),
+            extra_keys: Vec::new(),
             faults: FaultSpec::default(),
             rate_limit: 100,
             block: Duration::from_secs(300),
@@ -895,14 +899,19 @@ fn authenticate(
         .get("apikey")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let key_matches: bool =
-        subtle::ConstantTimeEq::ct_eq(key.as_bytes(), config.api_key.as_bytes()).into();
-    if !key_matches {
+    // The secret of the key sent, each key compared in constant time.
+    let secret = std::iter::once((&config.api_key, &config.api_secret))
+        .chain(config.extra_keys.iter().map(|(k, s)| (k, s)))
+        .fold(None, |found, (k, s)| {
+            let same: bool = subtle::ConstantTimeEq::ct_eq(key.as_bytes(), k.as_bytes()).into();
+            found.or(same.then_some(s))
+        });
+    let Some(secret) = secret else {
         return Err(unauthorized(
             "api_key_invalid_or_expired",
             "Unauthorized. Invalid or expired api key.",
         ));
-    }
+    };
     let signature = headers
         .get("signature")
         .and_then(|v| v.to_str().ok())
@@ -928,7 +937,7 @@ fn authenticate(
         candidates.push(path.clone().into_bytes());
         candidates.push(format!("{path}?").into_bytes());
     }
-    let secret = config.api_secret.as_bytes();
+    let secret = secret.as_bytes();
     // Check every candidate, so timing does not reveal which form nearly matched.
     let matched = candidates.iter().fold(false, |found, message| {
         signing::hmac_verify(secret, message, signature) | found

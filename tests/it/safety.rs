@@ -87,7 +87,16 @@ fn two_applies_at_once_never_duplicate_a_bot() {
 /// second process's environment), over `trials` trials: the account ends with one bot per name,
 /// and each command succeeds or says it found its plan stale.
 fn two_ways_at_once(trials: usize, tweak: impl Fn(&mut std::process::Command, &Path)) {
-    let sandbox = SandboxProcess::spawn(None, &[]);
+    two_ways_at_once_on(&[], trials, tweak);
+}
+
+/// The same, on a sandbox started with `sandbox_args`.
+fn two_ways_at_once_on(
+    sandbox_args: &[&str],
+    trials: usize,
+    tweak: impl Fn(&mut std::process::Command, &Path),
+) {
+    let sandbox = SandboxProcess::spawn(None, sandbox_args);
     for trial in 0..trials {
         let dir = tempfile::tempdir().unwrap();
         let other = tempfile::tempdir().unwrap();
@@ -140,6 +149,16 @@ fn one_writer_per_account_whatever_the_state_dir() {
     // Before: two state dirs were two leases (8 of 8 trials duplicated).
     two_ways_at_once(8, |cmd, other| {
         cmd.env("BOTFORM_STATE_DIR", other);
+    });
+}
+
+#[test]
+fn one_writer_per_account_whatever_the_key() {
+    // Before: two API keys of one account were two leases (8 of 8 trials duplicated). The
+    // sandbox now takes a second key of the same account.
+    two_ways_at_once_on(&["--extra-key", "second-key:second-secret"], 8, |cmd, _| {
+        cmd.env("THREECOMMAS_API_KEY", "second-key")
+            .env("THREECOMMAS_API_SECRET", "second-secret");
     });
 }
 
