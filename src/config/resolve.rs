@@ -51,7 +51,11 @@ impl DesiredBot {
             close_strategy_list: conditions(&self.close_strategy_list),
             safety_strategy_list: conditions(&self.safety_strategy_list),
             max_active_deals: s.max_active_deals,
-            allowed_deals_on_same_pair: s.allowed_deals_on_same_pair,
+            // Multi-pair bots only: 3Commas keeps none for a single-pair bot, so it is never
+            // sent nor compared there (validate warns that it has no effect).
+            allowed_deals_on_same_pair: s
+                .allowed_deals_on_same_pair
+                .filter(|_| s.pairs.as_ref().is_none_or(|p| p.len() > 1)),
             base_order_volume: s.base_order_volume,
             base_order_volume_type: s.base_order_volume_type,
             safety_order_volume: s.safety_order_volume,

@@ -638,7 +638,13 @@ fn check_bot(
         && !pairs.is_empty()
         && (1..=199).contains(&n)
     {
-        let per_pair = spec.allowed_deals_on_same_pair.unwrap_or(1).max(1);
+        // Deals per pair are for multi-pair bots only (review L-2): a single-pair bot has one.
+        let single = pairs.len() == 1;
+        let per_pair = if single {
+            1
+        } else {
+            spec.allowed_deals_on_same_pair.unwrap_or(1).max(1)
+        };
         let most = pairs.len() as u64 * u64::from(per_pair);
         if u64::from(n) > most {
             c.error(
@@ -647,10 +653,14 @@ fn check_bot(
                 format!(
                     "`max_active_deals` is {n}, but {} pair{} × {per_pair} deal{} per pair allow at most {most} (3Commas: \"must be less than or equal to {most}\")",
                     pairs.len(),
-                    if pairs.len() == 1 { "" } else { "s" },
+                    if single { "" } else { "s" },
                     if per_pair == 1 { "" } else { "s" },
                 ),
-                "lower max_active_deals, add pairs, or raise allowed_deals_on_same_pair",
+                if single {
+                    "lower max_active_deals to 1, or add pairs (deals per pair are for multi-pair bots only)"
+                } else {
+                    "lower max_active_deals, add pairs, or raise allowed_deals_on_same_pair"
+                },
             );
         }
     }

@@ -245,6 +245,11 @@ pub fn apply(bot: &mut WireBot, p: &mut Params, market_code: &str, create: bool)
     if take_profit_null {
         bot.take_profit = None;
     }
+    // "Multibot only" (legacy docs): a single-pair bot stores no deals-per-pair (recorded single
+    // bots keep it null) and opens at most one deal on its pair at a time (review L-2).
+    if bot.pairs.len() <= 1 {
+        bot.allowed_deals_on_same_pair = None;
+    }
     check(bot, p);
     // With take-profit steps, 3Commas keeps no ordinary take profit: 0 is stored as null.
     if !bot.take_profit_steps.is_empty() && bot.take_profit.is_some_and(|t| t.is_zero()) {

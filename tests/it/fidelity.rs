@@ -261,10 +261,29 @@ fn validate_mirrors_the_server_rules() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("allow at most 1"));
+    // Deals per pair do not count on a single-pair bot (review L-2; before, this passed and
+    // 3Commas would refuse or ignore it).
     one_bot(
         dir.path(),
         "take_profit = 1\nmax_active_deals = 3\nallowed_deals_on_same_pair = 3\n",
     );
+    super::botform()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("allow at most 1"))
+        .stdout(predicate::str::contains("multi-pair bots only"));
+    // On a multi-pair bot they do.
+    let text = std::fs::read_to_string(dir.path().join("bot.toml"))
+        .unwrap()
+        .replace(
+            "pairs = [\"USDT_BTC\"]",
+            "pairs = [\"USDT_BTC\", \"USDT_ETH\"]",
+        )
+        .replace("max_active_deals = 3", "max_active_deals = 6")
+        .replace("strategy = \"nonstop\"", "strategy = \"manual\"");
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
     super::botform()
         .arg("validate")
         .arg(dir.path())
