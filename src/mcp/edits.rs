@@ -264,8 +264,23 @@ fn find_bot(
                 let hint = crate::diagnostic::did_you_mean(asked, all)
                     .map(|h| format!("; {h}"))
                     .unwrap_or_default();
+                // A bot defined in a file that leads outside the root was not read at all.
+                let outside: Vec<String> = checked
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.code == "outside-root")
+                    .filter_map(|d| d.path.clone())
+                    .collect();
+                let outside = if outside.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (not read, as they lead outside the root through a link: {})",
+                        outside.join(", ")
+                    )
+                };
                 return Err(format!(
-                    "no config bot is named \"{}\"{hint}",
+                    "no config bot is named \"{}\"{hint}{outside}",
                     crate::diagnostic::quote_input(asked)
                 ));
             }
@@ -521,7 +536,8 @@ impl BotformServer {
                 }
             } else {
                 for asked in &args.bots {
-                    let (bot, note) = find_bot(&checked, asked, &args.on_account)?;
+                    let (bot, note) = find_bot(&checked, asked, &args.on_account)
+                        .map_err(|e| self.relativize(e))?;
                     pending.notes.extend(note);
                     targets.push((Entity::Bot(bot.entry), bot.file, Some(bot.index)));
                 }
@@ -595,7 +611,7 @@ impl BotformServer {
         if !args.from_bot.is_empty() {
             let checked = crate::config::check_confined(&self.inner.root);
             let (bot, note) = find_bot(&checked, &args.from_bot, &args.account)
-                .map_err(|e| format!("{e} (the bot to copy)"))?;
+                .map_err(|e| self.relativize(format!("{e} (the bot to copy)")))?;
             pending.notes.extend(note);
             let source = trees
                 .iter()
@@ -702,7 +718,8 @@ impl BotformServer {
         let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let checked = crate::config::check_confined(&self.inner.root);
-        let (bot, note) = find_bot(&checked, &args.bot, &args.account)?;
+        let (bot, note) =
+            find_bot(&checked, &args.bot, &args.account).map_err(|e| self.relativize(e))?;
         let op = match args.how.as_str() {
             "" | "absent" => {
                 let mut fields = Map::new();
