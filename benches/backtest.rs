@@ -8,8 +8,8 @@
 
 use botform::model::bot::{BotSettings, StrategyCondition};
 use botform::model::decimal::Decimal;
-use botform::model::enums::{Direction, TakeProfitType};
-use botform::simulate::{self, AssumeStart, synthetic};
+use botform::model::enums::{Direction, StopLossType, TakeProfitType};
+use botform::simulate::{self, Assumptions, synthetic};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The 20 bots, starting nonstop, or on a 15-minute RSI(14) below 30 when `rsi`.
@@ -53,12 +53,22 @@ fn bots_starting(rsi: bool) -> Vec<simulate::BotModel> {
                 take_profit: d(0.8 + 0.15 * (i % 7) as f64),
                 take_profit_type: Some(TakeProfitType::Total),
                 stop_loss_percentage: if i % 3 == 0 { d(35.0) } else { None },
+                // A few bots with the settings that gate or end deals, so the Python twin
+                // checks those rules too.
+                stop_loss_type: (i == 3).then_some(StopLossType::StopLossAndDisableBot),
                 cooldown: Some((i % 4) as u32 * 300),
+                deal_start_delay_seconds: (i % 7 == 1).then_some(900),
+                close_deals_timeout: (i % 9 == 2).then_some(14 * 86_400),
+                disable_after_deals_count: (i == 8).then_some(5),
+                min_price: (i == 6).then(|| "90".parse().unwrap()),
+                max_price: (i == 6).then(|| "250".parse().unwrap()),
                 ..BotSettings::default()
             };
-            simulate::compile(&settings, "0.1".parse().unwrap(), AssumeStart::AsConfigured)
-                .unwrap()
-                .0
+            let assumptions = Assumptions {
+                fee_percentage: "0.1".parse().unwrap(),
+                ..Assumptions::default()
+            };
+            simulate::compile(&settings, &assumptions).unwrap().0
         })
         .collect()
 }

@@ -23,14 +23,22 @@ def run(m):
     short, fee, tp, sl = m["short"], m["fee"], m["take_profit"], m["stop_loss"]
     sign = 1.0 if short else -1.0
     rungs = m["safety"]
+    lo, hi, limit, timeout = m["min_price"], m["max_price"], m["deals_limit"], m["close_timeout_ms"]
     profit, deal, next_start = 0.0, None, None
-    closed = 0
+    delayed_until, opened, disabled = None, 0, False
     for t, o, h, l, c in candles:
-        if deal is None and (next_start is None or t >= next_start):
-            base = m["base"]
-            coins, quote = (base["amount"], base["amount"] * o) if base["in_base"] else (base["amount"] / o, base["amount"])
-            deal = {"entry": o, "filled": 0, "base": coins, "quote": quote, "fees": quote * fee,
-                    "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs]}
+        if deal is None and not disabled:
+            if (delayed_until is None and (next_start is None or t >= next_start)
+                    and (lo is None or o >= lo) and (hi is None or o <= hi)):
+                delayed_until = t + m["start_delay_ms"]
+            if delayed_until is not None and t >= delayed_until:
+                delayed_until = None
+                base = m["base"]
+                coins, quote = (base["amount"], base["amount"] * o) if base["in_base"] else (base["amount"] / o, base["amount"])
+                deal = {"entry": o, "opened": t, "filled": 0, "base": coins, "quote": quote, "fees": quote * fee,
+                        "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs]}
+                opened += 1
+                disabled = limit is not None and opened >= limit
         if deal is None:
             continue
         adverse = h if short else l
@@ -42,22 +50,30 @@ def run(m):
             deal["quote"] += quote
             deal["fees"] += quote * fee
             deal["filled"] += 1
-        exit_price = None
+        exit_price, stopped = None, False
         if sl is not None:
             sl_price = deal["entry"] * (1.0 + sign * sl)
             if (adverse >= sl_price) if short else (adverse <= sl_price):
-                exit_price = sl_price
+                # a market sale: through a gap, at the open
+                exit_price, stopped = (max(sl_price, o) if short else min(sl_price, o)), True
         if exit_price is None:
-            tp_price = deal["quote"] / deal["base"] * (1.0 - sign * tp)
+            average = deal["quote"] / deal["base"]
+            if short:
+                tp_price = average * (1.0 - tp) * (1.0 - fee) / (1.0 + fee)
+            else:
+                tp_price = average * (1.0 + tp) * (1.0 + fee) / (1.0 - fee)
             fav = l if short else h
             if (fav <= tp_price) if short else (fav >= tp_price):
                 exit_price = tp_price
+        end = t + INTERVAL
+        if exit_price is None and timeout is not None and end - deal["opened"] >= timeout:
+            exit_price = c
         if exit_price is not None:
             out = deal["base"] * exit_price
             gross = deal["quote"] - out if short else out - deal["quote"]
             profit += gross - deal["fees"] - out * fee
-            closed += 1
-            next_start = t + INTERVAL + m["cooldown_ms"]
+            disabled = disabled or (stopped and m["stop_disables"])
+            next_start = end + m["cooldown_ms"]
             deal = None
     return profit
 

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use crate::model::decimal::Decimal;
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, synthetic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -41,6 +41,10 @@ pub struct Args {
     /// Fee in percent of every fill's and sale's quote amount.
     #[arg(long, default_value = "0")]
     fee: Decimal,
+    /// The quote balance (per quote currency) that a volume in percent of the balance is a share
+    /// of; without it such bots are not backtestable.
+    #[arg(long, value_name = "QUOTE")]
+    balance: Option<Decimal>,
     /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
     /// met. Indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[arg(long, value_enum)]
@@ -131,11 +135,14 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         bots: args.bots.clone(),
         from_ms: time_arg(&args.from, "from")?,
         to_ms: time_arg(&args.to, "to")?,
-        fee_percentage: args.fee,
-        assume: if args.assume_start.is_some() {
-            AssumeStart::Nonstop
-        } else {
-            AssumeStart::AsConfigured
+        assumptions: Assumptions {
+            fee_percentage: args.fee,
+            start: if args.assume_start.is_some() {
+                AssumeStart::Nonstop
+            } else {
+                AssumeStart::AsConfigured
+            },
+            balance: args.balance,
         },
     };
     let paths = super::paths_or_cwd(args.paths.clone());
@@ -237,15 +244,21 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
         )?;
         writeln!(
             out,
-            "  deals: {} at take profit, {} stopped, {} open at the end · profit {} {quote}{}",
+            "  deals: {} at take profit, {} stopped,{} {} open at the end · profit {} {quote}{}",
             r.deals_closed,
             r.deals_stopped,
+            if r.deals_timed_out > 0 {
+                format!(" {} closed by close_deals_timeout,", r.deals_timed_out)
+            } else {
+                String::new()
+            },
             r.deals_open_at_end,
             r.profit_quote.display_in(quote),
             if r.deals_open_at_end > 0 {
                 format!(
-                    " (open deal: {} {quote})",
-                    r.unrealized_quote.display_in(quote)
+                    " (open deal: {} {quote}, open for {})",
+                    r.unrealized_quote.display_in(quote),
+                    duration(r.open_deal_age_s)
                 )
             } else {
                 String::new()
@@ -253,7 +266,7 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
         )?;
         writeln!(
             out,
-            "  most capital at once {} {quote} · worst drawdown {} {quote} · deals last {} on average, {} at most",
+            "  most capital at once {} {quote} · worst drawdown {} {quote} · deals last {} on average, {} at most (the open one included)",
             r.max_capital_used.display_in(quote),
             r.max_drawdown_quote.display_in(quote),
             duration(r.avg_deal_duration_s),

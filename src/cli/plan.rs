@@ -65,8 +65,10 @@ fn backtest_changes(
         bots: Vec::new(),
         from_ms: None,
         to_ms: None,
-        fee_percentage: Default::default(),
-        assume: crate::simulate::AssumeStart::Nonstop,
+        assumptions: crate::simulate::Assumptions {
+            start: crate::simulate::AssumeStart::Nonstop,
+            ..Default::default()
+        },
     };
     let (comparisons, notes) = report::compare_plan(&planned.plan, &planned.desired, &options)?;
     let write = |out: &mut dyn Write| -> io::Result<()> {

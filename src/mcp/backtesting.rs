@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BotformServer, budget, paths};
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, synthetic};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct BacktestArgs {
@@ -31,6 +31,10 @@ pub struct BacktestArgs {
     /// met; indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[serde(default)]
     pub assume_nonstop: bool,
+    /// The quote balance a volume in percent of the balance is a share of (empty: such bots are
+    /// not backtestable).
+    #[serde(default)]
+    pub balance: String,
     /// First and last candle times (ISO 8601 or dates); empty: all.
     #[serde(default)]
     pub from: String,
@@ -101,17 +105,28 @@ impl BotformServer {
             bots: args.bots.clone(),
             from_ms: time(&args.from, "from")?,
             to_ms: time(&args.to, "to")?,
-            fee_percentage: if args.fee.is_empty() {
-                Default::default()
-            } else {
-                args.fee
-                    .parse()
-                    .map_err(|_| format!("fee `{}` is not a number", args.fee))?
-            },
-            assume: if args.assume_nonstop {
-                AssumeStart::Nonstop
-            } else {
-                AssumeStart::AsConfigured
+            assumptions: Assumptions {
+                fee_percentage: if args.fee.is_empty() {
+                    Default::default()
+                } else {
+                    args.fee
+                        .parse()
+                        .map_err(|_| format!("fee `{}` is not a number", args.fee))?
+                },
+                start: if args.assume_nonstop {
+                    AssumeStart::Nonstop
+                } else {
+                    AssumeStart::AsConfigured
+                },
+                balance: if args.balance.is_empty() {
+                    None
+                } else {
+                    Some(
+                        args.balance
+                            .parse()
+                            .map_err(|_| format!("balance `{}` is not a number", args.balance))?,
+                    )
+                },
             },
         };
         let checked = crate::config::check_confined(&self.inner.root);

@@ -397,8 +397,13 @@ impl Market {
             return;
         };
         let settings = view.settings.clone();
-        let Ok((model, _)) = simulate::compile(&settings, Decimal::ZERO, AssumeStart::Nonstop)
-        else {
+        let Ok((model, _)) = simulate::compile(
+            &settings,
+            &simulate::Assumptions {
+                start: AssumeStart::Nonstop,
+                ..Default::default()
+            },
+        ) else {
             return;
         };
         let opened_ms = crate::timefmt::parse_iso(deal["created_at"].as_str().unwrap_or(""))
@@ -541,7 +546,7 @@ fn opening_model(
         .is_none_or(|c| c.settings != view.settings)
     {
         // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
-        let model = simulate::compile(&view.settings, Decimal::ZERO, AssumeStart::AsConfigured)
+        let model = simulate::compile(&view.settings, &simulate::Assumptions::default())
             .ok()
             .map(|(model, _)| model)
             .filter(|m| {

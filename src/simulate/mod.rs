@@ -9,7 +9,10 @@
 //!
 //! - A deal opens at the open of the first candle whose open time is at least the end of the
 //!   candle in which the previous deal on that pair closed (open time + interval), plus
-//!   `cooldown`. The first deal opens at the first candle. Entry price E = that open.
+//!   `cooldown`, and whose open lies within `min_price`/`max_price` when set; with a
+//!   `deal_start_delay_seconds` it opens at the first candle that long after that one. The first
+//!   deal opens at the first such candle. Entry price E = that open. No deal opens after
+//!   `disable_after_deals_count` deals, nor after a stop of a `stop_loss_and_disable_bot` bot.
 //! - Safety order k (1-based) sits at deviation d_k from E (d_1 = step, d_k = d_(k-1) + step ×
 //!   martingale_step_coefficient^(k-1); `custom_safety_steps` replace it) with volume
 //!   safety_order_volume × martingale_volume_coefficient^(k-1): price E × (1 − d_k/100) for long
@@ -17,11 +20,14 @@
 //!   of the base; volumes in the base currency are that many coins.
 //! - A long deal walks each candle open → low → high → close: at the low every unfilled safety
 //!   order priced at or above the low fills at its own price; then the stop loss (E × (1 −
-//!   stop_loss/100)) closes the deal at its price if the low reached it; then at the high the take
-//!   profit (average × (1 + take_profit/100), average = quote spent / base bought) closes the deal
-//!   at its price if the high reached it. A short deal mirrors it: open → high (safety orders above,
-//!   then the stop loss above E) → low (take profit at average × (1 − take_profit/100), average =
-//!   quote received / base sold). The entry candle counts.
+//!   stop_loss/100)) closes the deal at its price if the low reached it, or at the candle's open
+//!   when it opened below it (a market order through a gap); then at the high the take profit
+//!   closes the deal at its price if the high reached it: average × (1 + take_profit/100) × (1 +
+//!   fee) / (1 − fee), the fee built in as 3Commas places the order (average = quote spent / base
+//!   bought). A short deal mirrors it: open → high (safety orders above, then the stop loss above
+//!   E) → low (take profit at average × (1 − take_profit/100) × (1 − fee) / (1 + fee), average =
+//!   quote received / base sold). The entry candle counts. With `close_deals_timeout`, a deal
+//!   open that long by the end of a candle closes at its close.
 //! - A fee (percent) is charged on the quote amount of every fill and of the closing trade.
 //! - Profit of a closed deal = proceeds − cost − fees (long: base × exit − quote spent; short:
 //!   quote received − base × exit). `unrealized_quote` marks a deal still open at the last close
@@ -36,12 +42,11 @@
 //!   after a close where every condition held (module `conditions` states the rules;
 //!   `indicators` computes the values as TA-Lib does).
 //!
-//! What the model does not cover (take-profit steps, trailing, `min_profit`, stop-loss timeout,
-//! close conditions, a limit of concurrent deals across pairs) is listed per bot in
-//! `not_simulated`, so a result is never silently wrong; a bot that starts on outside signals
-//! (TradingView, manual, QFL) is not backtestable unless the caller assumes those signals always
-//! met (`--assume-start nonstop`).
-//!
+//! What the model does not cover is listed per bot in `not_simulated`, with what it does
+//! instead, so a result is never silently wrong: [`compile`] names every field of the settings
+//! and decides for each. A bot that starts on outside signals (TradingView, manual, QFL) is not
+//! backtestable unless the caller assumes those signals always met (`--assume-start nonstop`).
+
 //! # Why f64 inside
 //!
 //! A year of 5-minute candles through 20 bots is 2.1 million candle steps; the inner loop
@@ -63,7 +68,10 @@ use serde::Serialize;
 use crate::model::bot::BotSettings;
 use crate::model::dca::{self, LadderInput};
 use crate::model::decimal::Decimal;
-use crate::model::enums::{Direction, TakeProfitType, VolumeType};
+use crate::model::enums::{
+    Direction, LeverageType, ProfitCurrency, StartOrderType, StopLossType, TakeProfitType,
+    VolumeType,
+};
 use crate::timefmt::iso;
 
 /// One candle; times in milliseconds since 1970 (UTC).
@@ -98,7 +106,19 @@ pub struct BotModel {
     safety: Vec<Rung>,
     take_profit: f64,
     stop_loss: Option<f64>,
+    /// A stop loss disables the bot (`stop_loss_and_disable_bot`): no deal opens after it.
+    stop_disables: bool,
     cooldown_ms: i64,
+    /// From the moment a deal could open to its opening (`deal_start_delay_seconds`).
+    start_delay_ms: i64,
+    /// A deal opens only at an open price within these (3Commas: "minimum/maximum price to
+    /// open deal").
+    min_price: Option<f64>,
+    max_price: Option<f64>,
+    /// A deal still open this long after its entry closes at market (`close_deals_timeout`).
+    close_timeout_ms: Option<i64>,
+    /// The bot is disabled after opening this many deals (`disable_after_deals_count`).
+    deals_limit: Option<u32>,
     fee: f64,
     /// Start conditions the candles determine (empty: `nonstop`).
     #[serde(skip)]
@@ -163,23 +183,93 @@ pub fn dec(x: f64) -> Decimal {
         .unwrap_or_default()
 }
 
+/// What a backtest assumes beyond the bot's settings: the fee, how outside start signals are
+/// taken, and the balance a percent-of-balance order is a share of.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Assumptions {
+    /// Percent of every fill's and sale's quote amount.
+    pub fee_percentage: Decimal,
+    pub start: AssumeStart,
+    /// The quote balance (`--balance`): a volume of type `percent` is that share of it.
+    pub balance: Option<Decimal>,
+}
+
 /// Compile a bot's (merged) settings into the model. Returns what the model leaves out.
+///
+/// Every field of the settings is named below, with no `..`: a new field does not compile
+/// until someone decides whether the model simulates it or names it in `not_simulated`.
 pub fn compile(
     settings: &BotSettings,
-    fee_percentage: Decimal,
-    assume: AssumeStart,
+    assumptions: &Assumptions,
 ) -> Result<(BotModel, Vec<String>), NotBacktestable> {
+    let BotSettings {
+        // Who and where: not part of the model (each pair is run on its own candles).
+        name: _,
+        pairs,
+        // The ladder: `LadderInput` reads these (direction, volumes, steps, coefficients).
+        strategy: _,
+        base_order_volume: _,
+        base_order_volume_type: _,
+        safety_order_volume: _,
+        safety_order_volume_type: _,
+        safety_order_step_percentage: _,
+        max_safety_orders: _,
+        martingale_volume_coefficient: _,
+        martingale_step_coefficient: _,
+        custom_safety_steps,
+        // Placing one safety order at a time or all: the same fills in a candle walk (the next
+        // order is placed as soon as one fills, and the walk fills every order the low reached).
+        active_safety_orders_count: _,
+        strategy_list,
+        close_strategy_list,
+        safety_strategy_list,
+        max_active_deals,
+        allowed_deals_on_same_pair,
+        take_profit,
+        take_profit_type,
+        take_profit_steps,
+        min_profit_percentage,
+        // Only read with min_profit_percentage, named there.
+        min_profit_type: _,
+        profit_currency,
+        trailing_enabled,
+        // Only read with trailing_enabled, named there.
+        trailing_deviation: _,
+        stop_loss_percentage,
+        stop_loss_type,
+        stop_loss_timeout_enabled,
+        // Only read with stop_loss_timeout_enabled, named there.
+        stop_loss_timeout_in_seconds: _,
+        tsl_enabled,
+        sl_to_breakeven_enabled,
+        // Only read with sl_to_breakeven_enabled, named there.
+        sl_to_breakeven_data: _,
+        cooldown,
+        deal_start_delay_seconds,
+        close_deals_timeout,
+        disable_after_deals_count,
+        min_volume_btc_24h,
+        min_price,
+        max_price,
+        min_price_percentage,
+        max_price_percentage,
+        start_order_type,
+        leverage_type,
+        leverage_custom_value,
+        risk_reduction_percentage,
+        reinvesting_percentage,
+    } = settings;
     let input = LadderInput::from_settings(settings).ok_or_else(|| {
         NotBacktestable("the bot lacks ladder settings (validate says which)".into())
     })?;
     let numbers = dca::compute(&input)
         .map_err(|_| NotBacktestable("the ladder grows past any real balance".into()))?;
     let mut not_simulated = Vec::new();
+    let mut leave_out = |what: String| not_simulated.push(what);
     let short = input.direction == Direction::Short;
     // 3Commas' custom deviations are signed; a step on the wrong side of the base price would
     // be placed where this model never looks (a long bot buying as the price rises).
-    if let Some(wrong) = settings
-        .custom_safety_steps
+    if let Some(wrong) = custom_safety_steps
         .iter()
         .flatten()
         .find(|s| !s.on_the_side_of(input.direction))
@@ -189,12 +279,38 @@ pub fn compile(
             wrong.deviation, input.direction
         )));
     }
-    let starts = settings.strategy_list.clone().unwrap_or_default();
+    // A volume in percent is a share of the balance, which only the caller knows.
+    let amount = |volume: Decimal, kind: VolumeType, what: &str| match kind {
+        VolumeType::Percent => match assumptions.balance {
+            Some(balance) => Ok(f(balance) * f(volume) / 100.0),
+            None => Err(NotBacktestable(format!(
+                "{what} in percent of the balance; pass --balance (the quote balance it is a share of)"
+            ))),
+        },
+        _ => Ok(f(volume)),
+    };
+    let base_amount = amount(
+        input.base_order_volume,
+        input.base_order_volume_type,
+        "base order",
+    )?;
+    let safety = numbers
+        .ladder
+        .iter()
+        .map(|so| {
+            Ok(Rung {
+                deviation: f(so.deviation_percentage) / 100.0,
+                amount: amount(so.volume, input.safety_order_volume_type, "safety orders")?,
+                in_base: input.safety_order_volume_type == VolumeType::BaseCurrency,
+            })
+        })
+        .collect::<Result<Vec<_>, NotBacktestable>>()?;
+    let starts = strategy_list.clone().unwrap_or_default();
     let (starts, outside) = conditions::compile(&starts, short)?;
     if !outside.is_empty() {
         let ids: Vec<&str> = outside.iter().map(|o| o.0.as_str()).collect();
-        match assume {
-            AssumeStart::Nonstop => not_simulated.push(format!(
+        match assumptions.start {
+            AssumeStart::Nonstop => leave_out(format!(
                 "start conditions ({}): assumed always met",
                 ids.join(", ")
             )),
@@ -206,85 +322,133 @@ pub fn compile(
             }
         }
     }
-    let steps = settings
-        .take_profit_steps
-        .as_ref()
-        .is_some_and(|s| !s.is_empty());
+    let steps = take_profit_steps.as_ref().is_some_and(|s| !s.is_empty());
     if steps {
-        not_simulated.push("take_profit_steps (the deal closes whole at take_profit)".into());
+        leave_out("take_profit_steps: the deal closes whole at take_profit (or at the first step's profit when take_profit is 0), not in parts at each step".into());
     }
-    if settings
-        .take_profit_type
-        .is_some_and(|t| t != TakeProfitType::Total)
-    {
-        not_simulated.push("take_profit_type other than total (computed as total)".into());
+    if take_profit_type.is_some_and(|t| t != TakeProfitType::Total) {
+        leave_out(
+            "take_profit_type = base: the take profit is computed from the whole position (total)"
+                .into(),
+        );
     }
     for (on, what) in [
-        (settings.trailing_enabled, "trailing take profit"),
-        (settings.tsl_enabled, "trailing stop loss"),
-        (settings.stop_loss_timeout_enabled, "stop-loss timeout"),
         (
-            settings.sl_to_breakeven_enabled,
-            "stop loss moved to break-even",
+            trailing_enabled,
+            "trailing take profit: closes at the take-profit price",
+        ),
+        (
+            tsl_enabled,
+            "trailing stop loss: the stop stays where it was set",
+        ),
+        (
+            stop_loss_timeout_enabled,
+            "stop-loss timeout: the stop closes the deal as soon as it is reached",
+        ),
+        (
+            sl_to_breakeven_enabled,
+            "stop loss moved to break-even: the stop stays where it was set",
         ),
     ] {
-        if on == Some(true) {
-            not_simulated.push(what.into());
+        if *on == Some(true) {
+            leave_out(what.into());
         }
     }
-    if settings.min_profit_percentage.is_some_and(|m| !m.is_zero()) {
-        not_simulated.push("min_profit_percentage".into());
+    if min_profit_percentage.is_some_and(|m| !m.is_zero()) {
+        leave_out("min_profit_percentage: close conditions are not simulated either".into());
     }
-    if settings
-        .close_strategy_list
-        .as_ref()
-        .is_some_and(|c| !c.is_empty())
-    {
-        not_simulated.push("close conditions".into());
+    if close_strategy_list.as_ref().is_some_and(|c| !c.is_empty()) {
+        leave_out("close conditions: deals close only at the take profit or the stop loss".into());
     }
-    let pairs = settings.pairs.as_ref().map_or(1, Vec::len);
-    let max_deals = settings.max_active_deals.unwrap_or(1) as usize;
-    if pairs > 1 && max_deals < pairs {
-        not_simulated.push(format!(
-            "max_active_deals = {max_deals} across {pairs} pairs (each pair runs its own deals)"
+    if safety_strategy_list.as_ref().is_some_and(|c| !c.is_empty()) {
+        leave_out("safety-order conditions: safety orders fill at the ladder's prices, where 3Commas places them at market when the condition holds".into());
+    }
+    let pair_count = pairs.as_ref().map_or(1, Vec::len);
+    let max_deals = max_active_deals.unwrap_or(1);
+    if pair_count > 1 {
+        if (max_deals as usize) < pair_count {
+            leave_out(format!(
+                "max_active_deals = {max_deals} across {pair_count} pairs: each pair runs its own deals"
+            ));
+        }
+        if allowed_deals_on_same_pair.is_some_and(|a| a > 1) {
+            leave_out("allowed_deals_on_same_pair: one deal at a time on each pair".into());
+        }
+        if *stop_loss_type == Some(StopLossType::StopLossAndDisableBot) {
+            leave_out("stop_loss_and_disable_bot across pairs: a stop ends the deals of its own pair only".into());
+        }
+        if disable_after_deals_count.is_some() {
+            leave_out(
+                "disable_after_deals_count across pairs: each pair counts its own deals".into(),
+            );
+        }
+    } else if max_deals > 1 {
+        leave_out(format!(
+            "max_active_deals = {max_deals} on a single pair: one deal at a time (3Commas opens another on a new start signal)"
         ));
     }
-    let take_profit = settings.take_profit.map(f).unwrap_or(0.0) / 100.0;
+    if profit_currency.is_some_and(|p| p == ProfitCurrency::BaseCurrency) {
+        leave_out("profit_currency = base_currency: profit is taken in the quote currency".into());
+    }
+    if min_volume_btc_24h.is_some_and(|v| !v.is_zero()) {
+        leave_out("min_volume_btc_24h: the 24-hour volume filter is not applied".into());
+    }
+    if min_price_percentage.is_some_and(|v| !v.is_zero())
+        || max_price_percentage.is_some_and(|v| !v.is_zero())
+    {
+        leave_out("min_price_percentage / max_price_percentage: the range is not applied".into());
+    }
+    if *start_order_type == Some(StartOrderType::Limit) {
+        leave_out("start_order_type = limit: the base order fills at the candle's open".into());
+    }
+    if leverage_type.is_some_and(|l| l != LeverageType::NotSpecified)
+        || leverage_custom_value.is_some_and(|v| v > Decimal::ONE)
+    {
+        leave_out("leverage: no margin, funding or liquidation".into());
+    }
+    if risk_reduction_percentage.is_some_and(|v| !v.is_zero()) {
+        leave_out(
+            "risk_reduction_percentage: a stop's loss does not shrink the next orders".into(),
+        );
+    }
+    if reinvesting_percentage.is_some_and(|v| !v.is_zero()) {
+        leave_out("reinvesting_percentage: profit is not added to the next orders".into());
+    }
+    let take_profit = take_profit.map(f).unwrap_or(0.0) / 100.0;
     if take_profit <= 0.0 && !steps {
         return Err(NotBacktestable(
             "take_profit is 0: deals would never close".into(),
         ));
     }
-    let in_base = |t: VolumeType| t == VolumeType::BaseCurrency;
+    let price = |p: &Option<Decimal>| p.filter(|p| !p.is_zero()).map(f);
     Ok((
         BotModel {
             short,
             starts,
             base: Rung {
                 deviation: 0.0,
-                amount: f(input.base_order_volume),
-                in_base: in_base(input.base_order_volume_type),
+                amount: base_amount,
+                in_base: input.base_order_volume_type == VolumeType::BaseCurrency,
             },
-            safety: numbers
-                .ladder
-                .iter()
-                .map(|so| Rung {
-                    deviation: f(so.deviation_percentage) / 100.0,
-                    amount: f(so.volume),
-                    in_base: in_base(input.safety_order_volume_type),
-                })
-                .collect(),
+            safety,
             take_profit: if take_profit > 0.0 {
                 take_profit
             } else {
                 steps_as_whole(settings)
             },
-            stop_loss: settings
-                .stop_loss_percentage
+            stop_loss: stop_loss_percentage
                 .filter(|s| !s.is_zero())
                 .map(|s| f(s) / 100.0),
-            cooldown_ms: i64::from(settings.cooldown.unwrap_or(0)) * 1000,
-            fee: f(fee_percentage) / 100.0,
+            stop_disables: *stop_loss_type == Some(StopLossType::StopLossAndDisableBot),
+            cooldown_ms: i64::from(cooldown.unwrap_or(0)) * 1000,
+            start_delay_ms: i64::from(deal_start_delay_seconds.unwrap_or(0)) * 1000,
+            min_price: price(min_price),
+            max_price: price(max_price),
+            close_timeout_ms: close_deals_timeout
+                .filter(|t| *t > 0)
+                .map(|t| i64::from(t) * 1000),
+            deals_limit: disable_after_deals_count.filter(|n| *n > 0),
+            fee: f(assumptions.fee_percentage) / 100.0,
         },
         not_simulated,
     ))
@@ -305,7 +469,11 @@ fn steps_as_whole(settings: &BotSettings) -> f64 {
 pub struct Outcome {
     pub deals_closed: u32,
     pub deals_stopped: u32,
+    /// Deals closed at market by `close_deals_timeout`.
+    pub deals_timed_out: u32,
     pub deals_open_at_end: u32,
+    /// How long the deal still open at the end had been open (0: none).
+    pub open_deal_age_ms: i64,
     pub profit_quote: f64,
     pub unrealized_quote: f64,
     pub max_safety_orders_filled: u32,
@@ -323,7 +491,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn finished_deals(&self) -> u32 {
-        self.deals_closed + self.deals_stopped
+        self.deals_closed + self.deals_stopped + self.deals_timed_out
     }
 }
 
@@ -431,11 +599,20 @@ impl OpenDeal {
         gross - self.fees - exit_fee
     }
 
-    /// The take profit's price now (average × (1 ± take_profit)).
+    /// The take profit's price now: average × (1 + take_profit) for a long deal, with the fee
+    /// built in as 3Commas places the order (it "includes a 0.1% fee", help centre 3109032):
+    /// × (1 + fee) / (1 − fee), so that the deal nets take_profit on its cost after the fees of
+    /// its buys and of the closing sale. A short deal mirrors it: average × (1 − take_profit) ×
+    /// (1 − fee) / (1 + fee). With no fee, the plain average × (1 ± take_profit).
     #[inline]
     pub fn take_profit_price(&self, model: &BotModel) -> f64 {
-        let sign = if model.short { 1.0 } else { -1.0 };
-        self.quote / self.base * (1.0 - sign * model.take_profit)
+        let average = self.quote / self.base;
+        let fee = model.fee;
+        if model.short {
+            average * (1.0 - model.take_profit) * (1.0 - fee) / (1.0 + fee)
+        } else {
+            average * (1.0 + model.take_profit) * (1.0 + fee) / (1.0 - fee)
+        }
     }
 
     /// The stop loss's price, when the bot has one.
@@ -476,7 +653,13 @@ impl OpenDeal {
                 adverse <= sl_price
             };
             if hit {
-                exit = Some((sl_price, true));
+                // A market order: through a gap it sells at the candle's open, not at its price.
+                let fill = if short {
+                    sl_price.max(candle.open)
+                } else {
+                    sl_price.min(candle.open)
+                };
+                exit = Some((fill, true));
             }
         }
         if exit.is_none() {
@@ -545,28 +728,52 @@ pub fn run_with(
     };
     let mut deal: Option<OpenDeal> = None;
     let mut next_start_ms = i64::MIN;
+    // A deal that could open, waiting out `deal_start_delay_seconds`: it opens at this time.
+    let mut delayed_until: Option<i64> = None;
+    let mut opened = 0u32;
+    let mut disabled = false;
     let gate = conditions::gate(&model.starts, candles, volumes, interval_ms);
     for (i, candle) in candles.iter().enumerate() {
-        if deal.is_none()
-            && candle.open_time_ms >= next_start_ms
-            && gate.as_ref().is_none_or(|g| g[i])
-        {
-            deal = Some(OpenDeal::open(model, candle));
+        if deal.is_none() && !disabled {
+            if delayed_until.is_none()
+                && candle.open_time_ms >= next_start_ms
+                && gate.as_ref().is_none_or(|g| g[i])
+                && model.min_price.is_none_or(|m| candle.open >= m)
+                && model.max_price.is_none_or(|m| candle.open <= m)
+            {
+                delayed_until = Some(candle.open_time_ms + model.start_delay_ms);
+            }
+            if delayed_until.is_some_and(|t| candle.open_time_ms >= t) {
+                delayed_until = None;
+                deal = Some(OpenDeal::open(model, candle));
+                opened += 1;
+                disabled = model.deals_limit.is_some_and(|n| opened >= n);
+            }
         }
         let Some(d) = deal.as_mut() else { continue };
         let walked = d.walk(model, candle);
         out.max_capital_used = out.max_capital_used.max(d.quote);
         out.max_drawdown_quote = out.max_drawdown_quote.max(-walked.worst);
-        if let Some((price, stopped)) = walked.exit {
+        let end = candle.open_time_ms + interval_ms;
+        let timed_out = walked.exit.is_none()
+            && model
+                .close_timeout_ms
+                .is_some_and(|t| end - d.opened_ms >= t);
+        let exit = walked
+            .exit
+            .or_else(|| timed_out.then_some((candle.close, false)));
+        if let Some((price, stopped)) = exit {
             let closed = d.close(model, price, stopped);
             on_close(&closed);
             out.profit_quote += closed.profit;
             if closed.stopped {
                 out.deals_stopped += 1;
+                disabled |= model.stop_disables;
+            } else if timed_out {
+                out.deals_timed_out += 1;
             } else {
                 out.deals_closed += 1;
             }
-            let end = candle.open_time_ms + interval_ms;
             let duration = end - d.opened_ms;
             out.total_deal_duration_ms += duration;
             out.max_deal_duration_ms = out.max_deal_duration_ms.max(duration);
@@ -581,7 +788,10 @@ pub fn run_with(
     if let (Some(d), Some(last)) = (deal, candles.last()) {
         out.deals_open_at_end = 1;
         out.unrealized_quote = d.profit_at(last.close, model.short, model.fee, false);
-        if last.open_time_ms + interval_ms - d.opened_ms > WEEK_MS {
+        let age = last.open_time_ms + interval_ms - d.opened_ms;
+        out.open_deal_age_ms = age;
+        out.max_deal_duration_ms = out.max_deal_duration_ms.max(age);
+        if age > WEEK_MS {
             out.deals_longer_than_a_week += 1;
         }
         record_fills(&mut out, d.filled, model.safety.len());
@@ -618,7 +828,11 @@ pub struct PairReport {
     pub deals_closed: u32,
     /// Deals closed by the stop loss.
     pub deals_stopped: u32,
+    /// Deals closed at market by `close_deals_timeout`.
+    pub deals_timed_out: u32,
     pub deals_open_at_end: u32,
+    /// How long the deal still open at the end had been open, in seconds (0: none).
+    pub open_deal_age_s: i64,
     /// Realized, after fees, in the quote currency.
     pub profit_quote: Decimal,
     /// The deal still open, marked at the last close.
@@ -630,7 +844,9 @@ pub struct PairReport {
     pub max_capital_used: Decimal,
     /// Worst unrealized loss.
     pub max_drawdown_quote: Decimal,
+    /// Over the deals that closed.
     pub avg_deal_duration_s: i64,
+    /// Over every deal, the one still open at the end included.
     pub max_deal_duration_s: i64,
     /// What the model left out for this bot (see the README).
     pub not_simulated: Vec<String>,
@@ -665,7 +881,9 @@ impl PairReport {
             },
             deals_closed: outcome.deals_closed,
             deals_stopped: outcome.deals_stopped,
+            deals_timed_out: outcome.deals_timed_out,
             deals_open_at_end: outcome.deals_open_at_end,
+            open_deal_age_s: outcome.open_deal_age_ms / 1000,
             profit_quote: dec(outcome.profit_quote),
             unrealized_quote: dec(outcome.unrealized_quote),
             max_safety_orders_filled: outcome.max_safety_orders_filled,

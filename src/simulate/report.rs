@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::candles::{self, Series};
-use super::{AssumeStart, BotModel, Candle, PairReport, dec, synthetic};
+use super::{Assumptions, BotModel, Candle, PairReport, dec, synthetic};
 use crate::config::Checked;
 use crate::model::decimal::Decimal;
 
@@ -29,8 +29,8 @@ pub struct Options {
     /// Candle open times, milliseconds: from inclusive, to exclusive.
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
-    pub fee_percentage: Decimal,
-    pub assume: AssumeStart,
+    /// Fee, outside signals, balance.
+    pub assumptions: Assumptions,
 }
 
 /// `botform backtest --format json` (format_version 1).
@@ -144,7 +144,7 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             ));
         }
     }
-    let mut report = BacktestReport::empty(options.fee_percentage);
+    let mut report = BacktestReport::empty(options.assumptions.fee_percentage);
     let mut loaded = Loaded::default();
     for bot in &checked.bots {
         let name = bot.name().to_string();
@@ -155,14 +155,13 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
         }
         let account = bot.spec.account.clone().unwrap_or_default();
         let settings = bot.settings();
-        let (model, not_simulated) =
-            match super::compile(&settings, options.fee_percentage, options.assume) {
-                Ok(m) => m,
-                Err(e) => {
-                    report.not_backtestable.push(Skipped { name, reason: e.0 });
-                    continue;
-                }
-            };
+        let (model, not_simulated) = match super::compile(&settings, &options.assumptions) {
+            Ok(m) => m,
+            Err(e) => {
+                report.not_backtestable.push(Skipped { name, reason: e.0 });
+                continue;
+            }
+        };
         match &options.prices {
             Prices::Synthetic(spec) => {
                 if let Err(e) = model.check_candles(spec.interval_ms, false) {
@@ -210,6 +209,14 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                 }
             }
         }
+    }
+    if options.assumptions.fee_percentage.is_zero()
+        && !(report.results.is_empty() && report.stress.is_empty())
+    {
+        report.warnings.push(
+            "the fee is 0 %: exchanges charge about 0.1 % a trade (Binance and Bybit spot takers), which 3Commas builds into the take profit; pass --fee 0.1 for figures closer to a real account"
+                .into(),
+        );
     }
     if report.results.is_empty() && report.stress.is_empty() {
         report
@@ -390,7 +397,7 @@ fn summarize(
     options: &Options,
     window: Option<&Window>,
 ) -> Option<Summary> {
-    let (model, _) = super::compile(settings, options.fee_percentage, options.assume).ok()?;
+    let (model, _) = super::compile(settings, &options.assumptions).ok()?;
     match (&options.prices, window) {
         (Prices::Synthetic(spec), _) => {
             model.check_candles(spec.interval_ms, false).ok()?;
@@ -424,7 +431,7 @@ pub fn compare_plan(
 ) -> Result<(Vec<Comparison>, Vec<String>), String> {
     use crate::engine::plan::Action;
     let mut loaded = Loaded::default();
-    let mut scratch = BacktestReport::empty(options.fee_percentage);
+    let mut scratch = BacktestReport::empty(options.assumptions.fee_percentage);
     let mut comparisons = Vec::new();
     for change in &plan.changes {
         if !matches!(change.action, Action::Create | Action::Update) {
@@ -463,7 +470,7 @@ pub fn compare_plan(
             (Prices::Files(_), None) => continue,
             (Prices::Synthetic(_), _) => ("synthetic paths".to_string(), None),
         };
-        let not_simulated = super::compile(&after, options.fee_percentage, options.assume)
+        let not_simulated = super::compile(&after, &options.assumptions)
             .map(|(_, left)| left)
             .unwrap_or_default();
         comparisons.push(Comparison {

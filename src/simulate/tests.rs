@@ -41,9 +41,14 @@ fn settings() -> BotSettings {
 }
 
 fn model(s: &BotSettings, fee: &str) -> BotModel {
-    compile(s, fee.parse().unwrap(), AssumeStart::AsConfigured)
-        .unwrap()
-        .0
+    compile(s, &with_fee(fee)).unwrap().0
+}
+
+fn with_fee(fee: &str) -> Assumptions {
+    Assumptions {
+        fee_percentage: fee.parse().unwrap(),
+        ..Assumptions::default()
+    }
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -152,12 +157,15 @@ fn cooldown_delays_the_next_deal_from_the_end_of_the_closing_candle() {
 fn fees_are_charged_on_every_fill_and_the_sale() {
     let m = model(&settings(), "0.1");
     let out = run(&m, &[candle(0, 100.0, 111.0, 99.0, 105.0)], MIN);
-    // Buy 100 (fee 0.1), sell 1 coin at 110 (fee 0.11).
+    // Buy 100 (fee 0.1); the take profit, fee built in, sits at 110 × 1.001 / 0.999: sell 1
+    // coin there (fee 0.1 % of it). Net: 10 % of the cost with its fee, 10.01.
+    let exit = 110.0 * 1.001 / 0.999;
     assert!(
-        close(out.profit_quote, 10.0 - 0.1 - 0.11),
+        close(out.profit_quote, exit - 100.0 - 0.1 - exit * 0.001),
         "{}",
         out.profit_quote
     );
+    assert!(close(out.profit_quote, 100.1 * 0.1), "{}", out.profit_quote);
 }
 
 #[test]
@@ -165,7 +173,7 @@ fn what_the_model_leaves_out_is_listed_and_signals_are_refused() {
     let mut s = settings();
     s.trailing_enabled = Some(true);
     s.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
-    let (_, left) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
+    let (_, left) = compile(&s, &Assumptions::default()).unwrap();
     assert!(
         left.iter().any(|l| l.contains("trailing take profit")),
         "{left:?}"
@@ -178,13 +186,20 @@ fn what_the_model_leaves_out_is_listed_and_signals_are_refused() {
         strategy: "trading_view".into(),
         options: Default::default(),
     }]);
-    let refused = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap_err();
+    let refused = compile(&s, &Assumptions::default()).unwrap_err();
     assert!(
         refused.0.contains("--assume-start nonstop"),
         "{}",
         refused.0
     );
-    let (_, left) = compile(&s, Decimal::ZERO, AssumeStart::Nonstop).unwrap();
+    let (_, left) = compile(
+        &s,
+        &Assumptions {
+            start: AssumeStart::Nonstop,
+            ..Assumptions::default()
+        },
+    )
+    .unwrap();
     assert!(left.iter().any(|l| l.contains("assumed always met")));
 }
 
@@ -205,7 +220,7 @@ fn an_indicator_start_waits_for_its_signal_and_cooldown_still_counts() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
     }]);
-    let (model, left) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
+    let (model, left) = compile(&s, &Assumptions::default()).unwrap();
     assert!(left.is_empty(), "{left:?}");
     let mut candles = Vec::new();
     for i in 0..30 {
@@ -232,7 +247,7 @@ fn an_indicator_start_waits_for_its_signal_and_cooldown_still_counts() {
     assert_eq!(out.deals_closed, 3, "{out:?}");
     // A 10-minute cooldown from the end of candle 9 (50 min) lands at candle 12: outside.
     s.cooldown = Some(600);
-    let (model, _) = compile(&s, Decimal::ZERO, AssumeStart::AsConfigured).unwrap();
+    let (model, _) = compile(&s, &Assumptions::default()).unwrap();
     assert_eq!(run(&model, &candles, 5 * MIN).deals_closed, 1);
     // A 60-minute candle series cannot carry a 15-minute condition.
     assert!(model.check_candles(60 * MIN, false).is_err());
@@ -287,9 +302,202 @@ proptest! {
         prop_assert_eq!(deals, out.finished_deals() + out.deals_open_at_end);
         prop_assert!(out.deals_open_at_end <= 1);
         prop_assert!(out.max_drawdown_quote >= 0.0);
-        // A deal closed at the take profit never loses, before fees.
-        if fee == "0" && out.deals_stopped == 0 {
+        // A deal closed at the take profit never loses: the fees are built into its price.
+        if out.deals_stopped == 0 {
             prop_assert!(out.profit_quote >= -1e-9, "{}", out.profit_quote);
         }
     }
+}
+
+/// Candles one minute apart that each open, close and stay at `price` (so nothing fills), with
+/// the highs given.
+fn flat(prices: &[(f64, f64)]) -> Vec<Candle> {
+    prices
+        .iter()
+        .enumerate()
+        .map(|(i, &(open, high))| candle(i as i64, open, high, open, open))
+        .collect()
+}
+
+#[test]
+fn the_take_profit_has_the_fee_built_in() {
+    // TP 1.5 %, fee 0.1 %: a high of exactly average × 1.015 does not fill the order, which
+    // 3Commas places about 0.2 % higher; the order's own price does.
+    let mut s = settings();
+    s.take_profit = Some("1.5".parse().unwrap());
+    let m = model(&s, "0.1");
+    let out = run(&m, &flat(&[(100.0, 101.5), (100.0, 101.5)]), MIN);
+    assert_eq!((out.deals_closed, out.deals_open_at_end), (0, 1), "{out:?}");
+    let order = 101.5 * 1.001 / 0.999;
+    let out = run(&m, &flat(&[(100.0, 101.5), (100.0, order)]), MIN);
+    assert_eq!(out.deals_closed, 1, "{out:?}");
+    // Net: 1.5 % of what the deal cost with its buy fee.
+    assert!(
+        close(out.profit_quote, 100.1 * 0.015),
+        "{}",
+        out.profit_quote
+    );
+}
+
+#[test]
+fn a_stop_loss_through_a_gap_sells_at_the_open() {
+    let mut s = settings();
+    s.max_safety_orders = Some(0);
+    s.stop_loss_percentage = Some("5".parse().unwrap());
+    let m = model(&s, "0");
+    // Entry 100, stop at 95; the next candle opens at 90: a market sale there, not at 95.
+    let candles = [
+        candle(0, 100.0, 100.0, 99.0, 99.0),
+        candle(1, 90.0, 91.0, 89.0, 90.0),
+    ];
+    let mut exits = Vec::new();
+    let out = run_with(&m, &candles, None, MIN, |c| exits.push(c.exit));
+    assert_eq!(out.deals_stopped, 1);
+    assert_eq!(exits, vec![90.0]);
+    assert!(close(out.profit_quote, -10.0), "{}", out.profit_quote);
+}
+
+#[test]
+fn stop_loss_and_disable_bot_opens_no_deal_after_the_stop() {
+    let mut s = settings();
+    s.max_safety_orders = Some(0);
+    s.stop_loss_percentage = Some("5".parse().unwrap());
+    // Entry 100 stopped at 95 in candle 0; candles 1 and 2 would each open and close a deal.
+    let candles = [
+        candle(0, 100.0, 100.0, 94.0, 95.0),
+        candle(1, 95.0, 105.0, 95.0, 104.0),
+        candle(2, 104.0, 115.0, 104.0, 110.0),
+    ];
+    let keeps_going = run(&model(&s, "0"), &candles, MIN);
+    assert_eq!(
+        (keeps_going.deals_stopped, keeps_going.deals_closed),
+        (1, 2)
+    );
+    s.stop_loss_type = Some(StopLossType::StopLossAndDisableBot);
+    let (m, left) = compile(&s, &Assumptions::default()).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let disabled = run(&m, &candles, MIN);
+    assert_eq!((disabled.deals_stopped, disabled.deals_closed), (1, 0));
+}
+
+#[test]
+fn deals_open_only_within_min_price_and_max_price() {
+    let mut s = settings();
+    s.min_price = Some("95".parse().unwrap());
+    s.max_price = Some("105".parse().unwrap());
+    let m = model(&s, "0");
+    // Opens 110 and 90 are outside; 100 is the first within: one deal, entry 100.
+    let candles = flat(&[(110.0, 110.0), (90.0, 90.0), (100.0, 100.0)]);
+    let mut entries = Vec::new();
+    let _ = run_with(&m, &candles, None, MIN, |c| entries.push(c.entry));
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.deals_open_at_end, 1);
+    assert!(entries.is_empty());
+    assert_eq!(out.open_deal_age_ms, MIN);
+}
+
+#[test]
+fn deal_start_delay_moves_the_opening_by_its_seconds() {
+    let mut s = settings();
+    s.deal_start_delay_seconds = Some(120);
+    let m = model(&s, "0");
+    // Could open at 0; opens at the first candle two minutes later (open 102), and closes at
+    // 102 × 1.1 in candle 3.
+    let candles = flat(&[
+        (100.0, 100.0),
+        (101.0, 101.0),
+        (102.0, 102.0),
+        (103.0, 113.0),
+    ]);
+    let mut entries = Vec::new();
+    let out = run_with(&m, &candles, None, MIN, |c| entries.push(c.entry));
+    assert_eq!(entries, vec![102.0]);
+    assert_eq!(out.deals_closed, 1);
+}
+
+#[test]
+fn close_deals_timeout_closes_at_market_when_the_time_is_up() {
+    let mut s = settings();
+    s.close_deals_timeout = Some(180);
+    let m = model(&s, "0");
+    // Entry 100; three minutes later (the end of candle 2) the deal closes at that close, 97.
+    let candles = [
+        candle(0, 100.0, 100.0, 99.0, 99.0),
+        candle(1, 99.0, 99.0, 98.0, 98.0),
+        candle(2, 98.0, 98.0, 97.0, 97.0),
+        candle(3, 97.0, 97.0, 97.0, 97.0),
+    ];
+    let mut exits = Vec::new();
+    let out = run_with(&m, &candles, None, MIN, |c| exits.push(c.exit));
+    assert_eq!(exits, vec![97.0]);
+    assert_eq!(
+        (out.deals_timed_out, out.deals_closed, out.deals_open_at_end),
+        (1, 0, 1)
+    );
+    assert!(close(out.profit_quote, -3.0), "{}", out.profit_quote);
+}
+
+#[test]
+fn disable_after_deals_count_stops_opening_after_that_many() {
+    let mut s = settings();
+    s.disable_after_deals_count = Some(2);
+    let m = model(&s, "0");
+    // Every candle opens a deal at 100 and closes it at 110: five candles, two deals.
+    let candles = flat(&[(100.0, 111.0); 5]);
+    assert_eq!(run(&m, &candles, MIN).deals_closed, 2);
+    s.disable_after_deals_count = None;
+    assert_eq!(run(&model(&s, "0"), &candles, MIN).deals_closed, 5);
+}
+
+#[test]
+fn a_percent_base_order_needs_a_balance() {
+    let mut s = settings();
+    s.base_order_volume = Some("10".parse().unwrap());
+    s.base_order_volume_type = Some(VolumeType::Percent);
+    let refused = compile(&s, &Assumptions::default()).unwrap_err();
+    assert!(refused.0.contains("pass --balance"), "{}", refused.0);
+    let with_balance = Assumptions {
+        balance: Some("1000".parse().unwrap()),
+        ..Assumptions::default()
+    };
+    let (m, _) = compile(&s, &with_balance).unwrap();
+    // 10 % of 1,000: 100 USDT at 100, 1 coin.
+    let out = run(&m, &flat(&[(100.0, 100.0)]), MIN);
+    assert!(
+        close(out.max_capital_used, 100.0),
+        "{}",
+        out.max_capital_used
+    );
+}
+
+#[test]
+fn settings_the_model_does_not_run_are_named() {
+    let mut s = settings();
+    s.reinvesting_percentage = Some("50".parse().unwrap());
+    s.risk_reduction_percentage = Some("20".parse().unwrap());
+    s.safety_strategy_list = Some(vec![StrategyCondition {
+        strategy: "trading_view".into(),
+        options: Default::default(),
+    }]);
+    s.max_active_deals = Some(3);
+    let (_, left) = compile(&s, &Assumptions::default()).unwrap();
+    for named in [
+        "reinvesting_percentage",
+        "risk_reduction_percentage",
+        "safety-order conditions",
+        "max_active_deals = 3 on a single pair",
+    ] {
+        assert!(left.iter().any(|l| l.contains(named)), "{named}: {left:?}");
+    }
+}
+
+#[test]
+fn the_deal_open_at_the_end_counts_in_the_longest_duration() {
+    let m = model(&settings(), "0");
+    // One deal opened at 0 and never closed, 5 candles: open for 5 minutes.
+    let out = run(&m, &flat(&[(100.0, 100.0); 5]), MIN);
+    assert_eq!(
+        (out.open_deal_age_ms, out.max_deal_duration_ms),
+        (5 * MIN, 5 * MIN)
+    );
 }

@@ -1028,8 +1028,10 @@ fn custom_safety_steps_keep_3commas_sign_everywhere() {
     settings.max_safety_orders = Some(1);
     let compiled = botform::simulate::compile(
         &settings,
-        botform::model::decimal::Decimal::ZERO,
-        botform::simulate::AssumeStart::Nonstop,
+        &botform::simulate::Assumptions {
+            start: botform::simulate::AssumeStart::Nonstop,
+            ..Default::default()
+        },
     );
     assert!(
         compiled.is_err_and(|e| e.0.contains("far side of the base price")),
