@@ -9,7 +9,7 @@
 use botform::model::bot::{BotSettings, StrategyCondition};
 use botform::model::decimal::Decimal;
 use botform::model::enums::{Direction, StopLossType, TakeProfitType};
-use botform::simulate::{self, Assumptions, synthetic};
+use botform::simulate::{self, Assumptions, Intrabar, synthetic};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The 20 bots, starting nonstop, or on a 15-minute RSI(14) below 30 when `rsi`.
@@ -66,6 +66,7 @@ fn bots_starting(rsi: bool) -> Vec<simulate::BotModel> {
             };
             let assumptions = Assumptions {
                 fee_percentage: "0.1".parse().unwrap(),
+                intrabar: [Intrabar::Worst, Intrabar::TradingView, Intrabar::Best][i % 3],
                 ..Assumptions::default()
             };
             simulate::compile(&settings, &assumptions).unwrap().0

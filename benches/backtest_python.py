@@ -41,30 +41,41 @@ def run(m):
                 disabled = limit is not None and opened >= limit
         if deal is None:
             continue
-        adverse = h if short else l
+        path = m["intrabar"]
+        if path == "worst":
+            low_first = not short
+        elif path == "best":
+            low_first = short
+        elif path == "low-first":
+            low_first = True
+        elif path == "high-first":
+            low_first = False
+        else:  # tradingview: the extreme nearer the open first
+            low_first = o - l <= h - o
         prices = deal["prices"]
-        while deal["filled"] < len(prices) and (prices[deal["filled"]] <= adverse if short else prices[deal["filled"]] >= adverse):
-            r, p = rungs[deal["filled"]], prices[deal["filled"]]
-            coins, quote = (r["amount"], r["amount"] * p) if r["in_base"] else (r["amount"] / p, r["amount"])
-            deal["base"] += coins
-            deal["quote"] += quote
-            deal["fees"] += quote * fee
-            deal["filled"] += 1
         exit_price, stopped = None, False
-        if sl is not None:
-            sl_price = deal["entry"] * (1.0 + sign * sl)
-            if (adverse >= sl_price) if short else (adverse <= sl_price):
-                # a market sale: through a gap, at the open
-                exit_price, stopped = (max(sl_price, o) if short else min(sl_price, o)), True
-        if exit_price is None:
+        for p in (o, l, h, c) if low_first else (o, h, l, c):
+            while deal["filled"] < len(prices) and (prices[deal["filled"]] <= p if short else prices[deal["filled"]] >= p):
+                r, q = rungs[deal["filled"]], prices[deal["filled"]]
+                coins, quote = (r["amount"], r["amount"] * q) if r["in_base"] else (r["amount"] / q, r["amount"])
+                deal["base"] += coins
+                deal["quote"] += quote
+                deal["fees"] += quote * fee
+                deal["filled"] += 1
+            if sl is not None:
+                sl_price = deal["entry"] * (1.0 + sign * sl)
+                if (p >= sl_price) if short else (p <= sl_price):
+                    # a market sale: through a gap, at the open
+                    exit_price, stopped = (max(sl_price, o) if short else min(sl_price, o)), True
+                    break
             average = deal["quote"] / deal["base"]
             if short:
                 tp_price = average * (1.0 - tp) * (1.0 - fee) / (1.0 + fee)
             else:
                 tp_price = average * (1.0 + tp) * (1.0 + fee) / (1.0 - fee)
-            fav = l if short else h
-            if (fav <= tp_price) if short else (fav >= tp_price):
+            if (p <= tp_price) if short else (p >= tp_price):
                 exit_price = tp_price
+                break
         end = t + INTERVAL
         if exit_price is None and timeout is not None and end - deal["opened"] >= timeout:
             exit_price = c

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use crate::model::decimal::Decimal;
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, Intrabar, synthetic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,6 +45,11 @@ pub struct Args {
     /// of; without it such bots are not backtestable.
     #[arg(long, value_name = "QUOTE")]
     balance: Option<Decimal>,
+    /// The path inside each candle: the deal's adverse extreme first (worst), its favourable one
+    /// (best), the low or the high first, or TradingView's rule (the extreme nearer the open).
+    /// Every run also states how much the opposite path changes the result.
+    #[arg(long, value_enum, default_value_t = Intrabar::Worst)]
+    intrabar: Intrabar,
     /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
     /// met. Indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[arg(long, value_enum)]
@@ -143,6 +148,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
                 AssumeStart::AsConfigured
             },
             balance: args.balance,
+            intrabar: args.intrabar,
         },
     };
     let paths = super::paths_or_cwd(args.paths.clone());
@@ -283,6 +289,16 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
         for (k, n) in r.so_filled_histogram.iter().enumerate() {
             let bar = "█".repeat((*n as usize * 30).div_ceil(most as usize));
             writeln!(out, "    {k:>3} {bar} {n}")?;
+        }
+        if let Some(other) = &r.sensitivity {
+            writeln!(
+                out,
+                "  inside a candle: {} path; along the {} path instead: profit {} {quote}, worst drawdown {} {quote} (--intrabar)",
+                r.intrabar.name(),
+                other.intrabar.name(),
+                other.profit_quote.display_in(quote),
+                other.max_drawdown_quote.display_in(quote)
+            )?;
         }
         if !r.not_simulated.is_empty() {
             writeln!(out, "  not simulated: {}", r.not_simulated.join("; "))?;

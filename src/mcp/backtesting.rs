@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BotformServer, budget, paths};
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, Intrabar, synthetic};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct BacktestArgs {
@@ -35,6 +35,10 @@ pub struct BacktestArgs {
     /// not backtestable).
     #[serde(default)]
     pub balance: String,
+    /// The path inside each candle: worst (default: the deal's adverse extreme first), best,
+    /// low-first, high-first or tradingview (the extreme nearer the open first).
+    #[serde(default)]
+    pub intrabar: String,
     /// First and last candle times (ISO 8601 or dates); empty: all.
     #[serde(default)]
     pub from: String,
@@ -117,6 +121,15 @@ impl BotformServer {
                     AssumeStart::Nonstop
                 } else {
                     AssumeStart::AsConfigured
+                },
+                intrabar: match args.intrabar.as_str() {
+                    "" => Intrabar::Worst,
+                    name => <Intrabar as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+                        format!(
+                            "intrabar `{}`: worst, best, low-first, high-first or tradingview",
+                            crate::diagnostic::quote_input(name)
+                        )
+                    })?,
                 },
                 balance: if args.balance.is_empty() {
                     None

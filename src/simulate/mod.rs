@@ -18,7 +18,8 @@
 //!   safety_order_volume × martingale_volume_coefficient^(k-1): price E × (1 − d_k/100) for long
 //!   bots, E × (1 + d_k/100) for short ones. Volumes in the quote currency buy (sell) volume/price
 //!   of the base; volumes in the base currency are that many coins.
-//! - A long deal walks each candle open → low → high → close: at the low every unfilled safety
+//! - The path inside a candle is the caller's choice ([`Intrabar`]); with the default, a long
+//!   deal walks each candle open → low → high → close: at the low every unfilled safety
 //!   order priced at or above the low fills at its own price; then the stop loss (E × (1 −
 //!   stop_loss/100)) closes the deal at its price if the low reached it, or at the candle's open
 //!   when it opened below it (a market order through a gap); then at the high the take profit
@@ -120,12 +121,21 @@ pub struct BotModel {
     /// The bot is disabled after opening this many deals (`disable_after_deals_count`).
     deals_limit: Option<u32>,
     fee: f64,
+    intrabar: Intrabar,
     /// Start conditions the candles determine (empty: `nonstop`).
     #[serde(skip)]
     starts: Vec<conditions::StartCondition>,
 }
 
 impl BotModel {
+    /// The same bot, walked along another path inside each candle.
+    pub fn with_intrabar(&self, intrabar: Intrabar) -> BotModel {
+        BotModel {
+            intrabar,
+            ..self.clone()
+        }
+    }
+
     pub fn is_short(&self) -> bool {
         self.short
     }
@@ -172,6 +182,64 @@ pub enum AssumeStart {
     Nonstop,
 }
 
+/// Which of a candle's extremes the price reaches first: candles do not say, and the choice
+/// decides whether a deal fills safety orders and takes profit in one candle.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Intrabar {
+    /// The deal's adverse extreme first (a long deal's low, a short deal's high): safety orders
+    /// and the stop loss before the take profit. The most cautious path, and the default.
+    #[default]
+    Worst,
+    /// The deal's favourable extreme first: the take profit before the safety orders.
+    Best,
+    /// The low first, whatever the deal's direction.
+    LowFirst,
+    /// The high first, whatever the deal's direction.
+    HighFirst,
+    /// TradingView's broker emulator: the extreme nearer the open first (the low on a tie).
+    #[value(name = "tradingview")]
+    #[serde(rename = "tradingview")]
+    TradingView,
+}
+
+impl Intrabar {
+    /// Does the price reach the candle's low before its high?
+    #[inline]
+    pub fn low_first(self, short: bool, candle: &Candle) -> bool {
+        match self {
+            Intrabar::Worst => !short,
+            Intrabar::Best => short,
+            Intrabar::LowFirst => true,
+            Intrabar::HighFirst => false,
+            Intrabar::TradingView => candle.open - candle.low <= candle.high - candle.open,
+        }
+    }
+
+    /// The path a run is compared with, to show how much the unknown path inside a candle
+    /// decides: the other extreme first (TradingView's rule against the most cautious one).
+    pub fn opposite(self) -> Intrabar {
+        match self {
+            Intrabar::Worst => Intrabar::Best,
+            Intrabar::Best | Intrabar::TradingView => Intrabar::Worst,
+            Intrabar::LowFirst => Intrabar::HighFirst,
+            Intrabar::HighFirst => Intrabar::LowFirst,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Intrabar::Worst => "worst",
+            Intrabar::Best => "best",
+            Intrabar::LowFirst => "low-first",
+            Intrabar::HighFirst => "high-first",
+            Intrabar::TradingView => "tradingview",
+        }
+    }
+}
+
 fn f(d: Decimal) -> f64 {
     d.0.to_f64().unwrap_or(0.0)
 }
@@ -192,6 +260,8 @@ pub struct Assumptions {
     pub start: AssumeStart,
     /// The quote balance (`--balance`): a volume of type `percent` is that share of it.
     pub balance: Option<Decimal>,
+    /// The path inside each candle.
+    pub intrabar: Intrabar,
 }
 
 /// Compile a bot's (merged) settings into the model. Returns what the model leaves out.
@@ -449,6 +519,7 @@ pub fn compile(
                 .map(|t| i64::from(t) * 1000),
             deals_limit: disable_after_deals_count.filter(|n| *n > 0),
             fee: f(assumptions.fee_percentage) / 100.0,
+            intrabar: assumptions.intrabar,
         },
         not_simulated,
     ))
@@ -515,7 +586,7 @@ pub struct OpenDeal {
 /// What one candle did to a deal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Walked {
-    /// The deal's value at the candle's adverse extreme, after that extreme's fills (profit if
+    /// The deal's lowest value at the prices the walk visited, after their fills (profit if
     /// closed there, without the closing fee): the drawdown figure.
     pub worst: f64,
     /// The deal closed in this candle: at this price, by its stop loss when `true`.
@@ -622,59 +693,68 @@ impl OpenDeal {
         model.stop_loss.map(|sl| self.entry * (1.0 + sign * sl))
     }
 
-    /// Walk one candle: the adverse extreme first (low for long, high for short) with its fills
-    /// and the stop loss, then the favourable one with the take profit.
+    /// Walk one candle along the path the model's [`Intrabar`] rule gives: its open, one
+    /// extreme, the other, its close. At each price, in this order: the safety orders it reached
+    /// fill at their own prices, the deal is valued (the lowest value is the drawdown figure),
+    /// the stop loss closes the deal if the price reached it (at the open when the candle opened
+    /// past it, a market order through a gap), and the take profit closes it at its price if the
+    /// price reached it.
     #[inline]
     pub fn walk(&mut self, model: &BotModel, candle: &Candle) -> Walked {
-        let short = model.short;
-        let adverse = if short { candle.high } else { candle.low };
-        let reached = |price: f64| {
-            if short {
-                price <= adverse
-            } else {
-                price >= adverse
-            }
+        let low_first = model.intrabar.low_first(model.short, candle);
+        let (first, second) = if low_first {
+            (candle.low, candle.high)
+        } else {
+            (candle.high, candle.low)
         };
+        let mut worst = f64::INFINITY;
+        for price in [candle.open, first, second, candle.close] {
+            if let Some(exit) = self.visit(model, price, candle.open, &mut worst) {
+                return Walked {
+                    worst,
+                    exit: Some(exit),
+                };
+            }
+        }
+        Walked { worst, exit: None }
+    }
+
+    /// The price reaches `price` on its way through a candle that opened at `open`.
+    #[inline]
+    fn visit(
+        &mut self,
+        model: &BotModel,
+        price: f64,
+        open: f64,
+        worst: &mut f64,
+    ) -> Option<(f64, bool)> {
+        let short = model.short;
         while self.filled < model.safety.len() {
-            let price = self.safety_price(model, self.filled);
-            if !reached(price) {
+            let order = self.safety_price(model, self.filled);
+            let reached = if short {
+                order <= price
+            } else {
+                order >= price
+            };
+            if !reached {
                 break;
             }
             let rung = model.safety[self.filled];
-            self.order(&rung, price, model.fee);
+            self.order(&rung, order, model.fee);
             self.filled += 1;
         }
-        let worst = self.profit_at(adverse, short, model.fee, false);
-        let mut exit = None;
-        if let Some(sl_price) = self.stop_loss_price(model) {
-            let hit = if short {
-                adverse >= sl_price
-            } else {
-                adverse <= sl_price
-            };
-            if hit {
-                // A market order: through a gap it sells at the candle's open, not at its price.
-                let fill = if short {
-                    sl_price.max(candle.open)
-                } else {
-                    sl_price.min(candle.open)
-                };
-                exit = Some((fill, true));
+        *worst = worst.min(self.profit_at(price, short, model.fee, false));
+        if let Some(stop) = self.stop_loss_price(model) {
+            if short && price >= stop {
+                return Some((stop.max(open), true));
+            }
+            if !short && price <= stop {
+                return Some((stop.min(open), true));
             }
         }
-        if exit.is_none() {
-            let tp_price = self.take_profit_price(model);
-            let favourable = if short { candle.low } else { candle.high };
-            let hit = if short {
-                favourable <= tp_price
-            } else {
-                favourable >= tp_price
-            };
-            if hit {
-                exit = Some((tp_price, false));
-            }
-        }
-        Walked { worst, exit }
+        let take = self.take_profit_price(model);
+        let reached = if short { price <= take } else { price >= take };
+        reached.then_some((take, false))
     }
 
     /// The deal as it closes at `price` (by its stop loss when `stopped`).
@@ -850,6 +930,37 @@ pub struct PairReport {
     pub max_deal_duration_s: i64,
     /// What the model left out for this bot (see the README).
     pub not_simulated: Vec<String>,
+    /// The path taken inside each candle.
+    pub intrabar: Intrabar,
+    /// The same bot along the opposite path, when its profit or drawdown differs by more than
+    /// 5 %: how much the unknown order of a candle's high and low decides.
+    pub sensitivity: Option<Sensitivity>,
+}
+
+/// A run along another path inside the candles.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Sensitivity {
+    pub intrabar: Intrabar,
+    pub profit_quote: Decimal,
+    pub max_drawdown_quote: Decimal,
+}
+
+impl Sensitivity {
+    /// `other` as a sensitivity of `this`, when either figure moves by more than 5 % (of the
+    /// larger of the two, and by at least a hundredth of the quote currency).
+    pub fn between(this: &Outcome, other: &Outcome, intrabar: Intrabar) -> Option<Sensitivity> {
+        let moved = |a: f64, b: f64| {
+            let gap = (a - b).abs();
+            gap >= 0.01 && gap > 0.05 * a.abs().max(b.abs())
+        };
+        (moved(this.profit_quote, other.profit_quote)
+            || moved(this.max_drawdown_quote, other.max_drawdown_quote))
+        .then(|| Sensitivity {
+            intrabar,
+            profit_quote: dec(other.profit_quote),
+            max_drawdown_quote: dec(other.max_drawdown_quote),
+        })
+    }
 }
 
 impl PairReport {
@@ -860,7 +971,6 @@ impl PairReport {
         candles: &[Candle],
         interval_ms: i64,
         outcome: &Outcome,
-        not_simulated: Vec<String>,
     ) -> PairReport {
         let finished = i64::from(outcome.finished_deals());
         PairReport {
@@ -896,7 +1006,9 @@ impl PairReport {
                 0
             },
             max_deal_duration_s: outcome.max_deal_duration_ms / 1000,
-            not_simulated,
+            not_simulated: Vec::new(),
+            intrabar: Intrabar::default(),
+            sensitivity: None,
         }
     }
 }

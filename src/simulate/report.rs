@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::candles::{self, Series};
-use super::{Assumptions, BotModel, Candle, PairReport, dec, synthetic};
+use super::{Assumptions, BotModel, Candle, PairReport, Sensitivity, dec, synthetic};
 use crate::config::Checked;
 use crate::model::decimal::Decimal;
 
@@ -194,15 +194,25 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                                     continue;
                                 }
                             };
-                            report.results.push(PairReport::new(
-                                &name,
-                                &account,
-                                pair,
-                                &window.candles,
-                                window.interval_ms,
-                                &outcome,
-                                not_simulated.clone(),
-                            ));
+                            let path = options.assumptions.intrabar;
+                            let other = path.opposite();
+                            let sensitivity = window
+                                .run(&model.with_intrabar(other))
+                                .ok()
+                                .and_then(|o| Sensitivity::between(&outcome, &o, other));
+                            report.results.push(PairReport {
+                                not_simulated: not_simulated.clone(),
+                                intrabar: path,
+                                sensitivity,
+                                ..PairReport::new(
+                                    &name,
+                                    &account,
+                                    pair,
+                                    &window.candles,
+                                    window.interval_ms,
+                                    &outcome,
+                                )
+                            });
                         }
                         None => continue,
                     }

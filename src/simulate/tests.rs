@@ -501,3 +501,64 @@ fn the_deal_open_at_the_end_counts_in_the_longest_duration() {
         (5 * MIN, 5 * MIN)
     );
 }
+
+/// A candle that both fills the safety order at 90 (low 85) and reaches the first take profit
+/// at 110 (high 111), after an entry candle at 100.
+fn both_extremes(open: f64) -> Vec<Candle> {
+    vec![
+        candle(0, 100.0, 100.0, 100.0, 100.0),
+        candle(1, open, 111.0, 85.0, 100.0),
+    ]
+}
+
+fn profit_on(path: Intrabar, candles: &[Candle]) -> f64 {
+    let mut s = settings();
+    s.max_safety_orders = Some(1);
+    let assumptions = Assumptions {
+        intrabar: path,
+        ..Assumptions::default()
+    };
+    let (m, _) = compile(&s, &assumptions).unwrap();
+    let out = run(&m, candles, MIN);
+    assert_eq!(out.deals_closed, 1, "{path:?}: {out:?}");
+    out.profit_quote
+}
+
+#[test]
+fn the_path_inside_a_candle_is_chosen_and_changes_the_result_as_predicted() {
+    let candles = both_extremes(100.0);
+    // Low first: the safety order fills at 90 (1 + 100/90 coins for 200), the take profit falls
+    // to 10 % above the new average and the high reaches it: 10 % of 200.
+    assert!(close(profit_on(Intrabar::LowFirst, &candles), 20.0));
+    assert!(close(profit_on(Intrabar::Worst, &candles), 20.0));
+    // High first: the take profit at 110 closes the 1 coin before the low: 10 % of 100.
+    assert!(close(profit_on(Intrabar::HighFirst, &candles), 10.0));
+    assert!(close(profit_on(Intrabar::Best, &candles), 10.0));
+    // TradingView: the high (11 away from the open) is nearer than the low (15): high first.
+    assert!(close(profit_on(Intrabar::TradingView, &candles), 10.0));
+    // Opening at 95, the low (10 away) is nearer than the high (16): low first.
+    assert!(close(
+        profit_on(Intrabar::TradingView, &both_extremes(95.0)),
+        20.0
+    ));
+}
+
+#[test]
+fn a_take_profit_reached_again_at_the_close_fills_there() {
+    // High first: the high (104) misses the take profit at 110; the low fills the safety order
+    // at 90 (take profit now at 104.21); the close at 105 is above it: the deal closes.
+    let mut s = settings();
+    s.max_safety_orders = Some(1);
+    let assumptions = Assumptions {
+        intrabar: Intrabar::HighFirst,
+        ..Assumptions::default()
+    };
+    let (m, _) = compile(&s, &assumptions).unwrap();
+    let candles = [
+        candle(0, 100.0, 100.0, 100.0, 100.0),
+        candle(1, 100.0, 104.0, 85.0, 105.0),
+    ];
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.deals_closed, 1, "{out:?}");
+    assert!(close(out.profit_quote, 20.0), "{}", out.profit_quote);
+}

@@ -511,3 +511,86 @@ fn an_oversized_or_impossible_kline_page_is_refused_and_nothing_is_cached() {
         assert!(!csv.exists(), "{mode}: nothing cached");
     }
 }
+
+/// A config of one bot: 100 USDT at the entry, one safety order of 100 at 10 %, take profit 10 %.
+fn one_rung_bot(dir: &Path) {
+    std::fs::write(
+        dir.join("bots.toml"),
+        r#"
+[accounts.main]
+name = "Binance Spot"
+
+[[bots]]
+name = "one rung"
+account = "main"
+pairs = ["USDT_BTC"]
+start = [{ strategy = "nonstop" }]
+strategy = "long"
+base_order_volume = 100
+safety_order_volume = 100
+max_safety_orders = 1
+active_safety_orders_count = 1
+safety_order_step_percentage = 10
+martingale_volume_coefficient = 1
+martingale_step_coefficient = 1
+take_profit = 10
+take_profit_type = "total"
+"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_path_inside_a_candle_is_a_choice_and_its_weight_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    one_rung_bot(dir.path());
+    // An entry candle at 100, then one that reaches both 85 (the safety order at 90) and 111
+    // (the take profit at 110, before the safety order lowers it).
+    std::fs::write(
+        dir.path().join("USDT_BTC.csv"),
+        "time,open,high,low,close\n2025-01-01T00:00:00Z,100,100,100,100\n2025-01-01T00:05:00Z,100,111,85,100\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = botform()
+            .current_dir(dir.path())
+            .args([
+                "backtest",
+                "bots.toml",
+                "--candles",
+                "USDT_BTC.csv",
+                "--format",
+                "json",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    // The default, the worst path: low first, the safety order fills, 10 % of 200.
+    let worst = run(&[]);
+    let r = &worst["results"][0];
+    assert_eq!(
+        (r["intrabar"].as_str(), r["profit_quote"].as_str()),
+        (Some("worst"), Some("20")),
+        "{r}"
+    );
+    assert_eq!(r["sensitivity"]["intrabar"], "best", "{r}");
+    assert_eq!(r["sensitivity"]["profit_quote"], "10", "{r}");
+    // High first, as TradingView's rule also chooses here (the high is nearer the open).
+    for path in ["high-first", "tradingview"] {
+        let r = &run(&["--intrabar", path])["results"][0];
+        assert_eq!(r["profit_quote"], "10", "{path}: {r}");
+    }
+    // The human form says it too.
+    botform()
+        .current_dir(dir.path())
+        .args(["backtest", "bots.toml", "--candles", "USDT_BTC.csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "inside a candle: worst path; along the best path instead: profit 10 USDT",
+        ))
+        .stdout(predicate::str::contains("the fee is 0 %"));
+}
