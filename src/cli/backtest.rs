@@ -305,6 +305,39 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    for b in &report.bots {
+        let quote = b
+            .pairs
+            .first()
+            .and_then(|p| p.split('_').next())
+            .unwrap_or("");
+        writeln!(
+            out,
+            "{} ({}) in total · {} run together, at most {} deals at once ({} reached)",
+            b.name,
+            b.account,
+            b.pairs.join(", "),
+            b.max_active_deals,
+            b.max_deals_at_once
+        )?;
+        writeln!(
+            out,
+            "  deals: {} at take profit, {} stopped, {} closed by timeout, {} open at the end · profit {} {quote} (open deals: {} {quote})",
+            b.deals_closed,
+            b.deals_stopped,
+            b.deals_timed_out,
+            b.deals_open_at_end,
+            b.profit_quote.display_in(quote),
+            b.unrealized_quote.display_in(quote)
+        )?;
+        writeln!(
+            out,
+            "  most capital at once {} {quote} · worst drawdown at once {} {quote}",
+            b.max_capital_used.display_in(quote),
+            b.max_drawdown_quote.display_in(quote)
+        )?;
+        writeln!(out)?;
+    }
     for s in &report.stress {
         writeln!(
             out,

@@ -48,17 +48,23 @@ pub enum Format {
     Markdown,
 }
 
-/// `--backtest-candles` / `--backtest-synthetic`: each created or changed bot before -> after.
+/// The backtest `--backtest-candles` / `--backtest-synthetic` asked for: each created or changed
+/// bot before -> after (every pair run together, or the synthetic paths).
+#[derive(Debug, serde::Serialize)]
+struct PlanBacktest {
+    comparisons: Vec<crate::simulate::report::Comparison>,
+    notes: Vec<String>,
+}
+
 fn backtest_changes(
     args: &Args,
     planned: &workflow::Planned,
-    out: &mut dyn Write,
-) -> Result<(), String> {
+) -> Result<Option<PlanBacktest>, String> {
     use crate::simulate::report::{self, Options, Prices};
     let prices = match (&args.backtest_synthetic, args.backtest_candles.is_empty()) {
         (Some(spec), _) => Prices::Synthetic(crate::simulate::synthetic::parse(spec)?),
         (None, false) => Prices::Files(args.backtest_candles.clone()),
-        (None, true) => return Ok(()),
+        (None, true) => return Ok(None),
     };
     let options = Options {
         prices,
@@ -71,29 +77,28 @@ fn backtest_changes(
         },
     };
     let (comparisons, notes) = report::compare_plan(&planned.plan, &planned.desired, &options)?;
-    let write = |out: &mut dyn Write| -> io::Result<()> {
-        writeln!(
-            out,
-            "\nBacktest of the changed bots, before -> after (same prices):"
-        )?;
-        for c in &comparisons {
-            match (&c.before, &c.after) {
-                (Some(b), Some(a)) => {
-                    writeln!(out, "  {} on {}:\n    {b}\n -> {a}", c.address, c.on)?
-                }
-                (None, Some(a)) => writeln!(out, "  {} on {} (new): {a}", c.address, c.on)?,
-                _ => writeln!(out, "  {} on {}: not backtestable", c.address, c.on)?,
-            }
-            if !c.not_simulated.is_empty() {
-                writeln!(out, "    not simulated: {}", c.not_simulated.join("; "))?;
-            }
+    Ok(Some(PlanBacktest { comparisons, notes }))
+}
+
+fn write_backtest(out: &mut dyn Write, backtest: &PlanBacktest) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nBacktest of the changed bots, before -> after (same prices):"
+    )?;
+    for c in &backtest.comparisons {
+        match (&c.before, &c.after) {
+            (Some(b), Some(a)) => writeln!(out, "  {} on {}:\n    {b}\n -> {a}", c.address, c.on)?,
+            (None, Some(a)) => writeln!(out, "  {} on {} (new): {a}", c.address, c.on)?,
+            _ => writeln!(out, "  {} on {}: not backtestable", c.address, c.on)?,
         }
-        for n in &notes {
-            writeln!(out, "  note: {n}")?;
+        if !c.not_simulated.is_empty() {
+            writeln!(out, "    not simulated: {}", c.not_simulated.join("; "))?;
         }
-        Ok(())
-    };
-    write(out).map_err(|e| e.to_string())
+    }
+    for n in &backtest.notes {
+        writeln!(out, "  note: {n}")?;
+    }
+    Ok(())
 }
 
 pub fn run(args: Args, output: Output) -> ExitCode {
@@ -103,6 +108,13 @@ pub fn run(args: Args, output: Output) -> ExitCode {
         let planned = match workflow::make_plan(&paths, &args.targets).await {
             Ok(p) => p,
             Err(e) => return super::report_workflow_error(e, output),
+        };
+        let backtest = match backtest_changes(&args, &planned) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: backtest: {e}");
+                return ExitCode::FAILURE;
+            }
         };
         let stdout = io::stdout();
         let mut out = stdout.lock();
@@ -114,18 +126,35 @@ pub fn run(args: Args, output: Output) -> ExitCode {
                     color: output.color,
                     show_unmanaged: args.show_unmanaged,
                 },
-            ),
-            Format::Markdown => write!(out, "{}", crate::engine::markdown::render(&planned.plan)),
-            Format::Json => serde_json::to_writer_pretty(&mut out, &planned.plan)
+            )
+            .and_then(|()| {
+                backtest
+                    .as_ref()
+                    .map_or(Ok(()), |b| write_backtest(&mut out, b))
+            }),
+            Format::Markdown => write!(out, "{}", crate::engine::markdown::render(&planned.plan))
+                .and_then(|()| {
+                    backtest
+                        .as_ref()
+                        .map_or(Ok(()), |b| write_backtest(&mut out, b))
+                }),
+            // One JSON document: the plan, with the backtest under `backtest` when asked for.
+            Format::Json => serde_json::to_value(&planned.plan)
+                .map(|mut plan| {
+                    if let (Some(b), Some(map)) = (&backtest, plan.as_object_mut()) {
+                        map.insert(
+                            "backtest".into(),
+                            serde_json::to_value(b).unwrap_or_default(),
+                        );
+                    }
+                    plan
+                })
+                .and_then(|plan| serde_json::to_writer_pretty(&mut out, &plan))
                 .map_err(io::Error::from)
                 .and_then(|()| writeln!(out)),
         };
         if let Err(e) = written {
             eprintln!("error: cannot write the plan: {e}");
-            return ExitCode::FAILURE;
-        }
-        if let Err(e) = backtest_changes(&args, &planned, &mut out) {
-            eprintln!("error: backtest: {e}");
             return ExitCode::FAILURE;
         }
         if let Some(path) = &args.out {

@@ -120,6 +120,9 @@ pub struct BotModel {
     close_timeout_ms: Option<i64>,
     /// The bot is disabled after opening this many deals (`disable_after_deals_count`).
     deals_limit: Option<u32>,
+    /// Deals open at once across a multi-pair bot's pairs (`max_active_deals`), for
+    /// [`run_bot`]; a pair runs one deal at a time.
+    max_active_deals: u32,
     fee: f64,
     intrabar: Intrabar,
     /// Start conditions the candles determine (empty: `nonstop`).
@@ -435,22 +438,12 @@ pub fn compile(
     }
     let pair_count = pairs.as_ref().map_or(1, Vec::len);
     let max_deals = max_active_deals.unwrap_or(1);
+    // Across a multi-pair bot's pairs, max_active_deals, disable_after_deals_count and
+    // stop_loss_and_disable_bot hold when its pairs are run together (`run_bot`); a run that
+    // gives one series for every pair (synthetic paths) says so itself.
     if pair_count > 1 {
-        if (max_deals as usize) < pair_count {
-            leave_out(format!(
-                "max_active_deals = {max_deals} across {pair_count} pairs: each pair runs its own deals"
-            ));
-        }
         if allowed_deals_on_same_pair.is_some_and(|a| a > 1) {
             leave_out("allowed_deals_on_same_pair: one deal at a time on each pair".into());
-        }
-        if *stop_loss_type == Some(StopLossType::StopLossAndDisableBot) {
-            leave_out("stop_loss_and_disable_bot across pairs: a stop ends the deals of its own pair only".into());
-        }
-        if disable_after_deals_count.is_some() {
-            leave_out(
-                "disable_after_deals_count across pairs: each pair counts its own deals".into(),
-            );
         }
     } else if max_deals > 1 {
         leave_out(format!(
@@ -518,6 +511,7 @@ pub fn compile(
                 .filter(|t| *t > 0)
                 .map(|t| i64::from(t) * 1000),
             deals_limit: disable_after_deals_count.filter(|n| *n > 0),
+            max_active_deals: max_deals,
             fee: f(assumptions.fee_percentage) / 100.0,
             intrabar: assumptions.intrabar,
         },
@@ -802,39 +796,195 @@ pub fn run_with(
     interval_ms: i64,
     mut on_close: impl FnMut(&Closed),
 ) -> Outcome {
-    let mut out = Outcome {
-        so_filled_histogram: vec![0; model.safety.len() + 1],
-        ..Outcome::default()
-    };
-    let mut deal: Option<OpenDeal> = None;
-    let mut next_start_ms = i64::MIN;
-    // A deal that could open, waiting out `deal_start_delay_seconds`: it opens at this time.
-    let mut delayed_until: Option<i64> = None;
-    let mut opened = 0u32;
-    let mut disabled = false;
-    let gate = conditions::gate(&model.starts, candles, volumes, interval_ms);
-    for (i, candle) in candles.iter().enumerate() {
-        if deal.is_none() && !disabled {
-            if delayed_until.is_none()
-                && candle.open_time_ms >= next_start_ms
-                && gate.as_ref().is_none_or(|g| g[i])
-                && model.min_price.is_none_or(|m| candle.open >= m)
-                && model.max_price.is_none_or(|m| candle.open <= m)
-            {
-                delayed_until = Some(candle.open_time_ms + model.start_delay_ms);
-            }
-            if delayed_until.is_some_and(|t| candle.open_time_ms >= t) {
-                delayed_until = None;
-                deal = Some(OpenDeal::open(model, candle));
-                opened += 1;
-                disabled = model.deals_limit.is_some_and(|n| opened >= n);
+    let mut pair = PairRun::new(model, candles, volumes, interval_ms);
+    // One pair runs one deal at a time: no cap to apply.
+    let mut bot = BotState::new(u32::MAX);
+    for i in 0..candles.len() {
+        pair.open_phase(i, &mut bot);
+        pair.walk_phase(i, &mut bot, &mut on_close);
+    }
+    pair.finish()
+}
+
+/// One pair's candles, for [`run_bot`].
+#[derive(Debug, Clone, Copy)]
+pub struct PairCandles<'a> {
+    pub candles: &'a [Candle],
+    pub volumes: Option<&'a [f64]>,
+    pub interval_ms: i64,
+}
+
+/// A multi-pair bot over its pairs at once: per pair, and in total.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BotOutcome {
+    pub per_pair: Vec<Outcome>,
+    /// Most quote committed at once across the pairs.
+    pub max_capital_used: f64,
+    /// Worst unrealized loss at once across the pairs (each open deal at its candle's worst
+    /// point, summed at each time).
+    pub max_drawdown_quote: f64,
+    /// Most deals open at once.
+    pub max_deals_at_once: u32,
+}
+
+/// Run a bot over all its pairs together, in time order, so that what the pairs share holds:
+/// at most `max_active_deals` deals at once across them (3Commas: "the maximum number of deals
+/// the bot can have open at the same time"), `disable_after_deals_count` counting every pair's
+/// deals, and a stop of a `stop_loss_and_disable_bot` bot ending the openings on every pair.
+/// Openings of a time step are decided before its candles are walked (a deal closing in a candle
+/// frees its place from the next one), in the bot's pair order.
+pub fn run_bot(
+    model: &BotModel,
+    pairs: &[PairCandles<'_>],
+    mut on_close: impl FnMut(usize, &Closed),
+) -> BotOutcome {
+    let mut runs: Vec<PairRun<'_>> = pairs
+        .iter()
+        .map(|p| PairRun::new(model, p.candles, p.volumes, p.interval_ms))
+        .collect();
+    let mut bot = BotState::new(model.max_active_deals.max(1));
+    let mut cursor = vec![0usize; pairs.len()];
+    let mut total = BotOutcome::default();
+    // Each pair's open deal as last walked: (worst value, quote committed).
+    let mut last = vec![(0.0f64, 0.0f64); pairs.len()];
+    let mut now: Vec<usize> = Vec::with_capacity(pairs.len());
+    while let Some(t) = (0..pairs.len())
+        .filter_map(|p| pairs[p].candles.get(cursor[p]).map(|c| c.open_time_ms))
+        .min()
+    {
+        now.clear();
+        now.extend(
+            (0..pairs.len())
+                .filter(|&p| pairs[p].candles.get(cursor[p]).map(|c| c.open_time_ms) == Some(t)),
+        );
+        for &p in &now {
+            runs[p].open_phase(cursor[p], &mut bot);
+        }
+        total.max_deals_at_once = total.max_deals_at_once.max(bot.active);
+        for &p in &now {
+            let walked = runs[p].walk_phase(cursor[p], &mut bot, |c| on_close(p, c));
+            last[p] = walked.unwrap_or((0.0, 0.0));
+            cursor[p] += 1;
+        }
+        let (value, committed) = last
+            .iter()
+            .fold((0.0, 0.0), |(v, c), (lv, lc)| (v + lv, c + lc));
+        total.max_drawdown_quote = total.max_drawdown_quote.max(-value);
+        total.max_capital_used = total.max_capital_used.max(committed);
+        // A deal that closed counts no more.
+        for &p in &now {
+            if runs[p].deal.is_none() {
+                last[p] = (0.0, 0.0);
             }
         }
-        let Some(d) = deal.as_mut() else { continue };
+    }
+    total.per_pair = runs.into_iter().map(PairRun::finish).collect();
+    total
+}
+
+/// What the pairs of one bot share as it runs.
+struct BotState {
+    /// Deals open at once, at most `cap`.
+    active: u32,
+    cap: u32,
+    opened: u32,
+    /// No deal opens any more (`disable_after_deals_count`, `stop_loss_and_disable_bot`).
+    disabled: bool,
+}
+
+impl BotState {
+    fn new(cap: u32) -> BotState {
+        BotState {
+            active: 0,
+            cap,
+            opened: 0,
+            disabled: false,
+        }
+    }
+}
+
+/// One pair's deals as the run goes.
+struct PairRun<'a> {
+    model: &'a BotModel,
+    candles: &'a [Candle],
+    interval_ms: i64,
+    gate: Option<Vec<bool>>,
+    deal: Option<OpenDeal>,
+    next_start_ms: i64,
+    /// A deal that could open, waiting out `deal_start_delay_seconds`: it opens at this time.
+    delayed_until: Option<i64>,
+    out: Outcome,
+}
+
+impl<'a> PairRun<'a> {
+    fn new(
+        model: &'a BotModel,
+        candles: &'a [Candle],
+        volumes: Option<&[f64]>,
+        interval_ms: i64,
+    ) -> PairRun<'a> {
+        PairRun {
+            model,
+            candles,
+            interval_ms,
+            gate: conditions::gate(&model.starts, candles, volumes, interval_ms),
+            deal: None,
+            next_start_ms: i64::MIN,
+            delayed_until: None,
+            out: Outcome {
+                so_filled_histogram: vec![0; model.safety.len() + 1],
+                ..Outcome::default()
+            },
+        }
+    }
+
+    /// At candle `i`'s open: does a deal open?
+    #[inline]
+    fn open_phase(&mut self, i: usize, bot: &mut BotState) {
+        if self.deal.is_some() || bot.disabled {
+            return;
+        }
+        let model = self.model;
+        let candle = &self.candles[i];
+        let room = bot.active < bot.cap;
+        if self.delayed_until.is_none()
+            && room
+            && candle.open_time_ms >= self.next_start_ms
+            && self.gate.as_ref().is_none_or(|g| g[i])
+            && model.min_price.is_none_or(|m| candle.open >= m)
+            && model.max_price.is_none_or(|m| candle.open <= m)
+        {
+            self.delayed_until = Some(candle.open_time_ms + model.start_delay_ms);
+        }
+        if self.delayed_until.is_some_and(|t| candle.open_time_ms >= t) {
+            self.delayed_until = None;
+            if room {
+                self.deal = Some(OpenDeal::open(model, candle));
+                bot.active += 1;
+                bot.opened += 1;
+                bot.disabled = model.deals_limit.is_some_and(|n| bot.opened >= n);
+            }
+        }
+    }
+
+    /// Walk candle `i` through the open deal, if any: its worst value in the candle and the
+    /// quote it committed.
+    #[inline]
+    fn walk_phase(
+        &mut self,
+        i: usize,
+        bot: &mut BotState,
+        mut on_close: impl FnMut(&Closed),
+    ) -> Option<(f64, f64)> {
+        let model = self.model;
+        let candle = &self.candles[i];
+        let out = &mut self.out;
+        let d = self.deal.as_mut()?;
         let walked = d.walk(model, candle);
         out.max_capital_used = out.max_capital_used.max(d.quote);
         out.max_drawdown_quote = out.max_drawdown_quote.max(-walked.worst);
-        let end = candle.open_time_ms + interval_ms;
+        let seen = (walked.worst, d.quote);
+        let end = candle.open_time_ms + self.interval_ms;
         let timed_out = walked.exit.is_none()
             && model
                 .close_timeout_ms
@@ -848,7 +998,7 @@ pub fn run_with(
             out.profit_quote += closed.profit;
             if closed.stopped {
                 out.deals_stopped += 1;
-                disabled |= model.stop_disables;
+                bot.disabled |= model.stop_disables;
             } else if timed_out {
                 out.deals_timed_out += 1;
             } else {
@@ -860,23 +1010,31 @@ pub fn run_with(
             if duration > WEEK_MS {
                 out.deals_longer_than_a_week += 1;
             }
-            record_fills(&mut out, d.filled, model.safety.len());
-            next_start_ms = end + model.cooldown_ms;
-            deal = None;
+            record_fills(out, d.filled, model.safety.len());
+            self.next_start_ms = end + model.cooldown_ms;
+            self.deal = None;
+            bot.active -= 1;
         }
+        Some(seen)
     }
-    if let (Some(d), Some(last)) = (deal, candles.last()) {
-        out.deals_open_at_end = 1;
-        out.unrealized_quote = d.profit_at(last.close, model.short, model.fee, false);
-        let age = last.open_time_ms + interval_ms - d.opened_ms;
-        out.open_deal_age_ms = age;
-        out.max_deal_duration_ms = out.max_deal_duration_ms.max(age);
-        if age > WEEK_MS {
-            out.deals_longer_than_a_week += 1;
+
+    /// The outcome, with the deal still open at the last candle marked at its close.
+    fn finish(mut self) -> Outcome {
+        let model = self.model;
+        let out = &mut self.out;
+        if let (Some(d), Some(last)) = (self.deal, self.candles.last()) {
+            out.deals_open_at_end = 1;
+            out.unrealized_quote = d.profit_at(last.close, model.short, model.fee, false);
+            let age = last.open_time_ms + self.interval_ms - d.opened_ms;
+            out.open_deal_age_ms = age;
+            out.max_deal_duration_ms = out.max_deal_duration_ms.max(age);
+            if age > WEEK_MS {
+                out.deals_longer_than_a_week += 1;
+            }
+            record_fills(out, d.filled, model.safety.len());
         }
-        record_fills(&mut out, d.filled, model.safety.len());
+        self.out
     }
-    out
 }
 
 fn record_fills(out: &mut Outcome, filled: usize, ladder: usize) {

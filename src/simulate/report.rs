@@ -41,12 +41,67 @@ pub struct BacktestReport {
     pub fee_percentage: Decimal,
     /// Per bot and pair, from candle files.
     pub results: Vec<PairReport>,
+    /// Per multi-pair bot, its pairs run together, from candle files.
+    pub bots: Vec<BotTotal>,
     /// Per bot, from synthetic paths.
     pub stress: Vec<StressReport>,
     pub not_backtestable: Vec<Skipped>,
     /// Bots' pairs with no candle file.
     pub missing_candles: Vec<Skipped>,
     pub warnings: Vec<String>,
+}
+
+/// A multi-pair bot in total: its pairs run together, so that `max_active_deals` caps the deals
+/// open at once across them.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct BotTotal {
+    pub name: String,
+    pub account: String,
+    /// The pairs with candles, run together.
+    pub pairs: Vec<String>,
+    pub max_active_deals: u32,
+    /// Most deals that were open at once.
+    pub max_deals_at_once: u32,
+    pub deals_closed: u32,
+    pub deals_stopped: u32,
+    pub deals_timed_out: u32,
+    pub deals_open_at_end: u32,
+    /// Realized, after fees, in the quote currency.
+    pub profit_quote: Decimal,
+    /// The deals still open, marked at their pairs' last closes.
+    pub unrealized_quote: Decimal,
+    /// Most quote committed at once across the pairs.
+    pub max_capital_used: Decimal,
+    /// Worst unrealized loss at once across the pairs.
+    pub max_drawdown_quote: Decimal,
+}
+
+impl BotTotal {
+    fn new(
+        name: &str,
+        account: &str,
+        windows: &Windows,
+        settings: &crate::model::bot::BotSettings,
+        outcome: &super::BotOutcome,
+    ) -> BotTotal {
+        let sum = |f: fn(&super::Outcome) -> u32| outcome.per_pair.iter().map(f).sum::<u32>();
+        let total = |f: fn(&super::Outcome) -> f64| outcome.per_pair.iter().map(f).sum::<f64>();
+        BotTotal {
+            name: name.into(),
+            account: account.into(),
+            pairs: windows.0.iter().map(|(p, _)| p.clone()).collect(),
+            max_active_deals: settings.max_active_deals.unwrap_or(1),
+            max_deals_at_once: outcome.max_deals_at_once,
+            deals_closed: sum(|o| o.deals_closed),
+            deals_stopped: sum(|o| o.deals_stopped),
+            deals_timed_out: sum(|o| o.deals_timed_out),
+            deals_open_at_end: sum(|o| o.deals_open_at_end),
+            profit_quote: dec(total(|o| o.profit_quote)),
+            unrealized_quote: dec(total(|o| o.unrealized_quote)),
+            max_capital_used: dec(outcome.max_capital_used),
+            max_drawdown_quote: dec(outcome.max_drawdown_quote),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -118,6 +173,7 @@ impl BacktestReport {
             format_version: 1,
             fee_percentage,
             results: Vec::new(),
+            bots: Vec::new(),
             stress: Vec::new(),
             not_backtestable: Vec::new(),
             missing_candles: Vec::new(),
@@ -176,46 +232,50 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                     .and_then(|p| p.split_once('_'))
                     .map_or("", |(q, _)| q)
                     .to_string();
+                let mut not_simulated = not_simulated;
+                let pairs = settings.pairs.as_ref().map_or(1, Vec::len);
+                if pairs > 1 {
+                    not_simulated.push(format!(
+                        "one synthetic path stands for all {pairs} pairs: max_active_deals across them does not apply"
+                    ));
+                }
                 report
                     .stress
                     .push(stress(&name, &account, &quote, &model, spec, not_simulated));
             }
             Prices::Files(files) => {
-                for pair in settings.pairs.iter().flatten() {
-                    match loaded.window(files, &name, pair, options, &mut report)? {
-                        Some(window) => {
-                            let outcome = match window.run(&model) {
-                                Ok(outcome) => outcome,
-                                Err(e) => {
-                                    report.not_backtestable.push(Skipped {
-                                        name: format!("{name} ({pair})"),
-                                        reason: e.0,
-                                    });
-                                    continue;
-                                }
-                            };
-                            let path = options.assumptions.intrabar;
-                            let other = path.opposite();
-                            let sensitivity = window
-                                .run(&model.with_intrabar(other))
-                                .ok()
-                                .and_then(|o| Sensitivity::between(&outcome, &o, other));
-                            report.results.push(PairReport {
-                                not_simulated: not_simulated.clone(),
-                                intrabar: path,
-                                sensitivity,
-                                ..PairReport::new(
-                                    &name,
-                                    &account,
-                                    pair,
-                                    &window.candles,
-                                    window.interval_ms,
-                                    &outcome,
-                                )
-                            });
-                        }
-                        None => continue,
-                    }
+                let Some(windows) =
+                    loaded.windows(files, &name, &settings, &model, options, &mut report)?
+                else {
+                    continue;
+                };
+                let path = options.assumptions.intrabar;
+                let other_path = path.opposite();
+                let this = windows.run(&model);
+                let other = windows.run(&model.with_intrabar(other_path));
+                for ((pair, window), (outcome, opposite)) in windows
+                    .0
+                    .iter()
+                    .zip(this.per_pair.iter().zip(&other.per_pair))
+                {
+                    report.results.push(PairReport {
+                        not_simulated: not_simulated.clone(),
+                        intrabar: path,
+                        sensitivity: Sensitivity::between(outcome, opposite, other_path),
+                        ..PairReport::new(
+                            &name,
+                            &account,
+                            pair,
+                            &window.candles,
+                            window.interval_ms,
+                            outcome,
+                        )
+                    });
+                }
+                if windows.0.len() > 1 {
+                    report
+                        .bots
+                        .push(BotTotal::new(&name, &account, &windows, &settings, &this));
                 }
             }
         }
@@ -251,21 +311,54 @@ pub struct Window {
     pub interval_ms: i64,
 }
 
-impl Window {
-    /// Run a bot over it, after checking the bot can run on these candles.
-    fn run(&self, model: &BotModel) -> Result<super::Outcome, super::NotBacktestable> {
-        model.check_candles(self.interval_ms, self.volumes.is_some())?;
-        Ok(super::run_with(
-            model,
-            &self.candles,
-            self.volumes.as_deref(),
-            self.interval_ms,
-            |_| {},
-        ))
+/// The windows of a bot's pairs that have candles, in the bot's pair order.
+pub struct Windows(pub Vec<(String, Window)>);
+
+impl Windows {
+    /// Run the bot over all its pairs together (`simulate::run_bot`).
+    fn run(&self, model: &BotModel) -> super::BotOutcome {
+        let pairs: Vec<super::PairCandles<'_>> = self
+            .0
+            .iter()
+            .map(|(_, w)| super::PairCandles {
+                candles: &w.candles,
+                volumes: w.volumes.as_deref(),
+                interval_ms: w.interval_ms,
+            })
+            .collect();
+        super::run_bot(model, &pairs, |_, _| {})
     }
 }
 
 impl Loaded {
+    /// The windows of every pair of a bot the model can run on; pairs without candles, and
+    /// candles the bot cannot run on, are reported. `None` when no pair is left.
+    pub fn windows(
+        &mut self,
+        files: &[PathBuf],
+        name: &str,
+        settings: &crate::model::bot::BotSettings,
+        model: &BotModel,
+        options: &Options,
+        report: &mut BacktestReport,
+    ) -> Result<Option<Windows>, String> {
+        let mut windows = Vec::new();
+        for pair in settings.pairs.iter().flatten() {
+            let Some(window) = self.window(files, name, pair, options, report)? else {
+                continue;
+            };
+            if let Err(e) = model.check_candles(window.interval_ms, window.volumes.is_some()) {
+                report.not_backtestable.push(Skipped {
+                    name: format!("{name} ({pair})"),
+                    reason: e.0,
+                });
+                continue;
+            }
+            windows.push((pair.clone(), window));
+        }
+        Ok((!windows.is_empty()).then_some(Windows(windows)))
+    }
+
     /// The candles of `pair` within the options' window, or `None` (reported) when there are none.
     pub fn window(
         &mut self,
@@ -368,7 +461,7 @@ fn stress(
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub address: String,
-    /// The pair (candle files) or `synthetic`.
+    /// The pairs run together (candle files), or `synthetic paths`.
     pub on: String,
     /// `None` for a bot the plan creates, or one that cannot be simulated.
     pub before: Option<Summary>,
@@ -405,10 +498,10 @@ impl std::fmt::Display for Summary {
 fn summarize(
     settings: &crate::model::bot::BotSettings,
     options: &Options,
-    window: Option<&Window>,
+    windows: Option<&Windows>,
 ) -> Option<Summary> {
     let (model, _) = super::compile(settings, &options.assumptions).ok()?;
-    match (&options.prices, window) {
+    match (&options.prices, windows) {
         (Prices::Synthetic(spec), _) => {
             model.check_candles(spec.interval_ms, false).ok()?;
             let s = stress("", "", "", &model, spec, Vec::new());
@@ -419,11 +512,18 @@ fn summarize(
                 drawdown: s.max_drawdown_quote.p95,
             })
         }
-        (Prices::Files(_), Some(window)) => {
-            let o = window.run(&model).ok()?;
+        (Prices::Files(_), Some(windows)) => {
+            for (_, w) in &windows.0 {
+                model
+                    .check_candles(w.interval_ms, w.volumes.is_some())
+                    .ok()?;
+            }
+            let o = windows.run(&model);
             Some(Summary {
-                profit: dec(o.profit_quote),
-                stopped: Decimal::from_int(i64::from(o.deals_stopped)),
+                profit: dec(o.per_pair.iter().map(|p| p.profit_quote).sum()),
+                stopped: Decimal::from_int(i64::from(
+                    o.per_pair.iter().map(|p| p.deals_stopped).sum::<u32>(),
+                )),
                 max_capital: dec(o.max_capital_used),
                 drawdown: dec(o.max_drawdown_quote),
             })
@@ -432,8 +532,8 @@ fn summarize(
     }
 }
 
-/// Backtest every bot a plan creates or updates, before and after, on the same prices (the
-/// first pair's candles, or the synthetic paths).
+/// Backtest every bot a plan creates or updates, before and after, on the same prices (every
+/// pair's candles run together, or the synthetic paths).
 pub fn compare_plan(
     plan: &crate::engine::plan::Plan,
     desired: &crate::engine::desired::Desired,
@@ -468,29 +568,33 @@ pub fn compare_plan(
             serde_json::from_value::<crate::model::bot::BotSettings>(serde_json::Value::Object(map))
                 .unwrap_or_else(|_| after.clone())
         });
-        let pair = after.pairs.as_ref().and_then(|p| p.first()).cloned();
-        let (on, window) = match (&options.prices, &pair) {
-            (Prices::Files(files), Some(pair)) => {
+        let compiled = super::compile(&after, &options.assumptions);
+        let (on, windows) = match (&options.prices, &compiled) {
+            (Prices::Files(files), Ok((model, _))) => {
                 let name = change.bot_name.clone().unwrap_or_default();
-                match loaded.window(files, &name, pair, options, &mut scratch)? {
-                    Some(w) => (pair.clone(), Some(w)),
+                match loaded.windows(files, &name, &after, model, options, &mut scratch)? {
+                    Some(w) => (
+                        w.0.iter()
+                            .map(|(p, _)| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        Some(w),
+                    ),
                     None => continue,
                 }
             }
-            (Prices::Files(_), None) => continue,
+            (Prices::Files(_), Err(_)) => continue,
             (Prices::Synthetic(_), _) => ("synthetic paths".to_string(), None),
         };
-        let not_simulated = super::compile(&after, &options.assumptions)
-            .map(|(_, left)| left)
-            .unwrap_or_default();
+        let not_simulated = compiled.map(|(_, left)| left).unwrap_or_default();
         comparisons.push(Comparison {
             address: change.address.clone(),
             not_simulated,
             on,
             before: before
                 .as_ref()
-                .and_then(|b| summarize(b, options, window.as_ref())),
-            after: summarize(&after, options, window.as_ref()),
+                .and_then(|b| summarize(b, options, windows.as_ref())),
+            after: summarize(&after, options, windows.as_ref()),
         });
     }
     let mut notes = scratch.warnings;

@@ -178,8 +178,11 @@ fn what_the_model_leaves_out_is_listed_and_signals_are_refused() {
         left.iter().any(|l| l.contains("trailing take profit")),
         "{left:?}"
     );
+    s.allowed_deals_on_same_pair = Some(2);
+    let (_, left) = compile(&s, &Assumptions::default()).unwrap();
     assert!(
-        left.iter().any(|l| l.contains("max_active_deals")),
+        left.iter()
+            .any(|l| l.contains("allowed_deals_on_same_pair")),
         "{left:?}"
     );
     s.strategy_list = Some(vec![StrategyCondition {
@@ -561,4 +564,82 @@ fn a_take_profit_reached_again_at_the_close_fills_there() {
     let out = run(&m, &candles, MIN);
     assert_eq!(out.deals_closed, 1, "{out:?}");
     assert!(close(out.profit_quote, 20.0), "{}", out.profit_quote);
+}
+
+fn two_pairs<'a>(a: &'a [Candle], b: &'a [Candle]) -> [PairCandles<'a>; 2] {
+    [a, b].map(|candles| PairCandles {
+        candles,
+        volumes: None,
+        interval_ms: MIN,
+    })
+}
+
+#[test]
+fn max_active_deals_caps_the_deals_open_at_once_across_pairs() {
+    let mut s = settings();
+    s.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
+    s.max_active_deals = Some(1);
+    // Pair A's deal stays open until candle 2 reaches its take profit; pair B would take
+    // profit in every candle.
+    let a = flat(&[
+        (100.0, 100.0),
+        (100.0, 100.0),
+        (100.0, 111.0),
+        (100.0, 100.0),
+    ]);
+    let b = flat(&[(100.0, 111.0); 4]);
+    let capped = run_bot(&model(&s, "0"), &two_pairs(&a, &b), |_, _| {});
+    // A opens first (the bot's pair order) and holds the only place until it closes in candle 2;
+    // at candle 3 both could open, and A, first in order, takes the place again: B never opens.
+    assert_eq!(capped.max_deals_at_once, 1);
+    assert_eq!(
+        (
+            capped.per_pair[0].deals_closed,
+            capped.per_pair[1].deals_closed
+        ),
+        (1, 0),
+        "{capped:?}"
+    );
+    assert_eq!(capped.per_pair[0].deals_open_at_end, 1);
+    s.max_active_deals = Some(2);
+    let both = run_bot(&model(&s, "0"), &two_pairs(&a, &b), |_, _| {});
+    assert_eq!(both.max_deals_at_once, 2);
+    assert_eq!(
+        (both.per_pair[0].deals_closed, both.per_pair[1].deals_closed),
+        (1, 4)
+    );
+    // Capital at once: both deals committed 100 each.
+    assert!(
+        close(both.max_capital_used, 200.0),
+        "{}",
+        both.max_capital_used
+    );
+}
+
+#[test]
+fn a_stop_and_the_deal_count_end_the_openings_on_every_pair() {
+    let mut s = settings();
+    s.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
+    s.max_active_deals = Some(2);
+    s.max_safety_orders = Some(0);
+    s.stop_loss_percentage = Some("5".parse().unwrap());
+    s.stop_loss_type = Some(StopLossType::StopLossAndDisableBot);
+    // A is stopped in candle 0; B takes profit in every candle but opens no deal after it.
+    let a = [
+        candle(0, 100.0, 100.0, 94.0, 95.0),
+        candle(1, 95.0, 95.0, 95.0, 95.0),
+        candle(2, 95.0, 95.0, 95.0, 95.0),
+    ];
+    let b = flat(&[(100.0, 111.0); 3]);
+    let out = run_bot(&model(&s, "0"), &two_pairs(&a, &b), |_, _| {});
+    assert_eq!(out.per_pair[0].deals_stopped, 1);
+    assert_eq!(out.per_pair[1].deals_closed, 1, "{out:?}");
+    // Three deals in all, whichever pair opens them.
+    s.stop_loss_type = None;
+    s.stop_loss_percentage = None;
+    s.disable_after_deals_count = Some(3);
+    let b = flat(&[(100.0, 111.0); 5]);
+    let out = run_bot(&model(&s, "0"), &two_pairs(&b, &b), |_, _| {});
+    let deals: u32 = out.per_pair.iter().map(|o| o.deals_closed).sum();
+    assert_eq!(deals, 3, "{out:?}");
 }

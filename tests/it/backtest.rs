@@ -594,3 +594,78 @@ fn the_path_inside_a_candle_is_a_choice_and_its_weight_is_shown() {
         ))
         .stdout(predicate::str::contains("the fee is 0 %"));
 }
+
+/// `plan --backtest-candles --format json`: one JSON document (the plan, the backtest under
+/// `backtest`), and a multi-pair bot is backtested on every pair it has candles for, together.
+#[test]
+fn a_plan_backtest_covers_every_pair_and_keeps_json_pure() {
+    let dir = super::engine_support::example_dir();
+    super::engine_support::offline()
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    super::engine_support::edit(
+        &dir.path().join("rsi-multi.yaml"),
+        "max_active_deals: 3",
+        "max_active_deals: 2",
+    );
+    let candles = tempfile::tempdir().unwrap();
+    for pair in ["USDT_BTC", "USDT_ETH", "USDT_SOL"] {
+        write_candles(candles.path(), &format!("{pair}.csv"), 20);
+    }
+    let out = super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--format", "json", "--backtest-candles"])
+        .arg(candles.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schema/plan.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&plan));
+    let comparisons = plan["backtest"]["comparisons"].as_array().unwrap();
+    let rsi = comparisons
+        .iter()
+        .find(|c| c["address"].as_str().unwrap().contains("RSI large caps"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert_eq!(rsi["on"], "USDT_BTC, USDT_ETH, USDT_SOL", "{rsi}");
+    assert!(rsi["after"]["profit"].is_string(), "{rsi}");
+    // The two pairs without candles are named.
+    let notes = plan["backtest"]["notes"].to_string();
+    assert!(
+        notes.contains("USDT_BNB") && notes.contains("USDT_XRP"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn a_multi_pair_bot_is_reported_in_total_under_its_cap() {
+    let candles = tempfile::tempdir().unwrap();
+    for pair in ["USDT_BTC", "USDT_ETH", "USDT_SOL"] {
+        write_candles(candles.path(), &format!("{pair}.csv"), 20);
+    }
+    let report = backtest_json(candles.path(), &["--bot", "RSI large caps", "--fee", "0.1"]);
+    let total = &report["bots"][0];
+    assert_eq!(total["name"], "RSI large caps", "{report}");
+    assert_eq!(total["pairs"].as_array().unwrap().len(), 3, "{total}");
+    assert_eq!(total["max_active_deals"], 3);
+    assert!(total["max_deals_at_once"].as_u64().unwrap() <= 3, "{total}");
+    let per_pair: u64 = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["deals_closed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total["deals_closed"].as_u64().unwrap(), per_pair);
+}
