@@ -26,7 +26,8 @@ pub struct Args {
     #[arg(long, default_value = "5m")]
     interval: String,
     /// Seeded random paths instead of candle files: `paths=200,vol=80,days=365,interval=5m,seed=1`
-    /// (also drift, jumps a year and jump size, in percent).
+    /// (also drift, jumps a year and jump size, in percent; df=4 for fat tails; crash=30 and
+    /// crash_hours=6 for a crash at a random time).
     #[arg(long, value_name = "SPEC", conflicts_with = "candles")]
     synthetic: Option<String>,
     /// Only these bots (by name, any case). Repeatable.
