@@ -51,6 +51,10 @@ pub struct Args {
     /// Every run also states how much the opposite path changes the result.
     #[arg(long, value_enum, default_value_t = Intrabar::Worst)]
     intrabar: Intrabar,
+    /// Write every deal (open, exit, safety orders, profit) to this file: CSV, or JSON when the
+    /// name ends in `.json`. Candle files only.
+    #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
+    deals: Option<PathBuf>,
     /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
     /// met. Indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[arg(long, value_enum)]
@@ -102,6 +106,13 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("error: cannot write the report: {e}");
                 return ExitCode::FAILURE;
             }
+            if let Some(path) = &args.deals {
+                if let Err(e) = write_deals(path, &report.deals) {
+                    eprintln!("error: cannot write the deals to {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+                eprintln!("Wrote {} deals to {}.", report.deals.len(), path.display());
+            }
             if ok {
                 ExitCode::SUCCESS
             } else {
@@ -141,6 +152,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         bots: args.bots.clone(),
         from_ms: time_arg(&args.from, "from")?,
         to_ms: time_arg(&args.to, "to")?,
+        list_deals: args.deals.is_some(),
         assumptions: Assumptions {
             fee_percentage: args.fee,
             start: if args.assume_start.is_some() {
@@ -221,6 +233,56 @@ fn download_candles(args: &Args, exchange: FromExchange) -> Result<PathBuf, Stri
     }
     bar.finish_and_clear();
     Ok(download::cache_dir(exchange, interval_ms))
+}
+
+/// `--deals`: JSON (an array) when the file name ends in `.json`, else CSV with a header.
+fn write_deals(path: &std::path::Path, deals: &[report::DealRow]) -> io::Result<()> {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let bytes = if json {
+        let mut text = serde_json::to_vec_pretty(deals).map_err(io::Error::from)?;
+        text.push(b'\n');
+        text
+    } else {
+        let mut text = String::from(
+            "bot,account,pair,opened,closed,outcome,entry_price,exit_price,safety_orders_filled,base,quote,fees,profit_quote\n",
+        );
+        let field = |s: &str| {
+            // A name a spreadsheet would run as a formula is written as text.
+            let s = if s.starts_with(['=', '+', '-', '@']) {
+                format!("'{s}")
+            } else {
+                s.to_string()
+            };
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s
+            }
+        };
+        for d in deals {
+            let cells = [
+                field(&d.bot),
+                field(&d.account),
+                field(&d.pair),
+                d.opened.clone(),
+                d.closed.clone().unwrap_or_default(),
+                d.outcome.clone(),
+                d.entry_price.to_string(),
+                d.exit_price.map(|p| p.to_string()).unwrap_or_default(),
+                d.safety_orders_filled.to_string(),
+                d.base.to_string(),
+                d.quote.to_string(),
+                d.fees.to_string(),
+                d.profit_quote.to_string(),
+            ];
+            text.push_str(&cells.join(","));
+            text.push('\n');
+        }
+        text.into_bytes()
+    };
+    crate::files::write_user_file(path, &bytes)
 }
 
 fn duration(s: i64) -> String {

@@ -71,6 +71,7 @@ fn backtest_changes(
         bots: Vec::new(),
         from_ms: None,
         to_ms: None,
+        list_deals: false,
         assumptions: crate::simulate::Assumptions {
             start: crate::simulate::AssumeStart::Nonstop,
             ..Default::default()

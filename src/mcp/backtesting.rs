@@ -109,6 +109,7 @@ impl BotformServer {
             bots: args.bots.clone(),
             from_ms: time(&args.from, "from")?,
             to_ms: time(&args.to, "to")?,
+            list_deals: false,
             assumptions: Assumptions {
                 fee_percentage: if args.fee.is_empty() {
                     Default::default()

@@ -539,6 +539,8 @@ pub struct Outcome {
     pub deals_open_at_end: u32,
     /// How long the deal still open at the end had been open (0: none).
     pub open_deal_age_ms: i64,
+    /// The deal still open at the end.
+    pub open_deal: Option<OpenDeal>,
     pub profit_quote: f64,
     pub unrealized_quote: f64,
     pub max_safety_orders_filled: u32,
@@ -754,6 +756,7 @@ impl OpenDeal {
     /// The deal as it closes at `price` (by its stop loss when `stopped`).
     pub fn close(&self, model: &BotModel, price: f64, stopped: bool) -> Closed {
         Closed {
+            opened_ms: self.opened_ms,
             entry: self.entry,
             exit: price,
             base: self.base,
@@ -766,9 +769,21 @@ impl OpenDeal {
     }
 }
 
+/// What closed a deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedBy {
+    TakeProfit,
+    StopLoss,
+    /// `close_deals_timeout`, at market.
+    Timeout,
+}
+
 /// A deal as it closed, for checks and deal lists.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Closed {
+    /// When the deal opened (its entry candle's open).
+    pub opened_ms: i64,
     pub entry: f64,
     pub exit: f64,
     /// Long: coins bought. Short: coins sold.
@@ -801,7 +816,7 @@ pub fn run_with(
     let mut bot = BotState::new(u32::MAX);
     for i in 0..candles.len() {
         pair.open_phase(i, &mut bot);
-        pair.walk_phase(i, &mut bot, &mut on_close);
+        pair.walk_phase(i, &mut bot, |closed, _, _| on_close(closed));
     }
     pair.finish()
 }
@@ -836,7 +851,7 @@ pub struct BotOutcome {
 pub fn run_bot(
     model: &BotModel,
     pairs: &[PairCandles<'_>],
-    mut on_close: impl FnMut(usize, &Closed),
+    mut on_close: impl FnMut(usize, &Closed, ClosedBy, i64),
 ) -> BotOutcome {
     let mut runs: Vec<PairRun<'_>> = pairs
         .iter()
@@ -862,7 +877,8 @@ pub fn run_bot(
         }
         total.max_deals_at_once = total.max_deals_at_once.max(bot.active);
         for &p in &now {
-            let walked = runs[p].walk_phase(cursor[p], &mut bot, |c| on_close(p, c));
+            let walked =
+                runs[p].walk_phase(cursor[p], &mut bot, |c, by, at| on_close(p, c, by, at));
             last[p] = walked.unwrap_or((0.0, 0.0));
             cursor[p] += 1;
         }
@@ -968,13 +984,14 @@ impl<'a> PairRun<'a> {
     }
 
     /// Walk candle `i` through the open deal, if any: its worst value in the candle and the
-    /// quote it committed.
+    /// quote it committed. A deal that closes is told to `on_close`, with what closed it and
+    /// when (the end of the candle).
     #[inline]
     fn walk_phase(
         &mut self,
         i: usize,
         bot: &mut BotState,
-        mut on_close: impl FnMut(&Closed),
+        mut on_close: impl FnMut(&Closed, ClosedBy, i64),
     ) -> Option<(f64, f64)> {
         let model = self.model;
         let candle = &self.candles[i];
@@ -994,7 +1011,14 @@ impl<'a> PairRun<'a> {
             .or_else(|| timed_out.then_some((candle.close, false)));
         if let Some((price, stopped)) = exit {
             let closed = d.close(model, price, stopped);
-            on_close(&closed);
+            let by = if stopped {
+                ClosedBy::StopLoss
+            } else if timed_out {
+                ClosedBy::Timeout
+            } else {
+                ClosedBy::TakeProfit
+            };
+            on_close(&closed, by, end);
             out.profit_quote += closed.profit;
             if closed.stopped {
                 out.deals_stopped += 1;
@@ -1023,6 +1047,7 @@ impl<'a> PairRun<'a> {
         let model = self.model;
         let out = &mut self.out;
         if let (Some(d), Some(last)) = (self.deal, self.candles.last()) {
+            out.open_deal = Some(d);
             out.deals_open_at_end = 1;
             out.unrealized_quote = d.profit_at(last.close, model.short, model.fee, false);
             let age = last.open_time_ms + self.interval_ms - d.opened_ms;

@@ -31,6 +31,8 @@ pub struct Options {
     pub to_ms: Option<i64>,
     /// Fee, outside signals, balance.
     pub assumptions: Assumptions,
+    /// Keep every deal in the report's `deals` (for `--deals`).
+    pub list_deals: bool,
 }
 
 /// `botform backtest --format json` (format_version 1).
@@ -49,6 +51,93 @@ pub struct BacktestReport {
     /// Bots' pairs with no candle file.
     pub missing_candles: Vec<Skipped>,
     pub warnings: Vec<String>,
+    /// Every deal, when the options ask for them (written apart, by `--deals`).
+    #[serde(skip)]
+    pub deals: Vec<DealRow>,
+}
+
+/// One deal of a backtest on candle files, as `--deals` lists it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DealRow {
+    pub bot: String,
+    pub account: String,
+    pub pair: String,
+    /// ISO 8601, UTC: the entry candle's open.
+    pub opened: String,
+    /// The end of the candle it closed in; `None` for the deal still open at the end.
+    pub closed: Option<String>,
+    /// `take_profit`, `stop_loss`, `timeout`, or `open` (still open at the end).
+    pub outcome: String,
+    pub entry_price: Decimal,
+    /// `None` for the deal still open at the end.
+    pub exit_price: Option<Decimal>,
+    pub safety_orders_filled: u32,
+    /// Long: coins bought. Short: coins sold.
+    pub base: Decimal,
+    /// Long: quote spent. Short: quote received.
+    pub quote: Decimal,
+    pub fees: Decimal,
+    /// Realized after fees; for the open deal, marked at the last close (no closing fee).
+    pub profit_quote: Decimal,
+}
+
+impl DealRow {
+    /// The deals of one bot's run: those that closed (`(pair, deal, by, at)`, in the order they
+    /// closed) and those still open at the end.
+    fn list(
+        bot: &str,
+        account: &str,
+        model: &BotModel,
+        windows: &Windows,
+        closed: &[(usize, super::Closed, super::ClosedBy, i64)],
+        outcome: &super::BotOutcome,
+    ) -> Vec<DealRow> {
+        let pair = |i: usize| windows.0[i].0.clone();
+        let mut rows: Vec<DealRow> = closed
+            .iter()
+            .map(|(i, c, by, at)| DealRow {
+                bot: bot.into(),
+                account: account.into(),
+                pair: pair(*i),
+                opened: crate::timefmt::iso(c.opened_ms),
+                closed: Some(crate::timefmt::iso(*at)),
+                outcome: match by {
+                    super::ClosedBy::TakeProfit => "take_profit",
+                    super::ClosedBy::StopLoss => "stop_loss",
+                    super::ClosedBy::Timeout => "timeout",
+                }
+                .into(),
+                entry_price: dec(c.entry),
+                exit_price: Some(dec(c.exit)),
+                safety_orders_filled: c.safety_orders_filled as u32,
+                base: dec(c.base),
+                quote: dec(c.quote),
+                fees: dec(c.fees),
+                profit_quote: dec(c.profit),
+            })
+            .collect();
+        for (i, o) in outcome.per_pair.iter().enumerate() {
+            let (Some(d), Some(last)) = (o.open_deal, windows.0[i].1.candles.last()) else {
+                continue;
+            };
+            rows.push(DealRow {
+                bot: bot.into(),
+                account: account.into(),
+                pair: pair(i),
+                opened: crate::timefmt::iso(d.opened_ms),
+                closed: None,
+                outcome: "open".into(),
+                entry_price: dec(d.entry),
+                exit_price: None,
+                safety_orders_filled: d.filled as u32,
+                base: dec(d.base),
+                quote: dec(d.quote),
+                fees: dec(d.fees),
+                profit_quote: dec(d.profit_at(last.close, model.is_short(), model.fee, false)),
+            });
+        }
+        rows
+    }
 }
 
 /// A multi-pair bot in total: its pairs run together, so that `max_active_deals` caps the deals
@@ -178,6 +267,7 @@ impl BacktestReport {
             not_backtestable: Vec::new(),
             missing_candles: Vec::new(),
             warnings: Vec::new(),
+            deals: Vec::new(),
         }
     }
 }
@@ -251,7 +341,17 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                 };
                 let path = options.assumptions.intrabar;
                 let other_path = path.opposite();
-                let this = windows.run(&model);
+                let mut closed = Vec::new();
+                let this = windows.run_listing(&model, |pair, deal, by, at| {
+                    if options.list_deals {
+                        closed.push((pair, *deal, by, at));
+                    }
+                });
+                if options.list_deals {
+                    report.deals.extend(DealRow::list(
+                        &name, &account, &model, &windows, &closed, &this,
+                    ));
+                }
                 let other = windows.run(&model.with_intrabar(other_path));
                 for ((pair, window), (outcome, opposite)) in windows
                     .0
@@ -317,6 +417,15 @@ pub struct Windows(pub Vec<(String, Window)>);
 impl Windows {
     /// Run the bot over all its pairs together (`simulate::run_bot`).
     fn run(&self, model: &BotModel) -> super::BotOutcome {
+        self.run_listing(model, |_, _, _, _| {})
+    }
+
+    /// [`Windows::run`], telling `on_close` about each deal as it closes.
+    fn run_listing(
+        &self,
+        model: &BotModel,
+        on_close: impl FnMut(usize, &super::Closed, super::ClosedBy, i64),
+    ) -> super::BotOutcome {
         let pairs: Vec<super::PairCandles<'_>> = self
             .0
             .iter()
@@ -326,7 +435,7 @@ impl Windows {
                 interval_ms: w.interval_ms,
             })
             .collect();
-        super::run_bot(model, &pairs, |_, _| {})
+        super::run_bot(model, &pairs, on_close)
     }
 }
 

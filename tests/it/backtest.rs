@@ -669,3 +669,57 @@ fn a_multi_pair_bot_is_reported_in_total_under_its_cap() {
         .sum();
     assert_eq!(total["deals_closed"].as_u64().unwrap(), per_pair);
 }
+
+#[test]
+fn every_deal_is_listed_in_csv_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    one_rung_bot(dir.path());
+    // A deal that fills its safety order and closes in candle 1, then one that opens at
+    // candle 2 and is still open at the end (marked at 101).
+    std::fs::write(
+        dir.path().join("USDT_BTC.csv"),
+        "time,open,high,low,close\n2025-01-01T00:00:00Z,100,100,100,100\n2025-01-01T00:05:00Z,100,111,85,100\n2025-01-01T00:10:00Z,100,102,99,101\n",
+    )
+    .unwrap();
+    botform()
+        .current_dir(dir.path())
+        .args([
+            "backtest",
+            "bots.toml",
+            "--candles",
+            "USDT_BTC.csv",
+            "--deals",
+            "deals.csv",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Wrote 2 deals to deals.csv."));
+    let csv = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "bot,account,pair,opened,closed,outcome,entry_price,exit_price,safety_orders_filled,base,quote,fees,profit_quote",
+            "one rung,main,USDT_BTC,2025-01-01T00:00:00Z,2025-01-01T00:10:00Z,take_profit,100,104.21052632,1,2.11111111,200,0,20",
+            "one rung,main,USDT_BTC,2025-01-01T00:10:00Z,,open,100,,0,1,100,0,1",
+        ],
+        "{csv}"
+    );
+    botform()
+        .current_dir(dir.path())
+        .args([
+            "backtest",
+            "bots.toml",
+            "--candles",
+            "USDT_BTC.csv",
+            "--deals",
+            "deals.json",
+        ])
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("deals.json")).unwrap())
+            .unwrap();
+    assert_eq!(json[0]["outcome"], "take_profit");
+    assert_eq!(json[1]["closed"], serde_json::Value::Null);
+}
