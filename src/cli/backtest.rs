@@ -374,30 +374,44 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
             .first()
             .and_then(|p| p.split('_').next())
             .unwrap_or("");
+        if b.pairs.len() > 1 {
+            writeln!(
+                out,
+                "{} ({}) in total · {} run together, at most {} deals at once ({} reached)",
+                b.name,
+                b.account,
+                b.pairs.join(", "),
+                b.max_active_deals,
+                b.max_deals_at_once
+            )?;
+            writeln!(
+                out,
+                "  deals: {} at take profit, {} stopped, {} closed by timeout, {} open at the end · profit {} {quote} (open deals: {} {quote})",
+                b.deals_closed,
+                b.deals_stopped,
+                b.deals_timed_out,
+                b.deals_open_at_end,
+                b.profit_quote.display_in(quote),
+                b.unrealized_quote.display_in(quote)
+            )?;
+            writeln!(
+                out,
+                "  most capital at once {} {quote} · worst drawdown at once {} {quote}",
+                b.max_capital_used.display_in(quote),
+                b.max_drawdown_quote.display_in(quote)
+            )?;
+        } else {
+            writeln!(out, "{} ({})", b.name, b.account)?;
+        }
+        let f = &b.figures;
+        let ratio = |r: &Option<Decimal>| r.map_or("-".to_string(), |r| r.to_string());
         writeln!(
             out,
-            "{} ({}) in total · {} run together, at most {} deals at once ({} reached)",
-            b.name,
-            b.account,
-            b.pairs.join(", "),
-            b.max_active_deals,
-            b.max_deals_at_once
-        )?;
-        writeln!(
-            out,
-            "  deals: {} at take profit, {} stopped, {} closed by timeout, {} open at the end · profit {} {quote} (open deals: {} {quote})",
-            b.deals_closed,
-            b.deals_stopped,
-            b.deals_timed_out,
-            b.deals_open_at_end,
-            b.profit_quote.display_in(quote),
-            b.unrealized_quote.display_in(quote)
-        )?;
-        writeln!(
-            out,
-            "  most capital at once {} {quote} · worst drawdown at once {} {quote}",
-            b.max_capital_used.display_in(quote),
-            b.max_drawdown_quote.display_in(quote)
+            "  equity: fell at most {} {quote} from a high, below one for {} at most · Sharpe {} · Sortino {} (daily, on the most capital at once)",
+            f.equity_drawdown_quote.display_in(quote),
+            duration(f.drawdown_duration_s),
+            ratio(&f.sharpe),
+            ratio(&f.sortino)
         )?;
         writeln!(out)?;
     }

@@ -59,6 +59,7 @@
 pub mod candles;
 pub mod conditions;
 pub mod download;
+pub mod figures;
 pub mod indicators;
 pub mod report;
 pub mod synthetic;
@@ -697,6 +698,15 @@ impl OpenDeal {
     /// price reached it.
     #[inline]
     pub fn walk(&mut self, model: &BotModel, candle: &Candle) -> Walked {
+        // Most candles reach no order: then no path can differ, and the deal's lowest value is
+        // at its adverse extreme (the very figure the walk below would find there).
+        if self.quiet(model, candle) {
+            let adverse = if model.short { candle.high } else { candle.low };
+            return Walked {
+                worst: self.profit_at(adverse, model.short, model.fee, false),
+                exit: None,
+            };
+        }
         let low_first = model.intrabar.low_first(model.short, candle);
         let (first, second) = if low_first {
             (candle.low, candle.high)
@@ -713,6 +723,24 @@ impl OpenDeal {
             }
         }
         Walked { worst, exit: None }
+    }
+
+    /// Does the candle stay clear of the next safety order, the stop loss and the take profit?
+    #[inline]
+    fn quiet(&self, model: &BotModel, candle: &Candle) -> bool {
+        let next =
+            (self.filled < model.safety.len()).then(|| self.safety_price(model, self.filled));
+        let stop = self.stop_loss_price(model);
+        let take = self.take_profit_price(model);
+        if model.short {
+            next.is_none_or(|p| p > candle.high)
+                && stop.is_none_or(|p| p > candle.high)
+                && take < candle.low
+        } else {
+            next.is_none_or(|p| p < candle.low)
+                && stop.is_none_or(|p| p < candle.low)
+                && take > candle.high
+        }
     }
 
     /// The price reaches `price` on its way through a candle that opened at `open`.
@@ -851,7 +879,7 @@ pub struct BotOutcome {
 pub fn run_bot(
     model: &BotModel,
     pairs: &[PairCandles<'_>],
-    mut on_close: impl FnMut(usize, &Closed, ClosedBy, i64),
+    observer: &mut impl Observer,
 ) -> BotOutcome {
     let mut runs: Vec<PairRun<'_>> = pairs
         .iter()
@@ -860,8 +888,10 @@ pub fn run_bot(
     let mut bot = BotState::new(model.max_active_deals.max(1));
     let mut cursor = vec![0usize; pairs.len()];
     let mut total = BotOutcome::default();
-    // Each pair's open deal as last walked: (worst value, quote committed).
-    let mut last = vec![(0.0f64, 0.0f64); pairs.len()];
+    // Each pair's open deal as last walked: its worst value, the quote it committed, its value
+    // at the close.
+    let mut last = vec![Seen::default(); pairs.len()];
+    let mut realized = 0.0;
     let mut now: Vec<usize> = Vec::with_capacity(pairs.len());
     while let Some(t) = (0..pairs.len())
         .filter_map(|p| pairs[p].candles.get(cursor[p]).map(|c| c.open_time_ms))
@@ -877,25 +907,57 @@ pub fn run_bot(
         }
         total.max_deals_at_once = total.max_deals_at_once.max(bot.active);
         for &p in &now {
-            let walked =
-                runs[p].walk_phase(cursor[p], &mut bot, |c, by, at| on_close(p, c, by, at));
-            last[p] = walked.unwrap_or((0.0, 0.0));
+            let walked = runs[p].walk_phase(cursor[p], &mut bot, |c, by, at| {
+                realized += c.profit;
+                observer.closed(p, c, by, at);
+            });
+            last[p] = walked.unwrap_or_default();
             cursor[p] += 1;
         }
-        let (value, committed) = last
-            .iter()
-            .fold((0.0, 0.0), |(v, c), (lv, lc)| (v + lv, c + lc));
-        total.max_drawdown_quote = total.max_drawdown_quote.max(-value);
-        total.max_capital_used = total.max_capital_used.max(committed);
+        let sum = last.iter().fold(Seen::default(), |a, s| Seen {
+            worst: a.worst + s.worst,
+            committed: a.committed + s.committed,
+            at_close: a.at_close + s.at_close,
+        });
+        total.max_drawdown_quote = total.max_drawdown_quote.max(-sum.worst);
+        total.max_capital_used = total.max_capital_used.max(sum.committed);
         // A deal that closed counts no more.
         for &p in &now {
             if runs[p].deal.is_none() {
-                last[p] = (0.0, 0.0);
+                last[p] = Seen::default();
             }
         }
+        let end = now
+            .iter()
+            .map(|&p| pairs[p].candles[cursor[p] - 1].open_time_ms + pairs[p].interval_ms)
+            .max()
+            .unwrap_or(t);
+        observer.step(end, realized + sum.at_close, sum.committed);
     }
     total.per_pair = runs.into_iter().map(PairRun::finish).collect();
     total
+}
+
+/// What a run tells as it goes, for deal lists and equity curves. Both do nothing by default.
+pub trait Observer {
+    /// A deal of pair `pair` (its index) closed, by `by`, at `at_ms` (the end of its candle).
+    fn closed(&mut self, _pair: usize, _deal: &Closed, _by: ClosedBy, _at_ms: i64) {}
+    /// At the end of each time step (`at_ms`): realized profit plus the open deals' values at
+    /// their closes (no closing fee), and the quote they commit.
+    fn step(&mut self, _at_ms: i64, _equity: f64, _committed: f64) {}
+}
+
+/// An observer that looks at nothing.
+impl Observer for () {}
+
+/// A pair's open deal as one candle left it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// Its lowest value in the candle.
+    worst: f64,
+    committed: f64,
+    /// Its value at the candle's close (0 once closed: its profit is realized).
+    at_close: f64,
 }
 
 /// What the pairs of one bot share as it runs.
@@ -992,7 +1054,7 @@ impl<'a> PairRun<'a> {
         i: usize,
         bot: &mut BotState,
         mut on_close: impl FnMut(&Closed, ClosedBy, i64),
-    ) -> Option<(f64, f64)> {
+    ) -> Option<Seen> {
         let model = self.model;
         let candle = &self.candles[i];
         let out = &mut self.out;
@@ -1000,7 +1062,11 @@ impl<'a> PairRun<'a> {
         let walked = d.walk(model, candle);
         out.max_capital_used = out.max_capital_used.max(d.quote);
         out.max_drawdown_quote = out.max_drawdown_quote.max(-walked.worst);
-        let seen = (walked.worst, d.quote);
+        let mut seen = Seen {
+            worst: walked.worst,
+            committed: d.quote,
+            at_close: d.profit_at(candle.close, model.short, model.fee, false),
+        };
         let end = candle.open_time_ms + self.interval_ms;
         let timed_out = walked.exit.is_none()
             && model
@@ -1038,6 +1104,7 @@ impl<'a> PairRun<'a> {
             self.next_start_ms = end + model.cooldown_ms;
             self.deal = None;
             bot.active -= 1;
+            seen.at_close = 0.0;
         }
         Some(seen)
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::candles::{self, Series};
+use super::figures::{Curve, Figures};
 use super::{Assumptions, BotModel, Candle, PairReport, Sensitivity, dec, synthetic};
 use crate::config::Checked;
 use crate::model::decimal::Decimal;
@@ -43,7 +44,7 @@ pub struct BacktestReport {
     pub fee_percentage: Decimal,
     /// Per bot and pair, from candle files.
     pub results: Vec<PairReport>,
-    /// Per multi-pair bot, its pairs run together, from candle files.
+    /// Per bot, its pairs run together, with its equity figures, from candle files.
     pub bots: Vec<BotTotal>,
     /// Per bot, from synthetic paths.
     pub stress: Vec<StressReport>,
@@ -140,8 +141,8 @@ impl DealRow {
     }
 }
 
-/// A multi-pair bot in total: its pairs run together, so that `max_active_deals` caps the deals
-/// open at once across them.
+/// A bot in total: its pairs run together (so that `max_active_deals` caps the deals open at
+/// once across them), and its equity figures.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BotTotal {
     pub name: String,
@@ -163,6 +164,7 @@ pub struct BotTotal {
     pub max_capital_used: Decimal,
     /// Worst unrealized loss at once across the pairs.
     pub max_drawdown_quote: Decimal,
+    pub figures: Figures,
 }
 
 impl BotTotal {
@@ -172,6 +174,7 @@ impl BotTotal {
         windows: &Windows,
         settings: &crate::model::bot::BotSettings,
         outcome: &super::BotOutcome,
+        figures: Figures,
     ) -> BotTotal {
         let sum = |f: fn(&super::Outcome) -> u32| outcome.per_pair.iter().map(f).sum::<u32>();
         let total = |f: fn(&super::Outcome) -> f64| outcome.per_pair.iter().map(f).sum::<f64>();
@@ -189,6 +192,7 @@ impl BotTotal {
             unrealized_quote: dec(total(|o| o.unrealized_quote)),
             max_capital_used: dec(outcome.max_capital_used),
             max_drawdown_quote: dec(outcome.max_drawdown_quote),
+            figures,
         }
     }
 }
@@ -341,15 +345,21 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                 };
                 let path = options.assumptions.intrabar;
                 let other_path = path.opposite();
-                let mut closed = Vec::new();
-                let this = windows.run_listing(&model, |pair, deal, by, at| {
-                    if options.list_deals {
-                        closed.push((pair, *deal, by, at));
-                    }
-                });
+                let (from_ms, to_ms) = windows.span_ms();
+                let mut watch = Watch {
+                    list_deals: options.list_deals,
+                    closed: Vec::new(),
+                    curve: Curve::new(from_ms, to_ms),
+                };
+                let this = windows.run_watched(&model, &mut watch);
                 if options.list_deals {
                     report.deals.extend(DealRow::list(
-                        &name, &account, &model, &windows, &closed, &this,
+                        &name,
+                        &account,
+                        &model,
+                        &windows,
+                        &watch.closed,
+                        &this,
                     ));
                 }
                 let other = windows.run(&model.with_intrabar(other_path));
@@ -372,11 +382,14 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                         )
                     });
                 }
-                if windows.0.len() > 1 {
-                    report
-                        .bots
-                        .push(BotTotal::new(&name, &account, &windows, &settings, &this));
-                }
+                report.bots.push(BotTotal::new(
+                    &name,
+                    &account,
+                    &windows,
+                    &settings,
+                    &this,
+                    watch.curve.figures(),
+                ));
             }
         }
     }
@@ -414,17 +427,52 @@ pub struct Window {
 /// The windows of a bot's pairs that have candles, in the bot's pair order.
 pub struct Windows(pub Vec<(String, Window)>);
 
+/// What a report watches a run for: its deals (when listed) and its equity.
+struct Watch {
+    list_deals: bool,
+    closed: Vec<(usize, super::Closed, super::ClosedBy, i64)>,
+    curve: Curve,
+}
+
+impl super::Observer for Watch {
+    fn closed(&mut self, pair: usize, deal: &super::Closed, by: super::ClosedBy, at_ms: i64) {
+        if self.list_deals {
+            self.closed.push((pair, *deal, by, at_ms));
+        }
+    }
+
+    fn step(&mut self, at_ms: i64, equity: f64, committed: f64) {
+        self.curve.step(at_ms, equity, committed);
+    }
+}
+
 impl Windows {
     /// Run the bot over all its pairs together (`simulate::run_bot`).
     fn run(&self, model: &BotModel) -> super::BotOutcome {
-        self.run_listing(model, |_, _, _, _| {})
+        self.run_watched(model, &mut ())
     }
 
-    /// [`Windows::run`], telling `on_close` about each deal as it closes.
-    fn run_listing(
+    /// The first candle's open and the last candle's end, over every pair.
+    fn span_ms(&self) -> (i64, i64) {
+        let from = self
+            .0
+            .iter()
+            .filter_map(|(_, w)| w.candles.first())
+            .map(|c| c.open_time_ms)
+            .min();
+        let to = self
+            .0
+            .iter()
+            .filter_map(|(_, w)| w.candles.last().map(|c| c.open_time_ms + w.interval_ms))
+            .max();
+        (from.unwrap_or(0), to.unwrap_or(0))
+    }
+
+    /// [`Windows::run`], told to `observer`.
+    fn run_watched(
         &self,
         model: &BotModel,
-        on_close: impl FnMut(usize, &super::Closed, super::ClosedBy, i64),
+        observer: &mut impl super::Observer,
     ) -> super::BotOutcome {
         let pairs: Vec<super::PairCandles<'_>> = self
             .0
@@ -435,7 +483,7 @@ impl Windows {
                 interval_ms: w.interval_ms,
             })
             .collect();
-        super::run_bot(model, &pairs, on_close)
+        super::run_bot(model, &pairs, observer)
     }
 }
 

@@ -588,7 +588,7 @@ fn max_active_deals_caps_the_deals_open_at_once_across_pairs() {
         (100.0, 100.0),
     ]);
     let b = flat(&[(100.0, 111.0); 4]);
-    let capped = run_bot(&model(&s, "0"), &two_pairs(&a, &b), |_, _, _, _| {});
+    let capped = run_bot(&model(&s, "0"), &two_pairs(&a, &b), &mut ());
     // A opens first (the bot's pair order) and holds the only place until it closes in candle 2;
     // at candle 3 both could open, and A, first in order, takes the place again: B never opens.
     assert_eq!(capped.max_deals_at_once, 1);
@@ -602,7 +602,7 @@ fn max_active_deals_caps_the_deals_open_at_once_across_pairs() {
     );
     assert_eq!(capped.per_pair[0].deals_open_at_end, 1);
     s.max_active_deals = Some(2);
-    let both = run_bot(&model(&s, "0"), &two_pairs(&a, &b), |_, _, _, _| {});
+    let both = run_bot(&model(&s, "0"), &two_pairs(&a, &b), &mut ());
     assert_eq!(both.max_deals_at_once, 2);
     assert_eq!(
         (both.per_pair[0].deals_closed, both.per_pair[1].deals_closed),
@@ -631,7 +631,7 @@ fn a_stop_and_the_deal_count_end_the_openings_on_every_pair() {
         candle(2, 95.0, 95.0, 95.0, 95.0),
     ];
     let b = flat(&[(100.0, 111.0); 3]);
-    let out = run_bot(&model(&s, "0"), &two_pairs(&a, &b), |_, _, _, _| {});
+    let out = run_bot(&model(&s, "0"), &two_pairs(&a, &b), &mut ());
     assert_eq!(out.per_pair[0].deals_stopped, 1);
     assert_eq!(out.per_pair[1].deals_closed, 1, "{out:?}");
     // Three deals in all, whichever pair opens them.
@@ -639,7 +639,7 @@ fn a_stop_and_the_deal_count_end_the_openings_on_every_pair() {
     s.stop_loss_percentage = None;
     s.disable_after_deals_count = Some(3);
     let b = flat(&[(100.0, 111.0); 5]);
-    let out = run_bot(&model(&s, "0"), &two_pairs(&b, &b), |_, _, _, _| {});
+    let out = run_bot(&model(&s, "0"), &two_pairs(&b, &b), &mut ());
     let deals: u32 = out.per_pair.iter().map(|o| o.deals_closed).sum();
     assert_eq!(deals, 3, "{out:?}");
 }

@@ -668,6 +668,12 @@ fn a_multi_pair_bot_is_reported_in_total_under_its_cap() {
         .map(|r| r["deals_closed"].as_u64().unwrap())
         .sum();
     assert_eq!(total["deals_closed"].as_u64().unwrap(), per_pair);
+    // Its equity figures: a bounded curve over the 20 days, daily ratios, one month.
+    let figures = &total["figures"];
+    let curve = figures["equity"].as_array().unwrap();
+    assert!(!curve.is_empty() && curve.len() <= 400, "{figures}");
+    assert!(figures["sharpe"].is_string(), "{figures}");
+    assert_eq!(figures["monthly"][0]["month"], "2025-01", "{figures}");
 }
 
 #[test]
