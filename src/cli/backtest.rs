@@ -55,6 +55,10 @@ pub struct Args {
     /// name ends in `.json`. Candle files only.
     #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
     deals: Option<PathBuf>,
+    /// Write a self-contained HTML report (equity, drawdown, deals on the price, per pair,
+    /// monthly returns) to this file. Candle files only.
+    #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
+    html: Option<PathBuf>,
     /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
     /// met. Indicator conditions (RSI, MACD, ...) are computed from the candles either way.
     #[arg(long, value_enum)]
@@ -113,6 +117,14 @@ pub fn run(args: Args) -> ExitCode {
                 }
                 eprintln!("Wrote {} deals to {}.", report.deals.len(), path.display());
             }
+            if let Some(path) = &args.html {
+                let page = crate::simulate::html::render(&report, &report.charts);
+                if let Err(e) = crate::files::write_user_file(path, page.as_bytes()) {
+                    eprintln!("error: cannot write the report to {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+                eprintln!("Wrote the report to {}.", path.display());
+            }
             if ok {
                 ExitCode::SUCCESS
             } else {
@@ -153,6 +165,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         from_ms: time_arg(&args.from, "from")?,
         to_ms: time_arg(&args.to, "to")?,
         list_deals: args.deals.is_some(),
+        charts: args.html.is_some(),
         assumptions: Assumptions {
             fee_percentage: args.fee,
             start: if args.assume_start.is_some() {

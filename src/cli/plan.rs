@@ -72,6 +72,7 @@ fn backtest_changes(
         from_ms: None,
         to_ms: None,
         list_deals: false,
+        charts: false,
         assumptions: crate::simulate::Assumptions {
             start: crate::simulate::AssumeStart::Nonstop,
             ..Default::default()

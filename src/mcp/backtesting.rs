@@ -110,6 +110,7 @@ impl BotformServer {
             from_ms: time(&args.from, "from")?,
             to_ms: time(&args.to, "to")?,
             list_deals: false,
+            charts: false,
             assumptions: Assumptions {
                 fee_percentage: if args.fee.is_empty() {
                     Default::default()

@@ -60,6 +60,7 @@ pub mod candles;
 pub mod conditions;
 pub mod download;
 pub mod figures;
+pub mod html;
 pub mod indicators;
 pub mod report;
 pub mod synthetic;

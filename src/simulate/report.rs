@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::candles::{self, Series};
 use super::figures::{Curve, Figures};
+use super::html::{DEALS_DRAWN, PAIR_PRICE_POINTS, PairChart};
 use super::{Assumptions, BotModel, Candle, PairReport, Sensitivity, dec, synthetic};
 use crate::config::Checked;
 use crate::model::decimal::Decimal;
@@ -34,6 +35,8 @@ pub struct Options {
     pub assumptions: Assumptions,
     /// Keep every deal in the report's `deals` (for `--deals`).
     pub list_deals: bool,
+    /// Keep each pair's prices and deals in the report's `charts` (for `--html`).
+    pub charts: bool,
 }
 
 /// `botform backtest --format json` (format_version 1).
@@ -55,6 +58,9 @@ pub struct BacktestReport {
     /// Every deal, when the options ask for them (written apart, by `--deals`).
     #[serde(skip)]
     pub deals: Vec<DealRow>,
+    /// Each pair's prices and deals, when the options ask for them (for `--html`).
+    #[serde(skip)]
+    pub charts: Vec<PairChart>,
 }
 
 /// One deal of a backtest on candle files, as `--deals` lists it.
@@ -272,6 +278,7 @@ impl BacktestReport {
             missing_candles: Vec::new(),
             warnings: Vec::new(),
             deals: Vec::new(),
+            charts: Vec::new(),
         }
     }
 }
@@ -347,20 +354,22 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                 let other_path = path.opposite();
                 let (from_ms, to_ms) = windows.span_ms();
                 let mut watch = Watch {
-                    list_deals: options.list_deals,
+                    list_deals: options.list_deals || options.charts,
                     closed: Vec::new(),
                     curve: Curve::new(from_ms, to_ms),
                 };
                 let this = windows.run_watched(&model, &mut watch);
-                if options.list_deals {
-                    report.deals.extend(DealRow::list(
-                        &name,
-                        &account,
-                        &model,
-                        &windows,
-                        &watch.closed,
-                        &this,
-                    ));
+                if options.list_deals || options.charts {
+                    let deals =
+                        DealRow::list(&name, &account, &model, &windows, &watch.closed, &this);
+                    if options.charts {
+                        report
+                            .charts
+                            .extend(PairChart::all(&name, &account, &windows, &deals));
+                    }
+                    if options.list_deals {
+                        report.deals.extend(deals);
+                    }
                 }
                 let other = windows.run(&model.with_intrabar(other_path));
                 for ((pair, window), (outcome, opposite)) in windows
@@ -762,4 +771,41 @@ pub fn compare_plan(
             .map(|m| format!("{}: {}", m.name, m.reason)),
     );
     Ok((comparisons, notes))
+}
+
+impl PairChart {
+    /// The price chart of each pair of a bot's run: its candles in at most
+    /// [`PAIR_PRICE_POINTS`] spans (low, high, last close) and its first [`DEALS_DRAWN`] deals.
+    fn all(bot: &str, account: &str, windows: &Windows, deals: &[DealRow]) -> Vec<PairChart> {
+        windows
+            .0
+            .iter()
+            .map(|(pair, w)| {
+                let per = w.candles.len().div_ceil(PAIR_PRICE_POINTS).max(1);
+                let prices = w
+                    .candles
+                    .chunks(per)
+                    .map(|span| {
+                        let low = span.iter().map(|c| c.low).fold(f64::MAX, f64::min);
+                        let high = span.iter().map(|c| c.high).fold(f64::MIN, f64::max);
+                        let last = span[span.len() - 1];
+                        (span[0].open_time_ms, low, high, last.close)
+                    })
+                    .collect();
+                let mine: Vec<&DealRow> = deals.iter().filter(|d| &d.pair == pair).collect();
+                PairChart {
+                    bot: bot.into(),
+                    account: account.into(),
+                    pair: pair.clone(),
+                    prices,
+                    deals: mine
+                        .iter()
+                        .take(DEALS_DRAWN)
+                        .map(|d| (*d).clone())
+                        .collect(),
+                    deals_left_out: mine.len().saturating_sub(DEALS_DRAWN),
+                }
+            })
+            .collect()
+    }
 }

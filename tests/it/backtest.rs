@@ -729,3 +729,100 @@ fn every_deal_is_listed_in_csv_or_json() {
     assert_eq!(json[0]["outcome"], "take_profit");
     assert_eq!(json[1]["closed"], serde_json::Value::Null);
 }
+
+/// Debian's Chromium, headless, as root too, with nothing reaching for the network.
+fn chromium(profile: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
+    let has_chromium = std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !super::required("Chromium", has_chromium, "apt-get install chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_candles(dir.path(), "USDT_BTC.csv", 20);
+    write_candles(dir.path(), "USDT_ETH.csv", 20);
+    let page = dir.path().join("report.html");
+    botform()
+        .current_dir(root())
+        .args(["backtest", "examples/bots", "--candles"])
+        .arg(dir.path())
+        .args([
+            "--bot",
+            "BTC conservative",
+            "--bot",
+            "ETH conservative",
+            "--fee",
+            "0.1",
+            "--html",
+        ])
+        .arg(&page)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Nothing fetched at view time: no external script, style, image or font.
+    for outside in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(outside), "{outside} in the page");
+    }
+    for shown in [
+        "Equity",
+        "Drawdown",
+        "Per pair",
+        "Monthly returns",
+        "Not simulated",
+        "Sharpe",
+    ] {
+        assert!(html.contains(shown), "{shown} missing");
+    }
+    // The page's own check, run by Chromium: every chart drawn (per bot: equity, drawdown, one
+    // price chart, two histograms), no script error.
+    let url = format!("file://{}", page.display());
+    let dom = chromium(&dir.path().join("profile-dom"))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dumped = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dumped.contains(r#"<body data-charts="10" data-errors="0">"#),
+        "{}\n{}",
+        dumped.chars().take(300).collect::<String>(),
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let console = String::from_utf8_lossy(&dom.stderr);
+    assert!(!console.contains("Uncaught"), "{console}");
+    // And a screenshot, as a trader would see it: a PNG of the page.
+    let shot = dir.path().join("report.png");
+    let out = chromium(&dir.path().join("profile-shot"))
+        .arg("--window-size=1000,2400")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+}
