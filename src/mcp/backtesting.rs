@@ -155,15 +155,33 @@ impl BotformServer {
         let mut report = tokio::task::spawn_blocking(move || report::backtest(&checked, &options))
             .await
             .map_err(|e| e.to_string())??;
-        let (results, stress) = (report.results.len(), report.stress.len());
+        let (results, stress, bots) =
+            (report.results.len(), report.stress.len(), report.bots.len());
+        // Equity curves (up to 400 points a bot) are for charts: the CLI's JSON and --html
+        // carry them; here each bot keeps its figures without the curve.
+        let curves = report.bots.iter().any(|b| !b.figures.equity.is_empty());
+        for bot in &mut report.bots {
+            bot.figures.equity.clear();
+        }
         budget::fit(&mut report.results, budget::ANSWER_BUDGET / 3);
         budget::fit(&mut report.stress, budget::ANSWER_BUDGET / 6);
-        let left = (results - report.results.len()) + (stress - report.stress.len());
-        let more = if left > 0 {
-            format!("{left} more results did not fit: name fewer `bots`")
-        } else {
-            String::new()
-        };
+        budget::fit(&mut report.bots, budget::ANSWER_BUDGET / 6);
+        let left = (results - report.results.len())
+            + (stress - report.stress.len())
+            + (bots - report.bots.len());
+        let mut more = Vec::new();
+        if left > 0 {
+            more.push(format!(
+                "{left} more results did not fit: name fewer `bots`"
+            ));
+        }
+        if curves {
+            more.push(
+                "equity curves are left out: `botform backtest --format json` or `--html FILE` has them"
+                    .to_string(),
+            );
+        }
+        let more = more.join("; ");
         let root = format!("{}/", self.inner.root.display());
         for w in &mut report.warnings {
             *w = w.replace(&root, "");
