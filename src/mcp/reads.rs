@@ -896,27 +896,7 @@ impl BotformServer {
                 durations.push(s);
             }
         }
-        let lines: Vec<DealLine> = deals
-            .iter()
-            .map(|d| DealLine {
-                id: d.id,
-                status: d.status.clone(),
-                opened: d.created_at.clone(),
-                closed: d.closed_at.clone().unwrap_or_default(),
-                safety_orders_filled: d.completed_safety_orders_count.unwrap_or(0),
-                bought_volume: d.bought_volume.map(|v| v.to_string()).unwrap_or_default(),
-                profit: d.final_profit.map(|v| v.to_string()).unwrap_or_default(),
-                profit_kind: if d.finished || d.closed_at.is_some() {
-                    "realized"
-                } else {
-                    "unrealized"
-                },
-                usd_profit: d
-                    .usd_final_profit
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-            })
-            .collect();
+        let lines: Vec<DealLine> = deals.iter().map(deal_line).collect();
         let total = lines.len();
         let (mut lines, page, pages) = page_of(lines, args.page, DEALS_PER_PAGE);
         budget::fit(&mut lines, budget::ANSWER_BUDGET / 2 - 2_000);
@@ -1040,6 +1020,29 @@ impl BotformServer {
     }
 }
 
+/// A deal as the `deals` answer lists it: an active deal's profit is unrealized (it moves with
+/// the price), a finished one's realized (review L-7).
+fn deal_line(d: &Deal) -> DealLine {
+    DealLine {
+        id: d.id,
+        status: d.status.clone(),
+        opened: d.created_at.clone(),
+        closed: d.closed_at.clone().unwrap_or_default(),
+        safety_orders_filled: d.completed_safety_orders_count.unwrap_or(0),
+        bought_volume: d.bought_volume.map(|v| v.to_string()).unwrap_or_default(),
+        profit: d.final_profit.map(|v| v.to_string()).unwrap_or_default(),
+        profit_kind: if d.finished || d.closed_at.is_some() {
+            "realized"
+        } else {
+            "unrealized"
+        },
+        usd_profit: d
+            .usd_final_profit
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1084,5 +1087,7 @@ mod tests {
         let (by_currency, usd) = realized(&deals);
         assert_eq!(by_currency[0].profit, "-56.3");
         assert_eq!(usd.to_string(), "-56.3");
+        let kinds: Vec<&str> = deals.iter().map(|d| deal_line(d).profit_kind).collect();
+        assert_eq!(kinds, ["realized", "realized", "unrealized", "realized"]);
     }
 }
