@@ -279,13 +279,20 @@ pub async fn fetch(
     let dir = cache_dir(exchange, interval_ms);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join(format!("{pair}.csv"));
+    // When the exchange has nothing before a time (the pair's listing), remembered beside it.
+    let listed_file = dir.join(format!("{pair}.listed"));
+    let listed = std::fs::read_to_string(&listed_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok());
     // Resume after the last candle already cached.
     let mut start = from_ms;
+    let mut fresh = true;
     if file.exists() {
         let cached = candles::read_csv(&file).map_err(|e| e.to_string())?;
         if let (Some(first), Some(last)) = (cached.candles.first(), cached.candles.last())
-            && first.open_time_ms <= from_ms
+            && cache_covers(first.open_time_ms, from_ms, listed)
         {
+            fresh = false;
             start = start.max(last.open_time_ms + interval_ms);
         } else {
             std::fs::remove_file(&file).map_err(|e| e.to_string())?;
@@ -328,8 +335,29 @@ pub async fn fetch(
         }
     }
     fetched.dedup_by_key(|r| r.0);
+    closed_only(&mut fetched, interval_ms, crate::timefmt::now_unix() * 1000);
+    if fresh
+        && let Some(first) = fetched.first()
+        && first.0 > from_ms
+    {
+        crate::files::write_atomic(&listed_file, first.0.to_string().as_bytes())
+            .map_err(|e| format!("{}: {e}", listed_file.display()))?;
+    }
     append(&file, &fetched)?;
     Ok(file)
+}
+
+/// Keep only candles that have closed by `now_ms`: the one still forming has a partial high,
+/// low and close, and a cache must never keep it.
+fn closed_only(rows: &mut Vec<Row>, interval_ms: i64, now_ms: i64) {
+    rows.retain(|r| r.0 + interval_ms <= now_ms);
+}
+
+/// Does a cache whose first candle opens at `first_ms` cover a run from `from_ms`? Yes when it
+/// starts at or before it, or at the pair's first candle on the exchange (`listed_ms`), as
+/// nothing earlier exists to fetch.
+fn cache_covers(first_ms: i64, from_ms: i64, listed_ms: Option<i64>) -> bool {
+    first_ms <= from_ms || listed_ms.is_some_and(|listed| first_ms <= listed.max(from_ms))
 }
 
 /// The cached file with `rows` after what it holds, written atomically.
@@ -387,6 +415,23 @@ fn unreachable_exchange(exchange: &str, e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forming_candle_is_never_cached_and_a_listing_is_remembered() {
+        let row = |t: i64| (t, 1.0, 1.0, 1.0, 1.0, 0.0);
+        let mut rows = vec![row(0), row(300_000), row(600_000)];
+        // At 14 minutes the candle opened at 10 has not closed.
+        closed_only(&mut rows, 300_000, 840_000);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 300_000]);
+        // A cache that starts at the pair's listing (day 10) covers a run from day 1: nothing
+        // is fetched again; without the listing remembered it would be.
+        let day = 86_400_000;
+        assert!(cache_covers(10 * day, day, Some(10 * day)));
+        assert!(!cache_covers(10 * day, day, None));
+        assert!(cache_covers(day, day, None));
+        // A cache that starts after the listing does not cover an earlier start.
+        assert!(!cache_covers(12 * day, day, Some(10 * day)));
+    }
 
     #[test]
     fn impossible_klines_are_refused_before_caching() {
