@@ -6,7 +6,7 @@
 //! A second case starts the same bots on a 15-minute RSI, to show what the start gate costs.
 //! Run with `cargo bench --bench backtest`.
 
-use botform::model::bot::{BotSettings, StrategyCondition};
+use botform::model::bot::{BotSettings, StrategyCondition, TakeProfitStep};
 use botform::model::decimal::Decimal;
 use botform::model::enums::{Direction, StopLossType, TakeProfitType};
 use botform::simulate::{self, Assumptions, Intrabar, synthetic};
@@ -50,7 +50,25 @@ fn bots_starting(rsi: bool) -> Vec<simulate::BotModel> {
                 active_safety_orders_count: Some(1),
                 martingale_volume_coefficient: d(1.0 + 0.05 * (i % 10) as f64),
                 martingale_step_coefficient: d(1.0 + 0.04 * (i % 6) as f64),
-                take_profit: d(0.8 + 0.15 * (i % 7) as f64),
+                take_profit: if i % 5 == 1 {
+                    d(0.0)
+                } else {
+                    d(0.8 + 0.15 * (i % 7) as f64)
+                },
+                // Steps, trailing, a trailing stop and a stop-loss timeout on a few bots.
+                take_profit_steps: (i % 5 == 1).then(|| {
+                    [("30", "0.7"), ("30", "1.2"), ("40", "2")]
+                        .map(|(a, p)| TakeProfitStep {
+                            amount_percentage: a.parse().unwrap(),
+                            profit_percentage: p.parse().unwrap(),
+                        })
+                        .to_vec()
+                }),
+                trailing_enabled: (i % 4 == 2).then_some(true),
+                trailing_deviation: d(0.3),
+                tsl_enabled: (i % 6 == 0).then_some(true),
+                stop_loss_timeout_enabled: (i % 9 == 3).then_some(true),
+                stop_loss_timeout_in_seconds: Some(1800),
                 take_profit_type: Some(TakeProfitType::Total),
                 stop_loss_percentage: if i % 3 == 0 { d(35.0) } else { None },
                 // A few bots with the settings that gate or end deals, so the Python twin

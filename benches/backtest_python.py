@@ -20,12 +20,27 @@ INTERVAL = candles[1][0] - candles[0][0]
 
 
 def run(m):
-    short, fee, tp, sl = m["short"], m["fee"], m["take_profit"], m["stop_loss"]
+    short, fee, sl = m["short"], m["fee"], m["stop_loss"]
+    steps, trailing, tsl, sl_timeout = m["take_profits"], m["trailing"], m["trailing_stop"], m["stop_timeout_ms"]
     sign = 1.0 if short else -1.0
     rungs = m["safety"]
     lo, hi, limit, timeout = m["min_price"], m["max_price"], m["deals_limit"], m["close_timeout_ms"]
     profit, deal, next_start = 0.0, None, None
     delayed_until, opened, disabled = None, 0, False
+
+    def favourable(a, b):  # a at or past b in the deal's favour
+        return a <= b if short else a >= b
+
+    def step_price(d, k):
+        average = d["quote"] / d["base"]
+        p = steps[k]["profit"]
+        if short:
+            return average * (1.0 - p) * (1.0 - fee) / (1.0 + fee)
+        return average * (1.0 + p) * (1.0 + fee) / (1.0 - fee)
+
+    def stop_price(d):
+        return (d["best"] if tsl else d["entry"]) * (1.0 + sign * sl)
+
     for t, o, h, l, c in candles:
         if deal is None and not disabled:
             if (delayed_until is None and (next_start is None or t >= next_start)
@@ -36,7 +51,8 @@ def run(m):
                 base = m["base"]
                 coins, quote = (base["amount"], base["amount"] * o) if base["in_base"] else (base["amount"] / o, base["amount"])
                 deal = {"entry": o, "opened": t, "filled": 0, "base": coins, "quote": quote, "fees": quote * fee,
-                        "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs]}
+                        "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs],
+                        "steps": 0, "steps_base": 0.0, "steps_quote": 0.0, "peak": None, "best": o, "since": None}
                 opened += 1
                 disabled = limit is not None and opened >= limit
         if deal is None:
@@ -54,34 +70,63 @@ def run(m):
             low_first = o - l <= h - o
         prices = deal["prices"]
         exit_price, stopped = None, False
-        for p in (o, l, h, c) if low_first else (o, h, l, c):
-            while deal["filled"] < len(prices) and (prices[deal["filled"]] <= p if short else prices[deal["filled"]] >= p):
+        for k, p in enumerate((o, l, h, c) if low_first else (o, h, l, c)):
+            gap = k == 0
+            while deal["filled"] < len(prices) and favourable(prices[deal["filled"]], p):
                 r, q = rungs[deal["filled"]], prices[deal["filled"]]
                 coins, quote = (r["amount"], r["amount"] * q) if r["in_base"] else (r["amount"] / q, r["amount"])
                 deal["base"] += coins
                 deal["quote"] += quote
                 deal["fees"] += quote * fee
                 deal["filled"] += 1
-            if sl is not None:
-                sl_price = deal["entry"] * (1.0 + sign * sl)
-                if (p >= sl_price) if short else (p <= sl_price):
+            if tsl and favourable(p, deal["best"]):
+                deal["best"] = p
+            if sl is not None and favourable(stop_price(deal), p):
+                if sl_timeout is None:
                     # a market sale: through a gap, at the open
-                    exit_price, stopped = (max(sl_price, o) if short else min(sl_price, o)), True
+                    exit_price, stopped = (p if gap else stop_price(deal)), True
                     break
-            average = deal["quote"] / deal["base"]
-            if short:
-                tp_price = average * (1.0 - tp) * (1.0 - fee) / (1.0 + fee)
-            else:
-                tp_price = average * (1.0 + tp) * (1.0 + fee) / (1.0 - fee)
-            if (p <= tp_price) if short else (p >= tp_price):
-                exit_price = tp_price
-                break
+                if deal["since"] is None:
+                    deal["since"] = t
+            last = len(steps) - 1
+            while deal["steps"] < last and favourable(p, step_price(deal, deal["steps"])):
+                at = step_price(deal, deal["steps"])
+                coins = min(steps[deal["steps"]]["share"] * deal["base"], deal["base"] - deal["steps_base"])
+                deal["steps_base"] += coins
+                deal["steps_quote"] += coins * at
+                deal["fees"] += coins * at * fee
+                deal["steps"] += 1
+            take = step_price(deal, last)
+            if trailing is None:
+                if favourable(p, take):
+                    exit_price = take
+                    break
+                continue
+            if deal["peak"] is None and favourable(p, take):
+                deal["peak"] = p
+            if deal["peak"] is not None:
+                if favourable(p, deal["peak"]):
+                    deal["peak"] = p
+                level = deal["peak"] * (1.0 + trailing) if short else deal["peak"] * (1.0 - trailing)
+                if favourable(level, p):
+                    exit_price = p if gap else level
+                    break
         end = t + INTERVAL
+        if exit_price is None and deal["since"] is not None:
+            past = c >= stop_price(deal) if short else c <= stop_price(deal)
+            if not past:
+                deal["since"] = None
+            elif end - deal["since"] >= sl_timeout:
+                exit_price, stopped = c, True
         if exit_price is None and timeout is not None and end - deal["opened"] >= timeout:
             exit_price = c
         if exit_price is not None:
-            out = deal["base"] * exit_price
-            gross = deal["quote"] - out if short else out - deal["quote"]
+            held = deal["base"] - deal["steps_base"]
+            out = held * exit_price
+            if short:
+                gross = deal["quote"] - deal["steps_quote"] - out
+            else:
+                gross = deal["steps_quote"] + out - deal["quote"]
             profit += gross - deal["fees"] - out * fee
             disabled = disabled or (stopped and m["stop_disables"])
             next_start = end + m["cooldown_ms"]

@@ -259,7 +259,7 @@ fn write_deals(path: &std::path::Path, deals: &[report::DealRow]) -> io::Result<
         text
     } else {
         let mut text = String::from(
-            "bot,account,pair,opened,closed,outcome,entry_price,exit_price,safety_orders_filled,base,quote,fees,profit_quote\n",
+            "bot,account,pair,opened,closed,outcome,entry_price,exit_price,safety_orders_filled,take_profit_steps_filled,steps_base,steps_quote,base,quote,fees,profit_quote\n",
         );
         let field = |s: &str| {
             // A name a spreadsheet would run as a formula is written as text.
@@ -285,6 +285,9 @@ fn write_deals(path: &std::path::Path, deals: &[report::DealRow]) -> io::Result<
                 d.entry_price.to_string(),
                 d.exit_price.map(|p| p.to_string()).unwrap_or_default(),
                 d.safety_orders_filled.to_string(),
+                d.take_profit_steps_filled.to_string(),
+                d.steps_base.to_string(),
+                d.steps_quote.to_string(),
                 d.base.to_string(),
                 d.quote.to_string(),
                 d.fees.to_string(),

@@ -489,7 +489,7 @@ fn step(
         return Ok(());
     };
     let filled_before = carried.deal.filled;
-    let walked = carried.deal.walk(&carried.model, &candle);
+    let walked = carried.deal.walk(&carried.model, &candle, data.interval_ms);
     let closed = walked
         .exit
         .map(|(price, stopped)| carried.deal.close(&carried.model, price, stopped));

@@ -29,6 +29,24 @@
 //!   E) → low (take profit at average × (1 − take_profit/100) × (1 − fee) / (1 + fee), average =
 //!   quote received / base sold). The entry candle counts. With `close_deals_timeout`, a deal
 //!   open that long by the end of a candle closes at its close.
+//! - Take-profit steps (`take_profit_steps`) are limit orders priced like the take profit, each
+//!   at its own profit: where the walk reaches one, it sells its share (amount_percentage) of
+//!   the coins bought, at its price; the last step sells what is left and closes the deal.
+//! - A trailing take profit (`trailing_enabled`, deviation D) applies to the last step (3Commas:
+//!   "the trailing option will be applied only to the last Take Profit target"): where the walk
+//!   reaches its price, trailing starts at that price; at every later price the walk visits, the
+//!   best price so far moves up, and a price D % below the best (long) closes the deal at that
+//!   level, a market order (at the open, when the candle opened below it). So inside a candle
+//!   the path decides: low first, the high raises the best and the close is checked against it
+//!   ("after the high, the close"); high first, the low is checked against the high.
+//! - A trailing stop loss (`tsl_enabled`) measures the stop from the best price the walk has
+//!   visited since the entry instead of from E, so it rises with the price (long) and never
+//!   falls.
+//! - A stop-loss timeout (`stop_loss_timeout_enabled`, T seconds) is counted in candles: the
+//!   walk reaching the stop starts a timer at that candle's open; every close back on the right
+//!   side of the stop stops it; the first close past the stop at least T after the timer's start
+//!   (the candle's end minus the start ≥ T) sells there. A T shorter than a candle therefore
+//!   sells at the close of the candle that reached the stop, if that close is past it.
 //! - A fee (percent) is charged on the quote amount of every fill and of the closing trade.
 //! - Profit of a closed deal = proceeds − cost − fees (long: base × exit − quote spent; short:
 //!   quote received − base × exit). `unrealized_quote` marks a deal still open at the last close
@@ -100,6 +118,15 @@ struct Rung {
     in_base: bool,
 }
 
+/// One take-profit step: sell this share of the coins bought at this profit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+struct TakeProfit {
+    /// Fraction of the coins bought (0.5 for 50 %); the last step sells whatever is left.
+    share: f64,
+    /// Fraction of the average price (0.02 for 2 %).
+    profit: f64,
+}
+
 /// A bot's settings as the simulation runs them (serializable, for other implementations of the
 /// model to run the very same bot).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,8 +134,16 @@ pub struct BotModel {
     short: bool,
     base: Rung,
     safety: Vec<Rung>,
-    take_profit: f64,
+    /// The take profit as steps (one step selling everything for a plain `take_profit`).
+    take_profits: Vec<TakeProfit>,
+    /// The last step trails by this fraction of the price (`trailing_enabled`,
+    /// `trailing_deviation`).
+    trailing: Option<f64>,
     stop_loss: Option<f64>,
+    /// The stop follows the best price since the entry (`tsl_enabled`).
+    trailing_stop: bool,
+    /// The price must stay past the stop this long before it sells (`stop_loss_timeout_*`).
+    stop_timeout_ms: Option<i64>,
     /// A stop loss disables the bot (`stop_loss_and_disable_bot`): no deal opens after it.
     stop_disables: bool,
     cooldown_ms: i64,
@@ -308,13 +343,11 @@ pub fn compile(
         min_profit_type: _,
         profit_currency,
         trailing_enabled,
-        // Only read with trailing_enabled, named there.
-        trailing_deviation: _,
+        trailing_deviation,
         stop_loss_percentage,
         stop_loss_type,
         stop_loss_timeout_enabled,
-        // Only read with stop_loss_timeout_enabled, named there.
-        stop_loss_timeout_in_seconds: _,
+        stop_loss_timeout_in_seconds,
         tsl_enabled,
         sl_to_breakeven_enabled,
         // Only read with sl_to_breakeven_enabled, named there.
@@ -397,9 +430,9 @@ pub fn compile(
             }
         }
     }
-    let steps = take_profit_steps.as_ref().is_some_and(|s| !s.is_empty());
-    if steps {
-        leave_out("take_profit_steps: the deal closes whole at take_profit (or at the first step's profit when take_profit is 0), not in parts at each step".into());
+    let steps = take_profit_steps.as_deref().unwrap_or_default();
+    if !steps.is_empty() && !numbers.ladder.is_empty() {
+        leave_out("take_profit_steps with safety orders: a safety order that fills after a step keeps adding coins, and each later step sells its share of every coin bought (3Commas does not document it)".into());
     }
     if take_profit_type.is_some_and(|t| t != TakeProfitType::Total) {
         leave_out(
@@ -407,27 +440,27 @@ pub fn compile(
                 .into(),
         );
     }
-    for (on, what) in [
-        (
-            trailing_enabled,
-            "trailing take profit: closes at the take-profit price",
-        ),
-        (
-            tsl_enabled,
-            "trailing stop loss: the stop stays where it was set",
-        ),
-        (
-            stop_loss_timeout_enabled,
-            "stop-loss timeout: the stop closes the deal as soon as it is reached",
-        ),
-        (
-            sl_to_breakeven_enabled,
-            "stop loss moved to break-even: the stop stays where it was set",
-        ),
-    ] {
-        if *on == Some(true) {
-            leave_out(what.into());
+    let trailing = match (trailing_enabled, trailing_deviation) {
+        (Some(true), Some(d)) if !d.is_zero() => Some(f(*d) / 100.0),
+        (Some(true), _) => {
+            leave_out(
+                "trailing take profit without trailing_deviation: closes at the take-profit price"
+                    .into(),
+            );
+            None
         }
+        _ => None,
+    };
+    let stop_timeout_ms = match (stop_loss_timeout_enabled, stop_loss_timeout_in_seconds) {
+        (Some(true), Some(s)) => Some(i64::from(*s) * 1000),
+        (Some(true), None) => {
+            leave_out("stop-loss timeout without stop_loss_timeout_in_seconds: the stop sells as soon as it is reached".into());
+            None
+        }
+        _ => None,
+    };
+    if *sl_to_breakeven_enabled == Some(true) {
+        leave_out("stop loss moved to break-even: the stop stays where it was set".into());
     }
     if min_profit_percentage.is_some_and(|m| !m.is_zero()) {
         leave_out("min_profit_percentage: close conditions are not simulated either".into());
@@ -479,12 +512,30 @@ pub fn compile(
     if reinvesting_percentage.is_some_and(|v| !v.is_zero()) {
         leave_out("reinvesting_percentage: profit is not added to the next orders".into());
     }
-    let take_profit = take_profit.map(f).unwrap_or(0.0) / 100.0;
-    if take_profit <= 0.0 && !steps {
-        return Err(NotBacktestable(
-            "take_profit is 0: deals would never close".into(),
-        ));
-    }
+    // Steps replace take_profit (3Commas refuses both; validate says so).
+    let take_profits = if steps.is_empty() {
+        let take_profit = take_profit.map(f).unwrap_or(0.0) / 100.0;
+        if take_profit <= 0.0 {
+            return Err(NotBacktestable(
+                "take_profit is 0: deals would never close".into(),
+            ));
+        }
+        vec![TakeProfit {
+            share: 1.0,
+            profit: take_profit,
+        }]
+    } else {
+        steps
+            .iter()
+            .map(|s| TakeProfit {
+                share: f(s.amount_percentage) / 100.0,
+                profit: f(s.profit_percentage) / 100.0,
+            })
+            .collect()
+    };
+    let stop_loss = stop_loss_percentage
+        .filter(|s| !s.is_zero())
+        .map(|s| f(s) / 100.0);
     let price = |p: &Option<Decimal>| p.filter(|p| !p.is_zero()).map(f);
     Ok((
         BotModel {
@@ -496,14 +547,11 @@ pub fn compile(
                 in_base: input.base_order_volume_type == VolumeType::BaseCurrency,
             },
             safety,
-            take_profit: if take_profit > 0.0 {
-                take_profit
-            } else {
-                steps_as_whole(settings)
-            },
-            stop_loss: stop_loss_percentage
-                .filter(|s| !s.is_zero())
-                .map(|s| f(s) / 100.0),
+            take_profits,
+            trailing,
+            stop_loss,
+            trailing_stop: stop_loss.is_some() && *tsl_enabled == Some(true),
+            stop_timeout_ms: stop_timeout_ms.filter(|_| stop_loss.is_some()),
             stop_disables: *stop_loss_type == Some(StopLossType::StopLossAndDisableBot),
             cooldown_ms: i64::from(cooldown.unwrap_or(0)) * 1000,
             start_delay_ms: i64::from(deal_start_delay_seconds.unwrap_or(0)) * 1000,
@@ -519,16 +567,6 @@ pub fn compile(
         },
         not_simulated,
     ))
-}
-
-/// With take-profit steps and no take_profit: the deal closes whole at the first step's profit.
-fn steps_as_whole(settings: &BotSettings) -> f64 {
-    settings
-        .take_profit_steps
-        .as_ref()
-        .and_then(|s| s.first())
-        .map(|s| f(s.profit_percentage) / 100.0)
-        .unwrap_or(0.0)
 }
 
 /// What one bot did on one pair.
@@ -579,6 +617,19 @@ pub struct OpenDeal {
     /// Long: quote spent. Short: quote received.
     pub quote: f64,
     pub fees: f64,
+    /// Take-profit steps filled (never the last: it closes the deal).
+    pub steps_filled: usize,
+    /// Of `base`, the coins the filled steps sold (long) or bought back (short).
+    pub steps_base: f64,
+    /// The quote those steps received (long) or paid (short).
+    pub steps_quote: f64,
+    /// The best price since the trailing take profit started (`None`: not started).
+    trail_peak: Option<f64>,
+    /// The best price since the entry, which a trailing stop follows.
+    best: f64,
+    /// When the price reached the stop of a bot with a stop-loss timeout, and has stayed past
+    /// it at every close since.
+    stop_since_ms: Option<i64>,
 }
 
 /// What one candle did to a deal.
@@ -603,6 +654,12 @@ impl OpenDeal {
             base: 0.0,
             quote: 0.0,
             fees: 0.0,
+            steps_filled: 0,
+            steps_base: 0.0,
+            steps_quote: 0.0,
+            trail_peak: None,
+            best: entry,
+            stop_since_ms: None,
         };
         deal.order(&model.base, entry, model.fee);
         deal
@@ -654,51 +711,76 @@ impl OpenDeal {
         self.fees += quote * fee;
     }
 
-    /// Proceeds minus cost minus fees, closing every coin at `price` (with the closing fee when
-    /// `closing`).
+    /// Coins still held (long) or still owed (short).
+    #[inline]
+    pub fn held(&self) -> f64 {
+        self.base - self.steps_base
+    }
+
+    /// What the deal has made so far, closing what it still holds at `price` (with the closing
+    /// fee when `closing`): the steps' quote plus the rest at `price`, minus cost and fees.
     #[inline]
     pub fn profit_at(&self, price: f64, short: bool, fee: f64, closing: bool) -> f64 {
-        let exit = self.base * price;
+        let exit = self.held() * price;
         let exit_fee = if closing { exit * fee } else { 0.0 };
         let gross = if short {
-            self.quote - exit
+            self.quote - self.steps_quote - exit
         } else {
-            exit - self.quote
+            self.steps_quote + exit - self.quote
         };
         gross - self.fees - exit_fee
     }
 
-    /// The take profit's price now: average × (1 + take_profit) for a long deal, with the fee
+    /// The price of take-profit step `k`: average × (1 + profit) for a long deal, with the fee
     /// built in as 3Commas places the order (it "includes a 0.1% fee", help centre 3109032):
-    /// × (1 + fee) / (1 − fee), so that the deal nets take_profit on its cost after the fees of
-    /// its buys and of the closing sale. A short deal mirrors it: average × (1 − take_profit) ×
-    /// (1 − fee) / (1 + fee). With no fee, the plain average × (1 ± take_profit).
+    /// × (1 + fee) / (1 − fee), so that the deal nets its profit on its cost after the fees of
+    /// its buys and of the sale. A short deal mirrors it: average × (1 − profit) × (1 − fee) /
+    /// (1 + fee). With no fee, the plain average × (1 ± profit). The average is over every coin
+    /// bought (quote spent / base bought).
     #[inline]
-    pub fn take_profit_price(&self, model: &BotModel) -> f64 {
+    fn step_price(&self, model: &BotModel, k: usize) -> f64 {
         let average = self.quote / self.base;
-        let fee = model.fee;
+        let (fee, profit) = (model.fee, model.take_profits[k].profit);
         if model.short {
-            average * (1.0 - model.take_profit) * (1.0 - fee) / (1.0 + fee)
+            average * (1.0 - profit) * (1.0 - fee) / (1.0 + fee)
         } else {
-            average * (1.0 + model.take_profit) * (1.0 + fee) / (1.0 - fee)
+            average * (1.0 + profit) * (1.0 + fee) / (1.0 - fee)
         }
     }
 
-    /// The stop loss's price, when the bot has one.
+    /// The price of the next take-profit order.
+    #[inline]
+    pub fn take_profit_price(&self, model: &BotModel) -> f64 {
+        self.step_price(model, self.steps_filled)
+    }
+
+    /// The stop loss's price, when the bot has one: from the entry, or with a trailing stop
+    /// from the best price since the entry.
     #[inline]
     pub fn stop_loss_price(&self, model: &BotModel) -> Option<f64> {
         let sign = if model.short { 1.0 } else { -1.0 };
-        model.stop_loss.map(|sl| self.entry * (1.0 + sign * sl))
+        let from = if model.trailing_stop {
+            self.best
+        } else {
+            self.entry
+        };
+        model.stop_loss.map(|sl| from * (1.0 + sign * sl))
     }
 
-    /// Walk one candle along the path the model's [`Intrabar`] rule gives: its open, one
-    /// extreme, the other, its close. At each price, in this order: the safety orders it reached
-    /// fill at their own prices, the deal is valued (the lowest value is the drawdown figure),
-    /// the stop loss closes the deal if the price reached it (at the open when the candle opened
-    /// past it, a market order through a gap), and the take profit closes it at its price if the
-    /// price reached it.
+    /// Walk one candle (`interval_ms` long) along the path the model's [`Intrabar`] rule gives:
+    /// its open, one extreme, the other, its close. At each price, in this order: the safety
+    /// orders it reached fill at their own prices; a trailing stop follows the price; the deal
+    /// is valued (the lowest value is the drawdown figure); the stop loss sells if the price
+    /// reached it (at the open when the candle opened past it, a market order through a gap);
+    /// the take-profit steps it reached sell their shares at their prices; the last step
+    /// closes the deal at its price, or with a trailing take profit starts trailing there and
+    /// closes when the price falls back by the deviation from the best price since (at that
+    /// level, or at the open through a gap). With a stop-loss timeout, reaching the stop starts
+    /// a timer at the candle's open instead: a close back on the right side of the stop stops
+    /// it, and the first close past the stop at least the timeout after the timer's start
+    /// sells there.
     #[inline]
-    pub fn walk(&mut self, model: &BotModel, candle: &Candle) -> Walked {
+    pub fn walk(&mut self, model: &BotModel, candle: &Candle, interval_ms: i64) -> Walked {
         // Most candles reach no order: then no path can differ, and the deal's lowest value is
         // at its adverse extreme (the very figure the walk below would find there).
         if self.quiet(model, candle) {
@@ -715,71 +797,137 @@ impl OpenDeal {
             (candle.high, candle.low)
         };
         let mut worst = f64::INFINITY;
-        for price in [candle.open, first, second, candle.close] {
-            if let Some(exit) = self.visit(model, price, candle.open, &mut worst) {
+        for (k, price) in [candle.open, first, second, candle.close]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(exit) = self.visit(model, price, k == 0, candle.open_time_ms, &mut worst) {
                 return Walked {
                     worst,
                     exit: Some(exit),
                 };
             }
         }
-        Walked { worst, exit: None }
+        let exit = self.stop_timer(model, candle, interval_ms);
+        Walked { worst, exit }
     }
 
-    /// Does the candle stay clear of the next safety order, the stop loss and the take profit?
+    /// Does the candle stay clear of the next safety order, the stop loss and the next take
+    /// profit, with nothing trailing or timing?
     #[inline]
     fn quiet(&self, model: &BotModel, candle: &Candle) -> bool {
+        if self.trail_peak.is_some() || self.stop_since_ms.is_some() {
+            return false;
+        }
         let next =
             (self.filled < model.safety.len()).then(|| self.safety_price(model, self.filled));
         let stop = self.stop_loss_price(model);
         let take = self.take_profit_price(model);
+        let trails = model.trailing_stop;
         if model.short {
             next.is_none_or(|p| p > candle.high)
                 && stop.is_none_or(|p| p > candle.high)
                 && take < candle.low
+                && (!trails || candle.low >= self.best)
         } else {
             next.is_none_or(|p| p < candle.low)
                 && stop.is_none_or(|p| p < candle.low)
                 && take > candle.high
+                && (!trails || candle.high <= self.best)
         }
     }
 
-    /// The price reaches `price` on its way through a candle that opened at `open`.
+    /// The price reaches `price` on its way through a candle that opened at `now_ms` (`gap`:
+    /// this is the candle's open, reached by a jump from the last close).
     #[inline]
     fn visit(
         &mut self,
         model: &BotModel,
         price: f64,
-        open: f64,
+        gap: bool,
+        now_ms: i64,
         worst: &mut f64,
     ) -> Option<(f64, bool)> {
         let short = model.short;
+        // `a` is at or past `b` in the deal's favour (up for a long deal).
+        let above = |a: f64, b: f64| if short { a <= b } else { a >= b };
         while self.filled < model.safety.len() {
             let order = self.safety_price(model, self.filled);
-            let reached = if short {
-                order <= price
-            } else {
-                order >= price
-            };
-            if !reached {
+            if !above(order, price) {
                 break;
             }
             let rung = model.safety[self.filled];
             self.order(&rung, order, model.fee);
             self.filled += 1;
         }
-        *worst = worst.min(self.profit_at(price, short, model.fee, false));
-        if let Some(stop) = self.stop_loss_price(model) {
-            if short && price >= stop {
-                return Some((stop.max(open), true));
-            }
-            if !short && price <= stop {
-                return Some((stop.min(open), true));
-            }
+        if model.trailing_stop && above(price, self.best) {
+            self.best = price;
         }
-        let take = self.take_profit_price(model);
-        let reached = if short { price <= take } else { price >= take };
-        reached.then_some((take, false))
+        *worst = worst.min(self.profit_at(price, short, model.fee, false));
+        if let Some(stop) = self.stop_loss_price(model)
+            && above(stop, price)
+        {
+            if model.stop_timeout_ms.is_none() {
+                return Some((if gap { price } else { stop }, true));
+            }
+            self.stop_since_ms.get_or_insert(now_ms);
+        }
+        // The steps before the last are limit orders at their prices.
+        let last = model.take_profits.len() - 1;
+        while self.steps_filled < last {
+            let at = self.step_price(model, self.steps_filled);
+            if !above(price, at) {
+                break;
+            }
+            let coins = (model.take_profits[self.steps_filled].share * self.base).min(self.held());
+            self.steps_base += coins;
+            self.steps_quote += coins * at;
+            self.fees += coins * at * model.fee;
+            self.steps_filled += 1;
+        }
+        let take = self.step_price(model, last);
+        let Some(deviation) = model.trailing else {
+            return above(price, take).then_some((take, false));
+        };
+        if self.trail_peak.is_none() && above(price, take) {
+            self.trail_peak = Some(price);
+        }
+        let peak = self.trail_peak.as_mut()?;
+        if above(price, *peak) {
+            *peak = price;
+        }
+        let level = if short {
+            *peak * (1.0 + deviation)
+        } else {
+            *peak * (1.0 - deviation)
+        };
+        above(level, price).then_some((if gap { price } else { level }, false))
+    }
+
+    /// At the candle's close, a running stop-loss timer: stopped by a close back on the right
+    /// side of the stop, or run out (the deal sells at the close).
+    #[inline]
+    fn stop_timer(
+        &mut self,
+        model: &BotModel,
+        candle: &Candle,
+        interval_ms: i64,
+    ) -> Option<(f64, bool)> {
+        let (since, timeout, stop) = (
+            self.stop_since_ms?,
+            model.stop_timeout_ms?,
+            self.stop_loss_price(model)?,
+        );
+        let past = if model.short {
+            candle.close >= stop
+        } else {
+            candle.close <= stop
+        };
+        if !past {
+            self.stop_since_ms = None;
+            return None;
+        }
+        (candle.open_time_ms + interval_ms - since >= timeout).then_some((candle.close, true))
     }
 
     /// The deal as it closes at `price` (by its stop loss when `stopped`).
@@ -790,10 +938,13 @@ impl OpenDeal {
             exit: price,
             base: self.base,
             quote: self.quote,
-            fees: self.fees + self.base * price * model.fee,
+            steps_base: self.steps_base,
+            steps_quote: self.steps_quote,
+            fees: self.fees + self.held() * price * model.fee,
             profit: self.profit_at(price, model.short, model.fee, true),
             stopped,
             safety_orders_filled: self.filled,
+            steps_filled: self.steps_filled,
         }
     }
 }
@@ -819,11 +970,17 @@ pub struct Closed {
     pub base: f64,
     /// Long: quote spent. Short: quote received.
     pub quote: f64,
+    /// Of `base`, the coins take-profit steps sold (long) or bought back (short) before the
+    /// close, and the quote they received (paid): the rest closed at `exit`.
+    pub steps_base: f64,
+    pub steps_quote: f64,
     /// Fees of every fill and of the closing trade.
     pub fees: f64,
     pub profit: f64,
     pub stopped: bool,
     pub safety_orders_filled: usize,
+    /// Take-profit steps that sold before the close.
+    pub steps_filled: usize,
 }
 
 /// Run a bot over one pair's candles (`interval_ms` apart, sorted).
@@ -1060,7 +1217,7 @@ impl<'a> PairRun<'a> {
         let candle = &self.candles[i];
         let out = &mut self.out;
         let d = self.deal.as_mut()?;
-        let walked = d.walk(model, candle);
+        let walked = d.walk(model, candle, self.interval_ms);
         out.max_capital_used = out.max_capital_used.max(d.quote);
         out.max_drawdown_quote = out.max_drawdown_quote.max(-walked.worst);
         let mut seen = Seen {

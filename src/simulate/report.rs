@@ -79,6 +79,12 @@ pub struct DealRow {
     /// `None` for the deal still open at the end.
     pub exit_price: Option<Decimal>,
     pub safety_orders_filled: u32,
+    /// Take-profit steps that sold before the last one (0 without steps).
+    pub take_profit_steps_filled: u32,
+    /// Of `base`, what those steps sold (long) or bought back (short), and the quote for it;
+    /// the rest went at `exit_price`.
+    pub steps_base: Decimal,
+    pub steps_quote: Decimal,
     /// Long: coins bought. Short: coins sold.
     pub base: Decimal,
     /// Long: quote spent. Short: quote received.
@@ -117,6 +123,9 @@ impl DealRow {
                 entry_price: dec(c.entry),
                 exit_price: Some(dec(c.exit)),
                 safety_orders_filled: c.safety_orders_filled as u32,
+                take_profit_steps_filled: c.steps_filled as u32,
+                steps_base: dec(c.steps_base),
+                steps_quote: dec(c.steps_quote),
                 base: dec(c.base),
                 quote: dec(c.quote),
                 fees: dec(c.fees),
@@ -137,6 +146,9 @@ impl DealRow {
                 entry_price: dec(d.entry),
                 exit_price: None,
                 safety_orders_filled: d.filled as u32,
+                take_profit_steps_filled: d.steps_filled as u32,
+                steps_base: dec(d.steps_base),
+                steps_quote: dec(d.steps_quote),
                 base: dec(d.base),
                 quote: dec(d.quote),
                 fees: dec(d.fees),

@@ -171,6 +171,7 @@ fn fees_are_charged_on_every_fill_and_the_sale() {
 #[test]
 fn what_the_model_leaves_out_is_listed_and_signals_are_refused() {
     let mut s = settings();
+    // Trailing with no deviation to trail by.
     s.trailing_enabled = Some(true);
     s.pairs = Some(vec!["USDT_BTC".into(), "USDT_ETH".into()]);
     let (_, left) = compile(&s, &Assumptions::default()).unwrap();
@@ -282,10 +283,23 @@ proptest! {
         fee in prop::sample::select(vec!["0", "0.1"]),
         short in any::<bool>(),
         stop in any::<bool>(),
+        exits in 0..4u8,
     ) {
         let mut s = settings();
         if short { s.strategy = Some(Direction::Short); }
         if stop { s.stop_loss_percentage = Some("30".parse().unwrap()); }
+        // Every way out at once: steps, a trailing last step, a trailing stop, a timeout.
+        if exits & 1 == 1 {
+            s.take_profit = Some(Decimal::ZERO);
+            s.take_profit_steps = Some(vec![step("40", "3"), step("60", "6")]);
+            s.tsl_enabled = Some(true);
+        }
+        if exits & 2 == 2 {
+            s.trailing_enabled = Some(true);
+            s.trailing_deviation = Some("1".parse().unwrap());
+            s.stop_loss_timeout_enabled = Some(true);
+            s.stop_loss_timeout_in_seconds = Some(120);
+        }
         let m = model(&s, fee);
         let candles = path(100.0, &moves);
         let mut closed = Vec::new();
@@ -293,10 +307,12 @@ proptest! {
         prop_assert!(out.max_capital_used <= 300.0 + 1e-9);
         let fee_rate: f64 = fee.parse::<f64>().unwrap() / 100.0;
         for c in &closed {
-            let proceeds = if short { c.quote } else { c.base * c.exit };
-            let cost = if short { c.base * c.exit } else { c.quote };
+            let rest = (c.base - c.steps_base) * c.exit;
+            let proceeds = if short { c.quote } else { c.steps_quote + rest };
+            let cost = if short { c.steps_quote + rest } else { c.quote };
             prop_assert!((c.profit - (proceeds - cost - c.fees)).abs() < 1e-9);
-            prop_assert!((c.fees - fee_rate * (c.quote + c.base * c.exit)).abs() < 1e-9);
+            prop_assert!((c.fees - fee_rate * (c.quote + c.steps_quote + rest)).abs() < 1e-9);
+            prop_assert!(c.steps_base <= c.base + 1e-12);
             prop_assert!(c.quote <= 300.0 + 1e-9);
         }
         let total: f64 = closed.iter().map(|c| c.profit).sum();
@@ -305,8 +321,9 @@ proptest! {
         prop_assert_eq!(deals, out.finished_deals() + out.deals_open_at_end);
         prop_assert!(out.deals_open_at_end <= 1);
         prop_assert!(out.max_drawdown_quote >= 0.0);
-        // A deal closed at the take profit never loses: the fees are built into its price.
-        if out.deals_stopped == 0 {
+        // A deal closed at the take profit never loses: the fees are built into its price
+        // (a trailing one may give back its deviation).
+        if out.deals_stopped == 0 && exits & 2 == 0 {
             prop_assert!(out.profit_quote >= -1e-9, "{}", out.profit_quote);
         }
     }
@@ -642,4 +659,123 @@ fn a_stop_and_the_deal_count_end_the_openings_on_every_pair() {
     let out = run_bot(&model(&s, "0"), &two_pairs(&b, &b), &mut ());
     let deals: u32 = out.per_pair.iter().map(|o| o.deals_closed).sum();
     assert_eq!(deals, 3, "{out:?}");
+}
+
+fn step(amount: &str, profit: &str) -> crate::model::bot::TakeProfitStep {
+    crate::model::bot::TakeProfitStep {
+        amount_percentage: amount.parse().unwrap(),
+        profit_percentage: profit.parse().unwrap(),
+    }
+}
+
+#[test]
+fn take_profit_steps_sell_their_shares_at_their_own_prices() {
+    let mut s = settings();
+    s.take_profit = Some(Decimal::ZERO);
+    s.take_profit_steps = Some(vec![step("50", "5"), step("50", "10")]);
+    s.max_safety_orders = Some(0);
+    let (m, left) = compile(&s, &with_fee("0")).unwrap();
+    assert!(
+        !left.iter().any(|l| l.contains("take_profit_steps")),
+        "{left:?}"
+    );
+    // Entry 100, 1 BTC. The first candle reaches 106: half sells at 105. The second reaches 111:
+    // the rest sells at 110. Profit 2.5 + 5.
+    let candles = [
+        candle(0, 100.0, 106.0, 100.0, 104.0),
+        candle(1, 104.0, 111.0, 104.0, 108.0),
+    ];
+    let mut closed = Vec::new();
+    let out = run_with(&m, &candles, None, MIN, |c| closed.push(*c));
+    assert_eq!((out.deals_closed, out.deals_open_at_end), (1, 0));
+    assert!(close(out.profit_quote, 7.5), "{}", out.profit_quote);
+    assert!(close(closed[0].steps_base, 0.5) && close(closed[0].steps_quote, 52.5));
+    // Only the first candle: half sold, the other half marked at the close of 104.
+    let out = run(&m, &candles[..1], MIN);
+    assert_eq!(out.deals_open_at_end, 1);
+    assert!(
+        close(out.unrealized_quote, 2.5 + 2.0),
+        "{}",
+        out.unrealized_quote
+    );
+}
+
+#[test]
+fn a_trailing_take_profit_follows_the_high_and_sells_on_the_way_back() {
+    let mut s = settings();
+    s.max_safety_orders = Some(0);
+    s.trailing_enabled = Some(true);
+    s.trailing_deviation = Some("2".parse().unwrap());
+    let (m, left) = compile(&s, &with_fee("0")).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    // TP 10 % at 110 starts the trailing; the high 120 raises the best; the close 115 is below
+    // 120 × 0.98 = 117.6, so the deal sells there ("after the high, the close").
+    let candles = [candle(0, 100.0, 120.0, 100.0, 115.0)];
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.deals_closed, 1);
+    assert!(close(out.profit_quote, 17.6), "{}", out.profit_quote);
+    // A close within the deviation keeps trailing; the next candle opening below the level
+    // sells at its open (a market order through a gap).
+    let candles = [
+        candle(0, 100.0, 120.0, 100.0, 118.0),
+        candle(1, 110.0, 111.0, 109.0, 110.0),
+    ];
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.deals_closed, 1);
+    assert!(close(out.profit_quote, 10.0), "{}", out.profit_quote);
+    // High first: the low of the same candle is checked against the high.
+    let m = m.with_intrabar(Intrabar::HighFirst);
+    let out = run(&m, &[candle(0, 100.0, 120.0, 100.0, 119.0)], MIN);
+    assert!(close(out.profit_quote, 17.6), "{}", out.profit_quote);
+}
+
+#[test]
+fn a_trailing_stop_rises_with_the_price() {
+    let mut s = settings();
+    s.max_safety_orders = Some(0);
+    s.take_profit = Some("50".parse().unwrap());
+    s.stop_loss_percentage = Some("5".parse().unwrap());
+    s.tsl_enabled = Some(true);
+    let m = model(&s, "0");
+    // The price rises to 120, so the stop is at 114; the next candle falls to 110: sold at 114.
+    let candles = [
+        candle(0, 100.0, 120.0, 100.0, 119.0),
+        candle(1, 119.0, 119.0, 110.0, 111.0),
+    ];
+    let out = run(&m, &candles, MIN);
+    assert_eq!(out.deals_stopped, 1);
+    assert!(close(out.profit_quote, 14.0), "{}", out.profit_quote);
+    // Without the trailing stop the deal is still open (stop at 95).
+    s.tsl_enabled = None;
+    assert_eq!(run(&model(&s, "0"), &candles, MIN).deals_open_at_end, 1);
+}
+
+#[test]
+fn a_stop_loss_timeout_waits_for_closes_past_the_stop() {
+    let mut s = settings();
+    s.max_safety_orders = Some(0);
+    s.stop_loss_percentage = Some("5".parse().unwrap());
+    s.stop_loss_timeout_enabled = Some(true);
+    s.stop_loss_timeout_in_seconds = Some(150);
+    let m = model(&s, "0");
+    // Stop at 95, timeout 2.5 minutes on 1-minute candles. Candle 1 reaches 94 but closes at 96:
+    // no sale. Candle 2 reaches it again (timer from its open, 2 min) and closes at 94; candle 3
+    // closes at 93 after 2 minutes: not yet; candle 4 closes at 92 at 3 minutes: sold at 92.
+    let candles = [
+        candle(0, 100.0, 100.0, 99.0, 99.0),
+        candle(1, 99.0, 99.0, 94.0, 96.0),
+        candle(2, 96.0, 96.0, 94.0, 94.0),
+        candle(3, 94.0, 94.0, 93.0, 93.0),
+        candle(4, 93.0, 93.0, 92.0, 92.0),
+        candle(5, 92.0, 92.0, 50.0, 50.0),
+    ];
+    let mut closed = Vec::new();
+    let out = run_with(&m, &candles, None, MIN, |c| closed.push(*c));
+    assert_eq!(out.deals_stopped, 1);
+    assert!(close(closed[0].exit, 92.0), "{}", closed[0].exit);
+    // No timeout: sold at 95 in candle 1.
+    s.stop_loss_timeout_enabled = None;
+    let mut closed = Vec::new();
+    run_with(&model(&s, "0"), &candles, None, MIN, |c| closed.push(*c));
+    assert!(close(closed[0].exit, 95.0), "{}", closed[0].exit);
 }

@@ -705,9 +705,9 @@ fn every_deal_is_listed_in_csv_or_json() {
     assert_eq!(
         lines,
         [
-            "bot,account,pair,opened,closed,outcome,entry_price,exit_price,safety_orders_filled,base,quote,fees,profit_quote",
-            "one rung,main,USDT_BTC,2025-01-01T00:00:00Z,2025-01-01T00:10:00Z,take_profit,100,104.21052632,1,2.11111111,200,0,20",
-            "one rung,main,USDT_BTC,2025-01-01T00:10:00Z,,open,100,,0,1,100,0,1",
+            "bot,account,pair,opened,closed,outcome,entry_price,exit_price,safety_orders_filled,take_profit_steps_filled,steps_base,steps_quote,base,quote,fees,profit_quote",
+            "one rung,main,USDT_BTC,2025-01-01T00:00:00Z,2025-01-01T00:10:00Z,take_profit,100,104.21052632,1,0,0,0,2.11111111,200,0,20",
+            "one rung,main,USDT_BTC,2025-01-01T00:10:00Z,,open,100,,0,0,0,0,1,100,0,1",
         ],
         "{csv}"
     );
