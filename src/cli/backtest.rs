@@ -458,13 +458,22 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
             )?;
         }
         let c = &s.chances;
+        let chance = |c: &crate::simulate::report::Chance| {
+            format!(
+                "{} ({}–{})",
+                percent(c.share),
+                percent(c.low),
+                percent(c.high)
+            )
+        };
         writeln!(
             out,
-            "  chance of: ladder exhausted {} · stop loss hit {} · a deal open over a week {} · capital locked at the end {}",
-            percent(c.ladder_exhausted),
-            percent(c.stop_loss_hit),
-            percent(c.deal_longer_than_a_week),
-            percent(c.open_at_end)
+            "  chance of (95 % interval): ladder exhausted {} · stop loss hit {} · capital locked over {} days {} · a deal open at the end {}",
+            chance(&c.ladder_exhausted),
+            chance(&c.stop_loss_hit),
+            c.locked_days,
+            chance(&c.capital_locked),
+            chance(&c.open_at_end)
         )?;
         if !s.not_simulated.is_empty() {
             writeln!(out, "  not simulated: {}", s.not_simulated.join("; "))?;

@@ -230,16 +230,52 @@ pub struct Spread {
     pub max: Decimal,
 }
 
-/// Shares of paths, 0 to 1.
+/// How often something happened over the paths: the share (0 to 1) and its 95 % confidence
+/// interval (Wilson's score interval, which stays within 0 to 1 and is honest at 0 or N of N).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Chance {
+    pub share: Decimal,
+    pub low: Decimal,
+    pub high: Decimal,
+}
+
+impl Chance {
+    /// `count` of `of` paths.
+    pub fn of(count: usize, of: usize) -> Chance {
+        if of == 0 {
+            return Chance {
+                share: Decimal::ZERO,
+                low: Decimal::ZERO,
+                high: Decimal::ONE,
+            };
+        }
+        let (k, n) = (count as f64, of as f64);
+        let p = k / n;
+        // z for 95 %, two-sided.
+        let z = 1.959_963_984_540_054_f64;
+        let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+        let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+        let round = |x: f64| dec(x.clamp(0.0, 1.0)).round_dp(4);
+        Chance {
+            share: round(p),
+            low: round(centre - half),
+            high: round(centre + half),
+        }
+    }
+}
+
+/// What happened on how many paths.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Chances {
     /// A deal filled every safety order.
-    pub ladder_exhausted: Decimal,
-    pub stop_loss_hit: Decimal,
-    /// A deal stayed open longer than a week.
-    pub deal_longer_than_a_week: Decimal,
+    pub ladder_exhausted: Chance,
+    pub stop_loss_hit: Chance,
+    /// A deal kept its capital locked longer than `locked_days` (the deal still open at the
+    /// end counts with its age).
+    pub capital_locked: Chance,
+    pub locked_days: u32,
     /// Capital still locked in a deal at the end.
-    pub open_at_end: Decimal,
+    pub open_at_end: Chance,
 }
 
 /// One bot over N seeded random paths.
@@ -272,10 +308,6 @@ fn spread(mut values: Vec<f64>) -> Spread {
         p95: at(0.95),
         max: dec(*values.last().unwrap_or(&0.0)),
     }
-}
-
-fn share(count: usize, of: usize) -> Decimal {
-    dec(count as f64 / of.max(1) as f64).round_dp(4)
 }
 
 impl BacktestReport {
@@ -600,6 +632,7 @@ fn stress(
     let mut drawdown = Vec::new();
     let (mut exhausted, mut stopped, mut long, mut open) = (0, 0, 0, 0);
     let mut candles_per_path = 0;
+    let locked_ms = i64::from(spec.locked_days) * 86_400_000;
     for i in 0..spec.paths {
         let candles = synthetic::path(spec, i);
         candles_per_path = candles.len();
@@ -609,7 +642,7 @@ fn stress(
         drawdown.push(o.max_drawdown_quote);
         exhausted += usize::from(o.ladder_exhausted > 0);
         stopped += usize::from(o.deals_stopped > 0);
-        long += usize::from(o.deals_longer_than_a_week > 0);
+        long += usize::from(o.max_deal_duration_ms > locked_ms);
         open += usize::from(o.deals_open_at_end > 0);
     }
     let n = spec.paths as usize;
@@ -625,10 +658,11 @@ fn stress(
         max_capital_used: spread(capital),
         max_drawdown_quote: spread(drawdown),
         chances: Chances {
-            ladder_exhausted: share(exhausted, n),
-            stop_loss_hit: share(stopped, n),
-            deal_longer_than_a_week: share(long, n),
-            open_at_end: share(open, n),
+            ladder_exhausted: Chance::of(exhausted, n),
+            stop_loss_hit: Chance::of(stopped, n),
+            capital_locked: Chance::of(long, n),
+            locked_days: spec.locked_days,
+            open_at_end: Chance::of(open, n),
         },
         not_simulated,
     }
@@ -685,7 +719,7 @@ fn summarize(
             let s = stress("", "", "", &model, spec, Vec::new());
             Some(Summary {
                 profit: s.profit_quote.p50,
-                stopped: s.chances.stop_loss_hit,
+                stopped: s.chances.stop_loss_hit.share,
                 max_capital: s.max_capital_used.max,
                 drawdown: s.max_drawdown_quote.p95,
             })

@@ -37,6 +37,8 @@ pub struct Spec {
     /// A crash of this many percent per path (0: none), over `crash_hours`.
     pub crash: f64,
     pub crash_hours: f64,
+    /// The report gives the chance that a deal keeps capital locked longer than this many days.
+    pub locked_days: u32,
 }
 
 impl Default for Spec {
@@ -53,6 +55,7 @@ impl Default for Spec {
             df: 0,
             crash: 0.0,
             crash_hours: 6.0,
+            locked_days: 7,
         }
     }
 }
@@ -113,9 +116,16 @@ pub fn parse(text: &str) -> Result<Spec, String> {
             }
             "crash" => spec.crash = number(value)?,
             "crash_hours" => spec.crash_hours = number(value)?,
+            "locked_days" => {
+                spec.locked_days = value
+                    .parse()
+                    .ok()
+                    .filter(|d| *d >= 1)
+                    .ok_or("locked_days: a whole number of days, 1 or more")?
+            }
             other => {
                 return Err(format!(
-                    "unknown `{other}`: use paths, vol, drift, jumps, jump, days, interval, seed, df, crash, crash_hours"
+                    "unknown `{other}`: use paths, vol, drift, jumps, jump, days, interval, seed, df, crash, crash_hours, locked_days"
                 ));
             }
         }

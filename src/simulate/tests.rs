@@ -779,3 +779,20 @@ fn a_stop_loss_timeout_waits_for_closes_past_the_stop() {
     run_with(&model(&s, "0"), &candles, None, MIN, |c| closed.push(*c));
     assert!(close(closed[0].exit, 95.0), "{}", closed[0].exit);
 }
+
+#[test]
+fn chances_carry_a_wilson_interval() {
+    use super::report::Chance;
+    let d = |s: &str| s.parse::<Decimal>().unwrap();
+    // 10 of 100: Wilson's 95 % interval is 5.52 % to 17.44 %.
+    let c = Chance::of(10, 100);
+    assert_eq!(
+        (c.share, c.low, c.high),
+        (d("0.1"), d("0.0552"), d("0.1744"))
+    );
+    // Never seen in 200 paths still leaves up to 1.88 %.
+    let c = Chance::of(0, 200);
+    assert_eq!((c.share, c.low, c.high), (d("0"), d("0"), d("0.0188")));
+    let c = Chance::of(200, 200);
+    assert_eq!((c.share, c.low, c.high), (d("1"), d("0.9812"), d("1")));
+}
