@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use crate::model::decimal::Decimal;
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, Intrabar, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, fees, synthetic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,9 +39,11 @@ pub struct Args {
     /// Last candle time (ISO 8601 or a date), exclusive.
     #[arg(long)]
     to: Option<String>,
-    /// Fee in percent of every fill's and sale's quote amount.
-    #[arg(long, default_value = "0")]
-    fee: Decimal,
+    /// Fee in percent of every fill's and sale's quote amount. Default: with --candles-from,
+    /// that exchange's base-tier spot taker fee (0.1 on Binance and Bybit); else 0, with a
+    /// warning.
+    #[arg(long)]
+    fee: Option<Decimal>,
     /// The quote balance (per quote currency) that a volume in percent of the balance is a share
     /// of; without it such bots are not backtestable.
     #[arg(long, value_name = "QUOTE")]
@@ -159,6 +161,19 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
             );
         }
     };
+    let (fee_percentage, fee_source) = match (args.fee, args.candles_from) {
+        (Some(fee), _) => (fee, FeeSource::Given),
+        (None, Some(exchange)) => {
+            let code = match exchange {
+                FromExchange::Binance => "binance",
+                FromExchange::Bybit => "bybit_spot",
+            };
+            fees::usual_taker_fee(code).map_or((Decimal::ZERO, FeeSource::NotGiven), |usual| {
+                (usual.percentage, FeeSource::Usual(usual.what))
+            })
+        }
+        (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
+    };
     let options = Options {
         prices,
         bots: args.bots.clone(),
@@ -167,7 +182,8 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         list_deals: args.deals.is_some(),
         charts: args.html.is_some(),
         assumptions: Assumptions {
-            fee_percentage: args.fee,
+            fee_percentage,
+            fee_source,
             start: if args.assume_start.is_some() {
                 AssumeStart::Nonstop
             } else {
@@ -314,6 +330,15 @@ fn percent(d: Decimal) -> String {
 }
 
 fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
+    // A fee the caller did not give is named first: it moves every figure below.
+    let plain = [FeeSource::Given, FeeSource::NotGiven].map(FeeSource::describe);
+    if !plain.contains(&report.fee_source) {
+        writeln!(
+            out,
+            "Fee {} % a trade: {} (pass --fee for your own).\n",
+            report.fee_percentage, report.fee_source
+        )?;
+    }
     for r in &report.results {
         let quote = r.pair.split('_').next().unwrap_or("");
         writeln!(

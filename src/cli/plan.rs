@@ -37,6 +37,10 @@ pub struct Args {
     /// (`paths=100,vol=80,days=90,seed=7`).
     #[arg(long, value_name = "SPEC")]
     backtest_synthetic: Option<String>,
+    /// The fee those backtests charge, in percent of every fill and sale. Default: each
+    /// account's exchange's base-tier taker fee, where botform knows it (else 0, with a note).
+    #[arg(long, value_name = "PERCENT")]
+    backtest_fee: Option<crate::model::decimal::Decimal>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,10 +79,17 @@ fn backtest_changes(
         charts: false,
         assumptions: crate::simulate::Assumptions {
             start: crate::simulate::AssumeStart::Nonstop,
+            fee_percentage: args.backtest_fee.unwrap_or_default(),
+            fee_source: if args.backtest_fee.is_some() {
+                crate::simulate::FeeSource::Given
+            } else {
+                crate::simulate::FeeSource::NotGiven
+            },
             ..Default::default()
         },
     };
-    let (comparisons, notes) = report::compare_plan(&planned.plan, &planned.desired, &options)?;
+    let (comparisons, notes) =
+        report::compare_plan(&planned.plan, &planned.desired, &options, &planned.markets)?;
     Ok(Some(PlanBacktest { comparisons, notes }))
 }
 
@@ -88,10 +99,14 @@ fn write_backtest(out: &mut dyn Write, backtest: &PlanBacktest) -> io::Result<()
         "\nBacktest of the changed bots, before -> after (same prices):"
     )?;
     for c in &backtest.comparisons {
+        let on = format!(
+            "{} on {}, fee {} % ({})",
+            c.address, c.on, c.fee_percentage, c.fee_source
+        );
         match (&c.before, &c.after) {
-            (Some(b), Some(a)) => writeln!(out, "  {} on {}:\n    {b}\n -> {a}", c.address, c.on)?,
-            (None, Some(a)) => writeln!(out, "  {} on {} (new): {a}", c.address, c.on)?,
-            _ => writeln!(out, "  {} on {}: not backtestable", c.address, c.on)?,
+            (Some(b), Some(a)) => writeln!(out, "  {on}:\n    {b}\n -> {a}")?,
+            (None, Some(a)) => writeln!(out, "  {on} (new): {a}")?,
+            _ => writeln!(out, "  {on}: not backtestable")?,
         }
         if !c.not_simulated.is_empty() {
             writeln!(out, "    not simulated: {}", c.not_simulated.join("; "))?;

@@ -35,6 +35,8 @@ pub struct Planned {
     pub desired: Desired,
     pub target: Target,
     pub plan: Plan,
+    /// Each live account's exchange (`market_code`), by account id.
+    pub markets: std::collections::BTreeMap<i64, String>,
 }
 
 /// Check the config at `paths`, connect, read the live state and plan. `targets` limits the plan
@@ -46,12 +48,13 @@ pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned,
         rate_limit: desired.rate_limit,
     })
     .await?;
-    let plan = plan_against(&target, &desired, targets).await?;
+    let (plan, markets) = plan_reading(&target, &desired, targets).await?;
     Ok(Planned {
         checked,
         desired,
         target,
         plan,
+        markets,
     })
 }
 
@@ -126,6 +129,17 @@ pub async fn plan_against(
     desired: &Desired,
     targets: &[String],
 ) -> Result<Plan, WorkflowError> {
+    plan_reading(target, desired, targets)
+        .await
+        .map(|(plan, _)| plan)
+}
+
+/// [`plan_against`], with each live account's exchange (`market_code`) by account id.
+async fn plan_reading(
+    target: &Target,
+    desired: &Desired,
+    targets: &[String],
+) -> Result<(Plan, std::collections::BTreeMap<i64, String>), WorkflowError> {
     let mut live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
     live.pending_creates = super::lease::pending_creates(&target.identity);
     live.remembered = super::memory::Memory::load(&target.identity);
@@ -146,7 +160,12 @@ pub async fn plan_against(
     if !problems.is_empty() {
         return Err(WorkflowError::Problems(problems));
     }
-    Ok(plan)
+    let markets = live
+        .accounts
+        .iter()
+        .filter_map(|a| Some((a.id, a.market_code.clone()?)))
+        .collect();
+    Ok((plan, markets))
 }
 
 /// What only the live account can say about capital at risk: each account's free balance per

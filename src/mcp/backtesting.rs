@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BotformServer, budget, paths};
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, Intrabar, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, synthetic};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct BacktestArgs {
@@ -112,6 +112,11 @@ impl BotformServer {
             list_deals: false,
             charts: false,
             assumptions: Assumptions {
+                fee_source: if args.fee.is_empty() {
+                    FeeSource::NotGiven
+                } else {
+                    FeeSource::Given
+                },
                 fee_percentage: if args.fee.is_empty() {
                     Default::default()
                 } else {

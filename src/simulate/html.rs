@@ -312,8 +312,9 @@ pub fn render(report: &BacktestReport, charts: &[PairChart]) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>botform backtest</title><style>{STYLE}</style><script>{CHECK}</script></head><body><h1>botform backtest</h1><p>Fee {} % a trade. Inside each candle: {} path.</p>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>botform backtest</title><style>{STYLE}</style><script>{CHECK}</script></head><body><h1>botform backtest</h1><p>Fee {} % a trade ({}). Inside each candle: {} path.</p>",
         report.fee_percentage,
+        esc(&report.fee_source),
         report
             .results
             .first()

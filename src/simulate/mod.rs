@@ -2,7 +2,7 @@
 //!
 //! Owns the model a backtest runs (below), compiling a bot's settings into it (with the ladder
 //! from `model::dca`, the same arithmetic validate and plan show), and the per-pair results.
-//! `candles` reads candle files; `download` fetches them from an exchange; `synthetic` makes seeded random price paths; `report` runs a
+//! `candles` reads candle files; `download` fetches them from an exchange; `fees` knows the usual fee of an exchange; `synthetic` makes seeded random price paths; `report` runs a
 //! config's bots over either and is what the CLI, plan and the MCP server call.
 //!
 //! # The model (an independent implementation must reproduce it exactly)
@@ -77,6 +77,7 @@
 pub mod candles;
 pub mod conditions;
 pub mod download;
+pub mod fees;
 pub mod figures;
 pub mod html;
 pub mod indicators;
@@ -297,11 +298,36 @@ pub fn dec(x: f64) -> Decimal {
 pub struct Assumptions {
     /// Percent of every fill's and sale's quote amount.
     pub fee_percentage: Decimal,
+    /// Where that fee comes from.
+    pub fee_source: FeeSource,
     pub start: AssumeStart,
     /// The quote balance (`--balance`): a volume of type `percent` is that share of it.
     pub balance: Option<Decimal>,
     /// The path inside each candle.
     pub intrabar: Intrabar,
+}
+
+/// Where a backtest's fee comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeeSource {
+    /// Nobody said: 0 unless given.
+    #[default]
+    NotGiven,
+    /// The caller gave it (`--fee`).
+    Given,
+    /// The exchange's usual fee ([`fees::usual_taker_fee`]).
+    Usual(&'static str),
+}
+
+impl FeeSource {
+    /// How the report names it.
+    pub fn describe(self) -> String {
+        match self {
+            FeeSource::NotGiven => "none given".into(),
+            FeeSource::Given => "given".into(),
+            FeeSource::Usual(what) => what.into(),
+        }
+    }
 }
 
 /// Compile a bot's (merged) settings into the model. Returns what the model leaves out.

@@ -45,6 +45,8 @@ pub struct Options {
 pub struct BacktestReport {
     pub format_version: u32,
     pub fee_percentage: Decimal,
+    /// Where the fee comes from: "given", an exchange's usual fee, or "none given".
+    pub fee_source: String,
     /// Per bot and pair, from candle files.
     pub results: Vec<PairReport>,
     /// Per bot, its pairs run together, with its equity figures, from candle files.
@@ -311,10 +313,11 @@ fn spread(mut values: Vec<f64>) -> Spread {
 }
 
 impl BacktestReport {
-    fn empty(fee_percentage: Decimal) -> BacktestReport {
+    fn empty(assumptions: &Assumptions) -> BacktestReport {
         BacktestReport {
             format_version: 1,
-            fee_percentage,
+            fee_percentage: assumptions.fee_percentage,
+            fee_source: assumptions.fee_source.describe(),
             results: Vec::new(),
             bots: Vec::new(),
             stress: Vec::new(),
@@ -345,7 +348,7 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             ));
         }
     }
-    let mut report = BacktestReport::empty(options.assumptions.fee_percentage);
+    let mut report = BacktestReport::empty(&options.assumptions);
     let mut loaded = Loaded::default();
     for bot in &checked.bots {
         let name = bot.name().to_string();
@@ -675,6 +678,10 @@ pub struct Comparison {
     pub address: String,
     /// The pairs run together (candle files), or `synthetic paths`.
     pub on: String,
+    /// The fee both runs paid, and where it comes from (the account's exchange when no
+    /// `--backtest-fee` is given).
+    pub fee_percentage: Decimal,
+    pub fee_source: String,
     /// `None` for a bot the plan creates, or one that cannot be simulated.
     pub before: Option<Summary>,
     pub after: Option<Summary>,
@@ -750,15 +757,37 @@ pub fn compare_plan(
     plan: &crate::engine::plan::Plan,
     desired: &crate::engine::desired::Desired,
     options: &Options,
+    markets: &BTreeMap<i64, String>,
 ) -> Result<(Vec<Comparison>, Vec<String>), String> {
     use crate::engine::plan::Action;
     let mut loaded = Loaded::default();
-    let mut scratch = BacktestReport::empty(options.assumptions.fee_percentage);
+    let mut scratch = BacktestReport::empty(&options.assumptions);
     let mut comparisons = Vec::new();
+    let mut without_fee = Vec::new();
     for change in &plan.changes {
         if !matches!(change.action, Action::Create | Action::Update) {
             continue;
         }
+        // With no fee given, each bot pays its account's exchange's usual fee, when known.
+        let usual = (options.assumptions.fee_source == super::FeeSource::NotGiven)
+            .then(|| change.account_id.and_then(|id| markets.get(&id)))
+            .flatten()
+            .and_then(|code| super::fees::usual_taker_fee(code));
+        let with_usual;
+        let options = match usual {
+            Some(usual) => {
+                with_usual = Options {
+                    assumptions: Assumptions {
+                        fee_percentage: usual.percentage,
+                        fee_source: super::FeeSource::Usual(usual.what),
+                        ..options.assumptions.clone()
+                    },
+                    ..options.clone()
+                };
+                &with_usual
+            }
+            None => options,
+        };
         let Some(wanted) = desired.bots.iter().find(|w| {
             w.name == change.bot_name && change.account.as_deref() == Some(w.account.as_str())
         }) else {
@@ -799,8 +828,13 @@ pub fn compare_plan(
             (Prices::Synthetic(_), _) => ("synthetic paths".to_string(), None),
         };
         let not_simulated = compiled.map(|(_, left)| left).unwrap_or_default();
+        if options.assumptions.fee_percentage.is_zero() {
+            without_fee.push(change.address.clone());
+        }
         comparisons.push(Comparison {
             address: change.address.clone(),
+            fee_percentage: options.assumptions.fee_percentage,
+            fee_source: options.assumptions.fee_source.describe(),
             not_simulated,
             on,
             before: before
@@ -810,6 +844,12 @@ pub fn compare_plan(
         });
     }
     let mut notes = scratch.warnings;
+    if !without_fee.is_empty() {
+        notes.push(format!(
+            "{} ran with a fee of 0 % (their exchange's usual fee is not known here): pass --backtest-fee 0.1 for figures closer to a real account",
+            without_fee.join(", ")
+        ));
+    }
     notes.extend(
         scratch
             .missing_candles

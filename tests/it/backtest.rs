@@ -306,8 +306,9 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
+    // No --backtest-fee: the account's exchange (the sandbox's Binance account) decides it.
     let at = text
-        .find("bot \"BTC conservative\" on main on synthetic paths:")
+        .find("bot \"BTC conservative\" on main on synthetic paths, fee 0.1 % (Binance spot's base-tier taker fee):")
         .unwrap_or_else(|| panic!("{text}"));
     let block: Vec<&str> = text[at..].lines().take(3).collect();
     assert!(block[1].trim_start().starts_with("profit "), "{block:?}");
@@ -316,7 +317,7 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
     // The RSI bot's start condition is computed from the paths, so it is not in the list of
     // what the model left out.
     assert!(
-        text.contains("bot \"RSI large caps\" on main on synthetic paths:"),
+        text.contains("bot \"RSI large caps\" on main on synthetic paths, fee 0.1 %"),
         "{text}"
     );
     assert!(!text.contains("start conditions (rsi)"), "{text}");
@@ -431,6 +432,14 @@ fn candles_come_from_binance_or_bybit_into_the_cache_and_resume() {
         assert_eq!(
             report["results"][0]["candles"]["from"],
             "2025-01-01T00:00:00Z"
+        );
+        // No --fee: the exchange the candles came from says which fee a trade pays.
+        assert_eq!(report["fee_percentage"], "0.1", "{exchange}");
+        let source = report["fee_source"].as_str().unwrap();
+        assert!(
+            source.contains("spot's base-tier taker fee")
+                && source.to_lowercase().starts_with(exchange),
+            "{source}"
         );
         let file = cache.path().join(exchange).join("5m").join("USDT_BTC.csv");
         let first_fetch = hits.load(Ordering::SeqCst) - before;
