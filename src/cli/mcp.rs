@@ -17,6 +17,11 @@ pub struct Args {
     /// Let applied plans delete bots.
     #[arg(long, requires = "allow_apply")]
     allow_delete: bool,
+    /// Let the assistant apply even when its client cannot ask the person to confirm (no MCP
+    /// elicitation): then nobody confirms. Without it such applies are refused. Use it only
+    /// where the assistant runs unattended on purpose.
+    #[arg(long, requires = "allow_apply")]
+    allow_unconfirmed_apply: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -24,6 +29,7 @@ pub fn run(args: Args) -> ExitCode {
         root: args.root,
         allow_apply: args.allow_apply,
         allow_delete: args.allow_delete,
+        allow_unconfirmed_apply: args.allow_unconfirmed_apply,
     };
     match super::runtime().block_on(mcp::serve_stdio(options)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,7 +37,7 @@ const SETTLE_ATTEMPTS: usize = 3;
 const THRESHOLD_MIN_LIVE: usize = 10;
 
 /// Updates and deletes on one account, counted against its live bots.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Tally {
     pub updates: usize,
     pub deletes: usize,
@@ -50,8 +50,8 @@ pub struct ApplyOptions {
     /// Bots an interrupted apply on this target created and did not switch on: turning them on
     /// finishes that apply and is not counted against the threshold.
     pub half_made: BTreeSet<Started>,
-    /// What earlier applies in the same session changed, per account (the MCP server keeps it),
-    /// so a change split into batches meets the limit the whole change would.
+    /// What earlier applies changed today, per account (the MCP server keeps it in the state
+    /// dir, `guard`), so a change split into batches meets the limit the whole change would.
     pub earlier: BTreeMap<i64, Tally>,
 }
 
@@ -217,7 +217,7 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
             .filter(|e| e.updates + e.deletes > 0)
             .map(|e| {
                 format!(
-                    " (counting {} change{} applied earlier in this session)",
+                    " (counting {} change{} applied through botform mcp earlier today)",
                     e.updates + e.deletes,
                     if e.updates + e.deletes == 1 { "" } else { "s" }
                 )

@@ -6,6 +6,7 @@
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
+//! - `guard`: the daily tally of assistant applies, behind the change guard across restarts.
 //! - `memory`: what botform last sent to each bot that 3Commas never shows back.
 //! - `target`: which server to talk to (3Commas or the built-in sandbox) and reading live state.
 //!
@@ -14,6 +15,7 @@
 
 pub mod apply;
 pub mod desired;
+pub mod guard;
 pub mod import;
 pub mod lease;
 pub mod markdown;

@@ -47,6 +47,8 @@ pub struct McpOptions {
     pub root: PathBuf,
     pub allow_apply: bool,
     pub allow_delete: bool,
+    /// Apply even when the client cannot ask the person to confirm (no elicitation).
+    pub allow_unconfirmed_apply: bool,
 }
 
 /// A plan handed out by the `plan` tool, kept until applied.
@@ -64,13 +66,11 @@ struct Inner {
     root: PathBuf,
     allow_apply: bool,
     allow_delete: bool,
+    allow_unconfirmed_apply: bool,
     target: OnceCell<Target>,
     plans: Mutex<HashMap<String, StoredPlan>>,
     /// plan_ids, oldest first, to forget the oldest beyond [`KEPT_PLANS`].
     plan_order: Mutex<std::collections::VecDeque<String>>,
-    /// What this session's applies changed, per account: a change split into several plans is
-    /// held to the limit the whole change would meet.
-    applied: Mutex<std::collections::BTreeMap<i64, crate::engine::apply::Tally>>,
     /// The level `logging/setLevel` asked for (handshake-era clients); none: no log messages.
     log_level: Mutex<Option<LoggingLevel>>,
     /// Applies running or ended, for `apply_status`.
@@ -108,10 +108,10 @@ impl BotformServer {
                 root,
                 allow_apply: options.allow_apply,
                 allow_delete: options.allow_delete,
+                allow_unconfirmed_apply: options.allow_unconfirmed_apply,
                 target: OnceCell::new(),
                 plans: Mutex::new(HashMap::new()),
                 plan_order: Mutex::new(std::collections::VecDeque::new()),
-                applied: Mutex::new(std::collections::BTreeMap::new()),
                 applies: applying::Applies::default(),
                 log_level: Mutex::new(None),
             }),

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::{BotformServer, StoredPlan, budget, paths};
 use crate::engine::apply::{self, ApplyOptions};
+use crate::engine::guard;
 use crate::engine::import::{self, ImportFormat};
 use crate::engine::render::{self, RenderOptions};
 use crate::engine::workflow::{self, WorkflowError};
@@ -682,16 +683,13 @@ impl BotformServer {
             Err(e) => return Ok(refuse(e).into()),
         };
         let mut options = ApplyOptions::for_target(target, self.inner.allow_delete, false);
-        options.earlier = self.inner.applied.lock().await.clone();
+        // Today's changes through any botform mcp on this target count against the guard.
+        options.earlier = match guard::today_tally(&target.identity) {
+            Ok(today) => today,
+            Err(e) => return Ok(refuse(format!("cannot read today's change tally: {e}")).into()),
+        };
         if let Err(refusal) = apply::check_safety(&stored.plan, &options) {
-            let hint = if matches!(refusal, apply::Refusal::DeletesNotAllowed(_)) {
-                " (the person must start `botform mcp` with --allow-delete)"
-            } else if matches!(refusal, apply::Refusal::TooManyChanges { .. }) {
-                " (the person can review it and run `botform apply --force` themselves)"
-            } else {
-                ""
-            };
-            return Ok(refuse(format!("{refusal}{hint}")).into());
+            return Ok(refuse(safety_refusal(&refusal)).into());
         }
         let question = render::confirmation_text(&stored.plan, CONFIRMATION_CHARS);
         match self
@@ -702,6 +700,9 @@ impl BotformServer {
                 return Ok(refuse("The person did not confirm: nothing was changed.").into());
             }
             Confirmation::Ask(request) => return Ok(*request),
+            Confirmation::CannotAsk if !self.inner.allow_unconfirmed_apply => {
+                return Ok(refuse("This client cannot ask the person to confirm (it offers no MCP elicitation), so nothing was changed. Show the person the plan and let them run `botform apply` themselves, or have them start `botform mcp` with --allow-unconfirmed-apply (then nobody confirms).").into());
+            }
             Confirmation::Confirmed | Confirmation::CannotAsk => {}
         }
         // Consumed here, atomically: of several applies of one plan_id, one goes on.
@@ -719,16 +720,25 @@ impl BotformServer {
             ))
             .into());
         }
-        {
-            // Count what this plan asked for, not just what lands: a failed change will be
-            // asked for again.
-            let this = apply::tally(&stored.plan, &ApplyOptions::default());
-            let mut applied = self.inner.applied.lock().await;
-            for (account, t) in this {
-                let entry = applied.entry(account).or_default();
+        // Count what this plan asks for, not just what lands (a failed change will be asked
+        // for again), checking once more under the tally's lock: another server may have
+        // applied since.
+        let counted = guard::with_today(&target.identity, |today| {
+            options.earlier = today.clone();
+            apply::check_safety(&stored.plan, &options)?;
+            for (account, t) in apply::tally(&stored.plan, &ApplyOptions::default()) {
+                let entry = today.entry(account).or_default();
                 entry.updates += t.updates;
                 entry.deletes += t.deletes;
             }
+            Ok::<(), apply::Refusal>(())
+        });
+        match counted {
+            Err(e) => {
+                return Ok(refuse(format!("cannot record today's change tally: {e}")).into());
+            }
+            Ok(Err(refusal)) => return Ok(refuse(safety_refusal(&refusal)).into()),
+            Ok(Ok(())) => {}
         }
         let apply_id = self.start_apply(stored.plan, options).await;
         Ok(match self.follow(&apply_id, &context, true).await {
@@ -811,6 +821,20 @@ impl BotformServer {
             more,
         }))
     }
+}
+
+/// A safety refusal, with what the person can do about it.
+fn safety_refusal(refusal: &apply::Refusal) -> String {
+    let hint = match refusal {
+        apply::Refusal::DeletesNotAllowed(_) => {
+            " (the person must start `botform mcp` with --allow-delete)"
+        }
+        apply::Refusal::TooManyChanges { .. } => {
+            " (the person can review it and run `botform apply --force` themselves)"
+        }
+        _ => "",
+    };
+    format!("{refusal}{hint}")
 }
 
 enum Confirmation {

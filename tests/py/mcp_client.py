@@ -44,10 +44,13 @@ def server(*flags):
     return StdioServerParameters(command=binary, args=["mcp", "--root", root, *flags], env=env)
 
 
-def client(*flags):
+def client(*flags, confirm_by_flag=True):
     kwargs = {"mode": mode}
     if elicit == "accept":
         kwargs["elicitation_callback"] = accept
+    elif "--allow-apply" in flags and confirm_by_flag:
+        # A client that cannot ask the person applies only on the person's explicit flag.
+        flags = (*flags, "--allow-unconfirmed-apply")
     return Client(server(*flags), **kwargs)
 
 
@@ -159,6 +162,16 @@ async def main():
         field = structured(await c.call_tool("describe_config", {"field": "max_safety_orders"}))["sections"][0]["fields"][0]
         check("safety orders" in field["description"] and field["type"] == "integer 0..200", f"describe: {field}")
 
+    if elicit == "none":
+        # Nobody can be asked and the person did not waive it: nothing changes.
+        async with client("--allow-apply", confirm_by_flag=False) as c:
+            planned = structured(await c.call_tool("plan", {}))
+            refused = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+            check(refused.is_error and "cannot ask the person" in text_of(refused)
+                  and "--allow-unconfirmed-apply" in text_of(refused), f"unconfirmed apply: {text_of(refused)}")
+            still = structured(await c.call_tool("plan", {}))
+            check(still["has_changes"], f"nothing was applied: {still['human']}")
+
     async with client("--allow-apply") as c:
         planned = structured(await c.call_tool("plan", {}))
         started = time.monotonic()
@@ -258,10 +271,13 @@ async def main():
         write_batch({0, 1})
         first = await plan_and_apply()
         check(not first.is_error, f"2 of 11 deleted: {text_of(first)}")
+    # A restarted server still counts them: the tally is kept per day in the state dir.
+    async with client("--allow-apply", "--allow-delete") as c:
         write_batch({0, 1, 2, 3})
-        second = await plan_and_apply()
-        check(second.is_error and "applied earlier in this session" in text_of(second),
-              f"2 more of 9, 4 in the session: {text_of(second)}")
+        planned = structured(await c.call_tool("plan", {}))
+        second = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
+        check(second.is_error and "applied through botform mcp earlier today" in text_of(second),
+              f"2 more of 9, 4 today across a restart: {text_of(second)}")
     os.remove(batch)
 
     print(f"mcp ({mode}, elicitation {elicit}): all checks passed")
