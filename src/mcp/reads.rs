@@ -96,9 +96,10 @@ pub struct ListBotsArgs {
     /// Only bots whose name contains this text (any case).
     #[serde(default)]
     pub name_contains: String,
-    /// The page, from 1 (50 bots a page).
+    /// Continue after this bot id (the previous answer's `next_after_id`); 0 or absent: from
+    /// the first. Bots come in id order, so no bot is skipped or repeated between calls.
     #[serde(default)]
-    pub page: usize,
+    pub after_id: i64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -116,12 +117,32 @@ pub struct BotLine {
     pub config: String,
 }
 
+impl BotLine {
+    /// The line with every text cut to 200 characters.
+    fn shortened(&self) -> BotLine {
+        let cut = |t: &str| t.chars().take(200).collect::<String>();
+        BotLine {
+            name: cut(&self.name),
+            account: cut(&self.account),
+            pairs: self.pairs.iter().map(|p| cut(p)).collect(),
+            capital_all_deals: cut(&self.capital_all_deals),
+            currency: cut(&self.currency),
+            config: cut(&self.config),
+            ..*self
+        }
+    }
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ListBotsAnswer {
+    /// Bots that match the filter, in all.
     pub total: usize,
-    pub page: usize,
-    pub pages: usize,
+    /// Of those, how many come before this answer's first (ids up to `after_id`).
+    pub before: usize,
+    /// Up to 50 in id order, fewer when long lines fill the answer.
     pub bots: Vec<BotLine>,
+    /// Pass it as `after_id` for the next bots; absent after the last.
+    pub next_after_id: Option<i64>,
     pub more: String,
 }
 
@@ -715,8 +736,9 @@ impl BotformServer {
         }))
     }
 
-    /// The live bots, filtered and paged (50 a page): id, name, account, on/off, pairs, active
-    /// deals, capital all its deals can lock, and the config line that describes it.
+    /// The live bots, filtered, in id order, up to 50 an answer (continue with `after_id`): id,
+    /// name, account, on/off, pairs, active deals, capital all its deals can lock, and the
+    /// config line that describes it.
     #[tool(
         title = "List bots",
         annotations(
@@ -746,7 +768,12 @@ impl BotformServer {
             "" | "all" => None,
             "enabled" | "on" => Some(true),
             "disabled" | "off" => Some(false),
-            other => return Err(format!("status `{other}`: use `enabled` or `disabled`")),
+            other => {
+                return Err(format!(
+                    "status `{}`: use `enabled` or `disabled`",
+                    crate::diagnostic::quote_input(other)
+                ));
+            }
         };
         let bots = target
             .client
@@ -758,8 +785,10 @@ impl BotformServer {
             .map_err(|e| e.to_string())?;
         let pair = args.pair.to_ascii_uppercase();
         let name = args.name_contains.to_lowercase();
+        let mut bots: Vec<_> = bots.iter().collect();
+        bots.sort_by_key(|b| b.id);
         let lines: Vec<BotLine> = bots
-            .iter()
+            .into_iter()
             .filter(|b| {
                 pair.is_empty()
                     || b.settings
@@ -815,21 +844,29 @@ impl BotformServer {
             })
             .collect();
         let total = lines.len();
-        let (mut bots, page, pages) = page_of(lines, args.page, BOTS_PER_PAGE);
-        budget::fit(&mut bots, budget::ANSWER_BUDGET / 2 - 300);
-        let more = if page < pages {
-            format!(
-                "page {page} of {pages}: ask for page {} for more, or narrow with account, status, pair or name_contains",
-                page + 1
-            )
-        } else {
-            String::new()
+        let before = lines.iter().take_while(|l| l.id <= args.after_id).count();
+        let mut bots: Vec<BotLine> = lines.into_iter().skip(before).take(BOTS_PER_PAGE).collect();
+        // What does not fit is not dropped: the next call starts right after the last one kept.
+        // A line too long for an answer on its own is shortened, so every call moves on.
+        let first = bots.first().map(BotLine::shortened);
+        if budget::fit(&mut bots, budget::ANSWER_BUDGET / 2 - 300) == 0
+            && let Some(first) = first
+        {
+            bots = vec![first];
+        }
+        let rest = total - before - bots.len();
+        let next_after_id = (rest > 0).then(|| bots.last().map_or(args.after_id, |b| b.id));
+        let more = match next_after_id {
+            Some(id) => format!(
+                "{rest} more after these: call again with after_id {id}, or narrow with account, status, pair or name_contains"
+            ),
+            None => String::new(),
         };
         Ok(Json(ListBotsAnswer {
             total,
-            page,
-            pages,
+            before,
             bots,
+            next_after_id,
             more,
         }))
     }
@@ -875,7 +912,12 @@ impl BotformServer {
         let scope = match args.scope.as_str() {
             "" | "all" => None,
             s @ ("active" | "finished") => Some(s),
-            other => return Err(format!("scope `{other}`: use `active` or `finished`")),
+            other => {
+                return Err(format!(
+                    "scope `{}`: use `active` or `finished`",
+                    crate::diagnostic::quote_input(other)
+                ));
+            }
         };
         let (deals, unreadable) = self.all_deals(bot.id, scope).await?;
         let (realized, usd) = realized(&deals);
