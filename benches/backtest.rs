@@ -14,11 +14,22 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The 20 bots, starting nonstop, or on a 15-minute RSI(14) below 30 when `rsi`.
 fn bots_starting(rsi: bool) -> Vec<simulate::BotModel> {
+    bots_on(rsi, 1)
+}
+
+/// The same bots on `pairs` pairs (1 to 3), with 1 to 3 deals at once across them.
+fn bots_on(rsi: bool, pairs: usize) -> Vec<simulate::BotModel> {
     let d = |x: f64| Some(format!("{x}").parse::<Decimal>().unwrap());
     (0..20)
         .map(|i| {
             let settings = BotSettings {
-                pairs: Some(vec!["USDT_BTC".into()]),
+                pairs: Some(
+                    ["USDT_BTC", "USDT_ETH", "USDT_SOL"][..pairs]
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect(),
+                ),
+                max_active_deals: (pairs > 1).then_some(1 + (i % 3) as u32),
                 strategy: Some(if i % 5 == 4 {
                     Direction::Short
                 } else {
@@ -122,6 +133,50 @@ fn bench(c: &mut Criterion) {
     let _ = std::fs::write(
         target.join("backtest-bots.json"),
         serde_json::to_string_pretty(&models).unwrap(),
+    );
+    // The bots on three pairs at once, with the cap across them, for the Python twin too.
+    let multi_spec = synthetic::parse("paths=3,vol=80,days=120,interval=5m,seed=11").unwrap();
+    let series: Vec<Vec<simulate::Candle>> =
+        (0..3).map(|k| synthetic::path(&multi_spec, k)).collect();
+    for (k, candles) in series.iter().enumerate() {
+        let csv: String = candles
+            .iter()
+            .map(|c| {
+                format!(
+                    "{},{},{},{},{}\n",
+                    c.open_time_ms, c.open, c.high, c.low, c.close
+                )
+            })
+            .collect();
+        let _ = std::fs::write(target.join(format!("backtest-multi-candles-{k}.csv")), csv);
+    }
+    let pairs: Vec<simulate::PairCandles<'_>> = series
+        .iter()
+        .map(|candles| simulate::PairCandles {
+            candles,
+            volumes: None,
+            interval_ms: multi_spec.interval_ms,
+        })
+        .collect();
+    let multi = bots_on(false, 3);
+    let per_pair: Vec<String> = multi
+        .iter()
+        .map(|m| {
+            simulate::run_bot(m, &pairs, &mut ())
+                .per_pair
+                .iter()
+                .map(|o| format!("{:.6}", o.profit_quote))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let _ = std::fs::write(
+        target.join("backtest-multi-profits.txt"),
+        per_pair.join("\n"),
+    );
+    let _ = std::fs::write(
+        target.join("backtest-multi-bots.json"),
+        serde_json::to_string_pretty(&multi).unwrap(),
     );
     c.bench_function("105,120 candles x 20 bots", |b| {
         b.iter(|| {

@@ -1,6 +1,7 @@
 """The backtest model of botform's README, as a straightforward Python loop, on the candles and
 bots `cargo bench --bench backtest` wrote to target/ (run that first). Prints the time for 20 bots
-over 105,120 candles and checks every bot's profit against botform's to 1e-6.
+over 105,120 candles and checks every bot's profit against botform's to 1e-6; then the same bots
+on three pairs run together (`max_active_deals` across them), every pair's profit likewise.
 
 Usage: python3 benches/backtest_python.py
 """
@@ -19,14 +20,17 @@ expected = [float(x) for x in open(os.path.join(target, "backtest-profits.txt"))
 INTERVAL = candles[1][0] - candles[0][0]
 
 
-def run(m):
+def run_bot(m, series, cap):
+    """The bot over its pairs together (candles at the same times): at most `cap` deals open at
+    once, the deal count and a disabling stop shared. Returns each pair's realized profit."""
     short, fee, sl = m["short"], m["fee"], m["stop_loss"]
     steps, trailing, tsl, sl_timeout = m["take_profits"], m["trailing"], m["trailing_stop"], m["stop_timeout_ms"]
     sign = 1.0 if short else -1.0
     rungs = m["safety"]
     lo, hi, limit, timeout = m["min_price"], m["max_price"], m["deals_limit"], m["close_timeout_ms"]
-    profit, deal, next_start = 0.0, None, None
-    delayed_until, opened, disabled = None, 0, False
+    n = len(series)
+    profit, deals, next_start, delayed = [0.0] * n, [None] * n, [None] * n, [None] * n
+    bot = {"active": 0, "opened": 0, "disabled": False}
 
     def favourable(a, b):  # a at or past b in the deal's favour
         return a <= b if short else a >= b
@@ -41,22 +45,29 @@ def run(m):
     def stop_price(d):
         return (d["best"] if tsl else d["entry"]) * (1.0 + sign * sl)
 
-    for t, o, h, l, c in candles:
-        if deal is None and not disabled:
-            if (delayed_until is None and (next_start is None or t >= next_start)
-                    and (lo is None or o >= lo) and (hi is None or o <= hi)):
-                delayed_until = t + m["start_delay_ms"]
-            if delayed_until is not None and t >= delayed_until:
-                delayed_until = None
+    def open_phase(i, t, o):
+        if deals[i] is not None or bot["disabled"]:
+            return
+        room = bot["active"] < cap
+        if (delayed[i] is None and room and (next_start[i] is None or t >= next_start[i])
+                and (lo is None or o >= lo) and (hi is None or o <= hi)):
+            delayed[i] = t + m["start_delay_ms"]
+        if delayed[i] is not None and t >= delayed[i]:
+            delayed[i] = None
+            if room:
                 base = m["base"]
                 coins, quote = (base["amount"], base["amount"] * o) if base["in_base"] else (base["amount"] / o, base["amount"])
-                deal = {"entry": o, "opened": t, "filled": 0, "base": coins, "quote": quote, "fees": quote * fee,
-                        "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs],
-                        "steps": 0, "steps_base": 0.0, "steps_quote": 0.0, "peak": None, "best": o, "since": None}
-                opened += 1
-                disabled = limit is not None and opened >= limit
+                deals[i] = {"entry": o, "opened": t, "filled": 0, "base": coins, "quote": quote, "fees": quote * fee,
+                            "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs],
+                            "steps": 0, "steps_base": 0.0, "steps_quote": 0.0, "peak": None, "best": o, "since": None}
+                bot["active"] += 1
+                bot["opened"] += 1
+                bot["disabled"] = limit is not None and bot["opened"] >= limit
+
+    def walk_phase(i, t, o, h, l, c):
+        deal = deals[i]
         if deal is None:
-            continue
+            return
         path = m["intrabar"]
         if path == "worst":
             low_first = not short
@@ -127,11 +138,23 @@ def run(m):
                 gross = deal["quote"] - deal["steps_quote"] - out
             else:
                 gross = deal["steps_quote"] + out - deal["quote"]
-            profit += gross - deal["fees"] - out * fee
-            disabled = disabled or (stopped and m["stop_disables"])
-            next_start = end + m["cooldown_ms"]
-            deal = None
+            profit[i] += gross - deal["fees"] - out * fee
+            bot["disabled"] = bot["disabled"] or (stopped and m["stop_disables"])
+            next_start[i] = end + m["cooldown_ms"]
+            deals[i] = None
+            bot["active"] -= 1
+
+    for step in zip(*series):
+        assert len({row[0] for row in step}) == 1, "the pairs' candles share their times"
+        for i, (t, o, h, l, c) in enumerate(step):
+            open_phase(i, t, o)
+        for i, (t, o, h, l, c) in enumerate(step):
+            walk_phase(i, t, o, h, l, c)
     return profit
+
+
+def run(m):
+    return run_bot(m, [candles], float("inf"))[0]
 
 
 start = time.perf_counter()
@@ -140,3 +163,15 @@ elapsed = time.perf_counter() - start
 for i, (p, e) in enumerate(zip(profits, expected)):
     assert abs(p - e) < 1e-6, (i, p, e)
 print(f"python: {len(bots)} bots x {len(candles)} candles in {elapsed * 1000:.0f} ms; every profit matches botform's")
+
+# The bots on three pairs together: the cap across pairs, the shared deal count and stop.
+series = []
+for k in range(3):
+    with open(os.path.join(target, f"backtest-multi-candles-{k}.csv")) as f:
+        series.append([tuple([int(r[0])] + [float(x) for x in r[1:]]) for r in (line.split(",") for line in f)])
+multi = json.load(open(os.path.join(target, "backtest-multi-bots.json")))
+expected_multi = [[float(x) for x in line.split()] for line in open(os.path.join(target, "backtest-multi-profits.txt"))]
+for i, (m, e) in enumerate(zip(multi, expected_multi)):
+    got = run_bot(m, series, m["max_active_deals"])
+    assert all(abs(a - b) < 1e-6 for a, b in zip(got, e)), (i, got, e)
+print(f"python: {len(multi)} bots on 3 pairs at once, at most 1 to 3 deals across them: every pair's profit matches botform's")
