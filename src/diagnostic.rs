@@ -148,11 +148,18 @@ fn escape_into(out: &mut String, chars: impl Iterator<Item = char>) {
     }
 }
 
-/// The known name a misspelt one most likely meant.
+/// The known name a misspelt one most likely meant, whatever its case (`take_Profit` finds
+/// `take_profit`). A name longer than [`QUOTED_INPUT_CHARS`] is no misspelling of a known one:
+/// it gets no suggestion, and no quadratic comparison.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if name.chars().count() > QUOTED_INPUT_CHARS {
+        return None;
+    }
+    let name = name.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|c| c.len() <= 4 * QUOTED_INPUT_CHARS)
+        .map(|c| (strsim::jaro_winkler(&name, &c.to_lowercase()), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -529,6 +536,17 @@ mod tests {
             Some("did you mean `take_profit`?")
         );
         assert_eq!(did_you_mean("zzz", names), None);
+        // Case is no misspelling.
+        assert_eq!(
+            did_you_mean("Take_Profit", names).as_deref(),
+            Some("did you mean `take_profit`?")
+        );
+        assert_eq!(
+            closest("COOLDOWN", ["cooldown", "cooldowns"]),
+            Some("cooldown")
+        );
+        // A huge name gets no suggestion (and no quadratic work).
+        assert_eq!(did_you_mean(&"take_profit".repeat(100_000), names), None);
     }
 
     #[test]

@@ -232,7 +232,10 @@ impl BotformServer {
         first: bool,
     ) -> Result<CallToolResult, String> {
         let Some(mut rx) = self.inner.applies.runs.lock().await.get(apply_id).cloned() else {
-            return Err(format!("unknown apply_id `{apply_id}`"));
+            return Err(format!(
+                "unknown apply_id `{}`",
+                crate::diagnostic::quote_input(apply_id)
+            ));
         };
         let token = context.meta.get_progress_token();
         let limit = wait_limit();

@@ -59,7 +59,12 @@ fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
     }
     crate::timefmt::parse_iso(text)
         .map(|s| Some(s * 1000))
-        .ok_or_else(|| format!("{what} `{text}`: a date (2025-01-31) or an ISO 8601 time"))
+        .ok_or_else(|| {
+            format!(
+                "{what} `{}`: a date (2025-01-31) or an ISO 8601 time",
+                crate::diagnostic::quote_input(text)
+            )
+        })
 }
 
 #[tool_router(router = backtesting_router, vis = "pub(super)")]
@@ -120,9 +125,12 @@ impl BotformServer {
                 fee_percentage: if args.fee.is_empty() {
                     Default::default()
                 } else {
-                    args.fee
-                        .parse()
-                        .map_err(|_| format!("fee `{}` is not a number", args.fee))?
+                    args.fee.parse().map_err(|_| {
+                        format!(
+                            "fee `{}` is not a number",
+                            crate::diagnostic::quote_input(&args.fee)
+                        )
+                    })?
                 },
                 start: if args.assume_nonstop {
                     AssumeStart::Nonstop
@@ -141,11 +149,12 @@ impl BotformServer {
                 balance: if args.balance.is_empty() {
                     None
                 } else {
-                    Some(
-                        args.balance
-                            .parse()
-                            .map_err(|_| format!("balance `{}` is not a number", args.balance))?,
-                    )
+                    Some(args.balance.parse().map_err(|_| {
+                        format!(
+                            "balance `{}` is not a number",
+                            crate::diagnostic::quote_input(&args.balance)
+                        )
+                    })?)
                 },
             },
         };

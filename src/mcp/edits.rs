@@ -483,9 +483,12 @@ fn add_decimal(field: &str, current: Option<&Value>, delta: &Value) -> Result<Va
             _ => None,
         }
     };
-    let current = current
-        .and_then(parse)
-        .ok_or_else(|| format!("`{field}` has no number to add to: set it with `fields`"))?;
+    let current = current.and_then(parse).ok_or_else(|| {
+        format!(
+            "`{}` has no number to add to: set it with `fields`",
+            crate::diagnostic::quote_input(field)
+        )
+    })?;
     let delta = parse(delta).ok_or_else(|| format!("`add.{field}` is not a number"))?;
     Ok(Value::String((current + delta).normalize().to_string()))
 }
@@ -501,7 +504,8 @@ impl BotformServer {
         annotations(
             title = "Set config fields",
             read_only_hint = false,
-            destructive_hint = false,
+            // It overwrites or removes what the files said (the diff shows what).
+            destructive_hint = true,
             open_world_hint = false,
             idempotent_hint = false
         )
@@ -674,8 +678,12 @@ impl BotformServer {
         let path = if !args.file.is_empty() {
             let path = paths::resolve(&self.inner.root, &args.file)?;
             if Syntax::from_path(&path).is_none() {
-                return Err(format!("`{}`: use a .toml, .yaml or .yml file", args.file));
+                return Err(format!(
+                    "`{}`: use a .toml, .yaml or .yml file",
+                    crate::diagnostic::quote_input(&args.file)
+                ));
             }
+            paths::seen_by_the_loader(&self.inner.root, &path)?;
             path
         } else if let Some(path) = file {
             path
@@ -706,7 +714,8 @@ impl BotformServer {
         annotations(
             title = "Remove a bot",
             read_only_hint = false,
-            destructive_hint = false,
+            // It overwrites or removes what the files said (the diff shows what).
+            destructive_hint = true,
             open_world_hint = false,
             idempotent_hint = false
         )
@@ -730,7 +739,12 @@ impl BotformServer {
                 }
             }
             "forget" => Op::RemoveBot(bot.entry),
-            other => return Err(format!("how `{other}`: use `absent` or `forget`")),
+            other => {
+                return Err(format!(
+                    "how `{}`: use `absent` or `forget`",
+                    crate::diagnostic::quote_input(other)
+                ));
+            }
         };
         let mut pending = Pending {
             notes: note.into_iter().collect(),
@@ -779,7 +793,8 @@ impl BotformServer {
         annotations(
             title = "Unblacklist pairs",
             read_only_hint = false,
-            destructive_hint = false,
+            // It overwrites or removes what the files said (the diff shows what).
+            destructive_hint = true,
             open_world_hint = false,
             idempotent_hint = true
         )

@@ -5,8 +5,9 @@
 use std::path::{Component, Path, PathBuf};
 
 /// A path given by the client, checked against the root.
-pub fn resolve(root: &Path, given: &str) -> Result<PathBuf, String> {
-    let given_path = Path::new(given);
+pub fn resolve(root: &Path, given_text: &str) -> Result<PathBuf, String> {
+    let given_path = Path::new(given_text);
+    let given = crate::diagnostic::quote_input(given_text);
     if given_path.is_absolute() {
         return Err(format!(
             "`{given}` is absolute: give a path relative to the root"
@@ -28,13 +29,40 @@ pub fn resolve(root: &Path, given: &str) -> Result<PathBuf, String> {
     Ok(joined)
 }
 
+/// Config is written only where the loader reads it: not under a hidden folder (`.git/`,
+/// `.botform/`) nor one a walk skips (`target/`, `node_modules/`), and not as a hidden file.
+/// Otherwise an edit would "succeed" into a file no validate, plan or apply ever sees.
+pub fn seen_by_the_loader(root: &Path, path: &Path) -> Result<(), String> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<_> = rel.components().collect();
+    for (i, component) in parts.iter().enumerate() {
+        let name = component.as_os_str().to_string_lossy();
+        let folder = i + 1 < parts.len();
+        if name.starts_with('.')
+            || (folder && crate::config::load::SKIPPED_DIRS.contains(&name.as_ref()))
+        {
+            return Err(format!(
+                "`{}`: botform never reads config {} `{}` (hidden and build folders are skipped), so nothing written there would count; choose a path outside it",
+                crate::diagnostic::quote_input(&rel.display().to_string()),
+                if folder {
+                    "under"
+                } else {
+                    "from a hidden file like"
+                },
+                crate::diagnostic::quote_input(&name)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Check that `path` lies under `root`, whatever links it passes through: every component that
 /// exists is looked at without following it, and a symlink among them must resolve inside the
 /// root. A dangling link is refused (a write through it would land wherever it points).
 pub fn inside(root: &Path, path: &Path) -> Result<(), String> {
     let rel = path
         .strip_prefix(root)
-        .map_err(|_| format!("`{}` is outside the root", path.display()))?;
+        .map_err(|_| "the path is outside the root".to_string())?;
     let mut probe = root.to_path_buf();
     for component in rel.components() {
         probe.push(component);
@@ -98,6 +126,29 @@ mod tests {
             assert!(resolve(&root, "dangling/x.toml").is_err());
             std::os::unix::fs::symlink(root.join("bots"), root.join("inner")).unwrap();
             assert!(resolve(&root, "inner/x.toml").is_ok());
+        }
+        // An error quotes at most 200 characters of what it was given.
+        let long = "a/".repeat(1_000_000) + "../x";
+        assert!(resolve(&root, &long).unwrap_err().len() < 400);
+    }
+
+    #[test]
+    fn config_goes_only_where_the_loader_reads() {
+        let root = Path::new("/r");
+        let seen = |p: &str| seen_by_the_loader(root, &root.join(p));
+        assert!(seen("bots.toml").is_ok());
+        assert!(seen("bots/eth.toml").is_ok());
+        // A file named like a skipped folder is still read.
+        assert!(seen("target.toml").is_ok());
+        for hidden in [
+            ".git/bots.toml",
+            ".botform/x.toml",
+            "bots/.hidden.toml",
+            "target/x.toml",
+            "a/node_modules/x.yaml",
+        ] {
+            let e = seen(hidden).unwrap_err();
+            assert!(e.contains("never reads config"), "{hidden}: {e}");
         }
     }
 }

@@ -271,6 +271,7 @@ fn more_of_plan(plan_id: &str, page: usize, pages: usize) -> String {
 }
 
 fn unknown_plan(plan_id: &str) -> String {
+    let plan_id = crate::diagnostic::quote_input(plan_id);
     format!(
         "unknown plan_id `{plan_id}`: plans live until applied, until {} newer plans replace them, or until the server restarts; call `plan` again",
         super::KEPT_PLANS
@@ -533,12 +534,12 @@ impl BotformServer {
         Parameters(args): Parameters<PlanArgs>,
     ) -> Result<Json<PlanAnswer>, String> {
         let targets = self.scoped_targets(&args.paths, &args.targets)?;
-        let (_, desired) =
-            workflow::check_confined(&self.inner.root, &targets).map_err(workflow_message)?;
+        let (_, desired) = workflow::check_confined(&self.inner.root, &targets)
+            .map_err(|e| self.relativize(workflow_message(e)))?;
         let target = self.target().await?;
         let plan = workflow::plan_against(target, &desired, &targets)
             .await
-            .map_err(workflow_message)?;
+            .map_err(|e| self.relativize(workflow_message(e)))?;
         let hash = plan.hash();
         let plan_id = format!("plan-{}", &hash[..12]);
         let pages = self.human_pages(&plan)?;
@@ -766,12 +767,19 @@ impl BotformServer {
         let format = match args.format.as_str() {
             "" | "toml" => ImportFormat::Toml,
             "yaml" | "yml" => ImportFormat::Yaml,
-            other => return Err(format!("format `{other}`: use `toml` or `yaml`")),
+            other => {
+                return Err(format!(
+                    "format `{}`: use `toml` or `yaml`",
+                    crate::diagnostic::quote_input(other)
+                ));
+            }
         };
         let out_dir = if args.write_to.is_empty() {
             None
         } else {
-            Some(paths::resolve(&self.inner.root, &args.write_to)?)
+            let dir = paths::resolve(&self.inner.root, &args.write_to)?;
+            paths::seen_by_the_loader(&self.inner.root, &dir.join("x.toml"))?;
+            Some(dir)
         };
         let target = self.target().await?;
         let live = crate::engine::target::read_live(&target.client, true)
@@ -956,7 +964,10 @@ impl BotformServer {
                 Ok(pages) => pages[0].clone(),
                 Err(e) => e,
             },
-            None => format!("(no plan `{}`: call `plan` first)", args.plan_id),
+            None => format!(
+                "(no plan `{}`: call `plan` first)",
+                crate::diagnostic::quote_input(&args.plan_id)
+            ),
         };
         vec![PromptMessage::new_text(
             Role::User,

@@ -77,6 +77,10 @@ async def main():
             check(None not in hints, f"{name} states all four hints: {hints}")
         check(tools["plan"].annotations.open_world_hint is True, "plan talks to 3Commas")
         check(tools["describe_config"].annotations.open_world_hint is False, "describe_config is offline")
+        # Edits that overwrite or remove what the files said say so; adding does not.
+        for name, destructive in [("set_fields", True), ("remove_bot", True), ("blacklist_remove", True),
+                                  ("add_bot", False), ("blacklist_add", False)]:
+            check(tools[name].annotations.destructive_hint is destructive, f"{name} destructive: {destructive}")
 
         # A broken file gives located diagnostics.
         broken = os.path.join(root, "broken.toml")
