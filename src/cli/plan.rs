@@ -41,6 +41,10 @@ pub struct Args {
     /// account's exchange's base-tier taker fee, where botform knows it (else 0, with a note).
     #[arg(long, value_name = "PERCENT")]
     backtest_fee: Option<crate::model::decimal::Decimal>,
+    /// Write those backtests as a self-contained HTML page: each changed bot's equity before
+    /// and after, overlaid, with the figures side by side. Candle files only.
+    #[arg(long, value_name = "FILE", requires = "backtest_candles")]
+    backtest_html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,6 +177,14 @@ pub fn run(args: Args, output: Output) -> ExitCode {
         if let Err(e) = written {
             eprintln!("error: cannot write the plan: {e}");
             return ExitCode::FAILURE;
+        }
+        if let (Some(path), Some(b)) = (&args.backtest_html, &backtest) {
+            let page = crate::simulate::html::render_comparison(&b.comparisons, &b.notes);
+            if let Err(e) = crate::files::write_user_file(path, page.as_bytes()) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("Wrote the before/after backtest to {}.", path.display());
         }
         if let Some(path) = &args.out {
             if let Err(e) = SavedPlan::new(&planned).write(path) {

@@ -198,6 +198,13 @@ fn ratios(returns: &[f64]) -> (Option<Decimal>, Option<Decimal>) {
     (ratio(sd), ratio(downside))
 }
 
+/// A curve watches a run's equity and nothing else.
+impl super::Observer for Curve {
+    fn step(&mut self, at_ms: i64, equity: f64, committed: f64) {
+        Curve::step(self, at_ms, equity, committed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

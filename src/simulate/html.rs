@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::report::{BacktestReport, BotTotal, DealRow};
+use super::report::{BacktestReport, BotTotal, Comparison, DealRow};
 use crate::model::decimal::Decimal;
 
 /// A pair's prices (at most [`PAIR_PRICE_POINTS`] spans: low, high, close) and its deals, for the
@@ -481,4 +481,85 @@ fn duration_counts(charts: &[PairChart], bot: &BotTotal) -> Vec<u32> {
         counts[slot] += 1;
     }
     counts
+}
+
+/// `plan --backtest-html`: each changed bot before and after the change, on the same candles,
+/// with the two equity curves overlaid and the figures side by side.
+pub fn render_comparison(comparisons: &[Comparison], notes: &[String]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>botform plan backtest</title><style>{STYLE}</style><script>{CHECK}</script></head><body><h1>botform plan: before and after</h1><p>Each bot the plan creates or changes, run before and after the change on the same candles.</p>"
+    );
+    for note in notes {
+        let _ = write!(out, "<p class=\"warn\">{}</p>", esc(note));
+    }
+    for c in comparisons {
+        let _ = write!(
+            out,
+            "<h2>{}</h2><p>On {}, fee {} % a trade ({}).</p>",
+            esc(&c.address),
+            esc(&c.on),
+            c.fee_percentage,
+            esc(&c.fee_source)
+        );
+        let figures = |s: &Option<super::report::Summary>| -> Vec<String> {
+            match s {
+                Some(s) => vec![
+                    s.profit.round_dp(2).to_string(),
+                    s.stopped.round_dp(2).to_string(),
+                    s.max_capital.round_dp(2).to_string(),
+                    s.drawdown.round_dp(2).to_string(),
+                ],
+                None => vec!["–".into(); 4],
+            }
+        };
+        let rows = [("before", &c.before), ("after", &c.after)]
+            .into_iter()
+            .map(|(label, s)| {
+                let mut row = vec![label.to_string()];
+                row.extend(figures(s));
+                row
+            })
+            .collect::<Vec<_>>();
+        out.push_str(&table(
+            &["", "profit", "stopped", "most capital", "worst drawdown"],
+            &rows,
+        ));
+        let curve = |s: &Option<super::report::Summary>| -> Vec<(f64, f64)> {
+            s.as_ref().map_or(Vec::new(), |s| {
+                s.equity
+                    .iter()
+                    .map(|p| (ms(&p.at) as f64, num(&p.equity)))
+                    .collect()
+            })
+        };
+        let (before, after) = (curve(&c.before), curve(&c.after));
+        if !before.is_empty() || !after.is_empty() {
+            let frame = Frame::new(
+                before.iter().chain(&after).map(|p| p.0),
+                before.iter().chain(&after).map(|p| p.1).chain([0.0]),
+            );
+            let mut body = String::new();
+            let quote = c.on.split('_').next().unwrap_or("");
+            frame.axes(&mut body, quote);
+            if !before.is_empty() {
+                body.push_str(&polyline(&frame, &before, "#8a8a8a"));
+            }
+            body.push_str(&polyline(&frame, &after, "#1b7f3b"));
+            out.push_str(&svg(
+                "Equity, realized plus unrealized: before the change (grey) and after (green)",
+                &body,
+            ));
+        }
+        if !c.not_simulated.is_empty() {
+            out.push_str("<h3>Not simulated</h3><ul>");
+            for n in &c.not_simulated {
+                let _ = write!(out, "<li class=\"left\">{}</li>", esc(n));
+            }
+            out.push_str("</ul>");
+        }
+    }
+    out.push_str("</body></html>");
+    out
 }

@@ -692,6 +692,10 @@ pub struct Comparison {
 /// A backtest in the figures a change moves.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// Realized plus unrealized over time, on candle files (for the HTML page; not in JSON,
+    /// where `botform backtest` gives curves).
+    #[serde(skip)]
+    pub equity: Vec<super::figures::EquityPoint>,
     /// Realized profit (the median over synthetic paths).
     pub profit: Decimal,
     /// Deals stopped (the share of paths with a stop over synthetic paths, 0 to 1).
@@ -725,6 +729,7 @@ fn summarize(
             model.check_candles(spec.interval_ms, false).ok()?;
             let s = stress("", "", "", &model, spec, Vec::new());
             Some(Summary {
+                equity: Vec::new(),
                 profit: s.profit_quote.p50,
                 stopped: s.chances.stop_loss_hit.share,
                 max_capital: s.max_capital_used.max,
@@ -737,8 +742,11 @@ fn summarize(
                     .check_candles(w.interval_ms, w.volumes.is_some())
                     .ok()?;
             }
-            let o = windows.run(&model);
+            let (from_ms, to_ms) = windows.span_ms();
+            let mut curve = Curve::new(from_ms, to_ms);
+            let o = windows.run_watched(&model, &mut curve);
             Some(Summary {
+                equity: curve.figures().equity,
                 profit: dec(o.per_pair.iter().map(|p| p.profit_quote).sum()),
                 stopped: Decimal::from_int(i64::from(
                     o.per_pair.iter().map(|p| p.deals_stopped).sum::<u32>(),

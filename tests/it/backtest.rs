@@ -747,6 +747,76 @@ fn every_deal_is_listed_in_csv_or_json() {
     assert_eq!(json[1]["closed"], serde_json::Value::Null);
 }
 
+/// `plan --backtest-html`: each changed bot's equity before and after, overlaid, drawn in
+/// Chromium with no script error.
+#[test]
+fn a_plan_backtest_page_overlays_before_and_after_in_chromium() {
+    let has_chromium = std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !super::required("Chromium", has_chromium, "apt-get install chromium") {
+        return;
+    }
+    let dir = super::engine_support::example_dir();
+    super::engine_support::offline()
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    super::engine_support::edit(
+        &dir.path().join("shared.toml"),
+        "take_profit = 1.5",
+        "take_profit = 1.2",
+    );
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 20);
+    write_candles(candles.path(), "USDT_ETH.csv", 20);
+    let page = candles.path().join("plan.html");
+    let out = super::engine_support::offline()
+        .arg("plan")
+        .arg(dir.path())
+        .arg("--backtest-candles")
+        .arg(candles.path())
+        .arg("--backtest-html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for outside in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(outside), "{outside} in the page");
+    }
+    assert!(
+        html.contains("bot &quot;BTC conservative&quot; on main"),
+        "{}",
+        html.chars().take(300).collect::<String>()
+    );
+    assert!(html.contains("before the change (grey) and after (green)"));
+    let charts = html.matches("<svg class=\"chart\"").count();
+    assert!(
+        charts >= 2,
+        "an overlay for each of the two conservative bots: {charts}"
+    );
+    let dom = chromium(&candles.path().join("profile"))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dumped = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dumped.contains(&format!(r#"<body data-charts="{charts}" data-errors="0">"#)),
+        "{}\n{}",
+        dumped.chars().take(300).collect::<String>(),
+        String::from_utf8_lossy(&dom.stderr)
+    );
+}
+
 /// Debian's Chromium, headless, as root too, with nothing reaching for the network.
 fn chromium(profile: &Path) -> std::process::Command {
     let mut c = std::process::Command::new("chromium");
