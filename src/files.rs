@@ -42,6 +42,17 @@ pub fn state_dir() -> std::path::PathBuf {
 /// Write `bytes` to `path` atomically, never through a symlink or into a file another process has
 /// open for writing. Creates the parent directory when it is missing.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// [`write_atomic`] without waiting for the disk: readers still see the old file or the new one
+/// whole, but a power loss may leave the old one. Only for state worth nothing after a reboot
+/// (the pace's last minute of requests), where an fsync per write is the cost of every request.
+pub fn write_atomic_volatile(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = parent_dir(path);
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new()
@@ -49,7 +60,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

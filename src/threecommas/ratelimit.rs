@@ -111,8 +111,15 @@ impl SharedBudget {
     }
 
     /// Under the file's lock: change the shared state. Errors (a read-only state dir) make the
-    /// budget this process's alone, never a failure.
-    fn with_state<T>(&self, change: impl FnOnce(&mut SharedState, u64) -> T) -> Option<T> {
+    /// budget this process's alone, never a failure. The lock, not the disk, is what makes the
+    /// window exact across processes, so request times are written without an fsync (`durable`
+    /// false: a power loss forgets at most the last minute, which a reboot outlasts); bans are
+    /// written durably, since they outlast a reboot.
+    fn with_state<T>(
+        &self,
+        durable: bool,
+        change: impl FnOnce(&mut SharedState, u64) -> T,
+    ) -> Option<T> {
         let lock = crate::files::open_lock_file(&self.path.with_extension("lock")).ok()?;
         lock.lock().ok()?;
         let mut state: SharedState = crate::files::read_bounded(&self.path, 1024 * 1024)
@@ -127,14 +134,18 @@ impl SharedBudget {
             .retain(|t| now.saturating_sub(*t) < LONGEST_BAN.as_millis() as u64);
         let result = change(&mut state, now);
         let bytes = serde_json::to_vec(&state).ok()?;
-        crate::files::write_atomic(&self.path, &bytes).ok()?;
+        if durable {
+            crate::files::write_atomic(&self.path, &bytes).ok()?;
+        } else {
+            crate::files::write_atomic_volatile(&self.path, &bytes).ok()?;
+        }
         Some(result)
     }
 
     /// Take a place in the shared window, or say how long to wait for one, or that a ban holds.
     fn try_take(&self, per_window: usize) -> Take {
         let window = self.window.as_millis() as u64;
-        self.with_state(|state, now| {
+        self.with_state(false, |state, now| {
             if state.banned_until > now {
                 return Take::Banned(state.banned_until);
             }
@@ -154,7 +165,7 @@ impl SharedBudget {
     }
 
     fn pause(&self, duration: Duration) {
-        self.with_state(|state, now| {
+        self.with_state(false, |state, now| {
             state.paused_until = state.paused_until.max(now + duration.as_millis() as u64)
         });
     }
@@ -162,7 +173,7 @@ impl SharedBudget {
     /// Record a 418 and return its end: `retry_after` when 3Commas said, else twice the last
     /// ban of the last three days (2 minutes the first time), at most 3 days.
     fn ban(&self, retry_after: Option<Duration>) -> Option<u64> {
-        self.with_state(|state, now| {
+        self.with_state(true, |state, now| {
             let length = retry_after.unwrap_or_else(|| {
                 let doublings = state.bans.len().min(16) as u32;
                 (FIRST_BAN * 2u32.pow(doublings)).min(LONGEST_BAN)
