@@ -103,14 +103,9 @@ fn bots_on(rsi: bool, pairs: usize) -> Vec<simulate::BotModel> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
-    let spec = synthetic::parse("paths=1,vol=80,days=365,interval=5m,seed=7").unwrap();
-    let candles = synthetic::path(&spec, 0);
-    assert_eq!(candles.len(), 105_120);
-    let models = bots_starting(false);
-    // The same candles and bots for the Python comparison.
-    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-    let csv: String = candles
+/// Candles as the Python twin reads them: time, open, high, low, close.
+fn csv(candles: &[simulate::Candle]) -> String {
+    candles
         .iter()
         .map(|k| {
             format!(
@@ -118,8 +113,17 @@ fn bench(c: &mut Criterion) {
                 k.open_time_ms, k.open, k.high, k.low, k.close
             )
         })
-        .collect();
-    let _ = std::fs::write(target.join("backtest-candles.csv"), csv);
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let spec = synthetic::parse("paths=1,vol=80,days=365,interval=5m,seed=7").unwrap();
+    let candles = synthetic::path(&spec, 0);
+    assert_eq!(candles.len(), 105_120);
+    let models = bots_starting(false);
+    // The same candles and bots for the Python comparison.
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::write(target.join("backtest-candles.csv"), csv(&candles));
     let totals: Vec<String> = models
         .iter()
         .map(|m| {
@@ -139,16 +143,10 @@ fn bench(c: &mut Criterion) {
     let series: Vec<Vec<simulate::Candle>> =
         (0..3).map(|k| synthetic::path(&multi_spec, k)).collect();
     for (k, candles) in series.iter().enumerate() {
-        let csv: String = candles
-            .iter()
-            .map(|c| {
-                format!(
-                    "{},{},{},{},{}\n",
-                    c.open_time_ms, c.open, c.high, c.low, c.close
-                )
-            })
-            .collect();
-        let _ = std::fs::write(target.join(format!("backtest-multi-candles-{k}.csv")), csv);
+        let _ = std::fs::write(
+            target.join(format!("backtest-multi-candles-{k}.csv")),
+            csv(candles),
+        );
     }
     let pairs: Vec<simulate::PairCandles<'_>> = series
         .iter()

@@ -281,18 +281,7 @@ fn a_stress_test_needs_no_data_and_repeats_itself() {
 /// same seeded paths.
 #[test]
 fn a_plan_shows_each_change_backtested_before_and_after() {
-    let dir = super::engine_support::example_dir();
-    super::engine_support::offline()
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
-    super::engine_support::edit(
-        &dir.path().join("shared.toml"),
-        "take_profit = 1.5",
-        "take_profit = 1.2",
-    );
+    let dir = applied_example_then_edited("shared.toml", "take_profit = 1.5", "take_profit = 1.2");
     super::engine_support::edit(
         &dir.path().join("shared.toml"),
         "take_profit = 2.5",
@@ -616,15 +605,8 @@ fn the_path_inside_a_candle_is_a_choice_and_its_weight_is_shown() {
 /// `backtest`), and a multi-pair bot is backtested on every pair it has candles for, together.
 #[test]
 fn a_plan_backtest_covers_every_pair_and_keeps_json_pure() {
-    let dir = super::engine_support::example_dir();
-    super::engine_support::offline()
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
-    super::engine_support::edit(
-        &dir.path().join("rsi-multi.yaml"),
+    let dir = applied_example_then_edited(
+        "rsi-multi.yaml",
         "max_active_deals: 3",
         "max_active_deals: 2",
     );
@@ -751,25 +733,10 @@ fn every_deal_is_listed_in_csv_or_json() {
 /// Chromium with no script error.
 #[test]
 fn a_plan_backtest_page_overlays_before_and_after_in_chromium() {
-    let has_chromium = std::process::Command::new("chromium")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !super::required("Chromium", has_chromium, "apt-get install chromium") {
+    if !chromium_is_there() {
         return;
     }
-    let dir = super::engine_support::example_dir();
-    super::engine_support::offline()
-        .arg("apply")
-        .arg(dir.path())
-        .arg("--auto-approve")
-        .assert()
-        .success();
-    super::engine_support::edit(
-        &dir.path().join("shared.toml"),
-        "take_profit = 1.5",
-        "take_profit = 1.2",
-    );
+    let dir = applied_example_then_edited("shared.toml", "take_profit = 1.5", "take_profit = 1.2");
     let candles = tempfile::tempdir().unwrap();
     write_candles(candles.path(), "USDT_BTC.csv", 20);
     write_candles(candles.path(), "USDT_ETH.csv", 20);
@@ -817,6 +784,29 @@ fn a_plan_backtest_page_overlays_before_and_after_in_chromium() {
     );
 }
 
+/// The example config applied to a fresh sandbox, then `from` replaced by `to` in `file`: a
+/// plan with changes to backtest.
+fn applied_example_then_edited(file: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let dir = super::engine_support::example_dir();
+    super::engine_support::offline()
+        .arg("apply")
+        .arg(dir.path())
+        .arg("--auto-approve")
+        .assert()
+        .success();
+    super::engine_support::edit(&dir.path().join(file), from, to);
+    dir
+}
+
+/// Is Debian's Chromium installed? Under CI it must be (`super::required`).
+fn chromium_is_there() -> bool {
+    let has_chromium = std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    super::required("Chromium", has_chromium, "apt-get install chromium")
+}
+
 /// Debian's Chromium, headless, as root too, with nothing reaching for the network.
 fn chromium(profile: &Path) -> std::process::Command {
     let mut c = std::process::Command::new("chromium");
@@ -838,11 +828,7 @@ fn chromium(profile: &Path) -> std::process::Command {
 
 #[test]
 fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
-    let has_chromium = std::process::Command::new("chromium")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !super::required("Chromium", has_chromium, "apt-get install chromium") {
+    if !chromium_is_there() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
