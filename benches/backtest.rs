@@ -148,12 +148,27 @@ fn bench(c: &mut Criterion) {
             csv(candles),
         );
     }
+    // Two of the pairs on exchange steps (`--limits`), one without.
+    let steps = [Some(("0.5", "0.01")), None, Some(("0.01", "0.0001"))];
+    let limits = steps.map(|s| {
+        s.map(|(price, lot)| simulate::PairLimits {
+            price_step: Some(price.parse().unwrap()),
+            lot_step: Some(lot.parse().unwrap()),
+        })
+    });
+    let as_numbers = steps.map(|s| s.map(|(p, l)| [p.parse::<f64>().unwrap(), l.parse().unwrap()]));
+    let _ = std::fs::write(
+        target.join("backtest-multi-limits.json"),
+        serde_json::to_string(&as_numbers).unwrap(),
+    );
     let pairs: Vec<simulate::PairCandles<'_>> = series
         .iter()
-        .map(|candles| simulate::PairCandles {
+        .zip(limits)
+        .map(|(candles, limits)| simulate::PairCandles {
             candles,
             volumes: None,
             interval_ms: multi_spec.interval_ms,
+            limits,
         })
         .collect();
     let multi = bots_on(false, 3);

@@ -6,6 +6,7 @@ on three pairs run together (`max_active_deals` across them), every pair's profi
 Usage: python3 benches/backtest_python.py
 """
 import json
+import math
 import os
 import time
 
@@ -20,9 +21,10 @@ expected = [float(x) for x in open(os.path.join(target, "backtest-profits.txt"))
 INTERVAL = candles[1][0] - candles[0][0]
 
 
-def run_bot(m, series, cap):
+def run_bot(m, series, cap, limits=None):
     """The bot over its pairs together (candles at the same times): at most `cap` deals open at
-    once, the deal count and a disabling stop shared. Returns each pair's realized profit."""
+    once, the deal count and a disabling stop shared; `limits` gives each pair's (price step,
+    lot step) or None. Returns each pair's realized profit."""
     short, fee, sl = m["short"], m["fee"], m["stop_loss"]
     steps, trailing, tsl, sl_timeout = m["take_profits"], m["trailing"], m["trailing_stop"], m["stop_timeout_ms"]
     sign = 1.0 if short else -1.0
@@ -35,12 +37,30 @@ def run_bot(m, series, cap):
     def favourable(a, b):  # a at or past b in the deal's favour
         return a <= b if short else a >= b
 
-    def step_price(d, k):
+    steps_of = limits or [None] * n
+
+    def limit_price(i, price, buy):  # on the pair's price grid, in the deal's disfavour
+        step = steps_of[i] and steps_of[i][0]
+        if not step:
+            return price
+        return math.floor(price / step + 1e-9) * step if buy else math.ceil(price / step - 1e-9) * step
+
+    def lots(i, coins):  # whole lots, rounded down
+        step = steps_of[i] and steps_of[i][1]
+        return math.floor(coins / step + 1e-9) * step if step else coins
+
+    def fill(i, rung, price):  # an order's coins and quote
+        if not (steps_of[i] and steps_of[i][1]):
+            return (rung["amount"], rung["amount"] * price) if rung["in_base"] else (rung["amount"] / price, rung["amount"])
+        coins = lots(i, rung["amount"] if rung["in_base"] else rung["amount"] / price)
+        return coins, coins * price
+
+    def step_price(i, d, k):
         average = d["quote"] / d["base"]
         p = steps[k]["profit"]
         if short:
-            return average * (1.0 - p) * (1.0 - fee) / (1.0 + fee)
-        return average * (1.0 + p) * (1.0 + fee) / (1.0 - fee)
+            return limit_price(i, average * (1.0 - p) * (1.0 - fee) / (1.0 + fee), True)
+        return limit_price(i, average * (1.0 + p) * (1.0 + fee) / (1.0 - fee), False)
 
     def stop_price(d):
         return (d["best"] if tsl else d["entry"]) * (1.0 + sign * sl)
@@ -56,9 +76,9 @@ def run_bot(m, series, cap):
             delayed[i] = None
             if room:
                 base = m["base"]
-                coins, quote = (base["amount"], base["amount"] * o) if base["in_base"] else (base["amount"] / o, base["amount"])
+                coins, quote = fill(i, base, o)
                 deals[i] = {"entry": o, "opened": t, "filled": 0, "base": coins, "quote": quote, "fees": quote * fee,
-                            "prices": [o * (1.0 + sign * r["deviation"]) for r in rungs],
+                            "prices": [limit_price(i, o * (1.0 + sign * r["deviation"]), not short) for r in rungs],
                             "steps": 0, "steps_base": 0.0, "steps_quote": 0.0, "peak": None, "best": o, "since": None}
                 bot["active"] += 1
                 bot["opened"] += 1
@@ -85,7 +105,7 @@ def run_bot(m, series, cap):
             gap = k == 0
             while deal["filled"] < len(prices) and favourable(prices[deal["filled"]], p):
                 r, q = rungs[deal["filled"]], prices[deal["filled"]]
-                coins, quote = (r["amount"], r["amount"] * q) if r["in_base"] else (r["amount"] / q, r["amount"])
+                coins, quote = fill(i, r, q)
                 deal["base"] += coins
                 deal["quote"] += quote
                 deal["fees"] += quote * fee
@@ -100,14 +120,14 @@ def run_bot(m, series, cap):
                 if deal["since"] is None:
                     deal["since"] = t
             last = len(steps) - 1
-            while deal["steps"] < last and favourable(p, step_price(deal, deal["steps"])):
-                at = step_price(deal, deal["steps"])
-                coins = min(steps[deal["steps"]]["share"] * deal["base"], deal["base"] - deal["steps_base"])
+            while deal["steps"] < last and favourable(p, step_price(i, deal, deal["steps"])):
+                at = step_price(i, deal, deal["steps"])
+                coins = min(lots(i, steps[deal["steps"]]["share"] * deal["base"]), deal["base"] - deal["steps_base"])
                 deal["steps_base"] += coins
                 deal["steps_quote"] += coins * at
                 deal["fees"] += coins * at * fee
                 deal["steps"] += 1
-            take = step_price(deal, last)
+            take = step_price(i, deal, last)
             if trailing is None:
                 if favourable(p, take):
                     exit_price = take
@@ -170,8 +190,9 @@ for k in range(3):
     with open(os.path.join(target, f"backtest-multi-candles-{k}.csv")) as f:
         series.append([tuple([int(r[0])] + [float(x) for x in r[1:]]) for r in (line.split(",") for line in f)])
 multi = json.load(open(os.path.join(target, "backtest-multi-bots.json")))
+multi_limits = json.load(open(os.path.join(target, "backtest-multi-limits.json")))
 expected_multi = [[float(x) for x in line.split()] for line in open(os.path.join(target, "backtest-multi-profits.txt"))]
 for i, (m, e) in enumerate(zip(multi, expected_multi)):
-    got = run_bot(m, series, m["max_active_deals"])
+    got = run_bot(m, series, m["max_active_deals"], multi_limits)
     assert all(abs(a - b) < 1e-6 for a, b in zip(got, e)), (i, got, e)
-print(f"python: {len(multi)} bots on 3 pairs at once, at most 1 to 3 deals across them: every pair's profit matches botform's")
+print(f"python: {len(multi)} bots on 3 pairs at once, at most 1 to 3 deals across them, two pairs on exchange steps: every pair's profit matches botform's")

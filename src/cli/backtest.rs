@@ -44,6 +44,10 @@ pub struct Args {
     /// warning.
     #[arg(long)]
     fee: Option<Decimal>,
+    /// Round prices and quantities to each pair's exchange steps: a JSON object of pairs, each
+    /// with its 3Commas `currency_rates` answer (`priceStep`, `lotStep`). Candle files only.
+    #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
+    limits: Option<PathBuf>,
     /// The quote balance (per quote currency) that a volume in percent of the balance is a share
     /// of; without it such bots are not backtestable.
     #[arg(long, value_name = "QUOTE")]
@@ -175,6 +179,10 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
     };
     let options = Options {
+        limits: match &args.limits {
+            Some(path) => report::read_limits(path)?,
+            None => Default::default(),
+        },
         prices,
         bots: args.bots.clone(),
         from_ms: time_arg(&args.from, "from")?,

@@ -75,6 +75,7 @@ fn backtest_changes(
         (None, true) => return Ok(None),
     };
     let options = Options {
+        limits: Default::default(),
         prices,
         bots: Vec::new(),
         from_ms: None,

@@ -12,6 +12,7 @@ use crate::simulate::report::{self, BacktestReport, Options, Prices};
 use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, synthetic};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BacktestArgs {
     /// Bots to backtest, by name (any case). Empty: every bot.
     #[serde(default)]
@@ -110,6 +111,7 @@ impl BotformServer {
             }
         }
         let options = Options {
+            limits: Default::default(),
             prices,
             bots: args.bots.clone(),
             from_ms: time(&args.from, "from")?,

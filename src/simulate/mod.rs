@@ -163,6 +163,10 @@ pub struct BotModel {
     max_active_deals: u32,
     fee: f64,
     intrabar: Intrabar,
+    /// The pair's exchange steps, when known (`--limits`): order prices are multiples of
+    /// `price_step`, quantities of `lot_step`. Set per pair by [`BotModel::with_limits`].
+    price_step: Option<f64>,
+    lot_step: Option<f64>,
     /// Start conditions the candles determine (empty: `nonstop`).
     #[serde(skip)]
     starts: Vec<conditions::StartCondition>,
@@ -174,6 +178,37 @@ impl BotModel {
         BotModel {
             intrabar,
             ..self.clone()
+        }
+    }
+
+    /// The same bot on a pair whose exchange takes prices and quantities in these steps.
+    pub fn with_limits(&self, limits: PairLimits) -> BotModel {
+        let step = |d: Option<Decimal>| d.map(f).filter(|s| *s > 0.0);
+        BotModel {
+            price_step: step(limits.price_step),
+            lot_step: step(limits.lot_step),
+            ..self.clone()
+        }
+    }
+
+    /// A buy (`buy`) or sell limit price on the pair's price grid, in the deal's disfavour: a
+    /// buy rounds down and a sell up, so the order fills no sooner than the unrounded one and
+    /// a take profit nets at least its target.
+    #[inline]
+    fn limit_price(&self, price: f64, buy: bool) -> f64 {
+        match self.price_step {
+            Some(step) if buy => (price / step + 1e-9).floor() * step,
+            Some(step) => (price / step - 1e-9).ceil() * step,
+            None => price,
+        }
+    }
+
+    /// A quantity as the exchange takes it: whole lots, rounded down.
+    #[inline]
+    fn lots(&self, coins: f64) -> f64 {
+        match self.lot_step {
+            Some(step) => (coins / step + 1e-9).floor() * step,
+            None => coins,
         }
     }
 
@@ -207,6 +242,13 @@ impl BotModel {
             .iter()
             .try_for_each(|c| c.check(interval_ms, volumes))
     }
+}
+
+/// A pair's order steps on its exchange (3Commas `currency_rates`: `priceStep`, `lotStep`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PairLimits {
+    pub price_step: Option<Decimal>,
+    pub lot_step: Option<Decimal>,
 }
 
 /// Why a bot cannot be backtested.
@@ -590,6 +632,8 @@ pub fn compile(
             max_active_deals: max_deals,
             fee: f(assumptions.fee_percentage) / 100.0,
             intrabar: assumptions.intrabar,
+            price_step: None,
+            lot_step: None,
         },
         not_simulated,
     ))
@@ -687,7 +731,7 @@ impl OpenDeal {
             best: entry,
             stop_since_ms: None,
         };
-        deal.order(&model.base, entry, model.fee);
+        deal.order(model, &model.base, entry);
         deal
     }
 
@@ -722,19 +766,30 @@ impl OpenDeal {
     #[inline]
     fn safety_price(&self, model: &BotModel, k: usize) -> f64 {
         let sign = if model.short { 1.0 } else { -1.0 };
-        self.entry * (1.0 + sign * model.safety[k].deviation)
+        model.limit_price(
+            self.entry * (1.0 + sign * model.safety[k].deviation),
+            !model.short,
+        )
     }
 
+    /// An order of `rung` fills at `price`: its coins in whole lots.
     #[inline]
-    fn order(&mut self, rung: &Rung, price: f64, fee: f64) {
-        let (coins, quote) = if rung.in_base {
-            (rung.amount, rung.amount * price)
+    fn order(&mut self, model: &BotModel, rung: &Rung, price: f64) {
+        let wanted = if rung.in_base {
+            rung.amount
         } else {
-            (rung.amount / price, rung.amount)
+            rung.amount / price
+        };
+        let (coins, quote) = match model.lot_step {
+            None if !rung.in_base => (wanted, rung.amount),
+            _ => {
+                let coins = model.lots(wanted);
+                (coins, coins * price)
+            }
         };
         self.base += coins;
         self.quote += quote;
-        self.fees += quote * fee;
+        self.fees += quote * model.fee;
     }
 
     /// Coins still held (long) or still owed (short).
@@ -767,11 +822,12 @@ impl OpenDeal {
     fn step_price(&self, model: &BotModel, k: usize) -> f64 {
         let average = self.quote / self.base;
         let (fee, profit) = (model.fee, model.take_profits[k].profit);
-        if model.short {
+        let price = if model.short {
             average * (1.0 - profit) * (1.0 - fee) / (1.0 + fee)
         } else {
             average * (1.0 + profit) * (1.0 + fee) / (1.0 - fee)
-        }
+        };
+        model.limit_price(price, model.short)
     }
 
     /// The price of the next take-profit order.
@@ -883,7 +939,7 @@ impl OpenDeal {
                 break;
             }
             let rung = model.safety[self.filled];
-            self.order(&rung, order, model.fee);
+            self.order(model, &rung, order);
             self.filled += 1;
         }
         if model.trailing_stop && above(price, self.best) {
@@ -905,7 +961,9 @@ impl OpenDeal {
             if !above(price, at) {
                 break;
             }
-            let coins = (model.take_profits[self.steps_filled].share * self.base).min(self.held());
+            let coins = model
+                .lots(model.take_profits[self.steps_filled].share * self.base)
+                .min(self.held());
             self.steps_base += coins;
             self.steps_quote += coins * at;
             self.fees += coins * at * model.fee;
@@ -1039,6 +1097,8 @@ pub struct PairCandles<'a> {
     pub candles: &'a [Candle],
     pub volumes: Option<&'a [f64]>,
     pub interval_ms: i64,
+    /// The pair's order steps, when known.
+    pub limits: Option<PairLimits>,
 }
 
 /// A multi-pair bot over its pairs at once: per pair, and in total.
@@ -1065,9 +1125,18 @@ pub fn run_bot(
     pairs: &[PairCandles<'_>],
     observer: &mut impl Observer,
 ) -> BotOutcome {
+    // Each pair's orders on its own exchange steps.
+    let models: Vec<std::borrow::Cow<'_, BotModel>> = pairs
+        .iter()
+        .map(|p| match p.limits {
+            Some(limits) => std::borrow::Cow::Owned(model.with_limits(limits)),
+            None => std::borrow::Cow::Borrowed(model),
+        })
+        .collect();
     let mut runs: Vec<PairRun<'_>> = pairs
         .iter()
-        .map(|p| PairRun::new(model, p.candles, p.volumes, p.interval_ms))
+        .zip(&models)
+        .map(|(p, m)| PairRun::new(m, p.candles, p.volumes, p.interval_ms))
         .collect();
     let mut bot = BotState::new(model.max_active_deals.max(1));
     let mut cursor = vec![0usize; pairs.len()];

@@ -37,6 +37,53 @@ pub struct Options {
     pub list_deals: bool,
     /// Keep each pair's prices and deals in the report's `charts` (for `--html`).
     pub charts: bool,
+    /// Each pair's order steps (`--limits`); a pair not here is not rounded.
+    pub limits: BTreeMap<String, super::PairLimits>,
+}
+
+/// The largest `--limits` file read.
+const MAX_LIMITS_BYTES: u64 = 16 << 20;
+
+/// Read `--limits`: a JSON object of pairs (`USDT_BTC`), each with 3Commas' `currency_rates`
+/// answer for it (`GET /ver1/accounts/currency_rates?market_code=…&pair=…`), of which
+/// `priceStep` and `lotStep` are used (strings or numbers).
+pub fn read_limits(path: &std::path::Path) -> Result<BTreeMap<String, super::PairLimits>, String> {
+    let shown = path.display();
+    let text = crate::files::read_bounded(path, MAX_LIMITS_BYTES)
+        .map_err(|e| format!("--limits {shown}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("--limits {shown}: not JSON ({e})"))?;
+    let pairs = value.as_object().ok_or_else(|| {
+        format!("--limits {shown}: give an object of pairs, each with its currency_rates answer")
+    })?;
+    let step = |pair: &str, rates: &serde_json::Value, key: &str| {
+        let Some(v) = rates.get(key).filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        text.parse::<Decimal>()
+            .ok()
+            .filter(|d| *d > Decimal::ZERO)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "--limits {shown}: {pair}: {key} `{}` is not a positive number",
+                    crate::diagnostic::quote_input(&text)
+                )
+            })
+    };
+    pairs
+        .iter()
+        .map(|(pair, rates)| {
+            Ok((
+                pair.clone(),
+                super::PairLimits {
+                    price_step: step(pair, rates, "priceStep")?,
+                    lot_step: step(pair, rates, "lotStep")?,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// `botform backtest --format json` (format_version 1).
@@ -471,6 +518,8 @@ pub struct Loaded {
     series: BTreeMap<PathBuf, Series>,
     /// All the candles held, however many files (see [`candles::MAX_CANDLES_HELD`]).
     budget: candles::Budget,
+    /// Pairs already warned about having no `--limits` steps.
+    unlimited: std::collections::BTreeSet<String>,
 }
 
 /// A pair's candles between `--from` and `--to`, with their volumes when the file has them.
@@ -478,6 +527,8 @@ pub struct Window {
     pub candles: Vec<Candle>,
     pub volumes: Option<Vec<f64>>,
     pub interval_ms: i64,
+    /// The pair's order steps (`--limits`), when given.
+    pub limits: Option<super::PairLimits>,
 }
 
 /// The windows of a bot's pairs that have candles, in the bot's pair order.
@@ -537,6 +588,7 @@ impl Windows {
                 candles: &w.candles,
                 volumes: w.volumes.as_deref(),
                 interval_ms: w.interval_ms,
+                limits: w.limits,
             })
             .collect();
         super::run_bot(model, &pairs, observer)
@@ -614,10 +666,17 @@ impl Loaded {
             });
             return Ok(None);
         }
+        let limits = options.limits.get(pair).copied();
+        if limits.is_none() && !options.limits.is_empty() && self.unlimited.insert(pair.into()) {
+            report.warnings.push(format!(
+                "{pair}: --limits has no steps for it; its prices and quantities are not rounded"
+            ));
+        }
         Ok(Some(Window {
             candles: s.candles[from..to].to_vec(),
             volumes: s.volumes.as_ref().map(|v| v[from..to].to_vec()),
             interval_ms: s.interval_ms,
+            limits,
         }))
     }
 }

@@ -588,6 +588,7 @@ fn two_pairs<'a>(a: &'a [Candle], b: &'a [Candle]) -> [PairCandles<'a>; 2] {
         candles,
         volumes: None,
         interval_ms: MIN,
+        limits: None,
     })
 }
 
@@ -795,4 +796,41 @@ fn chances_carry_a_wilson_interval() {
     assert_eq!((c.share, c.low, c.high), (d("0"), d("0"), d("0.0188")));
     let c = Chance::of(200, 200);
     assert_eq!((c.share, c.low, c.high), (d("1"), d("0.9812"), d("1")));
+}
+
+#[test]
+fn limits_round_prices_against_the_deal_and_quantities_down_to_lots() {
+    let d = |s: &str| Some(s.parse::<Decimal>().unwrap());
+    let limits = PairLimits {
+        price_step: d("1"),
+        lot_step: d("0.1"),
+    };
+    let m = model(&settings(), "0");
+    let rounded = m.with_limits(limits);
+    // Entry 33: 100 USDT buys 3.0 coins in lots of 0.1 (99 USDT), not 3.0303. The safety order
+    // at 29.7 is placed at 29 (a buy rounds down), so a low of 29.5 leaves it unfilled; the
+    // take profit at 36.3 is placed at 37 (a sell rounds up), so a high of 36.5 does not reach
+    // it, and 37 closes the deal: 3 × 37 − 99 = 12.
+    let candles = [
+        candle(0, 33.0, 33.0, 33.0, 33.0),
+        candle(1, 33.0, 33.0, 29.5, 30.0),
+        candle(2, 30.0, 36.5, 30.0, 36.0),
+        candle(3, 36.0, 37.0, 36.0, 36.0),
+    ];
+    let mut closed = Vec::new();
+    let out = run_with(&rounded, &candles, None, MIN, |c| closed.push(*c));
+    assert_eq!(out.deals_closed, 1);
+    assert_eq!(closed[0].safety_orders_filled, 0);
+    assert!(
+        close(closed[0].base, 3.0) && close(closed[0].quote, 99.0),
+        "{closed:?}"
+    );
+    assert!(
+        close(closed[0].exit, 37.0) && close(out.profit_quote, 12.0),
+        "{closed:?}"
+    );
+    // Without the steps: the safety order fills at 29.7 and the deal closes at candle 2.
+    let mut unrounded = Vec::new();
+    run_with(&m, &candles, None, MIN, |c| unrounded.push(*c));
+    assert_eq!(unrounded[0].safety_orders_filled, 1);
 }

@@ -784,6 +784,60 @@ fn a_plan_backtest_page_overlays_before_and_after_in_chromium() {
     );
 }
 
+/// `--limits`: each pair's steps from its currency_rates answer round the orders (a pair with no
+/// steps is named), and a malformed file is one clear error.
+#[test]
+fn limits_round_the_orders_and_a_bad_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_candles(dir.path(), "USDT_BTC.csv", 20);
+    let run = |limits: Option<&str>| {
+        let mut cmd = botform();
+        cmd.current_dir(root())
+            .args(["backtest", "examples/bots", "--bot", "BTC conservative"])
+            .arg("--candles")
+            .arg(dir.path().join("USDT_BTC.csv"))
+            .args(["--fee", "0.1", "--format", "json"]);
+        if let Some(text) = limits {
+            let path = dir.path().join("limits.json");
+            std::fs::write(&path, text).unwrap();
+            cmd.arg("--limits").arg(&path);
+        }
+        cmd.output().unwrap()
+    };
+    let profit = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            report["results"][0]["profit_quote"].clone(),
+            report["warnings"].clone(),
+        )
+    };
+    let (plain, _) = profit(&run(None));
+    // A coarse grid (3Commas sends its figures as strings) moves the result.
+    let (rounded, _) = profit(&run(Some(
+        r#"{"USDT_BTC": {"last": "100", "priceStep": "0.5", "lotStep": "0.01", "minTotal": "5.0"}}"#,
+    )));
+    assert_ne!(plain, rounded);
+    let (_, warnings) = profit(&run(Some(r#"{"USDT_ETH": {"priceStep": "0.01"}}"#)));
+    assert!(
+        warnings
+            .to_string()
+            .contains("USDT_BTC: --limits has no steps for it"),
+        "{warnings}"
+    );
+    let bad = run(Some(r#"{"USDT_BTC": {"priceStep": "-1"}}"#));
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("USDT_BTC: priceStep `-1` is not a positive number"),
+        "{stderr}"
+    );
+}
+
 /// The example config applied to a fresh sandbox, then `from` replaced by `to` in `file`: a
 /// plan with changes to backtest.
 fn applied_example_then_edited(file: &str, from: &str, to: &str) -> tempfile::TempDir {
