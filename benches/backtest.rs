@@ -140,8 +140,22 @@ fn bench(c: &mut Criterion) {
     );
     // The bots on three pairs at once, with the cap across them, for the Python twin too.
     let multi_spec = synthetic::parse("paths=3,vol=80,days=120,interval=5m,seed=11").unwrap();
-    let series: Vec<Vec<simulate::Candle>> =
+    let mut series: Vec<Vec<simulate::Candle>> =
         (0..3).map(|k| synthetic::path(&multi_spec, k)).collect();
+    // The second pair from 1-minute candles, walked on them (`--detail`).
+    let fine_spec = synthetic::parse("paths=1,vol=80,days=120,interval=1m,seed=13").unwrap();
+    let fine = synthetic::path(&fine_spec, 0);
+    series[1] = fine
+        .chunks(5)
+        .map(|five| simulate::Candle {
+            open_time_ms: five[0].open_time_ms,
+            open: five[0].open,
+            high: five.iter().map(|c| c.high).fold(f64::MIN, f64::max),
+            low: five.iter().map(|c| c.low).fold(f64::MAX, f64::min),
+            close: five[4].close,
+        })
+        .collect();
+    let _ = std::fs::write(target.join("backtest-multi-detail-1.csv"), csv(&fine));
     for (k, candles) in series.iter().enumerate() {
         let _ = std::fs::write(
             target.join(format!("backtest-multi-candles-{k}.csv")),
@@ -164,11 +178,14 @@ fn bench(c: &mut Criterion) {
     let pairs: Vec<simulate::PairCandles<'_>> = series
         .iter()
         .zip(limits)
-        .map(|(candles, limits)| simulate::PairCandles {
+        .enumerate()
+        .map(|(k, (candles, limits))| simulate::PairCandles {
             candles,
             volumes: None,
             interval_ms: multi_spec.interval_ms,
             limits,
+            detail: if k == 1 { &fine } else { &[] },
+            detail_interval_ms: fine_spec.interval_ms,
         })
         .collect();
     let multi = bots_on(false, 3);

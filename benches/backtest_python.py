@@ -5,6 +5,7 @@ on three pairs run together (`max_active_deals` across them), every pair's profi
 
 Usage: python3 benches/backtest_python.py
 """
+import bisect
 import json
 import math
 import os
@@ -21,10 +22,11 @@ expected = [float(x) for x in open(os.path.join(target, "backtest-profits.txt"))
 INTERVAL = candles[1][0] - candles[0][0]
 
 
-def run_bot(m, series, cap, limits=None):
+def run_bot(m, series, cap, limits=None, detail=None):
     """The bot over its pairs together (candles at the same times): at most `cap` deals open at
     once, the deal count and a disabling stop shared; `limits` gives each pair's (price step,
-    lot step) or None. Returns each pair's realized profit."""
+    lot step) or None, and `detail` each pair's finer candles (candles, their times, their
+    interval) or None. Returns each pair's realized profit."""
     short, fee, sl = m["short"], m["fee"], m["stop_loss"]
     steps, trailing, tsl, sl_timeout = m["take_profits"], m["trailing"], m["trailing_stop"], m["stop_timeout_ms"]
     sign = 1.0 if short else -1.0
@@ -84,10 +86,8 @@ def run_bot(m, series, cap, limits=None):
                 bot["opened"] += 1
                 bot["disabled"] = limit is not None and bot["opened"] >= limit
 
-    def walk_phase(i, t, o, h, l, c):
-        deal = deals[i]
-        if deal is None:
-            return
+    def walk_candle(i, deal, t, o, h, l, c, interval):
+        """One candle (`interval` long) through the deal: where it exits, and whether by its stop."""
         path = m["intrabar"]
         if path == "worst":
             low_first = not short
@@ -142,13 +142,37 @@ def run_bot(m, series, cap, limits=None):
                 if favourable(level, p):
                     exit_price = p if gap else level
                     break
-        end = t + INTERVAL
+        end = t + interval
         if exit_price is None and deal["since"] is not None:
             past = c >= stop_price(deal) if short else c <= stop_price(deal)
             if not past:
                 deal["since"] = None
             elif end - deal["since"] >= sl_timeout:
                 exit_price, stopped = c, True
+        return exit_price, stopped
+
+    def finer(i, t):  # the finer candles that cover the candle at t whole, or None
+        if not detail or not detail[i]:
+            return None
+        fine, times, fine_interval = detail[i]
+        a, b = bisect.bisect_left(times, t), bisect.bisect_left(times, t + INTERVAL)
+        return (fine[a:b], fine_interval) if (b - a) * fine_interval == INTERVAL else None
+
+    def walk_phase(i, t, o, h, l, c):
+        deal = deals[i]
+        if deal is None:
+            return
+        inside = finer(i, t)
+        if inside is None:
+            exit_price, stopped = walk_candle(i, deal, t, o, h, l, c, INTERVAL)
+        else:
+            exit_price, stopped = None, False
+            fine, fine_interval = inside
+            for ft, fo, fh, fl, fc in fine:
+                exit_price, stopped = walk_candle(i, deal, ft, fo, fh, fl, fc, fine_interval)
+                if exit_price is not None:
+                    break
+        end = t + INTERVAL
         if exit_price is None and timeout is not None and end - deal["opened"] >= timeout:
             exit_price = c
         if exit_price is not None:
@@ -191,8 +215,11 @@ for k in range(3):
         series.append([tuple([int(r[0])] + [float(x) for x in r[1:]]) for r in (line.split(",") for line in f)])
 multi = json.load(open(os.path.join(target, "backtest-multi-bots.json")))
 multi_limits = json.load(open(os.path.join(target, "backtest-multi-limits.json")))
+with open(os.path.join(target, "backtest-multi-detail-1.csv")) as f:
+    fine = [tuple([int(r[0])] + [float(x) for x in r[1:]]) for r in (line.split(",") for line in f)]
+multi_detail = [None, (fine, [c[0] for c in fine], fine[1][0] - fine[0][0]), None]
 expected_multi = [[float(x) for x in line.split()] for line in open(os.path.join(target, "backtest-multi-profits.txt"))]
 for i, (m, e) in enumerate(zip(multi, expected_multi)):
-    got = run_bot(m, series, m["max_active_deals"], multi_limits)
+    got = run_bot(m, series, m["max_active_deals"], multi_limits, multi_detail)
     assert all(abs(a - b) < 1e-6 for a, b in zip(got, e)), (i, got, e)
-print(f"python: {len(multi)} bots on 3 pairs at once, at most 1 to 3 deals across them, two pairs on exchange steps: every pair's profit matches botform's")
+print(f"python: {len(multi)} bots on 3 pairs at once, at most 1 to 3 deals across them, two pairs on exchange steps, one walked on 1-minute candles: every pair's profit matches botform's")

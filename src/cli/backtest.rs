@@ -48,6 +48,11 @@ pub struct Args {
     /// with its 3Commas `currency_rates` answer (`priceStep`, `lotStep`). Candle files only.
     #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
     limits: Option<PathBuf>,
+    /// Finer candles of the same pairs (files or directories; 1-minute candles for 5-minute
+    /// ones, say): each candle a deal is in is walked on the finer candles inside it, where they
+    /// cover it whole, instead of along --intrabar's assumed path. Candle files only.
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "synthetic")]
+    detail: Vec<PathBuf>,
     /// The quote balance (per quote currency) that a volume in percent of the balance is a share
     /// of; without it such bots are not backtestable.
     #[arg(long, value_name = "QUOTE")]
@@ -179,6 +184,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
     };
     let options = Options {
+        detail: args.detail.clone(),
         limits: match &args.limits {
             Some(path) => report::read_limits(path)?,
             None => Default::default(),
@@ -410,6 +416,15 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
                 other.intrabar.name(),
                 other.profit_quote.display_in(quote),
                 other.max_drawdown_quote.display_in(quote)
+            )?;
+        }
+        if r.candles_walked_in_detail + r.candles_without_detail > 0 {
+            writeln!(
+                out,
+                "  on finer candles: {} candles walked on them, {} not covered whole (walked along the {} path)",
+                r.candles_walked_in_detail,
+                r.candles_without_detail,
+                r.intrabar.name()
             )?;
         }
         if !r.not_simulated.is_empty() {

@@ -76,6 +76,7 @@ fn backtest_changes(
     };
     let options = Options {
         limits: Default::default(),
+        detail: Vec::new(),
         prices,
         bots: Vec::new(),
         from_ms: None,

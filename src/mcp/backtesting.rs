@@ -112,6 +112,7 @@ impl BotformServer {
         }
         let options = Options {
             limits: Default::default(),
+            detail: Vec::new(),
             prices,
             bots: args.bots.clone(),
             from_ms: time(&args.from, "from")?,

@@ -664,6 +664,10 @@ pub struct Outcome {
     pub deals_longer_than_a_week: u32,
     /// A deal filled every safety order.
     pub ladder_exhausted: u32,
+    /// Candles a deal was walked through on finer candles (`--detail`), and those the finer
+    /// candles did not cover whole (walked along the `Intrabar` rule instead).
+    pub candles_walked_in_detail: u32,
+    pub candles_without_detail: u32,
 }
 
 impl Outcome {
@@ -1099,6 +1103,10 @@ pub struct PairCandles<'a> {
     pub interval_ms: i64,
     /// The pair's order steps, when known.
     pub limits: Option<PairLimits>,
+    /// Finer candles of the same pair (`--detail`), sorted, `detail_interval_ms` apart: a
+    /// candle they cover whole is walked on them instead of along the `Intrabar` rule.
+    pub detail: &'a [Candle],
+    pub detail_interval_ms: i64,
 }
 
 /// A multi-pair bot over its pairs at once: per pair, and in total.
@@ -1136,7 +1144,12 @@ pub fn run_bot(
     let mut runs: Vec<PairRun<'_>> = pairs
         .iter()
         .zip(&models)
-        .map(|(p, m)| PairRun::new(m, p.candles, p.volumes, p.interval_ms))
+        .map(|(p, m)| {
+            let mut run = PairRun::new(m, p.candles, p.volumes, p.interval_ms);
+            run.detail = p.detail;
+            run.detail_interval_ms = p.detail_interval_ms;
+            run
+        })
         .collect();
     let mut bot = BotState::new(model.max_active_deals.max(1));
     let mut cursor = vec![0usize; pairs.len()];
@@ -1244,6 +1257,11 @@ struct PairRun<'a> {
     next_start_ms: i64,
     /// A deal that could open, waiting out `deal_start_delay_seconds`: it opens at this time.
     delayed_until: Option<i64>,
+    /// Finer candles to walk each candle on, where they cover it whole (`--detail`).
+    detail: &'a [Candle],
+    detail_interval_ms: i64,
+    /// The first finer candle not yet passed.
+    detail_next: usize,
     out: Outcome,
 }
 
@@ -1262,6 +1280,9 @@ impl<'a> PairRun<'a> {
             deal: None,
             next_start_ms: i64::MIN,
             delayed_until: None,
+            detail: &[],
+            detail_interval_ms: 0,
+            detail_next: 0,
             out: Outcome {
                 so_filled_histogram: vec![0; model.safety.len() + 1],
                 ..Outcome::default()
@@ -1312,7 +1333,24 @@ impl<'a> PairRun<'a> {
         let candle = &self.candles[i];
         let out = &mut self.out;
         let d = self.deal.as_mut()?;
-        let walked = d.walk(model, candle, self.interval_ms);
+        let walked = match finer(
+            self.detail,
+            &mut self.detail_next,
+            candle,
+            self.interval_ms,
+            self.detail_interval_ms,
+        ) {
+            Some(finer) => {
+                out.candles_walked_in_detail += 1;
+                walk_finer(d, model, finer, self.detail_interval_ms)
+            }
+            None => {
+                if !self.detail.is_empty() {
+                    out.candles_without_detail += 1;
+                }
+                d.walk(model, candle, self.interval_ms)
+            }
+        };
         out.max_capital_used = out.max_capital_used.max(d.quote);
         out.max_drawdown_quote = out.max_drawdown_quote.max(-walked.worst);
         let mut seen = Seen {
@@ -1382,6 +1420,47 @@ impl<'a> PairRun<'a> {
     }
 }
 
+/// The finer candles that cover `candle` whole (every one of them, none missing), moving
+/// `next` past them; `None` when they do not.
+fn finer<'d>(
+    detail: &'d [Candle],
+    next: &mut usize,
+    candle: &Candle,
+    interval_ms: i64,
+    detail_interval_ms: i64,
+) -> Option<&'d [Candle]> {
+    if detail.is_empty() || detail_interval_ms <= 0 {
+        return None;
+    }
+    let end = candle.open_time_ms + interval_ms;
+    while *next < detail.len() && detail[*next].open_time_ms < candle.open_time_ms {
+        *next += 1;
+    }
+    let start = *next;
+    while *next < detail.len() && detail[*next].open_time_ms < end {
+        *next += 1;
+    }
+    let inside = &detail[start..*next];
+    (inside.len() as i64 * detail_interval_ms == interval_ms).then_some(inside)
+}
+
+/// Walk a deal through a candle along the finer candles inside it: the worst value over all
+/// of them, and the first exit.
+fn walk_finer(deal: &mut OpenDeal, model: &BotModel, finer: &[Candle], interval_ms: i64) -> Walked {
+    let mut worst = f64::INFINITY;
+    for candle in finer {
+        let walked = deal.walk(model, candle, interval_ms);
+        worst = worst.min(walked.worst);
+        if walked.exit.is_some() {
+            return Walked {
+                worst,
+                exit: walked.exit,
+            };
+        }
+    }
+    Walked { worst, exit: None }
+}
+
 fn record_fills(out: &mut Outcome, filled: usize, ladder: usize) {
     out.so_filled_histogram[filled] += 1;
     out.max_safety_orders_filled = out.max_safety_orders_filled.max(filled as u32);
@@ -1433,6 +1512,10 @@ pub struct PairReport {
     pub max_deal_duration_s: i64,
     /// What the model left out for this bot (see the README).
     pub not_simulated: Vec<String>,
+    /// Candles a deal was walked through on finer candles (`--detail`), and candles the finer
+    /// ones did not cover whole (walked along `intrabar`).
+    pub candles_walked_in_detail: u32,
+    pub candles_without_detail: u32,
     /// The path taken inside each candle.
     pub intrabar: Intrabar,
     /// The same bot along the opposite path, when its profit or drawdown differs by more than
@@ -1509,6 +1592,8 @@ impl PairReport {
                 0
             },
             max_deal_duration_s: outcome.max_deal_duration_ms / 1000,
+            candles_walked_in_detail: outcome.candles_walked_in_detail,
+            candles_without_detail: outcome.candles_without_detail,
             not_simulated: Vec::new(),
             intrabar: Intrabar::default(),
             sensitivity: None,

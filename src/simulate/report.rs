@@ -39,6 +39,8 @@ pub struct Options {
     pub charts: bool,
     /// Each pair's order steps (`--limits`); a pair not here is not rounded.
     pub limits: BTreeMap<String, super::PairLimits>,
+    /// Finer candle files (or directories) to walk each candle on (`--detail`).
+    pub detail: Vec<PathBuf>,
 }
 
 /// The largest `--limits` file read.
@@ -529,6 +531,8 @@ pub struct Window {
     pub interval_ms: i64,
     /// The pair's order steps (`--limits`), when given.
     pub limits: Option<super::PairLimits>,
+    /// The pair's finer candles over the same span (`--detail`), and their interval.
+    pub detail: Option<(Vec<Candle>, i64)>,
 }
 
 /// The windows of a bot's pairs that have candles, in the bot's pair order.
@@ -589,6 +593,8 @@ impl Windows {
                 volumes: w.volumes.as_deref(),
                 interval_ms: w.interval_ms,
                 limits: w.limits,
+                detail: w.detail.as_ref().map_or(&[], |(d, _)| d.as_slice()),
+                detail_interval_ms: w.detail.as_ref().map_or(0, |(_, i)| *i),
             })
             .collect();
         super::run_bot(model, &pairs, observer)
@@ -641,13 +647,7 @@ impl Loaded {
             });
             return Ok(None);
         };
-        if !self.series.contains_key(&file) {
-            let series = candles::read_csv(&file).map_err(|e| e.to_string())?;
-            self.budget
-                .take(series.candles.len(), &file.display().to_string())?;
-            report.warnings.extend(series.warnings.iter().cloned());
-            self.series.insert(file.clone(), series);
-        }
+        self.load(&file, report)?;
         let s = &self.series[&file];
         // The rows are sorted by time: the window is one range of them.
         let from = options
@@ -666,6 +666,31 @@ impl Loaded {
             });
             return Ok(None);
         }
+        let detail = match candles::find_for_pair(&options.detail, pair) {
+            Some(fine) if !options.detail.is_empty() => {
+                self.load(&fine, report)?;
+                let (coarse, fine) = (&self.series[&file], &self.series[&fine]);
+                if fine.interval_ms >= coarse.interval_ms
+                    || coarse.interval_ms % fine.interval_ms != 0
+                {
+                    return Err(format!(
+                        "--detail {}: its candles ({} s apart) must be finer than the candles they detail ({} s) and divide them",
+                        fine.file.display(),
+                        fine.interval_ms / 1000,
+                        coarse.interval_ms / 1000
+                    ));
+                }
+                let (start, end) = (
+                    coarse.candles[from].open_time_ms,
+                    coarse.candles[to - 1].open_time_ms + coarse.interval_ms,
+                );
+                let a = fine.candles.partition_point(|c| c.open_time_ms < start);
+                let b = fine.candles.partition_point(|c| c.open_time_ms < end);
+                Some((fine.candles[a..b].to_vec(), fine.interval_ms))
+            }
+            _ => None,
+        };
+        let s = &self.series[&file];
         let limits = options.limits.get(pair).copied();
         if limits.is_none() && !options.limits.is_empty() && self.unlimited.insert(pair.into()) {
             report.warnings.push(format!(
@@ -677,7 +702,20 @@ impl Loaded {
             volumes: s.volumes.as_ref().map(|v| v[from..to].to_vec()),
             interval_ms: s.interval_ms,
             limits,
+            detail,
         }))
+    }
+
+    /// Read a candle file once, within the budget of candles held.
+    fn load(&mut self, file: &std::path::Path, report: &mut BacktestReport) -> Result<(), String> {
+        if !self.series.contains_key(file) {
+            let series = candles::read_csv(file).map_err(|e| e.to_string())?;
+            self.budget
+                .take(series.candles.len(), &file.display().to_string())?;
+            report.warnings.extend(series.warnings.iter().cloned());
+            self.series.insert(file.to_path_buf(), series);
+        }
+        Ok(())
     }
 }
 

@@ -589,6 +589,8 @@ fn two_pairs<'a>(a: &'a [Candle], b: &'a [Candle]) -> [PairCandles<'a>; 2] {
         volumes: None,
         interval_ms: MIN,
         limits: None,
+        detail: &[],
+        detail_interval_ms: 0,
     })
 }
 
@@ -833,4 +835,59 @@ fn limits_round_prices_against_the_deal_and_quantities_down_to_lots() {
     let mut unrounded = Vec::new();
     run_with(&m, &candles, None, MIN, |c| unrounded.push(*c));
     assert_eq!(unrounded[0].safety_orders_filled, 1);
+}
+
+#[test]
+fn finer_candles_decide_the_path_inside_a_candle_they_cover_whole() {
+    let m = model(&settings(), "0");
+    // One 5-minute candle: open 100, high 111, low 89. Along the default path (low first) the
+    // safety order at 90 fills, then the lowered take profit; the 1-minute candles inside say
+    // the high came first: the take profit at 110 closes the deal with 1 coin, profit 10.
+    let coarse = [Candle {
+        open_time_ms: 0,
+        open: 100.0,
+        high: 111.0,
+        low: 89.0,
+        close: 100.0,
+    }];
+    let fine = [
+        candle(0, 100.0, 111.0, 100.0, 108.0),
+        candle(1, 108.0, 108.0, 95.0, 96.0),
+        candle(2, 96.0, 96.0, 89.0, 90.0),
+        candle(3, 90.0, 99.0, 90.0, 98.0),
+        candle(4, 98.0, 101.0, 97.0, 100.0),
+    ];
+    let on = |detail: &[Candle]| {
+        let mut closed = Vec::new();
+        struct Deals<'a>(&'a mut Vec<Closed>);
+        impl Observer for Deals<'_> {
+            fn closed(&mut self, _: usize, deal: &Closed, _: ClosedBy, _: i64) {
+                self.0.push(*deal);
+            }
+        }
+        let pair = PairCandles {
+            candles: &coarse,
+            volumes: None,
+            interval_ms: 5 * MIN,
+            limits: None,
+            detail,
+            detail_interval_ms: MIN,
+        };
+        let out = run_bot(&m, &[pair], &mut Deals(&mut closed));
+        (out.per_pair[0].clone(), closed)
+    };
+    let (out, closed) = on(&fine);
+    assert_eq!(
+        (out.candles_walked_in_detail, out.candles_without_detail),
+        (1, 0)
+    );
+    assert_eq!(closed[0].safety_orders_filled, 0);
+    assert!(close(out.profit_quote, 10.0), "{}", out.profit_quote);
+    // Four of the five minutes: not covered whole, so walked along the default path.
+    let (out, closed) = on(&fine[..4]);
+    assert_eq!(
+        (out.candles_walked_in_detail, out.candles_without_detail),
+        (0, 1)
+    );
+    assert_eq!(closed[0].safety_orders_filled, 1);
 }

@@ -838,6 +838,88 @@ fn limits_round_the_orders_and_a_bad_file_is_named() {
     );
 }
 
+/// `--detail`: 1-minute candles walk the 5-minute ones they cover whole, the report counts
+/// them, and candles that are not finer are refused.
+#[test]
+fn finer_candles_walk_the_candles_they_cover() {
+    let dir = tempfile::tempdir().unwrap();
+    let (coarse, fine) = (dir.path().join("5m"), dir.path().join("1m"));
+    std::fs::create_dir_all(&coarse).unwrap();
+    std::fs::create_dir_all(&fine).unwrap();
+    // Three days of 1-minute candles, and the 5-minute candles they make.
+    let start = 1_735_689_600_000i64;
+    let price = |i: i64| 100.0 * (1.0 + 0.12 * (i as f64 * std::f64::consts::TAU / 1440.0).sin());
+    let minutes: Vec<(f64, f64, f64, f64)> = (0..3 * 1440)
+        .map(|i| {
+            let (open, close) = (price(i), price(i + 1));
+            (
+                open,
+                open.max(close) * 1.002,
+                open.min(close) * 0.998,
+                close,
+            )
+        })
+        .collect();
+    let row = |t: i64, (o, h, l, c): (f64, f64, f64, f64)| format!("{t},{o},{h},{l},{c},1\n");
+    let text: String = minutes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| row(start + i as i64 * 60_000, *m))
+        .collect();
+    std::fs::write(fine.join("USDT_BTC.csv"), text).unwrap();
+    let text: String = minutes
+        .chunks(5)
+        .enumerate()
+        .map(|(i, five)| {
+            let high = five.iter().map(|m| m.1).fold(f64::MIN, f64::max);
+            let low = five.iter().map(|m| m.2).fold(f64::MAX, f64::min);
+            row(
+                start + i as i64 * 300_000,
+                (five[0].0, high, low, five[4].3),
+            )
+        })
+        .collect();
+    std::fs::write(coarse.join("USDT_BTC.csv"), text).unwrap();
+    let run = |detail: &Path| {
+        botform()
+            .current_dir(root())
+            .args([
+                "backtest",
+                "examples/bots",
+                "--bot",
+                "BTC conservative",
+                "--candles",
+            ])
+            .arg(&coarse)
+            .arg("--detail")
+            .arg(detail)
+            .args(["--fee", "0.1", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&fine);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &report["results"][0];
+    assert!(
+        result["candles_walked_in_detail"].as_u64().unwrap() > 100,
+        "{result}"
+    );
+    assert_eq!(result["candles_without_detail"], 0, "{result}");
+    let refused = run(&coarse);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("must be finer than the candles they detail"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
 /// The example config applied to a fresh sandbox, then `from` replaced by `to` in `file`: a
 /// plan with changes to backtest.
 fn applied_example_then_edited(file: &str, from: &str, to: &str) -> tempfile::TempDir {
