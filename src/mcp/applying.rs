@@ -84,6 +84,7 @@ pub struct ApplyAnswer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ApplyStatusArgs {
     /// From `apply`.
     pub apply_id: String,

@@ -11,6 +11,7 @@ use super::BotformServer;
 use crate::config::rules::REQUIRED_FIELDS;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DescribeArgs {
     /// One section: `bots`, `templates`, `settings`, `accounts`, `strategies` or `blacklist`.
     /// Empty: all of them (fields in brief).

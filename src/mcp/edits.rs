@@ -17,6 +17,7 @@ use crate::config::source::{SourceFile, Syntax};
 use crate::edit::{self, BotRef, Edited, Entity, Op};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetFieldsArgs {
     /// Bots to change, by exact name (another case is accepted only when it names one bot, and
     /// the answer says so); `["*"]` for every bot. Give exactly one of `bots`, `template`,
@@ -52,6 +53,7 @@ pub struct SetFieldsArgs {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddBotArgs {
     /// The new bot's name (unique on its account).
     pub name: String,
@@ -82,6 +84,7 @@ pub struct AddBotArgs {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RemoveBotArgs {
     /// The bot, by exact name (another case only when it names one bot).
     pub bot: String,
@@ -98,6 +101,7 @@ pub struct RemoveBotArgs {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BlacklistArgs {
     /// Pairs in 3Commas' form (`USDT_LUNA`).
     pub pairs: Vec<String>,

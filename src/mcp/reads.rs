@@ -36,6 +36,7 @@ pub struct AccountsAnswer {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StrategiesArgs {
     /// Only strategies this account may use (alias, name or id). Empty: all.
     #[serde(default)]
@@ -62,6 +63,7 @@ pub struct StrategiesAnswer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MarketPairsArgs {
     /// The account: alias, name or id.
     pub account: String,
@@ -83,6 +85,7 @@ pub struct MarketPairsAnswer {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListBotsArgs {
     /// Only this account: alias, name or id.
     #[serde(default)]
@@ -147,6 +150,7 @@ pub struct ListBotsAnswer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BotArgs {
     /// The bot: its name (any case) or its id.
     pub bot: String,
@@ -191,6 +195,7 @@ pub struct Explained {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DealsArgs {
     /// The bot: its name (any case) or its id.
     pub bot: String,
@@ -249,6 +254,7 @@ pub struct DealsAnswer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RatesArgs {
     /// The pair in 3Commas' form (`USDT_BTC`).
     pub pair: String,

@@ -25,6 +25,7 @@ use crate::report;
 // Arguments and answers
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ValidateArgs {
     /// Report on these config files or directories (relative to the root) only; accounts,
     /// templates and strategy sets still come from the whole root. Empty: the whole root.
@@ -54,6 +55,7 @@ pub struct ValidateAnswer {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlanArgs {
     /// Plan only the bots (and blacklist) these files or directories describe, relative to the
     /// root; accounts, templates and strategy sets come from the whole root. Empty: the whole
@@ -109,6 +111,7 @@ pub struct CapitalLine {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShowPlanArgs {
     /// From the `plan` tool.
     pub plan_id: String,
@@ -134,6 +137,7 @@ pub struct ShowPlanAnswer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ApplyArgs {
     /// From the `plan` tool.
     pub plan_id: String,
@@ -149,6 +153,7 @@ pub struct Confirm {
 elicit_safe!(Confirm);
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ImportArgs {
     /// Accounts to import, by name or id. Empty: every account.
     #[serde(default)]
@@ -178,6 +183,7 @@ pub struct ImportAnswer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DesignBotArgs {
     /// What the bot should do, in the person's words.
     pub goal: String,
@@ -193,6 +199,7 @@ pub struct DesignBotArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewPlanArgs {
     /// A plan_id from the `plan` tool.
     pub plan_id: String,

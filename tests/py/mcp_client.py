@@ -77,6 +77,10 @@ async def main():
             check(None not in hints, f"{name} states all four hints: {hints}")
         check(tools["plan"].annotations.open_world_hint is True, "plan talks to 3Commas")
         check(tools["describe_config"].annotations.open_world_hint is False, "describe_config is offline")
+        # An argument the tool does not take is refused by name (before: silently ignored).
+        stray = await c.call_tool("list_bots", {"nam_contains": "BTC"})
+        check(stray.is_error and "nam_contains" in text_of(stray) and "name_contains" in text_of(stray),
+              f"unknown argument: {text_of(stray)}")
         # Edits that overwrite or remove what the files said say so; adding does not.
         for name, destructive in [("set_fields", True), ("remove_bot", True), ("blacklist_remove", True),
                                   ("add_bot", False), ("blacklist_add", False)]:
