@@ -144,8 +144,8 @@ pub struct ListBotsAnswer {
     pub before: usize,
     /// Up to 50 in id order, fewer when long lines fill the answer.
     pub bots: Vec<BotLine>,
-    /// Pass it as `after_id` for the next bots; absent after the last.
-    pub next_after_id: Option<i64>,
+    /// Pass it as `after_id` for the next bots; 0 after the last.
+    pub next_after_id: i64,
     pub more: String,
 }
 
@@ -861,12 +861,17 @@ impl BotformServer {
             bots = vec![first];
         }
         let rest = total - before - bots.len();
-        let next_after_id = (rest > 0).then(|| bots.last().map_or(args.after_id, |b| b.id));
-        let more = match next_after_id {
-            Some(id) => format!(
-                "{rest} more after these: call again with after_id {id}, or narrow with account, status, pair or name_contains"
-            ),
-            None => String::new(),
+        let next_after_id = if rest > 0 {
+            bots.last().map_or(args.after_id, |b| b.id)
+        } else {
+            0
+        };
+        let more = if rest > 0 {
+            format!(
+                "{rest} more after these: call again with after_id {next_after_id}, or narrow with account, status, pair or name_contains"
+            )
+        } else {
+            String::new()
         };
         Ok(Json(ListBotsAnswer {
             total,

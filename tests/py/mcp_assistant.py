@@ -294,7 +294,7 @@ async def at_scale(web):
             calls += 1
             seen += [b["id"] for b in listed["bots"]]
             check(listed["before"] == len(seen) - len(listed["bots"]), f"before counts what came: {listed['before']}")
-            if listed["next_after_id"] is None:
+            if listed["next_after_id"] == 0:
                 break
             after = listed["next_after_id"]
             check(calls < 100, "the walk ends")
