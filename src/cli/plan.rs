@@ -82,7 +82,7 @@ fn backtest_changes(
         from_ms: None,
         to_ms: None,
         list_deals: false,
-        charts: false,
+        charts: args.backtest_html.is_some(),
         assumptions: crate::simulate::Assumptions {
             start: crate::simulate::AssumeStart::Nonstop,
             fee_percentage: args.backtest_fee.unwrap_or_default(),

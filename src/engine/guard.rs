@@ -42,11 +42,18 @@ pub fn with_today<T, E>(
     identity: &str,
     f: impl FnOnce(&mut BTreeMap<i64, Tally>) -> Result<T, E>,
 ) -> std::io::Result<Result<T, E>> {
-    let path = guard_path(identity);
+    with_today_at(&guard_path(identity), f)
+}
+
+/// [`with_today`] on the tally file at `path`.
+fn with_today_at<T, E>(
+    path: &std::path::Path,
+    f: impl FnOnce(&mut BTreeMap<i64, Tally>) -> Result<T, E>,
+) -> std::io::Result<Result<T, E>> {
     let lock = crate::files::open_lock_file(&path.with_extension("lock"))?;
     lock.lock()?;
     let today = today();
-    let mut tally: BTreeMap<i64, Tally> = crate::files::read_bounded(&path, MAX_GUARD_BYTES)
+    let mut tally: BTreeMap<i64, Tally> = crate::files::read_bounded(path, MAX_GUARD_BYTES)
         .ok()
         .and_then(|text| serde_json::from_str::<Day>(&text).ok())
         .filter(|d| d.day == today)
@@ -60,7 +67,7 @@ pub fn with_today<T, E>(
             accounts: tally,
         };
         let bytes = serde_json::to_vec(&day).expect("the tally serializes");
-        crate::files::write_atomic(&path, &bytes)?;
+        crate::files::write_atomic(path, &bytes)?;
     }
     Ok(result)
 }
@@ -69,4 +76,51 @@ pub fn with_today<T, E>(
 pub fn today_tally(identity: &str) -> std::io::Result<BTreeMap<i64, Tally>> {
     with_today(identity, |t| Ok::<_, std::convert::Infallible>(t.clone()))
         .map(|r| r.unwrap_or_else(|never| match never {}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Servers applying at once each count the others': none of their additions is lost.
+    #[test]
+    fn concurrent_applies_all_count_and_a_refusal_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guard").join("target.json");
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        with_today_at(&path, |t| {
+                            t.entry(7).or_default().updates += 1;
+                            Ok::<(), ()>(())
+                        })
+                        .unwrap()
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let read = |path: &std::path::Path| {
+            with_today_at(path, |t| Ok::<_, ()>(t.clone()))
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(read(&path)[&7].updates, 80);
+        // A refused apply (the closure's Err) leaves the tally as it was.
+        let refused = with_today_at(&path, |t| {
+            t.entry(7).or_default().deletes += 5;
+            Err::<(), _>("over the limit")
+        })
+        .unwrap();
+        assert_eq!(refused, Err("over the limit"));
+        assert_eq!(read(&path)[&7].deletes, 0);
+        // Yesterday's tally counts for nothing today.
+        std::fs::write(
+            &path,
+            r#"{"day":"2000-01-01","accounts":{"7":{"updates":3,"deletes":0}}}"#,
+        )
+        .unwrap();
+        assert!(read(&path).is_empty());
+    }
 }

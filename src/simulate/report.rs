@@ -789,8 +789,8 @@ pub struct Comparison {
 /// A backtest in the figures a change moves.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// Realized plus unrealized over time, on candle files (for the HTML page; not in JSON,
-    /// where `botform backtest` gives curves).
+    /// Realized plus unrealized over time, on candle files when charts are asked for (the HTML
+    /// page; not in JSON, where `botform backtest` gives curves).
     #[serde(skip)]
     pub equity: Vec<super::figures::EquityPoint>,
     /// Realized profit (the median over synthetic paths).
@@ -839,11 +839,17 @@ fn summarize(
                     .check_candles(w.interval_ms, w.volumes.is_some())
                     .ok()?;
             }
-            let (from_ms, to_ms) = windows.span_ms();
-            let mut curve = Curve::new(from_ms, to_ms);
-            let o = windows.run_watched(&model, &mut curve);
+            // The equity curve only for a page that draws it (`plan --backtest-html`).
+            let (o, equity) = if options.charts {
+                let (from_ms, to_ms) = windows.span_ms();
+                let mut curve = Curve::new(from_ms, to_ms);
+                let o = windows.run_watched(&model, &mut curve);
+                (o, curve.figures().equity)
+            } else {
+                (windows.run(&model), Vec::new())
+            };
             Some(Summary {
-                equity: curve.figures().equity,
+                equity,
                 profit: dec(o.per_pair.iter().map(|p| p.profit_quote).sum()),
                 stopped: Decimal::from_int(i64::from(
                     o.per_pair.iter().map(|p| p.deals_stopped).sum::<u32>(),
