@@ -620,10 +620,28 @@ async fn settle_twins(
                 .iter()
                 .filter(|b| b.settings.name.as_deref() == Some(name.as_str()))
                 .collect();
+            same.sort_by_key(|b| b.id);
+            if !same.iter().any(|b| b.id == *ours) {
+                // Gone already: the other apply kept its bot and deleted ours (the younger,
+                // never switched on) before this look. That bot is the other apply's to finish.
+                if let Some(theirs) = same.first() {
+                    toggles.retain(|(_, id, _)| id != ours);
+                    let note = format!(
+                        "another apply created this bot at the same time (id {}, kept); ours (id {ours}) was already deleted by it",
+                        theirs.id
+                    );
+                    progress(format!("{}: {note}", outcome.address));
+                    if let Ok(what) = &mut outcome.result {
+                        what.push_str(&format!("; {note}"));
+                    }
+                    outcome.bot_id = Some(theirs.id);
+                    outcome.left_to_another_apply = true;
+                }
+                continue;
+            }
             if same.len() < 2 {
                 continue;
             }
-            same.sort_by_key(|b| b.id);
             let kept = same
                 .iter()
                 .find(|b| b.is_enabled || b.active_deals_count > 0)

@@ -134,8 +134,11 @@ struct Inner {
 /// Where the next create's twin commits relative to it (`POST /__sandbox/race`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Race {
-    TwinBefore,
-    TwinAfter,
+    Before,
+    After,
+    /// The twin commits before ours, and its apply deletes ours (the younger, never switched on)
+    /// before this apply looks for twins: ours is gone from the listing.
+    BeforeDeletingOurs,
 }
 
 #[derive(Debug, Default)]
@@ -547,23 +550,32 @@ fn serve_api(
             Route::CreateBot => inner.race.take(),
             _ => None,
         };
-        let write = |inner: &mut Inner, mut params: Params| {
+        let write_on = |inner: &mut Inner, route: &Route, mut params: Params| {
             inner.write(mode, |state| {
                 let next_bot_id = state.next_bot_id;
-                let answer = run(config, state, &delisted, mode, &route, &mut params);
+                let answer = run(config, state, &delisted, mode, route, &mut params);
                 let touched = answer
                     .mutated
-                    .then(|| touched_by(&route, next_bot_id, state));
+                    .then(|| touched_by(route, next_bot_id, state));
                 (answer, touched)
             })
         };
+        let write = |inner: &mut Inner, params: Params| write_on(inner, &route, params);
         // A raced create is the same create sent twice, in two transactions: one answers this
         // request, the other is the twin another apply made.
         let written = match race {
-            Some(Race::TwinBefore) => {
+            Some(Race::Before) => {
                 write(inner, params.clone()).and_then(|_twin| write(inner, params))
             }
-            Some(Race::TwinAfter) => write(inner, params.clone()).and_then(|answer| {
+            Some(Race::BeforeDeletingOurs) => write(inner, params.clone())
+                .and_then(|_twin| write(inner, params))
+                .and_then(|answer| {
+                    if let Some(ours) = answer.body["id"].as_i64() {
+                        write_on(inner, &Route::BotDelete(ours), Params::default())?;
+                    }
+                    Ok(answer)
+                }),
+            Some(Race::After) => write(inner, params.clone()).and_then(|answer| {
                 write(inner, params)?;
                 Ok(answer)
             }),
@@ -1668,14 +1680,17 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
                 .as_ref()
                 .and_then(|r| r["twin"].as_str())
             {
-                Some("before") => Race::TwinBefore,
-                Some("after") => Race::TwinAfter,
+                Some("before") => Race::Before,
+                Some("after") => Race::After,
+                Some("before_deleting_ours") => Race::BeforeDeletingOurs,
                 _ => {
                     return error(
                         StatusCode::BAD_REQUEST,
                         ErrorBody::new(
                             "invalid_params",
-                            Some("expected {\"twin\": \"before\"} or {\"twin\": \"after\"}"),
+                            Some(
+                                "expected {\"twin\": \"before\"}, {\"twin\": \"after\"} or {\"twin\": \"before_deleting_ours\"}",
+                            ),
                         ),
                     );
                 }

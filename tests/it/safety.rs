@@ -231,6 +231,24 @@ fn a_twin_committed_just_after_ours_is_deleted_and_ours_switched_on() {
 }
 
 #[test]
+fn a_bot_the_other_apply_deleted_first_is_left_to_it_and_the_apply_succeeds() {
+    // Before: the other machine's apply deleted ours (the younger twin) before this apply looked;
+    // this one saw a single bot of the name, went on to switch on a bot that was gone and failed
+    // (CI, trial 6 of `two_machines_at_once_leave_one_bot_per_name`).
+    let (sandbox, _dir, text) = race_with_another_machine("before_deleting_ours");
+    let left = bots_named(&sandbox, "raced 0");
+    assert_eq!(left.len(), 1, "{left:?}\n{text}");
+    assert!(
+        text.contains(&format!(
+            "another apply created this bot at the same time (id {}, kept)",
+            left[0]["id"]
+        )),
+        "{text}"
+    );
+    assert!(text.contains("was already deleted by it"), "{text}");
+}
+
+#[test]
 fn prune_of_an_empty_config_deletes_nothing_without_force() {
     // Before: 25 of 25 live bots deleted with only --allow-delete.
     let sandbox = SandboxProcess::spawn(None, &[]);
