@@ -52,6 +52,9 @@ pub struct WantedBot {
     pub pinned_id: Option<i64>,
     pub enabled: Option<bool>,
     pub absent: bool,
+    /// The template chain it starts from, nearest first (`template = "..."`, then that
+    /// template's own, and so on).
+    pub templates: Vec<String>,
     /// The managed settings (only fields the config sets).
     pub settings: BotSettings,
     /// Where the bot is written.
@@ -104,7 +107,7 @@ pub fn from_checked(checked: &Checked) -> Desired {
                 )
             })
             .collect(),
-        bots: checked.bots.iter().map(|b| wanted(b, sources)).collect(),
+        bots: checked.bots.iter().map(|b| wanted(b, config)).collect(),
         blacklist: config.blacklist.as_ref().map(|b| {
             (
                 b.pairs.iter().flatten().map(|p| p.value.clone()).collect(),
@@ -114,8 +117,18 @@ pub fn from_checked(checked: &Checked) -> Desired {
     }
 }
 
-fn wanted(bot: &DesiredBot, sources: &SourceSet) -> WantedBot {
+fn wanted(bot: &DesiredBot, config: &crate::config::Config) -> WantedBot {
+    let sources = &config.sources;
     let s = &bot.spec;
+    let mut templates: Vec<String> = Vec::new();
+    let mut next = s.template.clone();
+    while let Some(name) = next.filter(|n| !templates.contains(n)) {
+        next = config
+            .templates
+            .get(&name)
+            .and_then(|t| t.value.template.clone());
+        templates.push(name);
+    }
     let settings = bot.settings();
     let mut origins: BTreeMap<String, SourceRef> = s
         .spans
@@ -132,6 +145,7 @@ fn wanted(bot: &DesiredBot, sources: &SourceSet) -> WantedBot {
         pinned_id: s.id,
         enabled: s.enabled,
         absent: s.absent.unwrap_or(false),
+        templates,
         settings,
         source: SourceRef::of(bot.span(), sources),
         origins,

@@ -8,6 +8,8 @@
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
 //! - `guard`: the daily tally of assistant applies, behind the change guard across restarts.
 //! - `memory`: what botform last sent to each bot that 3Commas never shows back.
+//! - `performance`: each bot's figures over a time window, from the deals list.
+//! - `selector`: which bots a fleet-wide read or edit means (live and config bots joined).
 //! - `target`: which server to talk to (3Commas or the built-in sandbox) and reading live state.
 //!
 //! Safety rails (delete protection, thresholds, staleness) live here, not in the CLI, so every
@@ -20,7 +22,9 @@ pub mod import;
 pub mod lease;
 pub mod markdown;
 pub mod memory;
+pub mod performance;
 pub mod plan;
 pub mod render;
+pub mod selector;
 pub mod target;
 pub mod workflow;

@@ -205,6 +205,8 @@ impl BotformServer {
                     });
                 })
             };
+            // Reads from before the apply, or during it, must not serve after it.
+            server.wrote();
             let outcome = match server.target().await {
                 Err(e) => refused(&target, &id, e),
                 Ok(live) => match apply::apply(live, &plan, &options, progress).await {
@@ -218,6 +220,7 @@ impl BotformServer {
                     ),
                 },
             };
+            server.wrote();
             tx.send_modify(|p| p.outcome = Some(outcome));
         });
         apply_id

@@ -20,10 +20,13 @@ use crate::edit::{self, BotRef, Edited, Entity, Op};
 #[serde(deny_unknown_fields)]
 pub struct SetFieldsArgs {
     /// Bots to change, by exact name (another case is accepted only when it names one bot, and
-    /// the answer says so); `["*"]` for every bot. Give exactly one of `bots`, `template`,
-    /// `account` or `settings`.
+    /// the answer says so); `["*"]` for every bot. Give exactly one of `bots`, `selector`,
+    /// `template`, `account` or `settings`.
     #[serde(default)]
     pub bots: Vec<String>,
+    /// The config bots a selector picks (`list_bots` shows the same selection first).
+    #[serde(default)]
+    pub selector: Option<crate::engine::selector::Selector>,
     /// With `bots`: the account alias of the bots named, needed when a name is on two accounts.
     #[serde(default)]
     pub on_account: String,
@@ -520,12 +523,16 @@ impl BotformServer {
     ) -> Result<Json<EditAnswer>, String> {
         let chosen = [
             !args.bots.is_empty(),
+            args.selector.is_some(),
             !args.template.is_empty(),
             !args.account.is_empty(),
             args.settings,
         ];
         if chosen.iter().filter(|c| **c).count() != 1 {
-            return Err("give exactly one of `bots`, `template`, `account` or `settings`".into());
+            return Err(
+                "give exactly one of `bots`, `selector`, `template`, `account` or `settings`"
+                    .into(),
+            );
         }
         if args.fields.is_empty() && args.add.is_empty() {
             return Err("nothing to set: give `fields` or `add`".into());
@@ -536,7 +543,35 @@ impl BotformServer {
         let mut pending = Pending::default();
         // Each target: the entity, the file holding it, and (for a bot) its place in `checked`.
         let mut targets: Vec<(Entity, PathBuf, Option<usize>)> = Vec::new();
-        if !args.bots.is_empty() {
+        if let Some(selector) = &args.selector {
+            let desired = crate::engine::desired::from_checked(&checked);
+            let (indexes, unmanaged) = self.select_config_bots(selector, &desired).await?;
+            if indexes.is_empty() {
+                return Err(format!(
+                    "the selector selects no config bot{}: list_bots shows what it selects",
+                    if unmanaged > 0 {
+                        format!(
+                            " ({unmanaged} live bots without a config entry: import them first)"
+                        )
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            pending.notes.push(format!(
+                "the selector selected {} config bots",
+                indexes.len()
+            ));
+            if unmanaged > 0 {
+                pending.notes.push(format!(
+                    "{unmanaged} selected live bots have no config entry and were left alone (import them first)"
+                ));
+            }
+            for index in indexes {
+                let bot = named_bot(&checked, index);
+                targets.push((Entity::Bot(bot.entry), bot.file, Some(index)));
+            }
+        } else if !args.bots.is_empty() {
             if args.bots.iter().any(|b| b == "*") {
                 for index in 0..checked.bots.len() {
                     let bot = named_bot(&checked, index);

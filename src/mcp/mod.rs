@@ -9,8 +9,10 @@
 //!
 //! - `tools`: validate, plan, show_plan, apply, import, and the prompts.
 //! - `edits`: set_fields, add_bot, remove_bot, blacklist_add/remove (through `crate::edit`).
-//! - `reads`: the live account (accounts, strategies, pairs, bots, one bot explained, deals,
+//! - `reads`: the live account (accounts, strategies, pairs, one bot explained, deals,
 //!   currency rates, performance).
+//! - `fleet`: the fleet-wide reads over a selector (list_bots, fleet_performance) and the live
+//!   snapshot every read of bots shares.
 //! - `describe`: describe_config. `backtesting`: backtest. `applying`: applies in the background
 //!   and apply_status. `budget`: answer sizes. `paths`: the root rules.
 
@@ -21,6 +23,7 @@ mod backtesting;
 pub mod budget;
 mod describe;
 mod edits;
+mod fleet;
 pub mod paths;
 mod reads;
 mod tools;
@@ -75,6 +78,8 @@ struct Inner {
     log_level: Mutex<Option<LoggingLevel>>,
     /// Applies running or ended, for `apply_status`.
     applies: applying::Applies,
+    /// The live accounts and bots, shared by reads for a few seconds (see `fleet`).
+    snapshots: fleet::Snapshots,
 }
 
 impl Inner {
@@ -113,10 +118,12 @@ impl BotformServer {
                 plans: Mutex::new(HashMap::new()),
                 plan_order: Mutex::new(std::collections::VecDeque::new()),
                 applies: applying::Applies::default(),
+                snapshots: fleet::Snapshots::default(),
                 log_level: Mutex::new(None),
             }),
             tool_router: Self::tool_router()
                 + Self::reads_router()
+                + Self::fleet_router()
                 + Self::edits_router()
                 + Self::describe_router()
                 + Self::applying_router()
@@ -313,7 +320,9 @@ impl BotformServer {
              (`show_plan` pages through a long one); (4) only after they approve, call `apply` with that \
              plan's plan_id and plan_hash (a long apply continues in the background: follow it with \
              `apply_status`). To understand the account: `list_accounts`, `list_bots`, `explain_bot`, \
-             `deals` (realized profit, stop losses included), `currency_rates` (minimum order sizes). \
+             `deals` (realized profit, stop losses included), `currency_rates` (minimum order sizes); \
+             for many bots at once, a `selector` (on `list_bots`, `set_fields`) and \
+             `fleet_performance` (every bot ranked over a time window in one call). \
              To write valid bots: `describe_config` (fields, required ones, a skeleton), \
              `list_strategies`, `market_pairs`. Bots are named by name (any case) or id; accounts by \
              the config's alias, their name or id. Every answer stays within {budget} characters; \

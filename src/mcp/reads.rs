@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::{BotformServer, budget};
 use crate::diagnostic::did_you_mean;
+use crate::engine::performance::FINISHED;
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
 use crate::threecommas::wire::{Account, Deal};
@@ -84,33 +85,14 @@ pub struct MarketPairsAnswer {
     pub pairs: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListBotsArgs {
-    /// Only this account: alias, name or id.
-    #[serde(default)]
-    pub account: String,
-    /// `enabled`, `disabled`, or empty for both.
-    #[serde(default)]
-    pub status: String,
-    /// Only bots trading this pair (`USDT_BTC`) or coin (`BTC`).
-    #[serde(default)]
-    pub pair: String,
-    /// Only bots whose name contains this text (any case).
-    #[serde(default)]
-    pub name_contains: String,
-    /// Continue after this bot id (the previous answer's `next_after_id`); 0 or absent: from
-    /// the first. Bots come in id order, so no bot is skipped or repeated between calls.
-    #[serde(default)]
-    pub after_id: i64,
-}
-
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BotLine {
     pub id: i64,
     pub name: String,
     pub account: String,
     pub enabled: bool,
+    /// `managed` (config and live), `unmanaged` (live only) or `new` (config only).
+    pub status: String,
     pub pairs: Vec<String>,
     pub active_deals: u32,
     /// Capital all its deals can lock (decimal string; empty when it depends on the price).
@@ -122,31 +104,19 @@ pub struct BotLine {
 
 impl BotLine {
     /// The line with every text cut to 200 characters.
-    fn shortened(&self) -> BotLine {
+    pub(super) fn shortened(&self) -> BotLine {
         let cut = |t: &str| t.chars().take(200).collect::<String>();
         BotLine {
             name: cut(&self.name),
             account: cut(&self.account),
             pairs: self.pairs.iter().map(|p| cut(p)).collect(),
+            status: cut(&self.status),
             capital_all_deals: cut(&self.capital_all_deals),
             currency: cut(&self.currency),
             config: cut(&self.config),
             ..*self
         }
     }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ListBotsAnswer {
-    /// Bots that match the filter, in all.
-    pub total: usize,
-    /// Of those, how many come before this answer's first (ids up to `after_id`).
-    pub before: usize,
-    /// Up to 50 in id order, fewer when long lines fill the answer.
-    pub bots: Vec<BotLine>,
-    /// Pass it as `after_id` for the next bots; 0 after the last.
-    pub next_after_id: i64,
-    pub more: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -296,19 +266,8 @@ pub struct PerformanceAnswer {
     pub profit_by_day: Value,
 }
 
-/// The statuses of a deal that is over and whose profit is realized.
-const FINISHED: &[&str] = &[
-    "completed",
-    "stop_loss_finished",
-    "panic_sold",
-    "liquidated",
-    "cancelled",
-    "settled",
-];
-
 /// Deals read for the totals at most: enough for years of a busy bot, bounded in time.
 const MAX_DEALS_READ: u32 = 5_000;
-const BOTS_PER_PAGE: usize = 50;
 const DEALS_PER_PAGE: usize = 25;
 
 // ---------------------------------------------------------------------------------------------
@@ -322,9 +281,7 @@ impl BotformServer {
 
     /// A live account by id, name (any case) or config alias.
     pub(super) async fn account_by(&self, key: &str) -> Result<Account, String> {
-        let target = self.target().await?;
-        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
-        find_account(&accounts, &self.aliases(), key).cloned()
+        find_account(&self.live().await?.accounts, &self.aliases(), key).cloned()
     }
 
     /// The alias the config gives an account, or its name.
@@ -343,13 +300,7 @@ impl BotformServer {
 
     /// A live bot by id or by name, any case.
     async fn live_bot(&self, key: &str) -> Result<LiveBot, String> {
-        let target = self.target().await?;
-        let bots = target
-            .client
-            .bots(Default::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        find_bot(&bots, key).cloned()
+        find_bot(&self.live().await?.bots, key).cloned()
     }
 
     /// One bot explained (the tool and the `botform://bots/{bot}` resource).
@@ -441,7 +392,7 @@ impl BotformServer {
         })
     }
 
-    fn relative_file(&self, file: &str) -> String {
+    pub(super) fn relative_file(&self, file: &str) -> String {
         super::paths::relative(&self.inner.root, std::path::Path::new(file))
     }
 
@@ -460,7 +411,13 @@ impl BotformServer {
         while offset < MAX_DEALS_READ {
             let page = target
                 .client
-                .deals_page(Some(bot_id), scope, 1000, offset)
+                .deals_page(&crate::threecommas::client::DealsQuery {
+                    bot_id: Some(bot_id),
+                    scope: scope.map(str::to_string),
+                    limit: 1000,
+                    offset,
+                    ..Default::default()
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             offset += page.seen as u32;
@@ -742,146 +699,6 @@ impl BotformServer {
         }))
     }
 
-    /// The live bots, filtered, in id order, up to 50 an answer (continue with `after_id`): id,
-    /// name, account, on/off, pairs, active deals, capital all its deals can lock, and the
-    /// config line that describes it.
-    #[tool(
-        title = "List bots",
-        annotations(
-            title = "List bots",
-            read_only_hint = true,
-            destructive_hint = false,
-            open_world_hint = true,
-            idempotent_hint = true
-        )
-    )]
-    async fn list_bots(
-        &self,
-        Parameters(args): Parameters<ListBotsArgs>,
-    ) -> Result<Json<ListBotsAnswer>, String> {
-        // One read of the config and of the accounts serves the filter and every line.
-        let target = self.target().await?;
-        let checked = crate::config::check_confined(&self.inner.root);
-        let desired = crate::engine::desired::from_checked(&checked);
-        let aliases = aliases_of(&checked);
-        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
-        let account = if args.account.is_empty() {
-            None
-        } else {
-            Some(find_account(&accounts, &aliases, &args.account)?.clone())
-        };
-        let enabled = match args.status.to_ascii_lowercase().as_str() {
-            "" | "all" => None,
-            "enabled" | "on" => Some(true),
-            "disabled" | "off" => Some(false),
-            other => {
-                return Err(format!(
-                    "status `{}`: use `enabled` or `disabled`",
-                    crate::diagnostic::quote_input(other)
-                ));
-            }
-        };
-        let bots = target
-            .client
-            .bots(crate::threecommas::client::BotsFilter {
-                account_id: account.as_ref().map(|a| a.id),
-                enabled,
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        let pair = args.pair.to_ascii_uppercase();
-        let name = args.name_contains.to_lowercase();
-        let mut bots: Vec<_> = bots.iter().collect();
-        bots.sort_by_key(|b| b.id);
-        let lines: Vec<BotLine> = bots
-            .into_iter()
-            .filter(|b| {
-                pair.is_empty()
-                    || b.settings
-                        .pairs
-                        .iter()
-                        .flatten()
-                        .any(|p| *p == pair || p.split('_').any(|coin| coin == pair))
-            })
-            .filter(|b| {
-                name.is_empty()
-                    || b.settings
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase().contains(&name))
-            })
-            .map(|b| {
-                let figures = crate::engine::plan::dca_figures(&b.settings);
-                let account = accounts.iter().find(|a| a.id == b.account_id);
-                let alias = account
-                    .map(|a| Self::alias_of(&aliases, a))
-                    .filter(|a| !a.is_empty());
-                let described = desired.bots.iter().find(|w| {
-                    w.pinned_id == Some(b.id)
-                        || (w.name.is_some()
-                            && w.name == b.settings.name
-                            && alias.as_deref() == Some(w.account.as_str()))
-                });
-                let mut pairs = b.settings.pairs.clone().unwrap_or_default();
-                if pairs.len() > 6 {
-                    let more = pairs.len() - 5;
-                    pairs.truncate(5);
-                    pairs.push(format!("... {more} more"));
-                }
-                BotLine {
-                    id: b.id,
-                    name: b.settings.name.clone().unwrap_or_default(),
-                    account: alias.unwrap_or_else(|| b.account_name.clone()),
-                    enabled: b.is_enabled,
-                    pairs,
-                    active_deals: b.active_deals_count,
-                    capital_all_deals: figures
-                        .as_ref()
-                        .and_then(|f| f.capital_all_deals)
-                        .map(|c| c.to_string())
-                        .unwrap_or_default(),
-                    currency: figures.and_then(|f| f.currency).unwrap_or_default(),
-                    config: described
-                        .map(|w| {
-                            format!("{}:{}", self.relative_file(&w.source.file), w.source.line)
-                        })
-                        .unwrap_or_default(),
-                }
-            })
-            .collect();
-        let total = lines.len();
-        let before = lines.iter().take_while(|l| l.id <= args.after_id).count();
-        let mut bots: Vec<BotLine> = lines.into_iter().skip(before).take(BOTS_PER_PAGE).collect();
-        // What does not fit is not dropped: the next call starts right after the last one kept.
-        // A line too long for an answer on its own is shortened, so every call moves on.
-        let first = bots.first().map(BotLine::shortened);
-        if budget::fit(&mut bots, budget::ANSWER_BUDGET / 2 - 300) == 0
-            && let Some(first) = first
-        {
-            bots = vec![first];
-        }
-        let rest = total - before - bots.len();
-        let next_after_id = if rest > 0 {
-            bots.last().map_or(args.after_id, |b| b.id)
-        } else {
-            0
-        };
-        let more = if rest > 0 {
-            format!(
-                "{rest} more after these: call again with after_id {next_after_id}, or narrow with account, status, pair or name_contains"
-            )
-        } else {
-            String::new()
-        };
-        Ok(Json(ListBotsAnswer {
-            total,
-            before,
-            bots,
-            next_after_id,
-            more,
-        }))
-    }
-
     /// One bot explained: every setting the config wants and the file:line that sets it (the bot
     /// or its template), what 3Commas holds now, which differ, and the DCA numbers.
     #[tool(
@@ -1130,6 +947,10 @@ mod tests {
             from_currency: Some("USDT".into()),
             completed_safety_orders_count: None,
             max_safety_orders: None,
+            strategy: None,
+            base_order_average_price: None,
+            sold_average_price: None,
+            current_price: None,
         };
         let deals = [
             deal("completed", "4.2"),

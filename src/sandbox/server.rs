@@ -1600,6 +1600,22 @@ fn list_deals(ms: &ModeState, p: &mut Params) -> Answer {
     let scope = p.string("scope");
     let limit = p.int_in("limit", 1, 1000).or(Some(50));
     let offset = p.int_in("offset", 0, i64::MAX).or(Some(0));
+    let order = p.string("order");
+    let descending = !p
+        .string("order_direction")
+        .or_else(|| p.string("sort_direction"))
+        .is_some_and(|d| d.eq_ignore_ascii_case("asc"));
+    let key = match order.as_deref() {
+        None | Some("created_at") => "created_at",
+        Some(o @ ("updated_at" | "closed_at" | "profit" | "profit_percentage")) => o,
+        Some(_) => {
+            p.errors.insert(
+                "order".to_string(),
+                vec!["does not have a valid value".to_string()],
+            );
+            ""
+        }
+    };
     if !p.errors.is_empty() {
         return invalid(std::mem::take(&mut p.errors));
     }
@@ -1618,7 +1634,26 @@ fn list_deals(ms: &ModeState, p: &mut Params) -> Answer {
             }
         })
         .collect();
-    deals.reverse();
+    // Ties (and deals without the key: an open deal has no `closed_at`) keep the id order.
+    let sort_key = |d: &Value| -> (Option<String>, Option<Decimal>) {
+        match key {
+            "profit" => (
+                None,
+                d["final_profit"].as_str().and_then(|v| v.parse().ok()),
+            ),
+            "profit_percentage" => (
+                None,
+                d["final_profit_percentage"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok()),
+            ),
+            _ => (d[key].as_str().map(str::to_string), None),
+        }
+    };
+    deals.sort_by_cached_key(|d| sort_key(d));
+    if descending {
+        deals.reverse();
+    }
     ok(Value::Array(
         deals
             .into_iter()

@@ -191,6 +191,19 @@ pub struct UnreadableDeal {
     pub reason: String,
 }
 
+/// Which deals `GET /ver1/deals` reads: `limit` (up to 1,000) from `offset`, of a bot or an
+/// account, in a scope (`active`, `finished`, ...), newest first by `order` (3Commas'
+/// `created_at` when none: `closed_at`, `updated_at`, `profit` ...).
+#[derive(Debug, Clone, Default)]
+pub struct DealsQuery {
+    pub bot_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub scope: Option<String>,
+    pub order: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
 /// The bots of a list request: those read, and those that could not be.
 #[derive(Debug, Clone, Default)]
 pub struct BotList {
@@ -546,28 +559,36 @@ impl Client {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<Deal>, ApiError> {
-        Ok(self.deals_page(bot_id, scope, limit, offset).await?.deals)
+        let query = DealsQuery {
+            bot_id,
+            scope: scope.map(str::to_string),
+            limit,
+            offset,
+            ..DealsQuery::default()
+        };
+        Ok(self.deals_page(&query).await?.deals)
     }
 
     /// One page of deals, decoded deal by deal: a deal botform cannot read (a counter sent as
     /// text, a field of a new shape) is reported with its id and why, and the rest stay usable,
     /// as bots are (review M3, L-6).
-    pub async fn deals_page(
-        &self,
-        bot_id: Option<i64>,
-        scope: Option<&str>,
-        limit: u32,
-        offset: u32,
-    ) -> Result<DealsPage, ApiError> {
+    pub async fn deals_page(&self, q: &DealsQuery) -> Result<DealsPage, ApiError> {
         let mut query = vec![
-            ("limit", limit.min(1000).to_string()),
-            ("offset", offset.to_string()),
+            ("limit", q.limit.clamp(1, 1000).to_string()),
+            ("offset", q.offset.to_string()),
         ];
-        if let Some(b) = bot_id {
+        if let Some(b) = q.bot_id {
             query.push(("bot_id", b.to_string()));
         }
-        if let Some(s) = scope {
-            query.push(("scope", s.to_string()));
+        if let Some(a) = q.account_id {
+            query.push(("account_id", a.to_string()));
+        }
+        if let Some(s) = &q.scope {
+            query.push(("scope", s.clone()));
+        }
+        if let Some(order) = &q.order {
+            query.push(("order", order.clone()));
+            query.push(("order_direction", "DESC".to_string()));
         }
         let items: Vec<serde_json::Value> = self.get("/ver1/deals", &query).await?;
         let mut page = DealsPage {

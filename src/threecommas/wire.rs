@@ -803,6 +803,18 @@ pub struct Deal {
     pub completed_safety_orders_count: Option<u32>,
     #[serde(default, with = "lenient_opt_u32")]
     pub max_safety_orders: Option<u32>,
+    /// `long` or `short`: which way the price moves against the deal.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// The price the base order filled at.
+    #[serde(default)]
+    pub base_order_average_price: Option<Decimal>,
+    /// The price it sold at (`0` while nothing is sold).
+    #[serde(default)]
+    pub sold_average_price: Option<Decimal>,
+    /// The price when the deal was read (for an active deal, now).
+    #[serde(default)]
+    pub current_price: Option<Decimal>,
 }
 
 /// `POST /ver1/bots/{id}/copy_and_create`.

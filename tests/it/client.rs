@@ -243,6 +243,71 @@ async fn listing_reads_every_page_of_100() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn deals_come_newest_closing_first_when_asked_and_a_bad_order_is_a_400() {
+    let (sb, client) = start(fast_sandbox()).await;
+    let bot = client.create_bot(&bot_params("closer")).await.unwrap();
+    // Opened in id order, closed in another order; one still open.
+    for (opened, closed) in [
+        ("2026-11-01T00:00:00.000Z", Some("2026-11-20T00:00:00.000Z")),
+        ("2026-11-02T00:00:00.000Z", Some("2026-11-05T00:00:00.000Z")),
+        ("2026-11-03T00:00:00.000Z", Some("2026-11-28T00:00:00.000Z")),
+        ("2026-11-04T00:00:00.000Z", None),
+    ] {
+        let mut body = serde_json::json!({ "bot_id": bot.id, "created_at": opened });
+        if let Some(closed) = closed {
+            body["status"] = "completed".into();
+            body["closed_at"] = closed.into();
+        }
+        reqwest::Client::new()
+            .post(format!("{}/__sandbox/deals", sb.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let query =
+        |order: Option<&str>, scope: Option<&str>| botform::threecommas::client::DealsQuery {
+            bot_id: Some(bot.id),
+            scope: scope.map(str::to_string),
+            order: order.map(str::to_string),
+            limit: 100,
+            ..Default::default()
+        };
+    let closed: Vec<String> = client
+        .deals_page(&query(Some("closed_at"), Some("finished")))
+        .await
+        .unwrap()
+        .deals
+        .into_iter()
+        .filter_map(|d| d.closed_at)
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            "2026-11-28T00:00:00.000Z",
+            "2026-11-20T00:00:00.000Z",
+            "2026-11-05T00:00:00.000Z"
+        ]
+    );
+    // Without `order`: 3Commas' default, newest opened first.
+    let opened: Vec<String> = client
+        .deals_page(&query(None, None))
+        .await
+        .unwrap()
+        .deals
+        .into_iter()
+        .map(|d| d.created_at)
+        .collect();
+    assert_eq!(opened[0], "2026-11-04T00:00:00.000Z");
+    let bad = client
+        .deals_page(&query(Some("closing"), None))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("order"), "{bad}");
+    sb.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn rejections_keep_their_field_attributes() {
     let (sb, client) = start(fast_sandbox()).await;
     let mut params = bot_settings("SL");

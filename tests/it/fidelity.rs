@@ -803,7 +803,13 @@ fn deals_in_every_shape_3commas_has_sent_read_as_the_same_deals() {
             );
         }
         let page = runtime
-            .block_on(client.deals_page(Some(bot.id), None, 100, 0))
+            .block_on(
+                client.deals_page(&botform::threecommas::client::DealsQuery {
+                    bot_id: Some(bot.id),
+                    limit: 100,
+                    ..Default::default()
+                }),
+            )
             .unwrap();
         assert!(
             page.unreadable.is_empty(),
@@ -1155,7 +1161,14 @@ async fn one_odd_deal_is_reported_and_never_fails_the_rest() {
         "completed_safety_orders_count": {"a": "shape botform has never seen"},
     }))
     .await;
-    let page = client.deals_page(Some(bot.id), None, 100, 0).await.unwrap();
+    let page = client
+        .deals_page(&botform::threecommas::client::DealsQuery {
+            bot_id: Some(bot.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(page.seen, 2);
     assert_eq!(page.deals.len(), 1, "the readable deal is read");
     assert_eq!(page.unreadable.len(), 1);

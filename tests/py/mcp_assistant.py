@@ -208,7 +208,7 @@ async def five_tasks(web):
         paused = data(await call(c, "set_fields", {"bots": ["*"], "fields": {"enabled": False}}))
         check(paused["written"], f"paused: {paused}")
         await plan_and_apply(c)
-        check(data(await call(c, "list_bots", {"status": "enabled"}))["total"] == 0, "no bot runs")
+        check(data(await call(c, "list_bots", {"selector": {"enabled": True}}))["total"] == 0, "no bot runs")
 
         # Task 4: "why did bot X do badly" - with a stop loss (before: +4.2 USD reported).
         bot = next(b for b in listed["bots"] if b["name"] == "BTC conservative")
@@ -288,11 +288,12 @@ async def at_scale(web):
         check(unchanged["has_changes"] is False, f"1,000 unchanged bots: {unchanged['human'][:2000]}")
         # Walking the list with after_id meets every bot exactly once (before: pages trimmed to
         # fit dropped the bots at their edges, 5 of 1,000).
-        seen, after, calls = [], 0, 0
+        seen, after, calls, ids = [], 0, 0, {}
         while True:
             listed = data(await call(c, "list_bots", {"after_id": after} if after else {}, bots=1000))
             calls += 1
             seen += [b["id"] for b in listed["bots"]]
+            ids.update({b["name"]: b["id"] for b in listed["bots"]})
             check(listed["before"] == len(seen) - len(listed["bots"]), f"before counts what came: {listed['before']}")
             if listed["next_after_id"] == 0:
                 break
@@ -301,6 +302,53 @@ async def at_scale(web):
         check(len(seen) == listed["total"] and len(set(seen)) == len(seen) and len(seen) >= 1000,
               f"every bot once: {len(seen)} seen, {len(set(seen))} distinct, total {listed['total']}")
         print(f"list_bots walk: {len(seen)} bots in {calls} calls")
+
+        # "Lower the take profit of every BTC bot by 0.2": one selector, resolved on the server,
+        # edits all 200 (before: 110 of 111, a bot lost at a page edge).
+        # (The five tasks' bots are live on the same account, unmanaged by this root.)
+        btc = data(await call(c, "list_bots", {"selector": {"base": "BTC", "status": "managed"}}, bots=1000))
+        check(btc["total"] == 200, f"200 bots buy BTC: {btc['total']}")
+        quoted = data(await call(c, "list_bots", {"selector": {"quote": "BTC", "status": "managed"}}))
+        check(quoted["total"] == 0, f"BTC as quote is another selection: {quoted['total']}")
+        lowered = data(await call(c, "set_fields", {"selector": {"base": "BTC"}, "add": {"take_profit": "-0.2"}}, bots=1000))
+        check(lowered["written"] and any("selected 200 config bots" in n for n in lowered["notes"]), f"lowered: {lowered['notes']}")
+        edited = data(await call(c, "plan", {}, bots=1000))
+        check(edited["summary"]["change"] == 200, f"every BTC bot, none missed: {edited['summary']}")
+        data(await call(c, "set_fields", {"selector": {"base": "BTC"}, "fields": {"take_profit": None}}))
+        check(data(await call(c, "plan", {}))["has_changes"] is False, "the edit taken back")
+
+        # "Which 5 bots lost most in the last 30 days, and why": known deals, one call.
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc)
+
+        def ago(days):
+            return (now - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+        def deal(name, status, usd, opened, closed=None, filled=5, **extra):
+            body = {"bot_id": ids[name], "mode": "real", "status": status, "final_profit": usd,
+                    "usd_final_profit": usd, "completed_safety_orders_count": filled, "bought_volume": "100",
+                    "created_at": ago(opened), **extra}
+            if closed is not None:
+                body["closed_at"] = ago(closed)
+            web.post("deals", body)
+
+        worst = ["bot 0345", "bot 0011", "bot 0789", "bot 0123", "bot 0567"]
+        for rank, name in enumerate(worst):
+            deal(name, "stop_loss_finished", f"-{150 - rank * 10}", 20, 10 + rank)
+            deal(name, "completed", "2.5", 9, 8, filled=1)
+        deal("bot 0900", "stop_loss_finished", "-1000", 50, 45)  # 45 days ago: outside the window
+        deal("bot 0901", "bought", "0", 3, actual_usd_profit="-700")  # open: unrealized, not realized
+        for i in range(100, 200):
+            deal(f"bot {i:04}", "completed", f"{i % 7 + 1}", 6, 5, filled=i % 3)
+        for i in range(200, 230):
+            deal(f"bot {i:04}", "stop_loss_finished", "-20", 6, 4)
+        ranked = data(await call(c, "fleet_performance", {"since": "30d", "limit": 5}, bots=1000))
+        names = [r["name"] for r in ranked["ranked"]]
+        check(names == worst, f"the 5 worst of 30 days, in one call: {names}")
+        check(ranked["requests"] <= 3 and all("stop loss" in r["why"] for r in ranked["ranked"]),
+              f"one read of the deals, and why: {ranked['requests']} {[r['why'] for r in ranked['ranked']]}")
+        check(ranked["totals"]["unrealized_usd"] == "-700", f"the open deal is unrealized: {ranked['totals']}")
+        print(f"fleet_performance: 5 worst of {ranked['bots_with_deals']} bots in 1 call, {ranked['requests']} requests")
         await call(c, "explain_bot", {"bot": "bot 0500"}, bots=1000)
         await call(c, "market_pairs", {"account": "main"}, bots=1000)
         await call(c, "list_strategies", {}, bots=1000)

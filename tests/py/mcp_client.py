@@ -78,8 +78,8 @@ async def main():
         check(tools["plan"].annotations.open_world_hint is True, "plan talks to 3Commas")
         check(tools["describe_config"].annotations.open_world_hint is False, "describe_config is offline")
         # An argument the tool does not take is refused by name (before: silently ignored).
-        stray = await c.call_tool("list_bots", {"nam_contains": "BTC"})
-        check(stray.is_error and "nam_contains" in text_of(stray) and "name_contains" in text_of(stray),
+        stray = await c.call_tool("list_bots", {"selecter": {"base": "BTC"}})
+        check(stray.is_error and "selecter" in text_of(stray) and "selector" in text_of(stray),
               f"unknown argument: {text_of(stray)}")
         # Edits that overwrite or remove what the files said say so; adding does not.
         for name, destructive in [("set_fields", True), ("remove_bot", True), ("blacklist_remove", True),
@@ -226,7 +226,7 @@ async def main():
             went_on = [r for r in results if not r.is_error]
             check(len(went_on) == 1, f"trial {trial}: {[text_of(r) for r in results]}")
         os.remove(race)
-        raced_bots = structured(await c.call_tool("list_bots", {"name_contains": "race"}))["bots"]
+        raced_bots = structured(await c.call_tool("list_bots", {"selector": {"name_matches": "race"}}))["bots"]
         for trial in range(trials):
             count = sum(1 for b in raced_bots if b["name"] == f"race {trial}")
             check(count == 1, f"race {trial} exists {count} times")

@@ -1,0 +1,662 @@
+//! The fleet-wide reads: `list_bots` and `fleet_performance`, both over one
+//! [`Selector`](crate::engine::selector::Selector), and the live snapshot every read of bots and
+//! accounts shares.
+//!
+//! The snapshot is the account list and the bot list, read at most once per
+//! [`SNAPSHOT_TTL`] and never across a write: an apply starting or ending makes the next read
+//! fetch again. So a per-bot read costs no re-listing of a 1,000-bot fleet, and no answer shows a
+//! bot list older than the last apply.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::reads::{BotLine, Realized};
+use super::{BotformServer, budget};
+use crate::engine::desired::Desired;
+use crate::engine::performance::{self, BotPerformance, Window};
+use crate::engine::selector::{Fleet, FleetBot, Selector};
+use crate::model::decimal::Decimal;
+use crate::threecommas::client::{BotList, DealsQuery};
+use crate::threecommas::wire::{Account, Deal};
+
+/// How long a bot list serves later reads (none across a write).
+pub const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
+
+/// The live accounts and bots, read together.
+pub struct LiveSnapshot {
+    taken: Instant,
+    /// The write generation it was read in (see [`BotformServer::wrote`]).
+    generation: u64,
+    pub accounts: Vec<Account>,
+    pub bots: BotList,
+}
+
+/// The snapshot slot, in the server's shared state.
+#[derive(Default)]
+pub struct Snapshots {
+    slot: tokio::sync::Mutex<Option<Arc<LiveSnapshot>>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// Bots in a `list_bots` answer at most.
+const BOTS_PER_PAGE: usize = 50;
+/// Finished deals read for a window at most (50 pages of 1,000).
+const MAX_WINDOW_DEALS: u32 = 50_000;
+
+impl BotformServer {
+    /// The live accounts and bots: the snapshot when it is young and no write came since,
+    /// else read now (concurrent callers wait for one read).
+    pub(super) async fn live(&self) -> Result<Arc<LiveSnapshot>, String> {
+        let snapshots = &self.inner.snapshots;
+        let mut slot = snapshots.slot.lock().await;
+        let generation = snapshots.generation.load(Ordering::SeqCst);
+        if let Some(s) = slot.as_ref()
+            && s.generation == generation
+            && s.taken.elapsed() < SNAPSHOT_TTL
+        {
+            return Ok(s.clone());
+        }
+        let target = self.target().await?;
+        let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
+        let bots = target
+            .client
+            .bots(Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let fresh = Arc::new(LiveSnapshot {
+            taken: Instant::now(),
+            generation,
+            accounts,
+            bots,
+        });
+        *slot = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// An apply starts or ends: the next read of bots fetches them again.
+    pub(super) fn wrote(&self) {
+        self.inner
+            .snapshots
+            .generation
+            .fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A selector resolved against the live fleet and the config: `f` gets the selection.
+    async fn with_selection<T>(
+        &self,
+        selector: &Selector,
+        f: impl FnOnce(&LiveSnapshot, &Desired, Vec<FleetBot>) -> T,
+    ) -> Result<T, String> {
+        let live = self.live().await?;
+        let checked = crate::config::check_confined(&self.inner.root);
+        let desired = crate::engine::desired::from_checked(&checked);
+        let fleet = Fleet::join(&live.bots, &desired, &live.accounts);
+        let selected = fleet.select(selector)?;
+        Ok(f(&live, &desired, selected))
+    }
+
+    /// The config bots a selector selects, by their place in the config (what an edit
+    /// touches), and how many selected live bots the config does not describe. Without the live
+    /// account (offline), bots are selected from the config alone unless the selector asks
+    /// what only 3Commas knows (`enabled`, `status`).
+    pub(super) async fn select_config_bots(
+        &self,
+        selector: &Selector,
+        desired: &Desired,
+    ) -> Result<(Vec<usize>, usize), String> {
+        let live = match self.live().await {
+            Ok(live) => Some(live),
+            Err(_) if selector.enabled.is_none() && selector.status.is_empty() => None,
+            Err(e) => {
+                return Err(format!(
+                    "{e} (`enabled` and `status` need the live account)"
+                ));
+            }
+        };
+        let (bots, accounts) = match &live {
+            Some(l) => (&l.bots.bots[..], &l.accounts[..]),
+            None => (&[][..], &[][..]),
+        };
+        let fleet = Fleet::join(bots, desired, accounts);
+        let selected = fleet.select(selector)?;
+        let unmanaged = selected.iter().filter(|b| b.wanted.is_none()).count();
+        let indexes = selected
+            .iter()
+            .filter_map(|b| {
+                let w = b.wanted?;
+                desired.bots.iter().position(|d| std::ptr::eq(d, w))
+            })
+            .collect();
+        Ok((indexes, unmanaged))
+    }
+
+    fn line_of(&self, bot: &FleetBot) -> BotLine {
+        let settings = bot
+            .live
+            .map(|b| &b.settings)
+            .or_else(|| bot.wanted.map(|w| &w.settings));
+        let figures = settings.and_then(crate::engine::plan::dca_figures);
+        let mut pairs = bot.pairs().to_vec();
+        if pairs.len() > 6 {
+            let more = pairs.len() - 5;
+            pairs.truncate(5);
+            pairs.push(format!("... {more} more"));
+        }
+        BotLine {
+            id: bot.id().unwrap_or(0),
+            name: bot.name().to_string(),
+            account: if bot.alias.is_empty() {
+                bot.account.map(|a| a.name.clone()).unwrap_or_default()
+            } else {
+                bot.alias.to_string()
+            },
+            enabled: bot.enabled(),
+            status: bot.status().to_string(),
+            pairs,
+            active_deals: bot.live.map_or(0, |b| b.active_deals_count),
+            capital_all_deals: figures
+                .as_ref()
+                .and_then(|f| f.capital_all_deals)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            currency: figures.and_then(|f| f.currency).unwrap_or_default(),
+            config: bot
+                .wanted
+                .map(|w| format!("{}:{}", self.relative_file(&w.source.file), w.source.line))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Every finished deal that closed at or after `since` (newest closing first, read until
+    /// the pages pass `since`), and every active deal; of one account when given. The deals
+    /// that could not be read, and the requests it took.
+    async fn window_deals(
+        &self,
+        account_id: Option<i64>,
+        since: i64,
+    ) -> Result<WindowDeals, String> {
+        let target = self.target().await?;
+        let mut read = WindowDeals::default();
+        let mut seen = std::collections::BTreeSet::new();
+        for scope in ["finished", "active"] {
+            let mut offset = 0u32;
+            // Stop early only while 3Commas keeps the promised order: if a page is not newest
+            // closing first, read on to the end (bounded), never miss a deal.
+            let mut ordered = true;
+            let mut last_closed = i64::MAX;
+            loop {
+                let page = target
+                    .client
+                    .deals_page(&DealsQuery {
+                        account_id,
+                        scope: Some(scope.to_string()),
+                        order: (scope == "finished").then(|| "closed_at".to_string()),
+                        limit: 1000,
+                        offset,
+                        ..DealsQuery::default()
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                read.requests += 1;
+                offset += page.seen as u32;
+                for u in page.unreadable {
+                    read.unreadable.push(format!(
+                        "deal {}: {}",
+                        u.id.map_or_else(|| "(no id)".to_string(), |id| id.to_string()),
+                        crate::diagnostic::quote_input(&u.reason)
+                    ));
+                }
+                for deal in page.deals {
+                    if scope == "finished" {
+                        let closed = deal
+                            .closed_at
+                            .as_deref()
+                            .and_then(crate::timefmt::parse_iso)
+                            .unwrap_or(i64::MIN);
+                        ordered &= closed <= last_closed;
+                        last_closed = closed;
+                    }
+                    if seen.insert(deal.id) {
+                        read.deals.push(deal);
+                    }
+                }
+                if page.seen < 1000 || (ordered && scope == "finished" && last_closed < since) {
+                    break;
+                }
+                if offset >= MAX_WINDOW_DEALS {
+                    read.capped = true;
+                    break;
+                }
+            }
+        }
+        Ok(read)
+    }
+}
+
+#[derive(Default)]
+struct WindowDeals {
+    deals: Vec<Deal>,
+    unreadable: Vec<String>,
+    requests: usize,
+    capped: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments and answers
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListBotsArgs {
+    /// Which bots (all when absent).
+    #[serde(default)]
+    pub selector: Selector,
+    /// Continue after this cursor (the previous answer's `next_after_id`); 0 or absent: from
+    /// the first. Live bots come in id order, then bots only the config has (id 0, in file
+    /// order), so none is skipped or repeated between calls.
+    #[serde(default)]
+    pub after_id: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListBotsAnswer {
+    /// Bots the selector selects, in all.
+    pub total: usize,
+    /// Of those, how many come before this answer's first.
+    pub before: usize,
+    /// Up to 50, fewer when long lines fill the answer.
+    pub bots: Vec<BotLine>,
+    /// Pass it as `after_id` for the next bots; 0 after the last. A live bot's id, or a negative
+    /// number for a bot only the config has.
+    pub next_after_id: i64,
+    pub more: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetPerformanceArgs {
+    /// Which bots (all when absent).
+    #[serde(default)]
+    pub selector: Selector,
+    /// The window's start: days or hours back (`30d`, `12h`), a date (`2026-11-01`) or an ISO
+    /// time. Default `30d`.
+    #[serde(default)]
+    pub since: String,
+    /// The window's end, in the same forms. Default now.
+    #[serde(default)]
+    pub until: String,
+    /// `loss` (worst realized first, the default), `profit`, `stop_losses`, `unrealized` (worst
+    /// open first) or `exhausted` (most deals that used the whole ladder).
+    #[serde(default)]
+    pub sort: String,
+    /// How many bots to rank (1 to 50, default 10).
+    #[serde(default)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FleetLine {
+    pub rank: usize,
+    pub id: i64,
+    pub name: String,
+    pub account: String,
+    /// `file:line` of the config entry; empty when the config leaves the bot alone.
+    pub config: String,
+    pub enabled: bool,
+    /// Deals closed inside the window.
+    pub deals_closed: usize,
+    /// Their realized profit per quote currency (stop losses and panic sells counted).
+    pub realized: Vec<Realized>,
+    pub realized_usd: String,
+    /// Deals open now, and their unrealized profit (it moves with the price).
+    pub active_deals: usize,
+    pub unrealized_usd: String,
+    pub stop_losses: usize,
+    pub panic_sells: usize,
+    /// Share of counted deals (closed in the window, and open) that filled every safety order,
+    /// in percent.
+    pub ladder_exhausted_percentage: String,
+    /// The largest move against a deal its figures show (at least), in percent.
+    pub worst_adverse_move_percentage: String,
+    /// How far the ladder reaches, in percent; empty when it cannot be computed.
+    pub ladder_covers_percentage: String,
+    pub average_duration_s: u64,
+    pub longest_duration_s: u64,
+    /// The strongest reasons, in a sentence.
+    pub why: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FleetTotals {
+    pub deals_closed: usize,
+    pub realized_usd: String,
+    pub active_deals: usize,
+    pub unrealized_usd: String,
+    pub stop_losses: usize,
+    pub panic_sells: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FleetPerformanceAnswer {
+    /// The window, ISO 8601 UTC.
+    pub since: String,
+    pub until: String,
+    pub sort: String,
+    /// Bots the selector selects (live ones have deals).
+    pub bots_selected: usize,
+    /// Of those, bots with a deal closed in the window or open now.
+    pub bots_with_deals: usize,
+    pub deals_read: usize,
+    /// 3Commas requests this answer cost (the deal pages; the bot list is shared).
+    pub requests: usize,
+    /// Over every selected bot with deals, not only those ranked.
+    pub totals: FleetTotals,
+    pub ranked: Vec<FleetLine>,
+    /// Deals 3Commas sent that botform could not read (not counted), up to 10.
+    pub unreadable_deals: Vec<String>,
+    pub unreadable_left_out: usize,
+    pub more: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tools
+
+/// A bot's place for `after_id`: a live bot's id; for a bot only the config has, minus one more
+/// than its position in the config (so 0 stays "from the first").
+fn cursor_of(bot: &FleetBot, desired: &Desired) -> i64 {
+    match (bot.live, bot.wanted) {
+        (Some(live), _) => live.id,
+        (None, Some(w)) => desired
+            .bots
+            .iter()
+            .position(|d| std::ptr::eq(d, w))
+            .map_or(i64::MIN, |i| -(i as i64) - 1),
+        (None, None) => i64::MIN,
+    }
+}
+
+/// Cursors in the fleet's order: live ids ascending, then config positions.
+fn cursor_order(cursor: i64) -> (bool, i64) {
+    if cursor > 0 {
+        (false, cursor)
+    } else {
+        (true, cursor.saturating_neg())
+    }
+}
+
+fn usd(d: Decimal) -> String {
+    d.round_dp(2).to_string()
+}
+
+#[tool_router(router = fleet_router, vis = "pub(super)")]
+impl BotformServer {
+    /// The fleet's bots a selector picks (all when none), live ones in id order then those only
+    /// the config has, up to 50 an answer (continue with `after_id`): id, name,
+    /// account, on/off, status, pairs, active deals, capital, config line.
+    #[tool(
+        title = "List bots",
+        annotations(
+            title = "List bots",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn list_bots(
+        &self,
+        Parameters(args): Parameters<ListBotsArgs>,
+    ) -> Result<Json<ListBotsAnswer>, String> {
+        let lines: Vec<(i64, BotLine)> = self
+            .with_selection(&args.selector, |_, desired, selected| {
+                selected
+                    .iter()
+                    .map(|b| (cursor_of(b, desired), self.line_of(b)))
+                    .collect()
+            })
+            .await?;
+        let total = lines.len();
+        let before = if args.after_id == 0 {
+            0
+        } else {
+            lines
+                .iter()
+                .take_while(|(c, _)| cursor_order(*c) <= cursor_order(args.after_id))
+                .count()
+        };
+        let mut page: Vec<(i64, BotLine)> =
+            lines.into_iter().skip(before).take(BOTS_PER_PAGE).collect();
+        let cursors: Vec<i64> = page.iter().map(|(c, _)| *c).collect();
+        let mut bots: Vec<BotLine> = page.drain(..).map(|(_, l)| l).collect();
+        // What does not fit is not dropped: the next call starts right after the last one kept.
+        // A line too long for an answer on its own is shortened, so every call moves on.
+        let first = bots.first().map(BotLine::shortened);
+        if budget::fit(&mut bots, budget::ANSWER_BUDGET / 2 - 300) == 0
+            && let Some(first) = first
+        {
+            bots = vec![first];
+        }
+        let rest = total - before - bots.len();
+        let next_after_id = match bots.len().checked_sub(1) {
+            Some(last) if rest > 0 => cursors[last],
+            _ => 0,
+        };
+        let more = if rest > 0 {
+            format!(
+                "{rest} more after these: call again with after_id {next_after_id}, or narrow the selector"
+            )
+        } else {
+            String::new()
+        };
+        Ok(Json(ListBotsAnswer {
+            total,
+            before,
+            bots,
+            next_after_id,
+            more,
+        }))
+    }
+
+    /// How the selected bots did over a window (default the last 30 days), ranked: realized
+    /// and unrealized profit, stop losses, panic sells, ladders used up, the worst move against
+    /// the ladder, durations, the config line and why, from one read of the account's deals.
+    #[tool(
+        title = "Fleet performance",
+        annotations(
+            title = "Fleet performance",
+            read_only_hint = true,
+            destructive_hint = false,
+            open_world_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn fleet_performance(
+        &self,
+        Parameters(args): Parameters<FleetPerformanceArgs>,
+    ) -> Result<Json<FleetPerformanceAnswer>, String> {
+        let now = crate::timefmt::now_unix();
+        let since = performance::parse_moment(
+            if args.since.is_empty() {
+                "30d"
+            } else {
+                &args.since
+            },
+            now,
+        )?;
+        let until = if args.until.is_empty() {
+            now
+        } else {
+            performance::parse_moment(&args.until, now)?
+        };
+        if until < since {
+            return Err("`until` comes before `since`".into());
+        }
+        let sort = match args.sort.to_ascii_lowercase().as_str() {
+            "" | "loss" => "loss",
+            "profit" => "profit",
+            "stop_losses" => "stop_losses",
+            "unrealized" => "unrealized",
+            "exhausted" => "exhausted",
+            other => {
+                return Err(format!(
+                    "sort `{}`: use loss, profit, stop_losses, unrealized or exhausted",
+                    crate::diagnostic::quote_input(other)
+                ));
+            }
+        };
+        let limit = if args.limit == 0 {
+            10
+        } else {
+            args.limit.min(50)
+        };
+        // The selection, with what each line needs from the fleet (owned: the deal read awaits).
+        struct Selected {
+            id: i64,
+            line: BotLine,
+            settings: crate::model::bot::BotSettings,
+        }
+        let (selected, account_ids) = self
+            .with_selection(&args.selector, |_, _, bots| {
+                let accounts: std::collections::BTreeSet<i64> = bots
+                    .iter()
+                    .filter_map(|b| b.live.map(|l| l.account_id))
+                    .collect();
+                let selected: Vec<Selected> = bots
+                    .iter()
+                    .filter_map(|b| {
+                        let live = b.live?;
+                        Some(Selected {
+                            id: live.id,
+                            line: self.line_of(b),
+                            settings: live.settings.clone(),
+                        })
+                    })
+                    .collect();
+                (selected, accounts)
+            })
+            .await?;
+        // One account selected: read only its deals; else the whole account's list.
+        let account_id = match account_ids.len() {
+            1 => account_ids.first().copied(),
+            _ => None,
+        };
+        let read = if selected.is_empty() {
+            WindowDeals::default()
+        } else {
+            self.window_deals(account_id, since).await?
+        };
+        let settings: BTreeMap<i64, &crate::model::bot::BotSettings> =
+            selected.iter().map(|s| (s.id, &s.settings)).collect();
+        let mut figures = performance::per_bot(&read.deals, &settings, Window { since, until });
+        let totals = FleetTotals {
+            deals_closed: figures.iter().map(|p| p.deals_closed).sum(),
+            realized_usd: usd(figures.iter().map(|p| p.realized_usd).sum()),
+            active_deals: figures.iter().map(|p| p.active_deals).sum(),
+            unrealized_usd: usd(figures.iter().map(|p| p.unrealized_usd).sum()),
+            stop_losses: figures.iter().map(|p| p.stop_losses).sum(),
+            panic_sells: figures.iter().map(|p| p.panic_sells).sum(),
+        };
+        let exhausted_share = |p: &BotPerformance| -> Decimal {
+            let counted = (p.deals_closed + p.active_deals) as i64;
+            if counted == 0 {
+                Decimal::ZERO
+            } else {
+                Decimal::from_int(p.ladder_exhausted as i64) * Decimal::ONE_HUNDRED
+                    / Decimal::from_int(counted)
+            }
+        };
+        figures.sort_by(|a, b| {
+            let order = match sort {
+                "profit" => b.realized_usd.cmp(&a.realized_usd),
+                "stop_losses" => b
+                    .stop_losses
+                    .cmp(&a.stop_losses)
+                    .then(a.realized_usd.cmp(&b.realized_usd)),
+                "unrealized" => a.unrealized_usd.cmp(&b.unrealized_usd),
+                "exhausted" => exhausted_share(b).cmp(&exhausted_share(a)),
+                _ => a.realized_usd.cmp(&b.realized_usd),
+            };
+            order.then(a.bot_id.cmp(&b.bot_id))
+        });
+        let bots_with_deals = figures.len();
+        let lines: BTreeMap<i64, &BotLine> = selected.iter().map(|s| (s.id, &s.line)).collect();
+        let mut ranked: Vec<FleetLine> = figures
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, p)| {
+                let line = lines.get(&p.bot_id);
+                FleetLine {
+                    rank: i + 1,
+                    id: p.bot_id,
+                    name: line.map(|l| l.name.clone()).unwrap_or_default(),
+                    account: line.map(|l| l.account.clone()).unwrap_or_default(),
+                    config: line.map(|l| l.config.clone()).unwrap_or_default(),
+                    enabled: line.is_some_and(|l| l.enabled),
+                    deals_closed: p.deals_closed,
+                    realized: p
+                        .realized
+                        .iter()
+                        .map(|(currency, profit)| Realized {
+                            currency: currency.clone(),
+                            profit: profit.to_string(),
+                        })
+                        .collect(),
+                    realized_usd: usd(p.realized_usd),
+                    active_deals: p.active_deals,
+                    unrealized_usd: usd(p.unrealized_usd),
+                    stop_losses: p.stop_losses,
+                    panic_sells: p.panic_sells,
+                    ladder_exhausted_percentage: exhausted_share(p).round_dp(1).to_string(),
+                    worst_adverse_move_percentage: p.worst_adverse_move.round_dp(2).to_string(),
+                    ladder_covers_percentage: p
+                        .ladder_covers
+                        .map(|c| c.round_dp(2).to_string())
+                        .unwrap_or_default(),
+                    average_duration_s: p.average_duration_s,
+                    longest_duration_s: p.longest_duration_s,
+                    why: performance::why(p),
+                }
+            })
+            .collect();
+        let cut = ranked.len() - budget::fit(&mut ranked, budget::ANSWER_BUDGET / 2 - 1_500);
+        let mut unreadable = read.unreadable;
+        let unreadable_total = unreadable.len();
+        unreadable.truncate(10);
+        let mut more = Vec::new();
+        if bots_with_deals > ranked.len() {
+            more.push(format!(
+                "{} more bots with deals in the window: raise limit (up to 50) or narrow the selector",
+                bots_with_deals - ranked.len()
+            ));
+        }
+        if cut > 0 {
+            more.push(format!("{cut} ranked lines left out to fit the answer"));
+        }
+        if read.capped {
+            more.push(format!(
+                "only the newest {MAX_WINDOW_DEALS} finished deals were read: narrow the window or the selector"
+            ));
+        }
+        Ok(Json(FleetPerformanceAnswer {
+            since: crate::timefmt::iso(since * 1000),
+            until: crate::timefmt::iso(until * 1000),
+            sort: sort.to_string(),
+            bots_selected: selected.len(),
+            bots_with_deals,
+            deals_read: read.deals.len(),
+            requests: read.requests,
+            totals,
+            ranked,
+            unreadable_left_out: unreadable_total - unreadable.len(),
+            unreadable_deals: unreadable,
+            more: more.join("; "),
+        }))
+    }
+}
