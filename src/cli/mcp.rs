@@ -22,10 +22,29 @@ pub struct Args {
     /// where the assistant runs unattended on purpose.
     #[arg(long, requires = "allow_apply")]
     allow_unconfirmed_apply: bool,
+    /// The tool sets to serve, comma-separated: config, apply, fleet, backtest, account, or all.
+    /// Default: config,apply,fleet,backtest (`account`: raw account reads and import). Fewer
+    /// tools cost the assistant fewer tokens in every session.
+    #[arg(long, value_name = "SETS")]
+    tools: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let tool_sets = match &args.tools {
+        None => mcp::toolschema::DEFAULT_TOOL_SETS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        Some(text) => match mcp::toolschema::parse_tool_sets(text) {
+            Ok(sets) => sets,
+            Err(e) => {
+                eprintln!("error: --tools: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let options = McpOptions {
+        tool_sets,
         root: args.root,
         allow_apply: args.allow_apply,
         allow_delete: args.allow_delete,

@@ -17,42 +17,39 @@ use crate::engine::desired::{Desired, WantedBot};
 use crate::model::bot::LiveBot;
 use crate::threecommas::wire::Account;
 
-/// Which bots: every field given must hold (an empty selector selects the whole fleet).
+/// Which bots, live or in the config: every field given must hold.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
-    /// The kind of bot: `dca` (the only kind botform manages today), or empty for any.
+    /// `dca` (the only kind today).
     #[serde(default)]
     pub kind: String,
-    /// The account: config alias, name or id.
+    /// Alias, name or id.
     #[serde(default)]
     pub account: String,
-    /// The coin bought (`BTC` matches `USDT_BTC`, not `BTC_ETH`); any of a multi-pair bot's pairs.
+    /// Coin bought: `BTC` matches `USDT_BTC`, not `BTC_ETH`.
     #[serde(default)]
     pub base: String,
-    /// The coin it trades against (`USDT` matches `USDT_BTC`).
+    /// Coin traded against: `USDT` matches `USDT_BTC`.
     #[serde(default)]
     pub quote: String,
-    /// A pair in 3Commas' form (`USDT_BTC`), one of the bot's pairs.
+    /// One of its pairs (`USDT_BTC`).
     #[serde(default)]
     pub pair: String,
-    /// A template the config bot starts from, directly or through another template.
+    /// A template it starts from, directly or through another.
     #[serde(default)]
     pub template: String,
-    /// The bot's name, any case: `*` matches any text and `?` one character; without either, the
-    /// name contains the text.
+    /// Name, any case; `*` and `?` wildcards, else "contains".
     #[serde(default)]
     pub name_matches: String,
-    /// `true`: multi-pair bots only; `false`: single-pair only.
     #[serde(default)]
     #[schemars(with = "bool")]
     pub multi_pair: Option<bool>,
-    /// `true`: bots switched on (live; a config-only bot by what the config asks); `false`: off.
+    /// Switched on (a config-only bot: as the config asks).
     #[serde(default)]
     #[schemars(with = "bool")]
     pub enabled: Option<bool>,
-    /// `managed` (in the config and live), `unmanaged` (live, no config entry: botform leaves it
-    /// alone), `new` (in the config, not live yet: the next apply creates it), or empty for all.
+    /// managed (config and live), unmanaged (live only), new (config only).
     #[serde(default)]
     pub status: String,
 }

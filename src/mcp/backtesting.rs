@@ -17,27 +17,22 @@ pub struct BacktestArgs {
     /// Bots to backtest, by name (any case). Empty: every bot.
     #[serde(default)]
     pub bots: Vec<String>,
-    /// Seeded random paths: `paths=200,vol=80,days=90,interval=5m,seed=7` (also drift, jumps,
-    /// jump). Give this or `candles`.
+    /// Seeded random paths, or `candles`: `paths=200,vol=80,days=90,interval=5m,seed=7`.
     #[serde(default)]
     pub synthetic: String,
-    /// Candle CSV files or directories under the root (one file per pair: `USDT_BTC.csv` or
-    /// `BTCUSDT.csv`).
+    /// Candle CSV files or directories under the root (`USDT_BTC.csv` per pair).
     #[serde(default)]
     pub candles: Vec<String>,
     /// Fee in percent of every fill and sale (default 0).
     #[serde(default)]
     pub fee: String,
-    /// Treat start conditions that need outside signals (TradingView, manual/API, QFL) as always
-    /// met; indicator conditions (RSI, MACD, ...) are computed from the candles either way.
+    /// Take signal start conditions (TradingView, manual, QFL) as always met.
     #[serde(default)]
     pub assume_nonstop: bool,
-    /// The quote balance a volume in percent of the balance is a share of (empty: such bots are
-    /// not backtestable).
+    /// The quote balance for volumes in percent of the balance.
     #[serde(default)]
     pub balance: String,
-    /// The path inside each candle: worst (default: the deal's adverse extreme first), best,
-    /// low-first, high-first or tradingview (the extreme nearer the open first).
+    /// Path inside a candle: worst (default), best, low-first, high-first, tradingview.
     #[serde(default)]
     pub intrabar: String,
     /// First and last candle times (ISO 8601 or dates); empty: all.
@@ -70,12 +65,9 @@ fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
 
 #[tool_router(router = backtesting_router, vis = "pub(super)")]
 impl BotformServer {
-    /// Backtest bots of the config under the root: replay candle files (or seeded random price
-    /// paths) through their settings with botform's documented model, and report deals, profit
-    /// after fees, most capital at once, worst drawdown and safety orders used. Indicator start
-    /// conditions (RSI, MACD, BB, MA cross, ...) are computed from the candles as 3Commas
-    /// evaluates them. Offline; changes nothing. Edit a bot, backtest again, and compare before
-    /// proposing the change.
+    /// Backtest config bots offline on candle files or seeded random paths with botform's
+    /// documented model (indicator conditions computed as 3Commas does): deals, profit after fees,
+    /// capital used, drawdown. Compare a change before proposing it.
     #[tool(
         title = "Backtest bots",
         annotations(

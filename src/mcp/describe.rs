@@ -278,10 +278,8 @@ pub fn describe(section: &str, field: &str) -> Result<DescribeAnswer, String> {
 
 #[tool_router(router = describe_router, vis = "pub(super)")]
 impl BotformServer {
-    /// The config language: every section (bots, templates, settings, accounts, strategies,
-    /// blacklist) and field with its meaning, type and range, which bot fields are required
-    /// (after the template), and a minimal valid bot to start from. Give `field` for one field's
-    /// full schema.
+    /// The config language: sections, fields (meaning, type, range, required after templates) and a
+    /// minimal valid bot. `field` gives one field's full schema.
     #[tool(
         title = "Describe the config language",
         annotations(

@@ -19,15 +19,14 @@ use crate::edit::{self, BotRef, Edited, Entity, Op};
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetFieldsArgs {
-    /// Bots to change, by exact name (another case is accepted only when it names one bot, and
-    /// the answer says so); `["*"]` for every bot. Give exactly one of `bots`, `selector`,
-    /// `template`, `account` or `settings`.
+    /// Bots by exact name (another case only when it names one bot); `["*"]`: all. Give one of
+    /// `bots`, `selector`, `template`, `account`, `settings`.
     #[serde(default)]
     pub bots: Vec<String>,
-    /// The config bots a selector picks (`list_bots` shows the same selection first).
+    /// The config bots a selector picks (as `list_bots` shows).
     #[serde(default)]
     pub selector: Option<crate::engine::selector::Selector>,
-    /// With `bots`: the account alias of the bots named, needed when a name is on two accounts.
+    /// With `bots`: the account alias, when a name is on two accounts.
     #[serde(default)]
     pub on_account: String,
     /// A template (`[templates.NAME]`): every bot using it changes.
@@ -39,18 +38,15 @@ pub struct SetFieldsArgs {
     /// The `[settings]` table.
     #[serde(default)]
     pub settings: bool,
-    /// Fields to set, by their config names (`describe_config`); null removes a field. Decimals may
-    /// be given as strings ("1.25") and are written as numbers, exactly.
+    /// Config names (`describe_config`) to values; null removes. Decimals as strings ("1.25").
     #[serde(default)]
     #[schemars(with = "Map<String, Value>")]
     pub fields: Map<String, Value>,
-    /// Numbers to add to the current values (negative to lower): `{"take_profit": "-0.2"}`. For a
-    /// bot the current value is its effective one (its template's when it sets none), and the
-    /// result is written on the bot.
+    /// Add to the effective values (negative lowers): `{"take_profit": "-0.2"}`.
     #[serde(default)]
     #[schemars(with = "Map<String, Value>")]
     pub add: Map<String, Value>,
-    /// Write even when the config is invalid afterwards (the answer lists the errors).
+    /// Write even when the result is invalid.
     #[serde(default)]
     pub write_invalid: bool,
 }
@@ -60,8 +56,7 @@ pub struct SetFieldsArgs {
 pub struct AddBotArgs {
     /// The new bot's name (unique on its account).
     pub name: String,
-    /// Copy this bot's entry (its own fields, template and start conditions), then apply the rest.
-    /// When that name is on two accounts, the one on `account` is copied.
+    /// Copy this bot's entry (the one on `account` if two), then apply the rest.
     #[serde(default)]
     pub from_bot: String,
     /// The template to start from.
@@ -77,11 +72,10 @@ pub struct AddBotArgs {
     #[serde(default)]
     #[schemars(with = "Map<String, Value>")]
     pub fields: Map<String, Value>,
-    /// The file to add it to, relative to the root (created when missing). Empty: the copied
-    /// bot's file, else the file of a bot using the same template, else the first file with bots.
+    /// The file, relative to the root; empty: beside the copied bot or its template's bots.
     #[serde(default)]
     pub file: String,
-    /// Write even when the config is invalid afterwards.
+    /// Write even when the result is invalid.
     #[serde(default)]
     pub write_invalid: bool,
 }
@@ -94,9 +88,8 @@ pub struct RemoveBotArgs {
     /// The bot's account alias, needed when its name is on two accounts.
     #[serde(default)]
     pub account: String,
-    /// `absent` (default): keep the entry and mark it `absent = true`, so apply deletes the live
-    /// bot (with the server's --allow-delete). `forget`: remove the entry; the live bot is then
-    /// left alone (unless settings.prune is on, which deletes it).
+    /// `absent` (default: apply deletes the live bot) or `forget` (drop the entry; the live bot
+    /// is left alone unless settings.prune).
     #[serde(default)]
     pub how: String,
     #[serde(default)]
@@ -502,10 +495,9 @@ fn add_decimal(field: &str, current: Option<&Value>, delta: &Value) -> Result<Va
 
 #[tool_router(router = edits_router, vis = "pub(super)")]
 impl BotformServer {
-    /// Set fields of bots, a template, an account alias or the settings, in the config files,
-    /// keeping comments and layout. Returns the diff and the validate result; refuses (writes
-    /// nothing) when the config would become invalid, unless write_invalid. Changes no account:
-    /// call `plan` next.
+    /// Set or add to fields of bots (by name or selector), a template, an account or the settings,
+    /// keeping comments. Returns the diff and validation; refuses an invalid result unless
+    /// write_invalid. Then `plan`.
     #[tool(
         title = "Set config fields",
         annotations(
@@ -623,9 +615,8 @@ impl BotformServer {
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
-    /// Add a bot to the config: from scratch, from a template, or as a copy of another bot (its
-    /// fields, then yours). Returns the diff and the validate result; refuses when the config
-    /// would become invalid, unless write_invalid. Changes no account: call `plan` next.
+    /// Add a bot to the config, from scratch, a template or a copy of another bot. Returns the diff
+    /// and validation; refuses an invalid result unless write_invalid. Then `plan`.
     #[tool(
         title = "Add a bot",
         annotations(
@@ -745,9 +736,8 @@ impl BotformServer {
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
-    /// Remove a bot from the config: mark it `absent` (apply then deletes the live bot, with the
-    /// server's --allow-delete), or `forget` its entry (the live bot is left alone, unless
-    /// settings.prune). Returns the diff and the validate result. Changes no account.
+    /// Remove a bot from the config: `absent` (apply deletes it, with --allow-delete) or `forget`
+    /// (botform leaves the live bot alone). Returns the diff and validation.
     #[tool(
         title = "Remove a bot",
         annotations(
@@ -793,8 +783,8 @@ impl BotformServer {
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
-    /// Add pairs to the account-wide blacklist in the config (created in the file that defines the
-    /// accounts when there is none). Returns the diff and the validate result. Changes no account.
+    /// Add pairs to the account-wide blacklist in the config. Returns the diff and validation.
+    /// Changes no account.
     #[tool(
         title = "Blacklist pairs",
         annotations(

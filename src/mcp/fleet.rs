@@ -254,12 +254,10 @@ struct WindowDeals {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListBotsArgs {
-    /// Which bots (all when absent).
+    /// Which bots; none: all.
     #[serde(default)]
     pub selector: Selector,
-    /// Continue after this cursor (the previous answer's `next_after_id`); 0 or absent: from
-    /// the first. Live bots come in id order, then bots only the config has (id 0, in file
-    /// order), so none is skipped or repeated between calls.
+    /// The previous answer's `next_after_id` (0: from the first).
     #[serde(default)]
     pub after_id: i64,
 }
@@ -281,21 +279,19 @@ pub struct ListBotsAnswer {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetPerformanceArgs {
-    /// Which bots (all when absent).
+    /// Which bots; none: all.
     #[serde(default)]
     pub selector: Selector,
-    /// The window's start: days or hours back (`30d`, `12h`), a date (`2026-11-01`) or an ISO
-    /// time. Default `30d`.
+    /// Window start: `30d` (default), `12h`, a date or an ISO time.
     #[serde(default)]
     pub since: String,
-    /// The window's end, in the same forms. Default now.
+    /// Window end, the same forms (default now).
     #[serde(default)]
     pub until: String,
-    /// `loss` (worst realized first, the default), `profit`, `stop_losses`, `unrealized` (worst
-    /// open first) or `exhausted` (most deals that used the whole ladder).
+    /// loss (default), profit, stop_losses, unrealized or exhausted.
     #[serde(default)]
     pub sort: String,
-    /// How many bots to rank (1 to 50, default 10).
+    /// Bots to rank, up to 50 (default 10).
     #[serde(default)]
     pub limit: usize,
 }
@@ -396,9 +392,8 @@ fn usd(d: Decimal) -> String {
 
 #[tool_router(router = fleet_router, vis = "pub(super)")]
 impl BotformServer {
-    /// The fleet's bots a selector picks (all when none), live ones in id order then those only
-    /// the config has, up to 50 an answer (continue with `after_id`): id, name,
-    /// account, on/off, status, pairs, active deals, capital, config line.
+    /// The bots a selector picks, live in id order then config-only, 50 an answer (continue with
+    /// `after_id`): name, account, on/off, status, pairs, deals, capital, config line.
     #[tool(
         title = "List bots",
         annotations(
@@ -463,9 +458,8 @@ impl BotformServer {
         }))
     }
 
-    /// How the selected bots did over a window (default the last 30 days), ranked: realized
-    /// and unrealized profit, stop losses, panic sells, ladders used up, the worst move against
-    /// the ladder, durations, the config line and why, from one read of the account's deals.
+    /// Rank the selected bots over a window (default 30 days) from one read of the deals: realized
+    /// and unrealized profit, stop losses, ladders used up, worst move against the ladder, and why.
     #[tool(
         title = "Fleet performance",
         annotations(

@@ -14,7 +14,9 @@
 //! - `fleet`: the fleet-wide reads over a selector (list_bots, fleet_performance) and the live
 //!   snapshot every read of bots shares.
 //! - `describe`: describe_config. `backtesting`: backtest. `applying`: applies in the background
-//!   and apply_status. `budget`: answer sizes. `paths`: the root rules.
+//!   and apply_status. `budget`: answer sizes. `paths`: the root rules. `toolschema`: what the
+//!   tool list costs (compact schemas; the full output schemas as resources). `stdio`: the
+//!   transport, answering lines that are not messages with JSON-RPC errors.
 
 #![allow(deprecated)] // rmcp marks logging deprecated (SEP-2577); it still works.
 
@@ -26,7 +28,9 @@ mod edits;
 mod fleet;
 pub mod paths;
 mod reads;
+mod stdio;
 mod tools;
+pub mod toolschema;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,6 +56,8 @@ pub struct McpOptions {
     pub allow_delete: bool,
     /// Apply even when the client cannot ask the person to confirm (no elicitation).
     pub allow_unconfirmed_apply: bool,
+    /// The tool sets served (`toolschema::TOOL_SETS`).
+    pub tool_sets: Vec<String>,
 }
 
 /// A plan handed out by the `plan` tool, kept until applied.
@@ -80,6 +86,8 @@ struct Inner {
     applies: applying::Applies,
     /// The live accounts and bots, shared by reads for a few seconds (see `fleet`).
     snapshots: fleet::Snapshots,
+    /// Each tool's full output schema (the tool list carries a compact one; see `toolschema`).
+    output_schemas: std::collections::BTreeMap<String, String>,
 }
 
 impl Inner {
@@ -108,6 +116,15 @@ pub struct BotformServer {
 impl BotformServer {
     pub fn new(options: McpOptions) -> std::io::Result<Self> {
         let root = options.root.canonicalize()?;
+        let mut tool_router = Self::tool_router()
+            + Self::reads_router()
+            + Self::fleet_router()
+            + Self::edits_router()
+            + Self::describe_router()
+            + Self::applying_router()
+            + Self::backtesting_router();
+        toolschema::keep_sets(&mut tool_router, &options.tool_sets);
+        let output_schemas = toolschema::compact(&mut tool_router);
         Ok(BotformServer {
             inner: Arc::new(Inner {
                 root,
@@ -119,17 +136,21 @@ impl BotformServer {
                 plan_order: Mutex::new(std::collections::VecDeque::new()),
                 applies: applying::Applies::default(),
                 snapshots: fleet::Snapshots::default(),
+                output_schemas,
                 log_level: Mutex::new(None),
             }),
-            tool_router: Self::tool_router()
-                + Self::reads_router()
-                + Self::fleet_router()
-                + Self::edits_router()
-                + Self::describe_router()
-                + Self::applying_router()
-                + Self::backtesting_router(),
+            tool_router,
             prompt_router: Self::prompt_router(),
         })
+    }
+
+    /// The names of the tools served.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
     }
 
     /// The 3Commas target (or the built-in sandbox, its state under the root), opened once.
@@ -264,6 +285,16 @@ impl ServerHandler for BotformServer {
             ResourceTemplate::new(format!("{BOT_URI_PREFIX}{{bot}}"), "bot")
                 .with_title("One bot explained: effective settings, where each is set, live values, DCA numbers")
                 .with_mime_type("application/json"),
+            ResourceTemplate::new(
+                format!(
+                    "{}{{tool}}{}",
+                    toolschema::OUTPUT_SCHEMA_URI_PREFIX,
+                    toolschema::OUTPUT_SCHEMA_URI_SUFFIX
+                ),
+                "tool-output-schema",
+            )
+            .with_title("The full JSON Schema of a tool's answer (the tool list carries a compact one)")
+            .with_mime_type("application/schema+json"),
         ]))
     }
 
@@ -292,6 +323,15 @@ impl ServerHandler for BotformServer {
                 .map_err(|e| McpError::resource_not_found(e, None))?;
             serde_json::to_string_pretty(&explained)
                 .map_err(|e| McpError::internal_error(e.to_string(), None))?
+        } else if let Some(tool) = uri
+            .strip_prefix(toolschema::OUTPUT_SCHEMA_URI_PREFIX)
+            .and_then(|rest| rest.strip_suffix(toolschema::OUTPUT_SCHEMA_URI_SUFFIX))
+        {
+            self.inner
+                .output_schemas
+                .get(tool)
+                .cloned()
+                .ok_or_else(|| McpError::resource_not_found(uri.clone(), None))?
         } else if let Some(relative) = uri.strip_prefix(CONFIG_URI_PREFIX) {
             let path = paths::resolve(&self.inner.root, relative)
                 .map_err(|e| McpError::invalid_params(e, None))?;
@@ -319,12 +359,14 @@ impl BotformServer {
              (2) call `validate` until it is clean; (3) call `plan` and show the person its human plan \
              (`show_plan` pages through a long one); (4) only after they approve, call `apply` with that \
              plan's plan_id and plan_hash (a long apply continues in the background: follow it with \
-             `apply_status`). To understand the account: `list_accounts`, `list_bots`, `explain_bot`, \
-             `deals` (realized profit, stop losses included), `currency_rates` (minimum order sizes); \
-             for many bots at once, a `selector` (on `list_bots`, `set_fields`) and \
-             `fleet_performance` (every bot ranked over a time window in one call). \
-             To write valid bots: `describe_config` (fields, required ones, a skeleton), \
-             `list_strategies`, `market_pairs`. Bots are named by name (any case) or id; accounts by \
+             `apply_status`). To understand the account: `list_bots`, `explain_bot`, `deals` \
+             (realized profit, stop losses included); for many bots at once, a `selector` (on \
+             `list_bots`, `set_fields`) and `fleet_performance` (every bot ranked over a time \
+             window in one call). To write valid bots: `describe_config` (fields, required ones, a \
+             skeleton). The `account` tool set (`--tools all`) adds `list_accounts`, \
+             `list_strategies`, `market_pairs`, `currency_rates`, `bot_performance` and `import`; \
+             a tool's full answer schema is the resource botform://tools/TOOL/output-schema. \
+             Bots are named by name (any case) or id; accounts by \
              the config's alias, their name or id. Every answer stays within {budget} characters; \
              long ones page and say how to get the rest. This server {may} change the account{delete}.",
             root = self.inner.root.display(),
@@ -387,7 +429,9 @@ fn url_decode(text: &str) -> String {
 /// Serve MCP over stdio until the client goes away.
 pub async fn serve_stdio(options: McpOptions) -> anyhow::Result<()> {
     let server = BotformServer::new(options)?;
-    let running = server.serve(rmcp::transport::stdio()).await?;
+    let running = server
+        .serve(stdio::checked(tokio::io::stdin(), tokio::io::stdout()))
+        .await?;
     running.waiting().await?;
     Ok(())
 }

@@ -699,8 +699,8 @@ impl BotformServer {
         }))
     }
 
-    /// One bot explained: every setting the config wants and the file:line that sets it (the bot
-    /// or its template), what 3Commas holds now, which differ, and the DCA numbers.
+    /// One bot: each setting the config wants with the file:line that sets it, the live value,
+    /// which differ, and its DCA numbers.
     #[tool(
         title = "Explain a bot",
         annotations(
@@ -718,10 +718,8 @@ impl BotformServer {
         self.explain(&args.bot).await.map(Json)
     }
 
-    /// A bot's deals, newest first and paged (25 a page), with totals over every deal: realized
-    /// profit (completed, stop-loss, panic-sold, liquidated and cancelled deals, from each deal's
-    /// final profit), deals per status, how many safety orders deals filled, and how long deals
-    /// lasted.
+    /// A bot's deals, newest first, 25 a page, with totals over all: realized profit (stop losses
+    /// and panic sells counted), deals per status, safety orders filled, durations.
     #[tool(
         title = "Deals of a bot",
         annotations(

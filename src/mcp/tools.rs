@@ -27,12 +27,10 @@ use crate::report;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateArgs {
-    /// Report on these config files or directories (relative to the root) only; accounts,
-    /// templates and strategy sets still come from the whole root. Empty: the whole root.
+    /// Only these files or directories (under the root). Empty: the whole root.
     #[serde(default)]
     pub paths: Vec<String>,
-    /// Give the DCA numbers of these bots (names, any case). Empty: every bot's, when the config
-    /// has at most 10 bots; else none (ask for the ones you need).
+    /// DCA numbers of these bots. Empty: all when at most 10 bots, else none.
     #[serde(default)]
     pub bots: Vec<String>,
 }
@@ -57,9 +55,7 @@ pub struct ValidateAnswer {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
-    /// Plan only the bots (and blacklist) these files or directories describe, relative to the
-    /// root; accounts, templates and strategy sets come from the whole root. Empty: the whole
-    /// root.
+    /// Only what these files or directories (under the root) describe. Empty: the whole root.
     #[serde(default)]
     pub paths: Vec<String>,
     /// Plan only these bots (by name; `blacklist` for the blacklist). Empty: everything.
@@ -118,8 +114,7 @@ pub struct ShowPlanArgs {
     /// The page of the human plan, from 1.
     #[serde(default)]
     pub page: usize,
-    /// Only the changes of this bot (name, case-insensitive, or id): its human block and its JSON
-    /// change, with every field and where each value was set.
+    /// Only this bot's changes (name or id), in full, with where each value was set.
     #[serde(default)]
     pub bot: String,
 }
@@ -388,9 +383,8 @@ impl BotformServer {
 
 #[tool_router(vis = "pub(super)")]
 impl BotformServer {
-    /// Check config files offline: syntax, types, unknown fields, 3Commas' rules. Returns every
-    /// problem with file, line, column and a hint, and each valid bot's DCA numbers (safety-order
-    /// ladder, capital per deal and for all deals, price move covered).
+    /// Check config files offline: every problem with file, line, column and a hint, and each valid
+    /// bot's DCA numbers (ladder, capital, price move covered).
     #[tool(
         title = "Validate config",
         annotations(
@@ -521,11 +515,9 @@ impl BotformServer {
         }))
     }
 
-    /// Plan: compare the config with the live 3Commas account and list exactly what would change.
-    /// Returns a plan_id and plan_hash for `apply`, the summary, capital at risk before -> after,
-    /// and the human plan (show it to the person), paged to fit: `show_plan` gives the other pages
-    /// and one bot's detail; the full JSON plan is the resource `botform://plans/{plan_id}`.
-    /// Changes nothing.
+    /// Compare the config with the live account and list exactly what would change: plan_id and
+    /// plan_hash for `apply`, summary, capital at risk, and the human plan to show the person
+    /// (paged; `show_plan` for more). Changes nothing.
     #[tool(
         title = "Plan changes",
         annotations(
@@ -651,9 +643,8 @@ impl BotformServer {
         }))
     }
 
-    /// Apply exactly a plan from the `plan` tool, after the person approved it. Refused unless the
-    /// server runs with --allow-apply; deletes also need --allow-delete. Refused when anything the
-    /// plan read has changed since (make a new plan then).
+    /// Apply a plan from `plan` after the person approved it (needs --allow-apply; deletes
+    /// --allow-delete). Refused when anything the plan read has changed since.
     #[tool(
         title = "Apply a plan",
         annotations(

@@ -109,6 +109,8 @@ fn inspector(root_dir: &Path, server_flags: &[&str], args: &[&str]) -> Output {
     ))
     .args([env!("CARGO_BIN_EXE_botform"), "mcp", "--root"])
     .arg(root_dir)
+    // Every tool set, so the strict lint sees every tool.
+    .args(["--tools", "all"])
     .args(server_flags)
     .args(args);
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("THREECOMMAS_")) {
@@ -265,7 +267,7 @@ fn the_inspector_cli_lists_strictly_and_calls_tools() {
 fn stdout_carries_only_the_protocol() {
     let dir = example_dir();
     let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
-        .args(["mcp", "--root"])
+        .args(["mcp", "--tools", "all", "--root"])
         .arg(dir.path())
         .env_remove("THREECOMMAS_API_KEY")
         .env("THREECOMMAS_TARGET", "sandbox")
@@ -319,4 +321,69 @@ fn stdout_carries_only_the_protocol() {
         String::from_utf8_lossy(&out.stderr).contains("built-in sandbox"),
         "logs go to stderr"
     );
+}
+
+#[test]
+fn a_line_that_is_no_message_gets_its_json_rpc_error_and_the_session_goes_on() {
+    // Before: broken JSON and deep nesting got no reply at all; the client waited out its
+    // timeout.
+    let dir = example_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
+        .args(["mcp", "--root"])
+        .arg(dir.path())
+        .env_remove("THREECOMMAS_API_KEY")
+        .env("THREECOMMAS_TARGET", "sandbox")
+        .env(
+            "BOTFORM_SANDBOX_STATE",
+            dir.path().join(".botform/sandbox.db"),
+        )
+        .env("BOTFORM_STATE_DIR", crate::state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, Write};
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"valid"#
+    )
+    .unwrap();
+    writeln!(stdin, "{}", "[".repeat(100_000)).unwrap();
+    writeln!(stdin, r#"[{{"jsonrpc":"2.0","id":3,"method":"ping"}}]"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":4}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":5,"method":"ping"}}"#).unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut errors, mut pong) = (Vec::new(), false);
+    while !(pong && errors.len() == 4) {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "stdout closed: {errors:?}"
+        );
+        let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        if let Some(code) = message["error"]["code"].as_i64() {
+            errors.push((code, message["id"].clone()));
+        }
+        pong |= message["id"] == 5 && message.get("result").is_some();
+    }
+    errors.sort_by_key(|(code, _)| *code);
+    assert_eq!(
+        errors,
+        [
+            (-32700, serde_json::Value::Null),
+            (-32700, serde_json::Value::Null),
+            (-32600, serde_json::Value::Null),
+            (-32600, serde_json::json!(4)),
+        ]
+    );
+    drop(child.stdin.take());
+    child.wait().unwrap();
 }

@@ -57,7 +57,8 @@ def client(directory, *flags, logging=False, **extra_env):
     if logging:
         kwargs["logging_callback"] = on_log
         kwargs["log_level"] = "info"
-    params = StdioServerParameters(command=binary, args=["mcp", "--root", directory, *flags], env=env(**extra_env))
+    params = StdioServerParameters(command=binary, args=["mcp", "--root", directory, "--tools", "all", *flags],
+                                   env=env(**extra_env))
     return Client(params, **kwargs)
 
 

@@ -41,6 +41,8 @@ def server(*flags):
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
     env["RUST_LOG"] = "warn"
     env["THREECOMMAS_TARGET"] = "sandbox"  # under CI=true the sandbox is never a silent default
+    if "--tools" not in flags:
+        flags = ("--tools", "all", *flags)
     return StdioServerParameters(command=binary, args=["mcp", "--root", root, *flags], env=env)
 
 
@@ -64,6 +66,18 @@ def text_of(result):
 
 
 async def main():
+    # The default tool sets cost at most 20,000 characters of every session (before: 74,556 for
+    # 22 tools); `--tools all` serves the rest.
+    async with client("--tools", "config,apply,fleet,backtest") as c:
+        listed = (await c.list_tools()).tools
+        cost = sum(len(json.dumps(t.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"),
+                                  ensure_ascii=False)) for t in listed)
+        print(f"tool list: {len(listed)} tools, {cost} characters")
+        check(cost <= 20_000, f"the default tool list costs {cost} characters")
+        check("fleet_performance" in {t.name for t in listed} and "import" not in {t.name for t in listed},
+              f"default sets: {sorted(t.name for t in listed)}")
+        schema = await c.read_resource("botform://tools/backtest/output-schema")
+        check("$defs" in schema.contents[0].text, "the full output schema is a resource")
     async with client() as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
         check(EXPECTED_TOOLS <= set(tools), f"tools: {sorted(tools)}")
