@@ -45,7 +45,9 @@ pub fn run(args: Args, output: Output) -> ExitCode {
 }
 
 async fn run_async(args: Args, output: Output) -> ExitCode {
-    let stdout = io::stdout();
+    // The config root and its files, for the apply's history (unknown for a saved plan file).
+    let mut planned_files = None;
+    let history_root = workflow::config_root(&super::paths_or_cwd(args.paths.clone()));
     let (plan, target, saved) = match &args.plan {
         Some(path) => {
             // Authenticated before anything in it is acted on.
@@ -89,9 +91,54 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return super::report_workflow_error(e, output),
             };
+            planned_files = Some(crate::engine::history::files_of(
+                &planned.checked,
+                &history_root,
+            ));
             (planned.plan, planned.target, None)
         }
     };
+    let how = HowToApply {
+        auto_approve: args.auto_approve,
+        allow_delete: args.allow_delete,
+        force: args.force,
+        format: args.format,
+    };
+    let recorded = Recorded {
+        root: history_root,
+        files: planned_files,
+    };
+    confirm_and_apply(plan, target, saved, recorded, &how, output, &|| {}).await
+}
+
+/// How `apply` (and `revert`) apply a plan: the person's flags.
+pub struct HowToApply {
+    pub auto_approve: bool,
+    pub allow_delete: bool,
+    pub force: bool,
+    pub format: Format,
+}
+
+/// Where an apply is recorded (`crate::engine::history`): the config root, and the files the
+/// plan came from when known.
+pub struct Recorded {
+    pub root: PathBuf,
+    pub files: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Show the plan, check the safety rails, ask (unless auto-approved), apply, record it in the
+/// history and report. `not_applied` runs when the plan is refused or declined before any write
+/// (`revert` puts the files back then).
+pub async fn confirm_and_apply(
+    plan: Plan,
+    target: target::Target,
+    saved: Option<SavedPlan>,
+    recorded: Recorded,
+    args: &HowToApply,
+    output: Output,
+    not_applied: &dyn Fn(),
+) -> ExitCode {
+    let stdout = io::stdout();
     let json = args.format == Format::Json;
     if json && !args.auto_approve {
         eprintln!("error: --format json reports on stdout, so it cannot ask: add --auto-approve");
@@ -118,9 +165,11 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
     let options = ApplyOptions::for_target(&target, args.allow_delete, args.force);
     if let Err(refusal) = apply::check_safety(&plan, &options) {
         eprintln!("error: {refusal}");
+        not_applied();
         return ExitCode::FAILURE;
     }
     if !args.auto_approve && !confirm(&plan) {
+        not_applied();
         return ExitCode::FAILURE;
     }
     if let Some(saved) = &saved
@@ -154,6 +203,17 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match crate::engine::history::History::of_root(&recorded.root).record(
+        "cli",
+        &plan,
+        &report,
+        recorded.files.as_ref(),
+    ) {
+        Ok(id) => eprintln!(
+            "Recorded as apply {id}: `botform history` lists applies, `botform revert {id}` undoes this one."
+        ),
+        Err(e) => eprintln!("warning: the apply was not recorded in botform's history: {e}"),
+    }
     let mut out = stdout.lock();
     let _ = if json {
         write_json(&mut out, &plan, Some(&report))

@@ -6,6 +6,7 @@ mod apply;
 mod backtest;
 mod doctor;
 mod fmt;
+mod history;
 mod import;
 mod init;
 mod man;
@@ -88,6 +89,17 @@ pub enum Command {
         after_help = "Examples:\n  botform apply examples/bots            # plan, show, ask, apply\n  botform apply --plan plan.json         # exactly a saved plan\n  botform apply --auto-approve           # no terminal (CI)\n  botform apply --allow-delete           # let the plan delete bots\n\nExit status: 0 applied, 1 refused or failed."
     )]
     Apply(apply::Args),
+    /// List the applies recorded for a config, newest first (`--show ID` for one in detail).
+    #[command(
+        after_help = "Examples:\n  botform history bots/\n  botform history bots/ --show 000003-20261204T082500Z\n\nEvery apply (CLI and MCP) is recorded in botform's state dir: its changes, the bots it\ncreated, and the config files as they stood."
+    )]
+    History(history::HistoryArgs),
+    /// Undo an apply: put the config files back as they were before it, then plan and apply the
+    /// account back (the bots it created switched off, or deleted with --allow-delete).
+    #[command(
+        after_help = "Examples:\n  botform revert 000003-20261204T082500Z bots/\n  botform revert 000003-20261204T082500Z bots/ --allow-delete --auto-approve\n\nRefused when the config changed since that apply (--force loses those edits). Exit status: 0\nreverted, 1 refused or failed."
+    )]
+    Revert(history::RevertArgs),
     /// Write a starter config: an account from the target, one bot from a template, the schema.
     #[command(
         after_help = "Examples:\n  botform init bots/                    # then: botform validate bots/ && botform plan bots/\n  botform init bots/ --account \"Binance Spot\"\n  botform init bots/ --mode paper      # 3Commas' paper account"
@@ -188,6 +200,8 @@ pub fn main() -> ExitCode {
         Command::Backtest(args) => backtest::run(args),
         Command::Plan(args) => plan::run(args, output),
         Command::Apply(args) => apply::run(args, output),
+        Command::History(args) => history::history(args),
+        Command::Revert(args) => history::revert(args, output),
         Command::Import(args) => import::run(args),
         Command::Init(args) => init::run(args),
         Command::Mcp(args) => mcp::run(args),

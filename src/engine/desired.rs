@@ -76,6 +76,17 @@ pub struct Desired {
     pub accounts: BTreeMap<String, DesiredAccount>,
     pub bots: Vec<WantedBot>,
     pub blacklist: Option<(Vec<String>, SourceRef)>,
+    /// Live bots the config does not describe that this plan must still retire, by id: the bots
+    /// an apply created, when `revert` undoes it (empty otherwise).
+    pub retire: BTreeMap<i64, Retire>,
+}
+
+/// How a bot the config no longer describes is retired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retire {
+    Delete,
+    /// Switched off and left in place (deletes not allowed).
+    Disable,
 }
 
 pub const DEFAULT_MAX_CHANGE_PERCENTAGE: i64 = 30;
@@ -114,6 +125,7 @@ pub fn from_checked(checked: &Checked) -> Desired {
                 SourceRef::of(b.spans.record, sources),
             )
         }),
+        retire: BTreeMap::new(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
+//! - `history`: the record of every apply (CLI and MCP), and what `revert` puts back.
 //! - `guard`: the daily tally of assistant applies, behind the change guard across restarts.
 //! - `memory`: what botform last sent to each bot that 3Commas never shows back.
 //! - `performance`: each bot's figures over a time window, from the deals list.
@@ -18,6 +19,7 @@
 pub mod apply;
 pub mod desired;
 pub mod guard;
+pub mod history;
 pub mod import;
 pub mod lease;
 pub mod markdown;

@@ -741,7 +741,40 @@ pub fn plan(
         .collect();
     orphans.sort_by_key(|b| b.id);
     for bot in orphans {
-        if desired.prune {
+        let retire = desired.retire.get(&bot.id).copied();
+        if retire == Some(super::desired::Retire::Disable) {
+            fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
+            if bot.is_enabled {
+                let alias = accounts
+                    .iter()
+                    .find(|(_, a)| a.id == bot.account_id)
+                    .map(|(k, _)| k.clone());
+                let name = bot.settings.name.clone().unwrap_or_default();
+                changes.push(Change {
+                    action: Action::Update,
+                    bot_name: Some(name.clone()),
+                    account: alias.clone(),
+                    account_id: Some(bot.account_id),
+                    bot_id: Some(bot.id),
+                    enable: Some(false),
+                    fields: vec![FieldChange {
+                        field: "enabled".into(),
+                        before: Some(Value::Bool(true)),
+                        after: Some(Value::Bool(false)),
+                    }],
+                    ..Change::new(
+                        Action::Update,
+                        format!(
+                            "bot \"{}\" on {}",
+                            shown(&name),
+                            shown(alias.as_deref().unwrap_or("?"))
+                        ),
+                    )
+                });
+            }
+            continue;
+        }
+        if desired.prune || retire == Some(super::desired::Retire::Delete) {
             fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
             let alias = accounts
                 .iter()

@@ -49,7 +49,7 @@ pub struct Selector {
     #[serde(default)]
     #[schemars(with = "bool")]
     pub enabled: Option<bool>,
-    /// managed (config and live), unmanaged (live only), new (config only).
+    /// managed, unmanaged (live only) or new (config only).
     #[serde(default)]
     pub status: String,
 }

@@ -39,6 +39,16 @@ pub struct Planned {
     pub markets: std::collections::BTreeMap<i64, String>,
 }
 
+/// The directory a config lives in, for its history: the first path when it is a directory,
+/// else the file's directory.
+pub fn config_root(paths: &[PathBuf]) -> PathBuf {
+    match paths.first() {
+        Some(p) if p.is_dir() => p.clone(),
+        Some(p) => crate::files::parent_dir(p).to_path_buf(),
+        None => PathBuf::from("."),
+    }
+}
+
 /// Check the config at `paths`, connect, read the live state and plan. `targets` limits the plan
 /// to the named bots (and `blacklist`).
 pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned, WorkflowError> {

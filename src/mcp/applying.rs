@@ -170,7 +170,12 @@ fn refused(target: &str, apply_id: &str, why: String) -> Ended {
 
 impl BotformServer {
     /// Start applying `plan` in the background; returns its apply_id.
-    pub(super) async fn start_apply(&self, plan: Plan, options: ApplyOptions) -> String {
+    pub(super) async fn start_apply(
+        &self,
+        plan: Plan,
+        files: std::collections::BTreeMap<String, String>,
+        options: ApplyOptions,
+    ) -> String {
         let apply_id = format!("apply-{}", &plan.hash()[..12]);
         let total = plan.changes.len();
         let target = crate::engine::render::target_line(&plan);
@@ -210,7 +215,25 @@ impl BotformServer {
             let outcome = match server.target().await {
                 Err(e) => refused(&target, &id, e),
                 Ok(live) => match apply::apply(live, &plan, &options, progress).await {
-                    Ok(report) => ended(&target, &id, &report, |t| server.relativize(t)),
+                    Ok(report) => {
+                        let mut ended = ended(&target, &id, &report, |t| server.relativize(t));
+                        let history = crate::engine::history::History::of_root(&server.inner.root);
+                        ended.answer.next.push_str(&match history.record(
+                            "mcp",
+                            &plan,
+                            &report,
+                            Some(&files),
+                        ) {
+                            Ok(record) => format!(
+                                " Recorded in the history as {record}: `revert` with it undoes this apply."
+                            ),
+                            Err(e) => {
+                                tracing::warn!("the apply's history record: {e}");
+                                " (Not recorded in the history: botform's state dir could not be written.)".to_string()
+                            }
+                        });
+                        ended
+                    }
                     Err(ApplyError::Refused(r)) => refused(&target, &id, r.to_string()),
                     Err(ApplyError::Api(e)) => refused(&target, &id, e.to_string()),
                     Err(ApplyError::Lease(e)) => refused(
@@ -340,8 +363,7 @@ impl BotformServer {
 
 #[tool_router(router = applying_router, vis = "pub(super)")]
 impl BotformServer {
-    /// Follow an apply that was still running when `apply` answered: waits up to 40 s, then
-    /// answers with the count done, or with every outcome once it has ended.
+    /// Follow a running apply: waits up to 40 s, then the count done, or every outcome once ended.
     #[tool(
         title = "Apply status",
         annotations(

@@ -65,9 +65,8 @@ fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
 
 #[tool_router(router = backtesting_router, vis = "pub(super)")]
 impl BotformServer {
-    /// Backtest config bots offline on candle files or seeded random paths with botform's
-    /// documented model (indicator conditions computed as 3Commas does): deals, profit after fees,
-    /// capital used, drawdown. Compare a change before proposing it.
+    /// Backtest config bots offline on candles or seeded paths (indicators as 3Commas computes
+    /// them): deals, profit after fees, capital, drawdown.
     #[tool(
         title = "Backtest bots",
         annotations(

@@ -13,11 +13,10 @@ use crate::config::rules::REQUIRED_FIELDS;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DescribeArgs {
-    /// One section: `bots`, `templates`, `settings`, `accounts`, `strategies` or `blacklist`.
-    /// Empty: all of them (fields in brief).
+    /// bots, templates, settings, accounts, strategies or blacklist; empty: all, in brief.
     #[serde(default)]
     pub section: String,
-    /// One field (`take_profit`): its full schema, every reference resolved.
+    /// One field (`take_profit`): its full schema.
     #[serde(default)]
     pub field: String,
 }
@@ -278,8 +277,8 @@ pub fn describe(section: &str, field: &str) -> Result<DescribeAnswer, String> {
 
 #[tool_router(router = describe_router, vis = "pub(super)")]
 impl BotformServer {
-    /// The config language: sections, fields (meaning, type, range, required after templates) and a
-    /// minimal valid bot. `field` gives one field's full schema.
+    /// The config language: sections, fields (type, range, required) and a minimal valid bot;
+    /// `field` for one field's schema.
     #[tool(
         title = "Describe the config language",
         annotations(

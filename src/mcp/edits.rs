@@ -19,8 +19,8 @@ use crate::edit::{self, BotRef, Edited, Entity, Op};
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetFieldsArgs {
-    /// Bots by exact name (another case only when it names one bot); `["*"]`: all. Give one of
-    /// `bots`, `selector`, `template`, `account`, `settings`.
+    /// Exact bot names (another case if unique); `["*"]`: all. One of bots, selector, template,
+    /// account, settings.
     #[serde(default)]
     pub bots: Vec<String>,
     /// The config bots a selector picks (as `list_bots` shows).
@@ -72,7 +72,7 @@ pub struct AddBotArgs {
     #[serde(default)]
     #[schemars(with = "Map<String, Value>")]
     pub fields: Map<String, Value>,
-    /// The file, relative to the root; empty: beside the copied bot or its template's bots.
+    /// File under the root; empty: beside similar bots.
     #[serde(default)]
     pub file: String,
     /// Write even when the result is invalid.
@@ -88,8 +88,7 @@ pub struct RemoveBotArgs {
     /// The bot's account alias, needed when its name is on two accounts.
     #[serde(default)]
     pub account: String,
-    /// `absent` (default: apply deletes the live bot) or `forget` (drop the entry; the live bot
-    /// is left alone unless settings.prune).
+    /// `absent` (default: apply deletes it) or `forget` (drop the entry, leave the live bot).
     #[serde(default)]
     pub how: String,
     #[serde(default)]
@@ -189,7 +188,7 @@ fn bot_entry<'a>(tree: &'a Value, bot: &BotRef) -> Option<&'a Map<String, Value>
 /// root, from this server's concurrent calls or from other servers on the machine, run one at a
 /// time, so none is lost (review: 18 of 44 concurrent edits were, each answering "written").
 /// A writer outside botform is still caught by [`edit::write`]'s "changed underneath" check.
-async fn edit_lock(root: &Path) -> Result<std::fs::File, String> {
+pub(super) async fn edit_lock(root: &Path) -> Result<std::fs::File, String> {
     use sha2::Digest;
     let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let digest = sha2::Sha256::digest(canonical.to_string_lossy().as_bytes());
@@ -495,9 +494,8 @@ fn add_decimal(field: &str, current: Option<&Value>, delta: &Value) -> Result<Va
 
 #[tool_router(router = edits_router, vis = "pub(super)")]
 impl BotformServer {
-    /// Set or add to fields of bots (by name or selector), a template, an account or the settings,
-    /// keeping comments. Returns the diff and validation; refuses an invalid result unless
-    /// write_invalid. Then `plan`.
+    /// Set or add to fields of bots (names or selector), a template, an account or the settings,
+    /// keeping comments. Returns the diff and validation.
     #[tool(
         title = "Set config fields",
         annotations(
@@ -615,8 +613,8 @@ impl BotformServer {
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
-    /// Add a bot to the config, from scratch, a template or a copy of another bot. Returns the diff
-    /// and validation; refuses an invalid result unless write_invalid. Then `plan`.
+    /// Add a bot to the config (from scratch, a template or a copy). Returns the diff and
+    /// validation; refuses an invalid result.
     #[tool(
         title = "Add a bot",
         annotations(
@@ -736,8 +734,8 @@ impl BotformServer {
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
-    /// Remove a bot from the config: `absent` (apply deletes it, with --allow-delete) or `forget`
-    /// (botform leaves the live bot alone). Returns the diff and validation.
+    /// Remove a bot from the config: `absent` (apply deletes it) or `forget` (left alone live).
+    /// Returns the diff and validation.
     #[tool(
         title = "Remove a bot",
         annotations(
@@ -783,8 +781,7 @@ impl BotformServer {
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
-    /// Add pairs to the account-wide blacklist in the config. Returns the diff and validation.
-    /// Changes no account.
+    /// Add pairs to the config's account-wide blacklist. Returns the diff and validation.
     #[tool(
         title = "Blacklist pairs",
         annotations(
@@ -815,8 +812,7 @@ impl BotformServer {
         self.finish_edit(&files, pending, false)
     }
 
-    /// Remove pairs from the account-wide blacklist in the config. Returns the diff and the
-    /// validate result. Changes no account.
+    /// Remove pairs from the config's account-wide blacklist. Returns the diff and validation.
     #[tool(
         title = "Unblacklist pairs",
         annotations(

@@ -392,8 +392,8 @@ fn usd(d: Decimal) -> String {
 
 #[tool_router(router = fleet_router, vis = "pub(super)")]
 impl BotformServer {
-    /// The bots a selector picks, live in id order then config-only, 50 an answer (continue with
-    /// `after_id`): name, account, on/off, status, pairs, deals, capital, config line.
+    /// The bots a selector picks, 50 an answer (continue with `after_id`): name, account, on/off,
+    /// status, pairs, deals, capital, config line.
     #[tool(
         title = "List bots",
         annotations(
@@ -458,8 +458,8 @@ impl BotformServer {
         }))
     }
 
-    /// Rank the selected bots over a window (default 30 days) from one read of the deals: realized
-    /// and unrealized profit, stop losses, ladders used up, worst move against the ladder, and why.
+    /// Rank the selected bots over a window (default 30d) from one read of the deals: realized and
+    /// unrealized profit, stop losses, ladders used up, and why.
     #[tool(
         title = "Fleet performance",
         annotations(

@@ -11,6 +11,7 @@
 //! - `edits`: set_fields, add_bot, remove_bot, blacklist_add/remove (through `crate::edit`).
 //! - `reads`: the live account (accounts, strategies, pairs, one bot explained, deals,
 //!   currency rates, performance).
+//! - `history`: the applies recorded for the root, and revert.
 //! - `fleet`: the fleet-wide reads over a selector (list_bots, fleet_performance) and the live
 //!   snapshot every read of bots shares.
 //! - `describe`: describe_config. `backtesting`: backtest. `applying`: applies in the background
@@ -26,6 +27,7 @@ pub mod budget;
 mod describe;
 mod edits;
 mod fleet;
+mod history;
 pub mod paths;
 mod reads;
 mod stdio;
@@ -65,6 +67,8 @@ pub struct McpOptions {
 struct StoredPlan {
     plan: Plan,
     hash: String,
+    /// The config files it was planned from (relative path -> text), for the apply's history.
+    files: std::collections::BTreeMap<String, String>,
 }
 
 /// How many plans the server keeps for `apply` and `show_plan`: the newest ones; an older
@@ -117,11 +121,13 @@ impl BotformServer {
     pub fn new(options: McpOptions) -> std::io::Result<Self> {
         let root = options.root.canonicalize()?;
         let mut tool_router = Self::tool_router()
+            + Self::tool_router_rest()
             + Self::reads_router()
             + Self::fleet_router()
             + Self::edits_router()
             + Self::describe_router()
             + Self::applying_router()
+            + Self::history_router()
             + Self::backtesting_router();
         toolschema::keep_sets(&mut tool_router, &options.tool_sets);
         let output_schemas = toolschema::compact(&mut tool_router);

@@ -172,7 +172,7 @@ pub struct DealsArgs {
     /// `active`, `finished`, or empty for all.
     #[serde(default)]
     pub scope: String,
-    /// The page of the deal list, from 1 (25 deals a page). The totals always cover every deal.
+    /// Page, from 1 (25 deals); totals cover all.
     #[serde(default)]
     pub page: usize,
 }
@@ -699,8 +699,8 @@ impl BotformServer {
         }))
     }
 
-    /// One bot: each setting the config wants with the file:line that sets it, the live value,
-    /// which differ, and its DCA numbers.
+    /// One bot: each setting the config wants with its file:line, the live value, which differ, and
+    /// DCA numbers.
     #[tool(
         title = "Explain a bot",
         annotations(
@@ -718,8 +718,8 @@ impl BotformServer {
         self.explain(&args.bot).await.map(Json)
     }
 
-    /// A bot's deals, newest first, 25 a page, with totals over all: realized profit (stop losses
-    /// and panic sells counted), deals per status, safety orders filled, durations.
+    /// A bot's deals, newest first, 25 a page, with totals: realized profit (stop losses counted),
+    /// statuses, safety orders filled, durations.
     #[tool(
         title = "Deals of a bot",
         annotations(

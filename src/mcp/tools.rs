@@ -27,7 +27,7 @@ use crate::report;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateArgs {
-    /// Only these files or directories (under the root). Empty: the whole root.
+    /// Files or directories under the root; empty: all.
     #[serde(default)]
     pub paths: Vec<String>,
     /// DCA numbers of these bots. Empty: all when at most 10 bots, else none.
@@ -55,10 +55,10 @@ pub struct ValidateAnswer {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
-    /// Only what these files or directories (under the root) describe. Empty: the whole root.
+    /// Files or directories under the root; empty: all.
     #[serde(default)]
     pub paths: Vec<String>,
-    /// Plan only these bots (by name; `blacklist` for the blacklist). Empty: everything.
+    /// Only these bots (names; `blacklist`); empty: all.
     #[serde(default)]
     pub targets: Vec<String>,
 }
@@ -211,7 +211,7 @@ fn refuse(answer: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(answer.into())])
 }
 
-fn workflow_message(error: WorkflowError) -> String {
+pub(super) fn workflow_message(error: WorkflowError) -> String {
     match error {
         WorkflowError::Invalid(checked) => {
             let report = report::build(&checked);
@@ -383,8 +383,8 @@ impl BotformServer {
 
 #[tool_router(vis = "pub(super)")]
 impl BotformServer {
-    /// Check config files offline: every problem with file, line, column and a hint, and each valid
-    /// bot's DCA numbers (ladder, capital, price move covered).
+    /// Check config files offline: each problem with file, line, column and hint, and each valid
+    /// bot's DCA numbers.
     #[tool(
         title = "Validate config",
         annotations(
@@ -515,9 +515,8 @@ impl BotformServer {
         }))
     }
 
-    /// Compare the config with the live account and list exactly what would change: plan_id and
-    /// plan_hash for `apply`, summary, capital at risk, and the human plan to show the person
-    /// (paged; `show_plan` for more). Changes nothing.
+    /// Diff the config against the live account: plan_id and plan_hash for `apply`, summary,
+    /// capital at risk, and the human plan to show the person. Changes nothing.
     #[tool(
         title = "Plan changes",
         annotations(
@@ -533,12 +532,24 @@ impl BotformServer {
         Parameters(args): Parameters<PlanArgs>,
     ) -> Result<Json<PlanAnswer>, String> {
         let targets = self.scoped_targets(&args.paths, &args.targets)?;
-        let (_, desired) = workflow::check_confined(&self.inner.root, &targets)
+        let (checked, desired) = workflow::check_confined(&self.inner.root, &targets)
             .map_err(|e| self.relativize(workflow_message(e)))?;
+        let files = crate::engine::history::files_of(&checked, &self.inner.root);
         let target = self.target().await?;
         let plan = workflow::plan_against(target, &desired, &targets)
             .await
             .map_err(|e| self.relativize(workflow_message(e)))?;
+        Ok(Json(self.keep_and_answer(plan, files).await?))
+    }
+}
+
+impl BotformServer {
+    /// Keep a plan for `apply` and `show_plan`, and answer with its first page.
+    pub(super) async fn keep_and_answer(
+        &self,
+        plan: crate::engine::plan::Plan,
+        files: std::collections::BTreeMap<String, String>,
+    ) -> Result<PlanAnswer, String> {
         let hash = plan.hash();
         let plan_id = format!("plan-{}", &hash[..12]);
         let pages = self.human_pages(&plan)?;
@@ -572,13 +583,15 @@ impl BotformServer {
             more: more_of_plan(&plan_id, 1, pages.len()),
         };
         self.inner
-            .keep_plan(plan_id, StoredPlan { plan, hash })
+            .keep_plan(plan_id, StoredPlan { plan, hash, files })
             .await;
-        Ok(Json(answer))
+        Ok(answer)
     }
+}
 
-    /// One page of a plan's human form, or one bot's changes in full (its human block and its JSON
-    /// change with where each value was set). Changes nothing.
+#[tool_router(router = tool_router_rest, vis = "pub(super)")]
+impl BotformServer {
+    /// One page of a plan, or one bot's changes in full with where each value was set.
     #[tool(
         title = "Show a plan",
         annotations(
@@ -643,8 +656,8 @@ impl BotformServer {
         }))
     }
 
-    /// Apply a plan from `plan` after the person approved it (needs --allow-apply; deletes
-    /// --allow-delete). Refused when anything the plan read has changed since.
+    /// Apply a plan from `plan` once the person approved it (needs --allow-apply). Refused if
+    /// anything it read has changed.
     #[tool(
         title = "Apply a plan",
         annotations(
@@ -739,7 +752,7 @@ impl BotformServer {
             Ok(Err(refusal)) => return Ok(refuse(safety_refusal(&refusal)).into()),
             Ok(Ok(())) => {}
         }
-        let apply_id = self.start_apply(stored.plan, options).await;
+        let apply_id = self.start_apply(stored.plan, stored.files, options).await;
         Ok(match self.follow(&apply_id, &context, true).await {
             Ok(result) => result.into(),
             Err(e) => refuse(e).into(),

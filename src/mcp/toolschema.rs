@@ -29,7 +29,17 @@ pub const TOOL_SETS: &[(&str, &[&str])] = &[
             "blacklist_remove",
         ],
     ),
-    ("apply", &["plan", "show_plan", "apply", "apply_status"]),
+    (
+        "apply",
+        &[
+            "plan",
+            "show_plan",
+            "apply",
+            "apply_status",
+            "history",
+            "revert",
+        ],
+    ),
     (
         "fleet",
         &["list_bots", "explain_bot", "fleet_performance", "deals"],

@@ -8,6 +8,7 @@ mod engine_support;
 mod fidelity;
 mod first_hour;
 mod fixtures;
+mod history;
 mod hostile;
 mod market;
 mod mcp;

@@ -113,6 +113,15 @@ async def plan_and_apply(c, expect_changes=True):
     check(planned["has_changes"] == expect_changes, f"plan: {planned['human'][:1500]}")
     if not expect_changes:
         return planned, None
+    return planned, await apply_planned(c, planned)
+
+
+def config_texts(directory):
+    return {n: open(os.path.join(directory, n)).read() for n in sorted(os.listdir(directory))
+            if n.endswith((".toml", ".yaml", ".yml"))}
+
+
+async def apply_planned(c, planned):
     applied = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
     check(not applied.is_error, f"apply: {text_of(applied)[:2000]}")
     answer = data(applied)
@@ -121,7 +130,7 @@ async def plan_and_apply(c, expect_changes=True):
     check(answer["failed"] == 0, f"apply outcomes: {answer}")
     again = data(await call(c, "plan", {}))
     check(again["has_changes"] is False, f"after apply the plan is empty: {again['human'][:1500]}")
-    return planned, answer
+    return answer
 
 
 async def five_tasks(web):
@@ -186,6 +195,7 @@ async def five_tasks(web):
             check("five" not in f.read(), "nothing was written")
 
         # Task 2: "lower take profit on every bot by 0.2".
+        before_task_2 = config_texts(root)
         # Every bot at once would take the take-profit-steps bot below zero: refused, nothing written.
         everyone = data(await call(c, "set_fields", {"bots": ["*"], "add": {"take_profit": "-0.2"}}))
         check(not everyone["written"] and everyone["error_count"] > 0, f"below zero: {everyone}")
@@ -204,6 +214,23 @@ async def five_tasks(web):
         check(tested["report"]["stress"][0]["paths"] == 20, f"backtest: {tested}")
         planned, _ = await plan_and_apply(c)
         check("take_profit = 1.5 -> 1.3" in planned["human"], planned["human"][:3000])
+
+        # Undo task 2: the files come back byte for byte, no `absent = true` behind, and the plan
+        # puts the account back.
+        history = data(await call(c, "history", {}))
+        newest = history["applies"][0]
+        check(history["total"] >= 3 and newest["updated"] == len(with_tp) and newest["revertible"], f"history: {history}")
+        detail = data(await call(c, "history", {"apply_id": newest["apply_id"]}))
+        check("+take_profit = 1.3" in detail["diff"], f"diff: {detail['diff'][:2000]}")
+        reverted = data(await call(c, "revert", {"apply_id": newest["apply_id"]}))
+        check(reverted["files"] and all(f.endswith("restored") for f in reverted["files"]), f"revert: {reverted['files']}")
+        check(config_texts(root) == before_task_2, "the files are back byte for byte")
+        check(all("absent = true" not in t for t in config_texts(root).values()), "no absent = true left behind")
+        check(reverted["plan"]["summary"]["change"] == len(with_tp), f"the plan back: {reverted['plan']['summary']}")
+        await apply_planned(c, reverted["plan"])
+        # Task 2 again, for the tasks that follow.
+        data(await call(c, "set_fields", {"bots": with_tp, "add": {"take_profit": "-0.2"}}))
+        await plan_and_apply(c)
 
         # Task 3: "pause all bots".
         paused = data(await call(c, "set_fields", {"bots": ["*"], "fields": {"enabled": False}}))
