@@ -327,9 +327,31 @@ impl BotformServer {
             let waited = if event_driven {
                 Err(())
             } else {
-                tokio::time::timeout_at(deadline, rx.changed())
-                    .await
-                    .map_err(|_| ())
+                // No change for a while (a rate-limit wait): a heartbeat every
+                // [`super::HEARTBEAT`], so the client never sits silent near its timeout. Its
+                // progress rises within the step (done + 1/2, + 2/3, ...), below the next one.
+                let mut beats = 0u32;
+                loop {
+                    let beat_at = (tokio::time::Instant::now() + super::HEARTBEAT).min(deadline);
+                    match tokio::time::timeout_at(beat_at, rx.changed()).await {
+                        Ok(changed) => break Ok(changed),
+                        Err(_) if beat_at < deadline => {
+                            beats += 1;
+                            let within = 1.0 - 1.0 / f64::from(beats + 1);
+                            self.beat(
+                                context,
+                                now.done as f64 + within,
+                                Some(now.total as f64),
+                                format!(
+                                    "still applying: {} of {} done, waiting on 3Commas",
+                                    now.done, now.total
+                                ),
+                            )
+                            .await;
+                        }
+                        Err(_) => break Err(()),
+                    }
+                }
             };
             match waited {
                 Ok(Ok(())) => continue,

@@ -75,6 +75,11 @@ struct StoredPlan {
 /// plan_id is answered as unknown (make the plan again).
 pub const KEPT_PLANS: usize = 32;
 
+/// The longest a tool call stays silent: a progress notification (with the client's progress
+/// token) or a log message (when logging is on) goes out at least this often while it works,
+/// well inside clients' 60 s request timeouts.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct Inner {
     root: PathBuf,
     allow_apply: bool,
@@ -196,6 +201,41 @@ impl ServerHandler for BotformServer {
         )
         .with_server_info(Implementation::new("botform", env!("CARGO_PKG_VERSION")))
         .with_instructions(self.instructions())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        // `apply` and `apply_status` send their own progress (done of total) and heartbeats.
+        let heartbeat = (!matches!(request.name.as_ref(), "apply" | "apply_status")).then(|| {
+            let server = self.clone();
+            let context = context.clone();
+            let tool = request.name.to_string();
+            tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
+                let mut beats = 0u32;
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    beats += 1;
+                    server
+                        .beat(
+                            &context,
+                            f64::from(beats),
+                            None,
+                            format!("{tool}: still working ({} s)", started.elapsed().as_secs()),
+                        )
+                        .await;
+                }
+            })
+        });
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        let result = self.tool_router.call(call).await;
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.abort();
+        }
+        result
     }
 
     async fn set_level(
@@ -355,6 +395,35 @@ impl ServerHandler for BotformServer {
 }
 
 impl BotformServer {
+    /// One heartbeat: a progress notification when the client gave a progress token, else a
+    /// log message when it asked for logs.
+    pub(crate) async fn beat(
+        &self,
+        context: &RequestContext<RoleServer>,
+        progress: f64,
+        total: Option<f64>,
+        message: String,
+    ) {
+        if let Some(token) = context.meta.get_progress_token() {
+            let mut note = ProgressNotificationParam::new(token, progress).with_message(message);
+            if let Some(total) = total {
+                note = note.with_total(total);
+            }
+            let _ = context.peer.notify_progress(note).await;
+        } else if self.log_enabled(context, LoggingLevel::Info).await {
+            let _ = context
+                .peer
+                .notify_logging_message(
+                    LoggingMessageNotificationParam::new(
+                        LoggingLevel::Info,
+                        serde_json::Value::String(message),
+                    )
+                    .with_logger("botform"),
+                )
+                .await;
+        }
+    }
+
     /// What an assistant needs first: where the files are and the one safe workflow.
     fn instructions(&self) -> String {
         format!(

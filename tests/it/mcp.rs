@@ -387,3 +387,60 @@ fn a_line_that_is_no_message_gets_its_json_rpc_error_and_the_session_goes_on() {
     drop(child.stdin.take());
     child.wait().unwrap();
 }
+
+#[test]
+fn a_slow_call_sends_a_heartbeat_every_few_seconds_with_rising_progress() {
+    // Every 3Commas request answered 8 s late: the call takes well over 10 s. Before: silence
+    // until the answer, near a client's 60 s timeout when 3Commas holds requests back.
+    let sandbox = super::sandbox::SandboxProcess::spawn(None, &["--faults", "latency_ms=8000"]);
+    let dir = example_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
+        .args(["mcp", "--root"])
+        .arg(dir.path())
+        .env_remove("THREECOMMAS_TARGET")
+        .env("THREECOMMAS_API_URL", &sandbox.url)
+        .env("THREECOMMAS_API_KEY", botform::sandbox::DEFAULT_API_KEY)
+        .env(
+            "THREECOMMAS_API_SECRET",
+            botform::sandbox::DEFAULT_API_SECRET,
+        )
+        .env("BOTFORM_STATE_DIR", crate::state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, Write};
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_bots","arguments":{{}},"_meta":{{"progressToken":"beat"}}}}}}"#).unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut progress = Vec::new();
+    let answer = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stdout closed");
+        let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        if message["method"] == "notifications/progress" {
+            assert_eq!(message["params"]["progressToken"], "beat");
+            progress.push(message["params"]["progress"].as_f64().unwrap());
+        }
+        if message["id"] == 2 {
+            break message;
+        }
+    };
+    assert!(
+        progress.len() >= 2,
+        "heartbeats: {progress:?}, answer: {answer}"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[1] > w[0]),
+        "progress rises: {progress:?}"
+    );
+    drop(child.stdin.take());
+    child.wait().unwrap();
+}
