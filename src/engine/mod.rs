@@ -9,6 +9,7 @@
 //! - `history`: the record of every apply (CLI and MCP), and what `revert` puts back.
 //! - `guard`: the daily tally of assistant applies, behind the change guard across restarts.
 //! - `memory`: what botform last sent to each bot that 3Commas never shows back.
+//! - `names`: which id each bot name had at the last listing (one-bot reads without listing).
 //! - `performance`: each bot's figures over a time window, from the deals list.
 //! - `selector`: which bots a fleet-wide read or edit means (live and config bots joined).
 //! - `target`: which server to talk to (3Commas or the built-in sandbox) and reading live state.
@@ -24,6 +25,7 @@ pub mod import;
 pub mod lease;
 pub mod markdown;
 pub mod memory;
+pub mod names;
 pub mod performance;
 pub mod plan;
 pub mod render;

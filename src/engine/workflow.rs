@@ -151,6 +151,7 @@ async fn plan_reading(
     targets: &[String],
 ) -> Result<(Plan, std::collections::BTreeMap<i64, String>), WorkflowError> {
     let mut live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
+    super::names::remember(&target.identity, &live.bots);
     live.pending_creates = super::lease::pending_creates(&target.identity);
     live.remembered = super::memory::Memory::load(&target.identity);
     let mut plan = match plan::plan(desired, &live, target.info.clone()) {

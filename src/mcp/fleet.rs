@@ -70,6 +70,7 @@ impl BotformServer {
             .bots(Default::default())
             .await
             .map_err(|e| e.to_string())?;
+        crate::engine::names::remember(&target.identity, &bots.bots);
         let fresh = Arc::new(LiveSnapshot {
             taken: Instant::now(),
             generation,
@@ -78,6 +79,39 @@ impl BotformServer {
         });
         *slot = Some(fresh.clone());
         Ok(fresh)
+    }
+
+    /// One live bot by id or name (any case), as cheaply as the evidence allows: from a young
+    /// snapshot (no request); by `show` when the id is given or the last listing named it (one
+    /// request, its name checked); else from a fresh listing of the account.
+    pub(super) async fn one_bot(&self, key: &str) -> Result<crate::model::bot::LiveBot, String> {
+        {
+            let slot = self.inner.snapshots.slot.lock().await;
+            let generation = self.inner.snapshots.generation.load(Ordering::SeqCst);
+            if let Some(s) = slot.as_ref()
+                && s.generation == generation
+                && s.taken.elapsed() < SNAPSHOT_TTL
+            {
+                return super::reads::find_bot(&s.bots, key).cloned();
+            }
+        }
+        let target = self.target().await?;
+        let key = key.trim();
+        let by_id = key.parse::<i64>().ok();
+        if let Some(id) = by_id.or_else(|| crate::engine::names::id_of(&target.identity, key))
+            && let Ok(wire) = target.client.bot(id).await
+        {
+            let bot = wire.to_model();
+            let named = bot
+                .settings
+                .name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(key));
+            if by_id == Some(bot.id) || named {
+                return Ok(bot);
+            }
+        }
+        super::reads::find_bot(&self.live().await?.bots, key).cloned()
     }
 
     /// An apply starts or ends: the next read of bots fetches them again.

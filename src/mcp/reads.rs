@@ -298,11 +298,6 @@ impl BotformServer {
             .unwrap_or_default()
     }
 
-    /// A live bot by id or by name, any case.
-    async fn live_bot(&self, key: &str) -> Result<LiveBot, String> {
-        find_bot(&self.live().await?.bots, key).cloned()
-    }
-
     /// One bot explained (the tool and the `botform://bots/{bot}` resource).
     pub(super) async fn explain(&self, key: &str) -> Result<Explained, String> {
         let checked = crate::config::check_confined(&self.inner.root);
@@ -312,7 +307,7 @@ impl BotformServer {
             b.name.as_deref().map(str::to_lowercase) == Some(wanted_key.clone())
                 || b.pinned_id.map(|id| id.to_string()) == Some(key.trim().to_string())
         });
-        let live = match self.live_bot(key).await {
+        let live = match self.one_bot(key).await {
             Ok(bot) => Some(bot),
             Err(e) if wanted.is_none() => return Err(e),
             Err(_) => None,
@@ -734,7 +729,7 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<DealsArgs>,
     ) -> Result<Json<DealsAnswer>, String> {
-        let bot = self.live_bot(&args.bot).await?;
+        let bot = self.one_bot(&args.bot).await?;
         let scope = match args.scope.as_str() {
             "" | "all" => None,
             s @ ("active" | "finished") => Some(s),
@@ -862,7 +857,7 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<BotArgs>,
     ) -> Result<Json<PerformanceAnswer>, String> {
-        let bot = self.live_bot(&args.bot).await?;
+        let bot = self.one_bot(&args.bot).await?;
         let target = self.target().await?;
         let stats = target
             .client

@@ -444,3 +444,114 @@ fn a_slow_call_sends_a_heartbeat_every_few_seconds_with_rising_progress() {
     drop(child.stdin.take());
     child.wait().unwrap();
 }
+
+/// One MCP session against a sandbox process: each call (tool, arguments) in turn, with the
+/// answers by call.
+fn session_against(
+    sandbox: &super::sandbox::SandboxProcess,
+    dir: &Path,
+    calls: &[(&str, serde_json::Value)],
+) -> Vec<serde_json::Value> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
+        .args(["mcp", "--root"])
+        .arg(dir)
+        .env_remove("THREECOMMAS_TARGET")
+        .env("THREECOMMAS_API_URL", &sandbox.url)
+        .env("THREECOMMAS_API_KEY", botform::sandbox::DEFAULT_API_KEY)
+        .env(
+            "THREECOMMAS_API_SECRET",
+            botform::sandbox::DEFAULT_API_SECRET,
+        )
+        .env("BOTFORM_STATE_DIR", crate::state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, Write};
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answers = Vec::new();
+    for (i, (tool, arguments)) in calls.iter().enumerate() {
+        let request = serde_json::json!({
+            "jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+            "params": { "name": tool, "arguments": arguments },
+        });
+        writeln!(stdin, "{request}").unwrap();
+        loop {
+            let mut line = String::new();
+            assert!(reader.read_line(&mut line).unwrap() > 0, "stdout closed");
+            let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+            if message["id"] == i + 1 {
+                answers.push(message["result"].clone());
+                break;
+            }
+        }
+    }
+    drop(stdin);
+    child.wait().unwrap();
+    answers
+}
+
+#[test]
+fn reading_one_bot_by_name_costs_no_listing_of_the_fleet() {
+    // Before: explain_bot and deals paged through every bot (51 requests at 5,000 bots).
+    let sandbox = super::sandbox::SandboxProcess::spawn(None, &["--rate-limit", "100000"]);
+    let bots: Vec<serde_json::Value> = (0..250)
+        .map(|i| {
+            serde_json::json!({
+                "account_id": super::client::BINANCE, "name": format!("bot {i:03}"),
+                "pairs": "[\"USDT_BTC\"]",
+                "strategy_list": "[{\"strategy\":\"nonstop\",\"options\":{}}]",
+                "base_order_volume": "10", "safety_order_volume": "20", "max_safety_orders": 5,
+                "active_safety_orders_count": 2, "safety_order_step_percentage": "1.2",
+                "martingale_volume_coefficient": "1.5", "martingale_step_coefficient": "1.2",
+                "take_profit": "1.5", "take_profit_type": "total", "strategy": "long",
+                "base_order_volume_type": "quote_currency", "safety_order_volume_type": "quote_currency",
+            })
+        })
+        .collect();
+    sandbox.control_post(
+        "/__sandbox/bots",
+        serde_json::json!({ "mode": "real", "bots": bots }),
+    );
+    let dir = example_dir();
+    // A listing (any session's, or a plan's) leaves the names behind.
+    session_against(
+        &sandbox,
+        dir.path(),
+        &[("list_bots", serde_json::json!({}))],
+    );
+    sandbox.control_post("/__sandbox/stats/reset", serde_json::json!({}));
+    let answers = session_against(
+        &sandbox,
+        dir.path(),
+        &[
+            ("explain_bot", serde_json::json!({ "bot": "BOT 123" })),
+            ("deals", serde_json::json!({ "bot": "bot 124" })),
+        ],
+    );
+    assert_eq!(
+        answers[0]["structuredContent"]["name"], "bot 123",
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers[1]["structuredContent"]["bot_name"], "bot 124",
+        "{answers:?}"
+    );
+    let stats = sandbox.control_get("/__sandbox/stats");
+    assert!(
+        stats["by_endpoint"]["GET /ver1/bots"].is_null(),
+        "no listing of the fleet: {stats}"
+    );
+    assert!(
+        stats["total"].as_u64().unwrap() <= 6,
+        "two one-bot reads, at most 3 requests each: {stats}"
+    );
+}
