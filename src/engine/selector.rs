@@ -21,7 +21,7 @@ use crate::threecommas::wire::Account;
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
-    /// `dca` (the only kind today).
+    /// `dca`.
     #[serde(default)]
     pub kind: String,
     /// Alias, name or id.
@@ -36,16 +36,16 @@ pub struct Selector {
     /// One of its pairs (`USDT_BTC`).
     #[serde(default)]
     pub pair: String,
-    /// A template it starts from, directly or through another.
+    /// A template in its chain.
     #[serde(default)]
     pub template: String,
-    /// Name, any case; `*` and `?` wildcards, else "contains".
+    /// Name, any case, `*` `?` wildcards (else: contains).
     #[serde(default)]
     pub name_matches: String,
     #[serde(default)]
     #[schemars(with = "bool")]
     pub multi_pair: Option<bool>,
-    /// Switched on (a config-only bot: as the config asks).
+    /// Switched on.
     #[serde(default)]
     #[schemars(with = "bool")]
     pub enabled: Option<bool>,

@@ -17,6 +17,9 @@ pub struct BacktestArgs {
     /// Bots to backtest, by name (any case). Empty: every bot.
     #[serde(default)]
     pub bots: Vec<String>,
+    /// Instead: each bot a plan creates or updates, as live and as planned.
+    #[serde(default)]
+    pub plan_id: String,
     /// Seeded random paths, or `candles`: `paths=200,vol=80,days=90,interval=5m,seed=7`.
     #[serde(default)]
     pub synthetic: String,
@@ -45,6 +48,8 @@ pub struct BacktestArgs {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BacktestAnswer {
     pub report: BacktestReport,
+    /// With `plan_id`: each changed bot's figures before and after, on the same prices.
+    pub comparisons: Vec<crate::simulate::report::Comparison>,
     /// What did not fit, and how to get it.
     pub more: String,
 }
@@ -159,6 +164,9 @@ impl BotformServer {
                 checked.error_count()
             ));
         }
+        if !args.plan_id.is_empty() {
+            return self.compare_plan(&args.plan_id, &checked, options).await;
+        }
         // Blocking work (files, the simulation) off the async runtime.
         let mut report = tokio::task::spawn_blocking(move || report::backtest(&checked, &options))
             .await
@@ -194,6 +202,70 @@ impl BotformServer {
         for w in &mut report.warnings {
             *w = w.replace(&root, "");
         }
-        Ok(Json(BacktestAnswer { report, more }))
+        Ok(Json(BacktestAnswer {
+            report,
+            comparisons: Vec::new(),
+            more,
+        }))
+    }
+}
+
+impl BotformServer {
+    /// `backtest {plan_id}`: each bot the plan creates or updates, as it is live and as the plan
+    /// leaves it, on the same prices, each at its account's usual fee when none is given.
+    async fn compare_plan(
+        &self,
+        plan_id: &str,
+        checked: &crate::config::Checked,
+        options: Options,
+    ) -> Result<Json<BacktestAnswer>, String> {
+        let stored = self
+            .inner
+            .plans
+            .lock()
+            .await
+            .get(plan_id)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "unknown plan_id `{}`: make the plan again",
+                    crate::diagnostic::quote_input(plan_id)
+                )
+            })?;
+        if crate::engine::history::files_of(checked, &self.inner.root) != stored.files {
+            return Err("the config changed since this plan was made: make the plan again".into());
+        }
+        let markets: std::collections::BTreeMap<i64, String> = self
+            .live()
+            .await?
+            .accounts
+            .iter()
+            .filter_map(|a| Some((a.id, a.market_code.clone()?)))
+            .collect();
+        let desired = crate::engine::desired::from_checked(checked);
+        let assumptions = options.assumptions.clone();
+        let (comparisons, notes) = tokio::task::spawn_blocking(move || {
+            report::compare_plan(&stored.plan, &desired, &options, &markets)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let mut report = BacktestReport::empty(&assumptions);
+        report.warnings = notes;
+        let mut comparisons = comparisons;
+        let all = comparisons.len();
+        budget::fit(&mut comparisons, budget::ANSWER_BUDGET / 2);
+        let more = if comparisons.len() < all {
+            format!(
+                "{} more bots compared did not fit: plan fewer bots (`targets`)",
+                all - comparisons.len()
+            )
+        } else {
+            String::new()
+        };
+        Ok(Json(BacktestAnswer {
+            report,
+            comparisons,
+            more,
+        }))
     }
 }

@@ -426,8 +426,8 @@ fn usd(d: Decimal) -> String {
 
 #[tool_router(router = fleet_router, vis = "pub(super)")]
 impl BotformServer {
-    /// The bots a selector picks, 50 an answer (continue with `after_id`): name, account, on/off,
-    /// status, pairs, deals, capital, config line.
+    /// The bots a selector picks, 50 an answer (then `after_id`): name, account, on/off, status,
+    /// pairs, deals, capital, config line.
     #[tool(
         title = "List bots",
         annotations(
@@ -492,8 +492,8 @@ impl BotformServer {
         }))
     }
 
-    /// Rank the selected bots over a window (default 30d) from one read of the deals: realized and
-    /// unrealized profit, stop losses, ladders used up, and why.
+    /// Rank selected bots over a window (default 30d) from one deals read: realized and unrealized
+    /// profit, stop losses, ladders used up, and why.
     #[tool(
         title = "Fleet performance",
         annotations(

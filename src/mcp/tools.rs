@@ -516,7 +516,7 @@ impl BotformServer {
     }
 
     /// Diff the config against the live account: plan_id and plan_hash for `apply`, summary,
-    /// capital at risk, and the human plan to show the person. Changes nothing.
+    /// capital at risk, and the human plan to show the person.
     #[tool(
         title = "Plan changes",
         annotations(

@@ -362,7 +362,7 @@ fn spread(mut values: Vec<f64>) -> Spread {
 }
 
 impl BacktestReport {
-    fn empty(assumptions: &Assumptions) -> BacktestReport {
+    pub fn empty(assumptions: &Assumptions) -> BacktestReport {
         BacktestReport {
             format_version: 1,
             fee_percentage: assumptions.fee_percentage,
@@ -770,7 +770,7 @@ fn stress(
 
 /// What a plan's change does to a bot's backtest: the same candles (or paths) through the bot as
 /// it is and as the plan leaves it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub address: String,
     /// The pairs run together (candle files), or `synthetic paths`.
@@ -787,7 +787,7 @@ pub struct Comparison {
 }
 
 /// A backtest in the figures a change moves.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Realized plus unrealized over time, on candle files when charts are asked for (the HTML
     /// page; not in JSON, where `botform backtest` gives curves).

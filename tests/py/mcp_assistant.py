@@ -212,7 +212,15 @@ async def five_tasks(web):
         # Compare the variant before proposing it: a backtest of the edited bot on seeded paths.
         tested = data(await call(c, "backtest", {"bots": ["BTC conservative"], "synthetic": "paths=20,vol=80,days=30,seed=7"}, bots=6))
         check(tested["report"]["stress"][0]["paths"] == 20, f"backtest: {tested}")
-        planned, _ = await plan_and_apply(c)
+        # Compare before applying: every changed bot as live and as planned, on the same paths, in
+        # one call.
+        planned = data(await call(c, "plan", {}))
+        compared = data(await call(c, "backtest", {"plan_id": planned["plan_id"],
+                                                   "synthetic": "paths=20,vol=80,days=30,seed=7"}, bots=6))
+        pairs = compared["comparisons"]
+        check(len(pairs) == len(with_tp) and all(p["before"] and p["after"] for p in pairs),
+              f"compare before apply: {json.dumps(compared)[:2000]}")
+        await apply_planned(c, planned)
         check("take_profit = 1.5 -> 1.3" in planned["human"], planned["human"][:3000])
 
         # Undo task 2: the files come back byte for byte, no `absent = true` behind, and the plan
