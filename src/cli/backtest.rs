@@ -206,6 +206,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
             balance: args.balance,
             intrabar: args.intrabar,
         },
+        cancel: Default::default(),
     };
     let paths = super::paths_or_cwd(args.paths.clone());
     let checked = crate::config::check(&paths);

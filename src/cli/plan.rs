@@ -93,6 +93,7 @@ fn backtest_changes(
             },
             ..Default::default()
         },
+        cancel: Default::default(),
     };
     let (comparisons, notes) =
         report::compare_plan(&planned.plan, &planned.desired, &options, &planned.markets)?;

@@ -85,6 +85,28 @@ impl BotformServer {
     async fn backtest(
         &self,
         Parameters(args): Parameters<BacktestArgs>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<BacktestAnswer>, String> {
+        // A client that cancels the call stops the simulation at its next bot or path.
+        let cancel = crate::simulate::report::Cancel::default();
+        let watch = {
+            let (cancel, ct) = (cancel.clone(), context.ct.clone());
+            tokio::spawn(async move {
+                ct.cancelled().await;
+                cancel.cancel();
+            })
+        };
+        let answer = self.backtest_with(args, cancel).await;
+        watch.abort();
+        answer
+    }
+}
+
+impl BotformServer {
+    async fn backtest_with(
+        &self,
+        args: BacktestArgs,
+        cancel: crate::simulate::report::Cancel,
     ) -> Result<Json<BacktestAnswer>, String> {
         let prices = match (args.synthetic.is_empty(), args.candles.is_empty()) {
             (false, true) => Prices::Synthetic(synthetic::parse(&args.synthetic)?),
@@ -107,6 +129,7 @@ impl BotformServer {
             }
         }
         let options = Options {
+            cancel: cancel.clone(),
             limits: Default::default(),
             detail: Vec::new(),
             prices,

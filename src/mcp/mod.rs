@@ -230,8 +230,23 @@ impl ServerHandler for BotformServer {
                 }
             })
         });
+        // A read-only call the client cancels stops (its future dropped; a backtest also stops
+        // its simulation); one that writes runs to its end, so nothing is left half done.
+        let read_only = self
+            .tool_router
+            .get(&request.name)
+            .and_then(|t| t.annotations.as_ref()?.read_only_hint)
+            .unwrap_or(false);
+        let cancelled = context.ct.clone();
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let result = self.tool_router.call(call).await;
+        let result = if read_only {
+            tokio::select! {
+                result = self.tool_router.call(call) => result,
+                () = cancelled.cancelled() => Err(McpError::internal_error("cancelled by the client", None)),
+            }
+        } else {
+            self.tool_router.call(call).await
+        };
         if let Some(heartbeat) = heartbeat {
             heartbeat.abort();
         }

@@ -41,7 +41,27 @@ pub struct Options {
     pub limits: BTreeMap<String, super::PairLimits>,
     /// Finer candle files (or directories) to walk each candle on (`--detail`).
     pub detail: Vec<PathBuf>,
+    /// Set from outside (an MCP client cancelling its call): the run stops at the next bot or
+    /// synthetic path and answers [`CANCELLED`].
+    pub cancel: Cancel,
 }
+
+/// A flag a run checks between bots and between synthetic paths.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// What a cancelled run answers.
+pub const CANCELLED: &str = "the backtest was cancelled";
 
 /// The largest `--limits` file read.
 const MAX_LIMITS_BYTES: u64 = 16 << 20;
@@ -400,6 +420,9 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
     let mut report = BacktestReport::empty(&options.assumptions);
     let mut loaded = Loaded::default();
     for bot in &checked.bots {
+        if options.cancel.is_cancelled() {
+            return Err(CANCELLED.into());
+        }
         let name = bot.name().to_string();
         let chosen =
             options.bots.is_empty() || options.bots.iter().any(|b| b.eq_ignore_ascii_case(&name));
@@ -436,9 +459,15 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                         "one synthetic path stands for all {pairs} pairs: max_active_deals across them does not apply"
                     ));
                 }
-                report
-                    .stress
-                    .push(stress(&name, &account, &quote, &model, spec, not_simulated));
+                report.stress.push(stress(
+                    &name,
+                    &account,
+                    &quote,
+                    &model,
+                    spec,
+                    not_simulated,
+                    &options.cancel,
+                ));
             }
             Prices::Files(files) => {
                 let Some(windows) =
@@ -497,6 +526,10 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
                 ));
             }
         }
+    }
+    // Cancelled inside the last bot's paths: its figures are partial, so none are given.
+    if options.cancel.is_cancelled() {
+        return Err(CANCELLED.into());
     }
     if options.assumptions.fee_percentage.is_zero()
         && !(report.results.is_empty() && report.stress.is_empty())
@@ -726,6 +759,7 @@ fn stress(
     model: &BotModel,
     spec: &synthetic::Spec,
     not_simulated: Vec<String>,
+    cancel: &Cancel,
 ) -> StressReport {
     let mut profit = Vec::new();
     let mut capital = Vec::new();
@@ -734,6 +768,9 @@ fn stress(
     let mut candles_per_path = 0;
     let locked_ms = i64::from(spec.locked_days) * 86_400_000;
     for i in 0..spec.paths {
+        if cancel.is_cancelled() {
+            break;
+        }
         let candles = synthetic::path(spec, i);
         candles_per_path = candles.len();
         let o = super::run(model, &candles, spec.interval_ms);
@@ -824,7 +861,7 @@ fn summarize(
     match (&options.prices, windows) {
         (Prices::Synthetic(spec), _) => {
             model.check_candles(spec.interval_ms, false).ok()?;
-            let s = stress("", "", "", &model, spec, Vec::new());
+            let s = stress("", "", "", &model, spec, Vec::new(), &options.cancel);
             Some(Summary {
                 equity: Vec::new(),
                 profit: s.profit_quote.p50,
@@ -1004,5 +1041,31 @@ impl PairChart {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_run_stops_and_says_so() {
+        let examples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/bots");
+        let checked = crate::config::check(&[examples]);
+        let options = Options {
+            prices: Prices::Synthetic(synthetic::parse("paths=3,days=2,seed=1").unwrap()),
+            bots: Vec::new(),
+            from_ms: None,
+            to_ms: None,
+            assumptions: Assumptions::default(),
+            list_deals: false,
+            charts: false,
+            limits: BTreeMap::new(),
+            detail: Vec::new(),
+            cancel: Cancel::default(),
+        };
+        assert!(backtest(&checked, &options).is_ok());
+        options.cancel.cancel();
+        assert_eq!(backtest(&checked, &options).unwrap_err(), CANCELLED);
     }
 }

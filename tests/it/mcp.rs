@@ -555,3 +555,57 @@ fn reading_one_bot_by_name_costs_no_listing_of_the_fleet() {
         "two one-bot reads, at most 3 requests each: {stats}"
     );
 }
+
+#[test]
+fn a_cancelled_backtest_stops_and_the_session_goes_on() {
+    // Before: a cancelled backtest kept a core busy to its end.
+    let dir = example_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
+        .args(["mcp", "--root"])
+        .arg(dir.path())
+        .env("THREECOMMAS_TARGET", "sandbox")
+        .env(
+            "BOTFORM_SANDBOX_STATE",
+            dir.path().join(".botform/sandbox.db"),
+        )
+        .env("BOTFORM_STATE_DIR", crate::state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, Write};
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    // 20 million candle steps a bot: minutes of work in a debug build.
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"backtest","arguments":{{"synthetic":"paths=190,days=365,interval=5m,seed=1"}}}}}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":2,"reason":"the person moved on"}}}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"ping"}}"#).unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stdout closed");
+        let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        // A cancelled request gets no answer (MCP: the receiver SHOULD NOT respond).
+        assert_ne!(message["id"], 2, "{message}");
+        if message["id"] == 3 {
+            break;
+        }
+    }
+    // The server ends with its input only once its work has: a simulation still running would
+    // keep it for minutes.
+    drop(child.stdin.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled backtest still runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

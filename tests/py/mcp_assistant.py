@@ -385,6 +385,14 @@ async def at_scale(web):
               f"one read of the deals, and why: {ranked['requests']} {[r['why'] for r in ranked['ranked']]}")
         check(ranked["totals"]["unrealized_usd"] == "-700", f"the open deal is unrealized: {ranked['totals']}")
         print(f"fleet_performance: 5 worst of {ranked['bots_with_deals']} bots in 1 call, {ranked['requests']} requests")
+
+        # "Clone my best bot": the best of 30 days, copied, planned: 3 calls.
+        best = data(await call(c, "fleet_performance", {"sort": "profit", "limit": 1}, bots=1000))["ranked"][0]
+        clone = data(await call(c, "add_bot", {"name": "best clone", "from_bot": best["name"], "account": "main"}, bots=1000))
+        check(clone["written"] and clone["valid"], f"the clone: {clone}")
+        cloned = data(await call(c, "plan", {}, bots=1000))
+        check(cloned["summary"]["add"] == 1 and 'bot "best clone"' in cloned["human"], f"the clone's plan: {cloned['summary']}")
+        data(await call(c, "remove_bot", {"bot": "best clone", "how": "forget"}))
         await call(c, "explain_bot", {"bot": "bot 0500"}, bots=1000)
         await call(c, "market_pairs", {"account": "main"}, bots=1000)
         await call(c, "list_strategies", {}, bots=1000)
