@@ -75,27 +75,20 @@ pub fn history(args: HistoryArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for record in &records {
-        let count = |action: Action| {
-            record
-                .changes
-                .iter()
-                .filter(|c| c.action == action && !c.result.starts_with("failed"))
-                .count()
-        };
         println!(
             "{}  {}  via {:<3}  +{} ~{} -{}{}{}",
             record.id,
             record.at,
             record.via,
-            count(Action::Create),
-            count(Action::Update) + count(Action::UpdateBlacklist),
-            count(Action::Delete),
+            record.done(Action::Create),
+            record.done(Action::Update) + record.done(Action::UpdateBlacklist),
+            record.done(Action::Delete),
             if record.failed > 0 {
                 format!("  {} failed", record.failed)
             } else {
                 String::new()
             },
-            if record.files_before.is_some() && record.files_after.is_some() {
+            if record.revertible() {
                 ""
             } else {
                 "  (cannot be reverted: earlier files unknown)"

@@ -61,6 +61,21 @@ pub struct Record {
     pub files_after: Option<FileSnapshot>,
 }
 
+impl Record {
+    /// Changes of this kind that were made (failed ones left out).
+    pub fn done(&self, action: Action) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.action == action && !c.result.starts_with("failed"))
+            .count()
+    }
+
+    /// Whether `revert` can undo it: it knows the files from before and after.
+    pub fn revertible(&self) -> bool {
+        self.files_before.is_some() && self.files_after.is_some()
+    }
+}
+
 /// What `revert` writes: each file's text, or `None` where the file did not exist before.
 #[derive(Debug, Clone, Default)]
 pub struct Restore {

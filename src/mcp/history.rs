@@ -65,22 +65,15 @@ pub struct RevertAnswer {
 }
 
 fn line_of(record: &history::Record) -> HistoryLine {
-    let count = |action: Action| {
-        record
-            .changes
-            .iter()
-            .filter(|c| c.action == action && !c.result.starts_with("failed"))
-            .count()
-    };
     HistoryLine {
         apply_id: record.id.clone(),
         at: record.at.clone(),
         via: record.via.clone(),
-        created: count(Action::Create),
-        updated: count(Action::Update) + count(Action::UpdateBlacklist),
-        deleted: count(Action::Delete),
+        created: record.done(Action::Create),
+        updated: record.done(Action::Update) + record.done(Action::UpdateBlacklist),
+        deleted: record.done(Action::Delete),
         failed: record.failed,
-        revertible: record.files_before.is_some() && record.files_after.is_some(),
+        revertible: record.revertible(),
     }
 }
 

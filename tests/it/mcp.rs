@@ -323,52 +323,102 @@ fn stdout_carries_only_the_protocol() {
     );
 }
 
+/// `botform mcp` driven over raw stdio, for what the SDKs hide (exact lines, ids,
+/// notifications): on `dir`, against a sandbox process or the built-in sandbox under `dir`,
+/// initialized (request id 0).
+struct RawSession {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    reader: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl RawSession {
+    fn start(dir: &Path, sandbox: Option<&super::sandbox::SandboxProcess>) -> RawSession {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_botform"));
+        cmd.args(["mcp", "--root"])
+            .arg(dir)
+            .env("BOTFORM_STATE_DIR", crate::state_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        match sandbox {
+            Some(sandbox) => cmd
+                .env_remove("THREECOMMAS_TARGET")
+                .env("THREECOMMAS_API_URL", &sandbox.url)
+                .env("THREECOMMAS_API_KEY", botform::sandbox::DEFAULT_API_KEY)
+                .env(
+                    "THREECOMMAS_API_SECRET",
+                    botform::sandbox::DEFAULT_API_SECRET,
+                ),
+            None => cmd
+                .env_remove("THREECOMMAS_API_KEY")
+                .env("THREECOMMAS_TARGET", "sandbox")
+                .env("BOTFORM_SANDBOX_STATE", dir.join(".botform/sandbox.db")),
+        };
+        let mut child = cmd.spawn().unwrap();
+        let mut session = RawSession {
+            stdin: child.stdin.take(),
+            reader: std::io::BufReader::new(child.stdout.take().unwrap()),
+            child,
+        };
+        session.send(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+        while session.next()["id"] != 0 {}
+        session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        session
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
+    }
+
+    /// The next message from the server.
+    fn next(&mut self) -> serde_json::Value {
+        use std::io::BufRead;
+        let mut line = String::new();
+        assert!(
+            self.reader.read_line(&mut line).unwrap() > 0,
+            "stdout closed"
+        );
+        serde_json::from_str(line.trim_end()).unwrap()
+    }
+
+    /// Call a tool; its result (notifications before it are skipped).
+    fn call(&mut self, id: u64, tool: &str, arguments: serde_json::Value) -> serde_json::Value {
+        let request = serde_json::json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": tool, "arguments": arguments },
+        });
+        self.send(&request.to_string());
+        loop {
+            let message = self.next();
+            if message["id"] == id {
+                return message["result"].clone();
+            }
+        }
+    }
+
+    /// Close the input; the server then ends, once its work has.
+    fn close(mut self) -> std::process::Child {
+        drop(self.stdin.take());
+        self.child
+    }
+}
+
 #[test]
 fn a_line_that_is_no_message_gets_its_json_rpc_error_and_the_session_goes_on() {
     // Before: broken JSON and deep nesting got no reply at all; the client waited out its
     // timeout.
     let dir = example_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
-        .args(["mcp", "--root"])
-        .arg(dir.path())
-        .env_remove("THREECOMMAS_API_KEY")
-        .env("THREECOMMAS_TARGET", "sandbox")
-        .env(
-            "BOTFORM_SANDBOX_STATE",
-            dir.path().join(".botform/sandbox.db"),
-        )
-        .env("BOTFORM_STATE_DIR", crate::state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::{BufRead, Write};
-    let stdin = child.stdin.as_mut().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-    )
-    .unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"valid"#
-    )
-    .unwrap();
-    writeln!(stdin, "{}", "[".repeat(100_000)).unwrap();
-    writeln!(stdin, r#"[{{"jsonrpc":"2.0","id":3,"method":"ping"}}]"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":4}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":5,"method":"ping"}}"#).unwrap();
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut session = RawSession::start(dir.path(), None);
+    session.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"valid"#);
+    session.send(&"[".repeat(100_000));
+    session.send(r#"[{"jsonrpc":"2.0","id":3,"method":"ping"}]"#);
+    session.send(r#"{"jsonrpc":"2.0","id":4}"#);
+    session.send(r#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#);
     let (mut errors, mut pong) = (Vec::new(), false);
     while !(pong && errors.len() == 4) {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "stdout closed: {errors:?}"
-        );
-        let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        let message = session.next();
         if let Some(code) = message["error"]["code"].as_i64() {
             errors.push((code, message["id"].clone()));
         }
@@ -384,8 +434,7 @@ fn a_line_that_is_no_message_gets_its_json_rpc_error_and_the_session_goes_on() {
             (-32600, serde_json::json!(4)),
         ]
     );
-    drop(child.stdin.take());
-    child.wait().unwrap();
+    session.close().wait().unwrap();
 }
 
 #[test]
@@ -394,37 +443,11 @@ fn a_slow_call_sends_a_heartbeat_every_few_seconds_with_rising_progress() {
     // until the answer, near a client's 60 s timeout when 3Commas holds requests back.
     let sandbox = super::sandbox::SandboxProcess::spawn(None, &["--faults", "latency_ms=8000"]);
     let dir = example_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
-        .args(["mcp", "--root"])
-        .arg(dir.path())
-        .env_remove("THREECOMMAS_TARGET")
-        .env("THREECOMMAS_API_URL", &sandbox.url)
-        .env("THREECOMMAS_API_KEY", botform::sandbox::DEFAULT_API_KEY)
-        .env(
-            "THREECOMMAS_API_SECRET",
-            botform::sandbox::DEFAULT_API_SECRET,
-        )
-        .env("BOTFORM_STATE_DIR", crate::state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::{BufRead, Write};
-    let stdin = child.stdin.as_mut().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-    )
-    .unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_bots","arguments":{{}},"_meta":{{"progressToken":"beat"}}}}}}"#).unwrap();
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut session = RawSession::start(dir.path(), Some(&sandbox));
+    session.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_bots","arguments":{},"_meta":{"progressToken":"beat"}}}"#);
     let mut progress = Vec::new();
     let answer = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stdout closed");
-        let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        let message = session.next();
         if message["method"] == "notifications/progress" {
             assert_eq!(message["params"]["progressToken"], "beat");
             progress.push(message["params"]["progress"].as_f64().unwrap());
@@ -441,62 +464,7 @@ fn a_slow_call_sends_a_heartbeat_every_few_seconds_with_rising_progress() {
         progress.windows(2).all(|w| w[1] > w[0]),
         "progress rises: {progress:?}"
     );
-    drop(child.stdin.take());
-    child.wait().unwrap();
-}
-
-/// One MCP session against a sandbox process: each call (tool, arguments) in turn, with the
-/// answers by call.
-fn session_against(
-    sandbox: &super::sandbox::SandboxProcess,
-    dir: &Path,
-    calls: &[(&str, serde_json::Value)],
-) -> Vec<serde_json::Value> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
-        .args(["mcp", "--root"])
-        .arg(dir)
-        .env_remove("THREECOMMAS_TARGET")
-        .env("THREECOMMAS_API_URL", &sandbox.url)
-        .env("THREECOMMAS_API_KEY", botform::sandbox::DEFAULT_API_KEY)
-        .env(
-            "THREECOMMAS_API_SECRET",
-            botform::sandbox::DEFAULT_API_SECRET,
-        )
-        .env("BOTFORM_STATE_DIR", crate::state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::{BufRead, Write};
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-    )
-    .unwrap();
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut answers = Vec::new();
-    for (i, (tool, arguments)) in calls.iter().enumerate() {
-        let request = serde_json::json!({
-            "jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
-            "params": { "name": tool, "arguments": arguments },
-        });
-        writeln!(stdin, "{request}").unwrap();
-        loop {
-            let mut line = String::new();
-            assert!(reader.read_line(&mut line).unwrap() > 0, "stdout closed");
-            let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
-            if message["id"] == i + 1 {
-                answers.push(message["result"].clone());
-                break;
-            }
-        }
-    }
-    drop(stdin);
-    child.wait().unwrap();
-    answers
+    session.close().wait().unwrap();
 }
 
 #[test]
@@ -523,28 +491,19 @@ fn reading_one_bot_by_name_costs_no_listing_of_the_fleet() {
     );
     let dir = example_dir();
     // A listing (any session's, or a plan's) leaves the names behind.
-    session_against(
-        &sandbox,
-        dir.path(),
-        &[("list_bots", serde_json::json!({}))],
-    );
+    let mut first = RawSession::start(dir.path(), Some(&sandbox));
+    first.call(1, "list_bots", serde_json::json!({}));
+    first.close().wait().unwrap();
     sandbox.control_post("/__sandbox/stats/reset", serde_json::json!({}));
-    let answers = session_against(
-        &sandbox,
-        dir.path(),
-        &[
-            ("explain_bot", serde_json::json!({ "bot": "BOT 123" })),
-            ("deals", serde_json::json!({ "bot": "bot 124" })),
-        ],
-    );
+    let mut session = RawSession::start(dir.path(), Some(&sandbox));
+    let explained = session.call(1, "explain_bot", serde_json::json!({ "bot": "BOT 123" }));
+    let deals = session.call(2, "deals", serde_json::json!({ "bot": "bot 124" }));
+    session.close().wait().unwrap();
     assert_eq!(
-        answers[0]["structuredContent"]["name"], "bot 123",
-        "{answers:?}"
+        explained["structuredContent"]["name"], "bot 123",
+        "{explained}"
     );
-    assert_eq!(
-        answers[1]["structuredContent"]["bot_name"], "bot 124",
-        "{answers:?}"
-    );
+    assert_eq!(deals["structuredContent"]["bot_name"], "bot 124", "{deals}");
     let stats = sandbox.control_get("/__sandbox/stats");
     assert!(
         stats["by_endpoint"]["GET /ver1/bots"].is_null(),
@@ -560,37 +519,13 @@ fn reading_one_bot_by_name_costs_no_listing_of_the_fleet() {
 fn a_cancelled_backtest_stops_and_the_session_goes_on() {
     // Before: a cancelled backtest kept a core busy to its end.
     let dir = example_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_botform"))
-        .args(["mcp", "--root"])
-        .arg(dir.path())
-        .env("THREECOMMAS_TARGET", "sandbox")
-        .env(
-            "BOTFORM_SANDBOX_STATE",
-            dir.path().join(".botform/sandbox.db"),
-        )
-        .env("BOTFORM_STATE_DIR", crate::state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::{BufRead, Write};
-    let stdin = child.stdin.as_mut().unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-    )
-    .unwrap();
+    let mut session = RawSession::start(dir.path(), None);
     // 20 million candle steps a bot: minutes of work in a debug build.
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"backtest","arguments":{{"synthetic":"paths=190,days=365,interval=5m,seed=1"}}}}}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":2,"reason":"the person moved on"}}}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"ping"}}"#).unwrap();
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    session.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"backtest","arguments":{"synthetic":"paths=190,days=365,interval=5m,seed=1"}}}"#);
+    session.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"the person moved on"}}"#);
+    session.send(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
     loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stdout closed");
-        let message: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        let message = session.next();
         // A cancelled request gets no answer (MCP: the receiver SHOULD NOT respond).
         assert_ne!(message["id"], 2, "{message}");
         if message["id"] == 3 {
@@ -599,7 +534,7 @@ fn a_cancelled_backtest_stops_and_the_session_goes_on() {
     }
     // The server ends with its input only once its work has: a simulation still running would
     // keep it for minutes.
-    drop(child.stdin.take());
+    let mut child = session.close();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while child.try_wait().unwrap().is_none() {
         assert!(
