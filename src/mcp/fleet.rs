@@ -57,11 +57,8 @@ impl BotformServer {
         let snapshots = &self.inner.snapshots;
         let mut slot = snapshots.slot.lock().await;
         let generation = snapshots.generation.load(Ordering::SeqCst);
-        if let Some(s) = slot.as_ref()
-            && s.generation == generation
-            && s.taken.elapsed() < SNAPSHOT_TTL
-        {
-            return Ok(s.clone());
+        if let Some(young) = young(&slot, generation) {
+            return Ok(young);
         }
         let target = self.target().await?;
         let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;
@@ -88,11 +85,8 @@ impl BotformServer {
         {
             let slot = self.inner.snapshots.slot.lock().await;
             let generation = self.inner.snapshots.generation.load(Ordering::SeqCst);
-            if let Some(s) = slot.as_ref()
-                && s.generation == generation
-                && s.taken.elapsed() < SNAPSHOT_TTL
-            {
-                return super::reads::find_bot(&s.bots, key).cloned();
+            if let Some(young) = young(&slot, generation) {
+                return super::reads::find_bot(&young.bots, key).cloned();
             }
         }
         let target = self.target().await?;
@@ -272,6 +266,13 @@ impl BotformServer {
         }
         Ok(read)
     }
+}
+
+/// The snapshot in the slot, when it is young and no write came since it was read.
+fn young(slot: &Option<Arc<LiveSnapshot>>, generation: u64) -> Option<Arc<LiveSnapshot>> {
+    slot.as_ref()
+        .filter(|s| s.generation == generation && s.taken.elapsed() < SNAPSHOT_TTL)
+        .cloned()
 }
 
 #[derive(Default)]
