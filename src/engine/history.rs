@@ -420,6 +420,23 @@ mod tests {
     }
 
     #[test]
+    fn a_record_edited_to_reach_outside_the_root_writes_nothing_there() {
+        let root = Path::new("/config");
+        assert_eq!(
+            under_root(root, "bots/btc.toml").unwrap(),
+            Path::new("/config/bots/btc.toml")
+        );
+        for hostile in [
+            "../outside.toml",
+            "/etc/passwd",
+            "bots/../../x.toml",
+            "./x.toml",
+        ] {
+            assert!(under_root(root, hostile).is_err(), "{hostile}");
+        }
+    }
+
+    #[test]
     fn a_revert_puts_back_the_files_of_the_apply_before_and_refuses_to_lose_edits() {
         let state = tempfile::tempdir().unwrap();
         let history = History {

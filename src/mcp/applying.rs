@@ -328,11 +328,11 @@ impl BotformServer {
                 Err(())
             } else {
                 // No change for a while (a rate-limit wait): a heartbeat every
-                // [`super::HEARTBEAT`], so the client never sits silent near its timeout. Its
+                // [`super::heartbeat`], so the client never sits silent near its timeout. Its
                 // progress rises within the step (done + 1/2, + 2/3, ...), below the next one.
-                let mut beats = 0u32;
+                let (mut beats, every) = (0u32, super::heartbeat());
                 loop {
-                    let beat_at = (tokio::time::Instant::now() + super::HEARTBEAT).min(deadline);
+                    let beat_at = (tokio::time::Instant::now() + every).min(deadline);
                     match tokio::time::timeout_at(beat_at, rx.changed()).await {
                         Ok(changed) => break Ok(changed),
                         Err(_) if beat_at < deadline => {

@@ -77,8 +77,16 @@ pub const KEPT_PLANS: usize = 32;
 
 /// The longest a tool call stays silent: a progress notification (with the client's progress
 /// token) or a log message (when logging is on) goes out at least this often while it works,
-/// well inside clients' 60 s request timeouts.
-pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// well inside clients' 60 s request timeouts. `BOTFORM_MCP_HEARTBEAT_MS` sets it (tests beat
+/// fast, so their figures do not hang on how long a call takes).
+pub fn heartbeat() -> std::time::Duration {
+    std::env::var("BOTFORM_MCP_HEARTBEAT_MS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(std::time::Duration::from_secs(5))
+}
 
 struct Inner {
     root: PathBuf,
@@ -213,11 +221,12 @@ impl ServerHandler for BotformServer {
             let server = self.clone();
             let context = context.clone();
             let tool = request.name.to_string();
+            let every = heartbeat();
             tokio::spawn(async move {
                 let started = tokio::time::Instant::now();
                 let mut beats = 0u32;
                 loop {
-                    tokio::time::sleep(HEARTBEAT).await;
+                    tokio::time::sleep(every).await;
                     beats += 1;
                     server
                         .beat(

@@ -20,16 +20,6 @@ fn recorded(sandbox: &SandboxProcess, dir: &Path) -> Vec<Value> {
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }
 
-fn live_bot(sandbox: &SandboxProcess, name: &str) -> Option<Value> {
-    let state = sandbox.control_get("/__sandbox/state");
-    state["real"]["bots"]
-        .as_object()
-        .unwrap()
-        .values()
-        .find(|b| b["name"] == name)
-        .cloned()
-}
-
 /// Apply the first config, then an edit that changes a field and creates a switched-on bot in a
 /// new file: the second apply's id.
 fn two_applies(sandbox: &SandboxProcess, dir: &Path) -> String {
@@ -59,7 +49,7 @@ fn a_revert_restores_the_files_byte_for_byte_and_switches_off_what_the_apply_cre
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = tempfile::tempdir().unwrap();
     let second = two_applies(&sandbox, dir.path());
-    assert!(live_bot(&sandbox, "added").unwrap()["is_enabled"] == true);
+    assert!(sandbox.bot("added")["is_enabled"] == true);
     // The config changed since: reverting would lose the edit, so it is refused.
     edit(&dir.path().join("bots.toml"), "# the first bot", "# edited");
     against(&sandbox)
@@ -86,9 +76,9 @@ fn a_revert_restores_the_files_byte_for_byte_and_switches_off_what_the_apply_cre
         !dir.path().join("more.toml").exists(),
         "a file the apply's config added is gone"
     );
-    let added = live_bot(&sandbox, "added").unwrap();
+    let added = sandbox.bot("added");
     assert_eq!(added["is_enabled"], false, "switched off, not deleted");
-    assert_eq!(live_bot(&sandbox, "kept").unwrap()["take_profit"], "1.0");
+    assert_eq!(sandbox.bot("kept")["take_profit"], "1.0");
     // The account matches the restored config; the revert is itself recorded.
     against(&sandbox)
         .arg("plan")
@@ -119,7 +109,7 @@ fn with_allow_delete_a_revert_deletes_the_bots_the_apply_created() {
         .args(["--auto-approve", "--allow-delete", "--force"])
         .assert()
         .success();
-    assert!(live_bot(&sandbox, "added").is_none());
+    assert!(sandbox.bots_named("added").is_empty());
     let text = std::fs::read_to_string(dir.path().join("bots.toml")).unwrap();
     assert!(!text.contains("absent"), "{text}");
 }

@@ -334,9 +334,19 @@ struct RawSession {
 
 impl RawSession {
     fn start(dir: &Path, sandbox: Option<&super::sandbox::SandboxProcess>) -> RawSession {
+        Self::start_with(dir, sandbox, &[])
+    }
+
+    /// The same, with more environment for the server.
+    fn start_with(
+        dir: &Path,
+        sandbox: Option<&super::sandbox::SandboxProcess>,
+        env: &[(&str, &str)],
+    ) -> RawSession {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_botform"));
         cmd.args(["mcp", "--root"])
             .arg(dir)
+            .envs(env.iter().copied())
             .env("BOTFORM_STATE_DIR", crate::state_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -439,11 +449,16 @@ fn a_line_that_is_no_message_gets_its_json_rpc_error_and_the_session_goes_on() {
 
 #[test]
 fn a_slow_call_sends_a_heartbeat_every_few_seconds_with_rising_progress() {
-    // Every 3Commas request answered 8 s late: the call takes well over 10 s. Before: silence
-    // until the answer, near a client's 60 s timeout when 3Commas holds requests back.
-    let sandbox = super::sandbox::SandboxProcess::spawn(None, &["--faults", "latency_ms=8000"]);
+    // Every 3Commas request answered 2 s late, the heartbeat every 50 ms: dozens of beats in a
+    // call, so two are certain however the machine runs. Before: silence until the answer, near
+    // a client's 60 s timeout when 3Commas holds requests back.
+    let sandbox = super::sandbox::SandboxProcess::spawn(None, &["--faults", "latency_ms=2000"]);
     let dir = example_dir();
-    let mut session = RawSession::start(dir.path(), Some(&sandbox));
+    let mut session = RawSession::start_with(
+        dir.path(),
+        Some(&sandbox),
+        &[("BOTFORM_MCP_HEARTBEAT_MS", "50")],
+    );
     session.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_bots","arguments":{},"_meta":{"progressToken":"beat"}}}"#);
     let mut progress = Vec::new();
     let answer = loop {

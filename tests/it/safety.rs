@@ -185,22 +185,11 @@ fn race_with_another_machine(twin: &str) -> (SandboxProcess, tempfile::TempDir, 
     (sandbox, dir, text)
 }
 
-fn bots_named(sandbox: &SandboxProcess, name: &str) -> Vec<Value> {
-    let state = sandbox.control_get("/__sandbox/state");
-    state["real"]["bots"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|b| b["name"] == name)
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn a_twin_committed_just_before_ours_is_kept_and_ours_deleted_before_it_was_on() {
     // Before: two bots named "raced 0", ours switched on.
     let (sandbox, _dir, text) = race_with_another_machine("before");
-    let left = bots_named(&sandbox, "raced 0");
+    let left = sandbox.bots_named("raced 0");
     assert_eq!(left.len(), 1, "{left:?}\n{text}");
     assert!(
         text.contains("another apply created this bot at the same time"),
@@ -218,7 +207,7 @@ fn a_twin_committed_just_before_ours_is_kept_and_ours_deleted_before_it_was_on()
 #[test]
 fn a_twin_committed_just_after_ours_is_deleted_and_ours_switched_on() {
     let (sandbox, dir, text) = race_with_another_machine("after");
-    let left = bots_named(&sandbox, "raced 0");
+    let left = sandbox.bots_named("raced 0");
     assert_eq!(left.len(), 1, "{left:?}\n{text}");
     assert!(text.contains("deleted its younger twin"), "{text}");
     assert_eq!(left[0]["is_enabled"], true, "{left:?}");
@@ -236,7 +225,7 @@ fn a_bot_the_other_apply_deleted_first_is_left_to_it_and_the_apply_succeeds() {
     // this one saw a single bot of the name, went on to switch on a bot that was gone and failed
     // (CI, trial 6 of `two_machines_at_once_leave_one_bot_per_name`).
     let (sandbox, _dir, text) = race_with_another_machine("before_deleting_ours");
-    let left = bots_named(&sandbox, "raced 0");
+    let left = sandbox.bots_named("raced 0");
     assert_eq!(left.len(), 1, "{left:?}\n{text}");
     assert!(
         text.contains(&format!(

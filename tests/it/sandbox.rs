@@ -73,14 +73,22 @@ impl SandboxProcess {
 
     /// The real-mode bot named `name`, as the sandbox stores it.
     pub fn bot(&self, name: &str) -> serde_json::Value {
+        self.bots_named(name)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no bot named {name}"))
+    }
+
+    /// Every real-mode bot named `name` (none, one, or twins).
+    pub fn bots_named(&self, name: &str) -> Vec<serde_json::Value> {
         let state = self.control_get("/__sandbox/state");
         state["real"]["bots"]
             .as_object()
             .unwrap()
             .values()
-            .find(|b| b["name"] == name)
+            .filter(|b| b["name"] == name)
             .cloned()
-            .unwrap_or_else(|| panic!("no bot named {name}"))
+            .collect()
     }
 
     /// GET a loopback control endpoint (`/__sandbox/state`, `/__sandbox/stats`) from a test
