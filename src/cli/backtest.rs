@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use crate::model::decimal::Decimal;
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, fees, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, synthetic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -82,6 +82,16 @@ pub struct Args {
 pub enum FromExchange {
     Binance,
     Bybit,
+}
+
+impl FromExchange {
+    fn exchange(self) -> crate::simulate::download::Exchange {
+        use crate::simulate::download::Exchange;
+        match self {
+            FromExchange::Binance => Exchange::Binance,
+            FromExchange::Bybit => Exchange::Bybit,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,15 +182,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
     };
     let (fee_percentage, fee_source) = match (args.fee, args.candles_from) {
         (Some(fee), _) => (fee, FeeSource::Given),
-        (None, Some(exchange)) => {
-            let code = match exchange {
-                FromExchange::Binance => "binance",
-                FromExchange::Bybit => "bybit_spot",
-            };
-            fees::usual_taker_fee(code).map_or((Decimal::ZERO, FeeSource::NotGiven), |usual| {
-                (usual.percentage, FeeSource::Usual(usual.what))
-            })
-        }
+        (None, Some(exchange)) => exchange.exchange().usual_fee(),
         (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
     };
     let options = Options {
@@ -227,11 +229,8 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
 
 /// `--candles-from`: every pair of the chosen bots into the cache; the cache folder to read.
 fn download_candles(args: &Args, exchange: FromExchange) -> Result<PathBuf, String> {
-    use crate::simulate::download::{self, Exchange};
-    let exchange = match exchange {
-        FromExchange::Binance => Exchange::Binance,
-        FromExchange::Bybit => Exchange::Bybit,
-    };
+    use crate::simulate::download;
+    let exchange = exchange.exchange();
     let interval_ms = synthetic::interval_ms(&args.interval)
         .ok_or_else(|| format!("--interval `{}`: like 5m, 1h or 1d", args.interval))?;
     let from = time_arg(&args.from, "from")?.ok_or("--candles-from needs --from (a date)")?;
@@ -247,36 +246,27 @@ fn download_candles(args: &Args, exchange: FromExchange) -> Result<PathBuf, Stri
         let _ = super::validate::write_human(&mut err, &checked, false, false);
         return Err("the config has errors: nothing was downloaded".into());
     }
-    let mut pairs = std::collections::BTreeSet::new();
-    for bot in &checked.bots {
-        let chosen =
-            args.bots.is_empty() || args.bots.iter().any(|b| b.eq_ignore_ascii_case(bot.name()));
-        if chosen {
-            pairs.extend(bot.spec.pairs.iter().flatten().map(|p| p.value.clone()));
-        }
-    }
+    let pairs = download::pairs_of(&checked, &args.bots);
     let bar = if std::io::IsTerminal::is_terminal(&io::stderr()) {
         indicatif::ProgressBar::new_spinner()
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let runtime = super::runtime();
-    for pair in &pairs {
-        bar.set_message(format!("{pair} from {}", exchange.name()));
-        let shown = bar.clone();
-        let progress = move |n: usize| shown.set_position(n as u64);
-        runtime.block_on(download::fetch(
-            exchange,
-            pair,
-            interval_ms,
-            from,
-            to,
-            &progress,
-        ))?;
-        bar.println(format!("{pair}: candles from {} cached", exchange.name()));
-    }
+    let shown = bar.clone();
+    let progress = move |pair: &str, n: usize| {
+        shown.set_message(format!("{pair} from {}", exchange.name()));
+        shown.set_position(n as u64);
+    };
+    let cache = super::runtime().block_on(download::fetch_pairs(
+        exchange,
+        &pairs,
+        interval_ms,
+        from,
+        to,
+        &progress,
+    ))?;
     bar.finish_and_clear();
-    Ok(download::cache_dir(exchange, interval_ms))
+    Ok(cache)
 }
 
 /// `--deals`: JSON (an array) when the file name ends in `.json`, else CSV with a header.

@@ -150,6 +150,14 @@ fn ended(
     }
 }
 
+/// The answer for a plan with nothing to apply: finished before it began.
+pub(super) fn nothing_to_apply(target: &str) -> CallToolResult {
+    let answer = refused(target, "", "No changes to apply.".to_string()).answer;
+    let mut result = CallToolResult::success(vec![ContentBlock::text(answer.next.clone())]);
+    result.structured_content = serde_json::to_value(&answer).ok();
+    result
+}
+
 fn refused(target: &str, apply_id: &str, why: String) -> Ended {
     Ended {
         failed: true,
@@ -268,9 +276,13 @@ impl BotformServer {
         let limit = wait_limit();
         let event_driven = limit.is_zero();
         if event_driven && !first {
-            // Answer at the next event: wait for it without a clock (every apply ends).
-            if rx.borrow().outcome.is_none() {
-                let _ = rx.changed().await;
+            // Answer at the next event: wait for it without a clock (every apply ends). The
+            // clone carries the kept receiver's version, older than what this caller saw: mark
+            // the current state seen, or every call would answer at once.
+            rx.mark_unchanged();
+            let now = rx.borrow().clone();
+            if now.outcome.is_none() {
+                let _ = self.changed_or_beat(&mut rx, context, &now, None).await;
             }
         }
         let deadline = tokio::time::Instant::now() + limit;
@@ -327,31 +339,8 @@ impl BotformServer {
             let waited = if event_driven {
                 Err(())
             } else {
-                // No change for a while (a rate-limit wait): a heartbeat every
-                // [`super::heartbeat`], so the client never sits silent near its timeout. Its
-                // progress rises within the step (done + 1/2, + 2/3, ...), below the next one.
-                let (mut beats, every) = (0u32, super::heartbeat());
-                loop {
-                    let beat_at = (tokio::time::Instant::now() + every).min(deadline);
-                    match tokio::time::timeout_at(beat_at, rx.changed()).await {
-                        Ok(changed) => break Ok(changed),
-                        Err(_) if beat_at < deadline => {
-                            beats += 1;
-                            let within = 1.0 - 1.0 / f64::from(beats + 1);
-                            self.beat(
-                                context,
-                                now.done as f64 + within,
-                                Some(now.total as f64),
-                                format!(
-                                    "still applying: {} of {} done, waiting on 3Commas",
-                                    now.done, now.total
-                                ),
-                            )
-                            .await;
-                        }
-                        Err(_) => break Err(()),
-                    }
-                }
+                self.changed_or_beat(&mut rx, context, &now, Some(deadline))
+                    .await
             };
             match waited {
                 Ok(Ok(())) => continue,
@@ -383,11 +372,50 @@ impl BotformServer {
     }
 }
 
+impl BotformServer {
+    /// Wait for the apply's next event, or until `deadline` (`Err`); meanwhile a heartbeat
+    /// every [`super::heartbeat`], so the client never sits silent near its timeout (a
+    /// rate-limit wait can last a minute). Its progress rises within the step (done + 1/2,
+    /// + 2/3, ...), below the next one.
+    async fn changed_or_beat(
+        &self,
+        rx: &mut watch::Receiver<Progress>,
+        context: &RequestContext<RoleServer>,
+        now: &Progress,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Result<(), watch::error::RecvError>, ()> {
+        let (mut beats, every) = (0u32, super::heartbeat());
+        loop {
+            let next_beat = tokio::time::Instant::now() + every;
+            let beat_at = deadline.map_or(next_beat, |d| next_beat.min(d));
+            match tokio::time::timeout_at(beat_at, rx.changed()).await {
+                Ok(changed) => return Ok(changed),
+                Err(_) if deadline.is_none_or(|d| beat_at < d) => {
+                    beats += 1;
+                    let within = 1.0 - 1.0 / f64::from(beats + 1);
+                    self.beat(
+                        context,
+                        now.done as f64 + within,
+                        Some(now.total as f64),
+                        format!(
+                            "still applying: {} of {} done, waiting on 3Commas",
+                            now.done, now.total
+                        ),
+                    )
+                    .await;
+                }
+                Err(_) => return Err(()),
+            }
+        }
+    }
+}
+
 #[tool_router(router = applying_router, vis = "pub(super)")]
 impl BotformServer {
     /// Follow a running apply: waits up to 40 s, then the count done, or every outcome once ended.
     #[tool(
         title = "Apply status",
+        output_schema = rmcp::handler::server::common::schema_for_output::<ApplyAnswer>(),
         annotations(
             title = "Apply status",
             read_only_hint = true,

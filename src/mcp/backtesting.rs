@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BotformServer, budget, paths};
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, synthetic};
+use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, download, synthetic};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -17,16 +17,27 @@ pub struct BacktestArgs {
     /// Bots to backtest, by name (any case). Empty: every bot.
     #[serde(default)]
     pub bots: Vec<String>,
+    /// Instead of `bots`: the config bots a selector selects.
+    pub selector: Option<crate::engine::selector::Selector>,
     /// Instead: each bot a plan creates or updates, as live and as planned.
     #[serde(default)]
     pub plan_id: String,
-    /// Seeded random paths, or `candles`: `paths=200,vol=80,days=90,interval=5m,seed=7`.
+    /// `live`: plan the chosen bots and compare each as live and as planned (the plan is kept).
+    #[serde(default)]
+    pub compare: String,
+    /// Seeded random paths: `paths=200,vol=80,days=90,interval=5m,seed=7`.
     #[serde(default)]
     pub synthetic: String,
-    /// Candle CSV files or directories under the root (`USDT_BTC.csv` per pair).
+    /// Or candle CSV files or directories under the root (`USDT_BTC.csv` per pair).
     #[serde(default)]
     pub candles: Vec<String>,
-    /// Fee in percent of every fill and sale (default 0).
+    /// Or `binance`/`bybit`: each pair's candles `from`..`to`, cached or downloaded.
+    #[serde(default)]
+    pub candles_from: String,
+    /// With candles_from: 5m (default), 1h, 1d, ...
+    #[serde(default)]
+    pub interval: String,
+    /// Fee in percent of every fill and sale (default 0; with candles_from, that exchange's).
     #[serde(default)]
     pub fee: String,
     /// Take signal start conditions (TradingView, manual, QFL) as always met.
@@ -48,8 +59,14 @@ pub struct BacktestArgs {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BacktestAnswer {
     pub report: BacktestReport,
-    /// With `plan_id`: each changed bot's figures before and after, on the same prices.
+    /// With `plan_id` or `compare`: each changed bot's figures before, after and the change,
+    /// on the same prices.
     pub comparisons: Vec<crate::simulate::report::Comparison>,
+    /// The bots' changes added up (see `report::total_delta`).
+    pub total: Option<crate::simulate::report::Summary>,
+    /// With `compare`: the plan compared, kept for `show_plan` and `apply`.
+    pub plan_id: String,
+    pub plan_hash: String,
     /// What did not fit, and how to get it.
     pub more: String,
 }
@@ -108,52 +125,78 @@ impl BotformServer {
         args: BacktestArgs,
         cancel: crate::simulate::report::Cancel,
     ) -> Result<Json<BacktestAnswer>, String> {
-        let prices = match (args.synthetic.is_empty(), args.candles.is_empty()) {
-            (false, true) => Prices::Synthetic(synthetic::parse(&args.synthetic)?),
-            (true, false) => Prices::Files(
+        let checked = crate::config::check_confined(&self.inner.root);
+        if !checked.is_valid() {
+            return Err(format!(
+                "the config has {} errors: call `validate` and fix them first",
+                checked.error_count()
+            ));
+        }
+        let bots = match &args.selector {
+            Some(_) if !args.bots.is_empty() => {
+                return Err("give `bots` or `selector`, not both".into());
+            }
+            Some(selector) => self.selected_config_names(selector).await?,
+            None => args.bots.clone(),
+        };
+        let (from_ms, to_ms) = (time(&args.from, "from")?, time(&args.to, "to")?);
+        let mut exchange = None;
+        let prices = match (
+            args.synthetic.is_empty(),
+            args.candles.is_empty(),
+            args.candles_from.is_empty(),
+        ) {
+            (false, true, true) => Prices::Synthetic(synthetic::parse(&args.synthetic)?),
+            (true, false, true) => Prices::Files(
                 args.candles
                     .iter()
                     .map(|c| paths::resolve(&self.inner.root, c))
                     .collect::<Result<_, _>>()?,
             ),
-            _ => return Err("give exactly one of `synthetic` or `candles`".into()),
-        };
-        if let Prices::Synthetic(spec) = &prices {
-            // A tool call should answer within seconds: 20 million candle steps at most.
-            let steps =
-                u64::from(spec.paths) * u64::from(spec.days) * 86_400_000 / spec.interval_ms as u64;
-            if steps > 20_000_000 {
-                return Err(format!(
-                    "{steps} candles in all: at most 20 million per call (fewer paths or days, or a longer interval)"
-                ));
+            (true, true, false) => {
+                let from_exchange =
+                    download::Exchange::named(&args.candles_from).ok_or_else(|| {
+                        format!(
+                            "candles_from `{}`: binance or bybit",
+                            crate::diagnostic::quote_input(&args.candles_from)
+                        )
+                    })?;
+                exchange = Some(from_exchange);
+                Prices::Files(vec![
+                    self.download(from_exchange, &args, &checked, &bots, from_ms, to_ms)
+                        .await?,
+                ])
             }
-        }
+            _ => {
+                return Err("give exactly one of `synthetic`, `candles` or `candles_from`".into());
+            }
+        };
+        let (fee_percentage, fee_source) = match (args.fee.as_str(), exchange) {
+            ("", Some(exchange)) => exchange.usual_fee(),
+            ("", None) => (Default::default(), FeeSource::NotGiven),
+            (fee, _) => (
+                fee.parse().map_err(|_| {
+                    format!(
+                        "fee `{}` is not a number",
+                        crate::diagnostic::quote_input(fee)
+                    )
+                })?,
+                FeeSource::Given,
+            ),
+        };
         let options = Options {
             cancel: cancel.clone(),
             limits: Default::default(),
             detail: Vec::new(),
             prices,
-            bots: args.bots.clone(),
-            from_ms: time(&args.from, "from")?,
-            to_ms: time(&args.to, "to")?,
+            bots: bots.clone(),
+            from_ms,
+            to_ms,
             list_deals: false,
             charts: false,
             assumptions: Assumptions {
-                fee_source: if args.fee.is_empty() {
-                    FeeSource::NotGiven
-                } else {
-                    FeeSource::Given
-                },
-                fee_percentage: if args.fee.is_empty() {
-                    Default::default()
-                } else {
-                    args.fee.parse().map_err(|_| {
-                        format!(
-                            "fee `{}` is not a number",
-                            crate::diagnostic::quote_input(&args.fee)
-                        )
-                    })?
-                },
+                fee_percentage,
+                fee_source,
                 start: if args.assume_nonstop {
                     AssumeStart::Nonstop
                 } else {
@@ -180,15 +223,20 @@ impl BotformServer {
                 },
             },
         };
-        let checked = crate::config::check_confined(&self.inner.root);
-        if !checked.is_valid() {
-            return Err(format!(
-                "the config has {} errors: call `validate` and fix them first",
-                checked.error_count()
-            ));
-        }
-        if !args.plan_id.is_empty() {
-            return self.compare_plan(&args.plan_id, &checked, options).await;
+        match (args.plan_id.as_str(), args.compare.as_str()) {
+            ("", "") => {}
+            (plan_id, "") => return self.compare_plan(plan_id, &checked, options).await,
+            ("", "live") => {
+                let planned = self.plan_of(&bots).await?;
+                return self.compare_plan(&planned.plan_id, &checked, options).await;
+            }
+            ("", other) => {
+                return Err(format!(
+                    "compare `{}`: `live` (or give a `plan_id`)",
+                    crate::diagnostic::quote_input(other)
+                ));
+            }
+            _ => return Err("give `plan_id` or `compare`, not both".into()),
         }
         // Blocking work (files, the simulation) off the async runtime.
         let mut report = tokio::task::spawn_blocking(move || report::backtest(&checked, &options))
@@ -228,6 +276,9 @@ impl BotformServer {
         Ok(Json(BacktestAnswer {
             report,
             comparisons: Vec::new(),
+            total: None,
+            plan_id: String::new(),
+            plan_hash: String::new(),
             more,
         }))
     }
@@ -255,6 +306,7 @@ impl BotformServer {
                     crate::diagnostic::quote_input(plan_id)
                 )
             })?;
+        let stored_hash = stored.hash.clone();
         if crate::engine::history::files_of(checked, &self.inner.root) != stored.files {
             return Err("the config changed since this plan was made: make the plan again".into());
         }
@@ -274,21 +326,64 @@ impl BotformServer {
         .map_err(|e| e.to_string())??;
         let mut report = BacktestReport::empty(&assumptions);
         report.warnings = notes;
+        budget::fit(&mut report.warnings, budget::ANSWER_BUDGET / 8);
         let mut comparisons = comparisons;
+        let total = report::total_delta(&comparisons);
+        // The person confirming this plan sees the comparison with it.
+        if let Some(kept) = self.inner.plans.lock().await.get_mut(plan_id) {
+            kept.backtest = report::comparison_line(&comparisons);
+        }
         let all = comparisons.len();
         budget::fit(&mut comparisons, budget::ANSWER_BUDGET / 2);
-        let more = if comparisons.len() < all {
-            format!(
-                "{} more bots compared did not fit: plan fewer bots (`targets`)",
+        let mut more = vec![format!(
+            "plan `{plan_id}` is kept: `show_plan` shows it, `apply` (with plan_hash) applies it, and its confirmation carries this comparison"
+        )];
+        if all == 0 {
+            more.push("the plan creates or updates no bot: nothing to compare".into());
+        } else if comparisons.len() < all {
+            more.push(format!(
+                "{} more bots compared did not fit (`total` counts them): choose fewer bots",
                 all - comparisons.len()
-            )
-        } else {
-            String::new()
-        };
+            ));
+        }
         Ok(Json(BacktestAnswer {
             report,
             comparisons,
-            more,
+            total,
+            plan_id: plan_id.to_string(),
+            plan_hash: stored_hash,
+            more: more.join("; "),
         }))
+    }
+}
+
+impl BotformServer {
+    /// `candles_from`: every pair of the chosen bots into the cache (what is cached is not
+    /// fetched again); the cache folder to read. The call's heartbeats keep the client waiting.
+    async fn download(
+        &self,
+        exchange: download::Exchange,
+        args: &BacktestArgs,
+        checked: &crate::config::Checked,
+        bots: &[String],
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> Result<std::path::PathBuf, String> {
+        let interval = if args.interval.is_empty() {
+            "5m"
+        } else {
+            args.interval.as_str()
+        };
+        let interval_ms = synthetic::interval_ms(interval).ok_or_else(|| {
+            format!(
+                "interval `{}`: like 5m, 1h or 1d",
+                crate::diagnostic::quote_input(interval)
+            )
+        })?;
+        let from_ms = from_ms.ok_or("candles_from needs `from` (a date)")?;
+        let now = crate::timefmt::now_unix() * 1000;
+        let to_ms = to_ms.unwrap_or(now).min(now);
+        let pairs = download::pairs_of(checked, bots);
+        download::fetch_pairs(exchange, &pairs, interval_ms, from_ms, to_ms, &|_, _| {}).await
     }
 }

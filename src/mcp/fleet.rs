@@ -165,6 +165,79 @@ impl BotformServer {
         Ok((indexes, unmanaged))
     }
 
+    /// The names of the config bots a selector selects (what a plan or a backtest of them
+    /// targets); an error when it selects none.
+    pub(super) async fn selected_config_names(
+        &self,
+        selector: &Selector,
+    ) -> Result<Vec<String>, String> {
+        let checked = crate::config::check_confined(&self.inner.root);
+        let desired = crate::engine::desired::from_checked(&checked);
+        let (indexes, unmanaged) = self.select_config_bots(selector, &desired).await?;
+        let mut names: Vec<String> = indexes
+            .iter()
+            .filter_map(|&i| desired.bots[i].name.clone())
+            .collect();
+        names.dedup();
+        if names.is_empty() {
+            return Err(format!(
+                "the selector selects no bot of the config{}",
+                if unmanaged > 0 {
+                    format!(" ({unmanaged} live bots the config does not describe)")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Ok(names)
+    }
+
+    /// The one bot `bot` (a name or an id) or a selector names, as a key for [`Self::one_bot`]
+    /// and `explain`: its id when live, else its name. A selector that selects none or several
+    /// is an error that says how many and names a few.
+    pub(super) async fn one_bot_key(
+        &self,
+        bot: &str,
+        selector: Option<&Selector>,
+    ) -> Result<String, String> {
+        let selector = match (bot.is_empty(), selector) {
+            (false, None) => return Ok(bot.to_string()),
+            (true, Some(selector)) => selector,
+            _ => return Err("give `bot` (a name or an id) or `selector`, not both".into()),
+        };
+        let picked = self
+            .with_selection(selector, |_, _, selected| {
+                let keys: Vec<String> = selected
+                    .iter()
+                    .map(|b| {
+                        b.id()
+                            .map_or_else(|| b.name().to_string(), |id| id.to_string())
+                    })
+                    .collect();
+                let names: Vec<String> = selected
+                    .iter()
+                    .take(10)
+                    .map(|b| crate::diagnostic::quote_input(b.name()))
+                    .collect();
+                (keys, names)
+            })
+            .await?;
+        match picked {
+            (keys, _) if keys.len() == 1 => Ok(keys[0].clone()),
+            (keys, _) if keys.is_empty() => Err("the selector selects no bot".into()),
+            (keys, names) => Err(format!(
+                "the selector selects {} bots ({}{}): narrow it to one, or use `list_bots` or `fleet_performance` for several",
+                keys.len(),
+                names.join(", "),
+                if keys.len() > names.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+
     fn line_of(&self, bot: &FleetBot) -> BotLine {
         let settings = bot
             .live

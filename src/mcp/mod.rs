@@ -69,6 +69,9 @@ struct StoredPlan {
     hash: String,
     /// The config files it was planned from (relative path -> text), for the apply's history.
     files: std::collections::BTreeMap<String, String>,
+    /// The backtest comparison of its bots (`backtest {plan_id}`), in a line for the person's
+    /// confirmation; empty until one ran.
+    backtest: String,
 }
 
 /// How many plans the server keeps for `apply` and `show_plan`: the newest ones; an older

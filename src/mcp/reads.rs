@@ -123,7 +123,10 @@ impl BotLine {
 #[serde(deny_unknown_fields)]
 pub struct BotArgs {
     /// The bot: its name (any case) or its id.
+    #[serde(default)]
     pub bot: String,
+    /// Instead of `bot`: a selector that selects one bot.
+    pub selector: Option<crate::engine::selector::Selector>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -168,7 +171,10 @@ pub struct Explained {
 #[serde(deny_unknown_fields)]
 pub struct DealsArgs {
     /// The bot: its name (any case) or its id.
+    #[serde(default)]
     pub bot: String,
+    /// Instead of `bot`: a selector that selects one bot (`fleet_performance` reads many).
+    pub selector: Option<crate::engine::selector::Selector>,
     /// `active`, `finished`, or empty for all.
     #[serde(default)]
     pub scope: String,
@@ -710,7 +716,8 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<BotArgs>,
     ) -> Result<Json<Explained>, String> {
-        self.explain(&args.bot).await.map(Json)
+        let key = self.one_bot_key(&args.bot, args.selector.as_ref()).await?;
+        self.explain(&key).await.map(Json)
     }
 
     /// A bot's deals, newest first, 25 a page, with totals: realized profit (stop losses counted),
@@ -729,7 +736,8 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<DealsArgs>,
     ) -> Result<Json<DealsAnswer>, String> {
-        let bot = self.one_bot(&args.bot).await?;
+        let key = self.one_bot_key(&args.bot, args.selector.as_ref()).await?;
+        let bot = self.one_bot(&key).await?;
         let scope = match args.scope.as_str() {
             "" | "all" => None,
             s @ ("active" | "finished") => Some(s),
@@ -857,7 +865,8 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<BotArgs>,
     ) -> Result<Json<PerformanceAnswer>, String> {
-        let bot = self.one_bot(&args.bot).await?;
+        let key = self.one_bot_key(&args.bot, args.selector.as_ref()).await?;
+        let bot = self.one_bot(&key).await?;
         let target = self.target().await?;
         let stats = target
             .client

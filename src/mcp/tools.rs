@@ -61,6 +61,8 @@ pub struct PlanArgs {
     /// Only these bots (names; `blacklist`); empty: all.
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Only the config bots a selector selects (with `targets`: those of them it names).
+    pub selector: Option<crate::engine::selector::Selector>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -198,10 +200,6 @@ pub struct DesignBotArgs {
 pub struct ReviewPlanArgs {
     /// A plan_id from the `plan` tool.
     pub plan_id: String,
-}
-
-fn text(answer: impl Into<String>) -> CallToolResult {
-    CallToolResult::success(vec![ContentBlock::text(answer.into())])
 }
 
 /// The longest confirmation question the person is shown (a dialog, not a document).
@@ -531,19 +529,36 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<PlanArgs>,
     ) -> Result<Json<PlanAnswer>, String> {
-        let targets = self.scoped_targets(&args.paths, &args.targets)?;
-        let (checked, desired) = workflow::check_confined(&self.inner.root, &targets)
-            .map_err(|e| self.relativize(workflow_message(e)))?;
-        let files = crate::engine::history::files_of(&checked, &self.inner.root);
-        let target = self.target().await?;
-        let plan = workflow::plan_against(target, &desired, &targets)
-            .await
-            .map_err(|e| self.relativize(workflow_message(e)))?;
-        Ok(Json(self.keep_and_answer(plan, files).await?))
+        let mut targets = self.scoped_targets(&args.paths, &args.targets)?;
+        if let Some(selector) = &args.selector {
+            let selected = self.selected_config_names(selector).await?;
+            if targets.is_empty() {
+                targets = selected;
+            } else {
+                targets.retain(|t| selected.contains(t));
+                if targets.is_empty() {
+                    return Err("the selector selects none of the targets".into());
+                }
+            }
+        }
+        Ok(Json(self.plan_of(&targets).await?))
     }
 }
 
 impl BotformServer {
+    /// Plan `targets` (bot names, `blacklist`; empty: all), keep the plan and answer with its
+    /// first page.
+    pub(super) async fn plan_of(&self, targets: &[String]) -> Result<PlanAnswer, String> {
+        let (checked, desired) = workflow::check_confined(&self.inner.root, targets)
+            .map_err(|e| self.relativize(workflow_message(e)))?;
+        let files = crate::engine::history::files_of(&checked, &self.inner.root);
+        let target = self.target().await?;
+        let plan = workflow::plan_against(target, &desired, targets)
+            .await
+            .map_err(|e| self.relativize(workflow_message(e)))?;
+        self.keep_and_answer(plan, files).await
+    }
+
     /// Keep a plan for `apply` and `show_plan`, and answer with its first page.
     pub(super) async fn keep_and_answer(
         &self,
@@ -583,7 +598,15 @@ impl BotformServer {
             more: more_of_plan(&plan_id, 1, pages.len()),
         };
         self.inner
-            .keep_plan(plan_id, StoredPlan { plan, hash, files })
+            .keep_plan(
+                plan_id,
+                StoredPlan {
+                    plan,
+                    hash,
+                    files,
+                    backtest: String::new(),
+                },
+            )
             .await;
         Ok(answer)
     }
@@ -660,6 +683,7 @@ impl BotformServer {
     /// anything it read has changed.
     #[tool(
         title = "Apply a plan",
+        output_schema = rmcp::handler::server::common::schema_for_output::<super::applying::ApplyAnswer>(),
         annotations(
             title = "Apply a plan",
             read_only_hint = false,
@@ -688,7 +712,9 @@ impl BotformServer {
             .into());
         }
         if stored.plan.is_empty() {
-            return Ok(text("No changes to apply.").into());
+            return Ok(
+                super::applying::nothing_to_apply(&render::target_line(&stored.plan)).into(),
+            );
         }
         let target = match self.target().await {
             Ok(t) => t,
@@ -703,7 +729,15 @@ impl BotformServer {
         if let Err(refusal) = apply::check_safety(&stored.plan, &options) {
             return Ok(refuse(safety_refusal(&refusal)).into());
         }
-        let question = render::confirmation_text(&stored.plan, CONFIRMATION_CHARS);
+        // The comparison, when the assistant ran one, goes with the question.
+        let backtest = match stored.backtest.as_str() {
+            "" => String::new(),
+            line => format!("\n\n{line}"),
+        };
+        let question = render::confirmation_text(
+            &stored.plan,
+            CONFIRMATION_CHARS.saturating_sub(backtest.chars().count()),
+        ) + &backtest;
         match self
             .confirmation(&context, &question, responses.as_ref())
             .await?

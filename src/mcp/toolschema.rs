@@ -7,6 +7,9 @@
 //! shapes left open (a reference resolved to its type, a union to its branches' types); the full schema of each tool's answer
 //! is the resource `botform://tools/{tool}/output-schema`. Structured answers still validate
 //! against the compact schema: it constrains only what the full one does.
+//!
+//! The selector (which bots) is spelt out once, in `list_bots`; every other tool that takes one
+//! says "as in `list_bots`" (the server still refuses an unknown selector field by name).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -113,6 +116,9 @@ pub fn compact<S>(router: &mut ToolRouter<S>) -> BTreeMap<String, String> {
         }
         let mut input = Value::Object((*tool.input_schema).clone());
         drop_empty_defaults(&mut input);
+        if tool.name != SELECTOR_SPELT_OUT_IN {
+            refer_to_the_selector(&mut input);
+        }
         if let Value::Object(map) = &mut input {
             map.remove("$schema");
             tool.input_schema = Arc::new(map.clone());
@@ -126,6 +132,47 @@ pub fn compact<S>(router: &mut ToolRouter<S>) -> BTreeMap<String, String> {
         }
     }
     full
+}
+
+/// The one tool whose input schema spells out the selector's fields.
+const SELECTOR_SPELT_OUT_IN: &str = "list_bots";
+
+/// In any tool but [`SELECTOR_SPELT_OUT_IN`], a selector argument becomes an object whose
+/// description points there, and its definition goes.
+fn refer_to_the_selector(schema: &mut Value) {
+    const DEF: &str = "#/$defs/Selector";
+    let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if defs.remove("Selector").is_none() {
+        return;
+    }
+    if defs.is_empty() {
+        schema.as_object_mut().map(|s| s.remove("$defs"));
+    }
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for prop in props.values_mut() {
+        let refers = prop.get("$ref").and_then(Value::as_str) == Some(DEF)
+            || prop
+                .get("anyOf")
+                .and_then(Value::as_array)
+                .is_some_and(|b| {
+                    b.iter()
+                        .any(|b| b.get("$ref").and_then(Value::as_str) == Some(DEF))
+                });
+        if refers {
+            let said = prop
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            *prop = serde_json::json!({
+                "type": "object",
+                "description": format!("{said} Fields: as `{SELECTOR_SPELT_OUT_IN}`'s selector."),
+            });
+        }
+    }
 }
 
 fn drop_empty_defaults(schema: &mut Value) {

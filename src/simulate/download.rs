@@ -28,6 +28,31 @@ impl Exchange {
         }
     }
 
+    /// From its name (`binance`, `bybit`; any case).
+    pub fn named(name: &str) -> Option<Exchange> {
+        match name.to_ascii_lowercase().as_str() {
+            "binance" => Some(Exchange::Binance),
+            "bybit" => Some(Exchange::Bybit),
+            _ => None,
+        }
+    }
+
+    /// The fee a trade pays on its spot market at the base tier, and where that figure comes
+    /// from: the default fee of a backtest on its candles.
+    pub fn usual_fee(self) -> (crate::model::decimal::Decimal, super::FeeSource) {
+        let code = match self {
+            Exchange::Binance => "binance",
+            Exchange::Bybit => "bybit_spot",
+        };
+        super::fees::usual_taker_fee(code).map_or(
+            (
+                crate::model::decimal::Decimal::ZERO,
+                super::FeeSource::NotGiven,
+            ),
+            |usual| (usual.percentage, super::FeeSource::Usual(usual.what)),
+        )
+    }
+
     fn base_url(self) -> String {
         let (var, default) = match self {
             Exchange::Binance => ("BOTFORM_BINANCE_URL", "https://api.binance.com"),
@@ -258,6 +283,42 @@ async fn page(
         .collect())
 }
 
+/// Fetch every pair's candles from `from_ms` to `to_ms` into the cache (each resumed from what
+/// is there); returns the cache folder they are in. `progress` hears each pair and the candles
+/// fetched for it so far.
+pub async fn fetch_pairs(
+    exchange: Exchange,
+    pairs: &std::collections::BTreeSet<String>,
+    interval_ms: i64,
+    from_ms: i64,
+    to_ms: i64,
+    progress: &(dyn Fn(&str, usize) + Sync),
+) -> Result<PathBuf, String> {
+    for pair in pairs {
+        progress(pair, 0);
+        fetch(exchange, pair, interval_ms, from_ms, to_ms, &|n| {
+            progress(pair, n)
+        })
+        .await?;
+    }
+    Ok(cache_dir(exchange, interval_ms))
+}
+
+/// The pairs of the config bots `names` chooses (all when empty; names in any case): the
+/// candle files a backtest of them reads.
+pub fn pairs_of(
+    checked: &crate::config::Checked,
+    names: &[String],
+) -> std::collections::BTreeSet<String> {
+    let mut pairs = std::collections::BTreeSet::new();
+    for bot in &checked.bots {
+        if names.is_empty() || names.iter().any(|b| b.eq_ignore_ascii_case(bot.name())) {
+            pairs.extend(bot.spec.pairs.iter().flatten().map(|p| p.value.clone()));
+        }
+    }
+    pairs
+}
+
 /// Fetch `pair`'s candles from `from_ms` to `to_ms` into the cache (extending what is there);
 /// returns the file. `progress` hears the candles fetched so far.
 pub async fn fetch(
@@ -266,7 +327,7 @@ pub async fn fetch(
     interval_ms: i64,
     from_ms: i64,
     to_ms: i64,
-    progress: &dyn Fn(usize),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<PathBuf, String> {
     let (symbol, perpetual) = symbol(pair).ok_or_else(|| format!("`{pair}` is not QUOTE_BASE"))?;
     let interval = exchange.interval(interval_ms).ok_or_else(|| {

@@ -507,23 +507,41 @@ pub fn render_comparison(comparisons: &[Comparison], notes: &[String]) -> String
             match s {
                 Some(s) => vec![
                     s.profit.round_dp(2).to_string(),
+                    format!(
+                        "{} to {}",
+                        s.profit_p5.round_dp(2),
+                        s.profit_p95.round_dp(2)
+                    ),
                     s.stopped.round_dp(2).to_string(),
+                    s.ladder_exhausted.round_dp(2).to_string(),
                     s.max_capital.round_dp(2).to_string(),
                     s.drawdown.round_dp(2).to_string(),
                 ],
-                None => vec!["–".into(); 4],
+                None => vec!["–".into(); 6],
             }
         };
-        let rows = [("before", &c.before), ("after", &c.after)]
-            .into_iter()
-            .map(|(label, s)| {
-                let mut row = vec![label.to_string()];
-                row.extend(figures(s));
-                row
-            })
-            .collect::<Vec<_>>();
+        let rows = [
+            ("before", &c.before),
+            ("after", &c.after),
+            ("change", &c.delta),
+        ]
+        .into_iter()
+        .map(|(label, s)| {
+            let mut row = vec![label.to_string()];
+            row.extend(figures(s));
+            row
+        })
+        .collect::<Vec<_>>();
         out.push_str(&table(
-            &["", "profit", "stopped", "most capital", "worst drawdown"],
+            &[
+                "",
+                "profit",
+                "profit p5 to p95",
+                "stopped",
+                "ladder exhausted",
+                "most capital",
+                "worst drawdown",
+            ],
             &rows,
         ));
         let curve = |s: &Option<super::report::Summary>| -> Vec<(f64, f64)> {

@@ -819,33 +819,118 @@ pub struct Comparison {
     /// `None` for a bot the plan creates, or one that cannot be simulated.
     pub before: Option<Summary>,
     pub after: Option<Summary>,
+    /// `after - before`; for a bot the plan creates, its own figures (nothing ran before).
+    pub delta: Option<Summary>,
     /// What the model left out for this bot (assumed nonstop starts among them).
     pub not_simulated: Vec<String>,
 }
 
-/// A backtest in the figures a change moves.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+/// A backtest in the figures a change moves. On candle files each is the one run's figure; over
+/// synthetic paths, a percentile or a share of the paths, as each field says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Realized plus unrealized over time, on candle files when charts are asked for (the HTML
     /// page; not in JSON, where `botform backtest` gives curves).
     #[serde(skip)]
     pub equity: Vec<super::figures::EquityPoint>,
+    /// Realized profit: the 5th percentile over synthetic paths (on candles, `profit`).
+    pub profit_p5: Decimal,
     /// Realized profit (the median over synthetic paths).
     pub profit: Decimal,
-    /// Deals stopped (the share of paths with a stop over synthetic paths, 0 to 1).
+    /// The 95th percentile over synthetic paths (on candles, `profit`).
+    pub profit_p95: Decimal,
+    /// Stop-loss hits: deals stopped on candles; the share of paths with a stop (0 to 1) over
+    /// synthetic paths.
     pub stopped: Decimal,
+    /// The ladder exhausted (a deal filled every safety order): such deals on candles; the
+    /// share of paths where one did (0 to 1) over synthetic paths.
+    pub ladder_exhausted: Decimal,
     pub max_capital: Decimal,
     /// Worst drawdown (the 95th percentile over synthetic paths).
     pub drawdown: Decimal,
 }
 
+impl Summary {
+    /// `self - before`, figure by figure (no curve): what a change moves.
+    pub fn minus(&self, before: &Summary) -> Summary {
+        Summary {
+            equity: Vec::new(),
+            profit_p5: self.profit_p5 - before.profit_p5,
+            profit: self.profit - before.profit,
+            profit_p95: self.profit_p95 - before.profit_p95,
+            stopped: self.stopped - before.stopped,
+            ladder_exhausted: self.ladder_exhausted - before.ladder_exhausted,
+            max_capital: self.max_capital - before.max_capital,
+            drawdown: self.drawdown - before.drawdown,
+        }
+    }
+
+    fn plus(&self, other: &Summary) -> Summary {
+        other.minus(&Summary::default().minus(self))
+    }
+}
+
+/// The plan's total move: every compared bot's delta added up. Medians and percentiles do not
+/// add exactly (the median of a sum is not the sum of medians), so read the total as a guide
+/// and the bots' deltas as the figures; over synthetic paths the shares add up to the expected
+/// number of bots that hit a stop or exhaust a ladder.
+pub fn total_delta(comparisons: &[Comparison]) -> Option<Summary> {
+    comparisons
+        .iter()
+        .filter_map(|c| c.delta.as_ref())
+        .fold(None, |total: Option<Summary>, d| {
+            Some(total.map_or_else(|| d.clone(), |t| t.plus(d)))
+        })
+}
+
+/// A comparison in one line, for the person confirming the plan: how many bots, on what, and
+/// the plan's total move (see [`total_delta`]).
+pub fn comparison_line(comparisons: &[Comparison]) -> String {
+    let Some(total) = total_delta(comparisons) else {
+        return String::new();
+    };
+    let signed = |d: Decimal| {
+        let d = d.round_dp(2);
+        if d <= Decimal::ZERO {
+            d.to_string()
+        } else {
+            format!("+{d}")
+        }
+    };
+    let on = match comparisons.first() {
+        Some(c) if c.on == "synthetic paths" => "seeded synthetic paths",
+        _ => "candles",
+    };
+    format!(
+        "Backtest of {} bots, as live -> as planned, on {on}: profit {} (p5 {}, p95 {}), stop-loss hits {}, ladder exhausted {}, most capital {}, worst drawdown {} (summed over the bots).",
+        comparisons.iter().filter(|c| c.delta.is_some()).count(),
+        signed(total.profit),
+        signed(total.profit_p5),
+        signed(total.profit_p95),
+        signed(total.stopped),
+        signed(total.ladder_exhausted),
+        signed(total.max_capital),
+        signed(total.drawdown)
+    )
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let profit = if self.profit_p5 == self.profit && self.profit_p95 == self.profit {
+            self.profit.round_dp(2).to_string()
+        } else {
+            format!(
+                "{} (p5 {}, p95 {})",
+                self.profit.round_dp(2),
+                self.profit_p5.round_dp(2),
+                self.profit_p95.round_dp(2)
+            )
+        };
         write!(
             f,
-            "profit {}, stopped {}, most capital {}, worst drawdown {}",
-            self.profit.round_dp(2),
+            "profit {profit}, stopped {}, ladder exhausted {}, most capital {}, worst drawdown {}",
             self.stopped.round_dp(2),
+            self.ladder_exhausted.round_dp(2),
             self.max_capital.round_dp(2),
             self.drawdown.round_dp(2)
         )
@@ -864,8 +949,11 @@ fn summarize(
             let s = stress("", "", "", &model, spec, Vec::new(), &options.cancel);
             Some(Summary {
                 equity: Vec::new(),
+                profit_p5: s.profit_quote.p5,
                 profit: s.profit_quote.p50,
+                profit_p95: s.profit_quote.p95,
                 stopped: s.chances.stop_loss_hit.share,
+                ladder_exhausted: s.chances.ladder_exhausted.share,
                 max_capital: s.max_capital_used.max,
                 drawdown: s.max_drawdown_quote.p95,
             })
@@ -885,12 +973,17 @@ fn summarize(
             } else {
                 (windows.run(&model), Vec::new())
             };
+            let profit = dec(o.per_pair.iter().map(|p| p.profit_quote).sum());
+            let count = |f: fn(&super::Outcome) -> u32| {
+                Decimal::from_int(i64::from(o.per_pair.iter().map(f).sum::<u32>()))
+            };
             Some(Summary {
                 equity,
-                profit: dec(o.per_pair.iter().map(|p| p.profit_quote).sum()),
-                stopped: Decimal::from_int(i64::from(
-                    o.per_pair.iter().map(|p| p.deals_stopped).sum::<u32>(),
-                )),
+                profit_p5: profit,
+                profit,
+                profit_p95: profit,
+                stopped: count(|p| p.deals_stopped),
+                ladder_exhausted: count(|p| p.ladder_exhausted),
                 max_capital: dec(o.max_capital_used),
                 drawdown: dec(o.max_drawdown_quote),
             })
@@ -979,16 +1072,24 @@ pub fn compare_plan(
         if options.assumptions.fee_percentage.is_zero() {
             without_fee.push(change.address.clone());
         }
+        let before = before
+            .as_ref()
+            .and_then(|b| summarize(b, options, windows.as_ref()));
+        let after = summarize(&after, options, windows.as_ref());
+        let delta = match (&before, &after, change.action) {
+            (Some(b), Some(a), _) => Some(a.minus(b)),
+            (None, Some(a), Action::Create) => Some(a.minus(&Summary::default())),
+            _ => None,
+        };
         comparisons.push(Comparison {
             address: change.address.clone(),
+            delta,
             fee_percentage: options.assumptions.fee_percentage,
             fee_source: options.assumptions.fee_source.describe(),
             not_simulated,
             on,
-            before: before
-                .as_ref()
-                .and_then(|b| summarize(b, options, windows.as_ref())),
-            after: summarize(&after, options, windows.as_ref()),
+            before,
+            after,
         });
     }
     let mut notes = scratch.warnings;
@@ -1067,5 +1168,58 @@ mod tests {
         assert!(backtest(&checked, &options).is_ok());
         options.cancel.cancel();
         assert_eq!(backtest(&checked, &options).unwrap_err(), CANCELLED);
+    }
+
+    #[test]
+    fn a_plan_s_total_adds_each_bot_s_change_and_a_created_bot_counts_whole() {
+        let d = |t: &str| t.parse::<Decimal>().unwrap();
+        let figures = |profit: &str, stopped: &str, ladder: &str| Summary {
+            profit_p5: d(profit) - d("10"),
+            profit: d(profit),
+            profit_p95: d(profit) + d("10"),
+            stopped: d(stopped),
+            ladder_exhausted: d(ladder),
+            max_capital: d("100"),
+            drawdown: d("5"),
+            ..Summary::default()
+        };
+        let compared = |before: Option<Summary>, after: Summary| Comparison {
+            address: "bot".into(),
+            on: "synthetic paths".into(),
+            fee_percentage: Decimal::ZERO,
+            fee_source: String::new(),
+            delta: Some(after.minus(before.as_ref().unwrap_or(&Summary::default()))),
+            before,
+            after: Some(after),
+            not_simulated: Vec::new(),
+        };
+        let updated = compared(
+            Some(figures("20", "0.2", "0.5")),
+            figures("26", "0.1", "0.25"),
+        );
+        let delta = updated.delta.clone().unwrap();
+        assert_eq!((delta.profit, delta.profit_p5), (d("6"), d("6")));
+        assert_eq!(
+            (delta.stopped, delta.ladder_exhausted),
+            (d("-0.1"), d("-0.25"))
+        );
+        assert_eq!(delta.max_capital, Decimal::ZERO);
+        let created = compared(None, figures("3", "0", "0.1"));
+        let total = total_delta(&[updated, created.clone()]).unwrap();
+        assert_eq!(total.profit, d("9"));
+        assert_eq!(total.ladder_exhausted, d("-0.15"));
+        assert_eq!(
+            total.max_capital,
+            d("100"),
+            "the created bot's capital counts whole"
+        );
+        let line = comparison_line(&[created]);
+        assert!(
+            line.starts_with("Backtest of 1 bots")
+                && line.contains("profit +3 (p5 -7, p95 +13)")
+                && line.contains("most capital +100"),
+            "{line}"
+        );
+        assert_eq!(total_delta(&[]), None);
     }
 }

@@ -315,7 +315,7 @@ fn a_plan_shows_each_change_backtested_before_and_after() {
 /// A local exchange answering as Binance `GET /api/v3/klines` (oldest first) and Bybit v5
 /// `GET /v5/market/kline` (newest first) are documented to, 1,000 candles a page at most, over
 /// the same generated price as `write_candles`. Returns its URL and a request counter.
-fn exchange_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub(crate) fn exchange_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use axum::extract::Query;
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};

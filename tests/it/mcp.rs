@@ -559,3 +559,103 @@ fn a_cancelled_backtest_stops_and_the_session_goes_on() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn an_mcp_backtest_downloads_its_candles_once_and_then_reads_the_cache() {
+    // Before: MCP backtests ran on files under the root or synthetic paths only.
+    use std::sync::atomic::Ordering;
+    let (url, hits) = super::backtest::exchange_server();
+    let dir = example_dir();
+    let cache = tempfile::tempdir().unwrap();
+    let mut session = RawSession::start_with(
+        dir.path(),
+        None,
+        &[
+            ("BOTFORM_BINANCE_URL", url.as_str()),
+            ("BOTFORM_CACHE_DIR", cache.path().to_str().unwrap()),
+        ],
+    );
+    let args = serde_json::json!({
+        "selector": { "name_matches": "btc conservative" },
+        "candles_from": "binance", "from": "2025-01-01", "to": "2025-01-05",
+    });
+    let first = session.call(2, "backtest", args.clone());
+    assert_ne!(first["isError"], true, "{first}");
+    let report = &first["structuredContent"]["report"];
+    assert_eq!(
+        report["results"][0]["candles"]["count"],
+        4 * 288,
+        "{report}"
+    );
+    assert_eq!(report["results"].as_array().unwrap().len(), 1, "{report}");
+    // No fee given: the exchange the candles came from says which fee a trade pays.
+    assert_eq!(report["fee_percentage"], "0.1", "{report}");
+    assert!(cache.path().join("binance/5m/USDT_BTC.csv").is_file());
+    let fetched = hits.load(Ordering::SeqCst);
+    assert!(fetched >= 2, "1,152 candles take two pages ({fetched})");
+    let again = session.call(3, "backtest", args);
+    assert_eq!(
+        again["structuredContent"]["report"]["results"][0]["candles"]["count"],
+        4 * 288
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        fetched,
+        "the cache, not the exchange"
+    );
+    let unknown = session.call(
+        4,
+        "backtest",
+        serde_json::json!({"candles_from": "kraken", "from": "2025-01-01"}),
+    );
+    assert_eq!(unknown["isError"], true, "{unknown}");
+    assert!(
+        unknown.to_string().contains("binance or bybit"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn explain_and_deals_take_a_selector_that_names_one_bot() {
+    // Before: explain_bot and deals took a name or an id only.
+    let dir = example_dir();
+    let mut session = RawSession::start(dir.path(), None);
+    let one = session.call(
+        2,
+        "explain_bot",
+        serde_json::json!({"selector": {"name_matches": "ETH short*"}}),
+    );
+    assert_ne!(one["isError"], true, "{one}");
+    assert_eq!(
+        one["structuredContent"]["name"], "ETH short on MACD cross",
+        "{one}"
+    );
+    let several = session.call(
+        3,
+        "deals",
+        serde_json::json!({"selector": {"name_matches": "conservative"}}),
+    );
+    assert_eq!(several["isError"], true, "{several}");
+    let text = several.to_string();
+    assert!(
+        text.contains("selects 2 bots") && text.contains("fleet_performance"),
+        "{text}"
+    );
+    let both = session.call(
+        4,
+        "explain_bot",
+        serde_json::json!({"bot": "BTC conservative", "selector": {"base": "BTC"}}),
+    );
+    assert_eq!(both["isError"], true, "{both}");
+    let planned = session.call(
+        5,
+        "plan",
+        serde_json::json!({"selector": {"name_matches": "ETH short*"}}),
+    );
+    assert_ne!(planned["isError"], true, "{planned}");
+    let human = planned["structuredContent"]["human"].as_str().unwrap();
+    assert!(
+        human.contains("ETH short on MACD cross") && !human.contains("BTC conservative"),
+        "{human}"
+    );
+}

@@ -11,17 +11,30 @@ plays the 3Commas web app (deals that happened, a pair blacklisted by hand).
 Prints `size TOOL BOTS CHARS` lines (for the note) and exits non-zero on the first failed check.
 """
 import asyncio
+import collections
 import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 from mcp import Client, StdioServerParameters, types
 
 binary, root, scale_root, mode, elicit = sys.argv[1:6]
 BUDGET = 20_000
+# The longest a call may go without a word from the server (a progress notification, a log
+# message or its answer): clients give up on a silent request near 60 s.
+SILENCE_S = 10
 asked = []
+# Per task: the calls an assistant made and the characters it read (printed for the note).
+task_name = "setup"
+spent = collections.OrderedDict()
+
+
+def task(name):
+    global task_name
+    task_name = name
 
 
 def check(condition, message):
@@ -71,9 +84,21 @@ def size(result):
     return max(len(text_of(result)), len(json.dumps(result.structured_content or {})))
 
 
-async def call(c, name, args, bots=None, ok=True):
-    result = await c.call_tool(name, args)
+async def call(c, name, args, bots=None, ok=True, progress=None):
+    heard = [time.monotonic()]
+
+    async def on_progress(done, total, message):
+        heard.append(time.monotonic())
+        if progress:
+            await progress(done, total, message)
+
+    result = await c.call_tool(name, args, progress_callback=on_progress)
+    heard.append(time.monotonic())
+    silence = max(b - a for a, b in zip(heard, heard[1:]))
+    check(silence <= SILENCE_S, f"{name} was silent for {silence:.1f} s (at most {SILENCE_S} s)")
     n = size(result)
+    calls, chars = spent.get(task_name, (0, 0))
+    spent[task_name] = (calls + 1, chars + n)
     check(n <= BUDGET, f"{name} answered {n} characters (budget {BUDGET}): {text_of(result)[:300]}")
     if bots is not None:
         print(f"size {name} {bots} {n}")
@@ -122,8 +147,7 @@ def config_texts(directory):
 
 
 async def apply_planned(c, planned):
-    applied = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
-    check(not applied.is_error, f"apply: {text_of(applied)[:2000]}")
+    applied = await call(c, "apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]})
     answer = data(applied)
     while not answer["finished"]:
         answer = data(await call(c, "apply_status", {"apply_id": answer["apply_id"]}))
@@ -133,7 +157,22 @@ async def apply_planned(c, planned):
     return answer
 
 
+async def apply_confirmed(c, planned, asked_about, recheck):
+    """Apply a plan (answers come at once and apply_status follows it); the person was asked
+    about it (when the client can ask), and a plan of `recheck` finds nothing left."""
+    answer = data(await call(c, "apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]}))
+    while not answer["finished"]:
+        answer = data(await call(c, "apply_status", {"apply_id": answer["apply_id"]}))
+    check(answer["failed"] == 0 and answer["succeeded"] > 0, f"apply outcomes: {answer}")
+    if elicit == "accept":
+        check(asked_about in asked[-1], f"the confirmation asked about {asked_about!r}: {asked[-1]}")
+    again = data(await call(c, "plan", recheck))
+    check(again["has_changes"] is False, f"after apply, {recheck}: {again['human'][:1500]}")
+    return answer
+
+
 async def five_tasks(web):
+    task("6 bots: setup")
     async with client(root, "--allow-apply", "--allow-delete") as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
         for name in ["set_fields", "add_bot", "remove_bot", "blacklist_add", "blacklist_remove", "list_bots",
@@ -167,6 +206,7 @@ async def five_tasks(web):
 
         await plan_and_apply(c)
 
+        task("6 bots: add a bot")
         # Task 1: "add an ETH bot with an RSI start and at most 500 USDT".
         added = data(await call(c, "add_bot", {"name": "ETH RSI", "template": "conservative", "account": "main",
                                                "pairs": ["usdt_eth"], "fields": {"start": "rsi-dip", "base_order_volume": "0.5"}}))
@@ -194,6 +234,7 @@ async def five_tasks(web):
         with open(os.path.join(root, "btc-conservative.toml")) as f:
             check("five" not in f.read(), "nothing was written")
 
+        task("6 bots: edit every bot")
         # Task 2: "lower take profit on every bot by 0.2".
         before_task_2 = config_texts(root)
         # Every bot at once would take the take-profit-steps bot below zero: refused, nothing written.
@@ -223,6 +264,7 @@ async def five_tasks(web):
         await apply_planned(c, planned)
         check("take_profit = 1.5 -> 1.3" in planned["human"], planned["human"][:3000])
 
+        task("6 bots: revert")
         # Undo task 2: the files come back byte for byte, no `absent = true` behind, and the plan
         # puts the account back.
         history = data(await call(c, "history", {}))
@@ -240,12 +282,14 @@ async def five_tasks(web):
         data(await call(c, "set_fields", {"bots": with_tp, "add": {"take_profit": "-0.2"}}))
         await plan_and_apply(c)
 
+        task("6 bots: pause all")
         # Task 3: "pause all bots".
         paused = data(await call(c, "set_fields", {"bots": ["*"], "fields": {"enabled": False}}))
         check(paused["written"], f"paused: {paused}")
         await plan_and_apply(c)
         check(data(await call(c, "list_bots", {"selector": {"enabled": True}}))["total"] == 0, "no bot runs")
 
+        task("6 bots: why a bot did badly")
         # Task 4: "why did bot X do badly" - with a stop loss (before: +4.2 USD reported).
         bot = next(b for b in listed["bots"] if b["name"] == "BTC conservative")
         web.post("deals", {"bot_id": bot["id"], "mode": "real", "status": "completed", "final_profit": "4.2",
@@ -265,6 +309,7 @@ async def five_tasks(web):
         unknown = await call(c, "deals", {"bot": "BTC conservativ"}, ok=False)
         check(unknown.is_error and "did you mean `BTC conservative`" in text_of(unknown), text_of(unknown))
 
+        task("6 bots: blacklist")
         # Task 5: "blacklist LUNA", while USDT_PEPE was blacklisted by hand in the web app.
         data(await call(c, "blacklist_remove", {"pairs": ["USDT_LUNA"]}))
         await plan_and_apply(c)
@@ -302,6 +347,7 @@ async def at_scale(web):
                 f.write(f'[[bots]]\nname = "bot {i:04}"\ntemplate = "{template_of(i)}"\npairs = ["{pairs[i % 5]}"]\n\n')
 
     write_bots(1000, lambda i: "u" if i < 100 else "t")
+    task("1,000 bots: setup")
     async with client(scale_root, "--allow-apply", logging=True, BOTFORM_MCP_APPLY_WAIT_S="0") as c:
         if mode == "legacy":
             await c.set_logging_level("info")
@@ -339,6 +385,7 @@ async def at_scale(web):
               f"every bot once: {len(seen)} seen, {len(set(seen))} distinct, total {listed['total']}")
         print(f"list_bots walk: {len(seen)} bots in {calls} calls")
 
+        task("1,000 bots: edit every BTC-base bot")
         # "Lower the take profit of every BTC bot by 0.2": one selector, resolved on the server,
         # edits all 200 (before: 110 of 111, a bot lost at a page edge).
         # (The five tasks' bots are live on the same account, unmanaged by this root.)
@@ -353,6 +400,7 @@ async def at_scale(web):
         data(await call(c, "set_fields", {"selector": {"base": "BTC"}, "fields": {"take_profit": None}}))
         check(data(await call(c, "plan", {}))["has_changes"] is False, "the edit taken back")
 
+        task("1,000 bots: 5 worst of 30 days")
         # "Which 5 bots lost most in the last 30 days, and why": known deals, one call.
         import datetime
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -386,6 +434,7 @@ async def at_scale(web):
         check(ranked["totals"]["unrealized_usd"] == "-700", f"the open deal is unrealized: {ranked['totals']}")
         print(f"fleet_performance: 5 worst of {ranked['bots_with_deals']} bots in 1 call, {ranked['requests']} requests")
 
+        task("1,000 bots: clone the best bot")
         # "Clone my best bot": the best of 30 days, copied, planned: 3 calls.
         best = data(await call(c, "fleet_performance", {"sort": "profit", "limit": 1}, bots=1000))["ranked"][0]
         clone = data(await call(c, "add_bot", {"name": "best clone", "from_bot": best["name"], "account": "main"}, bots=1000))
@@ -393,6 +442,42 @@ async def at_scale(web):
         cloned = data(await call(c, "plan", {}, bots=1000))
         check(cloned["summary"]["add"] == 1 and 'bot "best clone"' in cloned["human"], f"the clone's plan: {cloned['summary']}")
         data(await call(c, "remove_bot", {"bot": "best clone", "how": "forget"}))
+
+        task("1,000 bots: blacklist")
+        # A blacklist change at 1,000 bots, applied with the person's confirmation.
+        data(await call(c, "blacklist_add", {"pairs": ["USDT_DOGE"]}, bots=1000))
+        planned = data(await call(c, "plan", {"targets": ["blacklist"]}, bots=1000))
+        check("USDT_DOGE" in planned["human"], f"the blacklist plan: {planned['human'][:1500]}")
+        await apply_confirmed(c, planned, "USDT_DOGE", {"targets": ["blacklist"]})
+
+        task("1,000 bots: compare before apply")
+        # "Would a take profit of 1.7 do better on ten of them?": the edit, then one call backtests
+        # each bot as live and as planned and keeps the plan; its apply asks the person with the
+        # comparison in the question.
+        before_edit = config_texts(scale_root)
+        data(await call(c, "set_fields", {"template": "u", "fields": {"take_profit": "1.7"}}, bots=1000))
+        ten = {"template": "u", "name_matches": "bot 00?0"}
+        compared = data(await call(c, "backtest", {"selector": ten, "compare": "live",
+                                                   "synthetic": "paths=5,days=7,interval=1h,seed=3"}, bots=1000))
+        deltas = [x for x in compared["comparisons"] if x["delta"] is not None]
+        check(len(deltas) == 10 and compared["total"] is not None and compared["plan_id"],
+              f"ten bots compared in one call: {len(deltas)} {compared['more']}")
+        check(all({"profit_p5", "profit", "profit_p95", "drawdown", "ladder_exhausted", "stopped"} <= set(x["delta"])
+                  for x in deltas), f"the deltas: {deltas[0]}")
+        task("1,000 bots: apply with confirmation")
+        await apply_confirmed(c, compared, "Backtest of 10 bots", {"selector": ten})
+
+        task("1,000 bots: revert")
+        # Undo it: the files back byte for byte, no `absent = true`, and a plan that puts the ten back.
+        history = data(await call(c, "history", {}, bots=1000))
+        newest = history["applies"][0]
+        check(newest["updated"] == 10 and newest["revertible"], f"history: {newest}")
+        reverted = data(await call(c, "revert", {"apply_id": newest["apply_id"]}, bots=1000))
+        check(config_texts(scale_root) == before_edit, "the files are back byte for byte")
+        check(all("absent = true" not in t for t in config_texts(scale_root).values()), "no absent = true left behind")
+        check(reverted["plan"]["summary"]["change"] == 10, f"the plan back: {reverted['plan']['summary']}")
+        await apply_confirmed(c, reverted["plan"], "take_profit", {})
+        task("1,000 bots: other reads")
         await call(c, "explain_bot", {"bot": "bot 0500"}, bots=1000)
         await call(c, "market_pairs", {"account": "main"}, bots=1000)
         await call(c, "list_strategies", {}, bots=1000)
@@ -432,15 +517,15 @@ async def at_scale(web):
         async def on_progress(p, total, message):
             progress.append((p, total))
 
-        first = await c.call_tool("apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]},
-                                  progress_callback=on_progress)
+        first = await call(c, "apply", {"plan_id": planned["plan_id"], "plan_hash": planned["plan_hash"]},
+                           progress=on_progress)
         answer = data(first)
         check(not first.is_error and answer["finished"] is False and answer["apply_id"].startswith("apply-"),
               f"a long apply answers before the client's timeout: {answer}")
         polls = 0
         while not answer["finished"]:
             polls += 1
-            status = await c.call_tool("apply_status", {"apply_id": answer["apply_id"]}, progress_callback=on_progress)
+            status = await call(c, "apply_status", {"apply_id": answer["apply_id"]}, progress=on_progress)
             check(size(status) <= BUDGET and not status.is_error, f"apply_status: {text_of(status)[:500]}")
             answer = data(status)
         check(polls > 0, "the apply went on past the first answer")
@@ -534,6 +619,8 @@ async def main():
         await at_scale(web)
     finally:
         web.close()
+    for name, (calls, chars) in spent.items():
+        print(f"task {name!r}: {calls} calls, {chars} characters")
     print(f"mcp assistant ({mode}, elicitation {elicit}): all checks passed")
 
 
