@@ -7,7 +7,8 @@
 //!   disk, then renamed over the target. `rename` replaces a symlink at the target instead of
 //!   writing through it. A crash leaves the old file or the new one, never half of one.
 //! - **A read stays bounded.** Only regular files are read (a FIFO, a socket or a device is
-//!   refused before it is opened, so nothing hangs), and never more than [`MAX_CONFIG_BYTES`].
+//!   refused before it is opened, so nothing hangs), and never more than [`MAX_CONFIG_FILE_BYTES`]
+//!   a file and [`MAX_CONFIG_BYTES`] in all.
 //!
 //! Lock files are opened with `O_NOFOLLOW` too, so a symlink at a lock path is refused.
 
@@ -15,9 +16,12 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// The most config text botform reads in one run, all files together (4 MiB): 20,000 bots with
-/// templates are about 2 MiB, and parsing 4 MiB stays under 200 MB of memory.
-pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+/// The most text one config file holds (4 MiB): `botform import` writes about 1 MiB a file.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The most config text botform reads in one run, all files together (16 MiB): 10,000 bots
+/// with every setting spelt out in each are about 6.6 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Where botform keeps its own state for this user (leases, the journal of creates, the built-in
 /// sandbox): `$BOTFORM_STATE_DIR`, else `$XDG_STATE_HOME/botform`, else `~/.local/state/botform`.

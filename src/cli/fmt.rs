@@ -23,7 +23,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     let mut unformatted = Vec::new();
     for path in &files {
-        let text = match crate::files::read_bounded(path, crate::files::MAX_CONFIG_BYTES) {
+        let text = match crate::files::read_bounded(path, crate::files::MAX_CONFIG_FILE_BYTES) {
             Ok(text) => text,
             Err(e) => {
                 eprintln!("error: {}: {e}", path.display());

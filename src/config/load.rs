@@ -248,7 +248,9 @@ fn load_files(files: Vec<PathBuf>, mut diagnostics: Vec<Diagnostic>) -> Loaded {
             );
             continue;
         };
-        match crate::files::read_bounded(&path, budget) {
+        // Each file within its own cap, and all of them within the total.
+        let cap = budget.min(crate::files::MAX_CONFIG_FILE_BYTES);
+        match crate::files::read_bounded(&path, cap) {
             Ok(text) => {
                 budget -= text.len() as u64;
                 sources.push(SourceFile::new(path, syntax, text));
@@ -259,7 +261,7 @@ fn load_files(files: Vec<PathBuf>, mut diagnostics: Vec<Diagnostic>) -> Loaded {
                 Diagnostic::error("unreadable", format!("cannot read file: {e}"))
                     .with_path(path.display().to_string())
                     .help(
-                        "config files are regular UTF-8 text files of at most 4 MiB in all (see README, Safety)",
+                        "config files are regular UTF-8 text files of at most 4 MiB each and 16 MiB in all (see README, Safety): split a large file into several (`botform import` writes about 1 MiB a file)",
                     ),
             );
             }

@@ -330,7 +330,7 @@ fn number_text(field: &str, value: &Value) -> Option<String> {
 /// from (a person or another tool may have changed it meanwhile).
 pub fn write(edits: &[Edited]) -> Result<(), String> {
     for e in edits {
-        let now = match crate::files::read_bounded(&e.path, crate::files::MAX_CONFIG_BYTES) {
+        let now = match crate::files::read_bounded(&e.path, crate::files::MAX_CONFIG_FILE_BYTES) {
             Ok(text) => Some(text),
             Err(_) if !e.path.exists() && e.before.is_empty() => None,
             Err(err) => return Err(format!("{}: {err}", e.path.display())),

@@ -1,8 +1,11 @@
 //! `import`: the live account written out as config files a person would write.
 //!
 //! Accounts get aliases from their names and are pinned by id; every bot is pinned by id and
-//! carries every setting 3Commas holds (so planning the result finds nothing to change); settings
-//! that all bots of an account share are lifted into a template. TOML or YAML, same shape.
+//! carries every setting 3Commas holds (so planning the result finds nothing to change). Each
+//! account's bots go to their own files, split into files of at most [`BOTS_PER_FILE`] bots and
+//! about [`FILE_BYTES`] (so 10,000 bots stay far inside the per-file cap on config text), and the
+//! settings that every bot of a file shares are lifted into that file's template. TOML or YAML,
+//! same shape.
 
 use std::collections::BTreeMap;
 
@@ -127,51 +130,95 @@ pub fn import(
 
     for account in accounts {
         let alias = &aliases[&account.id];
-        let bots: Vec<&LiveBot> = live
+        let entries: Vec<Map<String, Value>> = live
             .bots
             .iter()
             .filter(|b| b.account_id == account.id)
+            .map(|b| bot_entry(b, alias))
             .collect();
-        if bots.is_empty() {
-            continue;
+        let chunks = chunks(entries);
+        let numbered = chunks.len() > 1;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let suffix = if numbered {
+                format!("-{:02}", i + 1)
+            } else {
+                String::new()
+            };
+            let doc = bots_document(chunk, &format!("{alias}-shared{suffix}"));
+            files.push(ImportedFile {
+                path: format!("bots-{alias}{suffix}.{}", format.extension()),
+                text: emit(&doc, format, &header),
+            });
         }
-        let mut doc = Map::new();
-        let entries: Vec<Map<String, Value>> = bots.iter().map(|b| bot_entry(b, alias)).collect();
-        let template_name = format!("{alias}-shared");
-        let common = common_settings(&entries);
-        if bots.len() >= 2 && !common.is_empty() {
-            let mut templates = Map::new();
-            templates.insert(template_name.clone(), Value::Object(common.clone()));
-            doc.insert("templates".into(), Value::Object(templates));
-        }
-        let list: Vec<Value> = entries
-            .into_iter()
-            .map(|entry| {
-                if bots.len() < 2 || common.is_empty() {
-                    return Value::Object(entry);
-                }
-                // The template goes right after the bot's identity, before its own settings.
-                let mut ordered = Map::new();
-                for (k, v) in entry {
-                    if common.contains_key(&k) {
-                        continue;
-                    }
-                    let after_identity = k == "enabled";
-                    ordered.insert(k, v);
-                    if after_identity {
-                        ordered.insert("template".into(), Value::String(template_name.clone()));
-                    }
-                }
-                Value::Object(ordered)
-            })
-            .collect();
-        doc.insert("bots".into(), Value::Array(list));
-        files.push(ImportedFile {
-            path: format!("bots-{alias}.{}", format.extension()),
-            text: emit(&Value::Object(doc), format, &header),
-        });
     }
     files
+}
+
+/// The most bots one imported file holds.
+pub const BOTS_PER_FILE: usize = 1_000;
+
+/// About the most text one imported file holds (1 MiB, a quarter of the per-file cap on config
+/// text): a file of bots with many pairs each ends before [`BOTS_PER_FILE`].
+pub const FILE_BYTES: usize = 1024 * 1024;
+
+/// An account's bots in files: in their order, each file up to [`BOTS_PER_FILE`] bots and
+/// about [`FILE_BYTES`] (an entry's size judged by its JSON, which TOML and YAML stay near).
+fn chunks(entries: Vec<Map<String, Value>>) -> Vec<Vec<Map<String, Value>>> {
+    let mut chunks: Vec<Vec<Map<String, Value>>> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let size = serde_json::to_string(&entry).map_or(0, |t| t.len());
+        match chunks.last_mut() {
+            Some(last) if last.len() < BOTS_PER_FILE && bytes + size <= FILE_BYTES => {
+                bytes += size;
+                last.push(entry);
+            }
+            _ => {
+                bytes = size;
+                chunks.push(vec![entry]);
+            }
+        }
+    }
+    chunks
+}
+
+/// One file of bots: the settings every bot of it agrees on lifted into `template_name` (when
+/// there are two bots or more), each bot keeping the rest.
+fn bots_document(entries: Vec<Map<String, Value>>, template_name: &str) -> Value {
+    let mut doc = Map::new();
+    let common = if entries.len() >= 2 {
+        common_settings(&entries)
+    } else {
+        Map::new()
+    };
+    if !common.is_empty() {
+        let mut templates = Map::new();
+        templates.insert(template_name.to_string(), Value::Object(common.clone()));
+        doc.insert("templates".into(), Value::Object(templates));
+    }
+    let list: Vec<Value> = entries
+        .into_iter()
+        .map(|entry| {
+            if common.is_empty() {
+                return Value::Object(entry);
+            }
+            // The template goes right after the bot's identity, before its own settings.
+            let mut ordered = Map::new();
+            for (k, v) in entry {
+                if common.contains_key(&k) {
+                    continue;
+                }
+                let after_identity = k == "enabled";
+                ordered.insert(k, v);
+                if after_identity {
+                    ordered.insert("template".into(), Value::String(template_name.to_string()));
+                }
+            }
+            Value::Object(ordered)
+        })
+        .collect();
+    doc.insert("bots".into(), Value::Array(list));
+    Value::Object(doc)
 }
 
 /// Keys a bot always keeps itself (never lifted into a template).

@@ -133,7 +133,7 @@ impl RootFiles {
         let mut files = Vec::new();
         for path in crate::config::load::discover_confined(root, &mut diagnostics) {
             paths::inside(root, &path)?;
-            let text = crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES)
+            let text = crate::files::read_bounded(&path, crate::files::MAX_CONFIG_FILE_BYTES)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             files.push((path, text));
         }

@@ -412,7 +412,7 @@ impl ServerHandler for BotformServer {
             if !self.config_files().iter().any(|f| f == relative) {
                 return Err(McpError::resource_not_found(uri, None));
             }
-            crate::files::read_bounded(&path, crate::files::MAX_CONFIG_BYTES)
+            crate::files::read_bounded(&path, crate::files::MAX_CONFIG_FILE_BYTES)
                 .map_err(|_| McpError::resource_not_found(uri.clone(), None))?
         } else {
             return Err(McpError::resource_not_found(uri, None));

@@ -574,3 +574,106 @@ fn applying_one_change_costs_a_handful_of_requests() {
     assert_eq!(counted["total"], 7, "{counted}");
     assert_eq!(counted["by_endpoint"]["PATCH /ver1/bots/{id}/update"], 1);
 }
+
+#[test]
+fn a_large_account_imports_into_files_of_at_most_a_thousand_bots_and_plans_clean() {
+    // Before: import wrote one file per account (10,000 bots: 5.1 MB, over the 4 MiB cap on all
+    // config text, so plan refused what import wrote).
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let state = sandbox_state(&sandbox);
+    let account_id = state["real"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Binance Spot")
+        .unwrap()["id"]
+        .clone();
+    let pairs = ["USDT_BTC", "USDT_ETH", "USDT_SOL"];
+    let bots: Vec<Value> = (0..2_300)
+        .map(|i| {
+            serde_json::json!({
+                "account_id": account_id, "name": format!("bot {i:04}"),
+                "pairs": serde_json::to_string(&[pairs[i % 3]]).unwrap(),
+                "strategy_list": r#"[{"strategy":"nonstop","options":{}}]"#,
+                "base_order_volume": "10", "safety_order_volume": "20", "max_safety_orders": 5,
+                "active_safety_orders_count": 2, "safety_order_step_percentage": "1.2",
+                "martingale_volume_coefficient": "1.5", "martingale_step_coefficient": "1.2",
+                // The first file's bots all take 1.5; the later ones differ bot by bot.
+                "take_profit": if i < 1_000 { "1.5".to_string() } else { format!("1.{}", i % 9 + 1) },
+                "take_profit_type": "total", "base_order_volume_type": "quote_currency",
+                "safety_order_volume_type": "quote_currency", "strategy": "long",
+            })
+        })
+        .collect();
+    // In batches: the sandbox takes request bodies of at most 1 MiB, as 3Commas' gateway does.
+    for batch in bots.chunks(500) {
+        sandbox.control_post(
+            "/__sandbox/bots",
+            serde_json::json!({"mode": "real", "bots": batch}),
+        );
+    }
+    let out = tempfile::tempdir().unwrap();
+    against(&sandbox)
+        .args(["import", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let mut files: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "accounts.toml",
+            "bots-binance-spot-01.toml",
+            "bots-binance-spot-02.toml",
+            "bots-binance-spot-03.toml"
+        ]
+    );
+    let text = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
+    let first = text("bots-binance-spot-01.toml");
+    assert_eq!(first.matches("[[bots]]").count(), 1_000);
+    assert_eq!(
+        text("bots-binance-spot-03.toml")
+            .matches("[[bots]]")
+            .count(),
+        300
+    );
+    // Each file's template holds what its bots agree on: the first's take profit included.
+    assert!(
+        first.contains("[templates.binance-spot-shared-01]") && first.contains("take_profit = 1.5"),
+        "{}",
+        &first[..2_000]
+    );
+    let second = text("bots-binance-spot-02.toml");
+    assert!(second.contains("template = \"binance-spot-shared-02\""));
+    for f in &files {
+        let size = std::fs::metadata(out.path().join(f)).unwrap().len();
+        assert!(size <= 1024 * 1024, "{f}: {size} bytes");
+    }
+    botform().arg("validate").arg(out.path()).assert().success();
+    assert_no_changes(against(&sandbox), out.path());
+}
+
+#[test]
+fn config_text_is_capped_per_file_and_in_all() {
+    // Files of 3 MiB each: one is within the per-file cap, six are over the 16 MiB of all.
+    let dir = tempfile::tempdir().unwrap();
+    let filler = format!("# {}\n", "x".repeat(3 * 1024 * 1024));
+    std::fs::write(dir.path().join("a.toml"), &filler).unwrap();
+    offline().arg("validate").arg(dir.path()).assert().success();
+    for i in 0..6 {
+        std::fs::write(dir.path().join(format!("f{i}.toml")), &filler).unwrap();
+    }
+    offline()
+        .arg("validate")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("4 MiB each and 16 MiB in all")
+                .and(predicate::str::contains("split a large file")),
+        );
+}
