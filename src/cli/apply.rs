@@ -48,7 +48,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
     // The config root and its files, for the apply's history (unknown for a saved plan file).
     let mut planned_files = None;
     let history_root = workflow::config_root(&super::paths_or_cwd(args.paths.clone()));
-    let (plan, target, saved) = match &args.plan {
+    let (plan, target, saved, leased) = match &args.plan {
         Some(path) => {
             // Authenticated before anything in it is acted on.
             let saved = match workflow::plan_key().and_then(|key| {
@@ -83,19 +83,23 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-            (saved.plan.clone(), target, Some(saved))
+            (saved.plan.clone(), target, Some(saved), None)
         }
         None => {
             let paths = super::paths_or_cwd(args.paths.clone());
-            let planned = match workflow::make_plan(&paths, &args.targets).await {
-                Ok(p) => p,
-                Err(e) => return super::report_workflow_error(e, output),
-            };
+            // Planned under the account's lease, kept to the last write: no other botform
+            // apply writes between this read and this apply's writes.
+            let waiting = Arc::new(|line: String| eprintln!("{line}"));
+            let (planned, leased) =
+                match workflow::make_plan_leased(&paths, &args.targets, waiting).await {
+                    Ok(p) => p,
+                    Err(e) => return super::report_workflow_error(e, output),
+                };
             planned_files = Some(crate::engine::history::files_of(
                 &planned.checked,
                 &history_root,
             ));
-            (planned.plan, planned.target, None)
+            (planned.plan, planned.target, None, Some(leased))
         }
     };
     let how = HowToApply {
@@ -108,7 +112,12 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
         root: history_root,
         files: planned_files,
     };
-    confirm_and_apply(plan, target, saved, recorded, &how, output, &|| {}).await
+    let run = Run {
+        saved,
+        leased,
+        recorded,
+    };
+    confirm_and_apply(plan, target, run, &how, output, &|| {}).await
 }
 
 /// How `apply` (and `revert`) apply a plan: the person's flags.
@@ -126,18 +135,30 @@ pub struct Recorded {
     pub files: Option<std::collections::BTreeMap<String, String>>,
 }
 
+/// Where a plan to apply came from: a saved plan file, or a read made under the lease the apply
+/// keeps (see `apply::LeasedRead`), and where the apply is recorded.
+pub struct Run {
+    pub saved: Option<SavedPlan>,
+    pub leased: Option<apply::LeasedRead>,
+    pub recorded: Recorded,
+}
+
 /// Show the plan, check the safety rails, ask (unless auto-approved), apply, record it in the
 /// history and report. `not_applied` runs when the plan is refused or declined before any write
 /// (`revert` puts the files back then).
 pub async fn confirm_and_apply(
     plan: Plan,
     target: target::Target,
-    saved: Option<SavedPlan>,
-    recorded: Recorded,
+    run: Run,
     args: &HowToApply,
     output: Output,
     not_applied: &dyn Fn(),
 ) -> ExitCode {
+    let Run {
+        saved,
+        leased,
+        recorded,
+    } = run;
     let stdout = io::stdout();
     let json = args.format == Format::Json;
     if json && !args.auto_approve {
@@ -181,7 +202,13 @@ pub async fn confirm_and_apply(
         return ExitCode::FAILURE;
     }
     let progress = progress_for(plan.changes.len(), target.client.pace());
-    let applied = apply::apply(&target, &plan, &options, progress).await;
+    // After a person's confirmation the account is read again (under the same lease): it may
+    // have moved in the web app while they read the plan.
+    let leased = leased.map(|read| apply::LeasedRead {
+        live: read.live.filter(|_| args.auto_approve),
+        ..read
+    });
+    let applied = apply::apply(&target, &plan, &options, progress, leased).await;
     if applied.is_err()
         && let Some(saved) = &saved
     {

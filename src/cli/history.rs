@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use super::HumanOrJson as Format;
 use super::Output;
-use super::apply::{HowToApply, Recorded, confirm_and_apply};
+use super::apply::{HowToApply, Recorded, Run, confirm_and_apply};
 use crate::engine::desired::Retire;
 use crate::engine::history::{self, History};
 use crate::engine::plan::Action;
@@ -208,5 +208,10 @@ async fn revert_async(args: RevertArgs, output: Output) -> ExitCode {
             Err(e) => eprintln!("error: putting the files back: {e}"),
         }
     };
-    confirm_and_apply(plan, target, None, recorded, &how, output, &put_back).await
+    let run = Run {
+        saved: None,
+        leased: None,
+        recorded,
+    };
+    confirm_and_apply(plan, target, run, &how, output, &put_back).await
 }

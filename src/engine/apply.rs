@@ -288,53 +288,66 @@ pub fn progress_counts(line: &str) -> Option<(usize, usize)> {
     Some((done.parse().ok()?, total.parse().ok()?))
 }
 
+/// The lease `botform apply` took before its plan's read, and that read. The apply keeps the
+/// lease to its last write, so no other botform apply writes in between. It writes on the read
+/// itself (`live`) only when nothing paused between the read and the writes (`--auto-approve`):
+/// while a person reads the plan someone may edit a bot in the web app, so after a confirmation
+/// `live` is `None` and apply reads again, refusing what moved.
+pub struct LeasedRead {
+    pub lease: lease::Lease,
+    pub live: Option<LiveState>,
+}
+
+/// Take the target's lease, saying when another apply holds it (this one waits).
+pub async fn take_lease(
+    identity: &str,
+    progress: Arc<dyn Fn(String) + Send + Sync>,
+) -> std::io::Result<lease::Lease> {
+    lease::acquire(identity, move || {
+        progress(
+            "waiting: another botform apply is writing to this account; this one goes on when it ends"
+                .into(),
+        )
+    })
+    .await
+}
+
 /// Apply `plan` to `target`. `progress` receives one line per step, for stderr; a change's line
 /// starts with `[done/total]` (see [`progress_counts`]).
 ///
-/// Holds the target's lease from the re-read to the last write, so no other botform process
-/// writes to the account in between; a second apply waits and then finds its plan stale.
+/// Holds the target's lease from the read the writes rely on to the last write, so no other
+/// botform process writes to the account in between; a second apply waits and then finds its
+/// plan stale. That read is the plan's own when `leased` carries it; else apply re-reads what
+/// the plan's fingerprints cover and refuses a plan the account has moved away from.
 pub async fn apply(
     target: &Target,
     plan: &Plan,
     options: &ApplyOptions,
     progress: Arc<dyn Fn(String) + Send + Sync>,
+    leased: Option<LeasedRead>,
 ) -> Result<ApplyReport, ApplyError> {
     check_safety(plan, options).map_err(ApplyError::Refused)?;
     let client = &target.client;
-    let lease = {
-        let progress = progress.clone();
-        lease::acquire(&target.identity, move || {
-            progress(
-                "waiting: another botform apply is writing to this account; this one goes on when it ends"
-                    .into(),
-            )
-        })
-        .await
-        .map_err(ApplyError::Lease)?
+    let (lease, fresh) = match leased {
+        Some(read) => (read.lease, read.live),
+        None => (
+            take_lease(&target.identity, progress.clone())
+                .await
+                .map_err(ApplyError::Lease)?,
+            None,
+        ),
     };
-    // Re-read, within the lease, what the fingerprints cover: bots, and the blacklist when the
-    // plan read it. A bot the plan creates that now exists makes the plan stale: no twin.
-    let bots = client
-        .bots(BotsFilter::default())
-        .await
-        .map_err(ApplyError::Api)?;
-    let blacklist = if plan.fingerprints.contains_key("blacklist") {
-        client.blacklist().await.map_err(ApplyError::Api)?
-    } else {
-        Vec::new()
+    let live = match fresh {
+        Some(live) => live,
+        None => {
+            let live = reread(client, plan).await.map_err(ApplyError::Api)?;
+            let moved = staleness(plan, &live);
+            if !moved.is_empty() {
+                return Err(ApplyError::Refused(Refusal::Stale(moved)));
+            }
+            live
+        }
     };
-    let live = LiveState {
-        accounts: Vec::new(),
-        bots: bots.bots,
-        unreadable: bots.unreadable,
-        blacklist,
-        pending_creates: Vec::new(),
-        remembered: Default::default(),
-    };
-    let moved = staleness(plan, &live);
-    if !moved.is_empty() {
-        return Err(ApplyError::Refused(Refusal::Stale(moved)));
-    }
     let live_bots: Arc<BTreeMap<i64, LiveBot>> =
         Arc::new(live.bots.iter().map(|b| (b.id, b.clone())).collect());
     // Deals are not in the fingerprints (they come and go): check them now, live.
@@ -372,6 +385,7 @@ pub async fn apply(
         return Err(ApplyError::Lease(e));
     }
     let mut report = ApplyReport::default();
+    let answers = Answers::default();
     let total = plan.changes.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
@@ -389,7 +403,14 @@ pub async fn apply(
             // created the same bots at the same time: settle twins before anything is switched on.
             settle_twins(client, plan, &mut report, &mut toggles, &progress).await;
             // Enable/disable after every create and update, before any delete.
-            switch(client, std::mem::take(&mut toggles), &mut report, &progress).await;
+            switch(
+                client,
+                std::mem::take(&mut toggles),
+                &mut report,
+                &progress,
+                &answers,
+            )
+            .await;
             // The journal keeps only the creates (of this apply or an interrupted one) whose
             // change failed: the rest ended as planned, switched on too where asked.
             let failed = |i: usize| {
@@ -430,12 +451,13 @@ pub async fn apply(
             .enumerate()
             .filter(|(_, c)| c.action == phase)
         {
-            let (client, change, live_bots, semaphore, journal) = (
+            let (client, change, live_bots, semaphore, journal, answers) = (
                 client.clone(),
                 change.clone(),
                 live_bots.clone(),
                 semaphore.clone(),
                 journal.clone(),
+                answers.clone(),
             );
             let (progress, done) = (progress.clone(), done.clone());
             tasks.spawn(async move {
@@ -443,7 +465,7 @@ pub async fn apply(
                     .acquire_owned()
                     .await
                     .expect("semaphore is never closed");
-                let result = run_change(&client, &change, &live_bots, &journal).await;
+                let result = run_change(&client, &change, &live_bots, &journal, &answers).await;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 match &result {
                     Ok((what, _)) => progress(format!("[{n}/{total}] {}: {what}", change.address)),
@@ -479,7 +501,7 @@ pub async fn apply(
         }
     }
     // What 3Commas did not take fails that change: an update it ignored is not an update.
-    for (index, note) in read_back(client, plan, &report, live.bots.len()).await {
+    for (index, note) in read_back(client, plan, &report, live.bots.len(), &answers).await {
         match index.and_then(|i| report.outcomes.iter_mut().find(|o| o.change == i)) {
             Some(outcome) => {
                 let (message, fields) = match &outcome.result {
@@ -503,6 +525,25 @@ pub async fn apply(
     }
     drop(lease);
     Ok(report)
+}
+
+/// Re-read, within the lease, what the fingerprints cover: bots, and the blacklist when the plan
+/// read it. A bot the plan creates that now exists makes the plan stale: no twin.
+async fn reread(client: &Client, plan: &Plan) -> Result<LiveState, ApiError> {
+    let bots = client.bots(BotsFilter::default()).await?;
+    let blacklist = if plan.fingerprints.contains_key("blacklist") {
+        client.blacklist().await?
+    } else {
+        Vec::new()
+    };
+    Ok(LiveState {
+        accounts: Vec::new(),
+        bots: bots.bots,
+        unreadable: bots.unreadable,
+        blacklist,
+        pending_creates: Vec::new(),
+        remembered: Default::default(),
+    })
 }
 
 /// Note in the target's memory what each successful create and update sent of the write-only
@@ -539,9 +580,10 @@ async fn switch(
     toggles: Vec<(String, i64, bool)>,
     report: &mut ApplyReport,
     progress: &Arc<dyn Fn(String) + Send + Sync>,
+    answers: &Answers,
 ) {
     for (address, id, enable) in toggles {
-        let result = settle_toggle(client, id, enable).await;
+        let result = settle_toggle(client, id, enable, answers).await;
         let verb = if enable { "enabled" } else { "disabled" };
         match &result {
             Ok(()) => progress(format!("{address}: {verb}")),
@@ -705,11 +747,36 @@ async fn delete_twin(client: &Client, id: i64) -> Result<(), ApiError> {
 
 type ChangeResult = Result<(String, Option<i64>), Failure>;
 
+/// The bots as 3Commas last answered for them during this apply, by id. The answer to an update,
+/// a create, an enable or a disable is the bot as 3Commas holds it after that write (and a look
+/// after an unclear answer is the bot too), so the read-back takes these instead of reading the
+/// account again, and reads only the bots no answer settled.
+#[derive(Clone, Default)]
+struct Answers(Arc<std::sync::Mutex<BTreeMap<i64, LiveBot>>>);
+
+impl Answers {
+    fn note(&self, bot: LiveBot) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(bot.id, bot);
+    }
+
+    fn of(&self, id: i64) -> Option<LiveBot> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .cloned()
+    }
+}
+
 async fn run_change(
     client: &Client,
     change: &Change,
     live: &BTreeMap<i64, LiveBot>,
     journal: &lease::Journal,
+    answers: &Answers,
 ) -> ChangeResult {
     match change.action {
         Action::UpdateBlacklist => {
@@ -725,7 +792,7 @@ async fn run_change(
             .await
             .map(|()| ("blacklist replaced".to_string(), None))
         }
-        Action::Create => create(client, change, journal).await,
+        Action::Create => create(client, change, journal, answers).await,
         Action::Update => {
             let Some(id) = change.bot_id else {
                 return Err(malformed(change, "an update that names no bot"));
@@ -744,9 +811,14 @@ async fn run_change(
                 .map_err(|why| failure(change, &ApiError::Config(why), false))?;
             let wanted = comparable(settings);
             settle(
-                || async { client.update_bot(id, &params).await.map(|_| ()) },
+                || async {
+                    let bot = client.update_bot(id, &params).await?;
+                    answers.note(bot.to_model());
+                    Ok(())
+                },
                 || async {
                     let now = client.bot(id).await?.to_model();
+                    answers.note(now.clone());
                     let have = comparable(&now.settings);
                     Ok(wanted.iter().all(|(k, v)| have.get(k) == Some(v)))
                 },
@@ -767,12 +839,12 @@ async fn run_change(
                 Err(e) => return Err(failure(change, &e, e.is_ambiguous())),
             };
             if was_enabled {
-                settle_toggle(client, id, false).await?;
+                settle_toggle(client, id, false, answers).await?;
             }
             let restore = || async {
                 if was_enabled {
                     // Best effort: the failure below says what happened either way.
-                    let _ = settle_toggle(client, id, true).await;
+                    let _ = settle_toggle(client, id, true, answers).await;
                 }
             };
             match client.bot(id).await {
@@ -863,7 +935,12 @@ const LOOKS_AFTER_UNCLEAR_CREATE: [std::time::Duration; 3] = [
 /// few seconds; when the bot has not appeared, the change is reported unresolved and is not
 /// sent again in this run (the journal and the next plan settle it), since the first create may
 /// still land.
-async fn create(client: &Client, change: &Change, journal: &lease::Journal) -> ChangeResult {
+async fn create(
+    client: &Client,
+    change: &Change,
+    journal: &lease::Journal,
+    answers: &Answers,
+) -> ChangeResult {
     let Some(account_id) = change.account_id else {
         return Err(malformed(change, "a create that names no account"));
     };
@@ -882,16 +959,23 @@ async fn create(client: &Client, change: &Change, journal: &lease::Journal) -> C
         ));
     }
     let unclear = match client.create_bot(&params).await {
-        Ok(bot) => return Ok((format!("created (id {})", bot.id), Some(bot.id))),
+        Ok(bot) => {
+            let bot = bot.to_model();
+            let id = bot.id;
+            answers.note(bot);
+            return Ok((format!("created (id {id})"), Some(id)));
+        }
         Err(e) if e.is_ambiguous() => e,
         Err(e) => return Err(failure(change, &e, false)),
     };
     for wait in LOOKS_AFTER_UNCLEAR_CREATE {
         tokio::time::sleep(wait).await;
         if let Ok(Some(bot)) = find_by_name(client, account_id, &name).await {
+            let id = bot.id;
+            answers.note(bot);
             return Ok((
-                format!("created (id {}; confirmed after an unclear answer)", bot.id),
-                Some(bot.id),
+                format!("created (id {id}; confirmed after an unclear answer)"),
+                Some(id),
             ));
         }
     }
@@ -919,7 +1003,12 @@ async fn find_by_name(
         .find(|b| b.settings.name.as_deref() == Some(name)))
 }
 
-async fn settle_toggle(client: &Client, id: i64, enable: bool) -> Result<(), Failure> {
+async fn settle_toggle(
+    client: &Client,
+    id: i64,
+    enable: bool,
+    answers: &Answers,
+) -> Result<(), Failure> {
     let mut last = None;
     for _ in 0..SETTLE_ATTEMPTS {
         let result: Result<WireBot, ApiError> = if enable {
@@ -928,7 +1017,10 @@ async fn settle_toggle(client: &Client, id: i64, enable: bool) -> Result<(), Fai
             client.disable_bot(id).await
         };
         match result {
-            Ok(_) => return Ok(()),
+            Ok(bot) => {
+                answers.note(bot.to_model());
+                return Ok(());
+            }
             Err(e) if e.is_ambiguous() => last = Some(e),
             Err(e) => {
                 return Err(Failure {
@@ -987,6 +1079,7 @@ async fn read_back(
     plan: &Plan,
     report: &ApplyReport,
     bots_before: usize,
+    answers: &Answers,
 ) -> Vec<(Option<usize>, String)> {
     let mut notes = Vec::new();
     // The blacklist: 3Commas' current docs say its update adds pairs; whatever it does, the
@@ -1045,11 +1138,19 @@ async fn read_back(
     if touched.is_empty() {
         return notes;
     }
-    // Whichever costs fewer requests: one show per changed bot, or the list (100 a page).
+    // The bots no answer settled are read: whichever costs fewer requests, one show each or
+    // the list (100 a page).
+    let unanswered: Vec<i64> = touched
+        .iter()
+        .map(|(_, _, id)| *id)
+        .filter(|id| answers.of(*id).is_none())
+        .collect();
     let pages = bots_before / crate::threecommas::client::BOTS_PAGE_LIMIT + 1;
-    let bots = if touched.len() <= pages {
+    let read = if unanswered.is_empty() {
+        Ok(Vec::new())
+    } else if unanswered.len() <= pages {
         let mut shown = Vec::new();
-        for (_, _, id) in &touched {
+        for id in &unanswered {
             match client.bot(*id).await {
                 Ok(bot) => shown.push(bot.to_model()),
                 Err(e) if e.is_not_found() => {}
@@ -1069,7 +1170,7 @@ async fn read_back(
             .await
             .map(|list| list.bots)
     };
-    let bots = match bots {
+    let mut bots = match read {
         Ok(bots) => bots,
         Err(e) => {
             notes.push((
@@ -1079,6 +1180,12 @@ async fn read_back(
             return notes;
         }
     };
+    bots.extend(
+        touched
+            .iter()
+            .filter(|(_, _, id)| !unanswered.contains(id))
+            .filter_map(|(_, _, id)| answers.of(*id)),
+    );
     for (index, change, id) in touched {
         let Some(bot) = bots.iter().find(|b| b.id == id) else {
             notes.push((Some(index), "not found when reading back".to_string()));

@@ -58,7 +58,7 @@ pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned,
         rate_limit: desired.rate_limit,
     })
     .await?;
-    let (plan, markets) = plan_reading(&target, &desired, targets).await?;
+    let (plan, markets, _) = plan_reading(&target, &desired, targets).await?;
     Ok(Planned {
         checked,
         desired,
@@ -134,6 +134,40 @@ fn targeted(
 }
 
 /// Read the live state through an open target and plan.
+/// [`make_plan`] for an apply in the same run: the account's lease is taken first and kept, so
+/// the apply writes on the plan's own read (see [`super::apply::LeasedRead`]) instead of
+/// reading the account again. `progress` hears when another apply holds the lease.
+pub async fn make_plan_leased(
+    paths: &[PathBuf],
+    targets: &[String],
+    progress: std::sync::Arc<dyn Fn(String) + Send + Sync>,
+) -> Result<(Planned, super::apply::LeasedRead), WorkflowError> {
+    let (checked, desired) = check(paths, targets)?;
+    let target = target::connect(target::ConnectOptions {
+        mode: desired.mode,
+        rate_limit: desired.rate_limit,
+    })
+    .await?;
+    let lease = super::apply::take_lease(&target.identity, progress)
+        .await
+        .map_err(|e| WorkflowError::Refused(format!("cannot take the account's lease: {e}")))?;
+    let (plan, markets, live) = plan_reading(&target, &desired, targets).await?;
+    let read = super::apply::LeasedRead {
+        lease,
+        live: Some(live),
+    };
+    Ok((
+        Planned {
+            checked,
+            desired,
+            target,
+            plan,
+            markets,
+        },
+        read,
+    ))
+}
+
 pub async fn plan_against(
     target: &Target,
     desired: &Desired,
@@ -141,15 +175,23 @@ pub async fn plan_against(
 ) -> Result<Plan, WorkflowError> {
     plan_reading(target, desired, targets)
         .await
-        .map(|(plan, _)| plan)
+        .map(|(plan, _, _)| plan)
 }
 
-/// [`plan_against`], with each live account's exchange (`market_code`) by account id.
+/// [`plan_against`], with each live account's exchange (`market_code`) by account id, and the
+/// live state the plan was made from.
 async fn plan_reading(
     target: &Target,
     desired: &Desired,
     targets: &[String],
-) -> Result<(Plan, std::collections::BTreeMap<i64, String>), WorkflowError> {
+) -> Result<
+    (
+        Plan,
+        std::collections::BTreeMap<i64, String>,
+        plan::LiveState,
+    ),
+    WorkflowError,
+> {
     let mut live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
     super::names::remember(&target.identity, &live.bots);
     live.pending_creates = super::lease::pending_creates(&target.identity);
@@ -176,7 +218,7 @@ async fn plan_reading(
         .iter()
         .filter_map(|a| Some((a.id, a.market_code.clone()?)))
         .collect();
-    Ok((plan, markets))
+    Ok((plan, markets, live))
 }
 
 /// What only the live account can say about capital at risk: each account's free balance per

@@ -222,7 +222,7 @@ impl BotformServer {
             server.wrote();
             let outcome = match server.target().await {
                 Err(e) => refused(&target, &id, e),
-                Ok(live) => match apply::apply(live, &plan, &options, progress).await {
+                Ok(live) => match apply::apply(live, &plan, &options, progress, None).await {
                     Ok(report) => {
                         let mut ended = ended(&target, &id, &report, |t| server.relativize(t));
                         let history = crate::engine::history::History::of_root(&server.inner.root);

@@ -710,3 +710,76 @@ fn a_fifo_at_a_lock_path_is_refused_not_waited_on() {
         "nothing was written without the lease"
     );
 }
+
+#[test]
+fn a_bot_edited_in_the_web_app_while_the_person_reads_the_plan_is_never_overwritten() {
+    // `botform apply` takes the account's lease before its plan's read and keeps it to its last
+    // write; with --auto-approve it writes on that read. After a person's `yes` it reads again:
+    // someone may have changed a bot in the web app while the plan was on screen.
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    bots_file(dir.path(), "read", 2, "");
+    apply(against(&sandbox), dir.path()).success();
+    edit(
+        &dir.path().join("bots.toml"),
+        "name = \"read 0\"",
+        "name = \"read 0\"\ntake_profit = 2",
+    );
+    // The confirmation needs a terminal: `script` gives the apply one, fed from a pipe.
+    let inner = spawn_against(&sandbox);
+    let mut cmd = std::process::Command::new("script");
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    let line = format!(
+        "{} apply {}",
+        env!("CARGO_BIN_EXE_botform"),
+        dir.path().display()
+    );
+    let mut child = cmd
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains("Only 'yes' will be accepted") {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut chunk = [0u8; 4096];
+        let n = std::io::Read::read(&mut stdout, &mut chunk).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    // The plan is on screen: the web app changes the bot the plan updates.
+    let id = sandbox.bot("read 0")["id"].as_i64().unwrap();
+    sandbox.control_post(
+        &format!("/__sandbox/bots/{id}"),
+        serde_json::json!({"take_profit": "9"}),
+    );
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"yes\n").unwrap();
+    }
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
+    seen.extend_from_slice(&rest);
+    let status = child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(!status.success() && text.contains("stale"), "{text}");
+    assert_eq!(
+        sandbox.bot("read 0")["take_profit"],
+        "9.0",
+        "the web app's edit stands"
+    );
+}
