@@ -575,19 +575,34 @@ fn applying_one_change_costs_a_handful_of_requests() {
     assert_eq!(counted["by_endpoint"]["PATCH /ver1/bots/{id}/update"], 1);
 }
 
-#[test]
-fn a_large_account_imports_into_files_of_at_most_a_thousand_bots_and_plans_clean() {
-    // Before: import wrote one file per account (10,000 bots: 5.1 MB, over the 4 MiB cap on all
-    // config text, so plan refused what import wrote).
-    let sandbox = SandboxProcess::spawn(None, &[]);
-    let state = sandbox_state(&sandbox);
-    let account_id = state["real"]["accounts"]
+/// The sandbox's live id of the account named "Binance Spot".
+fn binance_spot_id(sandbox: &SandboxProcess) -> Value {
+    sandbox_state(sandbox)["real"]["accounts"]
         .as_array()
         .unwrap()
         .iter()
         .find(|a| a["name"] == "Binance Spot")
         .unwrap()["id"]
-        .clone();
+        .clone()
+}
+
+/// Live bots made at once (each `create_bot` params), as the web app would have made them: in
+/// batches, since the sandbox takes bodies of at most 1 MiB, as 3Commas' gateway does.
+fn seed_bots(sandbox: &SandboxProcess, bots: &[Value]) {
+    for batch in bots.chunks(500) {
+        sandbox.control_post(
+            "/__sandbox/bots",
+            serde_json::json!({"mode": "real", "bots": batch}),
+        );
+    }
+}
+
+#[test]
+fn a_large_account_imports_into_files_of_at_most_a_thousand_bots_and_plans_clean() {
+    // Before: import wrote one file per account (10,000 bots: 5.1 MB, over the 4 MiB cap on all
+    // config text, so plan refused what import wrote).
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let account_id = binance_spot_id(&sandbox);
     let pairs = ["USDT_BTC", "USDT_ETH", "USDT_SOL"];
     let bots: Vec<Value> = (0..2_300)
         .map(|i| {
@@ -605,13 +620,7 @@ fn a_large_account_imports_into_files_of_at_most_a_thousand_bots_and_plans_clean
             })
         })
         .collect();
-    // In batches: the sandbox takes request bodies of at most 1 MiB, as 3Commas' gateway does.
-    for batch in bots.chunks(500) {
-        sandbox.control_post(
-            "/__sandbox/bots",
-            serde_json::json!({"mode": "real", "bots": batch}),
-        );
-    }
+    seed_bots(&sandbox, &bots);
     let out = tempfile::tempdir().unwrap();
     against(&sandbox)
         .args(["import", "--out"])
@@ -680,14 +689,7 @@ fn config_text_is_capped_per_file_and_in_all() {
 /// 1,000 live bots (the config describes them through one template) with `changed` of them
 /// taking another take profit in the config; the sandbox's request count starts from zero.
 fn thousand_bots_with_changes(sandbox: &SandboxProcess, dir: &Path, changed: usize) {
-    let state = sandbox_state(sandbox);
-    let account_id = state["real"]["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "Binance Spot")
-        .unwrap()["id"]
-        .clone();
+    let account_id = binance_spot_id(sandbox);
     let bots: Vec<Value> = (0..1_000)
         .map(|i| {
             serde_json::json!({
@@ -702,12 +704,7 @@ fn thousand_bots_with_changes(sandbox: &SandboxProcess, dir: &Path, changed: usi
             })
         })
         .collect();
-    for batch in bots.chunks(500) {
-        sandbox.control_post(
-            "/__sandbox/bots",
-            serde_json::json!({"mode": "real", "bots": batch}),
-        );
-    }
+    seed_bots(sandbox, &bots);
     many_bots(dir, 1_000, "1");
     let text = std::fs::read_to_string(dir.join("bots.toml")).unwrap();
     let mut edited = text.clone();
