@@ -455,6 +455,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_ends_at_a_thousand_bots_or_about_a_mebibyte_whichever_comes_first() {
+        let entry = |pairs: usize| {
+            let mut e = Map::new();
+            e.insert("name".into(), Value::String("bot".into()));
+            e.insert(
+                "pairs".into(),
+                Value::Array(vec![Value::String("USDT_BTCUSDT".into()); pairs]),
+            );
+            e
+        };
+        let small: Vec<usize> = chunks(vec![entry(1); 2_500]).iter().map(Vec::len).collect();
+        assert_eq!(small, [1_000, 1_000, 500]);
+        // Bots with 500 pairs each (about 7.5 KB of JSON): a file holds what fits in 1 MiB.
+        let large = chunks(vec![entry(500); 300]);
+        let size = |c: &Vec<Map<String, Value>>| {
+            c.iter()
+                .map(|e| serde_json::to_string(e).unwrap().len())
+                .sum::<usize>()
+        };
+        assert!(large.len() > 1 && large.iter().all(|c| size(c) <= FILE_BYTES));
+        assert_eq!(large.iter().map(Vec::len).sum::<usize>(), 300);
+        // One entry over the size still gets a file of its own, never lost.
+        assert_eq!(chunks(vec![entry(100_000)]).len(), 1);
+    }
+
+    #[test]
     fn aliases_are_slugs() {
         assert_eq!(alias_of("Binance Spot"), "binance-spot");
         assert_eq!(alias_of("Paper Account 2080398"), "paper-account-2080398");

@@ -304,6 +304,28 @@ mod tests {
     }
 
     #[test]
+    fn a_selector_points_at_list_bots_and_its_definition_goes() {
+        let mut schema = serde_json::json!({
+            "$defs": { "Selector": { "type": "object", "properties": { "base": {} } } },
+            "properties": {
+                "selector": {
+                    "description": "Which bots.",
+                    "anyOf": [{ "$ref": "#/$defs/Selector" }, { "type": "null" }],
+                },
+                "bot": { "type": "string" },
+            },
+        });
+        refer_to_the_selector(&mut schema);
+        assert_eq!(schema.get("$defs"), None);
+        assert_eq!(schema["properties"]["selector"]["type"], "object");
+        assert_eq!(
+            schema["properties"]["selector"]["description"],
+            "Which bots. Fields: as `list_bots`'s selector."
+        );
+        assert_eq!(schema["properties"]["bot"]["type"], "string");
+    }
+
+    #[test]
     fn only_empty_defaults_go() {
         let mut schema = serde_json::json!({
             "properties": {
