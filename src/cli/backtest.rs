@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use crate::model::decimal::Decimal;
+use crate::simulate::download::{self, Exchange};
 use crate::simulate::report::{self, BacktestReport, Options, Prices};
 use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, synthetic};
 
@@ -21,7 +22,7 @@ pub struct Args {
     /// Download the candles (public market data, no key) into the cache first, from `--from` to
     /// `--to` (default: now), resuming what is cached.
     #[arg(long, value_enum, value_name = "EXCHANGE", conflicts_with_all = ["candles", "synthetic"])]
-    candles_from: Option<FromExchange>,
+    candles_from: Option<Exchange>,
     /// The candle interval for --candles-from: 1m, 5m, 15m, 1h, 4h, 1d, ...
     #[arg(long, default_value = "5m")]
     interval: String,
@@ -76,22 +77,6 @@ pub struct Args {
     assume_start: Option<Assume>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FromExchange {
-    Binance,
-    Bybit,
-}
-
-impl FromExchange {
-    fn exchange(self) -> crate::simulate::download::Exchange {
-        use crate::simulate::download::Exchange;
-        match self {
-            FromExchange::Binance => Exchange::Binance,
-            FromExchange::Bybit => Exchange::Bybit,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -182,7 +167,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
     };
     let (fee_percentage, fee_source) = match (args.fee, args.candles_from) {
         (Some(fee), _) => (fee, FeeSource::Given),
-        (None, Some(exchange)) => exchange.exchange().usual_fee(),
+        (None, Some(exchange)) => exchange.usual_fee(),
         (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
     };
     let options = Options {
@@ -228,9 +213,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
 }
 
 /// `--candles-from`: every pair of the chosen bots into the cache; the cache folder to read.
-fn download_candles(args: &Args, exchange: FromExchange) -> Result<PathBuf, String> {
-    use crate::simulate::download;
-    let exchange = exchange.exchange();
+fn download_candles(args: &Args, exchange: Exchange) -> Result<PathBuf, String> {
     let interval_ms = synthetic::interval_ms(&args.interval)
         .ok_or_else(|| format!("--interval `{}`: like 5m, 1h or 1d", args.interval))?;
     let from = time_arg(&args.from, "from")?.ok_or("--candles-from needs --from (a date)")?;

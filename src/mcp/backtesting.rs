@@ -136,7 +136,7 @@ impl BotformServer {
             Some(_) if !args.bots.is_empty() => {
                 return Err("give `bots` or `selector`, not both".into());
             }
-            Some(selector) => self.selected_config_names(selector).await?,
+            Some(selector) => self.selected_config_names(selector, &checked).await?,
             None => args.bots.clone(),
         };
         let (from_ms, to_ms) = (time(&args.from, "from")?, time(&args.to, "to")?);

@@ -165,14 +165,14 @@ impl BotformServer {
         Ok((indexes, unmanaged))
     }
 
-    /// The names of the config bots a selector selects (what a plan or a backtest of them
-    /// targets); an error when it selects none.
+    /// The names of the config bots (of `checked`, the config as the caller read it) a selector
+    /// selects: what a plan or a backtest of them targets; an error when it selects none.
     pub(super) async fn selected_config_names(
         &self,
         selector: &Selector,
+        checked: &crate::config::Checked,
     ) -> Result<Vec<String>, String> {
-        let checked = crate::config::check_confined(&self.inner.root);
-        let desired = crate::engine::desired::from_checked(&checked);
+        let desired = crate::engine::desired::from_checked(checked);
         let (indexes, unmanaged) = self.select_config_bots(selector, &desired).await?;
         let mut names: Vec<String> = indexes
             .iter()

@@ -531,7 +531,8 @@ impl BotformServer {
     ) -> Result<Json<PlanAnswer>, String> {
         let mut targets = self.scoped_targets(&args.paths, &args.targets)?;
         if let Some(selector) = &args.selector {
-            let selected = self.selected_config_names(selector).await?;
+            let checked = crate::config::check_confined(&self.inner.root);
+            let selected = self.selected_config_names(selector, &checked).await?;
             if targets.is_empty() {
                 targets = selected;
             } else {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::candles;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Exchange {
     Binance,
     Bybit,
@@ -30,11 +30,7 @@ impl Exchange {
 
     /// From its name (`binance`, `bybit`; any case).
     pub fn named(name: &str) -> Option<Exchange> {
-        match name.to_ascii_lowercase().as_str() {
-            "binance" => Some(Exchange::Binance),
-            "bybit" => Some(Exchange::Bybit),
-            _ => None,
-        }
+        <Exchange as clap::ValueEnum>::from_str(name, true).ok()
     }
 
     /// The fee a trade pays on its spot market at the base tier, and where that figure comes

@@ -853,20 +853,25 @@ pub struct Summary {
 impl Summary {
     /// `self - before`, figure by figure (no curve): what a change moves.
     pub fn minus(&self, before: &Summary) -> Summary {
-        Summary {
-            equity: Vec::new(),
-            profit_p5: self.profit_p5 - before.profit_p5,
-            profit: self.profit - before.profit,
-            profit_p95: self.profit_p95 - before.profit_p95,
-            stopped: self.stopped - before.stopped,
-            ladder_exhausted: self.ladder_exhausted - before.ladder_exhausted,
-            max_capital: self.max_capital - before.max_capital,
-            drawdown: self.drawdown - before.drawdown,
-        }
+        self.each(before, |a, b| a - b)
     }
 
     fn plus(&self, other: &Summary) -> Summary {
-        other.minus(&Summary::default().minus(self))
+        self.each(other, |a, b| a + b)
+    }
+
+    /// Each figure of `self` with the same figure of `other` (no curve).
+    fn each(&self, other: &Summary, f: impl Fn(Decimal, Decimal) -> Decimal) -> Summary {
+        Summary {
+            equity: Vec::new(),
+            profit_p5: f(self.profit_p5, other.profit_p5),
+            profit: f(self.profit, other.profit),
+            profit_p95: f(self.profit_p95, other.profit_p95),
+            stopped: f(self.stopped, other.stopped),
+            ladder_exhausted: f(self.ladder_exhausted, other.ladder_exhausted),
+            max_capital: f(self.max_capital, other.max_capital),
+            drawdown: f(self.drawdown, other.drawdown),
+        }
     }
 }
 

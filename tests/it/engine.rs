@@ -575,34 +575,12 @@ fn applying_one_change_costs_a_handful_of_requests() {
     assert_eq!(counted["by_endpoint"]["PATCH /ver1/bots/{id}/update"], 1);
 }
 
-/// The sandbox's live id of the account named "Binance Spot".
-fn binance_spot_id(sandbox: &SandboxProcess) -> Value {
-    sandbox_state(sandbox)["real"]["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "Binance Spot")
-        .unwrap()["id"]
-        .clone()
-}
-
-/// Live bots made at once (each `create_bot` params), as the web app would have made them: in
-/// batches, since the sandbox takes bodies of at most 1 MiB, as 3Commas' gateway does.
-fn seed_bots(sandbox: &SandboxProcess, bots: &[Value]) {
-    for batch in bots.chunks(500) {
-        sandbox.control_post(
-            "/__sandbox/bots",
-            serde_json::json!({"mode": "real", "bots": batch}),
-        );
-    }
-}
-
 #[test]
 fn a_large_account_imports_into_files_of_at_most_a_thousand_bots_and_plans_clean() {
     // Before: import wrote one file per account (10,000 bots: 5.1 MB, over the 4 MiB cap on all
     // config text, so plan refused what import wrote).
     let sandbox = SandboxProcess::spawn(None, &[]);
-    let account_id = binance_spot_id(&sandbox);
+    let account_id = super::client::BINANCE;
     let pairs = ["USDT_BTC", "USDT_ETH", "USDT_SOL"];
     let bots: Vec<Value> = (0..2_300)
         .map(|i| {
@@ -620,7 +598,7 @@ fn a_large_account_imports_into_files_of_at_most_a_thousand_bots_and_plans_clean
             })
         })
         .collect();
-    seed_bots(&sandbox, &bots);
+    sandbox.seed_bots(&bots);
     let out = tempfile::tempdir().unwrap();
     against(&sandbox)
         .args(["import", "--out"])
@@ -686,10 +664,11 @@ fn config_text_is_capped_per_file_and_in_all() {
                 .and(predicate::str::contains("split a large file")),
         );
 }
+
 /// 1,000 live bots (the config describes them through one template) with `changed` of them
 /// taking another take profit in the config; the sandbox's request count starts from zero.
 fn thousand_bots_with_changes(sandbox: &SandboxProcess, dir: &Path, changed: usize) {
-    let account_id = binance_spot_id(sandbox);
+    let account_id = super::client::BINANCE;
     let bots: Vec<Value> = (0..1_000)
         .map(|i| {
             serde_json::json!({
@@ -704,10 +683,9 @@ fn thousand_bots_with_changes(sandbox: &SandboxProcess, dir: &Path, changed: usi
             })
         })
         .collect();
-    seed_bots(sandbox, &bots);
+    sandbox.seed_bots(&bots);
     many_bots(dir, 1_000, "1");
-    let text = std::fs::read_to_string(dir.join("bots.toml")).unwrap();
-    let mut edited = text.clone();
+    let mut edited = std::fs::read_to_string(dir.join("bots.toml")).unwrap();
     for i in 0..changed {
         edited = edited.replace(
             &format!("name = \"bot {i}\"\n"),
@@ -720,8 +698,8 @@ fn thousand_bots_with_changes(sandbox: &SandboxProcess, dir: &Path, changed: usi
 
 #[test]
 fn an_apply_of_a_tenth_of_a_thousand_bots_stays_within_five_percent_of_the_api_floor() {
-    // The floor: what a script that only lists and writes needs, 10 pages of 100 bots, the
-    // accounts, and one write per change (111). Before: 138 (the account read three times: for
+    // The floor: what a script that only lists and writes needs: the accounts, 10 pages of 100
+    // bots and the empty page that ends the list, and one write per change (112). Before: 138 (the account read three times: for
     // the plan, the re-check under the lease, and the read-back).
     let sandbox = SandboxProcess::spawn(None, &["--rate-limit", "100000"]);
     let dir = tempfile::tempdir().unwrap();

@@ -500,10 +500,7 @@ fn reading_one_bot_by_name_costs_no_listing_of_the_fleet() {
             })
         })
         .collect();
-    sandbox.control_post(
-        "/__sandbox/bots",
-        serde_json::json!({ "mode": "real", "bots": bots }),
-    );
+    sandbox.seed_bots(&bots);
     let dir = example_dir();
     // A listing (any session's, or a plan's) leaves the names behind.
     let mut first = RawSession::start(dir.path(), Some(&sandbox));

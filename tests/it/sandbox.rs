@@ -119,6 +119,17 @@ impl SandboxProcess {
         })
     }
 
+    /// Live bots made at once (each `create_bot` params), as the web app would have made them:
+    /// in batches, since the sandbox takes bodies of at most 1 MiB, as 3Commas' gateway does.
+    pub fn seed_bots(&self, bots: &[serde_json::Value]) {
+        for batch in bots.chunks(500) {
+            self.control_post(
+                "/__sandbox/bots",
+                serde_json::json!({"mode": "real", "bots": batch}),
+            );
+        }
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
