@@ -225,6 +225,41 @@ fn open_read_nonblocking(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Append `line` to the file at `path` (created private when missing) in one write, so lines
+/// from several processes never interleave; a symlink or anything but a regular file at the path
+/// is refused.
+pub fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(parent_dir(path))?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.is_file() => std::io::Error::other(format!(
+                "{} is a {}, not a regular file; botform appends only to regular files (remove it)",
+                path.display(),
+                kind_of(&meta)
+            )),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is a {}, not a regular file",
+            path.display(),
+            kind_of(&meta)
+        )));
+    }
+    file.write_all(line)
+}
+
 /// Open (creating it when missing) a lock file, refusing a symlink at its path.
 pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
     std::fs::create_dir_all(parent_dir(path))?;

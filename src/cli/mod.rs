@@ -4,6 +4,7 @@
 
 mod apply;
 mod backtest;
+mod deals;
 mod doctor;
 mod fmt;
 mod history;
@@ -14,6 +15,7 @@ mod mcp;
 mod plan;
 mod sandbox;
 mod schema_cmd;
+mod signals;
 mod validate;
 
 pub use validate::write_human as write_validate_human;
@@ -141,6 +143,23 @@ pub enum Command {
         after_help = "Examples:\n  botform backtest bots/ --candles candles/               # USDT_BTC.csv or BTCUSDT.csv per pair\n  botform backtest bots/ --candles candles/ --bot \"BTC conservative\" --fee 0.1 --from 2025-01-01\n  botform backtest bots/ --synthetic paths=500,vol=80,days=90,seed=7   # is the ladder safe at 80 % volatility?\n  botform backtest bots/ --candles-from binance --from 2025-01-01 --interval 5m\n  botform backtest bots/ --candles candles/ --format json\n\nThe model (what fills when, what is left out) is in the README under \"Backtest a change\"."
     )]
     Backtest(backtest::Args),
+    /// Print the TradingView alert messages of bots that start on `tv_custom_signal`, with their
+    /// live bot id and the webhook URL.
+    #[command(
+        after_help = "Examples:\n  botform signals bots/\n  botform signals bots/ --bot \"BTC on TV\" --format json\n\nThe email token comes from THREECOMMAS_EMAIL_TOKEN or THREECOMMAS_EMAIL_TOKEN_FILE (3Commas shows it\nin the bot's TradingView form); it is a secret and never belongs in config. Without it the\nmessages show a placeholder. The webhook is not in 3Commas' documented API: see the README."
+    )]
+    Signals(signals::Args),
+    /// List deals with their realized and unrealized P&L, safety orders used and durations.
+    #[command(
+        after_help = "Examples:\n  botform deals --bot \"BTC conservative\"\n  botform deals --scope active --format json\n  botform deals --account \"Binance Spot\" --since 30d\n  botform deals --smart-trades          # the account's SmartTrades (read only)"
+    )]
+    Deals(deals::DealsArgs),
+    /// Show a deal, or act on it: cancel, panic-sell, add-funds, update. Each action shows what it
+    /// will do, asks for `yes` (or --auto-approve), and is written to the audit log.
+    #[command(
+        after_help = "Examples:\n  botform deal show 2412395001\n  botform deal cancel 2412395001\n  botform deal panic-sell 2412395001 --auto-approve\n  botform deal add-funds 2412395001 --quantity 0.01              # at market\n  botform deal update 2412395001 --take-profit 2 --max-safety-orders 6\n\nEvery attempt (run, refused, declined) is appended to audit.jsonl in botform's state dir.\nExit status: 0 done, 1 refused, declined or failed."
+    )]
+    Deal(deals::DealArgs),
     /// Rewrite config files in one canonical layout, keeping every comment and order.
     #[command(
         after_help = "Examples:\n  botform fmt                           # every config file below .\n  botform fmt bots/ --check             # CI: list (with a diff) what is not formatted; exit 1\n\nTOML: `key = value`, one-line lists as [a, b]; both syntaxes: no trailing spaces, one blank line\nat most, a blank line before each table. YAML indentation is left as written."
@@ -205,6 +224,9 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Init(args) => init::run(args),
         Command::Mcp(args) => mcp::run(args),
+        Command::Signals(args) => signals::run(args, output),
+        Command::Deals(args) => deals::list(args),
+        Command::Deal(args) => deals::deal(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

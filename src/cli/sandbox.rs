@@ -27,6 +27,12 @@ enum SandboxCommand {
         after_help = "Examples:\n  botform sandbox dump              # the built-in sandbox\n  botform sandbox dump --state /tmp/try.db > state.json"
     )]
     Dump(DumpArgs),
+    /// Print the sandbox's TradingView email token (what `botform signals` needs in
+    /// THREECOMMAS_EMAIL_TOKEN to address this sandbox).
+    #[command(
+        after_help = "Examples:\n  botform sandbox token                       # the built-in sandbox\n  THREECOMMAS_EMAIL_TOKEN=$(botform sandbox token) botform signals --sandbox"
+    )]
+    Token(DumpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,12 +93,17 @@ struct ServeArgs {
     /// Market seconds per real second (300: a 5-minute candle a second).
     #[arg(long, default_value_t = sandbox::market::DEFAULT_SPEED, requires = "market")]
     speed: f64,
+    /// The email token TradingView messages must carry (POST /trade_signal/trading_view).
+    /// Without it, the state's own: `botform sandbox token --state FILE` prints it.
+    #[arg(long, env = "BOTFORM_SANDBOX_EMAIL_TOKEN", hide_env_values = true)]
+    email_token: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let args = match args.command {
         SandboxCommand::Serve(args) => *args,
-        SandboxCommand::Dump(args) => return dump(args),
+        SandboxCommand::Dump(args) => return dump(args, false),
+        SandboxCommand::Token(args) => return dump(args, true),
     };
     let state_file = if args.builtin {
         Some(crate::engine::target::builtin_sandbox_state())
@@ -122,6 +133,7 @@ pub fn run(args: Args) -> ExitCode {
         extra_keys: args.extra_keys.clone(),
         quirks: args.quirks,
         market,
+        email_token: args.email_token.filter(|t| !t.trim().is_empty()),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -153,11 +165,12 @@ pub fn run(args: Args) -> ExitCode {
     })
 }
 
-fn dump(args: DumpArgs) -> ExitCode {
+/// `dump` (the state, its email token masked) or `token` (only the token).
+fn dump(args: DumpArgs, token: bool) -> ExitCode {
     let path = args
         .state
         .unwrap_or_else(crate::engine::target::builtin_sandbox_state);
-    if !path.exists() {
+    if !token && !path.exists() {
         eprintln!(
             "error: {} does not exist (no sandbox has run there yet)",
             path.display()
@@ -165,7 +178,12 @@ fn dump(args: DumpArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     match sandbox::open_state(&path) {
-        Ok((_, state)) => {
+        Ok((_, mut state)) => {
+            if token {
+                println!("{}", state.email_token);
+                return ExitCode::SUCCESS;
+            }
+            state.email_token = "(botform sandbox token prints it)".into();
             let text = serde_json::to_string_pretty(&state).expect("the state serializes");
             println!("{text}");
             ExitCode::SUCCESS

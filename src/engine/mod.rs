@@ -5,6 +5,9 @@
 //! - `render`: the plan for people (terraform's form); `markdown`: for a pull-request comment.
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
+//! - `deals`: deal actions (cancel, panic sell, add funds, update), previewed, leased, polled to
+//!   their end; `audit`: the log of every attempt.
+//! - `signals`: the TradingView alert messages of bots that start on `tv_custom_signal`.
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
 //! - `history`: the record of every apply (CLI and MCP), and what `revert` puts back.
 //! - `guard`: the daily tally of assistant applies, behind the change guard across restarts.
@@ -18,6 +21,8 @@
 //! front end gets them.
 
 pub mod apply;
+pub mod audit;
+pub mod deals;
 pub mod desired;
 pub mod guard;
 pub mod history;
@@ -30,5 +35,6 @@ pub mod performance;
 pub mod plan;
 pub mod render;
 pub mod selector;
+pub mod signals;
 pub mod target;
 pub mod workflow;

@@ -73,6 +73,30 @@ impl Window {
     }
 }
 
+/// The window a person gives: `since` (empty: `default_since`, where `None` is "from the
+/// beginning") and `until` (empty: now), as [`parse_moment`] reads them.
+pub fn window(
+    since: &str,
+    until: &str,
+    default_since: Option<&str>,
+    now: i64,
+) -> Result<Window, String> {
+    let since = match (since.trim(), default_since) {
+        ("", None) => i64::MIN,
+        ("", Some(default)) => parse_moment(default, now)?,
+        (given, _) => parse_moment(given, now)?,
+    };
+    let until = if until.trim().is_empty() {
+        now
+    } else {
+        parse_moment(until, now)?
+    };
+    if until < since {
+        return Err("`until` comes before `since`".into());
+    }
+    Ok(Window { since, until })
+}
+
 pub fn is_finished(deal: &Deal) -> bool {
     deal.finished || FINISHED.contains(&deal.status.as_str())
 }

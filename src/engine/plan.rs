@@ -410,6 +410,24 @@ pub fn absent_key(account_id: i64, name: &str) -> String {
     format!("absent/{account_id}/{name}")
 }
 
+/// The live bot each config bot describes (as a plan matches them: pinned id, name on its
+/// account, a rename botform remembers), in `desired.bots`' order; `None` where there is none
+/// yet, or the match is not clear (the plan says why).
+pub fn live_bot_ids(desired: &Desired, live: &LiveState) -> Vec<Option<i64>> {
+    let accounts = resolve_accounts(desired, live, &mut Vec::new());
+    desired
+        .bots
+        .iter()
+        .map(|wanted| {
+            let account = accounts.get(&wanted.account)?;
+            find_live(wanted, account, live, desired)
+                .ok()
+                .flatten()
+                .map(|b| b.id)
+        })
+        .collect()
+}
+
 /// Resolve each account alias to a live account.
 fn resolve_accounts(
     desired: &Desired,

@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use super::reads::{BotLine, Realized};
 use super::{BotformServer, budget};
+use crate::engine::deals;
 use crate::engine::desired::Desired;
 use crate::engine::performance::{self, BotPerformance, Window};
 use crate::engine::selector::{Fleet, FleetBot, Selector};
 use crate::model::decimal::Decimal;
-use crate::threecommas::client::{BotList, DealsQuery};
-use crate::threecommas::wire::{Account, Deal};
+use crate::threecommas::client::BotList;
+use crate::threecommas::wire::Account;
 
 /// How long a bot list serves later reads (none across a write).
 pub const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
@@ -275,69 +276,27 @@ impl BotformServer {
         }
     }
 
-    /// Every finished deal that closed at or after `since` (newest closing first, read until
-    /// the pages pass `since`), and every active deal; of one account when given. The deals
-    /// that could not be read, and the requests it took.
+    /// Every finished deal that closed at or after `since`, and every active deal; of one
+    /// account when given ([`deals::read_deals`]).
     async fn window_deals(
         &self,
         account_id: Option<i64>,
         since: i64,
-    ) -> Result<WindowDeals, String> {
+    ) -> Result<deals::DealsRead, String> {
         let target = self.target().await?;
-        let mut read = WindowDeals::default();
-        let mut seen = std::collections::BTreeSet::new();
-        for scope in ["finished", "active"] {
-            let mut offset = 0u32;
-            // Stop early only while 3Commas keeps the promised order: if a page is not newest
-            // closing first, read on to the end (bounded), never miss a deal.
-            let mut ordered = true;
-            let mut last_closed = i64::MAX;
-            loop {
-                let page = target
-                    .client
-                    .deals_page(&DealsQuery {
-                        account_id,
-                        scope: Some(scope.to_string()),
-                        order: (scope == "finished").then(|| "closed_at".to_string()),
-                        limit: 1000,
-                        offset,
-                        ..DealsQuery::default()
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                read.requests += 1;
-                offset += page.seen as u32;
-                for u in page.unreadable {
-                    read.unreadable.push(format!(
-                        "deal {}: {}",
-                        u.id.map_or_else(|| "(no id)".to_string(), |id| id.to_string()),
-                        crate::diagnostic::quote_input(&u.reason)
-                    ));
-                }
-                for deal in page.deals {
-                    if scope == "finished" {
-                        let closed = deal
-                            .closed_at
-                            .as_deref()
-                            .and_then(crate::timefmt::parse_iso)
-                            .unwrap_or(i64::MIN);
-                        ordered &= closed <= last_closed;
-                        last_closed = closed;
-                    }
-                    if seen.insert(deal.id) {
-                        read.deals.push(deal);
-                    }
-                }
-                if page.seen < 1000 || (ordered && scope == "finished" && last_closed < since) {
-                    break;
-                }
-                if offset >= MAX_WINDOW_DEALS {
-                    read.capped = true;
-                    break;
-                }
-            }
-        }
-        Ok(read)
+        deals::read_deals(
+            &target.client,
+            &deals::DealsWanted {
+                bot_id: None,
+                account_id,
+                finished: true,
+                active: true,
+                since,
+                cap: MAX_WINDOW_DEALS,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -346,14 +305,6 @@ fn young(slot: &Option<Arc<LiveSnapshot>>, generation: u64) -> Option<Arc<LiveSn
     slot.as_ref()
         .filter(|s| s.generation == generation && s.taken.elapsed() < SNAPSHOT_TTL)
         .cloned()
-}
-
-#[derive(Default)]
-struct WindowDeals {
-    deals: Vec<Deal>,
-    unreadable: Vec<String>,
-    requests: usize,
-    capped: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -583,22 +534,8 @@ impl BotformServer {
         Parameters(args): Parameters<FleetPerformanceArgs>,
     ) -> Result<Json<FleetPerformanceAnswer>, String> {
         let now = crate::timefmt::now_unix();
-        let since = performance::parse_moment(
-            if args.since.is_empty() {
-                "30d"
-            } else {
-                &args.since
-            },
-            now,
-        )?;
-        let until = if args.until.is_empty() {
-            now
-        } else {
-            performance::parse_moment(&args.until, now)?
-        };
-        if until < since {
-            return Err("`until` comes before `since`".into());
-        }
+        let Window { since, until } =
+            performance::window(&args.since, &args.until, Some("30d"), now)?;
         let sort = match args.sort.to_ascii_lowercase().as_str() {
             "" | "loss" => "loss",
             "profit" => "profit",
@@ -649,7 +586,7 @@ impl BotformServer {
             _ => None,
         };
         let read = if selected.is_empty() {
-            WindowDeals::default()
+            deals::DealsRead::default()
         } else {
             self.window_deals(account_id, since).await?
         };

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::{BotformServer, budget};
 use crate::diagnostic::did_you_mean;
+use crate::engine::deals;
 use crate::engine::performance::FINISHED;
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
@@ -178,6 +179,13 @@ pub struct DealsArgs {
     /// `active`, `finished`, or empty for all.
     #[serde(default)]
     pub scope: String,
+    /// Finished deals that closed at or after this: `30d`, `12h`, `2026-11-01` or an ISO time
+    /// (empty: every deal). Active deals are always listed.
+    #[serde(default)]
+    pub since: String,
+    /// ... and at or before this (empty: now).
+    #[serde(default)]
+    pub until: String,
     /// Page, from 1 (25 deals); totals cover all.
     #[serde(default)]
     pub page: usize,
@@ -403,40 +411,27 @@ impl BotformServer {
         &self,
         bot_id: i64,
         scope: Option<&str>,
+        since: i64,
     ) -> Result<(Vec<Deal>, Vec<String>), String> {
         let target = self.target().await?;
-        let mut deals = Vec::new();
-        let mut unreadable = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        let mut offset = 0u32;
-        while offset < MAX_DEALS_READ {
-            let page = target
-                .client
-                .deals_page(&crate::threecommas::client::DealsQuery {
-                    bot_id: Some(bot_id),
-                    scope: scope.map(str::to_string),
-                    limit: 1000,
-                    offset,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            offset += page.seen as u32;
-            let before = deals.len() + unreadable.len();
-            deals.extend(page.deals.into_iter().filter(|d| seen.insert(d.id)));
-            unreadable.extend(page.unreadable.into_iter().map(|u| {
-                format!(
-                    "deal {}: {}",
-                    u.id.map_or_else(|| "(no id)".to_string(), |id| id.to_string()),
-                    crate::diagnostic::quote_input(&u.reason)
-                )
-            }));
-            if page.seen == 0 || deals.len() + unreadable.len() == before {
-                break;
-            }
-        }
-        budget::fit(&mut unreadable, budget::ANSWER_BUDGET / 10);
-        Ok((deals, unreadable))
+        let mut read = deals::read_deals(
+            &target.client,
+            &deals::DealsWanted {
+                bot_id: Some(bot_id),
+                account_id: None,
+                finished: scope != Some("active"),
+                active: scope != Some("finished"),
+                since,
+                cap: MAX_DEALS_READ,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        // Newest first (by when each deal opened), whatever scope each came from.
+        read.deals
+            .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        budget::fit(&mut read.unreadable, budget::ANSWER_BUDGET / 10);
+        Ok((read.deals, read.unreadable))
     }
 }
 
@@ -748,7 +743,14 @@ impl BotformServer {
                 ));
             }
         };
-        let (deals, unreadable) = self.all_deals(bot.id, scope).await?;
+        let window = crate::engine::performance::window(
+            &args.since,
+            &args.until,
+            None,
+            crate::timefmt::now_unix(),
+        )?;
+        let (mut deals, unreadable) = self.all_deals(bot.id, scope, window.since).await?;
+        deals.retain(|d| window.counts(d));
         let (realized, usd) = realized(&deals);
         let mut by_status = BTreeMap::new();
         let max_so = bot.settings.max_safety_orders.unwrap_or(0) as usize;
@@ -878,7 +880,7 @@ impl BotformServer {
             .profit_by_day(bot.id, 30)
             .await
             .map_err(|e| e.to_string())?;
-        let (deals, unreadable) = self.all_deals(bot.id, None).await?;
+        let (deals, unreadable) = self.all_deals(bot.id, None, i64::MIN).await?;
         let (realized, usd) = realized(&deals);
         Ok(Json(PerformanceAnswer {
             unreadable_deals: unreadable,
@@ -939,20 +941,11 @@ mod tests {
             account_id: 1,
             pair: "USDT_BTC".into(),
             status: status.into(),
-            created_at: String::new(),
-            closed_at: None,
             finished: status != "bought",
-            bought_volume: None,
             final_profit: Some(profit.parse().unwrap()),
             usd_final_profit: Some(profit.parse().unwrap()),
-            actual_usd_profit: None,
             from_currency: Some("USDT".into()),
-            completed_safety_orders_count: None,
-            max_safety_orders: None,
-            strategy: None,
-            base_order_average_price: None,
-            sold_average_price: None,
-            current_price: None,
+            ..Deal::default()
         };
         let deals = [
             deal("completed", "4.2"),

@@ -94,6 +94,9 @@ struct LaneDeal {
     deal: OpenDeal,
     model: BotModel,
     settings: BotSettings,
+    /// The deal's `updated_at` as the lane last wrote (or found) it: another value in the store
+    /// means a deal action changed the deal, and the lane takes it up again from what it shows.
+    updated_at: String,
 }
 
 /// One bot on one pair in one mode.
@@ -389,14 +392,28 @@ impl Market {
         if lane.open.is_some() {
             return;
         }
-        let Some((id, _, deal)) = view
-            .open_deals
-            .iter()
-            .find(|(id, p, _)| p == pair && !carried.contains(id))
-        else {
+        let Some((id, _, deal)) = view.open_deals.iter().find(|(id, p, d)| {
+            p == pair && !carried.contains(id) && d["status"].as_str() == Some("bought")
+        }) else {
             return;
         };
-        let settings = view.settings.clone();
+        // What the deal shows wins over the bot's settings: `update_deal` changes a running
+        // deal's take profit, stop loss and safety orders, not the bot's.
+        let mut settings = view.settings.clone();
+        let figure = |field: &str| match &deal[field] {
+            Value::String(s) => s.parse::<Decimal>().ok(),
+            Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+            _ => None,
+        };
+        if let Some(tp) = figure("take_profit").filter(|tp| *tp > Decimal::ZERO) {
+            settings.take_profit = Some(tp);
+        }
+        if let Some(sl) = figure("stop_loss_percentage") {
+            settings.stop_loss_percentage = Some(sl);
+        }
+        if let Some(n) = deal["max_safety_orders"].as_u64() {
+            settings.max_safety_orders = Some(n.min(200) as u32);
+        }
         let Ok((model, _)) = simulate::compile(
             &settings,
             &simulate::Assumptions {
@@ -427,6 +444,7 @@ impl Market {
                 deal: OpenDeal::resume(&model, entry, opened_ms, filled, base, quote),
                 model,
                 settings,
+                updated_at: deal["updated_at"].as_str().unwrap_or("").to_string(),
             });
         }
     }
@@ -463,6 +481,7 @@ fn step(
             None,
             usd,
         );
+        let updated_at = body["updated_at"].as_str().unwrap_or("").to_string();
         let id = shared.change(view.mode, |state| {
             let id = state.next_deal_id;
             state.next_deal_id += 1;
@@ -482,9 +501,11 @@ fn step(
             deal,
             model,
             settings,
+            updated_at,
         });
         *active += 1;
     }
+    shared.set_market_price(pair, candle.close);
     let Some(carried) = lane.open.as_mut() else {
         return Ok(());
     };
@@ -506,23 +527,35 @@ fn step(
             usd,
         );
         let id = carried.id;
-        shared.change(view.mode, |state| {
+        let seen = carried.updated_at.clone();
+        let updated_at = body["updated_at"].as_str().unwrap_or("").to_string();
+        let ours = shared.change(view.mode, |state| {
             let deals = &mut state.mode_mut(view.mode).deals;
             let mut body = body;
             body["id"] = id.into();
-            if let Some(old) = deals.get(&id) {
+            match deals.get(&id) {
                 // Keep what the deal was created with.
-                body["created_at"] = old["created_at"].clone();
+                Some(old) if old["updated_at"].as_str() == Some(seen.as_str()) => {
+                    body["created_at"] = old["created_at"].clone();
+                }
+                // A deal action (cancel, panic sell, add funds, update) changed it since: the
+                // lane lets go, and takes it up again from what it shows if it still runs.
+                _ => return (false, None),
             }
             deals.insert(id, body);
             (
-                (),
+                true,
                 Some(Touched {
                     deals: [id].into(),
                     ..Touched::default()
                 }),
             )
         })?;
+        if !ours {
+            lane.open = None;
+            return Ok(());
+        }
+        carried.updated_at = updated_at;
     }
     if closed.is_some() {
         lane.next_start_ms = candle.open_time_ms + data.interval_ms + carried.model.cooldown_ms();
@@ -566,6 +599,50 @@ fn opening_model(
     let model = compiled.model.as_ref()?;
     let open = compiled.gate.as_ref().is_none_or(|g| g[i]);
     open.then(|| (model.clone(), compiled.settings.clone()))
+}
+
+/// A deal a TradingView signal opens on `pair` at `price` now, in 3Commas' shape (as the market
+/// opens one; the market carries it on from what it shows). `Err` when the bot's settings cannot
+/// size a deal (a base order in percent of the balance, say).
+pub fn signal_deal(
+    bot: &WireBot,
+    market_code: &str,
+    pair: &str,
+    price: Decimal,
+    now_ms: i64,
+) -> Result<Value, String> {
+    let settings = bot.to_model().settings;
+    let (model, _) = simulate::compile(
+        &settings,
+        &simulate::Assumptions {
+            start: AssumeStart::Nonstop,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("the sandbox cannot open a deal for this bot: {}", e.0))?;
+    let price: f64 = price.to_string().parse().unwrap_or(0.0);
+    if price <= 0.0 {
+        return Err(format!("no price for {pair}"));
+    }
+    let candle = Candle {
+        open_time_ms: now_ms,
+        open: price,
+        high: price,
+        low: price,
+        close: price,
+    };
+    let deal = OpenDeal::open(&model, &candle);
+    Ok(deal_json(
+        bot,
+        &settings,
+        pair,
+        &model,
+        &deal,
+        &candle,
+        0,
+        None,
+        usd_rate(pair, market_code),
+    ))
 }
 
 /// Quote currency to USD at the sandbox's prices (1 for dollar stablecoins).

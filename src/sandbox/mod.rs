@@ -6,6 +6,7 @@
 //! client's interface: it is a server, so whatever talks to it talks HTTP.
 
 pub mod bots;
+pub mod deals;
 pub mod faults;
 pub mod market;
 pub mod params;
@@ -70,12 +71,23 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
     if let Some(market) = market {
         tokio::spawn(market::run(shared.clone(), market));
     }
+    tokio::spawn(settle_deals(shared.clone()));
     let task = tokio::spawn(serve(listener, server::router(shared)));
     Ok(RunningSandbox {
         addr,
         base_url: format!("http://{addr}"),
         task,
     })
+}
+
+/// Settle pending deal actions (cancel, panic sell) until the process ends: a look every 200 ms.
+async fn settle_deals(shared: Arc<Shared>) {
+    loop {
+        if let Err(e) = shared.settle_due() {
+            tracing::warn!("sandbox: settling deal actions: {e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// How long a client may take to send a request's headers before the connection is closed, so a

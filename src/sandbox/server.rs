@@ -4,7 +4,7 @@
 //! Every request goes through one handler: count → rate limit → authenticate → draw a fault →
 //! run the endpoint against the state (under one lock, persisted before the answer) → answer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::bots;
+use super::deals;
 use super::faults::{Fault, FaultSpec, LateCommit, Timing};
 use super::params::{Attributes, NOT_VALID_VALUE, Params};
 use super::state::{self, DEAL_TEMPLATE, ModeState, State, now_iso};
@@ -53,7 +54,16 @@ pub struct SandboxConfig {
     /// Serve only the endpoints of 3Commas' current docs: `/ver1/ping` and `/ver1/time` (legacy
     /// docs only) answer 404 (`--current-docs-only`).
     pub current_docs_only: bool,
+    /// The email token TradingView messages must carry (`--email-token`); without it, the
+    /// state's own (generated with the state, printed by `botform sandbox token`).
+    pub email_token: Option<String>,
 }
+
+/// Messages kept in the signal log (`GET /__sandbox/signals`).
+const SIGNAL_LOG_LEN: usize = 1_000;
+
+/// The most messages one TradingView POST may carry.
+const MAX_SIGNALS_PER_POST: usize = 100;
 
 /// The largest request body the sandbox reads: far above any 3Commas request (a bot with 200
 /// pairs is about 10 KB).
@@ -76,6 +86,7 @@ impl Default for SandboxConfig {
             block: Duration::from_secs(300),
             blacklist_adds: false,
             current_docs_only: false,
+            email_token: None,
             quirks: false,
             market: None,
         }
@@ -90,6 +101,10 @@ pub struct Shared {
     market_progress: Mutex<MarketProgress>,
     /// Late writes waiting for their commit (`late_ms=next|held`).
     held_writes: Mutex<Vec<HeldWrite>>,
+    /// The market's last close per pair: the price deal actions and signals trade at.
+    market_prices: Mutex<HashMap<String, Decimal>>,
+    /// What TradingView messages did (`GET /__sandbox/signals`), newest last, bounded.
+    signal_log: Mutex<std::collections::VecDeque<deals::SignalOutcome>>,
 }
 
 /// A write answered 504 that has not committed yet.
@@ -194,6 +209,8 @@ impl Shared {
             }),
             market_progress: Mutex::new(MarketProgress::default()),
             held_writes: Mutex::new(Vec::new()),
+            market_prices: Mutex::new(HashMap::new()),
+            signal_log: Mutex::new(Default::default()),
             config,
         })
     }
@@ -204,6 +221,83 @@ impl Shared {
             .market_progress
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = progress;
+    }
+
+    /// The market records each pair's last close here.
+    pub(crate) fn set_market_price(&self, pair: &str, close: f64) {
+        let Ok(price) = format!("{close}").parse::<Decimal>() else {
+            return;
+        };
+        self.market_prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pair.to_string(), price);
+    }
+
+    fn market_prices(&self) -> HashMap<String, Decimal> {
+        self.market_prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The email token TradingView messages must carry: `--email-token`, else the state's.
+    fn email_token(&self, state: &State) -> String {
+        self.config
+            .email_token
+            .clone()
+            .unwrap_or_else(|| state.email_token.clone())
+    }
+
+    /// Settle every cancel and panic sell pending for [`deals::SETTLE_MS`]: one transaction each.
+    pub(crate) fn settle_due(&self) -> Result<(), String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let due = self.read_state(|state| deals::due(state, now))?;
+        for (mode, id, pair) in due {
+            let price = self.market_price(&pair);
+            self.change(mode, |state| {
+                let settled = deals::settle(state.mode_mut(mode), id, price);
+                (
+                    (),
+                    settled.then(|| Touched {
+                        deals: [id].into(),
+                        ..Touched::default()
+                    }),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn log_signal(&self, outcome: deals::SignalOutcome) {
+        if !outcome.accepted {
+            eprintln!(
+                "botform sandbox: TradingView signal refused (bot {}, {}{}): {}",
+                outcome.bot_id.map_or("?".to_string(), |b| b.to_string()),
+                outcome.action,
+                if outcome.pair.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", outcome.pair)
+                },
+                outcome.detail
+            );
+        }
+        let mut log = self.signal_log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() >= SIGNAL_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(outcome);
+    }
+
+    fn market_price(&self, pair: &str) -> Option<Decimal> {
+        self.market_prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(pair)
+            .copied()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -324,6 +418,9 @@ async fn handle(
         }
         return respond(control_endpoint(&shared, &parts.method, control, &body));
     }
+    if path == "/trade_signal/trading_view" && parts.method == Method::POST {
+        return respond(trade_signal(&shared, &body));
+    }
     let Some(api_path) = path.strip_prefix("/public/api") else {
         return respond(not_found());
     };
@@ -386,6 +483,7 @@ async fn handle(
             body: &body,
             headers: &parts.headers,
             is_write,
+            prices: shared.market_prices(),
         };
         let (answer, fault) = serve_api(&shared.config, &mut inner, request);
         let status = if fault == Some(Fault::ServerError) {
@@ -470,6 +568,7 @@ fn commit_write(shared: &Shared, write: HeldWrite) {
         body: &write.body,
         headers: &write.headers,
         is_write: true,
+        prices: shared.market_prices(),
     };
     let (answer, _) = serve_api(&quiet, &mut inner, request);
     tracing::debug!(
@@ -488,6 +587,8 @@ struct ApiRequest<'a> {
     body: &'a [u8],
     headers: &'a HeaderMap,
     is_write: bool,
+    /// The market's last closes, for the endpoints that trade at the price now.
+    prices: HashMap<String, Decimal>,
 }
 
 /// Limit, authenticate, draw a fault, run the endpoint and persist: the answer, and the fault to
@@ -545,6 +646,7 @@ fn serve_api(
     // A write is one transaction: the answer is given only once the change is committed, so a
     // restart never loses an acknowledged write, and a failed commit changes nothing.
     let delisted = inner.delisted.clone();
+    let prices = &request.prices;
     let answer = if request.is_write {
         let race = match route {
             Route::CreateBot => inner.race.take(),
@@ -553,7 +655,7 @@ fn serve_api(
         let write_on = |inner: &mut Inner, route: &Route, mut params: Params| {
             inner.write(mode, |state| {
                 let next_bot_id = state.next_bot_id;
-                let answer = run(config, state, &delisted, mode, route, &mut params);
+                let answer = run(config, state, &delisted, mode, route, &mut params, prices);
                 let touched = answer
                     .mutated
                     .then(|| touched_by(route, next_bot_id, state));
@@ -593,6 +695,7 @@ fn serve_api(
             mode,
             &route,
             &mut params,
+            prices,
         )
     };
     // `--quirks`: every bot and deal answer (reads, and the bot each write answers with) in the
@@ -767,6 +870,13 @@ fn touched_by(route: &Route, next_bot_id_before: i64, state: &State) -> Touched 
             touched.bots.insert(*id);
         }
         Route::UpdateBlacklist => touched.blacklist = true,
+        Route::DealCancel(id)
+        | Route::DealPanicSell(id)
+        | Route::DealAddFunds(id)
+        | Route::DealUpdate(id)
+        | Route::DealUpdateMaxSafetyOrders(id) => {
+            touched.deals.insert(*id);
+        }
         _ => {}
     }
     touched
@@ -991,6 +1101,12 @@ enum Route {
     BotProfitByDay(i64),
     Deals,
     DealShow(i64),
+    DealCancel(i64),
+    DealPanicSell(i64),
+    DealAddFunds(i64),
+    DealUpdate(i64),
+    DealUpdateMaxSafetyOrders(i64),
+    SmartTrades,
 }
 
 impl Route {
@@ -1027,6 +1143,16 @@ impl Route {
             ["ver1", "bots", b, "profit_by_day"] if get => Route::BotProfitByDay(id(b)?),
             ["ver1", "deals"] if get => Route::Deals,
             ["ver1", "deals", d, "show"] if get => Route::DealShow(id(d)?),
+            ["ver1", "deals", d, "cancel"] if post => Route::DealCancel(id(d)?),
+            ["ver1", "deals", d, "panic_sell"] if post => Route::DealPanicSell(id(d)?),
+            ["ver1", "deals", d, "add_funds"] if post => Route::DealAddFunds(id(d)?),
+            ["ver1", "deals", d, "update_deal"] if *method == Method::PATCH => {
+                Route::DealUpdate(id(d)?)
+            }
+            ["ver1", "deals", d, "update_max_safety_orders"] if post => {
+                Route::DealUpdateMaxSafetyOrders(id(d)?)
+            }
+            ["v2", "smart_trades"] if get => Route::SmartTrades,
             _ => return None,
         })
     }
@@ -1059,6 +1185,12 @@ impl Route {
             Route::BotProfitByDay(_) => "/ver1/bots/{id}/profit_by_day",
             Route::Deals => "/ver1/deals",
             Route::DealShow(_) => "/ver1/deals/{id}/show",
+            Route::DealCancel(_) => "/ver1/deals/{id}/cancel",
+            Route::DealPanicSell(_) => "/ver1/deals/{id}/panic_sell",
+            Route::DealAddFunds(_) => "/ver1/deals/{id}/add_funds",
+            Route::DealUpdate(_) => "/ver1/deals/{id}/update_deal",
+            Route::DealUpdateMaxSafetyOrders(_) => "/ver1/deals/{id}/update_max_safety_orders",
+            Route::SmartTrades => "/v2/smart_trades",
         }
     }
 
@@ -1083,6 +1215,7 @@ fn random_secret() -> String {
 }
 
 /// Run one endpoint against the state.
+#[allow(clippy::too_many_arguments)]
 fn run(
     config: &SandboxConfig,
     state: &mut State,
@@ -1090,6 +1223,7 @@ fn run(
     mode: TradingMode,
     route: &Route,
     p: &mut Params,
+    prices: &HashMap<String, Decimal>,
 ) -> Answer {
     if matches!(route, Route::CreateBot | Route::BotUpdate(_))
         && let Some(items) = p.values.get("pairs").and_then(Value::as_array).cloned()
@@ -1241,7 +1375,215 @@ fn run(
             }
             None => not_found(),
         },
+        Route::DealCancel(id) => deal_action(deals::cancel(state.mode_mut(mode), *id)),
+        Route::DealPanicSell(id) => deal_action(deals::panic_sell(state.mode_mut(mode), *id)),
+        Route::DealAddFunds(id) => {
+            let price = deal_pair(state.mode(mode), *id).and_then(|pair| prices.get(&pair).copied());
+            deal_action(deals::add_funds(state.mode_mut(mode), *id, p, price))
+        }
+        Route::DealUpdate(id) => {
+            let price = deal_pair(state.mode(mode), *id).and_then(|pair| prices.get(&pair).copied());
+            deal_action(deals::update_deal(state.mode_mut(mode), *id, p, price)).with_status(StatusCode::OK)
+        }
+        Route::DealUpdateMaxSafetyOrders(id) => {
+            deal_action(deals::update_max_safety_orders(state.mode_mut(mode), *id, p))
+        }
+        Route::SmartTrades => list_smart_trades(state.mode(mode), p),
     }
+}
+
+fn deal_pair(ms: &ModeState, id: i64) -> Option<String> {
+    ms.deals.get(&id)?["pair"].as_str().map(str::to_string)
+}
+
+/// A deal action's answer: 201 with what it returns, or its refusal (nothing changed).
+fn deal_action(result: Result<Value, deals::Refusal>) -> Answer {
+    match result {
+        Ok(body) => created(body),
+        Err(refusal) => Answer {
+            status: refusal.status,
+            body: refusal.body,
+            mutated: false,
+        },
+    }
+}
+
+impl Answer {
+    /// The same answer with another success status (`update_deal` answers 200).
+    fn with_status(mut self, status: StatusCode) -> Answer {
+        if self.status.is_success() {
+            self.status = status;
+        }
+        self
+    }
+}
+
+/// `GET /v2/smart_trades`: the account's SmartTrades (read only here), paged as 3Commas pages
+/// them (`page` from 1, `per_page` 1..100, default 10), filtered by `account_id` and `status`.
+fn list_smart_trades(ms: &ModeState, p: &mut Params) -> Answer {
+    let page = p.int("page").unwrap_or(1).max(1);
+    let per_page = p.int("per_page").unwrap_or(10);
+    if !(1..=100).contains(&per_page) {
+        p.error("per_page", NOT_VALID_VALUE);
+    }
+    let status = p
+        .one_of(
+            "status",
+            &[
+                "all",
+                "active",
+                "finished",
+                "successfully_finish",
+                "cancelled",
+                "failed",
+            ],
+        )
+        .unwrap_or_else(|| "all".into());
+    let account = p.int("account_id");
+    if !p.errors.is_empty() {
+        return invalid(std::mem::take(&mut p.errors));
+    }
+    let matches = |t: &&Value| {
+        let finished = t["data"]["finished"].as_bool() == Some(true);
+        let basic = t["status"]["basic_type"].as_str().unwrap_or("");
+        let status_ok = match status.as_str() {
+            "active" => !finished,
+            "finished" => finished,
+            "successfully_finish" => finished && basic == "successfully_finished",
+            "cancelled" => basic == "cancelled",
+            "failed" => basic == "failed",
+            _ => true,
+        };
+        status_ok && account.is_none_or(|a| t["account"]["id"].as_i64() == Some(a))
+    };
+    let page: Vec<Value> = ms
+        .smart_trades
+        .iter()
+        .rev()
+        .filter(matches)
+        .skip(((page - 1) * per_page) as usize)
+        .take(per_page as usize)
+        .cloned()
+        .collect();
+    ok(Value::Array(page))
+}
+
+/// `POST /trade_signal/trading_view`: TradingView's alert messages (see [`deals`]). No API key,
+/// no signature: the email token in each message is the credential.
+fn trade_signal(shared: &Shared, body: &[u8]) -> Answer {
+    let messages = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(messages)) if messages.len() <= MAX_SIGNALS_PER_POST => messages,
+        Ok(message @ Value::Object(_)) => vec![message],
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorBody::new(
+                    "invalid_params",
+                    Some(&format!(
+                        "expected a JSON message object, or an array of at most {MAX_SIGNALS_PER_POST}"
+                    )),
+                ),
+            );
+        }
+    };
+    let mut inner = shared.lock();
+    if let Err(failed) = inner.refresh() {
+        return failed;
+    }
+    let token = shared.email_token(&inner.state);
+    let mut refused: Option<(u16, String)> = None;
+    for message in &messages {
+        let mut outcome = deals::SignalOutcome {
+            at: now_iso(),
+            bot_id: message["bot_id"].as_i64(),
+            action: message["action"]
+                .as_str()
+                .unwrap_or("start")
+                .chars()
+                .take(40)
+                .collect(),
+            pair: message["pair"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(40)
+                .collect(),
+            accepted: false,
+            detail: String::new(),
+            status: 200,
+        };
+        let result = deals::read_signal(message, &token)
+            .map_err(|(status, why, _)| (status, why))
+            .and_then(|signal| {
+                let mode = deals::mode_of_bot(&inner.state, signal.bot_id)
+                    .ok_or((404, format!("bot {} not found", signal.bot_id)))?;
+                let written = inner.write(mode, |state| {
+                    let mut next = state.next_deal_id;
+                    let result =
+                        deals::run_signal(state.mode_mut(mode), &mut next, &signal, |pair| {
+                            shared.market_price(pair)
+                        });
+                    state.next_deal_id = next;
+                    let touched = result
+                        .as_ref()
+                        .ok()
+                        .and_then(|(_, id)| *id)
+                        .map(|id| Touched {
+                            deals: [id].into(),
+                            ..Touched::default()
+                        });
+                    (result, touched)
+                });
+                match written {
+                    Ok(result) => result,
+                    Err(failed) => {
+                        Err((failed.status.as_u16(), "the sandbox could not save".into()))
+                    }
+                }
+            });
+        match result {
+            Ok((did, _)) => {
+                outcome.accepted = true;
+                outcome.detail = did;
+            }
+            Err((status, why)) => {
+                outcome.status = status;
+                outcome.detail = why.clone();
+                refused.get_or_insert((status, why));
+            }
+        }
+        shared.log_signal(outcome);
+    }
+    match refused {
+        None => ok(json!("Success!")),
+        Some((401, why)) => error(
+            StatusCode::UNAUTHORIZED,
+            ErrorBody::new("access_denied", Some(&why)),
+        ),
+        Some((status, why)) => error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            ErrorBody::new("signal_refused", Some(&why)),
+        ),
+    }
+}
+
+/// Put a SmartTrade (v2 entity) into the account, as the web app would: `POST
+/// /__sandbox/smart_trades` (`"mode"` as for deals). In memory only, for tests.
+fn add_smart_trade(shared: &Shared, body: &[u8]) -> Answer {
+    let Ok(Value::Object(mut trade)) = serde_json::from_slice::<Value>(body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("invalid_params", Some("expected a SmartTrade JSON object")),
+        );
+    };
+    let mut inner = shared.lock();
+    let mode = trade
+        .remove("mode")
+        .and_then(|m| m.as_str().and_then(TradingMode::parse))
+        .unwrap_or(inner.state.default_mode);
+    let trade = Value::Object(trade);
+    inner.state.mode_mut(mode).smart_trades.push(trade.clone());
+    ok(trade)
 }
 
 fn market_of(ms: &ModeState, account_id: i64) -> String {
@@ -1738,6 +2080,15 @@ fn control_endpoint(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             "held": shared.held_writes.lock().unwrap_or_else(|e| e.into_inner()).len()
         })),
         ("POST", "deals") => add_deal(shared, body),
+        ("GET", "signals") => ok(json!(
+            shared
+                .signal_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .collect::<Vec<_>>()
+        )),
+        ("POST", "smart_trades") => add_smart_trade(shared, body),
         ("POST", "blacklist") => set_blacklist(shared, body),
         ("POST", "bots") => seed_bots(shared, body),
         ("POST", path) if path.starts_with("bots/") => patch_bot(shared, &path[5..], body),
@@ -1962,6 +2313,13 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
     } else {
         Value::Null
     };
+    // A deal shows the settings its bot had when it opened.
+    let figure = |d: Option<Decimal>| d.map_or(Value::Null, |d| Value::String(d.to_string()));
+    deal["take_profit"] = figure(bot.take_profit);
+    deal["stop_loss_percentage"] = figure(bot.stop_loss_percentage.or(Some(Decimal::ZERO)));
+    deal["max_safety_orders"] = bot.max_safety_orders.into();
+    deal["base_order_volume"] = figure(bot.base_order_volume);
+    deal["safety_order_volume"] = figure(bot.safety_order_volume);
     for field in [
         "usd_final_profit",
         "final_profit",
@@ -1969,6 +2327,9 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
         "bought_volume",
         "completed_safety_orders_count",
         "created_at",
+        "take_profit",
+        "stop_loss_percentage",
+        "max_safety_orders",
     ] {
         if let Some(v) = request.get(field) {
             deal[field] = v.clone();

@@ -79,6 +79,10 @@ pub struct ModeState {
     pub blacklist: Vec<String>,
     /// Deal entities as 3Commas returns them (list form).
     pub deals: BTreeMap<i64, serde_json::Value>,
+    /// SmartTrade v2 entities (read only in the sandbox; put in by `POST /__sandbox/smart_trades`,
+    /// in memory).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smart_trades: Vec<serde_json::Value>,
 }
 
 impl ModeState {
@@ -95,6 +99,10 @@ pub struct State {
     pub default_mode: TradingMode,
     pub next_bot_id: i64,
     pub next_deal_id: i64,
+    /// The token TradingView messages carry (`email_token`), generated with the state: the
+    /// account's, as on 3Commas (which shows it in the bot's form and never through the API).
+    #[serde(default = "new_email_token")]
+    pub email_token: String,
     pub paper: ModeState,
     pub real: ModeState,
 }
@@ -143,6 +151,7 @@ impl State {
             default_mode: TradingMode::Real,
             next_bot_id: 16_416_457,
             next_deal_id: 2_412_395_001,
+            email_token: new_email_token(),
             paper,
             real,
         }
@@ -193,6 +202,25 @@ pub fn price(market_code: &str, pair: &str) -> Option<Decimal> {
         .iter()
         .find(|(p, _)| *p == pair)
         .and_then(|(_, price)| price.parse().ok())
+}
+
+/// A fresh email token, shaped as 3Commas' are (a UUID).
+pub fn new_email_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let hex = |n: usize, rng: &mut rand::rngs::ThreadRng| -> String {
+        (0..n)
+            .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("a hex digit"))
+            .collect()
+    };
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex(8, &mut rng),
+        hex(4, &mut rng),
+        hex(4, &mut rng),
+        hex(4, &mut rng),
+        hex(12, &mut rng)
+    )
 }
 
 /// Now as 3Commas writes times: ISO-8601 UTC with milliseconds.

@@ -162,7 +162,15 @@ impl Store {
             .optional()
             .map_err(sqlite_error(&self.path))?;
         match version {
-            Some(v) if v == FORMAT_VERSION.to_string() => Ok(()),
+            Some(v) if v == FORMAT_VERSION.to_string() => {
+                // A state from before the email token gets one.
+                tx.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('email_token', ?1)",
+                    [super::state::new_email_token()],
+                )
+                .map_err(sqlite_error(&self.path))?;
+                tx.commit().map_err(sqlite_error(&self.path))
+            }
             Some(v) => Err(StoreError::Data {
                 path: self.path.display().to_string(),
                 message: format!("state format {v}; this botform reads format {FORMAT_VERSION}"),
@@ -200,6 +208,7 @@ impl Store {
             default_mode,
             next_bot_id: int("next_bot_id")?,
             next_deal_id: int("next_deal_id")?,
+            email_token: meta("email_token")?,
             paper: ModeState::default(),
             real: ModeState::default(),
         };
@@ -310,6 +319,7 @@ fn write_all(tx: &rusqlite::Transaction<'_>, state: &State) -> rusqlite::Result<
         ("default_mode", state.default_mode.to_string()),
         ("next_bot_id", state.next_bot_id.to_string()),
         ("next_deal_id", state.next_deal_id.to_string()),
+        ("email_token", state.email_token.clone()),
     ];
     for (key, value) in meta {
         tx.execute(

@@ -257,6 +257,11 @@ impl Client {
     /// A key only the holder of the API secret can compute (signatures are deterministic for
     /// both HMAC and RSA keys): saved plans are authenticated with it, so a plan edited by anyone
     /// without the secret is refused.
+    /// The API's base URL (without `/public/api`).
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
     pub fn plan_key(&self) -> String {
         self.config.credentials.sign(PLAN_KEY_MESSAGE)
     }
@@ -613,6 +618,73 @@ impl Client {
 
     pub async fn deal(&self, id: i64) -> Result<Deal, ApiError> {
         self.get(&format!("/ver1/deals/{id}/show"), &[]).await
+    }
+
+    /// `POST /ver1/deals/{id}/cancel`: answered with the deal `cancel_pending`; it ends
+    /// `cancelled` later (poll [`Client::deal`]).
+    pub async fn cancel_deal(&self, id: i64) -> Result<Deal, ApiError> {
+        self.write::<_, ()>(Method::POST, &format!("/ver1/deals/{id}/cancel"), None)
+            .await
+    }
+
+    /// `POST /ver1/deals/{id}/panic_sell`: close at market; ends `panic_sold` later.
+    pub async fn panic_sell_deal(&self, id: i64) -> Result<Deal, ApiError> {
+        self.write::<_, ()>(Method::POST, &format!("/ver1/deals/{id}/panic_sell"), None)
+            .await
+    }
+
+    /// `POST /ver1/deals/{id}/add_funds`: `quantity` of the base currency, at market or at
+    /// `rate` (a limit order), answered with the deal (`response_type: deal`).
+    pub async fn add_funds(
+        &self,
+        id: i64,
+        quantity: crate::model::decimal::Decimal,
+        rate: Option<crate::model::decimal::Decimal>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let mut body = serde_json::json!({
+            "quantity": quantity,
+            "is_market": rate.is_none(),
+            "response_type": "market_order",
+        });
+        if let Some(rate) = rate {
+            body["rate"] = serde_json::to_value(rate).expect("decimals serialize");
+        }
+        self.write(
+            Method::POST,
+            &format!("/ver1/deals/{id}/add_funds"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `PATCH /ver1/deals/{id}/update_deal` with only the fields given (partial updates are
+    /// fine on deals, unlike bots).
+    pub async fn update_deal(
+        &self,
+        id: i64,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Deal, ApiError> {
+        self.write(
+            Method::PATCH,
+            &format!("/ver1/deals/{id}/update_deal"),
+            Some(fields),
+        )
+        .await
+    }
+
+    /// `GET /v2/smart_trades`, one page (`per_page` 1..100), newest first.
+    pub async fn smart_trades(
+        &self,
+        page: u32,
+        per_page: u32,
+        status: &str,
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
+        let query = vec![
+            ("page", page.max(1).to_string()),
+            ("per_page", per_page.clamp(1, 100).to_string()),
+            ("status", status.to_string()),
+        ];
+        self.get("/v2/smart_trades", &query).await
     }
 
     // -----------------------------------------------------------------------------------------

@@ -776,7 +776,7 @@ pub struct DayProfit {
 }
 
 /// A deal (the fields botform uses).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Deal {
     pub id: i64,
     pub bot_id: i64,
@@ -815,6 +815,36 @@ pub struct Deal {
     /// The price when the deal was read (for an active deal, now).
     #[serde(default)]
     pub current_price: Option<Decimal>,
+    #[serde(default)]
+    pub bot_name: Option<String>,
+    #[serde(default)]
+    pub localized_status: Option<String>,
+    /// Base bought (a long deal's position).
+    #[serde(default)]
+    pub bought_amount: Option<Decimal>,
+    #[serde(default)]
+    pub bought_average_price: Option<Decimal>,
+    #[serde(default)]
+    pub sold_amount: Option<Decimal>,
+    #[serde(default)]
+    pub sold_volume: Option<Decimal>,
+    /// 3Commas' profit now (an active deal's, unrealized, at `current_price`).
+    #[serde(default)]
+    pub actual_profit: Option<Decimal>,
+    #[serde(default)]
+    pub take_profit: Option<Decimal>,
+    #[serde(default)]
+    pub take_profit_price: Option<Decimal>,
+    #[serde(default)]
+    pub stop_loss_percentage: Option<Decimal>,
+    /// The guards 3Commas sets for each action (`cancellable?`, `panic_sellable?`,
+    /// `add_fundable`): `None` when the deal does not say.
+    #[serde(default, rename = "cancellable?")]
+    pub cancellable: Option<bool>,
+    #[serde(default, rename = "panic_sellable?")]
+    pub panic_sellable: Option<bool>,
+    #[serde(default)]
+    pub add_fundable: Option<bool>,
 }
 
 /// `POST /ver1/bots/{id}/copy_and_create`.

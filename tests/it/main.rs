@@ -2,6 +2,7 @@
 
 mod backtest;
 mod client;
+mod deals;
 mod distribution;
 mod engine;
 mod engine_support;
