@@ -40,6 +40,10 @@ pub struct BotReport {
     pub capital_currency: Option<String>,
     /// `null` when the bot has errors.
     pub numbers: Option<DcaNumbers>,
+    /// How its deals start (and its safety orders, when on a signal), in a sentence; for a bot
+    /// on TradingView signals, where its alerts come from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub starts: String,
 }
 
 pub fn build(checked: &Checked) -> ValidateReport {
@@ -80,10 +84,50 @@ pub fn build(checked: &Checked) -> ValidateReport {
                         .and_then(|c| common_currency(&pairs, c == VolumeType::BaseCurrency)),
                     pairs,
                     numbers: numbers.clone(),
+                    starts: how_it_starts(bot),
                 }
             })
             .collect(),
     }
+}
+
+/// How a bot's deals start, in a sentence: the start conditions; for outside signals
+/// (TradingView, manual), that the backtest needs `--assume-start nonstop`, and for TradingView
+/// that `botform signals` prints the alerts.
+fn how_it_starts(bot: &crate::config::DesiredBot) -> String {
+    let names = |list: &Option<Vec<crate::config::types::Condition>>| -> Vec<String> {
+        list.iter()
+            .flatten()
+            .map(|c| c.strategy.value.clone())
+            .collect()
+    };
+    let starts = names(&bot.start);
+    let safety = names(&bot.safety_strategy_list);
+    let tv = |l: &[String]| l.iter().any(|s| s == "tv_custom_signal");
+    let mut text = if starts.is_empty() {
+        String::new()
+    } else {
+        format!("starts deals on {}", starts.join(" + "))
+    };
+    if tv(&safety) {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str("places safety orders on TradingView custom signals");
+    }
+    if tv(&starts) || tv(&safety) {
+        text.push_str(": `botform signals` prints its TradingView alerts");
+    }
+    let outside = starts.iter().any(|s| {
+        matches!(
+            s.as_str(),
+            "tv_custom_signal" | "manual" | "trading_view" | "qfl"
+        )
+    });
+    if outside {
+        text.push_str("; the backtest cannot know when such signals come: not backtestable without --assume-start nonstop");
+    }
+    text
 }
 
 /// The quote (or base) currency shared by all pairs (`USDT` for `USDT_BTC`, `USDT_ETH`).

@@ -22,15 +22,21 @@ pub struct Args {
     /// where the assistant runs unattended on purpose.
     #[arg(long, requires = "allow_apply")]
     allow_unconfirmed_apply: bool,
-    /// The tool sets to serve, comma-separated: config, apply, fleet, backtest, account, or all.
+    /// The tool sets to serve, comma-separated: config, apply, fleet, backtest, account, trading
+    /// (TradingView alerts, SmartTrades, deal actions), or all.
     /// Default: config,apply,fleet,backtest (`account`: raw account reads and import). Fewer
     /// tools cost the assistant fewer tokens in every session.
     #[arg(long, value_name = "SETS")]
     tools: Option<String>,
+    /// Serve `deal_action` (cancel, panic-sell, add funds, update a deal), with the rest of the
+    /// `trading` set. Each action still needs the person's yes through the client (MCP
+    /// elicitation); a client that cannot ask is refused.
+    #[arg(long)]
+    allow_deal_actions: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let tool_sets = match &args.tools {
+    let mut tool_sets: Vec<String> = match &args.tools {
         None => mcp::toolschema::DEFAULT_TOOL_SETS
             .iter()
             .map(|s| s.to_string())
@@ -43,8 +49,12 @@ pub fn run(args: Args) -> ExitCode {
             }
         },
     };
+    if args.allow_deal_actions && !tool_sets.iter().any(|s| s == "trading") {
+        tool_sets.push("trading".into());
+    }
     let options = McpOptions {
         tool_sets,
+        allow_deal_actions: args.allow_deal_actions,
         root: args.root,
         allow_apply: args.allow_apply,
         allow_delete: args.allow_delete,

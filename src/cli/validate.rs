@@ -117,6 +117,9 @@ fn write_bot(
         bot.file,
         bot.line
     )?;
+    if bot.starts.contains("signals") || bot.starts.contains("assume-start") {
+        writeln!(out, "    {}", bot.starts)?;
+    }
     if !n.ladder.is_empty() {
         writeln!(
             out,

@@ -440,7 +440,7 @@ fn preview_of(deal: &Deal, action: Action) -> Preview {
 }
 
 /// What an action came to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     pub deal_id: i64,
     pub action: &'static str,

@@ -33,6 +33,7 @@ mod reads;
 mod stdio;
 mod tools;
 pub mod toolschema;
+mod trading;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ pub struct McpOptions {
     pub allow_unconfirmed_apply: bool,
     /// The tool sets served (`toolschema::TOOL_SETS`).
     pub tool_sets: Vec<String>,
+    /// Serve `deal_action` (with the `trading` set): deal actions, each confirmed by the person.
+    pub allow_deal_actions: bool,
 }
 
 /// A plan handed out by the `plan` tool, kept until applied.
@@ -144,8 +147,12 @@ impl BotformServer {
             + Self::describe_router()
             + Self::applying_router()
             + Self::history_router()
-            + Self::backtesting_router();
+            + Self::backtesting_router()
+            + Self::trading_router();
         toolschema::keep_sets(&mut tool_router, &options.tool_sets);
+        if !options.allow_deal_actions {
+            tool_router.map.remove("deal_action");
+        }
         let output_schemas = toolschema::compact(&mut tool_router);
         Ok(BotformServer {
             inner: Arc::new(Inner {
@@ -467,6 +474,8 @@ impl BotformServer {
              window in one call). To write valid bots: `describe_config` (fields, required ones, a \
              skeleton). The `account` tool set (`--tools all`) adds `list_accounts`, \
              `list_strategies`, `market_pairs`, `currency_rates`, `bot_performance` and `import`; \
+             the `trading` set adds `signals` (TradingView alerts), `smart_trades` and, with \
+             --allow-deal-actions, `deal_action` (each action confirmed by the person); \
              a tool's full answer schema is the resource botform://tools/TOOL/output-schema. \
              Bots are named by name (any case) or id; accounts by \
              the config's alias, their name or id. Every answer stays within {budget} characters; \

@@ -205,7 +205,7 @@ pub struct ReviewPlanArgs {
 /// The longest confirmation question the person is shown (a dialog, not a document).
 const CONFIRMATION_CHARS: usize = 2_000;
 
-fn refuse(answer: impl Into<String>) -> CallToolResult {
+pub(super) fn refuse(answer: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(answer.into())])
 }
 
@@ -891,7 +891,7 @@ fn safety_refusal(refusal: &apply::Refusal) -> String {
     format!("{refusal}{hint}")
 }
 
-enum Confirmation {
+pub(super) enum Confirmation {
     Confirmed,
     Declined,
     /// The client cannot ask the person: the server's flags are the only gate.
@@ -902,7 +902,7 @@ enum Confirmation {
 
 impl BotformServer {
     /// Ask the person, in whichever way the client's protocol era allows.
-    async fn confirmation(
+    pub(super) async fn confirmation(
         &self,
         context: &RequestContext<RoleServer>,
         question: &str,

@@ -59,6 +59,7 @@ pub const TOOL_SETS: &[(&str, &[&str])] = &[
             "import",
         ],
     ),
+    ("trading", &["signals", "smart_trades", "deal_action"]),
 ];
 
 /// The sets served when `--tools` is not given: the workflow (edit, validate, plan, apply),
@@ -257,6 +258,7 @@ mod tests {
             allow_delete: false,
             allow_unconfirmed_apply: false,
             tool_sets: parse_tool_sets("all").unwrap(),
+            allow_deal_actions: true,
         })
         .unwrap();
         let mut served: Vec<String> = server.tool_names();

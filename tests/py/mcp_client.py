@@ -9,8 +9,10 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
+import urllib.request
 
 from mcp import Client, StdioServerParameters, types
 
@@ -302,7 +304,71 @@ async def main():
               f"2 more of 9, 4 today across a restart: {text_of(second)}")
     os.remove(batch)
 
+    await deal_actions()
+
     print(f"mcp ({mode}, elicitation {elicit}): all checks passed")
+
+
+def audit_count(deal_id):
+    path = os.path.join(os.environ["BOTFORM_STATE_DIR"], "audit.jsonl")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for line in f if line.strip()
+                   and json.loads(line)["deal"] == deal_id and json.loads(line)["who"] == "mcp")
+
+
+async def deal_actions():
+    # Deal actions exist only with --allow-deal-actions, and each needs the person's yes through
+    # the client: a client that cannot ask is refused and nothing is sent. The deal is put in by a
+    # second sandbox process on the same state database, as the web app would open one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
+    sandbox = subprocess.Popen([binary, "sandbox", "serve", "--builtin", "--listen", "127.0.0.1:0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        url = sandbox.stdout.readline().strip()
+        with urllib.request.urlopen(url + "/__sandbox/state") as r:
+            state = json.load(r)
+        bot_id = next(b["id"] for b in state["real"]["bots"].values() if b["name"] == "BTC conservative")
+        request = urllib.request.Request(url + "/__sandbox/deals", method="POST",
+                                         data=json.dumps({"bot_id": bot_id, "status": "bought", "mode": "real"}).encode(),
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request) as r:
+            deal_id = json.load(r)["id"]
+
+        async with client("--tools", "fleet") as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            check("deal_action" not in names, "deal_action is served only with --allow-deal-actions")
+        async with client("--tools", "fleet", "--allow-deal-actions") as c:
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            check({"deal_action", "signals", "smart_trades"} <= set(tools), f"trading set: {sorted(tools)}")
+            check(tools["deal_action"].annotations.destructive_hint is True, "deal_action is destructive")
+            before = audit_count(deal_id)
+            asked.clear()
+            result = await c.call_tool("deal_action", {"deal": deal_id, "action": "cancel"})
+            if elicit == "accept":
+                check(not result.is_error, f"confirmed cancel: {text_of(result)}")
+                outcome = structured(result)["outcome"]
+                check(outcome["status"] == "cancelled", f"the cancel is followed to its end: {outcome}")
+                check(asked and f"deal {deal_id}" in asked[-1] and "cancel" in asked[-1],
+                      f"the person is asked about this deal: {asked}")
+                again = await c.call_tool("deal_action", {"deal": deal_id, "action": "panic_sell"})
+                check(again.is_error and "already over" in text_of(again), f"a closed deal: {text_of(again)}")
+            else:
+                check(result.is_error and "cannot ask the person" in text_of(result), f"no elicitation: {text_of(result)}")
+                with urllib.request.urlopen(url + "/__sandbox/state") as r:
+                    deal = json.load(r)["real"]["deals"][str(deal_id)]
+                check(deal["status"] == "bought", f"nothing was sent: {deal['status']}")
+            check(audit_count(deal_id) > before, "the attempt is in the audit log")
+            signals_answer = structured(await c.call_tool("signals", {}))
+            check(signals_answer["bots"] == [] or all(
+                m["message"]["email_token"] != os.environ.get("THREECOMMAS_EMAIL_TOKEN", "-")
+                for b in signals_answer["bots"] for m in b["messages"]), "the token never shows")
+            trades = structured(await c.call_tool("smart_trades", {}))
+            check(trades["total"] == 0 and trades["smart_trades"] == [], f"no SmartTrades: {trades}")
+    finally:
+        sandbox.kill()
+        sandbox.wait()
 
 
 asyncio.run(main())
