@@ -339,6 +339,30 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn an_appended_line_never_goes_through_a_symlink_or_into_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, "mine\n").unwrap();
+        let log = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&outside, &log).unwrap();
+        let refused = append_line(&log, b"{}\n").unwrap_err();
+        assert!(refused.to_string().contains("not a regular file"), "{refused}");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine\n");
+
+        let fifo = dir.path().join("fifo.jsonl");
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        // No reader: a blocking open would hang here; the append is refused at once.
+        assert!(append_line(&fifo, b"{}\n").is_err());
+
+        let fine = dir.path().join("state").join("audit.jsonl");
+        append_line(&fine, b"one\n").unwrap();
+        append_line(&fine, b"two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&fine).unwrap(), "one\ntwo\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_config_rewrite_keeps_links_hard_links_and_modes() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();

@@ -415,3 +415,82 @@ fn deal_update_and_add_funds_change_the_deal_and_a_wrong_stop_loss_is_refused() 
     );
     assert!(audit[2]["result"].as_str().unwrap().starts_with("error:"));
 }
+
+/// `deals --smart-trades` lists the account's SmartTrades (a real v2 entity from 3Commas' docs),
+/// read only, with their status and profit.
+#[test]
+fn smart_trades_are_listed_read_only() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            super::root().join("tests/fixtures/3commas/deal_convert_to_smart_trade_response.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    sandbox.control_post("/__sandbox/smart_trades", fixture.clone());
+    let out = against(&sandbox)
+        .args(["deals", "--smart-trades", "--format", "json"])
+        .assert()
+        .success();
+    let listed: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["id"], fixture["id"]);
+    assert_eq!(listed[0]["pair"], "USDT_ETH");
+    assert_eq!(listed[0]["kind"], "smart_sell");
+    assert_eq!(listed[0]["status"], "created");
+    assert_eq!(listed[0]["profit_percent"], "0.0");
+    // Finished ones only: this one is pending.
+    let out = against(&sandbox)
+        .args([
+            "deals",
+            "--smart-trades",
+            "--scope",
+            "finished",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success();
+    let finished: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(finished, json!([]));
+}
+
+/// A state makes its own email token; `botform sandbox token` prints it, a sandbox on that state
+/// accepts it, and `sandbox dump` never shows it.
+#[test]
+fn the_sandbox_token_comes_from_its_state_and_dump_hides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sandbox.db");
+    let out = super::botform()
+        .args(["sandbox", "token", "--state"])
+        .arg(&db)
+        .assert()
+        .success();
+    let token = String::from_utf8_lossy(&out.get_output().stdout)
+        .trim()
+        .to_string();
+    assert_eq!(token.len(), 36, "a UUID-shaped token: {token}");
+    let again = super::botform()
+        .args(["sandbox", "token", "--state"])
+        .arg(&db)
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&again.get_output().stdout).trim(),
+        token,
+        "the same state, the same token"
+    );
+    let dump = super::botform()
+        .args(["sandbox", "dump", "--state"])
+        .arg(&db)
+        .assert()
+        .success();
+    assert!(!String::from_utf8_lossy(&dump.get_output().stdout).contains(&token));
+
+    let sandbox = SandboxProcess::spawn(Some(&db), &[]);
+    let message = |token: &str| json!({"message_type": "bot", "bot_id": 1, "email_token": token});
+    // The right token reaches the bot lookup (no such bot); a wrong one stops at the door.
+    assert_eq!(post_signal(&sandbox, &message(&token)).0, 404);
+    assert_eq!(post_signal(&sandbox, &message("nope")).0, 401);
+}

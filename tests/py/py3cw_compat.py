@@ -3,7 +3,10 @@
 Usage: python3 py3cw_compat.py BASE_URL API_KEY API_SECRET
 Exits non-zero with a message on the first difference from what 3Commas would answer.
 """
+import json
 import sys
+import time
+import urllib.request
 
 import py3cw.request
 from py3cw.request import Py3CW
@@ -74,6 +77,33 @@ error, result = client.request(entity="bots", action="update_pairs_black_list", 
 check(not error, f"update blacklist: {error}")
 error, blacklist = client.request(entity="bots", action="pairs_black_list")
 check(blacklist == {"pairs": ["USDT_LUNA", "USDT_FTT"]}, f"blacklist now {blacklist}")
+
+# Deal actions, as py3cw sends them (a deal put in as the web app would open one).
+seeded = urllib.request.Request(base_url + "/__sandbox/deals", method="POST",
+                                data=json.dumps({"bot_id": int(bot_id), "status": "bought"}).encode(),
+                                headers={"content-type": "application/json"})
+with urllib.request.urlopen(seeded) as r:
+    deal_id = str(json.load(r)["id"])
+error, order = client.request(entity="deals", action="add_funds", action_id=deal_id,
+                              payload={"quantity": 0.001, "is_market": True, "response_type": "market_order"})
+check(not error and order["deal_order_type"] == "Manual Safety", f"add_funds: {error} {order}")
+error, _ = client.request(entity="deals", action="add_funds", action_id=deal_id,
+                          payload={"quantity": 0.001, "is_market": False})
+check(error and error.get("status_code") == 400 and "rate" in error.get("msg", ""), f"a limit order needs a rate: {error}")
+error, deal = client.request(entity="deals", action="update_deal", action_id=deal_id, payload={"take_profit": 2.5})
+check(not error and deal["take_profit"] == "2.5", f"update_deal: {error} {deal}")
+error, deal = client.request(entity="deals", action="cancel", action_id=deal_id)
+check(not error and deal["status"] == "cancel_pending", f"cancel answers pending: {error} {deal}")
+for _ in range(50):
+    error, deal = client.request(entity="deals", action="show", action_id=deal_id)
+    if deal["status"] == "cancelled":
+        break
+    time.sleep(0.1)
+check(deal["status"] == "cancelled" and deal["finished?"] is True, f"the cancel settles: {deal}")
+error, _ = client.request(entity="deals", action="panic_sell", action_id=deal_id)
+check(error and error.get("status_code") == 403, f"a finished deal cannot be panic sold: {error}")
+error, trades = client.request(entity="smart_trades_v2", action="")
+check(not error and trades == [], f"no SmartTrades: {error} {trades}")
 
 error, deleted = client.request(entity="bots", action="delete", action_id=bot_id)
 check(not error and deleted is True, f"delete answers true: {error} {deleted!r}")
