@@ -346,7 +346,10 @@ mod tests {
         let log = dir.path().join("audit.jsonl");
         std::os::unix::fs::symlink(&outside, &log).unwrap();
         let refused = append_line(&log, b"{}\n").unwrap_err();
-        assert!(refused.to_string().contains("not a regular file"), "{refused}");
+        assert!(
+            refused.to_string().contains("not a regular file"),
+            "{refused}"
+        );
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine\n");
 
         let fifo = dir.path().join("fifo.jsonl");

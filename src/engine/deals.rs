@@ -45,12 +45,24 @@ pub struct DealsRead {
 
 /// Read deals as the fidelity rules require: 1,000 a page; finished deals newest closing first
 /// (`order=closed_at`), read until the pages pass `since` (only while 3Commas keeps that order:
-/// a page out of order means reading on, never missing a deal); every deal once.
+/// a page out of order means reading on, never missing a deal); every deal once. Every deal with
+/// no window is one listing with no scope (the fewest requests).
 pub async fn read_deals(client: &Client, wanted: &DealsWanted) -> Result<DealsRead, ApiError> {
     let mut read = DealsRead::default();
     let mut seen = std::collections::BTreeSet::new();
-    let scopes = [("finished", wanted.finished), ("active", wanted.active)];
-    for (scope, _) in scopes.iter().filter(|(_, on)| *on) {
+    // Every deal, with no window: one listing (no scope) does it in the fewest requests.
+    let scopes: Vec<Option<&str>> = if wanted.finished && wanted.active && wanted.since == i64::MIN
+    {
+        vec![None]
+    } else {
+        [("finished", wanted.finished), ("active", wanted.active)]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(scope, _)| Some(scope))
+            .collect()
+    };
+    for scope in scopes {
+        let finished_only = scope == Some("finished");
         let mut offset = 0u32;
         let mut ordered = true;
         let mut last_closed = i64::MAX;
@@ -59,8 +71,8 @@ pub async fn read_deals(client: &Client, wanted: &DealsWanted) -> Result<DealsRe
                 .deals_page(&crate::threecommas::client::DealsQuery {
                     bot_id: wanted.bot_id,
                     account_id: wanted.account_id,
-                    scope: Some(scope.to_string()),
-                    order: (*scope == "finished").then(|| "closed_at".to_string()),
+                    scope: scope.map(str::to_string),
+                    order: finished_only.then(|| "closed_at".to_string()),
                     limit: 1000,
                     offset,
                 })
@@ -75,7 +87,7 @@ pub async fn read_deals(client: &Client, wanted: &DealsWanted) -> Result<DealsRe
                 ));
             }
             for deal in page.deals {
-                if *scope == "finished" {
+                if finished_only {
                     let closed = deal
                         .closed_at
                         .as_deref()
@@ -88,7 +100,7 @@ pub async fn read_deals(client: &Client, wanted: &DealsWanted) -> Result<DealsRe
                     read.deals.push(deal);
                 }
             }
-            if page.seen < 1000 || (ordered && *scope == "finished" && last_closed < wanted.since) {
+            if page.seen < 1000 || (ordered && finished_only && last_closed < wanted.since) {
                 break;
             }
             if offset >= wanted.cap {

@@ -171,7 +171,7 @@ pub struct Explained {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DealsArgs {
-    /// The bot: its name (any case) or its id.
+    /// The bot: its name (any case) or its id; empty (and no selector): every bot's deals.
     #[serde(default)]
     pub bot: String,
     /// Instead of `bot`: a selector that selects one bot (`fleet_performance` reads many).
@@ -409,7 +409,7 @@ impl BotformServer {
     /// that could not be read (each with its id and why: one odd deal never fails the rest).
     async fn all_deals(
         &self,
-        bot_id: i64,
+        bot_id: Option<i64>,
         scope: Option<&str>,
         since: i64,
     ) -> Result<(Vec<Deal>, Vec<String>), String> {
@@ -417,7 +417,7 @@ impl BotformServer {
         let mut read = deals::read_deals(
             &target.client,
             &deals::DealsWanted {
-                bot_id: Some(bot_id),
+                bot_id,
                 account_id: None,
                 finished: scope != Some("active"),
                 active: scope != Some("finished"),
@@ -731,8 +731,13 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<DealsArgs>,
     ) -> Result<Json<DealsAnswer>, String> {
-        let key = self.one_bot_key(&args.bot, args.selector.as_ref()).await?;
-        let bot = self.one_bot(&key).await?;
+        // No bot and no selector: every deal of the account.
+        let bot = if args.bot.is_empty() && args.selector.is_none() {
+            None
+        } else {
+            let key = self.one_bot_key(&args.bot, args.selector.as_ref()).await?;
+            Some(self.one_bot(&key).await?)
+        };
         let scope = match args.scope.as_str() {
             "" | "all" => None,
             s @ ("active" | "finished") => Some(s),
@@ -749,11 +754,16 @@ impl BotformServer {
             None,
             crate::timefmt::now_unix(),
         )?;
-        let (mut deals, unreadable) = self.all_deals(bot.id, scope, window.since).await?;
+        let (mut deals, unreadable) = self
+            .all_deals(bot.as_ref().map(|b| b.id), scope, window.since)
+            .await?;
         deals.retain(|d| window.counts(d));
         let (realized, usd) = realized(&deals);
         let mut by_status = BTreeMap::new();
-        let max_so = bot.settings.max_safety_orders.unwrap_or(0) as usize;
+        let max_so = bot
+            .as_ref()
+            .and_then(|b| b.settings.max_safety_orders)
+            .unwrap_or(0) as usize;
         let mut histogram = vec![0usize; max_so + 1];
         let mut durations = Vec::new();
         for d in &deals {
@@ -776,8 +786,11 @@ impl BotformServer {
         let stop_losses = by_status.get("stop_loss_finished").copied().unwrap_or(0);
         Ok(Json(DealsAnswer {
             unreadable_deals: unreadable,
-            bot_id: bot.id,
-            bot_name: bot.settings.name.clone().unwrap_or_default(),
+            bot_id: bot.as_ref().map_or(0, |b| b.id),
+            bot_name: bot.as_ref().map_or_else(
+                || "(every bot of the account)".to_string(),
+                |b| b.settings.name.clone().unwrap_or_default(),
+            ),
             deals_total: total,
             by_status,
             realized,
@@ -880,7 +893,7 @@ impl BotformServer {
             .profit_by_day(bot.id, 30)
             .await
             .map_err(|e| e.to_string())?;
-        let (deals, unreadable) = self.all_deals(bot.id, None, i64::MIN).await?;
+        let (deals, unreadable) = self.all_deals(Some(bot.id), None, i64::MIN).await?;
         let (realized, usd) = realized(&deals);
         Ok(Json(PerformanceAnswer {
             unreadable_deals: unreadable,

@@ -120,6 +120,24 @@ fn a_tradingview_bot_is_started_by_its_alert_listed_and_cancelled_through_the_ga
     let dir = config(TV_BOTS);
     let state = tempfile::tempdir().unwrap();
     let state = state.path();
+    // Before apply, and with no token: the messages say what is missing, and where it comes from.
+    let out = against(&sandbox)
+        .args(["signals", "--bot", "BTC on TV", "--format", "json"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let before: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let notes = before[0]["notes"].to_string();
+    assert!(notes.contains("apply first"), "{notes}");
+    assert!(notes.contains("THREECOMMAS_EMAIL_TOKEN"), "{notes}");
+    assert_eq!(before[0]["bot_id"], Value::Null);
+    assert!(
+        before[0]["messages"][0]["message"]["email_token"]
+            .as_str()
+            .unwrap()
+            .contains("THREECOMMAS_EMAIL_TOKEN"),
+        "{before}"
+    );
     super::engine_support::apply(against(&sandbox), dir.path()).success();
     let bot_id = sandbox.bot("BTC on TV")["id"].as_i64().unwrap();
 
