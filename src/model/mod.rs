@@ -6,3 +6,4 @@ pub mod catalogue;
 pub mod dca;
 pub mod decimal;
 pub mod enums;
+pub mod grid;

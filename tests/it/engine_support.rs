@@ -58,6 +58,7 @@ pub fn against(sandbox: &SandboxProcess) -> assert_cmd::Command {
     let mut cmd = offline();
     cmd.env_remove("THREECOMMAS_TARGET");
     cmd.envs(sandbox_env(sandbox));
+    cmd.env("BOTFORM_STATE_DIR", &sandbox.state);
     cmd
 }
 
@@ -66,7 +67,7 @@ pub fn spawn_against(sandbox: &SandboxProcess) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_botform"));
     cmd.current_dir(root())
         .env("NO_COLOR", "1")
-        .env("BOTFORM_STATE_DIR", super::state_dir())
+        .env("BOTFORM_STATE_DIR", &sandbox.state)
         .env_remove("THREECOMMAS_MODE")
         .env_remove("THREECOMMAS_PRIVATE_KEY_FILE")
         .env_remove("THREECOMMAS_TARGET")

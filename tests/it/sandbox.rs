@@ -2,7 +2,7 @@
 //! parallel clients, and a real third-party client (py3cw).
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,14 @@ use super::root;
 pub struct SandboxProcess {
     child: Child,
     pub url: String,
+    /// botform's state dir for the commands run against this sandbox (`against`): its own, as
+    /// each account has its own on a trader's machine. A shared one let a journal of unclear
+    /// creates left by one test's sandbox hold a bot name on the next sandbox to get the same
+    /// port (the same origin): a flaky "the apply created nothing". A sandbox on a state
+    /// database shares it with every sandbox on that database (the same account after a
+    /// restart).
+    pub state: std::path::PathBuf,
+    _state_temp: Option<tempfile::TempDir>,
 }
 
 impl Drop for SandboxProcess {
@@ -49,7 +57,22 @@ impl SandboxProcess {
             url.starts_with("http://127.0.0.1:"),
             "first stdout line is the base URL, got {url:?}"
         );
-        SandboxProcess { child, url }
+        let (state, _state_temp) = match state {
+            Some(db) => (
+                PathBuf::from(format!("{}.botform-state", db.display())),
+                None,
+            ),
+            None => {
+                let temp = tempfile::tempdir().unwrap();
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        SandboxProcess {
+            child,
+            url,
+            state,
+            _state_temp,
+        }
     }
 
     /// Wait until the sandbox's market has replayed every candle (an event the market reports
