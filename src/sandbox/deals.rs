@@ -507,6 +507,12 @@ pub fn settle(ms: &mut ModeState, id: i64, market_price: Option<Decimal>) -> boo
     true
 }
 
+/// Text from a message as the signal log shows it: at most 40 characters, control characters
+/// escaped, so a message cannot forge a log line.
+pub fn shown(text: &str) -> String {
+    crate::diagnostic::quote_input(&text.chars().take(40).collect::<String>())
+}
+
 /// One TradingView message's outcome, for the signal log (never the token).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SignalOutcome {
@@ -580,7 +586,7 @@ pub fn mode_of_bot(state: &State, bot_id: i64) -> Option<TradingMode> {
 fn signal_pair(bot: &WireBot, pair: Option<&str>) -> Result<String, String> {
     match pair {
         Some(p) if bot.pairs.iter().any(|b| b == p) => Ok(p.to_string()),
-        Some(p) => Err(format!("pair {p} is not one of the bot's pairs")),
+        Some(p) => Err(format!("pair {} is not one of the bot's pairs", shown(p))),
         None if bot.pairs.len() == 1 => Ok(bot.pairs[0].clone()),
         None => Err("a multi-pair bot needs `pair` in the message".into()),
     }

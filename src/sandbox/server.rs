@@ -1496,18 +1496,8 @@ fn trade_signal(shared: &Shared, body: &[u8]) -> Answer {
         let mut outcome = deals::SignalOutcome {
             at: now_iso(),
             bot_id: message["bot_id"].as_i64(),
-            action: message["action"]
-                .as_str()
-                .unwrap_or("start")
-                .chars()
-                .take(40)
-                .collect(),
-            pair: message["pair"]
-                .as_str()
-                .unwrap_or("")
-                .chars()
-                .take(40)
-                .collect(),
+            action: deals::shown(message["action"].as_str().unwrap_or("start")),
+            pair: deals::shown(message["pair"].as_str().unwrap_or("")),
             accepted: false,
             detail: String::new(),
             status: 200,

@@ -321,6 +321,21 @@ enabled = true
         assert!(!log.to_string().contains(TOKEN), "the log holds the token");
     }
 
+    // A message cannot forge a log line: what it says is escaped there.
+    let mut forged = message(alts);
+    forged["pair"] = "USDT_ETH\n\u{1b}[2Jbotform sandbox: all fine".into();
+    let (status, _) = post_signal(&sandbox, &forged);
+    assert_eq!(status, 422);
+    let log = sandbox.control_get("/__sandbox/signals");
+    let last = log.as_array().unwrap().last().unwrap();
+    for field in ["pair", "detail"] {
+        let text = last[field].as_str().unwrap();
+        assert!(
+            !text.contains('\n') && !text.contains('\u{1b}'),
+            "{field}: {text:?}"
+        );
+    }
+
     // max_active_deals across a multi-pair bot's pairs, the same pair twice, and an array of
     // messages (one alert for several pairs).
     let mut eth = message(alts);

@@ -79,10 +79,11 @@ const FIXTURES: &[(&str, Kind)] = &[
     ("bots_stats_by_date.json", Kind::NotUsed), // stats_by_date: not called
     ("currency_rates.json", Kind::Object),
     ("currency_rates_with_leverage_data.json", Kind::Object),
-    ("deal_add_funds_request.json", Kind::NotUsed), // deal actions: not called
-    ("deal_add_funds_response_market_order.json", Kind::NotUsed),
+    ("deal_add_funds_request.json", Kind::NotUsed), // the client builds this body itself
+    ("deal_add_funds_response_market_order.json", Kind::Object), // `botform deal add-funds`
     ("deal_cancel_response.json", Kind::Deal),
-    ("deal_convert_to_smart_trade_response.json", Kind::NotUsed), // a SmartTrade entity
+    // A SmartTrade entity: `deals --smart-trades` reads it (tests/it/deals.rs).
+    ("deal_convert_to_smart_trade_response.json", Kind::NotUsed),
     ("deal_data_for_adding_funds.json", Kind::NotUsed),
     ("deal_entity.json", Kind::Deal),
     ("deal_market_orders.json", Kind::NotUsed),
@@ -94,6 +95,15 @@ const FIXTURES: &[(&str, Kind)] = &[
     ("deal_update_response.json", Kind::Deal),
     ("deal_update_take_profit_steps_example.json", Kind::NotUsed),
     ("deals_list.json", Kind::Deal),
+    // Grid bots (issue 19): `model::grid`'s unit tests check their geometry; no client yet.
+    ("grid_bot_create_response.json", Kind::NotUsed),
+    ("grid_bot_disable_response.json", Kind::NotUsed),
+    ("grid_bot_enable_response.json", Kind::NotUsed),
+    ("grid_bot_entity.json", Kind::NotUsed),
+    ("grid_bot_list.json", Kind::NotUsed),
+    ("grid_bot_note_response.json", Kind::NotUsed),
+    ("grid_bot_show.json", Kind::NotUsed),
+    ("grid_bot_update_response.json", Kind::NotUsed),
     ("market_list.json", Kind::NotUsed), // the sandbox serves it; botform does not read it
     ("market_pairs.json", Kind::Pairs),
     ("pairs_black_list.json", Kind::Blacklist),
