@@ -158,19 +158,13 @@ struct DealsOutput {
 const MAX_LISTED: u32 = 5_000;
 
 fn line_of(deal: &Deal, now: i64) -> DealLine {
-    let finished = performance::is_finished(deal);
+    let profit = performance::profit_now(deal);
     let opened = crate::timefmt::parse_iso(&deal.created_at).unwrap_or(now);
     let end = deal
         .closed_at
         .as_deref()
         .and_then(crate::timefmt::parse_iso)
         .unwrap_or(now);
-    let profit = if finished {
-        deal.final_profit
-    } else {
-        deal.actual_profit.or(deal.final_profit)
-    }
-    .unwrap_or_default();
     DealLine {
         id: deal.id,
         bot_id: deal.bot_id,
@@ -183,17 +177,14 @@ fn line_of(deal: &Deal, now: i64) -> DealLine {
         safety_orders_used: deal.completed_safety_orders_count.unwrap_or(0),
         max_safety_orders: deal.max_safety_orders,
         invested: deal.bought_volume.unwrap_or_default(),
-        quote: deal
-            .from_currency
-            .clone()
-            .unwrap_or_else(|| deal.pair.split('_').next().unwrap_or("").to_string()),
-        profit,
-        profit_kind: if finished { "realized" } else { "unrealized" },
-        usd_profit: if finished {
-            deal.usd_final_profit
+        quote: performance::quote_of(deal),
+        profit: profit.quote,
+        profit_kind: if profit.realized {
+            "realized"
         } else {
-            deal.actual_usd_profit
+            "unrealized"
         },
+        usd_profit: profit.usd,
     }
 }
 

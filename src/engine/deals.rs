@@ -246,23 +246,7 @@ impl Action {
     }
 }
 
-/// Statuses a deal ends in (3Commas' deal entity docs).
-pub fn is_final_status(status: &str) -> bool {
-    matches!(
-        status,
-        "completed"
-            | "cancelled"
-            | "panic_sold"
-            | "stop_loss_finished"
-            | "failed"
-            | "liquidated"
-            | "settled"
-    )
-}
-
-fn is_over(deal: &Deal) -> bool {
-    deal.finished || is_final_status(&deal.status)
-}
+use super::performance::is_finished as is_over;
 
 fn is_long(deal: &Deal) -> bool {
     deal.strategy.as_deref() != Some("short")
@@ -284,18 +268,13 @@ pub fn describe(deal: &Deal) -> String {
     }
     .unwrap_or_default();
     let invested = deal.bought_volume.unwrap_or_default();
-    let profit = if is_over(deal) {
-        format!(
-            "profit {} {quote} (realized)",
-            deal.final_profit.unwrap_or_default()
-        )
+    let now = super::performance::profit_now(deal);
+    let profit = if now.realized {
+        format!("profit {} {quote} (realized)", now.quote)
     } else {
         format!(
             "P&L now {} {quote} (unrealized, at {})",
-            deal.actual_profit
-                .or(deal.final_profit)
-                .unwrap_or_default()
-                .round_dp(8),
+            now.quote.round_dp(8),
             deal.current_price.unwrap_or_default()
         )
     };

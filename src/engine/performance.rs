@@ -101,6 +101,32 @@ pub fn is_finished(deal: &Deal) -> bool {
     deal.finished || FINISHED.contains(&deal.status.as_str())
 }
 
+/// A deal's profit as it stands, in its quote currency and in USD: realized for a finished deal
+/// (`final_profit`, `usd_final_profit`), unrealized at the price now for an active one
+/// (`actual_profit`, else `final_profit`; `actual_usd_profit`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProfitNow {
+    pub quote: Decimal,
+    pub usd: Option<Decimal>,
+    pub realized: bool,
+}
+
+pub fn profit_now(deal: &Deal) -> ProfitNow {
+    if is_finished(deal) {
+        ProfitNow {
+            quote: deal.final_profit.unwrap_or_default(),
+            usd: deal.usd_final_profit,
+            realized: true,
+        }
+    } else {
+        ProfitNow {
+            quote: deal.actual_profit.or(deal.final_profit).unwrap_or_default(),
+            usd: deal.actual_usd_profit,
+            realized: false,
+        }
+    }
+}
+
 /// A moment as a person writes it: `30d` (days back from `now`), `12h`, a date (`2026-11-01`,
 /// midnight UTC) or an ISO time.
 pub fn parse_moment(text: &str, now: i64) -> Result<i64, String> {
@@ -132,17 +158,15 @@ pub fn parse_moment(text: &str, now: i64) -> Result<i64, String> {
 fn usd(deal: &Deal, usd_figure: Option<Decimal>, quote_figure: Option<Decimal>) -> Decimal {
     usd_figure
         .or_else(|| {
-            matches!(
-                quote_of(deal).as_str(),
-                "USDT" | "USDC" | "BUSD" | "USD" | "FDUSD" | "TUSD" | "DAI"
-            )
-            .then_some(quote_figure)
-            .flatten()
+            Decimal::is_dollar(&quote_of(deal))
+                .then_some(quote_figure)
+                .flatten()
         })
         .unwrap_or_default()
 }
 
-fn quote_of(deal: &Deal) -> String {
+/// A deal's quote currency (`USDT` of `USDT_BTC`): what its profit is counted in.
+pub fn quote_of(deal: &Deal) -> String {
     deal.from_currency
         .clone()
         .or_else(|| deal.pair.split_once('_').map(|(q, _)| q.to_string()))

@@ -200,7 +200,8 @@ pub struct DealLine {
     pub safety_orders_filled: u32,
     pub bought_volume: String,
     /// Profit in the quote currency (decimal string): realized for a finished deal; for an
-    /// active deal, 3Commas' `final_profit` so far, unrealized (it moves with the price).
+    /// active deal, 3Commas' `actual_profit` at the price now, unrealized (it moves with the
+    /// price).
     pub profit: String,
     /// `realized` (finished deal) or `unrealized` (active deal): how to read `profit`.
     pub profit_kind: &'static str,
@@ -526,11 +527,7 @@ fn realized(deals: &[Deal]) -> (Vec<Realized>, Decimal) {
         .iter()
         .filter(|d| FINISHED.contains(&d.status.as_str()))
     {
-        let currency = d
-            .from_currency
-            .clone()
-            .or_else(|| d.pair.split_once('_').map(|(q, _)| q.to_string()))
-            .unwrap_or_default();
+        let currency = crate::engine::performance::quote_of(d);
         *by_currency.entry(currency).or_default() += d.final_profit.unwrap_or_default();
         usd += d.usd_final_profit.unwrap_or_default();
     }
@@ -910,6 +907,7 @@ impl BotformServer {
 /// A deal as the `deals` answer lists it: an active deal's profit is unrealized (it moves with
 /// the price), a finished one's realized (review L-7).
 fn deal_line(d: &Deal) -> DealLine {
+    let now = crate::engine::performance::profit_now(d);
     DealLine {
         id: d.id,
         status: d.status.clone(),
@@ -917,16 +915,13 @@ fn deal_line(d: &Deal) -> DealLine {
         closed: d.closed_at.clone().unwrap_or_default(),
         safety_orders_filled: d.completed_safety_orders_count.unwrap_or(0),
         bought_volume: d.bought_volume.map(|v| v.to_string()).unwrap_or_default(),
-        profit: d.final_profit.map(|v| v.to_string()).unwrap_or_default(),
-        profit_kind: if d.finished || d.closed_at.is_some() {
+        profit: now.quote.to_string(),
+        profit_kind: if now.realized {
             "realized"
         } else {
             "unrealized"
         },
-        usd_profit: d
-            .usd_final_profit
-            .map(|v| v.to_string())
-            .unwrap_or_default(),
+        usd_profit: now.usd.map(|v| v.to_string()).unwrap_or_default(),
     }
 }
 

@@ -42,6 +42,14 @@ impl Decimal {
         )
     }
 
+    /// Whether `currency` is a dollar stablecoin (or the dollar): its amounts are USD amounts.
+    pub fn is_dollar(currency: &str) -> bool {
+        matches!(
+            currency,
+            "USDT" | "USDC" | "BUSD" | "USD" | "FDUSD" | "TUSD" | "DAI"
+        )
+    }
+
     /// An amount as people read it in `currency`: cents for dollar-like currencies, satoshis
     /// for BTC, 6 places otherwise; trailing zeros dropped. Machine output keeps every digit.
     pub fn display_in(&self, currency: &str) -> Decimal {

@@ -26,7 +26,7 @@ use super::params::Params;
 use super::state::{ModeState, State, now_iso};
 use crate::model::decimal::Decimal;
 use crate::model::enums::TradingMode;
-use crate::threecommas::wire::WireBot;
+use crate::threecommas::wire::{ErrorBody, WireBot};
 
 /// How long a cancel or panic sell stays pending before it settles.
 pub const SETTLE_MS: i64 = 1_000;
@@ -49,34 +49,42 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn not_found() -> Refusal {
+    fn of(status: StatusCode, body: ErrorBody) -> Refusal {
         Refusal {
-            status: StatusCode::NOT_FOUND,
-            body: json!({ "error": "not_found", "error_description": "Not Found" }),
+            status,
+            body: serde_json::to_value(body).expect("error bodies serialize"),
         }
+    }
+
+    fn not_found() -> Refusal {
+        Refusal::of(
+            StatusCode::NOT_FOUND,
+            ErrorBody::new("not_found", Some("Not Found")),
+        )
     }
 
     /// 403: "operation is not allowed for this resource in its current state" (the 2026 errors
     /// page).
     fn not_allowed(what: &str) -> Refusal {
-        Refusal {
-            status: StatusCode::FORBIDDEN,
-            body: json!({
-                "error": "access_denied",
-                "error_description": format!("Operation is not allowed for this resource in its current state ({what})"),
-            }),
-        }
+        Refusal::of(
+            StatusCode::FORBIDDEN,
+            ErrorBody::new(
+                "access_denied",
+                Some(&format!(
+                    "Operation is not allowed for this resource in its current state ({what})"
+                )),
+            ),
+        )
     }
 
-    fn invalid(field: &str, message: &str) -> Refusal {
-        Refusal {
-            status: StatusCode::BAD_REQUEST,
-            body: json!({
-                "error": "record_invalid",
-                "error_description": "Invalid parameters",
-                "error_attributes": { field: [message] },
-            }),
-        }
+    /// 400 `record_invalid` with every problem the parameters collected (Grape-style), if any.
+    fn invalid_params(p: &mut Params) -> Option<Refusal> {
+        (!p.errors.is_empty()).then(|| {
+            Refusal::of(
+                StatusCode::BAD_REQUEST,
+                ErrorBody::record_invalid(std::mem::take(&mut p.errors)),
+            )
+        })
     }
 
     fn unprocessable(message: &str) -> Refusal {
@@ -85,12 +93,6 @@ impl Refusal {
             body: json!({ "error": message }),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn number(deal: &Value, field: &str) -> Decimal {
@@ -187,15 +189,12 @@ pub fn add_funds(
     {
         p.error("quantity", "must be greater than 0");
     }
-    if let Some(attributes) = p.errors.iter().next() {
-        let (field, messages) = attributes;
-        return Err(Refusal::invalid(
-            field,
-            messages.first().map_or("is invalid", String::as_str),
-        ));
+    if let Some(refusal) = Refusal::invalid_params(p) {
+        return Err(refusal);
     }
     let (Some(quantity), Some(is_market)) = (quantity, is_market) else {
-        return Err(Refusal::invalid("quantity", "is missing"));
+        p.error("quantity", super::params::INVALID);
+        return Err(Refusal::invalid_params(p).expect("an error was just added"));
     };
     let market_code = market_of_deal(ms, id);
     let deal = deal_mut(ms, id)?;
@@ -299,14 +298,8 @@ pub fn update_deal(
         deal["status"].as_str(),
         Some("bought" | "close_strategy_activated")
     ) {
-        return Err(Refusal {
-            status: StatusCode::BAD_REQUEST,
-            body: json!({
-                "error": "record_invalid",
-                "error_description": "Invalid parameters",
-                "error_attributes": { "base": ["Can't be edit"] },
-            }),
-        });
+        p.error("base", "Can't be edit");
+        return Err(Refusal::invalid_params(p).expect("an error was just added"));
     }
     let take_profit = p.decimal("take_profit");
     let stop_loss = p.decimal("stop_loss_percentage");
@@ -354,11 +347,8 @@ pub fn update_deal(
             }
         }
     }
-    if let Some((field, messages)) = p.errors.iter().next() {
-        return Err(Refusal::invalid(
-            field,
-            messages.first().map_or("is invalid", String::as_str),
-        ));
+    if let Some(refusal) = Refusal::invalid_params(p) {
+        return Err(refusal);
     }
     let hundred = Decimal::from_int(100);
     if let Some(tp) = take_profit {
@@ -412,11 +402,8 @@ pub fn update_max_safety_orders(
 ) -> Result<Value, Refusal> {
     p.require(&["max_safety_orders"]);
     let n = p.int_in("max_safety_orders", 0, 200);
-    if let Some((field, messages)) = p.errors.iter().next() {
-        return Err(Refusal::invalid(
-            field,
-            messages.first().map_or("is invalid", String::as_str),
-        ));
+    if let Some(refusal) = Refusal::invalid_params(p) {
+        return Err(refusal);
     }
     let deal = deal_mut(ms, id)?;
     if is_final(deal) {
@@ -485,10 +472,12 @@ pub fn settle(ms: &mut ModeState, id: i64, market_price: Option<Decimal>) -> boo
                 deal["final_profit_percentage"] = text(pct);
                 deal["actual_profit_percentage"] = text(pct);
             }
-            let quote = deal["pair"].as_str().unwrap_or("").split('_').next();
-            if matches!(quote, Some("USDT" | "USDC" | "BUSD" | "USD" | "FDUSD")) {
-                deal["usd_final_profit"] = text(profit.round_dp(2));
-                deal["actual_usd_profit"] = text(profit);
+            // In USD at the sandbox's prices, as the market's deals show it.
+            let rate = super::market::usd_rate(deal["pair"].as_str().unwrap_or(""), &market_code)
+                .and_then(|r| r.to_string().parse::<Decimal>().ok());
+            if let Some(rate) = rate {
+                deal["usd_final_profit"] = text((profit * rate).round_dp(2));
+                deal["actual_usd_profit"] = text(profit * rate);
             }
             deal["current_price"] = text(price);
             deal["status"] = "panic_sold".into();
@@ -668,15 +657,21 @@ pub fn run_signal(
                 .filter_map(|d| crate::timefmt::parse_iso(d["closed_at"].as_str()?))
                 .max();
             if let Some(closed) = last_closed
-                && closed * 1000 + cooldown_ms > now_ms()
+                && closed * 1000 + cooldown_ms > super::state::now_millis()
             {
                 return Err((422, "the bot's cooldown has not passed".into()));
             }
             let price = market_price(&pair)
                 .or_else(|| super::state::price(&market_code, &pair))
                 .ok_or((422, format!("no price for {pair}")))?;
-            let mut deal = super::market::signal_deal(&bot, &market_code, &pair, price, now_ms())
-                .map_err(|why| (422, why))?;
+            let mut deal = super::market::signal_deal(
+                &bot,
+                &market_code,
+                &pair,
+                price,
+                super::state::now_millis(),
+            )
+            .map_err(|why| (422, why))?;
             let id = *next_deal_id;
             *next_deal_id += 1;
             deal["id"] = id.into();

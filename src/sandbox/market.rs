@@ -145,13 +145,6 @@ pub struct Market {
     ticks: u64,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// FNV-1a: a stable seed per pair name.
 fn pair_seed(pair: &str) -> u64 {
     pair.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -180,7 +173,7 @@ impl Market {
         Market {
             config,
             started: Instant::now(),
-            started_ms: now_ms(),
+            started_ms: state::now_millis(),
             data: HashMap::new(),
             budget: candles::Budget::default(),
             lanes: HashMap::new(),
@@ -646,9 +639,9 @@ pub fn signal_deal(
 }
 
 /// Quote currency to USD at the sandbox's prices (1 for dollar stablecoins).
-fn usd_rate(pair: &str, market_code: &str) -> Option<f64> {
+pub(super) fn usd_rate(pair: &str, market_code: &str) -> Option<f64> {
     let quote = pair.split('_').next().unwrap_or("");
-    if ["USDT", "USDC", "BUSD", "USD", "FDUSD", "TUSD", "DAI"].contains(&quote) {
+    if Decimal::is_dollar(quote) {
         return Some(1.0);
     }
     state::price(market_code, &format!("USDT_{quote}"))

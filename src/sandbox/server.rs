@@ -234,7 +234,12 @@ impl Shared {
             .insert(pair.to_string(), price);
     }
 
-    fn market_prices(&self) -> HashMap<String, Decimal> {
+    /// The market's last closes, for an endpoint that trades at the price now (none for the
+    /// others: most requests need no copy).
+    fn market_prices_for(&self, route: Option<&Route>) -> HashMap<String, Decimal> {
+        if !matches!(route, Some(Route::DealAddFunds(_) | Route::DealUpdate(_))) {
+            return HashMap::new();
+        }
         self.market_prices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -251,9 +256,7 @@ impl Shared {
 
     /// Settle every cancel and panic sell pending for [`deals::SETTLE_MS`]: one transaction each.
     pub(crate) fn settle_due(&self) -> Result<(), String> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = state::now_millis();
         let due = self.read_state(|state| deals::due(state, now))?;
         for (mode, id, pair) in due {
             let price = self.market_price(&pair);
@@ -476,6 +479,7 @@ async fn handle(
             // A key sent where none is needed: counted, so tests can hold clients to never.
             inner.stats.public_with_key += 1;
         }
+        let prices = shared.market_prices_for(route.as_ref());
         let request = ApiRequest {
             route,
             api_path,
@@ -483,7 +487,7 @@ async fn handle(
             body: &body,
             headers: &parts.headers,
             is_write,
-            prices: shared.market_prices(),
+            prices,
         };
         let (answer, fault) = serve_api(&shared.config, &mut inner, request);
         let status = if fault == Some(Fault::ServerError) {
@@ -560,15 +564,17 @@ fn commit_write(shared: &Shared, write: HeldWrite) {
         faults: FaultSpec::default(),
         ..shared.config.clone()
     };
+    let route = Route::parse(&write.method, &write.api_path);
+    let prices = shared.market_prices_for(route.as_ref());
     let mut inner = shared.lock();
     let request = ApiRequest {
-        route: Route::parse(&write.method, &write.api_path),
+        route,
         api_path: &write.api_path,
         query: write.query.as_deref(),
         body: &write.body,
         headers: &write.headers,
         is_write: true,
-        prices: shared.market_prices(),
+        prices,
     };
     let (answer, _) = serve_api(&quiet, &mut inner, request);
     tracing::debug!(
@@ -1495,14 +1501,20 @@ fn trade_signal(shared: &Shared, body: &[u8]) -> Answer {
     for message in &messages {
         let mut outcome = deals::SignalOutcome {
             at: now_iso(),
-            bot_id: message["bot_id"].as_i64(),
+            bot_id: None,
             action: deals::shown(message["action"].as_str().unwrap_or("start")),
             pair: deals::shown(message["pair"].as_str().unwrap_or("")),
             accepted: false,
             detail: String::new(),
             status: 200,
         };
-        let result = deals::read_signal(message, &token)
+        let read = deals::read_signal(message, &token);
+        // The bot as the message names it (a number, or a number in a string).
+        outcome.bot_id = match &read {
+            Ok(signal) => Some(signal.bot_id),
+            Err((_, _, bot_id)) => *bot_id,
+        };
+        let result = read
             .map_err(|(status, why, _)| (status, why))
             .and_then(|signal| {
                 let mode = deals::mode_of_bot(&inner.state, signal.bot_id)
@@ -2278,10 +2290,7 @@ fn add_deal(shared: &Shared, body: &[u8]) -> Answer {
     };
     let mut deal: Value = serde_json::from_str(DEAL_TEMPLATE).expect("embedded deal template");
     let status = request["status"].as_str().unwrap_or("bought").to_string();
-    let finished = matches!(
-        status.as_str(),
-        "completed" | "cancelled" | "panic_sold" | "stop_loss_finished" | "failed"
-    );
+    let finished = deals::FINAL_STATUSES.contains(&status.as_str());
     let pair = bot.pairs.first().cloned().unwrap_or_default();
     let (quote, base) = pair.split_once('_').unwrap_or(("USDT", ""));
     deal["bot_id"] = bot_id.into();

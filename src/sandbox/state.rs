@@ -223,12 +223,16 @@ pub fn new_email_token() -> String {
     )
 }
 
+/// Now, in milliseconds since 1970: the sandbox's one clock.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Now as 3Commas writes times: ISO-8601 UTC with milliseconds.
 pub fn now_iso() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    iso_from_millis(now.as_millis() as i64)
+    iso_from_millis(now_millis())
 }
 
 pub fn iso_from_millis(ms: i64) -> String {
