@@ -170,8 +170,8 @@ fn a_tradingview_bot_is_started_by_its_alert_listed_and_cancelled_through_the_ga
         "{{syminfo.currency}}_{{syminfo.basecurrency}}"
     );
 
-    // The market never opens a deal for a TradingView bot by itself.
-    std::thread::sleep(std::time::Duration::from_millis(600));
+    // No deal before a signal (that the market never opens one by itself, over a whole replay,
+    // is `a_tradingview_bot_waits_for_its_signal_through_a_whole_replay`).
     assert!(deals_of(&sandbox, bot_id).is_empty());
 
     let mut wrong = start.clone();
@@ -218,8 +218,6 @@ fn a_tradingview_bot_is_started_by_its_alert_listed_and_cancelled_through_the_ga
     let ended = &deals_of(&sandbox, bot_id)[0];
     assert_eq!(ended["status"], "cancelled", "{ended}");
     assert_eq!(ended["finished?"], true);
-    // The market, still running, leaves the cancelled deal as it is.
-    std::thread::sleep(std::time::Duration::from_millis(600));
     assert_eq!(deals_of(&sandbox, bot_id)[0]["status"], "cancelled");
 
     let audit = audit_lines(state, deal_id);
@@ -320,6 +318,12 @@ enabled = true
         );
         assert!(!log.to_string().contains(TOKEN), "the log holds the token");
     }
+
+    // More than 100 messages in one alert: refused whole, nothing opened.
+    let flood: Vec<Value> = (0..101).map(|_| message(id("BTC on TV"))).collect();
+    let (status, _) = post_signal(&sandbox, &Value::Array(flood));
+    assert_eq!(status, 400);
+    assert_eq!(all_deals(), 0);
 
     // A message cannot forge a log line: what it says is escaped there.
     let mut forged = message(alts);
@@ -526,4 +530,100 @@ fn the_sandbox_token_comes_from_its_state_and_dump_hides_it() {
     // The right token reaches the bot lookup (no such bot); a wrong one stops at the door.
     assert_eq!(post_signal(&sandbox, &message(&token)).0, 404);
     assert_eq!(post_signal(&sandbox, &message("nope")).0, 401);
+}
+
+/// Every candle of a replay walked (an event the market reports, not a wait on the clock), and
+/// a bot that starts on TradingView signals opened nothing; the signal's deal, opened after the
+/// replay, is then the bot's only one.
+#[test]
+fn a_tradingview_bot_waits_for_its_signal_through_a_whole_replay() {
+    let dir = config(TV_BOTS);
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("sandbox.db");
+    {
+        let quiet = SandboxProcess::spawn(Some(&db), &["--email-token", TOKEN]);
+        super::engine_support::apply(against(&quiet), dir.path()).success();
+    }
+    let candles = tempfile::tempdir().unwrap();
+    super::backtest::write_candles(candles.path(), "USDT_BTC.csv", 3);
+    let sandbox = SandboxProcess::spawn(
+        Some(&db),
+        &[
+            "--email-token",
+            TOKEN,
+            "--market",
+            candles.path().to_str().unwrap(),
+            "--speed",
+            "100000000",
+        ],
+    );
+    sandbox.wait_replayed();
+    let bot = sandbox.bot("BTC on TV")["id"].as_i64().unwrap();
+    assert!(
+        deals_of(&sandbox, bot).is_empty(),
+        "opened without a signal"
+    );
+    let (status, _) = post_signal(
+        &sandbox,
+        &json!({"message_type": "bot", "bot_id": bot, "email_token": TOKEN, "delay_seconds": 0}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(deals_of(&sandbox, bot).len(), 1);
+}
+
+/// Two cancels of one deal at once (two terminals, or a script run twice): the account's lease
+/// takes them in turn, the second reads the deal again under it and finds it over; one cancel
+/// is sent, both attempts are in the audit log.
+#[test]
+fn two_deal_actions_at_once_send_one_and_the_other_finds_the_deal_over() {
+    let sandbox = SandboxProcess::spawn(None, &["--email-token", TOKEN]);
+    let dir = config(TV_BOTS);
+    super::engine_support::apply(against(&sandbox), dir.path()).success();
+    let bot = sandbox.bot("BTC on TV")["id"].as_i64().unwrap();
+    let (status, _) = post_signal(
+        &sandbox,
+        &json!({"message_type": "bot", "bot_id": bot, "email_token": TOKEN, "delay_seconds": 0}),
+    );
+    assert_eq!(status, 200);
+    let deal = deals_of(&sandbox, bot)[0]["id"].as_i64().unwrap();
+    sandbox.control_post("/__sandbox/stats/reset", json!({}));
+    let runs: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            super::engine_support::spawn_against(&sandbox)
+                .args(["deal", "cancel", &deal.to_string(), "--auto-approve"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<std::process::Output> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let said: Vec<String> = outputs
+        .iter()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .collect();
+    assert_eq!(
+        said.iter().filter(|t| t.contains("is cancelled")).count(),
+        1,
+        "{said:?}"
+    );
+    assert_eq!(
+        said.iter()
+            .filter(|t| t.contains("is already over (cancelled"))
+            .count(),
+        1,
+        "{said:?}"
+    );
+    let stats = sandbox.control_get("/__sandbox/stats");
+    assert_eq!(
+        stats["by_endpoint"]["POST /ver1/deals/{id}/cancel"], 1,
+        "one cancel sent: {stats}"
+    );
+    assert_eq!(audit_lines(&sandbox.state, deal).len(), 2);
 }
