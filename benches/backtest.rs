@@ -36,18 +36,7 @@ fn bots_on(rsi: bool, pairs: usize) -> Vec<simulate::BotModel> {
                     Direction::Long
                 }),
                 strategy_list: Some(vec![if rsi {
-                    StrategyCondition {
-                        strategy: "rsi".into(),
-                        options: [
-                            ("time", "15m"),
-                            ("points", "30"),
-                            ("trigger_condition", "less"),
-                            ("time_period", "14"),
-                        ]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                    }
+                    rsi_below_30()
                 } else {
                     StrategyCondition {
                         strategy: "nonstop".into(),
@@ -91,6 +80,8 @@ fn bots_on(rsi: bool, pairs: usize) -> Vec<simulate::BotModel> {
                 disable_after_deals_count: (i == 8).then_some(5),
                 min_price: (i == 6).then(|| "90".parse().unwrap()),
                 max_price: (i == 6).then(|| "250".parse().unwrap()),
+                // Two bots whose safety orders fill at market on a 15-minute RSI below 30.
+                safety_strategy_list: (i % 10 == 7).then(|| vec![rsi_below_30()]),
                 ..BotSettings::default()
             };
             let assumptions = Assumptions {
@@ -101,6 +92,33 @@ fn bots_on(rsi: bool, pairs: usize) -> Vec<simulate::BotModel> {
             simulate::compile(&settings, &assumptions).unwrap().0
         })
         .collect()
+}
+
+/// A 15-minute RSI(14) below 30.
+fn rsi_below_30() -> StrategyCondition {
+    StrategyCondition {
+        strategy: "rsi".into(),
+        options: [
+            ("time", "15m"),
+            ("points", "30"),
+            ("trigger_condition", "less"),
+            ("time_period", "14"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    }
+}
+
+/// The candles (their indices) at whose open a bot's safety-order conditions hold, for the
+/// Python twin (the indicators are checked against TA-Lib on their own); `None`: it has none.
+fn safety_gate(
+    m: &simulate::BotModel,
+    candles: &[simulate::Candle],
+    interval_ms: i64,
+) -> Option<Vec<usize>> {
+    m.safety_gate(candles, None, interval_ms)
+        .map(|g| (0..g.len()).filter(|&i| g[i]).collect())
 }
 
 /// Candles as the Python twin reads them: time, open, high, low, close.
@@ -137,6 +155,14 @@ fn bench(c: &mut Criterion) {
     let _ = std::fs::write(
         target.join("backtest-bots.json"),
         serde_json::to_string_pretty(&models).unwrap(),
+    );
+    let gates: Vec<_> = models
+        .iter()
+        .map(|m| safety_gate(m, &candles, spec.interval_ms))
+        .collect();
+    let _ = std::fs::write(
+        target.join("backtest-safety-gates.json"),
+        serde_json::to_string(&gates).unwrap(),
     );
     // The bots on three pairs at once, with the cap across them, for the Python twin too.
     let multi_spec = synthetic::parse("paths=3,vol=80,days=120,interval=5m,seed=11").unwrap();
@@ -207,6 +233,19 @@ fn bench(c: &mut Criterion) {
     let _ = std::fs::write(
         target.join("backtest-multi-bots.json"),
         serde_json::to_string_pretty(&multi).unwrap(),
+    );
+    let multi_gates: Vec<Vec<_>> = multi
+        .iter()
+        .map(|m| {
+            series
+                .iter()
+                .map(|candles| safety_gate(m, candles, multi_spec.interval_ms))
+                .collect()
+        })
+        .collect();
+    let _ = std::fs::write(
+        target.join("backtest-multi-safety-gates.json"),
+        serde_json::to_string(&multi_gates).unwrap(),
     );
     c.bench_function("105,120 candles x 20 bots", |b| {
         b.iter(|| {

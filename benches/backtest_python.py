@@ -22,11 +22,13 @@ expected = [float(x) for x in open(os.path.join(target, "backtest-profits.txt"))
 INTERVAL = candles[1][0] - candles[0][0]
 
 
-def run_bot(m, series, cap, limits=None, detail=None):
+def run_bot(m, series, cap, limits=None, detail=None, gates=None):
     """The bot over its pairs together (candles at the same times): at most `cap` deals open at
     once, the deal count and a disabling stop shared; `limits` gives each pair's (price step,
-    lot step) or None, and `detail` each pair's finer candles (candles, their times, their
-    interval) or None. Returns each pair's realized profit."""
+    lot step) or None, `detail` each pair's finer candles (candles, their times, their
+    interval) or None, and `gates` each pair's candle indices at whose open the safety-order
+    conditions hold (botform's indicators, checked against TA-Lib on their own), or None.
+    Returns each pair's realized profit."""
     short, fee, sl = m["short"], m["fee"], m["stop_loss"]
     steps, trailing, tsl, sl_timeout = m["take_profits"], m["trailing"], m["trailing_stop"], m["stop_timeout_ms"]
     sign = 1.0 if short else -1.0
@@ -40,6 +42,8 @@ def run_bot(m, series, cap, limits=None, detail=None):
         return a <= b if short else a >= b
 
     steps_of = limits or [None] * n
+    on_signal = [set(g) if g is not None else None for g in (gates or [None] * n)]
+    assert m["safety_on_signal"] == any(g is not None for g in on_signal)
 
     def limit_price(i, price, buy):  # on the pair's price grid, in the deal's disfavour
         step = steps_of[i] and steps_of[i][0]
@@ -103,7 +107,8 @@ def run_bot(m, series, cap, limits=None, detail=None):
         exit_price, stopped = None, False
         for k, p in enumerate((o, l, h, c) if low_first else (o, h, l, c)):
             gap = k == 0
-            while deal["filled"] < len(prices) and favourable(prices[deal["filled"]], p):
+            # with safety-order conditions the orders are not placed: they fill on the signal
+            while not m["safety_on_signal"] and deal["filled"] < len(prices) and favourable(prices[deal["filled"]], p):
                 r, q = rungs[deal["filled"]], prices[deal["filled"]]
                 coins, quote = fill(i, r, q)
                 deal["base"] += coins
@@ -158,10 +163,18 @@ def run_bot(m, series, cap, limits=None, detail=None):
         a, b = bisect.bisect_left(times, t), bisect.bisect_left(times, t + INTERVAL)
         return (fine[a:b], fine_interval) if (b - a) * fine_interval == INTERVAL else None
 
-    def walk_phase(i, t, o, h, l, c):
+    def walk_phase(i, n, t, o, h, l, c):
         deal = deals[i]
         if deal is None:
             return
+        if on_signal[i] is not None and n in on_signal[i]:
+            # every order the open has reached fills at the open, at market
+            while deal["filled"] < len(deal["prices"]) and favourable(deal["prices"][deal["filled"]], o):
+                coins, quote = fill(i, rungs[deal["filled"]], o)
+                deal["base"] += coins
+                deal["quote"] += quote
+                deal["fees"] += quote * fee
+                deal["filled"] += 1
         inside = finer(i, t)
         if inside is None:
             exit_price, stopped = walk_candle(i, deal, t, o, h, l, c, INTERVAL)
@@ -188,21 +201,22 @@ def run_bot(m, series, cap, limits=None, detail=None):
             deals[i] = None
             bot["active"] -= 1
 
-    for step in zip(*series):
+    for n, step in enumerate(zip(*series)):
         assert len({row[0] for row in step}) == 1, "the pairs' candles share their times"
         for i, (t, o, h, l, c) in enumerate(step):
             open_phase(i, t, o)
         for i, (t, o, h, l, c) in enumerate(step):
-            walk_phase(i, t, o, h, l, c)
+            walk_phase(i, n, t, o, h, l, c)
     return profit
 
 
-def run(m):
-    return run_bot(m, [candles], float("inf"))[0]
+def run(m, gate):
+    return run_bot(m, [candles], float("inf"), gates=[gate])[0]
 
 
+gates = json.load(open(os.path.join(target, "backtest-safety-gates.json")))
 start = time.perf_counter()
-profits = [run(m) for m in bots]
+profits = [run(m, g) for m, g in zip(bots, gates)]
 elapsed = time.perf_counter() - start
 for i, (p, e) in enumerate(zip(profits, expected)):
     assert abs(p - e) < 1e-6, (i, p, e)
@@ -219,7 +233,8 @@ with open(os.path.join(target, "backtest-multi-detail-1.csv")) as f:
     fine = [tuple([int(r[0])] + [float(x) for x in r[1:]]) for r in (line.split(",") for line in f)]
 multi_detail = [None, (fine, [c[0] for c in fine], fine[1][0] - fine[0][0]), None]
 expected_multi = [[float(x) for x in line.split()] for line in open(os.path.join(target, "backtest-multi-profits.txt"))]
-for i, (m, e) in enumerate(zip(multi, expected_multi)):
-    got = run_bot(m, series, m["max_active_deals"], multi_limits, multi_detail)
+multi_gates = json.load(open(os.path.join(target, "backtest-multi-safety-gates.json")))
+for i, (m, e, g) in enumerate(zip(multi, expected_multi, multi_gates)):
+    got = run_bot(m, series, m["max_active_deals"], multi_limits, multi_detail, g)
     assert all(abs(a - b) < 1e-6 for a, b in zip(got, e)), (i, got, e)
 print(f"python: {len(multi)} bots on 3 pairs at once, at most 1 to 3 deals across them, two pairs on exchange steps, one walked on 1-minute candles: every pair's profit matches botform's")

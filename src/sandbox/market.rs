@@ -117,6 +117,8 @@ struct Compiled {
     model: Option<BotModel>,
     /// May a deal open at each candle (`None`: nonstop).
     gate: Option<Vec<bool>>,
+    /// Do the safety-order conditions hold at each candle (`None`: the bot has none).
+    safety_gate: Option<Vec<bool>>,
 }
 
 /// What the market reads of a bot each tick.
@@ -503,6 +505,13 @@ fn step(
         return Ok(());
     };
     let filled_before = carried.deal.filled;
+    if compiled(view, &mut lane.compiled, data)
+        .safety_gate
+        .as_ref()
+        .is_some_and(|g| g[i])
+    {
+        carried.deal.fill_on_signal(&carried.model, candle.open);
+    }
     let walked = carried.deal.walk(&carried.model, &candle, data.interval_ms);
     let closed = walked
         .exit
@@ -566,32 +575,61 @@ fn opening_model(
     data: &PairData,
     i: usize,
 ) -> Option<(BotModel, BotSettings)> {
-    if lane
-        .compiled
-        .as_ref()
-        .is_none_or(|c| c.settings != view.settings)
-    {
-        // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
-        let model = simulate::compile(&view.settings, &simulate::Assumptions::default())
-            .ok()
-            .map(|(model, _)| model)
-            .filter(|m| {
-                m.check_candles(data.interval_ms, data.volumes.is_some())
-                    .is_ok()
-            });
-        let gate = model
-            .as_ref()
-            .and_then(|m| m.start_gate(&data.candles, data.volumes.as_deref(), data.interval_ms));
-        lane.compiled = Some(Compiled {
-            settings: view.settings.clone(),
-            model,
-            gate,
-        });
-    }
-    let compiled = lane.compiled.as_ref()?;
+    let compiled = compiled(view, &mut lane.compiled, data);
     let model = compiled.model.as_ref()?;
     let open = compiled.gate.as_ref().is_none_or(|g| g[i]);
     open.then(|| (model.clone(), compiled.settings.clone()))
+}
+
+/// The bot's settings compiled for this lane's candles (model, check, start and safety-order
+/// gates), again only when they change.
+fn compiled<'a>(
+    view: &BotView,
+    compiled: &'a mut Option<Compiled>,
+    data: &PairData,
+) -> &'a Compiled {
+    if compiled
+        .as_ref()
+        .is_none_or(|c| c.settings != view.settings)
+    {
+        return compiled.insert(compile_for(view, data));
+    }
+    compiled.get_or_insert_with(|| compile_for(view, data))
+}
+
+fn compile_for(view: &BotView, data: &PairData) -> Compiled {
+    // Outside signals (manual, TradingView) never come in the sandbox: such bots do not open.
+    let model = simulate::compile(&view.settings, &simulate::Assumptions::default())
+        .ok()
+        .map(|(model, _)| model)
+        .filter(|m| {
+            m.check_candles(data.interval_ms, data.volumes.is_some())
+                .is_ok()
+        });
+    let volumes = data.volumes.as_deref();
+    let gate = model
+        .as_ref()
+        .and_then(|m| m.start_gate(&data.candles, volumes, data.interval_ms));
+    // A deal a signal opened runs on its bot's safety-order conditions too.
+    let safety_gate = simulate::compile(
+        &view.settings,
+        &simulate::Assumptions {
+            start: AssumeStart::Nonstop,
+            ..Default::default()
+        },
+    )
+    .ok()
+    .filter(|(m, _)| {
+        m.check_candles(data.interval_ms, data.volumes.is_some())
+            .is_ok()
+    })
+    .and_then(|(m, _)| m.safety_gate(&data.candles, volumes, data.interval_ms));
+    Compiled {
+        settings: view.settings.clone(),
+        model,
+        gate,
+        safety_gate,
+    }
 }
 
 /// A deal a TradingView signal opens on `pair` at `price` now, in 3Commas' shape (as the market

@@ -1,4 +1,6 @@
 //! Deal start conditions a candle series determines: which base candles a deal may open at.
+//! Safety-order conditions are the same conditions ([`Role::SafetyOrder`]): the candles at whose
+//! open the safety orders the price has reached fill at market.
 //!
 //! The rules are 3Commas' own (help centre, "DCA bots: indicators and technical analysis"):
 //! a condition is evaluated only when a candle of its timeframe closes; when it holds, the signal
@@ -103,10 +105,12 @@ enum Indicator {
     HeikinAshi(usize),
 }
 
-/// One start condition as the simulation evaluates it.
+/// One condition as the simulation evaluates it: a deal start condition, or a safety-order
+/// condition (3Commas: "Safety order conditions work exactly the same way as the deal start or
+/// deal close conditions", help centre 9663694).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartCondition {
-    /// The strategy id, for messages.
+    /// What it is and its strategy id, for messages ("start condition rsi").
     id: String,
     timeframe_ms: i64,
     indicator: Indicator,
@@ -151,17 +155,36 @@ fn alignment_ms(timeframe_ms: i64) -> i64 {
     }
 }
 
-/// Compile a bot's start conditions. `Ok(conditions, outside)`: the conditions a candle series
-/// determines (empty for `nonstop`) and the ids that need outside signals; `Err` when a
-/// computable condition's options are unusable.
+/// What a list of conditions decides, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `strategy_list`: when a deal opens.
+    Start,
+    /// `safety_strategy_list`: when the safety orders the price has reached fill.
+    SafetyOrder,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Start => "start condition",
+            Role::SafetyOrder => "safety-order condition",
+        }
+    }
+}
+
+/// Compile a bot's start (or safety-order) conditions. `Ok(conditions, outside)`: the
+/// conditions a candle series determines (empty for `nonstop`) and the ids that need outside
+/// signals; `Err` when a computable condition's options are unusable.
 pub fn compile(
     list: &[StrategyCondition],
     short: bool,
+    role: Role,
 ) -> Result<(Vec<StartCondition>, Vec<Outside>), NotBacktestable> {
     let mut conditions = Vec::new();
     let mut outside = Vec::new();
     for c in list {
-        match one(c, short)? {
+        match one(c, short, role)? {
             Some(Ok(condition)) => conditions.push(condition),
             Some(Err(o)) => outside.push(o),
             None => {}
@@ -173,10 +196,12 @@ pub fn compile(
 fn one(
     c: &StrategyCondition,
     short: bool,
+    role: Role,
 ) -> Result<Option<Result<StartCondition, Outside>>, NotBacktestable> {
     let id = c.strategy.as_str();
     let o = &c.options;
-    let bad = |what: String| NotBacktestable(format!("start condition {id}: {what}"));
+    let role = role.name();
+    let bad = |what: String| NotBacktestable(format!("{role} {id}: {what}"));
     let text = |name: &str| -> Result<&str, NotBacktestable> {
         o.get(name)
             .map(String::as_str)
@@ -301,7 +326,7 @@ fn one(
     let time = text("time")?;
     let timeframe_ms = timeframe_ms(time).ok_or_else(|| bad(format!("`time` = `{time}`")))?;
     Ok(Some(Ok(StartCondition {
-        id: id.to_string(),
+        id: format!("{role} {id}"),
         timeframe_ms,
         indicator,
         trigger,
@@ -409,7 +434,7 @@ impl StartCondition {
     pub fn check(&self, interval_ms: i64, volumes: bool) -> Result<(), NotBacktestable> {
         if interval_ms > self.timeframe_ms || self.timeframe_ms % interval_ms != 0 {
             return Err(NotBacktestable(format!(
-                "start condition {} runs on {}-minute candles; the candles are {} minutes apart (use candles that divide it, e.g. --interval 5m)",
+                "{} runs on {}-minute candles; the candles are {} minutes apart (use candles that divide it, e.g. --interval 5m)",
                 self.id,
                 self.timeframe_ms / MINUTE,
                 interval_ms / MINUTE
@@ -417,7 +442,7 @@ impl StartCondition {
         }
         if matches!(self.indicator, Indicator::MoneyFlow(_)) && !volumes {
             return Err(NotBacktestable(format!(
-                "start condition {} needs volumes and the candles have none (synthetic paths or files without a volume column)",
+                "{} needs volumes and the candles have none (synthetic paths or files without a volume column)",
                 self.id
             )));
         }
@@ -569,7 +594,8 @@ mod tests {
             .enumerate()
             .map(|(i, c)| candle(i as i64, 5, *c))
             .collect();
-        let (conditions, outside) = compile(&[rsi("15m", "30", "less", "2")], false).unwrap();
+        let (conditions, outside) =
+            compile(&[rsi("15m", "30", "less", "2")], false, Role::Start).unwrap();
         assert!(outside.is_empty());
         conditions[0].check(5 * MINUTE, true).unwrap();
         let gate = gate(&conditions, &candles, None, 5 * MINUTE).unwrap();
@@ -622,12 +648,12 @@ mod tests {
             strategy: "tv_custom_signal".into(),
             options: Default::default(),
         };
-        let (conditions, outside) = compile(&[tv], false).unwrap();
+        let (conditions, outside) = compile(&[tv], false, Role::Start).unwrap();
         assert!(conditions.is_empty());
         assert_eq!(outside, vec![Outside("tv_custom_signal".into())]);
-        let err = compile(&[rsi("15m", "thirty", "less", "14")], false).unwrap_err();
+        let err = compile(&[rsi("15m", "thirty", "less", "14")], false, Role::Start).unwrap_err();
         assert!(err.0.contains("`points` = `thirty`"), "{}", err.0);
-        let (c, _) = compile(&[rsi("15m", "30", "less", "14")], false).unwrap();
+        let (c, _) = compile(&[rsi("15m", "30", "less", "14")], false, Role::Start).unwrap();
         assert!(
             c[0].check(60 * MINUTE, true)
                 .unwrap_err()
@@ -659,11 +685,11 @@ mod tests {
                 ..candle(i, 5, 0.0)
             })
             .collect();
-        let (long, _) = compile(&list, false).unwrap();
+        let (long, _) = compile(&list, false, Role::Start).unwrap();
         let open = gate(&long, &candles, None, 5 * MINUTE).unwrap();
         // The first Heikin Ashi candle is flat; two green ones close at candle 2: deals from candle 3.
         assert_eq!(open, vec![false, false, false, true, true, true]);
-        let (short, _) = compile(&list, true).unwrap();
+        let (short, _) = compile(&list, true, Role::Start).unwrap();
         assert!(
             gate(&short, &candles, None, 5 * MINUTE)
                 .unwrap()

@@ -54,6 +54,15 @@
 //!   spent; short: received for what it sold). Drawdown is the worst unrealized loss, at each
 //!   candle's low (long) or high (short) after that extreme's fills. A deal's duration runs from
 //!   its entry candle's open to the end of the candle it closed in.
+//! - Safety-order conditions (`safety_strategy_list`) that the candles determine turn the ladder
+//!   into "minimum deviation" filters (3Commas: "Safety orders will not be placed in advance at
+//!   the configured price ... When additional conditions are met, all safety orders that meet
+//!   the minimum deviation conditions will be executed at the market price", help centre
+//!   9663694): no safety order fills at its own price; at the open of a candle where the
+//!   conditions are valid (the same rule as for start conditions, below), every unfilled safety
+//!   order whose price the open has reached fills at the open, before the candle is walked.
+//!   Conditions from outside the candles (TradingView) are assumed always met: the safety
+//!   orders fill at their prices, and `not_simulated` says so.
 //! - Each pair of a multi-pair bot runs its own sequence of deals.
 //! - Start conditions a candle series determines (RSI, ULT, BB %B, MA cross, ADX, stochastic,
 //!   MACD, parabolic SAR, MFI, CCI, Heikin Ashi) gate the deal openings: a deal opens at the
@@ -170,6 +179,14 @@ pub struct BotModel {
     /// Start conditions the candles determine (empty: `nonstop`).
     #[serde(skip)]
     starts: Vec<conditions::StartCondition>,
+    /// Safety-order conditions the candles determine (empty: the safety orders are limit
+    /// orders at the ladder's prices).
+    #[serde(skip)]
+    safety_conditions: Vec<conditions::StartCondition>,
+    /// The safety orders fill at market on their conditions (`safety_conditions` not empty),
+    /// never at their own prices; for other implementations, which get the gate from
+    /// [`BotModel::safety_gate`].
+    safety_on_signal: bool,
 }
 
 impl BotModel {
@@ -236,10 +253,23 @@ impl BotModel {
         conditions::gate(&self.starts, candles, volumes, interval_ms)
     }
 
+    /// For each candle: do the safety-order conditions let the safety orders the price has
+    /// reached fill at its open? `None` when the bot has none (its safety orders are limit
+    /// orders). Call [`BotModel::check_candles`] first.
+    pub fn safety_gate(
+        &self,
+        candles: &[Candle],
+        volumes: Option<&[f64]>,
+        interval_ms: i64,
+    ) -> Option<Vec<bool>> {
+        conditions::gate(&self.safety_conditions, candles, volumes, interval_ms)
+    }
+
     /// Can this bot run on candles `interval_ms` apart, with or without volumes?
     pub fn check_candles(&self, interval_ms: i64, volumes: bool) -> Result<(), NotBacktestable> {
         self.starts
             .iter()
+            .chain(&self.safety_conditions)
             .try_for_each(|c| c.check(interval_ms, volumes))
     }
 }
@@ -482,7 +512,7 @@ pub fn compile(
         })
         .collect::<Result<Vec<_>, NotBacktestable>>()?;
     let starts = strategy_list.clone().unwrap_or_default();
-    let (starts, outside) = conditions::compile(&starts, short)?;
+    let (starts, outside) = conditions::compile(&starts, short, conditions::Role::Start)?;
     if !outside.is_empty() {
         let ids: Vec<&str> = outside.iter().map(|o| o.0.as_str()).collect();
         match assumptions.start {
@@ -536,8 +566,17 @@ pub fn compile(
     if close_strategy_list.as_ref().is_some_and(|c| !c.is_empty()) {
         leave_out("close conditions: deals close only at the take profit or the stop loss".into());
     }
-    if safety_strategy_list.as_ref().is_some_and(|c| !c.is_empty()) {
-        leave_out("safety-order conditions: safety orders fill at the ladder's prices, where 3Commas places them at market when the condition holds".into());
+    let (safety_conditions, safety_outside) = conditions::compile(
+        safety_strategy_list.as_deref().unwrap_or_default(),
+        short,
+        conditions::Role::SafetyOrder,
+    )?;
+    if !safety_outside.is_empty() {
+        let ids: Vec<&str> = safety_outside.iter().map(|o| o.0.as_str()).collect();
+        leave_out(format!(
+            "safety-order conditions ({}): signals from outside the candles, assumed always met (the safety orders fill at their prices)",
+            ids.join(", ")
+        ));
     }
     let pair_count = pairs.as_ref().map_or(1, Vec::len);
     let max_deals = max_active_deals.unwrap_or(1);
@@ -634,6 +673,8 @@ pub fn compile(
             intrabar: assumptions.intrabar,
             price_step: None,
             lot_step: None,
+            safety_on_signal: !safety_conditions.is_empty(),
+            safety_conditions,
         },
         not_simulated,
     ))
@@ -776,6 +817,26 @@ impl OpenDeal {
         )
     }
 
+    /// The safety-order conditions hold at a candle that opens at `price`: every unfilled
+    /// safety order whose price it has reached fills there, at market.
+    #[inline]
+    pub fn fill_on_signal(&mut self, model: &BotModel, price: f64) {
+        while self.filled < model.safety.len() {
+            let order = self.safety_price(model, self.filled);
+            let reached = if model.short {
+                price >= order
+            } else {
+                price <= order
+            };
+            if !reached {
+                break;
+            }
+            let rung = model.safety[self.filled];
+            self.order(model, &rung, price);
+            self.filled += 1;
+        }
+    }
+
     /// An order of `rung` fills at `price`: its coins in whole lots.
     #[inline]
     fn order(&mut self, model: &BotModel, rung: &Rung, price: f64) {
@@ -905,8 +966,8 @@ impl OpenDeal {
         if self.trail_peak.is_some() || self.stop_since_ms.is_some() {
             return false;
         }
-        let next =
-            (self.filled < model.safety.len()).then(|| self.safety_price(model, self.filled));
+        let next = (!model.safety_on_signal && self.filled < model.safety.len())
+            .then(|| self.safety_price(model, self.filled));
         let stop = self.stop_loss_price(model);
         let take = self.take_profit_price(model);
         let trails = model.trailing_stop;
@@ -937,7 +998,7 @@ impl OpenDeal {
         let short = model.short;
         // `a` is at or past `b` in the deal's favour (up for a long deal).
         let above = |a: f64, b: f64| if short { a <= b } else { a >= b };
-        while self.filled < model.safety.len() {
+        while !model.safety_on_signal && self.filled < model.safety.len() {
             let order = self.safety_price(model, self.filled);
             if !above(order, price) {
                 break;
@@ -1253,6 +1314,8 @@ struct PairRun<'a> {
     candles: &'a [Candle],
     interval_ms: i64,
     gate: Option<Vec<bool>>,
+    /// Candles at whose open the safety-order conditions hold (`None`: limit orders).
+    safety_gate: Option<Vec<bool>>,
     deal: Option<OpenDeal>,
     next_start_ms: i64,
     /// A deal that could open, waiting out `deal_start_delay_seconds`: it opens at this time.
@@ -1277,6 +1340,7 @@ impl<'a> PairRun<'a> {
             candles,
             interval_ms,
             gate: conditions::gate(&model.starts, candles, volumes, interval_ms),
+            safety_gate: model.safety_gate(candles, volumes, interval_ms),
             deal: None,
             next_start_ms: i64::MIN,
             delayed_until: None,
@@ -1333,6 +1397,9 @@ impl<'a> PairRun<'a> {
         let candle = &self.candles[i];
         let out = &mut self.out;
         let d = self.deal.as_mut()?;
+        if self.safety_gate.as_ref().is_some_and(|g| g[i]) {
+            d.fill_on_signal(model, candle.open);
+        }
         let walked = match finer(
             self.detail,
             &mut self.detail_next,

@@ -891,3 +891,83 @@ fn finer_candles_decide_the_path_inside_a_candle_they_cover_whole() {
     );
     assert_eq!(closed[0].safety_orders_filled, 1);
 }
+
+/// RSI(2) on 1-minute candles below 30, as a safety-order condition.
+fn rsi_safety_condition() -> StrategyCondition {
+    StrategyCondition {
+        strategy: "rsi".into(),
+        options: [
+            ("time", "1m"),
+            ("points", "30"),
+            ("trigger_condition", "less"),
+            ("time_period", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    }
+}
+
+/// Entry at 100 (1 coin); the third candle falls to 84 and closes there (RSI(2) 0: the
+/// condition holds from the fourth candle's open); the fourth opens at `then`; the fifth rises to
+/// 101.
+fn a_dip_to(then: f64) -> Vec<Candle> {
+    vec![
+        candle(0, 100.0, 100.0, 100.0, 100.0),
+        candle(1, 100.0, 100.0, 100.0, 100.0),
+        candle(2, 100.0, 100.0, 84.0, 84.0),
+        candle(3, then, then, then, then),
+        candle(4, then, 101.0, then, 101.0),
+    ]
+}
+
+#[test]
+fn safety_order_conditions_fill_the_orders_reached_at_market_when_they_hold() {
+    let mut s = settings();
+    s.safety_strategy_list = Some(vec![rsi_safety_condition()]);
+    let (m, left) = compile(&s, &Assumptions::default()).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    m.check_candles(MIN, false).unwrap();
+    // Without the condition the third candle's low fills the order at 90: average 94.74, take
+    // profit 104.21, never reached.
+    let plain = run(&model(&settings(), "0"), &a_dip_to(84.0), MIN);
+    assert_eq!((plain.deals_closed, plain.deals_open_at_end), (0, 1));
+    assert_eq!(plain.so_filled_histogram, vec![0, 1, 0]);
+    // With it, nothing fills at 90 (the condition does not hold during the third candle); at
+    // the fourth's open (84) the first order (≥ 10 % down) fills at 84, the second (20 %) is not
+    // reached: 2 + 4/21 coins for 200, take profit at 110 % of 91.30 = 100.43, which the fifth
+    // candle's high reaches: profit 10 % of 200.
+    let out = run(&m, &a_dip_to(84.0), MIN);
+    assert_eq!((out.deals_closed, out.deals_open_at_end), (1, 0));
+    assert_eq!(out.so_filled_histogram, vec![0, 1, 0]);
+    assert!(close(out.profit_quote, 20.0), "{}", out.profit_quote);
+    // Opening at 79, past both orders' deviations: both fill there at once (help centre: "all
+    // safety orders that meet the minimum deviation conditions will be executed at the market
+    // price"): 1 + 200/79 coins for 300, closed at the take profit: 10 % of 300.
+    let out = run(&m, &a_dip_to(79.0), MIN);
+    assert_eq!(out.so_filled_histogram, vec![0, 0, 1]);
+    assert_eq!(out.ladder_exhausted, 1);
+    assert!(close(out.profit_quote, 30.0), "{}", out.profit_quote);
+    // The condition's timeframe must fit the candles, as for start conditions.
+    let err = m.check_candles(5 * MIN, false).unwrap_err();
+    assert!(err.0.starts_with("safety-order condition rsi"), "{}", err.0);
+}
+
+#[test]
+fn safety_order_signals_from_outside_are_assumed_met_and_named() {
+    let mut s = settings();
+    s.safety_strategy_list = Some(vec![StrategyCondition {
+        strategy: "tv_custom_signal".into(),
+        options: Default::default(),
+    }]);
+    let (m, left) = compile(&s, &Assumptions::default()).unwrap();
+    assert!(
+        left.iter()
+            .any(|l| l.contains("safety-order conditions (tv_custom_signal)")
+                && l.contains("assumed always met")),
+        "{left:?}"
+    );
+    // Assumed met: the ladder's own prices, as without a condition.
+    let out = run(&m, &a_dip_to(84.0), MIN);
+    assert_eq!(out, run(&model(&settings(), "0"), &a_dip_to(84.0), MIN));
+}
