@@ -49,6 +49,11 @@ pub struct Args {
     /// with its 3Commas `currency_rates` answer (`priceStep`, `lotStep`). Candle files only.
     #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
     limits: Option<PathBuf>,
+    /// Round as --limits does, with each pair's steps read from 3Commas' `currency_rates` on
+    /// this exchange (a `market_code`: binance, bybit_spot, ...), against the configured target
+    /// (the built-in sandbox without a key), and kept in the candle cache for a week.
+    #[arg(long, value_name = "MARKET", conflicts_with_all = ["synthetic", "limits"])]
+    limits_from: Option<String>,
     /// Finer candles of the same pairs (files or directories; 1-minute candles for 5-minute
     /// ones, say): each candle a deal is in is walked on the finer candles inside it, where they
     /// cover it whole, instead of along --intrabar's assumed path. Candle files only.
@@ -170,12 +175,26 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         (None, Some(exchange)) => exchange.usual_fee(),
         (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
     };
+    let paths = super::paths_or_cwd(args.paths.clone());
+    let checked = crate::config::check(&paths);
+    if !checked.is_valid() {
+        let mut err = io::stderr();
+        let _ = super::validate::write_human(&mut err, &checked, false, false);
+        return Err("the config has errors: backtests need a valid config".into());
+    }
+    let mut lookups = Vec::new();
+    let limits = match (&args.limits, &args.limits_from) {
+        (Some(path), _) => report::read_limits(path)?,
+        (None, Some(market)) => {
+            let steps = read_limits_from(&checked, market, &args.bots)?;
+            lookups = steps.warnings;
+            steps.limits
+        }
+        (None, None) => Default::default(),
+    };
     let options = Options {
         detail: args.detail.clone(),
-        limits: match &args.limits {
-            Some(path) => report::read_limits(path)?,
-            None => Default::default(),
-        },
+        limits,
         prices,
         bots: args.bots.clone(),
         from_ms: time_arg(&args.from, "from")?,
@@ -195,21 +214,33 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         },
         cancel: Default::default(),
     };
-    let paths = super::paths_or_cwd(args.paths.clone());
-    let checked = crate::config::check(&paths);
-    if !checked.is_valid() {
-        let mut err = io::stderr();
-        let _ = super::validate::write_human(&mut err, &checked, false, false);
-        return Err("the config has errors: backtests need a valid config".into());
-    }
-    let report = report::backtest(&checked, &options).map_err(|e| {
+    let mut report = report::backtest(&checked, &options).map_err(|e| {
         e.replace(
             "no bot of the config is named",
             "--bot: no bot of the config is named",
         )
     })?;
+    report.warnings.append(&mut lookups);
     let ok = !report.results.is_empty() || !report.stress.is_empty();
     Ok((report, ok))
+}
+
+/// `--limits-from MARKET`: the steps of every pair of the chosen bots on that exchange, from
+/// 3Commas' `currency_rates` (or the cache), against the target the environment names.
+fn read_limits_from(
+    checked: &crate::config::Checked,
+    market: &str,
+    bots: &[String],
+) -> Result<crate::engine::limits::PairSteps, String> {
+    use crate::engine::target;
+    let pairs: Vec<String> = download::pairs_of(checked, bots).into_iter().collect();
+    super::runtime().block_on(async {
+        let options = target::ConnectOptions::from_settings(&checked.config.settings);
+        let target = target::connect(options)
+            .await
+            .map_err(|e| format!("--limits-from: {e}"))?;
+        Ok(crate::engine::limits::read(&target.client, market, &pairs).await)
+    })
 }
 
 /// `--candles-from`: every pair of the chosen bots into the cache; the cache folder to read.

@@ -64,7 +64,7 @@ struct PlanBacktest {
     notes: Vec<String>,
 }
 
-fn backtest_changes(
+async fn backtest_changes(
     args: &Args,
     planned: &workflow::Planned,
 ) -> Result<Option<PlanBacktest>, String> {
@@ -95,8 +95,27 @@ fn backtest_changes(
         },
         cancel: Default::default(),
     };
-    let (comparisons, notes) =
-        report::compare_plan(&planned.plan, &planned.desired, &options, &planned.markets)?;
+    // On candles, each changed bot's orders round to its exchange's steps.
+    let (limits, mut lookups) = match options.prices {
+        Prices::Files(_) => {
+            crate::engine::limits::for_plan(
+                &planned.target.client,
+                &planned.plan,
+                &planned.desired,
+                &planned.markets,
+            )
+            .await
+        }
+        Prices::Synthetic(_) => Default::default(),
+    };
+    let (comparisons, mut notes) = report::compare_plan(
+        &planned.plan,
+        &planned.desired,
+        &options,
+        &planned.markets,
+        &limits,
+    )?;
+    notes.append(&mut lookups);
     Ok(Some(PlanBacktest { comparisons, notes }))
 }
 
@@ -133,7 +152,7 @@ pub fn run(args: Args, output: Output) -> ExitCode {
             Ok(p) => p,
             Err(e) => return super::report_workflow_error(e, output),
         };
-        let backtest = match backtest_changes(&args, &planned) {
+        let backtest = match backtest_changes(&args, &planned).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: backtest: {e}");

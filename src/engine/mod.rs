@@ -8,6 +8,7 @@
 //! - `deals`: deal actions (cancel, panic sell, add funds, update), previewed, leased, polled to
 //!   their end; `audit`: the log of every attempt.
 //! - `signals`: the TradingView alert messages of bots that start on `tv_custom_signal`.
+//! - `limits`: pairs' order steps from 3Commas' `currency_rates`, cached, for backtests.
 //! - `lease`: one writer per account across processes, and the journal of creates under way.
 //! - `history`: the record of every apply (CLI and MCP), and what `revert` puts back.
 //! - `guard`: the daily tally of assistant applies, behind the change guard across restarts.
@@ -28,6 +29,7 @@ pub mod guard;
 pub mod history;
 pub mod import;
 pub mod lease;
+pub mod limits;
 pub mod markdown;
 pub mod memory;
 pub mod names;

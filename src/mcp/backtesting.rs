@@ -319,11 +319,21 @@ impl BotformServer {
             .collect();
         let desired = crate::engine::desired::from_checked(checked);
         let assumptions = options.assumptions.clone();
-        let (comparisons, notes) = tokio::task::spawn_blocking(move || {
-            report::compare_plan(&stored.plan, &desired, &options, &markets)
+        // On candles, each changed bot's orders round to its exchange's steps.
+        let (limits, lookups) = match options.prices {
+            report::Prices::Files(_) => {
+                let target = self.target().await?;
+                crate::engine::limits::for_plan(&target.client, &stored.plan, &desired, &markets)
+                    .await
+            }
+            report::Prices::Synthetic(_) => Default::default(),
+        };
+        let (comparisons, mut notes) = tokio::task::spawn_blocking(move || {
+            report::compare_plan(&stored.plan, &desired, &options, &markets, &limits)
         })
         .await
         .map_err(|e| e.to_string())??;
+        notes.extend(lookups);
         let mut report = BacktestReport::empty(&assumptions);
         report.warnings = notes;
         budget::fit(&mut report.warnings, budget::ANSWER_BUDGET / 8);

@@ -102,17 +102,24 @@ pub fn symbol(pair: &str) -> Option<(String, bool)> {
 /// Where downloaded candles live: `$BOTFORM_CACHE_DIR`, else `$XDG_CACHE_HOME/botform/candles`,
 /// else `~/.cache/botform/candles`; one folder per exchange and interval.
 pub fn cache_dir(exchange: Exchange, interval_ms: i64) -> PathBuf {
+    cache_root()
+        .join(exchange.name())
+        .join(format!("{}m", interval_ms / 60_000))
+}
+
+/// The backtest cache: `$BOTFORM_CACHE_DIR`, else `$XDG_CACHE_HOME/botform/candles`, else
+/// `~/.cache/botform/candles`. Candles live in a folder per exchange, pairs' order steps in
+/// `limits` (`engine::limits`).
+pub fn cache_root() -> PathBuf {
     let var = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    let root = var("BOTFORM_CACHE_DIR")
+    var("BOTFORM_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("botform").join("candles")))
         .or_else(|| var("HOME").map(|h| h.join(".cache").join("botform").join("candles")))
-        .unwrap_or_else(|| std::env::temp_dir().join("botform-candles"));
-    root.join(exchange.name())
-        .join(format!("{}m", interval_ms / 60_000))
+        .unwrap_or_else(|| std::env::temp_dir().join("botform-candles"))
 }
 
 /// One page of candles: (open time ms, open, high, low, close, volume), oldest first.

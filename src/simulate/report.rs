@@ -78,7 +78,19 @@ pub fn read_limits(path: &std::path::Path) -> Result<BTreeMap<String, super::Pai
     let pairs = value.as_object().ok_or_else(|| {
         format!("--limits {shown}: give an object of pairs, each with its currency_rates answer")
     })?;
-    let step = |pair: &str, rates: &serde_json::Value, key: &str| {
+    pairs
+        .iter()
+        .map(|(pair, rates)| {
+            let limits = limits_of(rates).map_err(|e| format!("--limits {shown}: {pair}: {e}"))?;
+            Ok((pair.clone(), limits))
+        })
+        .collect()
+}
+
+/// A pair's order steps from its `currency_rates` answer: `priceStep` and `lotStep`, strings
+/// (as 3Commas sends them) or numbers; a step that is missing or null is not known.
+pub fn limits_of(rates: &serde_json::Value) -> Result<super::PairLimits, String> {
+    let step = |key: &str| {
         let Some(v) = rates.get(key).filter(|v| !v.is_null()) else {
             return Ok(None);
         };
@@ -89,23 +101,15 @@ pub fn read_limits(path: &std::path::Path) -> Result<BTreeMap<String, super::Pai
             .map(Some)
             .ok_or_else(|| {
                 format!(
-                    "--limits {shown}: {pair}: {key} `{}` is not a positive number",
+                    "{key} `{}` is not a positive number",
                     crate::diagnostic::quote_input(&text)
                 )
             })
     };
-    pairs
-        .iter()
-        .map(|(pair, rates)| {
-            Ok((
-                pair.clone(),
-                super::PairLimits {
-                    price_step: step(pair, rates, "priceStep")?,
-                    lot_step: step(pair, rates, "lotStep")?,
-                },
-            ))
-        })
-        .collect()
+    Ok(super::PairLimits {
+        price_step: step("priceStep")?,
+        lot_step: step("lotStep")?,
+    })
 }
 
 /// `botform backtest --format json` (format_version 1).
@@ -998,12 +1002,14 @@ fn summarize(
 }
 
 /// Backtest every bot a plan creates or updates, before and after, on the same prices (every
-/// pair's candles run together, or the synthetic paths).
+/// pair's candles run together, or the synthetic paths). `limits` gives each exchange's pair
+/// steps (by `market_code`): a bot's orders round to its account's exchange's steps.
 pub fn compare_plan(
     plan: &crate::engine::plan::Plan,
     desired: &crate::engine::desired::Desired,
     options: &Options,
     markets: &BTreeMap<i64, String>,
+    limits: &BTreeMap<String, BTreeMap<String, super::PairLimits>>,
 ) -> Result<(Vec<Comparison>, Vec<String>), String> {
     use crate::engine::plan::Action;
     let mut loaded = Loaded::default();
@@ -1014,25 +1020,30 @@ pub fn compare_plan(
         if !matches!(change.action, Action::Create | Action::Update) {
             continue;
         }
+        let market = change.account_id.and_then(|id| markets.get(&id));
         // With no fee given, each bot pays its account's exchange's usual fee, when known.
         let usual = (options.assumptions.fee_source == super::FeeSource::NotGiven)
-            .then(|| change.account_id.and_then(|id| markets.get(&id)))
+            .then_some(market)
             .flatten()
             .and_then(|code| super::fees::usual_taker_fee(code));
-        let with_usual;
-        let options = match usual {
-            Some(usual) => {
-                with_usual = Options {
-                    assumptions: Assumptions {
+        let steps = market.and_then(|code| limits.get(code));
+        let with_account;
+        let options = if usual.is_some() || steps.is_some() {
+            with_account = Options {
+                assumptions: match usual {
+                    Some(usual) => Assumptions {
                         fee_percentage: usual.percentage,
                         fee_source: super::FeeSource::Usual(usual.what),
                         ..options.assumptions.clone()
                     },
-                    ..options.clone()
-                };
-                &with_usual
-            }
-            None => options,
+                    None => options.assumptions.clone(),
+                },
+                limits: steps.cloned().unwrap_or_else(|| options.limits.clone()),
+                ..options.clone()
+            };
+            &with_account
+        } else {
+            options
         };
         let Some(wanted) = desired.bots.iter().find(|w| {
             w.name == change.bot_name && change.account.as_deref() == Some(w.account.as_str())

@@ -1035,3 +1035,67 @@ fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
         png.len()
     );
 }
+
+/// `--limits-from MARKET`: each pair's steps come from 3Commas' `currency_rates` (here the
+/// sandbox's: price step 0.01, lot step 0.00001), round the orders exactly as the same steps given
+/// in a `--limits` file, are read once and then from the cache; an exchange with no answer is
+/// named and leaves the orders unrounded.
+#[test]
+fn limits_from_an_exchange_are_read_once_then_cached_and_round_like_a_file() {
+    use crate::engine_support::against;
+    use crate::sandbox::SandboxProcess;
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    write_candles(dir.path(), "USDT_BTC.csv", 20);
+    let cache = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = against(&sandbox)
+            .current_dir(root())
+            .env("BOTFORM_CACHE_DIR", cache.path())
+            .args(["backtest", "examples/bots", "--bot", "BTC conservative"])
+            .arg("--candles")
+            .arg(dir.path().join("USDT_BTC.csv"))
+            .args(["--fee", "0.1", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            report["results"][0]["profit_quote"].clone(),
+            report["warnings"].to_string(),
+        )
+    };
+    let rates_read = || {
+        sandbox.control_get("/__sandbox/stats")["by_endpoint"]["GET /ver1/accounts/currency_rates"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let file = dir.path().join("limits.json");
+    std::fs::write(
+        &file,
+        r#"{"USDT_BTC": {"priceStep": "0.01", "lotStep": "0.00001"}}"#,
+    )
+    .unwrap();
+    let (from_file, _) = run(&["--limits", file.to_str().unwrap()]);
+    let (plain, _) = run(&[]);
+    assert_ne!(from_file, plain, "the steps move the result");
+    let (read, warnings) = run(&["--limits-from", "binance"]);
+    assert_eq!(read, from_file, "{warnings}");
+    assert!(!warnings.contains("not rounded"), "{warnings}");
+    assert_eq!(rates_read(), 1);
+    // Again: from the cache, no request.
+    assert_eq!(run(&["--limits-from", "binance"]).0, from_file);
+    assert_eq!(rates_read(), 1);
+    // An exchange the server has no market data for: named, unrounded, still a result.
+    let (unrounded, warnings) = run(&["--limits-from", "nosuchmarket"]);
+    assert_eq!(unrounded, plain);
+    assert!(
+        warnings.contains("USDT_BTC: 3Commas' currency_rates on nosuchmarket gave no steps"),
+        "{warnings}"
+    );
+}
