@@ -386,6 +386,18 @@ fn preview_of(deal: &Deal, action: Action) -> Preview {
                 .map_or(String::new(), |c| format!(", closed {c}")),
             action.name().replace('_', " ")
         ))
+    } else if matches!(action, Action::Cancel | Action::PanicSell)
+        && deal.status.ends_with("_pending")
+    {
+        // Another cancel or panic sell (this account's other terminal, the web app) is under
+        // way: a second one would only be refused.
+        Some(format!(
+            "deal {} is already being ended ({}): nothing to {}; `botform deal show {}` tells when it is over",
+            deal.id,
+            deal.status,
+            action.name().replace('_', " "),
+            deal.id
+        ))
     } else {
         match &action {
             Action::Cancel if deal.cancellable == Some(false) => Some(format!(
@@ -644,6 +656,22 @@ mod tests {
             "panic_sellable?": !finished, "add_fundable": !finished, "bot_name": "BTC"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_deal_already_being_ended_is_not_ended_twice() {
+        let p = preview_of(&deal("cancel_pending", false), Action::PanicSell);
+        let why = p.refusal.unwrap();
+        assert!(
+            why.contains("already being ended (cancel_pending)"),
+            "{why}"
+        );
+        // A cancel likewise (whichever action is under way).
+        assert!(
+            preview_of(&deal("cancel_pending", false), Action::Cancel)
+                .refusal
+                .is_some()
+        );
     }
 
     #[test]
