@@ -1,4 +1,5 @@
-//! The result of `validate` as data: diagnostics with line and column, and each bot's DCA numbers.
+//! The result of `validate` as data: diagnostics with line and column, each bot's DCA numbers and
+//! each grid bot's numbers.
 //!
 //! This is the documented machine form (`botform validate --format json`, and the MCP `validate`
 //! tool). `format_version` changes only when a field is removed or changes meaning.
@@ -21,6 +22,26 @@ pub struct ValidateReport {
     pub files: Vec<String>,
     pub diagnostics: Vec<JsonDiagnostic>,
     pub bots: Vec<BotReport>,
+    /// The grid bots, with their numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grid_bots: Vec<GridBotReport>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct GridBotReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub account: Option<String>,
+    pub file: String,
+    pub line: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub pair: Option<String>,
+    /// `null` when the grid bot has errors.
+    pub numbers: Option<crate::model::grid::GridNumbers>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -85,6 +106,23 @@ pub fn build(checked: &Checked) -> ValidateReport {
                     pairs,
                     numbers: numbers.clone(),
                     starts: how_it_starts(bot),
+                }
+            })
+            .collect(),
+        grid_bots: checked
+            .grid_bots
+            .iter()
+            .zip(&checked.grid_numbers)
+            .map(|(bot, numbers)| {
+                let span = bot.span();
+                let file = sources.get(span.file);
+                GridBotReport {
+                    name: bot.spec.name.clone(),
+                    account: bot.spec.account.clone(),
+                    file: file.display_name(),
+                    line: file.line_col(span.start as usize).0,
+                    pair: bot.spec.pair.as_ref().map(|p| p.value.clone()),
+                    numbers: numbers.clone(),
                 }
             })
             .collect(),

@@ -36,6 +36,8 @@ pub struct Config {
     pub templates: BTreeMap<String, Named<BotSpec>>,
     pub blacklist: Option<Blacklist>,
     pub bots: Vec<BotSpec>,
+    pub grid_templates: BTreeMap<String, Named<GridBotSpec>>,
+    pub grid_bots: Vec<GridBotSpec>,
 }
 
 /// Result of loading: the config (as much as could be read) and every problem found.
@@ -82,6 +84,7 @@ fn section_kind(section: &str) -> Option<&'static str> {
         "accounts" => Some("account"),
         "templates" => Some("template"),
         "strategies" => Some("strategy set"),
+        "grid_templates" => Some("grid template"),
         _ => None,
     }
 }
@@ -429,15 +432,27 @@ fn read_document(root: &Node, loaded: &mut Loaded) {
         let value = &entry.value;
         match entry.key.as_str() {
             "settings" => {
-                if let Some(settings) = decode_record::<Settings>(value, "settings table", diagnostics) {
+                if let Some(settings) =
+                    decode_record::<Settings>(value, "settings table", diagnostics)
+                {
                     merge_settings(&mut config.settings, settings, diagnostics);
                 }
             }
             "accounts" => read_named(value, "account", &mut config.accounts, diagnostics, unread),
-            "strategies" => {
-                read_named(value, "strategy set", &mut config.strategies, diagnostics, unread)
-            }
-            "templates" => read_named(value, "template", &mut config.templates, diagnostics, unread),
+            "strategies" => read_named(
+                value,
+                "strategy set",
+                &mut config.strategies,
+                diagnostics,
+                unread,
+            ),
+            "templates" => read_named(
+                value,
+                "template",
+                &mut config.templates,
+                diagnostics,
+                unread,
+            ),
             "blacklist" => {
                 let Some(blacklist) = decode_record::<Blacklist>(value, "blacklist", diagnostics)
                 else {
@@ -454,50 +469,90 @@ fn read_document(root: &Node, loaded: &mut Loaded) {
                     config.blacklist = Some(blacklist);
                 }
             }
-            "bots" => match value.as_seq() {
-                Some(items) => {
-                    for item in items {
-                        if config.bots.len() >= MAX_BOTS {
-                            diagnostics.push(
-                                Diagnostic::error(
-                                    "too-many-bots",
-                                    format!("a config describes at most {MAX_BOTS} bots; this one goes on"),
-                                )
-                                .at(item.span, "the first bot over the limit")
-                                .help("split the bots over several config directories, one per account or strategy"),
-                            );
-                            break;
-                        }
-                        if let Some(bot) = decode_record::<BotSpec>(item, "bot", diagnostics) {
-                            config.bots.push(bot);
-                        }
-                    }
-                }
-                None => diagnostics.push(
-                    Diagnostic::error(
-                        "invalid-type",
-                        format!("`bots` must be a list of bots, found {}", value.kind_name()),
-                    )
-                    .at(value.span, "wrong type")
-                    .help("in TOML write each bot as a `[[bots]]` table; in YAML as a `- name: ...` list item"),
-                ),
-            },
+            "bots" => {
+                let room = MAX_BOTS.saturating_sub(config.bots.len() + config.grid_bots.len());
+                read_list(value, "bots", "bot", room, &mut config.bots, diagnostics);
+            }
+            "grid_templates" => read_named(
+                value,
+                "grid template",
+                &mut config.grid_templates,
+                diagnostics,
+                unread,
+            ),
+            "grid_bots" => {
+                let room = MAX_BOTS.saturating_sub(config.bots.len() + config.grid_bots.len());
+                read_list(
+                    value,
+                    "grid_bots",
+                    "grid bot",
+                    room,
+                    &mut config.grid_bots,
+                    diagnostics,
+                );
+            }
             other => {
                 // A misspelt section (`[acounts.main]`) meant to define what references will
                 // miss: they are echoes of this error.
-                if let Some(kind) = crate::diagnostic::closest(other, TOP_LEVEL_KEYS.iter().copied())
-                    .and_then(section_kind)
+                if let Some(kind) =
+                    crate::diagnostic::closest(other, TOP_LEVEL_KEYS.iter().copied())
+                        .and_then(section_kind)
                 {
                     unread.kinds.insert(kind.to_string());
                 }
                 diagnostics.push(
                     Diagnostic::error("unknown-field", format!("unknown section `{other}`"))
                         .at(entry.key_span, "not a section")
-                        .help(did_you_mean(other, TOP_LEVEL_KEYS.iter().copied()).unwrap_or_else(
-                            || format!("the sections are {}", TOP_LEVEL_KEYS.join(", ")),
-                        )),
+                        .help(
+                            did_you_mean(other, TOP_LEVEL_KEYS.iter().copied()).unwrap_or_else(
+                                || format!("the sections are {}", TOP_LEVEL_KEYS.join(", ")),
+                            ),
+                        ),
                 )
             }
+        }
+    }
+}
+
+/// A list of bots (`[[bots]]`, `[[grid_bots]]`), at most `room` more of them (the config's
+/// bots of every kind count towards [`MAX_BOTS`]).
+fn read_list<T: Record>(
+    node: &Node,
+    key: &str,
+    what: &str,
+    room: usize,
+    into: &mut Vec<T>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(items) = node.as_seq() else {
+        diagnostics.push(
+            Diagnostic::error(
+                "invalid-type",
+                format!("`{key}` must be a list of {what}s, found {}", node.kind_name()),
+            )
+            .at(node.span, "wrong type")
+            .help(format!(
+                "in TOML write each {what} as a `[[{key}]]` table; in YAML as a `- name: ...` list item"
+            )),
+        );
+        return;
+    };
+    for (n, item) in items.iter().enumerate() {
+        if n >= room {
+            diagnostics.push(
+                Diagnostic::error(
+                    "too-many-bots",
+                    format!("a config describes at most {MAX_BOTS} bots; this one goes on"),
+                )
+                .at(item.span, "the first bot over the limit")
+                .help(
+                    "split the bots over several config directories, one per account or strategy",
+                ),
+            );
+            break;
+        }
+        if let Some(bot) = decode_record::<T>(item, what, diagnostics) {
+            into.push(bot);
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The config language: files → a checked desired state, with every problem as a diagnostic.
 //!
 //! The pipeline is `load` (find, parse, decode) → `resolve` (templates, strategy sets) → `rules`
-//! (semantic checks and DCA numbers). [`check`] runs it all; `validate`, `plan` and the MCP server
+//! (semantic checks and DCA numbers) and `grid` (grid bots' rules and numbers). [`check`] runs it all; `validate`, `plan` and the MCP server
 //! all start here, so they agree on what a config means.
 
 pub mod decode;
+pub mod grid;
 pub mod load;
 pub mod node;
 pub mod resolve;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::model::dca::DcaNumbers;
 pub use load::Config;
-pub use resolve::DesiredBot;
+pub use resolve::{DesiredBot, DesiredGridBot};
 use source::SourceFile;
 
 /// A config read and checked.
@@ -27,6 +28,9 @@ pub struct Checked {
     pub bots: Vec<DesiredBot>,
     /// Per bot (same order): its DCA numbers, when the bot has no errors.
     pub numbers: Vec<Option<DcaNumbers>>,
+    pub grid_bots: Vec<DesiredGridBot>,
+    /// Per grid bot (same order): its numbers, when it has no errors.
+    pub grid_numbers: Vec<Option<crate::model::grid::GridNumbers>>,
     /// Sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
     /// The files reported on: all that were read, or the named ones when files were named alone
@@ -65,6 +69,24 @@ fn records_of(config: &Config, bot: &DesiredBot) -> Vec<source::Span> {
     let mut next = own.template.clone();
     while let Some(name) = next {
         let Some(template) = config.templates.get(&name) else {
+            break;
+        };
+        if records.contains(&template.value.spans.record) {
+            break; // a cycle, reported elsewhere
+        }
+        records.push(template.value.spans.record);
+        next = template.value.template.clone();
+    }
+    records
+}
+
+/// The tables a grid bot's settings come from: its own and its grid template chain's.
+fn grid_records_of(config: &Config, bot: &DesiredGridBot) -> Vec<source::Span> {
+    let own = &config.grid_bots[bot.index];
+    let mut records = vec![own.spans.record];
+    let mut next = own.template.clone();
+    while let Some(name) = next {
+        let Some(template) = config.grid_templates.get(&name) else {
             break;
         };
         if records.contains(&template.value.spans.record) {
@@ -194,6 +216,15 @@ fn check_with_neighbours(paths: &[PathBuf]) -> Checked {
     checked.bots.retain(|_| *k.next().unwrap_or(&false));
     let mut k = keep.iter();
     checked.numbers.retain(|_| *k.next().unwrap_or(&false));
+    let keep: Vec<bool> = checked
+        .grid_bots
+        .iter()
+        .map(|b| scope.contains(&checked.config.grid_bots[b.index].spans.record.file))
+        .collect();
+    let mut k = keep.iter();
+    checked.grid_bots.retain(|_| *k.next().unwrap_or(&false));
+    let mut k = keep.iter();
+    checked.grid_numbers.retain(|_| *k.next().unwrap_or(&false));
     // The blacklist is managed by the file that defines it: not by one read only for context.
     if checked
         .config
@@ -224,6 +255,7 @@ fn drop_echoes(
         match kind {
             "account" => config.accounts.keys().map(String::as_str).collect(),
             "template" => config.templates.keys().map(String::as_str).collect(),
+            "grid template" => config.grid_templates.keys().map(String::as_str).collect(),
             "strategy set" => config.strategies.keys().map(String::as_str).collect(),
             _ => Vec::new(),
         }
@@ -281,7 +313,14 @@ fn finish(loaded: load::Loaded) -> Checked {
         );
     }
     let bots = resolve::resolve(&config, &mut diagnostics);
-    let mut numbers = rules::check(&config, &bots, &mut diagnostics);
+    let grid_bots = resolve::resolve_grid(&config, &mut diagnostics);
+    let mut grid_numbers = grid::check(&config, &grid_bots, &mut diagnostics);
+    for (bot, numbers) in grid_bots.iter().zip(grid_numbers.iter_mut()) {
+        if numbers.is_some() && has_error_within(&diagnostics, &grid_records_of(&config, bot)) {
+            *numbers = None;
+        }
+    }
+    let mut numbers = rules::check(&config, &bots, &grid_bots, &grid_numbers, &mut diagnostics);
     // A bot with any error (a field of the wrong type, dropped while decoding, in the bot or in a
     // template it starts from) gets no numbers: they would be computed without that field.
     for (bot, numbers) in bots.iter().zip(numbers.iter_mut()) {
@@ -298,6 +337,8 @@ fn finish(loaded: load::Loaded) -> Checked {
         config,
         bots,
         numbers,
+        grid_bots,
+        grid_numbers,
         diagnostics,
     }
 }

@@ -7,9 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use super::decode::Record;
 use super::load::{Config, Named};
 use super::source::Span;
-use super::types::{BotSpec, Condition, Conditions, StrategySet};
+use super::types::{BotSpec, Condition, Conditions, GridBotSpec, StrategySet};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::model::bot::{BotSettings, StrategyCondition};
 use crate::model::enums::LeverageType;
@@ -106,27 +107,105 @@ impl DesiredBot {
     }
 }
 
+/// A grid bot as the config wants it: template chain merged.
+#[derive(Debug, Clone)]
+pub struct DesiredGridBot {
+    /// Position in the config's grid bot list.
+    pub index: usize,
+    /// Merged settings; `spec.spans` point at where each value was written.
+    pub spec: GridBotSpec,
+}
+
+impl DesiredGridBot {
+    pub fn name(&self) -> &str {
+        self.spec.name.as_deref().unwrap_or("")
+    }
+
+    /// The bot's own table, for labels that point at the whole bot.
+    pub fn span(&self) -> Span {
+        self.spec.spans.head()
+    }
+}
+
+/// A record templates fill in: a DCA bot or a grid bot (each kind has its own templates).
+pub trait Templated: Record + Clone {
+    /// The template this record names.
+    fn template(&self) -> Option<&String>;
+    /// Take every field this record does not set from `base`.
+    fn inherit(&mut self, base: &Self);
+}
+
+impl Templated for BotSpec {
+    fn template(&self) -> Option<&String> {
+        self.template.as_ref()
+    }
+    fn inherit(&mut self, base: &Self) {
+        self.fill_from(base)
+    }
+}
+
+impl Templated for GridBotSpec {
+    fn template(&self) -> Option<&String> {
+        self.template.as_ref()
+    }
+    fn inherit(&mut self, base: &Self) {
+        self.fill_from(base)
+    }
+}
+
+/// Apply grid templates to every grid bot.
+pub fn resolve_grid(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Vec<DesiredGridBot> {
+    let templates = resolve_templates(&config.grid_templates, "grid template", diagnostics);
+    config
+        .grid_bots
+        .iter()
+        .enumerate()
+        .map(|(index, bot)| DesiredGridBot {
+            index,
+            spec: with_template(
+                bot,
+                &templates,
+                &config.grid_templates,
+                "grid template",
+                diagnostics,
+            ),
+        })
+        .collect()
+}
+
+/// `bot` with its template chain filled in (as far as it resolves).
+fn with_template<T: Templated>(
+    bot: &T,
+    resolved: &BTreeMap<String, Option<T>>,
+    defined: &BTreeMap<String, Named<T>>,
+    what: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> T {
+    let mut spec = bot.clone();
+    if let Some(name) = bot.template() {
+        match resolved.get(name) {
+            Some(Some(template)) => spec.inherit(template),
+            Some(None) => {} // a cycle, reported once at the templates
+            None => diagnostics.push(unknown_reference(
+                what,
+                name,
+                bot.spans().value("template"),
+                defined.keys(),
+            )),
+        }
+    }
+    spec
+}
+
 /// Apply templates and resolve strategy sets for every bot.
 pub fn resolve(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Vec<DesiredBot> {
-    let templates = resolve_templates(config, diagnostics);
+    let templates = resolve_templates(&config.templates, "template", diagnostics);
     config
         .bots
         .iter()
         .enumerate()
         .map(|(index, bot)| {
-            let mut spec = bot.clone();
-            if let Some(name) = &bot.template {
-                match templates.get(name) {
-                    Some(Some(template)) => spec.fill_from(template),
-                    Some(None) => {} // a cycle, reported once at the templates
-                    None => diagnostics.push(unknown_reference(
-                        "template",
-                        name,
-                        bot.spans.value("template"),
-                        config.templates.keys(),
-                    )),
-                }
-            }
+            let spec = with_template(bot, &templates, &config.templates, "template", diagnostics);
             let strategies = &config.strategies;
             let start =
                 resolve_conditions(&spec, "start", spec.start.as_ref(), strategies, diagnostics);
@@ -155,33 +234,35 @@ pub fn resolve(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Vec<Desire
         .collect()
 }
 
-/// Each template merged with its own chain; `None` for templates in a cycle.
-fn resolve_templates(
-    config: &Config,
+/// Each template (`what`: "template", "grid template") merged with its own chain; `None` for
+/// templates in a cycle.
+fn resolve_templates<T: Templated>(
+    templates: &BTreeMap<String, Named<T>>,
+    what: &str,
     diagnostics: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, Option<BotSpec>> {
+) -> BTreeMap<String, Option<T>> {
     let mut resolved = BTreeMap::new();
-    for (name, template) in &config.templates {
+    for (name, template) in templates {
         for field in ["name", "id"] {
-            if template.value.spans.has(field) {
+            if template.value.spans().has(field) {
                 diagnostics.push(
                     Diagnostic::error(
                         "not-allowed-here",
                         format!("a template cannot set `{field}`"),
                     )
-                    .at(template.value.spans.key(field), "only a bot has this")
+                    .at(template.value.spans().key(field), "only a bot has this")
                     .help(format!(
-                        "set `{field}` on each bot that uses template `{name}`"
+                        "set `{field}` on each bot that uses {what} `{name}`"
                     )),
                 );
             }
         }
         let mut merged = template.value.clone();
-        let mut chain: Vec<&Named<BotSpec>> = vec![template];
+        let mut chain: Vec<&Named<T>> = vec![template];
         let mut current = template;
         let mut in_cycle = false;
-        while let Some(parent_name) = &current.value.template {
-            match config.templates.get(parent_name) {
+        while let Some(parent_name) = current.value.template() {
+            match templates.get(parent_name) {
                 Some(parent) => {
                     if chain.iter().any(|t| t.name == parent.name) {
                         in_cycle = true;
@@ -192,17 +273,17 @@ fn resolve_templates(
                         }
                         break;
                     }
-                    merged.fill_from(&parent.value);
+                    merged.inherit(&parent.value);
                     chain.push(parent);
                     current = parent;
                 }
                 None => {
                     if current.name == *name {
                         diagnostics.push(unknown_reference(
-                            "template",
+                            what,
                             parent_name,
-                            current.value.spans.value("template"),
-                            config.templates.keys(),
+                            current.value.spans().value("template"),
+                            templates.keys(),
                         ));
                     }
                     break;
@@ -214,7 +295,7 @@ fn resolve_templates(
     resolved
 }
 
-fn cycle_diagnostic(chain: &[&Named<BotSpec>]) -> Diagnostic {
+fn cycle_diagnostic<T: Templated>(chain: &[&Named<T>]) -> Diagnostic {
     let names: Vec<&str> = chain.iter().map(|t| t.name.as_str()).collect();
     let mut d = Diagnostic::error(
         "template-cycle",
@@ -226,7 +307,7 @@ fn cycle_diagnostic(chain: &[&Named<BotSpec>]) -> Diagnostic {
     );
     for t in chain {
         d = d.at(
-            t.value.spans.value("template"),
+            t.value.spans().value("template"),
             format!("`{}` uses this", t.name),
         );
     }

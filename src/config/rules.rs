@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::load::Config;
-use super::resolve::{DesiredBot, unknown_reference};
+use super::resolve::{DesiredBot, DesiredGridBot, unknown_reference};
 use super::source::Span;
 use super::types::{BotSpec, Condition, Conditions, OptionValue};
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
@@ -17,6 +17,7 @@ use crate::model::catalogue::Catalogue;
 use crate::model::dca::{self, DcaNumbers, LadderInput};
 use crate::model::decimal::Decimal;
 use crate::model::enums::LeverageType;
+use crate::model::grid::GridNumbers;
 
 /// Fields a bot must have (after its template is applied) for 3Commas to create it.
 pub const REQUIRED_FIELDS: &[&str] = &[
@@ -103,6 +104,8 @@ fn check_printable_names(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
 pub fn check(
     config: &Config,
     bots: &[DesiredBot],
+    grid_bots: &[DesiredGridBot],
+    grid_numbers: &[Option<GridNumbers>],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Option<DcaNumbers>> {
     check_settings(config, diagnostics);
@@ -121,17 +124,21 @@ pub fn check(
             numbers.filter(|_| ok)
         })
         .collect();
-    check_capital_budgets(config, bots, &numbers, diagnostics);
+    check_capital_budgets(config, bots, &numbers, grid_bots, grid_numbers, diagnostics);
     numbers
 }
 
 /// `max_capital` of each account against the worst case of its bots, by the one rule plan uses
-/// too ([`crate::model::dca::CAPITAL_AT_RISK_RULE`]), in the budget's currency. Bots quoted in
-/// another currency, or whose capital depends on the price, are named in a warning, not summed.
+/// too ([`crate::model::dca::CAPITAL_AT_RISK_RULE`]), in the budget's currency, grid bots beside
+/// DCA bots (a grid counts every line as a buy: the most it can hold, whatever the price). Bots
+/// quoted in another currency, or whose capital depends on the price, are named in a warning,
+/// not summed.
 fn check_capital_budgets(
     config: &Config,
     bots: &[DesiredBot],
     numbers: &[Option<DcaNumbers>],
+    grid_bots: &[DesiredGridBot],
+    grid_numbers: &[Option<GridNumbers>],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for (alias, named) in &config.accounts {
@@ -173,6 +180,32 @@ fn check_capital_budgets(
                     ));
                 }
                 None => uncounted.push(bot.name().to_string()),
+            }
+        }
+        for (bot, n) in grid_bots.iter().zip(grid_numbers) {
+            if bot.spec.account.as_deref() != Some(alias.as_str())
+                || bot.spec.absent == Some(true)
+                || bot.spec.enabled == Some(false)
+            {
+                continue;
+            }
+            let quote = bot
+                .spec
+                .pair
+                .as_ref()
+                .and_then(|p| p.value.split_once('_'))
+                .map(|(quote, _)| quote.to_string());
+            match (quote, n) {
+                (Some(currency), Some(n)) => {
+                    let entry = by_currency.entry(currency.clone()).or_default();
+                    entry.0 += n.capital_quote;
+                    entry.1.push(format!(
+                        "grid {}: {} {currency}",
+                        bot.name(),
+                        n.capital_quote.display_in(&currency)
+                    ));
+                }
+                _ => uncounted.push(format!("grid {}", bot.name())),
             }
         }
         // The budget's currency: the one most of the account's capital is in.

@@ -39,6 +39,13 @@ pub struct ConfigFile {
     /// The DCA bots.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bots: Vec<BotSpec>,
+    /// Shared grid bot settings; a grid bot (or another grid template) names one with
+    /// `template = "..."`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grid_templates: BTreeMap<String, GridBotSpec>,
+    /// The grid bots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grid_bots: Vec<GridBotSpec>,
 }
 
 /// The top-level keys of a config file.
@@ -49,6 +56,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "templates",
     "blacklist",
     "bots",
+    "grid_templates",
+    "grid_bots",
 ];
 
 config_record! {
@@ -319,5 +328,91 @@ config_record! {
         /// Share of profit reinvested into the bot, in percent.
         #[schemars(range(min = 0, max = 100))]
         pub reinvesting_percentage: Decimal,
+    }
+}
+
+config_record! {
+    /// A grid bot, or a template of shared grid bot settings: buy and sell orders on lines from
+    /// `lower_price` to `upper_price`. Field names are 3Commas' own. A field set nowhere is left
+    /// as it is on 3Commas.
+    pub struct GridBotSpec {
+        /// The bot's name, 1 to 40 characters (unique per account; its identity unless `id`
+        /// pins it). Grid bots only.
+        #[schemars(length(min = 1, max = 40))]
+        pub name: String,
+        /// Pin this grid bot to a live 3Commas grid bot id. Grid bots only.
+        pub id: i64,
+        /// A grid template whose settings this bot or template starts from.
+        pub template: String,
+        /// The account alias (a key of `[accounts]`) the bot trades on.
+        pub account: String,
+        /// The pair in 3Commas format `QUOTE_BASE` (`USDT_BTC`). 3Commas cannot change it: a
+        /// new pair replaces the bot.
+        pub pair: Spanned<String>,
+        /// Desired on/off state. Unset: the bot keeps whatever state it has live. Starting a
+        /// spot grid may place a market order to balance it.
+        pub enabled: bool,
+        /// `true`: this grid bot must not exist; `botform apply --allow-delete` deletes it.
+        pub absent: bool,
+        /// The lowest line's price.
+        pub lower_price: Decimal,
+        /// The highest line's price (above `lower_price`).
+        pub upper_price: Decimal,
+        /// Lines (levels), both ends included: 2 to 201.
+        #[schemars(range(min = 2, max = 201))]
+        pub grids_quantity: u32,
+        /// Each line's order size, in `order_currency_type` units.
+        pub quantity_per_grid: Decimal,
+        /// `arithmetic` (the same step between lines) or `geometric` (the same ratio).
+        /// Default `arithmetic`.
+        pub grid_type: GridType,
+        /// The unit of `quantity_per_grid`: `base` or `quote`. Set it: 3Commas' sources
+        /// disagree on the default.
+        pub order_currency_type: GridCurrency,
+        /// The currency profit is taken in: `base` or `quote`. Default `quote`.
+        pub profit_currency_type: GridCurrency,
+        /// Most buy orders placed at once (1..grids_quantity).
+        #[schemars(range(min = 1, max = 201))]
+        pub max_active_buy_lines: u32,
+        /// Most sell orders placed at once (1..grids_quantity).
+        #[schemars(range(min = 1, max = 201))]
+        pub max_active_sell_lines: u32,
+        /// Stop the bot when the price rises to `upper_stop_loss_price`.
+        pub upper_stop_loss_enabled: bool,
+        /// The upper stop loss's price (above `upper_price`).
+        pub upper_stop_loss_price: Decimal,
+        /// What the upper stop loss does: `stop_bot`, `stop_bot_and_buy` (spot) or
+        /// `stop_bot_and_close_position` (futures).
+        pub upper_stop_loss_action: GridStopLossAction,
+        /// Stop the bot when the price falls to `lower_stop_loss_price`.
+        pub lower_stop_loss_enabled: bool,
+        /// The lower stop loss's price (below `lower_price`).
+        pub lower_stop_loss_price: Decimal,
+        /// What the lower stop loss does: `stop_bot`, `stop_bot_and_sell` (spot) or
+        /// `stop_bot_and_close_position` (futures).
+        pub lower_stop_loss_action: GridStopLossAction,
+        /// Move the grid up as the price leaves it upwards (spot; both currency types `quote`).
+        pub trailing_up_enabled: bool,
+        /// Move the grid down as the price leaves it downwards (spot; both currency types
+        /// `quote`). 3Commas never shows it back: botform remembers what it sent.
+        pub trailing_down_enabled: bool,
+        /// Add lines below the range as the price falls, down to `expansion_down_stop_price`.
+        pub expansion_down_enabled: bool,
+        /// Where downward expansion stops (needed with `expansion_down_enabled`).
+        pub expansion_down_stop_price: Decimal,
+        /// Add lines above the range as the price rises, up to `expansion_up_stop_price`.
+        /// 3Commas never shows it back: botform remembers what it sent.
+        pub expansion_up_enabled: bool,
+        /// Where upward expansion stops (needed with `expansion_up_enabled`).
+        pub expansion_up_stop_price: Decimal,
+        /// Futures leverage mode: `cross`, `isolated` or `not_specified`.
+        pub leverage_type: LeverageType,
+        /// Leverage value (needed with `isolated`).
+        pub leverage_custom_value: Decimal,
+        /// Futures grid mode: `long`, `short` or `reversal`.
+        pub mode: GridMode,
+        /// A note on the bot, 1 to 300 characters.
+        #[schemars(length(min = 1, max = 300))]
+        pub note: String,
     }
 }

@@ -59,6 +59,12 @@ const SECTIONS: &[(&str, &str, &str)] = &[
     ("accounts", "[accounts.ALIAS]", "AccountSpec"),
     ("strategies", "[strategies.NAME]", "StrategySet"),
     ("blacklist", "[blacklist]", "Blacklist"),
+    (
+        "grid_bots",
+        "[[grid_bots]] (YAML: grid_bots: - ...)",
+        "GridBotSpec",
+    ),
+    ("grid_templates", "[grid_templates.NAME]", "GridBotSpec"),
 ];
 
 /// A minimal bot that validates once `main` names an account.
@@ -189,6 +195,15 @@ fn required(section: &str, field: &str) -> String {
         ("bots", "active_safety_orders_count") => {
             "when max_safety_orders > 0 (here or in the template)".into()
         }
+        ("grid_bots", f)
+            if crate::config::grid::REQUIRED_FIELDS.contains(&f)
+                && matches!(f, "name" | "account") =>
+        {
+            "yes".into()
+        }
+        ("grid_bots", f) if crate::config::grid::REQUIRED_FIELDS.contains(&f) => {
+            "yes (here or in the grid template)".into()
+        }
         ("strategies", "conditions") | ("blacklist", "pairs") => "yes".into(),
         _ => String::new(),
     }
@@ -266,6 +281,10 @@ pub fn describe(section: &str, field: &str) -> Result<DescribeAnswer, String> {
             if s.name == "templates" {
                 s.fields.clear();
                 s.description = "Shared bot settings: the same fields as `bots` (none required); a bot or another template names one with `template`.".into();
+            }
+            if s.name == "grid_templates" {
+                s.fields.clear();
+                s.description = "Shared grid bot settings: the same fields as `grid_bots` (none required); a grid bot or another grid template names one with `template`.".into();
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The closed sets of values 3Commas accepts for DCA bot settings, spelt as 3Commas spells them.
+//! The closed sets of values 3Commas accepts for DCA and grid bot settings, spelt as 3Commas spells them.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -100,4 +100,39 @@ wire_enum!(
 wire_enum!(
     /// 3Commas trading mode, sent as the `Forced-Mode` header.
     TradingMode { Paper = "paper", Real = "real" }
+);
+
+wire_enum!(
+    /// How a grid bot spaces its lines (`grid_type`).
+    GridType {
+        /// The same price step between lines.
+        Arithmetic = "arithmetic",
+        /// The same ratio between lines.
+        Geometric = "geometric",
+    }
+);
+
+wire_enum!(
+    /// The currency a grid bot's per-line size (`order_currency_type`) or its profit
+    /// (`profit_currency_type`) is in.
+    GridCurrency { Base = "base", Quote = "quote" }
+);
+
+wire_enum!(
+    /// What a grid bot's stop loss does when the price leaves the range.
+    GridStopLossAction {
+        /// Stop the bot, keep what it holds.
+        StopBot = "stop_bot",
+        /// Stop the bot and sell the base currency (lower stop loss, spot).
+        StopBotAndSell = "stop_bot_and_sell",
+        /// Stop the bot and buy the base currency (upper stop loss, spot).
+        StopBotAndBuy = "stop_bot_and_buy",
+        /// Stop the bot and close the position (futures).
+        StopBotAndClosePosition = "stop_bot_and_close_position",
+    }
+);
+
+wire_enum!(
+    /// A futures grid bot's mode.
+    GridMode { Long = "long", Short = "short", Reversal = "reversal" }
 );

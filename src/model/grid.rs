@@ -13,20 +13,7 @@
 //!   (`quote`), or the base amount (`base`).
 
 use super::decimal::Decimal;
-
-/// `grid_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GridType {
-    Arithmetic,
-    Geometric,
-}
-
-/// `order_currency_type` (and `profit_currency_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GridCurrency {
-    Base,
-    Quote,
-}
+pub use super::enums::{GridCurrency, GridType};
 
 /// The most lines 3Commas offers ("up to 201 Grid Levels", help centre).
 pub const MAX_LINES: u32 = 201;
@@ -222,6 +209,71 @@ impl Grid {
                 earn(prices[n - 2], prices[n - 1]),
                 earn(prices[0], prices[1]),
             ),
+        })
+    }
+}
+
+/// What validate shows of a valid grid bot (and what its capital budget counts).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct GridNumbers {
+    pub lines: u32,
+    /// `grid_type`, as the step is read: an absolute price step (arithmetic) or a ratio.
+    pub grid_type: GridType,
+    /// 3Commas' `grid_price_step`: the price between lines (arithmetic) or their ratio
+    /// (geometric).
+    pub step: Decimal,
+    /// What one grid (a buy on a line, the sell on the line above) earns, in percent of the
+    /// buy, after the fee on both orders: the least and the most over the lines.
+    pub profit_per_grid_min_percentage: Decimal,
+    pub profit_per_grid_max_percentage: Decimal,
+    /// The fee those figures take off each order, in percent.
+    pub fee_percentage: Decimal,
+    /// The price the investment is shown at: the middle of the range.
+    pub at_price: Decimal,
+    pub buy_lines: u32,
+    pub sell_lines: u32,
+    /// What the orders hold at `at_price`: quote for the buys, base for the sells.
+    pub investment_quote: Decimal,
+    pub investment_base: Decimal,
+    /// Every line as a buy, in the quote currency: the most the grid can hold, whatever the
+    /// price (what `max_capital` counts).
+    pub capital_quote: Decimal,
+}
+
+impl Grid {
+    /// The numbers validate shows: `per_line` in `order_currency` units, `fee_percentage` on
+    /// each order.
+    pub fn numbers(
+        &self,
+        per_line: Decimal,
+        order_currency: GridCurrency,
+        fee_percentage: Decimal,
+    ) -> Result<GridNumbers, GridError> {
+        let hundred = Decimal::from_int(100);
+        let (least, most) = self.profit_per_grid(fee_percentage / hundred)?;
+        let at_price = (self.lower + self.upper) / Decimal::from_int(2);
+        let invested = self.investment(at_price, per_line, order_currency)?;
+        let capital_quote: Decimal = self
+            .line_prices()?
+            .iter()
+            .map(|line| match order_currency {
+                GridCurrency::Quote => per_line,
+                GridCurrency::Base => per_line * *line,
+            })
+            .sum();
+        Ok(GridNumbers {
+            lines: self.lines,
+            grid_type: self.grid_type,
+            step: self.step()?.round_dp(12),
+            profit_per_grid_min_percentage: (least * hundred).round_dp(4),
+            profit_per_grid_max_percentage: (most * hundred).round_dp(4),
+            fee_percentage,
+            at_price,
+            buy_lines: invested.buy_lines,
+            sell_lines: invested.sell_lines,
+            investment_quote: invested.quote.round_dp(8),
+            investment_base: invested.base.round_dp(8),
+            capital_quote: capital_quote.round_dp(8),
         })
     }
 }

@@ -410,3 +410,146 @@ fn the_plan_warns_when_the_account_has_less_free_than_the_worst_case() {
         .unwrap();
     assert_eq!(main["available"], "12873.21", "{main}");
 }
+
+/// A grid bot written in TOML (through a grid template) shows its step, profit per grid and
+/// investment; the same bot in YAML gives the same numbers; a wrong range and the other rules
+/// of GRID-SIGNALS-DEALS §1.10 are located errors with a hint, and a budget counts the grid.
+#[test]
+fn grid_bots_show_their_numbers_and_wrong_ranges_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("grid.toml");
+    // The docs' arithmetic example: 56,000 to 72,000 in 50 lines, step 326.5306...
+    std::fs::write(
+        &toml,
+        r#"[accounts.main]
+name = "Binance Spot"
+max_capital = 900
+
+[grid_templates.btc]
+pair = "USDT_BTC"
+order_currency_type = "quote"
+
+[[grid_bots]]
+name = "BTC range"
+template = "btc"
+account = "main"
+lower_price = 56000
+upper_price = 72000
+grids_quantity = 50
+quantity_per_grid = 20
+"#,
+    )
+    .unwrap();
+    let out = botform()
+        .args(["validate", "--format", "json"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let numbers = &report["grid_bots"][0]["numbers"];
+    assert_eq!(numbers["lines"], 50);
+    assert_eq!(numbers["step"], "326.530612244898");
+    assert_eq!(numbers["fee_percentage"], "0.1");
+    // 50 lines × 20 USDT = 1,000 USDT at most: over the 900 budget.
+    assert_eq!(numbers["capital_quote"], "1000");
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"over-budget"), "{codes:?}");
+    assert!(codes.contains(&"grid-not-applied"), "{codes:?}");
+    // Human: the numbers, with the fee asked for, and every line on request.
+    let human = botform()
+        .args(["validate", "--fee", "0", "--grid-lines"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("50 lines, arithmetic (step 326.530612244898 USDT)"),
+        "{text}"
+    );
+    assert!(text.contains("after a 0 % fee on each order"), "{text}");
+    assert!(text.contains("   50  72000"), "{text}");
+    // The same bot in YAML: the same numbers.
+    let yaml_dir = tempfile::tempdir().unwrap();
+    let yaml = yaml_dir.path().join("grid.yaml");
+    std::fs::write(
+        &yaml,
+        "accounts:\n  main:\n    name: Binance Spot\ngrid_bots:\n  - name: BTC range\n    account: main\n    pair: USDT_BTC\n    order_currency_type: quote\n    lower_price: 56000\n    upper_price: 72000\n    grids_quantity: 50\n    quantity_per_grid: 20\n",
+    )
+    .unwrap();
+    let out = botform()
+        .args(["validate", "--format", "json"])
+        .arg(&yaml)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["grid_bots"][0]["numbers"], *numbers);
+    // Wrong: the range upside down, too many lines, trailing without quote profits, a stop loss
+    // inside the range, an upper stop that sells, no currency for the size.
+    std::fs::write(
+        &toml,
+        r#"[accounts.main]
+name = "Binance Spot"
+
+[[grid_bots]]
+name = "ETH"
+account = "main"
+pair = "USDT_ETH"
+lower_price = 3000
+upper_price = 2000
+grids_quantity = 300
+quantity_per_grid = 10
+order_currency_type = "quote"
+trailing_up_enabled = true
+lower_stop_loss_enabled = true
+lower_stop_loss_price = 3100
+upper_stop_loss_action = "stop_bot_and_sell"
+
+[[grid_bots]]
+name = "no unit"
+account = "main"
+pair = "USDT_BTC"
+lower_price = 1
+upper_price = 2
+grids_quantity = 3
+quantity_per_grid = 10
+"#,
+    )
+    .unwrap();
+    let out = botform()
+        .args(["validate", "--format", "json"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(String, u64, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap_or(0),
+                d["help"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let at = |code: &str, line: u64| {
+        found
+            .iter()
+            .any(|(c, l, help)| c == code && *l == line && !help.is_empty())
+    };
+    assert!(at("grid-range", 9), "{found:?}");
+    assert!(at("out-of-range", 10), "{found:?}");
+    assert!(at("grid-trailing", 13), "{found:?}");
+    assert!(at("grid-stop-loss", 15), "{found:?}");
+    assert!(at("invalid-value", 16), "{found:?}");
+    assert!(at("missing-field", 19), "{found:?}");
+    assert!(report["grid_bots"][0]["numbers"].is_null());
+}
