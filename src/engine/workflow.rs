@@ -39,6 +39,19 @@ pub struct Planned {
     pub markets: std::collections::BTreeMap<i64, String>,
 }
 
+/// What a plan of this config leaves out, in a sentence for stderr: the grid bots, which
+/// validate checks but plan and apply do not manage yet (issue 19).
+pub fn left_out(checked: &Checked) -> Option<String> {
+    let n = checked.grid_bots.len();
+    (n > 0).then(|| {
+        format!(
+            "warning: the config has {n} grid bot{}; plan and apply do not manage grid bots yet: nothing is created, changed or deleted for {}",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
+        )
+    })
+}
+
 /// The directory a config lives in, for its history: the first path when it is a directory,
 /// else the file's directory.
 pub fn config_root(paths: &[PathBuf]) -> PathBuf {
