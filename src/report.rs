@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Checked;
 use crate::diagnostic::{self, JsonDiagnostic};
+use crate::model::bot::common_currency;
 use crate::model::dca::DcaNumbers;
 use crate::model::enums::VolumeType;
 
@@ -166,13 +167,4 @@ fn how_it_starts(bot: &crate::config::DesiredBot) -> String {
         text.push_str("; the backtest cannot know when such signals come: not backtestable without --assume-start nonstop");
     }
     text
-}
-
-/// The quote (or base) currency shared by all pairs (`USDT` for `USDT_BTC`, `USDT_ETH`).
-pub fn common_currency(pairs: &[String], base: bool) -> Option<String> {
-    let mut currencies = pairs
-        .iter()
-        .filter_map(|p| p.split_once('_').map(|(q, b)| if base { b } else { q }));
-    let first = currencies.next()?;
-    currencies.all(|c| c == first).then(|| first.to_string())
 }

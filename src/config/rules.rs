@@ -163,7 +163,7 @@ fn check_capital_budgets(
                 .map(|p| p.value.clone())
                 .collect();
             let capital = n.as_ref().and_then(|n| {
-                let currency = crate::report::common_currency(
+                let currency = crate::model::bot::common_currency(
                     &pairs,
                     n.capital_currency? == crate::model::enums::VolumeType::BaseCurrency,
                 )?;

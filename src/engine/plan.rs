@@ -514,9 +514,9 @@ pub fn dca_figures(settings: &BotSettings) -> Option<DcaFigures> {
         capital_per_deal: n.capital_per_deal,
         capital_all_deals: n.capital_all_deals,
         price_move_covered_percentage: n.price_move_covered_percentage,
-        currency: n
-            .capital_currency
-            .and_then(|c| crate::report::common_currency(&pairs, c == VolumeType::BaseCurrency)),
+        currency: n.capital_currency.and_then(|c| {
+            crate::model::bot::common_currency(&pairs, c == VolumeType::BaseCurrency)
+        }),
     })
 }
 

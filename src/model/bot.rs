@@ -60,10 +60,7 @@ fn options_as_text<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, String>, D::Error> {
     let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
-    Ok(raw
-        .into_iter()
-        .map(|(k, v)| (k, crate::threecommas::wire::option_text(&v)))
-        .collect())
+    Ok(raw.into_iter().map(|(k, v)| (k, option_text(&v))).collect())
 }
 
 /// One take-profit step (at most 4; amounts total 100%).
@@ -292,6 +289,33 @@ impl SafetyStep {
             super::enums::Direction::Long => self.deviation < Decimal::ZERO,
             super::enums::Direction::Short => self.deviation > Decimal::ZERO,
         }
+    }
+}
+
+/// The quote (or base) currency shared by all pairs (`USDT` for `USDT_BTC`, `USDT_ETH`).
+pub fn common_currency(pairs: &[String], base: bool) -> Option<String> {
+    let mut currencies = pairs
+        .iter()
+        .filter_map(|p| p.split_once('_').map(|(q, b)| if base { b } else { q }));
+    let first = currencies.next()?;
+    currencies.all(|c| c == first).then(|| first.to_string())
+}
+
+/// Option values come back as strings (`"points":"70"`), go out as numbers or strings: compare as
+/// text, numbers normalized (`30.0` and `"30"` are the same).
+pub fn option_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => match s.parse::<Decimal>() {
+            Ok(d) if !s.trim().is_empty() => d.to_string(),
+            _ => s.clone(),
+        },
+        serde_json::Value::Number(n) => n
+            .to_string()
+            .parse::<Decimal>()
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| n.to_string()),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 

@@ -422,12 +422,7 @@ fn strategies(items: &[Value]) -> Option<Vec<WireStrategy>> {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(map)) => map
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        Value::String(crate::threecommas::wire::option_text(v)),
-                    )
-                })
+                .map(|(k, v)| (k.clone(), Value::String(crate::model::bot::option_text(v))))
                 .collect(),
             Some(_) => return None,
         };

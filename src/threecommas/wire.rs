@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::bot::{
     BotSettings, LiveBot, SafetyStep, SlToBreakeven, StrategyCondition, TakeProfitStep,
-    UnreadableBot,
+    UnreadableBot, option_text,
 };
 use crate::model::decimal::Decimal;
 use crate::model::enums::*;
@@ -171,24 +171,6 @@ impl WireStrategy {
                 .map(|(k, v)| (k.clone(), option_text(v)))
                 .collect(),
         }
-    }
-}
-
-/// Option values come back as strings (`"points":"70"`), go out as numbers or strings: compare as
-/// text, numbers normalized (`30.0` and `"30"` are the same).
-pub fn option_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => match s.parse::<Decimal>() {
-            Ok(d) if !s.trim().is_empty() => d.to_string(),
-            _ => s.clone(),
-        },
-        serde_json::Value::Number(n) => n
-            .to_string()
-            .parse::<Decimal>()
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| n.to_string()),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
     }
 }
 
