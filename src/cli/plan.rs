@@ -68,7 +68,7 @@ async fn backtest_changes(
     args: &Args,
     planned: &workflow::Planned,
 ) -> Result<Option<PlanBacktest>, String> {
-    use crate::simulate::report::{self, Options, Prices};
+    use crate::simulate::report::{Options, Prices};
     let prices = match (&args.backtest_synthetic, args.backtest_candles.is_empty()) {
         (Some(spec), _) => Prices::Synthetic(crate::simulate::synthetic::parse(spec)?),
         (None, false) => Prices::Files(args.backtest_candles.clone()),
@@ -108,7 +108,7 @@ async fn backtest_changes(
         }
         Prices::Synthetic(_) => Default::default(),
     };
-    let (comparisons, mut notes) = report::compare_plan(
+    let (comparisons, mut notes) = crate::engine::backtest::compare_plan(
         &planned.plan,
         &planned.desired,
         &options,

@@ -5,6 +5,7 @@
 //! - `render`: the plan for people (terraform's form); `markdown`: for a pull-request comment.
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
 //! - `import`: the live account written out as config files.
+//! - `backtest`: the plan's changed bots backtested before and after (the plan-backtest join).
 //! - `deals`: deal actions (cancel, panic sell, add funds, update), previewed, leased, polled to
 //!   their end; `audit`: the log of every attempt.
 //! - `signals`: the TradingView alert messages of bots that start on `tv_custom_signal`.
@@ -23,6 +24,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod backtest;
 pub mod deals;
 pub mod desired;
 pub mod guard;

@@ -329,7 +329,13 @@ impl BotformServer {
             report::Prices::Synthetic(_) => Default::default(),
         };
         let (comparisons, mut notes) = tokio::task::spawn_blocking(move || {
-            report::compare_plan(&stored.plan, &desired, &options, &markets, &limits)
+            crate::engine::backtest::compare_plan(
+                &stored.plan,
+                &desired,
+                &options,
+                &markets,
+                &limits,
+            )
         })
         .await
         .map_err(|e| e.to_string())??;
