@@ -10,8 +10,6 @@
 //! characters and notes of 1 to 300, unique names per account. The numbers come from
 //! `model::grid`, the arithmetic every docs example follows.
 
-use std::collections::BTreeMap;
-
 use super::load::Config;
 use super::resolve::{DesiredGridBot, unknown_reference};
 use super::types::GridBotSpec;
@@ -45,7 +43,7 @@ pub fn check(
     bots: &[DesiredGridBot],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Option<GridNumbers>> {
-    check_unique_names(bots, diagnostics);
+    super::rules::check_unique_names("grid bot", bots.iter().map(|b| &b.spec), diagnostics);
     if let Some(first) = bots.first() {
         diagnostics.push(
             Diagnostic::warning(
@@ -92,45 +90,6 @@ pub fn grid_of(spec: &GridBotSpec) -> Option<Grid> {
         lines: spec.grids_quantity?,
         grid_type: spec.grid_type.unwrap_or(GridType::Arithmetic),
     })
-}
-
-fn check_unique_names(bots: &[DesiredGridBot], diagnostics: &mut Vec<Diagnostic>) {
-    let mut by_name: BTreeMap<(&str, &str), &DesiredGridBot> = BTreeMap::new();
-    let mut by_id: BTreeMap<i64, &DesiredGridBot> = BTreeMap::new();
-    for bot in bots {
-        if let (Some(name), Some(account)) = (&bot.spec.name, &bot.spec.account)
-            && let Some(first) = by_name.insert((account, name), bot)
-        {
-            diagnostics.push(
-                Diagnostic::error(
-                    "duplicate-bot",
-                    format!("two grid bots on account `{account}` are named `{name}`"),
-                )
-                .at(bot.spec.spans.value("name"), "this grid bot")
-                .at(
-                    first.spec.spans.value("name"),
-                    "has the same name as this one",
-                )
-                .help("a grid bot's name is its identity on an account: give each its own name"),
-            );
-        }
-        if let Some(id) = bot.spec.id
-            && let Some(first) = by_id.insert(id, bot)
-        {
-            diagnostics.push(
-                Diagnostic::error(
-                    "duplicate-bot",
-                    format!("two grid bots are pinned to id {id}"),
-                )
-                .at(bot.spec.spans.value("id"), "this grid bot")
-                .at(
-                    first.spec.spans.value("id"),
-                    "is pinned to the same live grid bot",
-                )
-                .help("each live grid bot can be described by one config grid bot only"),
-            );
-        }
-    }
 }
 
 /// Each rule reads as one line.

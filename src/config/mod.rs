@@ -62,42 +62,6 @@ impl Checked {
     }
 }
 
-/// The tables a bot's settings come from: its own and its template chain's.
-fn records_of(config: &Config, bot: &DesiredBot) -> Vec<source::Span> {
-    let own = &config.bots[bot.index];
-    let mut records = vec![own.spans.record];
-    let mut next = own.template.clone();
-    while let Some(name) = next {
-        let Some(template) = config.templates.get(&name) else {
-            break;
-        };
-        if records.contains(&template.value.spans.record) {
-            break; // a cycle, reported elsewhere
-        }
-        records.push(template.value.spans.record);
-        next = template.value.template.clone();
-    }
-    records
-}
-
-/// The tables a grid bot's settings come from: its own and its grid template chain's.
-fn grid_records_of(config: &Config, bot: &DesiredGridBot) -> Vec<source::Span> {
-    let own = &config.grid_bots[bot.index];
-    let mut records = vec![own.spans.record];
-    let mut next = own.template.clone();
-    while let Some(name) = next {
-        let Some(template) = config.grid_templates.get(&name) else {
-            break;
-        };
-        if records.contains(&template.value.spans.record) {
-            break; // a cycle, reported elsewhere
-        }
-        records.push(template.value.spans.record);
-        next = template.value.template.clone();
-    }
-    records
-}
-
 fn has_error_within(diagnostics: &[Diagnostic], records: &[source::Span]) -> bool {
     diagnostics
         .iter()
@@ -316,7 +280,8 @@ fn finish(loaded: load::Loaded) -> Checked {
     let grid_bots = resolve::resolve_grid(&config, &mut diagnostics);
     let mut grid_numbers = grid::check(&config, &grid_bots, &mut diagnostics);
     for (bot, numbers) in grid_bots.iter().zip(grid_numbers.iter_mut()) {
-        if numbers.is_some() && has_error_within(&diagnostics, &grid_records_of(&config, bot)) {
+        let records = resolve::records_of(&config.grid_bots[bot.index], &config.grid_templates);
+        if numbers.is_some() && has_error_within(&diagnostics, &records) {
             *numbers = None;
         }
     }
@@ -324,7 +289,8 @@ fn finish(loaded: load::Loaded) -> Checked {
     // A bot with any error (a field of the wrong type, dropped while decoding, in the bot or in a
     // template it starts from) gets no numbers: they would be computed without that field.
     for (bot, numbers) in bots.iter().zip(numbers.iter_mut()) {
-        if numbers.is_some() && has_error_within(&diagnostics, &records_of(&config, bot)) {
+        let records = resolve::records_of(&config.bots[bot.index], &config.templates);
+        if numbers.is_some() && has_error_within(&diagnostics, &records) {
             *numbers = None;
         }
     }

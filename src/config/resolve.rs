@@ -127,12 +127,16 @@ impl DesiredGridBot {
     }
 }
 
-/// A record templates fill in: a DCA bot or a grid bot (each kind has its own templates).
+/// A record of a kind of bot (a DCA bot, a grid bot): templates of its own kind fill it in, and
+/// its name on an account (or a pinned id) is its identity. What the shared config code needs of
+/// each kind.
 pub trait Templated: Record + Clone {
     /// The template this record names.
     fn template(&self) -> Option<&String>;
     /// Take every field this record does not set from `base`.
     fn inherit(&mut self, base: &Self);
+    /// Its name, account alias and pinned id, as far as they are set.
+    fn identity(&self) -> (Option<&str>, Option<&str>, Option<i64>);
 }
 
 impl Templated for BotSpec {
@@ -141,6 +145,9 @@ impl Templated for BotSpec {
     }
     fn inherit(&mut self, base: &Self) {
         self.fill_from(base)
+    }
+    fn identity(&self) -> (Option<&str>, Option<&str>, Option<i64>) {
+        (self.name.as_deref(), self.account.as_deref(), self.id)
     }
 }
 
@@ -151,6 +158,26 @@ impl Templated for GridBotSpec {
     fn inherit(&mut self, base: &Self) {
         self.fill_from(base)
     }
+    fn identity(&self) -> (Option<&str>, Option<&str>, Option<i64>) {
+        (self.name.as_deref(), self.account.as_deref(), self.id)
+    }
+}
+
+/// The tables a bot's settings come from: its own (`own`) and its template chain's.
+pub fn records_of<T: Templated>(own: &T, templates: &BTreeMap<String, Named<T>>) -> Vec<Span> {
+    let mut records = vec![own.spans().record];
+    let mut next = own.template();
+    while let Some(name) = next {
+        let Some(template) = templates.get(name) else {
+            break;
+        };
+        if records.contains(&template.value.spans().record) {
+            break; // a cycle, reported elsewhere
+        }
+        records.push(template.value.spans().record);
+        next = template.value.template();
+    }
+    records
 }
 
 /// Apply grid templates to every grid bot.

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::load::Config;
-use super::resolve::{DesiredBot, DesiredGridBot, unknown_reference};
+use super::resolve::{DesiredBot, DesiredGridBot, Templated, unknown_reference};
 use super::source::Span;
 use super::types::{BotSpec, Condition, Conditions, OptionValue};
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
@@ -113,7 +113,7 @@ pub fn check(
     check_accounts(config, diagnostics);
     check_strategy_sets(config, diagnostics);
     let blacklist = check_blacklist(config, diagnostics);
-    check_unique_names(bots, diagnostics);
+    check_unique_names("bot", bots.iter().map(|b| &b.spec), diagnostics);
     let numbers: Vec<Option<DcaNumbers>> = bots
         .iter()
         .map(|bot| {
@@ -363,37 +363,48 @@ fn check_blacklist(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeS
     pairs
 }
 
-fn check_unique_names(bots: &[DesiredBot], diagnostics: &mut Vec<Diagnostic>) {
-    let mut by_name: BTreeMap<(&str, &str), &DesiredBot> = BTreeMap::new();
-    let mut by_id: BTreeMap<i64, &DesiredBot> = BTreeMap::new();
-    for bot in bots {
-        if let (Some(name), Some(account)) = (&bot.spec.name, &bot.spec.account)
-            && let Some(first) = by_name.insert((account, name), bot)
+/// No two bots of one kind (`what`: "bot", "grid bot") with one name on one account, nor pinned
+/// to one id.
+pub(super) fn check_unique_names<'a, T: Templated + 'a>(
+    what: &str,
+    specs: impl Iterator<Item = &'a T>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut by_name: BTreeMap<(&str, &str), &T> = BTreeMap::new();
+    let mut by_id: BTreeMap<i64, &T> = BTreeMap::new();
+    for spec in specs {
+        let (name, account, id) = spec.identity();
+        if let (Some(name), Some(account)) = (name, account)
+            && let Some(first) = by_name.insert((account, name), spec)
         {
             diagnostics.push(
                 Diagnostic::error(
                     "duplicate-bot",
-                    format!("two bots on account `{account}` are named `{name}`"),
+                    format!("two {what}s on account `{account}` are named `{name}`"),
                 )
-                .at(bot.spec.spans.value("name"), "this bot")
-                .at(
-                    first.spec.spans.value("name"),
-                    "has the same name as this one",
-                )
-                .help("a bot's name is its identity on an account: give each bot its own name"),
+                .at(spec.spans().value("name"), format!("this {what}"))
+                .at(first.spans().value("name"), "has the same name as this one")
+                .help(format!(
+                    "a {what}'s name is its identity on an account: give each {what} its own name"
+                )),
             );
         }
-        if let Some(id) = bot.spec.id
-            && let Some(first) = by_id.insert(id, bot)
+        if let Some(id) = id
+            && let Some(first) = by_id.insert(id, spec)
         {
             diagnostics.push(
-                Diagnostic::error("duplicate-bot", format!("two bots are pinned to id {id}"))
-                    .at(bot.spec.spans.value("id"), "this bot")
-                    .at(
-                        first.spec.spans.value("id"),
-                        "is pinned to the same live bot as this one",
-                    )
-                    .help("each live bot can be described by one config bot only"),
+                Diagnostic::error(
+                    "duplicate-bot",
+                    format!("two {what}s are pinned to id {id}"),
+                )
+                .at(spec.spans().value("id"), format!("this {what}"))
+                .at(
+                    first.spans().value("id"),
+                    format!("is pinned to the same live {what} as this one"),
+                )
+                .help(format!(
+                    "each live {what} can be described by one config {what} only"
+                )),
             );
         }
     }

@@ -212,18 +212,7 @@ fn an_indicator_start_waits_for_its_signal_and_cooldown_still_counts() {
     // RSI(2) on 15-minute candles built from 5-minute ones, start when below 30. Prices fall for
     // the first three 15-minute candles (RSI 0 from the third close), then rise for good.
     let mut s = settings();
-    s.strategy_list = Some(vec![StrategyCondition {
-        strategy: "rsi".into(),
-        options: [
-            ("time", "15m"),
-            ("points", "30"),
-            ("trigger_condition", "less"),
-            ("time_period", "2"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-    }]);
+    s.strategy_list = Some(vec![rsi_2_below_30("15m")]);
     let (model, left) = compile(&s, &Assumptions::default()).unwrap();
     assert!(left.is_empty(), "{left:?}");
     let mut candles = Vec::new();
@@ -892,12 +881,12 @@ fn finer_candles_decide_the_path_inside_a_candle_they_cover_whole() {
     assert_eq!(closed[0].safety_orders_filled, 1);
 }
 
-/// RSI(2) on 1-minute candles below 30, as a safety-order condition.
-fn rsi_safety_condition() -> StrategyCondition {
+/// RSI(2) on `time` candles below 30.
+fn rsi_2_below_30(time: &str) -> StrategyCondition {
     StrategyCondition {
         strategy: "rsi".into(),
         options: [
-            ("time", "1m"),
+            ("time", time),
             ("points", "30"),
             ("trigger_condition", "less"),
             ("time_period", "2"),
@@ -924,7 +913,8 @@ fn a_dip_to(then: f64) -> Vec<Candle> {
 #[test]
 fn safety_order_conditions_fill_the_orders_reached_at_market_when_they_hold() {
     let mut s = settings();
-    s.safety_strategy_list = Some(vec![rsi_safety_condition()]);
+    // RSI(2) on 1-minute candles below 30, as a safety-order condition.
+    s.safety_strategy_list = Some(vec![rsi_2_below_30("1m")]);
     let (m, left) = compile(&s, &Assumptions::default()).unwrap();
     assert!(left.is_empty(), "{left:?}");
     m.check_candles(MIN, false).unwrap();
