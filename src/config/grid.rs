@@ -12,6 +12,7 @@
 
 use super::load::Config;
 use super::resolve::{DesiredGridBot, unknown_reference};
+use super::rules::BotCheck;
 use super::types::GridBotSpec;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::decimal::Decimal;
@@ -92,21 +93,10 @@ pub fn grid_of(spec: &GridBotSpec) -> Option<Grid> {
     })
 }
 
-/// Each rule reads as one line.
-struct Rules<'a> {
-    spec: &'a GridBotSpec,
-    found: &'a mut Vec<Diagnostic>,
-}
+/// The grid rules' shapes, beside the ones every kind of bot has.
+type Rules<'a> = BotCheck<'a, GridBotSpec>;
 
 impl Rules<'_> {
-    fn error(&mut self, field: &str, code: &'static str, message: String, help: &str) {
-        self.found.push(
-            Diagnostic::error(code, message)
-                .at(self.spec.spans.value(field), "here")
-                .help(help),
-        );
-    }
-
     /// Two fields that disagree: the error at the first, the second shown beside it.
     fn conflict(
         &mut self,

@@ -8,10 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::decode::Record;
 use super::load::Config;
 use super::resolve::{DesiredBot, DesiredGridBot, Templated, unknown_reference};
 use super::source::Span;
-use super::types::{BotSpec, Condition, Conditions, OptionValue};
+use super::types::{Condition, Conditions, OptionValue};
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
 use crate::model::catalogue::Catalogue;
 use crate::model::dca::{self, DcaNumbers, LadderInput};
@@ -410,31 +411,32 @@ pub(super) fn check_unique_names<'a, T: Templated + 'a>(
     }
 }
 
-/// A small builder so each rule reads as one line.
-struct BotCheck<'a> {
-    spec: &'a BotSpec,
-    found: &'a mut Vec<Diagnostic>,
+/// A small builder so each rule reads as one line, for every kind of bot (`config::grid` adds
+/// its own rules' shapes).
+pub(super) struct BotCheck<'a, T> {
+    pub(super) spec: &'a T,
+    pub(super) found: &'a mut Vec<Diagnostic>,
 }
 
-impl BotCheck<'_> {
-    fn error(&mut self, field: &str, code: &'static str, message: String, help: &str) {
+impl<T: Record> BotCheck<'_, T> {
+    pub(super) fn error(&mut self, field: &str, code: &'static str, message: String, help: &str) {
         self.found.push(
             Diagnostic::error(code, message)
-                .at(self.spec.spans.value(field), "here")
+                .at(self.spec.spans().value(field), "here")
                 .help(help),
         );
     }
 
-    fn warn(&mut self, field: &str, code: &'static str, message: String, help: &str) {
+    pub(super) fn warn(&mut self, field: &str, code: &'static str, message: String, help: &str) {
         self.found.push(
             Diagnostic::warning(code, message)
-                .at(self.spec.spans.value(field), "here")
+                .at(self.spec.spans().value(field), "here")
                 .help(help),
         );
     }
 
     /// `min <= value <= max`, or `min < value < max` when `exclusive`.
-    fn range(
+    pub(super) fn range(
         &mut self,
         field: &str,
         value: Option<Decimal>,
@@ -463,7 +465,7 @@ impl BotCheck<'_> {
         }
     }
 
-    fn positive(&mut self, field: &str, value: Option<Decimal>) {
+    pub(super) fn positive(&mut self, field: &str, value: Option<Decimal>) {
         if let Some(v) = value
             && v <= Decimal::ZERO
         {
