@@ -5,8 +5,9 @@
 //! (in the bot or its grid template): the range (upper above lower, both above 0), 2 to 201
 //! lines, a positive size per line in a stated currency, active lines within the lines, each stop
 //! loss outside the range with its price and an action for its side, the expansions' stop prices
-//! outside the range, trailing only with both currency types `quote`, spot-only trailing never
-//! beside futures-only settings, `leverage_custom_value` with `isolated`, names of 1 to 40
+//! outside the range, trailing only with both currency types `quote` (and a warning beside
+//! futures-only settings), spot-only stop actions never on futures, `leverage_custom_value` with
+//! `isolated`, names of 1 to 40
 //! characters and notes of 1 to 300, unique names per account. The numbers come from
 //! `model::grid`, the arithmetic every docs example follows.
 
@@ -437,12 +438,18 @@ fn check_spot_and_futures(r: &mut Rules<'_>) {
     .into_iter()
     .find(|(_, set)| *set)
     .map(|(field, _)| field);
+    // A warning, not an error: the help centre says trailing is for spot grids, yet 3Commas'
+    // own futures example (the edit answer, a USDT-M bot in `long` mode) shows
+    // `trailing_up_enabled: "true"`, so 3Commas keeps the flag there.
     if let (Some(trailing), Some(futures)) = (trailing, futures) {
-        r.conflict(
-            (trailing, futures),
-            "grid-spot-and-futures",
-            format!("`{trailing}` is for spot grids and `{futures}` for futures grids"),
-            "a grid bot trades spot or futures, not both: drop one of them",
+        r.found.push(
+            Diagnostic::warning(
+                "grid-spot-and-futures",
+                format!("`{trailing}` is for spot grids and `{futures}` for futures grids"),
+            )
+            .at(r.spec.spans.value(trailing), "here")
+            .at(r.spec.spans.value(futures), "against this")
+            .help("3Commas trails spot grids only (help centre): on a futures grid it likely has no effect"),
         );
     }
     for (spot_only, action) in [

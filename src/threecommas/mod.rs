@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod error;
+pub mod grid_wire;
 pub mod ratelimit;
 pub mod record;
 pub mod signing;

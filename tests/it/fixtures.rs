@@ -17,6 +17,8 @@ use super::root;
 enum Kind {
     /// A bot entity, or a list of them.
     Bot,
+    /// A grid bot entity (its 48 keys), or a list of them.
+    GridBot,
     Account,
     /// The balances table (`account_table_data`).
     Balances,
@@ -95,15 +97,16 @@ const FIXTURES: &[(&str, Kind)] = &[
     ("deal_update_response.json", Kind::Deal),
     ("deal_update_take_profit_steps_example.json", Kind::NotUsed),
     ("deals_list.json", Kind::Deal),
-    // Grid bots (issue 19): `model::grid`'s unit tests check their geometry; no client yet.
-    ("grid_bot_create_response.json", Kind::NotUsed),
-    ("grid_bot_disable_response.json", Kind::NotUsed),
-    ("grid_bot_enable_response.json", Kind::NotUsed),
-    ("grid_bot_entity.json", Kind::NotUsed),
-    ("grid_bot_list.json", Kind::NotUsed),
-    ("grid_bot_note_response.json", Kind::NotUsed),
-    ("grid_bot_show.json", Kind::NotUsed),
-    ("grid_bot_update_response.json", Kind::NotUsed),
+    // Grid bots (issue 19): `model::grid`'s unit tests check their geometry, `grid_wire` reads
+    // them (no client calls yet).
+    ("grid_bot_create_response.json", Kind::GridBot),
+    ("grid_bot_disable_response.json", Kind::GridBot),
+    ("grid_bot_enable_response.json", Kind::GridBot),
+    ("grid_bot_entity.json", Kind::GridBot),
+    ("grid_bot_list.json", Kind::GridBot),
+    ("grid_bot_note_response.json", Kind::GridBot),
+    ("grid_bot_show.json", Kind::GridBot),
+    ("grid_bot_update_response.json", Kind::GridBot),
     ("market_list.json", Kind::NotUsed), // the sandbox serves it; botform does not read it
     ("market_pairs.json", Kind::Pairs),
     ("pairs_black_list.json", Kind::Blacklist),
@@ -144,6 +147,48 @@ fn each<T: DeserializeOwned>(name: &str) -> Vec<T> {
 
 fn read_as(name: &str, kind: Kind) {
     match kind {
+        Kind::GridBot => {
+            let raw: Vec<Value> = match fixture(name) {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+            for entity in &raw {
+                let keys: Vec<&str> = entity
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                let expected: Vec<&str> = botform::threecommas::grid_wire::ENTITY_KEYS
+                    .iter()
+                    .copied()
+                    // The enable example predates `mode` on that page.
+                    .filter(|k| *k != "mode" || name != "grid_bot_enable_response.json")
+                    .collect();
+                let (mut got, mut want) = (keys.clone(), expected.clone());
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{name}: the entity's keys");
+            }
+            let bots: Vec<botform::threecommas::grid_wire::WireGridBot> = each(name);
+            for bot in bots {
+                // 3Commas' step is the grid's own, as `model::grid` computes it.
+                let grid = botform::model::grid::Grid {
+                    lower: bot.lower_price,
+                    upper: bot.upper_price,
+                    lines: bot.grids_quantity,
+                    grid_type: bot
+                        .grid_type
+                        .unwrap_or(botform::model::enums::GridType::Arithmetic),
+                };
+                let ours = grid.step().unwrap().round_dp(10);
+                assert_eq!(
+                    Some(ours),
+                    bot.grid_price_step.map(|s| s.round_dp(10)),
+                    "{name}"
+                );
+            }
+        }
         Kind::Bot => {
             let bots: Vec<WireBot> = each(name);
             assert!(!bots.is_empty(), "{name}");
