@@ -56,7 +56,7 @@ impl Refusal {
         }
     }
 
-    fn not_found() -> Refusal {
+    pub(super) fn not_found() -> Refusal {
         Refusal::of(
             StatusCode::NOT_FOUND,
             ErrorBody::new("not_found", Some("Not Found")),
@@ -78,7 +78,7 @@ impl Refusal {
     }
 
     /// 400 `record_invalid` with every problem the parameters collected (Grape-style), if any.
-    fn invalid_params(p: &mut Params) -> Option<Refusal> {
+    pub(super) fn invalid_params(p: &mut Params) -> Option<Refusal> {
         (!p.errors.is_empty()).then(|| {
             Refusal::of(
                 StatusCode::BAD_REQUEST,

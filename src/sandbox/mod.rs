@@ -8,6 +8,7 @@
 pub mod bots;
 pub mod deals;
 pub mod faults;
+pub mod grids;
 pub mod market;
 pub mod params;
 pub mod server;

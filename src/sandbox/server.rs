@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::bots;
 use super::deals;
 use super::faults::{Fault, FaultSpec, LateCommit, Timing};
+use super::grids;
 use super::params::{Attributes, NOT_VALID_VALUE, Params};
 use super::state::{self, DEAL_TEMPLATE, ModeState, State, now_iso};
 use super::store::{Store, Touched};
@@ -876,6 +877,16 @@ fn touched_by(route: &Route, next_bot_id_before: i64, state: &State) -> Touched 
             touched.bots.insert(*id);
         }
         Route::UpdateBlacklist => touched.blacklist = true,
+        Route::GridBotCreate => {
+            touched.grid_bots = (next_bot_id_before..state.next_bot_id).collect()
+        }
+        Route::GridBotUpdate(id)
+        | Route::GridBotEnable(id)
+        | Route::GridBotDisable(id)
+        | Route::GridBotDelete(id)
+        | Route::GridBotNote(id) => {
+            touched.grid_bots.insert(*id);
+        }
         Route::DealCancel(id)
         | Route::DealPanicSell(id)
         | Route::DealAddFunds(id)
@@ -1113,6 +1124,14 @@ enum Route {
     DealUpdate(i64),
     DealUpdateMaxSafetyOrders(i64),
     SmartTrades,
+    GridBots,
+    GridBotCreate,
+    GridBotShow(i64),
+    GridBotUpdate(i64),
+    GridBotEnable(i64),
+    GridBotDisable(i64),
+    GridBotDelete(i64),
+    GridBotNote(i64),
 }
 
 impl Route {
@@ -1159,6 +1178,16 @@ impl Route {
                 Route::DealUpdateMaxSafetyOrders(id(d)?)
             }
             ["v2", "smart_trades"] if get => Route::SmartTrades,
+            ["ver1", "grid_bots"] if get => Route::GridBots,
+            ["ver1", "grid_bots", "manual"] if post => Route::GridBotCreate,
+            ["ver1", "grid_bots", g] if get => Route::GridBotShow(id(g)?),
+            ["ver1", "grid_bots", g] if *method == Method::DELETE => Route::GridBotDelete(id(g)?),
+            ["ver1", "grid_bots", g, "manual"] if *method == Method::PATCH => {
+                Route::GridBotUpdate(id(g)?)
+            }
+            ["ver1", "grid_bots", g, "enable"] if post => Route::GridBotEnable(id(g)?),
+            ["ver1", "grid_bots", g, "disable"] if post => Route::GridBotDisable(id(g)?),
+            ["ver1", "grid_bots", g, "note"] if post => Route::GridBotNote(id(g)?),
             _ => return None,
         })
     }
@@ -1197,6 +1226,13 @@ impl Route {
             Route::DealUpdate(_) => "/ver1/deals/{id}/update_deal",
             Route::DealUpdateMaxSafetyOrders(_) => "/ver1/deals/{id}/update_max_safety_orders",
             Route::SmartTrades => "/v2/smart_trades",
+            Route::GridBots => "/ver1/grid_bots",
+            Route::GridBotCreate => "/ver1/grid_bots/manual",
+            Route::GridBotShow(_) | Route::GridBotDelete(_) => "/ver1/grid_bots/{id}",
+            Route::GridBotUpdate(_) => "/ver1/grid_bots/{id}/manual",
+            Route::GridBotEnable(_) => "/ver1/grid_bots/{id}/enable",
+            Route::GridBotDisable(_) => "/ver1/grid_bots/{id}/disable",
+            Route::GridBotNote(_) => "/ver1/grid_bots/{id}/note",
         }
     }
 
@@ -1381,18 +1417,27 @@ fn run(
             }
             None => not_found(),
         },
-        Route::DealCancel(id) => deal_action(deals::cancel(state.mode_mut(mode), *id)),
-        Route::DealPanicSell(id) => deal_action(deals::panic_sell(state.mode_mut(mode), *id)),
+        Route::GridBots => answered(grids::list(state.mode(mode), p)).with_status(StatusCode::OK).read_only(),
+        Route::GridBotShow(id) => answered(grids::show(state.mode(mode), *id)).with_status(StatusCode::OK).read_only(),
+        Route::GridBotCreate => answered(grids::create(state, mode, p)),
+        Route::GridBotUpdate(id) => answered(grids::update(state.mode_mut(mode), *id, p)).with_status(StatusCode::OK),
+        Route::GridBotEnable(id) => answered(grids::set_enabled(state.mode_mut(mode), *id, true)),
+        Route::GridBotDisable(id) => answered(grids::set_enabled(state.mode_mut(mode), *id, false)),
+        Route::GridBotNote(id) => answered(grids::note(state.mode_mut(mode), *id, p)),
+        // D-GX: 200 with an empty body.
+        Route::GridBotDelete(id) => answered(grids::delete(state.mode_mut(mode), *id)).with_status(StatusCode::OK),
+        Route::DealCancel(id) => answered(deals::cancel(state.mode_mut(mode), *id)),
+        Route::DealPanicSell(id) => answered(deals::panic_sell(state.mode_mut(mode), *id)),
         Route::DealAddFunds(id) => {
             let price = deal_pair(state.mode(mode), *id).and_then(|pair| prices.get(&pair).copied());
-            deal_action(deals::add_funds(state.mode_mut(mode), *id, p, price))
+            answered(deals::add_funds(state.mode_mut(mode), *id, p, price))
         }
         Route::DealUpdate(id) => {
             let price = deal_pair(state.mode(mode), *id).and_then(|pair| prices.get(&pair).copied());
-            deal_action(deals::update_deal(state.mode_mut(mode), *id, p, price)).with_status(StatusCode::OK)
+            answered(deals::update_deal(state.mode_mut(mode), *id, p, price)).with_status(StatusCode::OK)
         }
         Route::DealUpdateMaxSafetyOrders(id) => {
-            deal_action(deals::update_max_safety_orders(state.mode_mut(mode), *id, p))
+            answered(deals::update_max_safety_orders(state.mode_mut(mode), *id, p))
         }
         Route::SmartTrades => list_smart_trades(state.mode(mode), p),
     }
@@ -1403,7 +1448,8 @@ fn deal_pair(ms: &ModeState, id: i64) -> Option<String> {
 }
 
 /// A deal action's answer: 201 with what it returns, or its refusal (nothing changed).
-fn deal_action(result: Result<Value, deals::Refusal>) -> Answer {
+/// An action's result as the answer: 201 with its body, or its refusal.
+fn answered(result: Result<Value, deals::Refusal>) -> Answer {
     match result {
         Ok(body) => created(body),
         Err(refusal) => Answer {
@@ -1420,6 +1466,12 @@ impl Answer {
         if self.status.is_success() {
             self.status = status;
         }
+        self
+    }
+
+    /// The same answer from a read: nothing to persist.
+    fn read_only(mut self) -> Answer {
+        self.mutated = false;
         self
     }
 }

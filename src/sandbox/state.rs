@@ -83,6 +83,18 @@ pub struct ModeState {
     /// in memory).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub smart_trades: Vec<serde_json::Value>,
+    /// Grid bots (`sandbox::grids`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grid_bots: BTreeMap<i64, GridRecord>,
+}
+
+/// A grid bot: its entity as 3Commas shows it (48 keys), and what it was sent that 3Commas never
+/// shows back (`trailing_down_enabled`, `expansion_up_enabled`, `expansion_up_stop_price`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridRecord {
+    pub entity: serde_json::Value,
+    #[serde(default)]
+    pub write_only: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ModeState {

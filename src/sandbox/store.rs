@@ -27,6 +27,7 @@ pub struct Touched {
     pub bots: BTreeSet<i64>,
     pub deals: BTreeSet<i64>,
     pub blacklist: bool,
+    pub grid_bots: BTreeSet<i64>,
 }
 
 pub struct Store {
@@ -119,7 +120,8 @@ impl Store {
              CREATE TABLE IF NOT EXISTS accounts (mode TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (mode, id));
              CREATE TABLE IF NOT EXISTS bots (mode TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (mode, id));
              CREATE TABLE IF NOT EXISTS deals (mode TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (mode, id));
-             CREATE TABLE IF NOT EXISTS blacklist (mode TEXT PRIMARY KEY, pairs TEXT NOT NULL);",
+             CREATE TABLE IF NOT EXISTS blacklist (mode TEXT PRIMARY KEY, pairs TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS grid_bots (mode TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (mode, id));",
         )
         .map_err(sqlite)?;
         let mut store = Store {
@@ -225,6 +227,11 @@ impl Store {
                 let bot =
                     serde_json::from_str(&body).map_err(|e| self.data(format!("bot {id}: {e}")))?;
                 ms.bots.insert(id, bot);
+            }
+            for (id, body) in self.rows("grid_bots", key)? {
+                let grid = serde_json::from_str(&body)
+                    .map_err(|e| self.data(format!("grid bot {id}: {e}")))?;
+                ms.grid_bots.insert(id, grid);
             }
             for (id, body) in self.rows("deals", key)? {
                 let deal = serde_json::from_str(&body)
@@ -339,6 +346,7 @@ fn write_all(tx: &rusqlite::Transaction<'_>, state: &State) -> rusqlite::Result<
             bots: ms.bots.keys().copied().collect(),
             deals: ms.deals.keys().copied().collect(),
             blacklist: true,
+            grid_bots: ms.grid_bots.keys().copied().collect(),
         };
         write_touched(tx, state, mode, &touched)?;
     }
@@ -362,6 +370,22 @@ fn write_touched(
             )?,
             None => tx.execute(
                 "DELETE FROM bots WHERE mode = ?1 AND id = ?2",
+                params![key, id],
+            )?,
+        };
+    }
+    for id in &touched.grid_bots {
+        match ms.grid_bots.get(id) {
+            Some(grid) => tx.execute(
+                "INSERT OR REPLACE INTO grid_bots (mode, id, body) VALUES (?1, ?2, ?3)",
+                params![
+                    key,
+                    id,
+                    serde_json::to_string(grid).expect("grid bots serialize")
+                ],
+            )?,
+            None => tx.execute(
+                "DELETE FROM grid_bots WHERE mode = ?1 AND id = ?2",
                 params![key, id],
             )?,
         };
@@ -402,6 +426,34 @@ fn write_touched(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grid_bots_and_their_write_only_fields_outlive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.db");
+        let (mut store, mut state) = Store::open(&path).unwrap();
+        let grid = crate::sandbox::state::GridRecord {
+            entity: serde_json::json!({"id": 7, "name": "g"}),
+            write_only: [("trailing_down_enabled".to_string(), true.into())]
+                .into_iter()
+                .collect(),
+        };
+        store
+            .write(&mut state, TradingMode::Real, |s| {
+                s.real.grid_bots.insert(7, grid.clone());
+                (
+                    (),
+                    Some(Touched {
+                        grid_bots: [7].into(),
+                        ..Touched::default()
+                    }),
+                )
+            })
+            .unwrap();
+        drop(store);
+        let (_, reopened) = Store::open(&path).unwrap();
+        assert_eq!(reopened.real.grid_bots.get(&7), Some(&grid));
+    }
 
     #[test]
     fn two_stores_on_one_file_see_each_others_writes() {

@@ -110,6 +110,47 @@ check(not error and deleted is True, f"delete answers true: {error} {deleted!r}"
 error, gone = client.request(entity="bots", action="show", action_id=bot_id)
 check(error and error.get("status_code") == 404, f"deleted bot is gone: {error}")
 
+# Grid bots (GRID-SIGNALS-DEALS §1): the 48-key entity, strings where 3Commas sends strings,
+# write-only fields never shown, update with the core set and never the pair.
+grid_request = {
+    "account_id": binance["id"], "pair": "USDT_BTC", "name": "py3cw grid",
+    "upper_price": 72000, "lower_price": 56000, "grids_quantity": 50, "quantity_per_grid": 15,
+    "order_currency_type": "quote", "profit_currency_type": "quote",
+    "trailing_down_enabled": True, "expansion_up_enabled": True, "expansion_up_stop_price": 80000,
+}
+error, grid = client.request(entity="grid_bots", action="manual", payload=grid_request)
+check(not error, f"grid create: {error}")
+check(len(grid) == 48, f"48 keys: {sorted(grid)}")
+check(grid["grids_quantity"] == "50" and grid["quantity_per_grid"] == "15.0", f"strings: {grid}")
+check(grid["trailing_up_enabled"] == "false" and grid["is_enabled"] is False, f"string booleans: {grid}")
+check(grid["grid_price_step"].startswith("326.5306122448979591836734693"), grid["grid_price_step"])
+check(not any(k in grid for k in ("trailing_down_enabled", "expansion_up_enabled", "expansion_up_stop_price")),
+      "write-only fields are never shown")
+grid_id = str(grid["id"])
+error, _ = client.request(entity="grid_bots", action="manual", payload=dict(grid_request, upper_price=50000))
+check(error and error.get("status_code") == 400 and "Upper price should be at least" in json.dumps(error),
+      f"an upside-down range is refused: {error}")
+update = {"name": "py3cw grid", "upper_price": 72000, "lower_price": 56000, "grids_quantity": 50,
+          "quantity_per_grid": 20}
+error, grid = client.request(entity="grid_bots", action="manual_update", action_id=grid_id, payload=update)
+check(not error and grid["quantity_per_grid"] == "20.0", f"grid update: {error} {grid}")
+error, _ = client.request(entity="grid_bots", action="manual_update", action_id=grid_id,
+                          payload=dict(update, pair="USDT_ETH"))
+check(error and error.get("status_code") == 400, f"the pair cannot change: {error}")
+no_name = {k: v for k, v in update.items() if k != "name"}
+error, _ = client.request(entity="grid_bots", action="manual_update", action_id=grid_id, payload=no_name)
+check(error and error.get("status_code") == 400 and "name" in json.dumps(error), f"name is required: {error}")
+error, grid = client.request(entity="grid_bots", action="enable", action_id=grid_id)
+check(not error and grid["is_enabled"] is True, f"grid enable: {error}")
+error, grids = client.request(entity="grid_bots", action="", payload={"state": "enabled"})
+check(not error and [str(g["id"]) for g in grids] == [grid_id], f"grid list: {error} {grids}")
+error, _ = client.request(entity="grid_bots", action="ai_settings", payload={"pair": "USDT_BTC", "market_code": "binance"})
+check(error and error.get("status_code") == 404, f"the removed AI endpoints answer 404: {error}")
+error, _ = client.request(entity="grid_bots", action="delete", action_id=grid_id)
+check(not error, f"grid delete: {error}")
+error, _ = client.request(entity="grid_bots", action="get", action_id=grid_id)
+check(error and error.get("status_code") == 404, f"a deleted grid bot is gone: {error}")
+
 wrong = Py3CW(key=key, secret="wrong-secret", request_options={"nr_of_retries": 0})
 error, _ = wrong.request(entity="accounts", action="")
 check(error and error.get("status_code") == 401, f"a wrong secret gets 401: {error}")
