@@ -40,9 +40,32 @@ fn flag_text(b: bool) -> Value {
 }
 
 /// `GET /ver1/grid_bots`: `state` enabled|disabled, `limit` 1..1000 (default 10), `offset`,
-/// `account_ids` (comma-separated), newest first.
+/// `account_ids` (comma-separated), `sort_by`, `sort_direction` (default newest first).
 pub fn list(ms: &ModeState, p: &mut Params) -> Result<Value, Refusal> {
     let state = p.one_of("state", &["enabled", "disabled"]);
+    p.one_of(
+        "sort_by",
+        &[
+            "current_profit",
+            "profit",
+            "bot_id",
+            "pair",
+            "created_at",
+            "updated_at",
+            "name",
+        ],
+    );
+    // Both spellings of the direction (D-GL `ASC`/`DESC`, L-SW `asc`/`desc`); ids follow
+    // creation, so `bot_id` and `created_at` order alike (the others are ordered by id too here).
+    let ascending = match p.string("sort_direction").map(|d| d.to_ascii_lowercase()) {
+        Some(d) if d == "asc" => true,
+        Some(d) if d == "desc" => false,
+        Some(_) => {
+            p.error("sort_direction", NOT_VALID_VALUE);
+            false
+        }
+        None => false,
+    };
     let limit = p.int_in("limit", 1, 1000).unwrap_or(10) as usize;
     let offset = p.int("offset").unwrap_or(0).max(0) as usize;
     let accounts: Option<Vec<i64>> = p
@@ -56,10 +79,12 @@ pub fn list(ms: &ModeState, p: &mut Params) -> Result<Value, Refusal> {
     if let Some(refusal) = Refusal::invalid_params(p) {
         return Err(refusal);
     }
-    let bots: Vec<Value> = ms
-        .grid_bots
-        .values()
-        .rev()
+    let ordered: Box<dyn Iterator<Item = &GridRecord>> = if ascending {
+        Box::new(ms.grid_bots.values())
+    } else {
+        Box::new(ms.grid_bots.values().rev())
+    };
+    let bots: Vec<Value> = ordered
         .map(|g| &g.entity)
         .filter(|e| match state.as_deref() {
             Some("enabled") => e["is_enabled"] == true,

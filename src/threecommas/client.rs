@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use sha2::Digest;
 
 use super::error::ApiError;
+use super::grid_wire::WireGridBot;
 use super::ratelimit::RateLimiter;
 use super::signing::Credentials;
 use super::wire::*;
@@ -37,6 +38,10 @@ pub fn redact_url(text: &str) -> String {
         Err(_) => "(an unparseable URL)".to_string(),
     }
 }
+
+/// Pages of grid bots read at most (1,000 each): far above any account, a bound on a server
+/// that never sends an empty page.
+const MAX_GRID_BOTS: usize = 100_000;
 
 /// Endpoints 3Commas serves without a key (its docs: "public"): sent with no `Apikey` and no
 /// `Signature` header.
@@ -685,6 +690,80 @@ impl Client {
             ("status", status.to_string()),
         ];
         self.get("/v2/smart_trades", &query).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Grid bots (issue 19: the client room; plan and apply do not use them yet)
+
+    /// Every grid bot, a page of 1,000 (the docs' maximum) at a time, oldest first so a bot
+    /// created while the pages are read lands on a later page; a bot seen twice is kept once.
+    pub async fn grid_bots(&self) -> Result<Vec<WireGridBot>, ApiError> {
+        const PAGE: usize = 1000;
+        let mut bots: Vec<WireGridBot> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut offset = 0;
+        loop {
+            let page: Vec<WireGridBot> = self
+                .get(
+                    "/ver1/grid_bots",
+                    &[
+                        ("limit", PAGE.to_string()),
+                        ("offset", offset.to_string()),
+                        ("sort_by", "bot_id".into()),
+                        ("sort_direction", "asc".into()),
+                    ],
+                )
+                .await?;
+            let count = page.len();
+            bots.extend(page.into_iter().filter(|b| seen.insert(b.id)));
+            if count == 0 || offset > MAX_GRID_BOTS {
+                return Ok(bots);
+            }
+            offset += count;
+        }
+    }
+
+    pub async fn grid_bot(&self, id: i64) -> Result<WireGridBot, ApiError> {
+        self.get(&format!("/ver1/grid_bots/{id}"), &[]).await
+    }
+
+    /// `POST /ver1/grid_bots/manual` with the body as 3Commas documents it (§1.4).
+    pub async fn create_grid_bot(&self, body: &serde_json::Value) -> Result<WireGridBot, ApiError> {
+        self.write(Method::POST, "/ver1/grid_bots/manual", Some(body))
+            .await
+    }
+
+    /// `PATCH /ver1/grid_bots/{id}/manual`: the body must carry the core set (name, both prices,
+    /// the lines, the size) and never the pair (§1.5).
+    pub async fn update_grid_bot(
+        &self,
+        id: i64,
+        body: &serde_json::Value,
+    ) -> Result<WireGridBot, ApiError> {
+        self.write(
+            Method::PATCH,
+            &format!("/ver1/grid_bots/{id}/manual"),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn enable_grid_bot(&self, id: i64) -> Result<WireGridBot, ApiError> {
+        self.write::<_, ()>(Method::POST, &format!("/ver1/grid_bots/{id}/enable"), None)
+            .await
+    }
+
+    pub async fn disable_grid_bot(&self, id: i64) -> Result<WireGridBot, ApiError> {
+        self.write::<_, ()>(Method::POST, &format!("/ver1/grid_bots/{id}/disable"), None)
+            .await
+    }
+
+    /// `DELETE /ver1/grid_bots/{id}`: any 2xx is done, whatever its body (the docs say 200
+    /// "NONE", the generated swagger 204).
+    pub async fn delete_grid_bot(&self, id: i64) -> Result<(), ApiError> {
+        self.send::<()>(Method::DELETE, &format!("/ver1/grid_bots/{id}"), &[], None)
+            .await
+            .map(|_| ())
     }
 
     // -----------------------------------------------------------------------------------------

@@ -607,3 +607,52 @@ async fn deals_have_their_own_limit_beside_the_global_one() {
     assert_eq!(s["by_status"]["429"], 1, "{s}");
     sb.stop();
 }
+
+/// A grid bot through every grid call of the client: created, read back as the settings sent
+/// (string counts parsed), listed oldest first across pages, updated with the core set, switched
+/// on and off, deleted (a `null` body is success), then gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grid_bot_lives_through_every_grid_call() {
+    let (_sb, client) = start(fast_sandbox()).await;
+    let body = |name: &str, quantity: &str| {
+        serde_json::json!({
+            "account_id": BINANCE, "pair": "USDT_BTC", "name": name, "lower_price": "56000",
+            "upper_price": "72000", "grids_quantity": 50, "quantity_per_grid": quantity,
+            "order_currency_type": "quote", "grid_type": "geometric"
+        })
+    };
+    let first = client.create_grid_bot(&body("grid a", "15")).await.unwrap();
+    let second = client.create_grid_bot(&body("grid b", "15")).await.unwrap();
+    assert_eq!(
+        (
+            first.grids_quantity,
+            first.max_active_buy_lines,
+            first.is_enabled
+        ),
+        (50, Some(50), false)
+    );
+    assert_eq!(
+        first.quantity_per_grid,
+        "15".parse::<botform::model::decimal::Decimal>().unwrap()
+    );
+    let listed: Vec<i64> = client
+        .grid_bots()
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(listed, vec![first.id, second.id], "oldest first");
+    let mut update = body("grid a", "20");
+    update.as_object_mut().unwrap().remove("pair");
+    update.as_object_mut().unwrap().remove("account_id");
+    let updated = client.update_grid_bot(first.id, &update).await.unwrap();
+    assert_eq!(updated.quantity_per_grid.to_string(), "20");
+    assert!(client.enable_grid_bot(first.id).await.unwrap().is_enabled);
+    assert!(!client.disable_grid_bot(first.id).await.unwrap().is_enabled);
+    client.delete_grid_bot(first.id).await.unwrap();
+    assert!(matches!(
+        client.grid_bot(first.id).await,
+        Err(ApiError::Rejected { status: 404, .. })
+    ));
+}
