@@ -51,7 +51,16 @@ pub fn run(args: Args) -> ExitCode {
         } else {
             target.info.api_url.clone()
         };
-        let files = import::import(&live, &accounts, args.format, &source);
+        // Grid bots are imported beside the DCA bots; an account whose grid bots cannot be read
+        // is imported without them, and says so.
+        let grids = match target.client.grid_bots().await {
+            Ok(grids) => grids,
+            Err(e) => {
+                eprintln!("warning: grid bots could not be read ({e}): imported without them");
+                Vec::new()
+            }
+        };
+        let files = import::import(&live, &grids, &accounts, args.format, &source);
         match &args.out {
             None => {
                 for file in &files {
@@ -88,11 +97,16 @@ pub fn run(args: Args) -> ExitCode {
             .iter()
             .filter(|b| accounts.iter().any(|a| a.id == b.account_id))
             .count();
+        let grid_bots = grids
+            .iter()
+            .filter(|g| accounts.iter().any(|a| a.id == g.account_id))
+            .count();
         eprintln!(
-            "Imported {} account{} and {bots} bot{}.",
+            "Imported {} account{}, {bots} bot{} and {grid_bots} grid bot{}.",
             accounts.len(),
             if accounts.len() == 1 { "" } else { "s" },
-            if bots == 1 { "" } else { "s" }
+            if bots == 1 { "" } else { "s" },
+            if grid_bots == 1 { "" } else { "s" }
         );
         ExitCode::SUCCESS
     })

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::plan::{LiveState, WRITE_ONLY_FIELDS};
 use crate::model::bot::LiveBot;
+use crate::threecommas::grid_wire::WireGridBot;
 use crate::threecommas::wire::Account;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,9 +86,10 @@ pub fn alias_of(name: &str) -> String {
     }
 }
 
-/// The config files for `accounts` of `live`.
+/// The config files for `accounts` of `live`, with their grid bots (`grids`).
 pub fn import(
     live: &LiveState,
+    grids: &[WireGridBot],
     accounts: &[&Account],
     format: ImportFormat,
     source: &str,
@@ -150,8 +152,109 @@ pub fn import(
                 text: emit(&doc, format, &header),
             });
         }
+        let grid_entries: Vec<Value> = grids
+            .iter()
+            .filter(|g| g.account_id == account.id)
+            .map(|g| Value::Object(grid_entry(g, alias)))
+            .collect();
+        if !grid_entries.is_empty() {
+            let mut doc = Map::new();
+            doc.insert("grid_bots".into(), Value::Array(grid_entries));
+            files.push(ImportedFile {
+                path: format!("grid-bots-{alias}.{}", format.extension()),
+                text: emit(&Value::Object(doc), format, &header),
+            });
+        }
     }
     files
+}
+
+/// A live grid bot as a `[[grid_bots]]` entry: its identity and every setting 3Commas shows
+/// (the write-only ones it never shows are left out, as for DCA bots).
+fn grid_entry(grid: &WireGridBot, alias: &str) -> Map<String, Value> {
+    let mut entry = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(v) = value.filter(|v| !v.is_null()) {
+            entry.insert(key.to_string(), readable(v));
+        }
+    };
+    let text = |v: &dyn ToString| Some(Value::String(v.to_string()));
+    put("name", text(&grid.name));
+    put("id", Some(Value::from(grid.id)));
+    put("account", text(&alias));
+    put("pair", text(&grid.pair));
+    put("enabled", Some(Value::Bool(grid.is_enabled)));
+    put("lower_price", text(&grid.lower_price));
+    put("upper_price", text(&grid.upper_price));
+    put("grids_quantity", Some(Value::from(grid.grids_quantity)));
+    put("quantity_per_grid", text(&grid.quantity_per_grid));
+    put("grid_type", grid.grid_type.and_then(|t| text(&t)));
+    put(
+        "order_currency_type",
+        grid.order_currency_type.and_then(|t| text(&t)),
+    );
+    put(
+        "profit_currency_type",
+        grid.profit_currency_type.and_then(|t| text(&t)),
+    );
+    put(
+        "max_active_buy_lines",
+        grid.max_active_buy_lines.map(Value::from),
+    );
+    put(
+        "max_active_sell_lines",
+        grid.max_active_sell_lines.map(Value::from),
+    );
+    put(
+        "upper_stop_loss_enabled",
+        grid.upper_stop_loss_enabled.map(Value::Bool),
+    );
+    put(
+        "upper_stop_loss_price",
+        grid.upper_stop_loss_price.and_then(|p| text(&p)),
+    );
+    put(
+        "upper_stop_loss_action",
+        grid.upper_stop_loss_action.and_then(|a| text(&a)),
+    );
+    put(
+        "lower_stop_loss_enabled",
+        grid.lower_stop_loss_enabled.map(Value::Bool),
+    );
+    put(
+        "lower_stop_loss_price",
+        grid.lower_stop_loss_price.and_then(|p| text(&p)),
+    );
+    put(
+        "lower_stop_loss_action",
+        grid.lower_stop_loss_action.and_then(|a| text(&a)),
+    );
+    put(
+        "trailing_up_enabled",
+        grid.trailing_up_enabled.map(Value::Bool),
+    );
+    put(
+        "expansion_down_enabled",
+        grid.expansion_down_enabled.map(Value::Bool),
+    );
+    put(
+        "expansion_down_stop_price",
+        grid.expansion_down_stop_price.and_then(|p| text(&p)),
+    );
+    put("leverage_type", grid.leverage_type.and_then(|l| text(&l)));
+    put(
+        "leverage_custom_value",
+        grid.leverage_custom_value.and_then(|v| text(&v)),
+    );
+    put("mode", grid.mode.and_then(|m| text(&m)));
+    put(
+        "note",
+        grid.note
+            .as_ref()
+            .filter(|n| !n.is_empty())
+            .and_then(|n| text(n)),
+    );
+    entry
 }
 
 /// The most bots one imported file holds.

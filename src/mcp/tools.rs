@@ -841,7 +841,10 @@ impl BotformServer {
             .await
             .map_err(|e| e.to_string())?;
         let accounts = import::select_accounts(&live.accounts, &args.accounts)?;
-        let files = import::import(&live, &accounts, format, "3Commas via botform mcp");
+        // An account whose grid bots cannot be read is imported without them (the files show
+        // which were written).
+        let grids = target.client.grid_bots().await.unwrap_or_default();
+        let files = import::import(&live, &grids, &accounts, format, "3Commas via botform mcp");
         let mut written = Vec::new();
         if let Some(dir) = out_dir {
             for f in &files {

@@ -246,6 +246,17 @@ fn import_then_plan_finds_nothing_in_both_formats() {
     let sandbox = SandboxProcess::spawn(None, &[]);
     let dir = example_dir();
     apply(against(&sandbox), dir.path()).success();
+    // A grid bot made in the web app: imported beside the DCA bots as `[[grid_bots]]`.
+    let client =
+        super::client::client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(client.create_grid_bot(&serde_json::json!({
+            "account_id": super::client::BINANCE, "pair": "USDT_BTC", "name": "BTC range",
+            "lower_price": 56000, "upper_price": 72000, "grids_quantity": 50,
+            "quantity_per_grid": 20, "order_currency_type": "quote", "note": "by hand"
+        })))
+        .unwrap();
     for format in ["toml", "yaml"] {
         let out = tempfile::tempdir().unwrap();
         against(&sandbox)
@@ -264,6 +275,24 @@ fn import_then_plan_finds_nothing_in_both_formats() {
             "{files:?}"
         );
         botform().arg("validate").arg(out.path()).assert().success();
+        let report: Value = serde_json::from_slice(
+            &botform()
+                .args(["validate", "--format", "json"])
+                .arg(out.path())
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let grid = &report["grid_bots"][0];
+        assert_eq!(grid["name"], "BTC range", "{report}");
+        assert_eq!(grid["numbers"]["step"], "326.530612244898", "{report}");
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with(format!("grid-bots-binance-spot.{format}"))),
+            "{files:?}"
+        );
         assert_no_changes(against(&sandbox), out.path());
         let text = std::fs::read_to_string(out.path().join(format!("bots-binance-spot.{format}")))
             .unwrap();
