@@ -2,7 +2,7 @@
 //!
 //! Owns the model a backtest runs (below), compiling a bot's settings into it (with the ladder
 //! from `model::dca`, the same arithmetic validate and plan show), and the per-pair results.
-//! `candles` reads candle files; `download` fetches them from an exchange; `fees` knows the usual fee of an exchange; `synthetic` makes seeded random price paths; `report` runs a
+//! `grid` runs grid bots on candles; `candles` reads candle files; `download` fetches them from an exchange; `fees` knows the usual fee of an exchange; `synthetic` makes seeded random price paths; `report` runs a
 //! config's bots over either and is what the CLI, plan and the MCP server call.
 //!
 //! # The model (an independent implementation must reproduce it exactly)
@@ -88,6 +88,7 @@ pub mod conditions;
 pub mod download;
 pub mod fees;
 pub mod figures;
+pub mod grid;
 pub mod html;
 pub mod indicators;
 pub mod report;

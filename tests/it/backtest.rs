@@ -1099,3 +1099,101 @@ fn limits_from_an_exchange_are_read_once_then_cached_and_round_like_a_file() {
         "{warnings}"
     );
 }
+
+/// Grid bots on a seeded random path (a year of hourly candles) agree with the plain-Python
+/// reference of the model (`benches/grid_python.py`) to 1e-6: arithmetic and geometric lines,
+/// sizes in quote and in coins, fees, every intrabar path, and both stop losses.
+#[test]
+fn grid_bots_agree_with_the_python_reference() {
+    use botform::model::enums::GridStopLossAction;
+    use botform::simulate::grid::{GridModel, run};
+    use botform::simulate::{Intrabar, synthetic};
+    let spec = synthetic::parse("paths=1,vol=80,days=365,interval=1h,seed=5").unwrap();
+    let candles = synthetic::path(&spec, 0);
+    let start = candles[0].open;
+    let lines = |n: usize, geometric: bool| -> Vec<f64> {
+        let (low, high) = (start * 0.7, start * 1.4);
+        (0..n)
+            .map(|i| {
+                let x = i as f64 / (n - 1) as f64;
+                if geometric {
+                    low * (high / low).powf(x)
+                } else {
+                    low + (high - low) * x
+                }
+            })
+            .collect()
+    };
+    let paths = [
+        Intrabar::Worst,
+        Intrabar::Best,
+        Intrabar::LowFirst,
+        Intrabar::HighFirst,
+        Intrabar::TradingView,
+    ];
+    let models: Vec<GridModel> = (0..10)
+        .map(|k| GridModel {
+            lines: lines(10 + 7 * k, k % 2 == 1),
+            per_line: if k % 3 == 2 { 0.05 } else { 25.0 },
+            in_base: k % 3 == 2,
+            fee: if k % 4 == 0 { 0.0 } else { 0.001 },
+            upper_stop: (k == 7).then_some((start * 1.5, GridStopLossAction::StopBotAndBuy)),
+            lower_stop: match k {
+                5 => Some((start * 0.65, GridStopLossAction::StopBotAndSell)),
+                9 => Some((start * 0.65, GridStopLossAction::StopBot)),
+                _ => None,
+            },
+            intrabar: paths[k % 5],
+        })
+        .collect();
+    let outcomes: Vec<serde_json::Value> = models
+        .iter()
+        .map(|m| {
+            let o = run(m, &candles);
+            serde_json::json!([
+                o.grids_completed,
+                o.buys,
+                o.sells,
+                o.grid_profit,
+                o.value_at_end,
+                o.max_drawdown
+            ])
+        })
+        .collect();
+    assert!(
+        outcomes.iter().all(|o| o[0].as_u64().unwrap() > 0),
+        "every grid trades: {outcomes:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let csv: String = candles
+        .iter()
+        .map(|c| {
+            format!(
+                "{},{},{},{},{}\n",
+                c.open_time_ms, c.open, c.high, c.low, c.close
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("grid-candles.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("grid-models.json"),
+        serde_json::to_string(&models).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("grid-outcomes.json"),
+        serde_json::to_string(&outcomes).unwrap(),
+    )
+    .unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(root().join("benches/grid_python.py"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
