@@ -221,7 +221,7 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         )
     })?;
     report.warnings.append(&mut lookups);
-    let ok = !report.results.is_empty() || !report.stress.is_empty();
+    let ok = !report.results.is_empty() || !report.stress.is_empty() || !report.grids.is_empty();
     Ok((report, ok))
 }
 
@@ -434,6 +434,38 @@ fn write_human(out: &mut dyn Write, report: &BacktestReport) -> io::Result<()> {
         }
         if !r.not_simulated.is_empty() {
             writeln!(out, "  not simulated: {}", r.not_simulated.join("; "))?;
+        }
+        writeln!(out)?;
+    }
+    for g in &report.grids {
+        let quote = g.pair.split('_').next().unwrap_or("");
+        writeln!(
+            out,
+            "{} ({}) · grid · {} · {} → {}, {} candles",
+            g.name,
+            g.account,
+            g.pair,
+            &g.from[..10],
+            &g.to[..10],
+            g.candles
+        )?;
+        writeln!(
+            out,
+            "  {} grids completed ({} buys, {} sells) · grid profit {} {quote} · value at the end {} {quote} on {} invested · drawdown {} {quote}{}",
+            g.grids_completed,
+            g.buys,
+            g.sells,
+            g.grid_profit.display_in(quote),
+            g.value_at_end.display_in(quote),
+            g.investment.display_in(quote),
+            g.max_drawdown.display_in(quote),
+            g.stopped_at
+                .as_ref()
+                .map(|t| format!(" · stopped by its stop loss at {t}"))
+                .unwrap_or_default()
+        )?;
+        if !g.not_simulated.is_empty() {
+            writeln!(out, "  not simulated: {}", g.not_simulated.join("; "))?;
         }
         writeln!(out)?;
     }

@@ -9,9 +9,10 @@ use serde::Serialize;
 use super::candles::{self, Series};
 use super::figures::{Curve, Figures};
 use super::html::{DEALS_DRAWN, PAIR_PRICE_POINTS, PairChart};
-use super::{Assumptions, BotModel, Candle, PairReport, Sensitivity, dec, synthetic};
+use super::{Assumptions, BotModel, Candle, Intrabar, PairReport, Sensitivity, dec, synthetic};
 use crate::config::Checked;
 use crate::model::decimal::Decimal;
+use crate::timefmt::iso;
 
 /// Where the prices come from.
 #[derive(Debug, Clone)]
@@ -126,6 +127,9 @@ pub struct BacktestReport {
     pub bots: Vec<BotTotal>,
     /// Per bot, from synthetic paths.
     pub stress: Vec<StressReport>,
+    /// Per grid bot, from candle files (the model in `simulate::grid`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grids: Vec<GridReport>,
     pub not_backtestable: Vec<Skipped>,
     /// Bots' pairs with no candle file.
     pub missing_candles: Vec<Skipped>,
@@ -136,6 +140,98 @@ pub struct BacktestReport {
     /// Each pair's prices and deals, when the options ask for them (for `--html`).
     #[serde(skip)]
     pub charts: Vec<PairChart>,
+}
+
+/// A grid bot's run on its pair's candles.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct GridReport {
+    pub name: String,
+    pub account: String,
+    pub pair: String,
+    pub candles: usize,
+    pub from: String,
+    pub to: String,
+    pub intrabar: Intrabar,
+    /// Buy-sell pairs completed, and the orders filled.
+    pub grids_completed: u32,
+    pub buys: u32,
+    pub sells: u32,
+    /// The completed grids' profit after fees, in the quote currency.
+    pub grid_profit: Decimal,
+    /// What the grid started with: the buys' quote and the balancing buy's cost.
+    pub investment: Decimal,
+    /// Quote plus coins at the last close, minus the investment: profit and position together.
+    pub value_at_end: Decimal,
+    pub max_drawdown: Decimal,
+    /// When a stop loss stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    pub not_simulated: Vec<String>,
+}
+
+/// Every valid grid bot `options` chooses, on its pair's candles.
+fn backtest_grids(
+    checked: &Checked,
+    options: &Options,
+    loaded: &mut Loaded,
+    report: &mut BacktestReport,
+) -> Result<(), String> {
+    for (bot, numbers) in checked.grid_bots.iter().zip(&checked.grid_numbers) {
+        let name = bot.name().to_string();
+        let chosen =
+            options.bots.is_empty() || options.bots.iter().any(|b| b.eq_ignore_ascii_case(&name));
+        if bot.spec.absent == Some(true) || !chosen || numbers.is_none() {
+            continue;
+        }
+        let Prices::Files(files) = &options.prices else {
+            report.not_backtestable.push(Skipped {
+                name,
+                reason: "grid bots run on candle files only (not on --synthetic paths)".into(),
+            });
+            continue;
+        };
+        let (model, not_simulated) = match super::grid::compile(
+            &bot.spec,
+            options.assumptions.fee_percentage,
+            options.assumptions.intrabar,
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                report.not_backtestable.push(Skipped { name, reason: e.0 });
+                continue;
+            }
+        };
+        let pair = bot
+            .spec
+            .pair
+            .as_ref()
+            .map(|p| p.value.clone())
+            .unwrap_or_default();
+        let Some(window) = loaded.window(files, &name, &pair, options, report)? else {
+            continue;
+        };
+        let o = super::grid::run(&model, &window.candles);
+        let (first, last) = (window.candles[0], window.candles[window.candles.len() - 1]);
+        report.grids.push(GridReport {
+            name,
+            account: bot.spec.account.clone().unwrap_or_default(),
+            pair,
+            candles: window.candles.len(),
+            from: iso(first.open_time_ms),
+            to: iso(last.open_time_ms + window.interval_ms),
+            intrabar: options.assumptions.intrabar,
+            grids_completed: o.grids_completed,
+            buys: o.buys,
+            sells: o.sells,
+            grid_profit: dec(o.grid_profit),
+            investment: dec(o.investment),
+            value_at_end: dec(o.value_at_end),
+            max_drawdown: dec(o.max_drawdown),
+            stopped_at: o.stopped_at_ms.map(iso),
+            not_simulated,
+        });
+    }
+    Ok(())
 }
 
 /// One deal of a backtest on candle files, as `--deals` lists it.
@@ -394,6 +490,7 @@ impl BacktestReport {
             results: Vec::new(),
             bots: Vec::new(),
             stress: Vec::new(),
+            grids: Vec::new(),
             not_backtestable: Vec::new(),
             missing_candles: Vec::new(),
             warnings: Vec::new(),
@@ -410,6 +507,12 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
         .bots
         .iter()
         .filter_map(|b| b.spec.name.as_deref())
+        .chain(
+            checked
+                .grid_bots
+                .iter()
+                .filter_map(|g| g.spec.name.as_deref()),
+        )
         .collect();
     for wanted in &options.bots {
         if !names.iter().any(|n| n.eq_ignore_ascii_case(wanted)) {
@@ -531,19 +634,20 @@ pub fn backtest(checked: &Checked, options: &Options) -> Result<BacktestReport, 
             }
         }
     }
+    backtest_grids(checked, options, &mut loaded, &mut report)?;
     // Cancelled inside the last bot's paths: its figures are partial, so none are given.
     if options.cancel.is_cancelled() {
         return Err(CANCELLED.into());
     }
     if options.assumptions.fee_percentage.is_zero()
-        && !(report.results.is_empty() && report.stress.is_empty())
+        && !(report.results.is_empty() && report.stress.is_empty() && report.grids.is_empty())
     {
         report.warnings.push(
             "the fee is 0 %: exchanges charge about 0.1 % a trade (Binance and Bybit spot takers), which 3Commas builds into the take profit; pass --fee 0.1 for figures closer to a real account"
                 .into(),
         );
     }
-    if report.results.is_empty() && report.stress.is_empty() {
+    if report.results.is_empty() && report.stress.is_empty() && report.grids.is_empty() {
         report
             .warnings
             .push("no bot was simulated: see not_backtestable and missing_candles".into());

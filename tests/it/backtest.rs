@@ -1197,3 +1197,57 @@ fn grid_bots_agree_with_the_python_reference() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `botform backtest` runs a config's grid bots on their pair's candles: the report's `grids`
+/// (against the schema), a human line, and `--bot` choosing a grid bot by name.
+#[test]
+fn a_grid_bot_is_backtested_on_its_pairs_candles() {
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 30);
+    let config = tempfile::tempdir().unwrap();
+    // The candles swing ±12 % around 100 once a day: a grid from 90 to 110 trades every day.
+    std::fs::write(
+        config.path().join("grid.toml"),
+        "[accounts.main]\nname = \"Binance Spot\"\n\n[[grid_bots]]\nname = \"BTC range\"\naccount = \"main\"\npair = \"USDT_BTC\"\norder_currency_type = \"quote\"\nlower_price = 90\nupper_price = 110\ngrids_quantity = 11\nquantity_per_grid = 10\n",
+    )
+    .unwrap();
+    let out = botform()
+        .arg("backtest")
+        .arg(config.path())
+        .arg("--candles")
+        .arg(candles.path())
+        .args(["--bot", "btc range", "--fee", "0.1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schema/backtest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    assert!(validator.is_valid(&report), "{report}");
+    let grid = &report["grids"][0];
+    assert_eq!(grid["pair"], "USDT_BTC");
+    assert!(grid["grids_completed"].as_u64().unwrap() >= 30, "{grid}");
+    let profit: f64 = grid["grid_profit"].as_str().unwrap().parse().unwrap();
+    assert!(profit > 0.0, "{grid}");
+    let human = botform()
+        .arg("backtest")
+        .arg(config.path())
+        .arg("--candles")
+        .arg(candles.path())
+        .args(["--fee", "0.1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("BTC range (main) · grid · USDT_BTC"),
+        "{text}"
+    );
+    assert!(text.contains("grids completed"), "{text}");
+}
