@@ -194,34 +194,10 @@ fn check_bot(config: &Config, bot: &DesiredGridBot, found: &mut Vec<Diagnostic>)
             .help("set `order_currency_type = \"quote\"` (the size per line in the quote currency, USDT for USDT_BTC) or `\"base\"` (in coins): 3Commas' sources disagree on the default"),
         );
     }
-    if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let them = if missing.len() == 1 { "it" } else { "them" };
-        let help = match &spec.template {
-            Some(t) => format!("set {them} in this grid bot or in its grid template `{t}`"),
-            None => format!(
-                "set {them} in this grid bot, or in a grid template it names with `template = \"...\"`"
-            ),
-        };
-        found.push(
-            Diagnostic::error(
-                "missing-field",
-                format!(
-                    "grid bot `{label}` lacks {}: {list}",
-                    if missing.len() == 1 {
-                        "a required field"
-                    } else {
-                        "required fields"
-                    }
-                ),
-            )
-            .at(spec.spans.head(), "this grid bot")
-            .help(help),
-        );
+    if let Some(d) =
+        super::rules::missing_fields("grid bot", "grid template", &label, &missing, spec)
+    {
+        found.push(d);
     }
     let mut r = Rules { spec, found };
     check_text(&mut r);

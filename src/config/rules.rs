@@ -411,6 +411,45 @@ pub(super) fn check_unique_names<'a, T: Templated + 'a>(
     }
 }
 
+/// The one error for every required field a bot of kind `what` ("bot", "grid bot") lacks after
+/// its template (`template`: the kind of template it names), or `None` when it lacks none.
+pub(super) fn missing_fields<T: Templated>(
+    what: &str,
+    template: &str,
+    label: &str,
+    missing: &[&str],
+    spec: &T,
+) -> Option<Diagnostic> {
+    if missing.is_empty() {
+        return None;
+    }
+    let list = missing
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let them = if missing.len() == 1 { "it" } else { "them" };
+    let help = match spec.template() {
+        Some(t) => format!("set {them} in this {what} or in its {template} `{t}`"),
+        None => format!(
+            "set {them} in this {what}, or in a {template} it names with `template = \"...\"`"
+        ),
+    };
+    let fields = if missing.len() == 1 {
+        "a required field"
+    } else {
+        "required fields"
+    };
+    Some(
+        Diagnostic::error(
+            "missing-field",
+            format!("{what} `{label}` lacks {fields}: {list}"),
+        )
+        .at(spec.spans().head(), format!("this {what}"))
+        .help(help),
+    )
+}
+
 /// A small builder so each rule reads as one line, for every kind of bot (`config::grid` adds
 /// its own rules' shapes).
 pub(super) struct BotCheck<'a, T> {
@@ -537,32 +576,8 @@ fn check_bot(
     }
     // A field written with a typo was reported as unknown, with the right name: once is enough.
     missing.retain(|field| !spec.spans.misspelt.contains_key(field));
-    if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let them = if missing.len() == 1 { "it" } else { "them" };
-        let help = match &spec.template {
-            Some(t) => format!("set {them} in this bot or in its template `{t}`"),
-            None => format!(
-                "set {them} in this bot, or in a template it names with `template = \"...\"`"
-            ),
-        };
-        let what = if missing.len() == 1 {
-            "a required field"
-        } else {
-            "required fields"
-        };
-        c.found.push(
-            Diagnostic::error(
-                "missing-field",
-                format!("bot `{label}` lacks {what}: {list}"),
-            )
-            .at(spec.spans.head(), "this bot")
-            .help(help),
-        );
+    if let Some(d) = missing_fields("bot", "template", &label, &missing, spec) {
+        c.found.push(d);
     }
     if let Some(name) = &spec.name
         && (name.trim().is_empty() || name.chars().count() > 200)

@@ -169,91 +169,35 @@ pub fn import(
     files
 }
 
-/// A live grid bot as a `[[grid_bots]]` entry: its identity and every setting 3Commas shows
-/// (the write-only ones it never shows are left out, as for DCA bots).
+/// A live grid bot as a `[[grid_bots]]` entry: its identity and every setting 3Commas shows,
+/// by the same names (the write-only ones it never shows are left out, as for DCA bots).
 fn grid_entry(grid: &WireGridBot, alias: &str) -> Map<String, Value> {
     let mut entry = Map::new();
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(v) = value.filter(|v| !v.is_null()) {
-            entry.insert(key.to_string(), readable(v));
-        }
+    entry.insert("name".into(), Value::String(grid.name.clone()));
+    entry.insert("id".into(), Value::from(grid.id));
+    entry.insert("account".into(), Value::String(alias.to_string()));
+    entry.insert("pair".into(), Value::String(grid.pair.clone()));
+    entry.insert("enabled".into(), Value::Bool(grid.is_enabled));
+    let Ok(Value::Object(settings)) = serde_json::to_value(grid) else {
+        return entry;
     };
-    let text = |v: &dyn ToString| Some(Value::String(v.to_string()));
-    put("name", text(&grid.name));
-    put("id", Some(Value::from(grid.id)));
-    put("account", text(&alias));
-    put("pair", text(&grid.pair));
-    put("enabled", Some(Value::Bool(grid.is_enabled)));
-    put("lower_price", text(&grid.lower_price));
-    put("upper_price", text(&grid.upper_price));
-    put("grids_quantity", Some(Value::from(grid.grids_quantity)));
-    put("quantity_per_grid", text(&grid.quantity_per_grid));
-    put("grid_type", grid.grid_type.and_then(|t| text(&t)));
-    put(
-        "order_currency_type",
-        grid.order_currency_type.and_then(|t| text(&t)),
-    );
-    put(
-        "profit_currency_type",
-        grid.profit_currency_type.and_then(|t| text(&t)),
-    );
-    put(
-        "max_active_buy_lines",
-        grid.max_active_buy_lines.map(Value::from),
-    );
-    put(
-        "max_active_sell_lines",
-        grid.max_active_sell_lines.map(Value::from),
-    );
-    put(
-        "upper_stop_loss_enabled",
-        grid.upper_stop_loss_enabled.map(Value::Bool),
-    );
-    put(
-        "upper_stop_loss_price",
-        grid.upper_stop_loss_price.and_then(|p| text(&p)),
-    );
-    put(
-        "upper_stop_loss_action",
-        grid.upper_stop_loss_action.and_then(|a| text(&a)),
-    );
-    put(
-        "lower_stop_loss_enabled",
-        grid.lower_stop_loss_enabled.map(Value::Bool),
-    );
-    put(
-        "lower_stop_loss_price",
-        grid.lower_stop_loss_price.and_then(|p| text(&p)),
-    );
-    put(
-        "lower_stop_loss_action",
-        grid.lower_stop_loss_action.and_then(|a| text(&a)),
-    );
-    put(
-        "trailing_up_enabled",
-        grid.trailing_up_enabled.map(Value::Bool),
-    );
-    put(
-        "expansion_down_enabled",
-        grid.expansion_down_enabled.map(Value::Bool),
-    );
-    put(
-        "expansion_down_stop_price",
-        grid.expansion_down_stop_price.and_then(|p| text(&p)),
-    );
-    put("leverage_type", grid.leverage_type.and_then(|l| text(&l)));
-    put(
-        "leverage_custom_value",
-        grid.leverage_custom_value.and_then(|v| text(&v)),
-    );
-    put("mode", grid.mode.and_then(|m| text(&m)));
-    put(
-        "note",
-        grid.note
-            .as_ref()
-            .filter(|n| !n.is_empty())
-            .and_then(|n| text(n)),
-    );
+    // Identity and state are above; 3Commas computes the step.
+    let not_settings = [
+        "id",
+        "account_id",
+        "account_name",
+        "is_enabled",
+        "name",
+        "pair",
+        "grid_price_step",
+    ];
+    for (key, value) in settings {
+        let empty_note = key == "note" && value.as_str().is_some_and(str::is_empty);
+        if value.is_null() || empty_note || not_settings.contains(&key.as_str()) {
+            continue;
+        }
+        entry.insert(key, readable(value));
+    }
     entry
 }
 

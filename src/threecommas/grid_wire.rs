@@ -10,7 +10,7 @@
 //! investments, `grid_lines`) are not part of the desired state; they are left to the reads that
 //! show them.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::model::decimal::Decimal;
 use crate::model::enums::{GridCurrency, GridMode, GridStopLossAction, GridType, LeverageType};
@@ -68,8 +68,9 @@ pub const ENTITY_KEYS: [&str; 48] = [
     "mode",
 ];
 
-/// A grid bot as 3Commas shows it: its identity, state and the settings botform manages.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A grid bot as 3Commas shows it: its identity, state and the settings botform manages. It
+/// serializes by 3Commas' names, counts and booleans as such (`import` writes it out).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct WireGridBot {
     pub id: i64,
     pub account_id: i64,
