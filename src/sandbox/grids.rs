@@ -155,6 +155,8 @@ pub fn create(state: &mut State, mode: TradingMode, p: &mut Params) -> Result<Va
     entity["strategy_type"] = "manual".into();
     entity["editable"] = true.into();
     entity["pair"] = pair.clone().into();
+    // D-GC: "a default name is generated" when none is given; its form is undocumented.
+    entity["name"] = format!("{pair} grid bot").into();
     entity["current_price"] = figure(price);
     entity["orderbook_price_currency"] = pair.split('_').next().unwrap_or("").into();
     for key in [
