@@ -193,8 +193,13 @@ async def five_tasks(web):
         check("rsi" in done.completion.values and "rsi-dip" in done.completion.values, f"strategy completion: {done.completion.values}")
 
         described = data(await call(c, "describe_config", {}, bots=5))
-        check({s["name"] for s in described["sections"]} == {"bots", "templates", "settings", "accounts", "strategies", "blacklist"},
+        check({s["name"] for s in described["sections"]} == {"bots", "templates", "settings", "accounts", "strategies",
+                                                              "blacklist", "grid_bots", "grid_templates"},
               f"sections: {[s['name'] for s in described['sections']]}")
+        grid = data(await call(c, "describe_config", {"section": "grid_bots"}))
+        grid_fields = {f["name"]: f for f in grid["sections"][0]["fields"]}
+        check(grid_fields["order_currency_type"]["required"].startswith("yes") and grid_fields["lower_price"]["description"],
+              f"grid bot fields, described on request: {grid_fields.get('order_currency_type')}")
         check("$ref" not in json.dumps(described), "references resolved")
         bot_fields = {f["name"]: f for f in described["sections"][0]["fields"]}
         check(bot_fields["take_profit_type"]["required"].startswith("yes"), "take_profit_type is required")
