@@ -8,7 +8,8 @@
 //! outside the range, trailing only with both currency types `quote` (and a warning beside
 //! futures-only settings), spot-only stop actions never on futures, `leverage_custom_value` with
 //! `isolated`, names of 1 to 40
-//! characters and notes of 1 to 300, unique names per account. The numbers come from
+//! characters and notes of 1 to 300, unique names per account (terminal controls in names are
+//! `rules::check_printable_names`', for every kind of bot). The numbers come from
 //! `model::grid`, the arithmetic every docs example follows.
 
 use super::load::Config;
@@ -146,24 +147,6 @@ fn check_bot(config: &Config, bot: &DesiredGridBot, found: &mut Vec<Diagnostic>)
             spec.spans.value("account"),
             config.accounts.keys(),
         ));
-    }
-    if let Some(name) = &spec.name
-        && let Some(c) = name
-            .chars()
-            .find(|c| crate::diagnostic::is_terminal_control(*c))
-    {
-        found.push(
-            Diagnostic::error(
-                "control-character",
-                format!(
-                    "grid bot name `{}` holds a terminal control character (\\u{{{:x}}})",
-                    crate::diagnostic::quote_input(name),
-                    c as u32
-                ),
-            )
-            .at(spec.spans.value("name"), "here")
-            .help("names are shown on terminals and in logs: use printable characters only"),
-        );
     }
     if spec.absent == Some(true) {
         if spec.account.is_none() || (spec.name.is_none() && spec.id.is_none()) {

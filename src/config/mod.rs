@@ -279,13 +279,15 @@ fn finish(loaded: load::Loaded) -> Checked {
     let bots = resolve::resolve(&config, &mut diagnostics);
     let grid_bots = resolve::resolve_grid(&config, &mut diagnostics);
     let mut grid_numbers = grid::check(&config, &grid_bots, &mut diagnostics);
+    let mut numbers = rules::check(&config, &bots, &grid_bots, &grid_numbers, &mut diagnostics);
+    // A grid bot with any error (its own rules', a shared rule's, or its template's) gets no
+    // numbers.
     for (bot, numbers) in grid_bots.iter().zip(grid_numbers.iter_mut()) {
         let records = resolve::records_of(&config.grid_bots[bot.index], &config.grid_templates);
         if numbers.is_some() && has_error_within(&diagnostics, &records) {
             *numbers = None;
         }
     }
-    let mut numbers = rules::check(&config, &bots, &grid_bots, &grid_numbers, &mut diagnostics);
     // A bot with any error (a field of the wrong type, dropped while decoding, in the bot or in a
     // template it starts from) gets no numbers: they would be computed without that field.
     for (bot, numbers) in bots.iter().zip(numbers.iter_mut()) {

@@ -98,6 +98,14 @@ fn check_printable_names(config: &Config, diagnostics: &mut Vec<Diagnostic>) {
             check("bot name", name, bot.spans.value("name"));
         }
     }
+    for grid in &config.grid_bots {
+        if let Some(name) = &grid.name {
+            check("grid bot name", name, grid.spans.value("name"));
+        }
+    }
+    for template in config.grid_templates.values() {
+        check("grid template name", &template.name, template.name_span);
+    }
 }
 
 /// Check the whole config. Returns, per bot (in config order), its DCA numbers when the bot has

@@ -517,6 +517,16 @@ lower_price = 1
 upper_price = 2
 grids_quantity = 3
 quantity_per_grid = 10
+
+[[grid_bots]]
+name = "clear\u001b[2J"
+account = "main"
+pair = "USDT_BTC"
+order_currency_type = "quote"
+lower_price = 1
+upper_price = 2
+grids_quantity = 3
+quantity_per_grid = 10
 "#,
     )
     .unwrap();
@@ -551,5 +561,8 @@ quantity_per_grid = 10
     assert!(at("grid-stop-loss", 15), "{found:?}");
     assert!(at("invalid-value", 16), "{found:?}");
     assert!(at("missing-field", 19), "{found:?}");
+    // A name that would drive the terminal is refused, and the grid gets no numbers.
+    assert!(at("control-character", 28), "{found:?}");
+    assert!(report["grid_bots"][2]["numbers"].is_null());
     assert!(report["grid_bots"][0]["numbers"].is_null());
 }
