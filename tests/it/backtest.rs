@@ -1091,6 +1091,25 @@ fn limits_from_an_exchange_are_read_once_then_cached_and_round_like_a_file() {
     // Again: from the cache, no request.
     assert_eq!(run(&["--limits-from", "binance"]).0, from_file);
     assert_eq!(rates_read(), 1);
+    // A link planted where the cache file goes (another user's file, say) is never written
+    // through: the run still rounds, from its own requests.
+    let outside = dir.path().join("not-the-cache.json");
+    std::fs::write(&outside, "untouched").unwrap();
+    let origin = botform::threecommas::client::origin_id(&sandbox.url);
+    let planted = cache
+        .path()
+        .join("limits")
+        .join(origin)
+        .join("binance.json");
+    assert!(
+        planted.is_file(),
+        "the cache file is where this test plants the link"
+    );
+    std::fs::remove_file(&planted).unwrap();
+    std::os::unix::fs::symlink(&outside, &planted).unwrap();
+    let (via_link, _) = run(&["--limits-from", "binance"]);
+    assert_eq!(via_link, from_file, "the steps still round the orders");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched");
     // An exchange the server has no market data for: named, unrounded, still a result.
     let (unrounded, warnings) = run(&["--limits-from", "nosuchmarket"]);
     assert_eq!(unrounded, plain);
