@@ -95,9 +95,6 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                     Ok(p) => p,
                     Err(e) => return super::report_workflow_error(e, output),
                 };
-            if let Some(warning) = workflow::left_out(&planned.checked) {
-                eprintln!("{warning}");
-            }
             planned_files = Some(crate::engine::history::files_of(
                 &planned.checked,
                 &history_root,

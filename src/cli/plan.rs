@@ -152,9 +152,6 @@ pub fn run(args: Args, output: Output) -> ExitCode {
             Ok(p) => p,
             Err(e) => return super::report_workflow_error(e, output),
         };
-        if let Some(warning) = workflow::left_out(&planned.checked) {
-            eprintln!("{warning}");
-        }
         let backtest = match backtest_changes(&args, &planned).await {
             Ok(b) => b,
             Err(e) => {

@@ -47,20 +47,6 @@ pub fn check(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Option<GridNumbers>> {
     super::rules::check_unique_names("grid bot", bots.iter().map(|b| &b.spec), diagnostics);
-    if let Some(first) = bots.first() {
-        diagnostics.push(
-            Diagnostic::warning(
-                "grid-not-applied",
-                format!(
-                    "{} grid bot{} checked here; `plan` and `apply` do not manage grid bots yet: nothing is created, changed or deleted for them",
-                    bots.len(),
-                    if bots.len() == 1 { " is" } else { "s are" }
-                ),
-            )
-            .at(first.span(), "the first grid bot")
-            .help("manage them in 3Commas meanwhile; validate checks their rules and numbers"),
-        );
-    }
     let fee: Decimal = DEFAULT_FEE_PERCENTAGE.parse().unwrap_or(Decimal::ZERO);
     bots.iter()
         .map(|bot| {

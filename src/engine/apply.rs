@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use super::desired::SourceRef;
 use super::lease::{self, Started};
 use super::memory::Memory;
-use super::plan::{Action, Change, LiveState, Plan, comparable, staleness};
+use super::plan::{Action, Change, LiveState, Plan, ResourceKind, comparable, staleness};
 use super::target::Target;
 use crate::diagnostic::shown;
 use crate::model::bot::LiveBot;
@@ -31,7 +31,7 @@ use crate::threecommas::{ApiError, BotsFilter, Client};
 /// How many writes run at once (the client's limiter paces them further).
 const CONCURRENCY: usize = 4;
 /// Attempts to settle one ambiguous write.
-const SETTLE_ATTEMPTS: usize = 3;
+pub(super) const SETTLE_ATTEMPTS: usize = 3;
 /// Below this many live bots on an account, updates are not held to the percentage (as octodns
 /// does); deletes always are.
 const THRESHOLD_MIN_LIVE: usize = 10;
@@ -147,10 +147,11 @@ fn finishes_half_made(change: &Change, half_made: &BTreeSet<Started>) -> bool {
 }
 
 /// The journal entry of a change's bot.
-fn started(change: &Change) -> Option<Started> {
+pub(super) fn started(change: &Change) -> Option<Started> {
     Some(Started {
         account_id: change.account_id?,
         name: change.bot_name.clone()?,
+        kind: change.kind,
     })
 }
 
@@ -354,7 +355,7 @@ pub async fn apply(
     let busy: Vec<String> = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::Delete)
+        .filter(|c| c.action == Action::Delete && c.kind.is_dca_bot())
         .filter_map(|c| {
             let bot = live_bots.get(&c.bot_id?)?;
             (bot.active_deals_count > 0).then(|| busy_line(&c.address, bot.active_deals_count))
@@ -366,7 +367,7 @@ pub async fn apply(
     let creating: BTreeSet<Started> = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::Create)
+        .filter(|c| c.creates())
         .filter_map(started)
         .collect();
     // A create another apply sent since this plan was made, with no clear answer yet, may still
@@ -411,37 +412,6 @@ pub async fn apply(
                 &answers,
             )
             .await;
-            // The journal keeps only the creates (of this apply or an interrupted one) whose
-            // change failed: the rest ended as planned, switched on too where asked.
-            let failed = |i: usize| {
-                report
-                    .outcomes
-                    .iter()
-                    .any(|o| o.change == i && o.result.is_err())
-            };
-            // A create whose answer stayed unclear may still land (see `lease::Pending`).
-            let may_land = |i: usize| {
-                report.outcomes.iter().any(|o| {
-                    o.change == i
-                        && o.action == Action::Create
-                        && o.result.as_ref().is_err_and(|f| f.unresolved)
-                })
-            };
-            let unfinished: BTreeMap<Started, bool> = plan
-                .changes
-                .iter()
-                .enumerate()
-                .filter(|(i, c)| {
-                    (c.action == Action::Create || finishes_half_made(c, &options.half_made))
-                        && failed(*i)
-                })
-                .filter_map(|(i, c)| Some((started(c)?, may_land(i))))
-                .collect();
-            if let Err(e) = journal.keep_unfinished(&unfinished) {
-                progress(format!(
-                    "warning: cannot update the journal of creates: {e}"
-                ));
-            }
         }
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
@@ -465,7 +435,14 @@ pub async fn apply(
                     .acquire_owned()
                     .await
                     .expect("semaphore is never closed");
-                let result = run_change(&client, &change, &live_bots, &journal, &answers).await;
+                let result = match change.kind {
+                    ResourceKind::DcaBot => {
+                        run_change(&client, &change, &live_bots, &journal, &answers).await
+                    }
+                    ResourceKind::GridBot => {
+                        super::grid::run_change(&client, &change, &journal).await
+                    }
+                };
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 match &result {
                     Ok((what, _)) => progress(format!("[{n}/{total}] {}: {what}", change.address)),
@@ -487,7 +464,10 @@ pub async fn apply(
                 Ok((_, id)) => *id,
                 Err(_) => change.bot_id,
             };
-            if let (Ok((_, Some(id))), Some(enable)) = (&result, change.enable) {
+            // Grid bots are switched within their change (after `required_balances`).
+            if let (Ok((_, Some(id))), Some(enable), true) =
+                (&result, change.enable, change.kind.is_dca_bot())
+            {
                 toggles.push((change.address.clone(), *id, enable));
             }
             report.outcomes.push(Outcome {
@@ -499,6 +479,34 @@ pub async fn apply(
                 left_to_another_apply: false,
             });
         }
+    }
+    // The journal keeps only the creates (of this apply or an interrupted one) whose
+    // change failed: the rest ended as planned, switched on too where asked.
+    let failed = |i: usize| {
+        report
+            .outcomes
+            .iter()
+            .any(|o| o.change == i && o.result.is_err())
+    };
+    // A create whose answer stayed unclear may still land (see `lease::Pending`).
+    let may_land = |i: usize| {
+        report.outcomes.iter().any(|o| {
+            o.change == i
+                && plan.changes.get(i).is_some_and(Change::creates)
+                && o.result.as_ref().is_err_and(|f| f.unresolved)
+        })
+    };
+    let unfinished: BTreeMap<Started, bool> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| (c.creates() || finishes_half_made(c, &options.half_made)) && failed(*i))
+        .filter_map(|(i, c)| Some((started(c)?, may_land(i))))
+        .collect();
+    if let Err(e) = journal.keep_unfinished(&unfinished, &creating) {
+        progress(format!(
+            "warning: cannot update the journal of creates: {e}"
+        ));
     }
     // What 3Commas did not take fails that change: an update it ignored is not an update.
     for (index, note) in read_back(client, plan, &report, live.bots.len(), &answers).await {
@@ -536,9 +544,19 @@ async fn reread(client: &Client, plan: &Plan) -> Result<LiveState, ApiError> {
     } else {
         Vec::new()
     };
+    let grid_bots = if plan
+        .fingerprints
+        .keys()
+        .any(|k| super::grid::staleness(k, "", &LiveState::default()).is_some())
+    {
+        client.grid_bots().await?
+    } else {
+        Vec::new()
+    };
     Ok(LiveState {
         accounts: Vec::new(),
         bots: bots.bots,
+        grid_bots,
         unreadable: bots.unreadable,
         blacklist,
         pending_creates: Vec::new(),
@@ -555,6 +573,25 @@ fn remember(identity: &str, plan: &Plan, report: &ApplyReport) -> std::io::Resul
         let (Some(change), Some(id)) = (plan.changes.get(outcome.change), outcome.bot_id) else {
             continue;
         };
+        if change.kind == ResourceKind::GridBot {
+            if change.replaces_because.is_some()
+                && let Some(old) = change.bot_id
+            {
+                memory.forget_grid(old);
+            }
+            match (&change.grid_body, change.action) {
+                (Some(body), _) if change.creates() || change.action == Action::Update => memory
+                    .record_grid(
+                        id,
+                        change.account_id.unwrap_or_default(),
+                        change.bot_name.as_deref().unwrap_or_default(),
+                        body,
+                    ),
+                (_, Action::Delete) => memory.forget_grid(id),
+                _ => {}
+            }
+            continue;
+        }
         match (outcome.action, &change.settings) {
             (Action::Create | Action::Update, Some(sent)) if !outcome.left_to_another_apply => {
                 memory.record(
@@ -628,7 +665,7 @@ async fn settle_twins(
         .enumerate()
         .filter(|(_, o)| o.action == Action::Create && o.result.is_ok())
         .filter_map(|(at, o)| {
-            let change = plan.changes.get(o.change)?;
+            let change = plan.changes.get(o.change).filter(|c| c.kind.is_dca_bot())?;
             Some((at, o.bot_id?, change.account_id?, change.bot_name.clone()?))
         })
         .collect();
@@ -745,7 +782,7 @@ async fn delete_twin(client: &Client, id: i64) -> Result<(), ApiError> {
     }
 }
 
-type ChangeResult = Result<(String, Option<i64>), Failure>;
+pub(super) type ChangeResult = Result<(String, Option<i64>), Failure>;
 
 /// The bots as 3Commas last answered for them during this apply, by id. The answer to an update,
 /// a create, an enable or a disable is the bot as 3Commas holds it after that write (and a look
@@ -925,7 +962,7 @@ where
 
 /// How long to wait before each look for a bot whose create got no clear answer: 3Commas may
 /// commit after its gateway gave up, so one look at once is not enough.
-const LOOKS_AFTER_UNCLEAR_CREATE: [std::time::Duration; 3] = [
+pub(super) const LOOKS_AFTER_UNCLEAR_CREATE: [std::time::Duration; 3] = [
     std::time::Duration::from_millis(500),
     std::time::Duration::from_millis(1500),
     std::time::Duration::from_millis(3000),
@@ -1040,7 +1077,7 @@ async fn settle_toggle(
 }
 
 /// A plan file that was written by hand (its hash only proves it was not edited after saving).
-fn malformed(change: &Change, what: &str) -> Failure {
+pub(super) fn malformed(change: &Change, what: &str) -> Failure {
     Failure {
         message: format!("{}: the plan holds {what}; make a new plan", change.address),
         fields: Vec::new(),
@@ -1049,7 +1086,7 @@ fn malformed(change: &Change, what: &str) -> Failure {
 }
 
 /// 3Commas' objections, each pointed at the config line that set the field.
-fn failure(change: &Change, e: &ApiError, unresolved: bool) -> Failure {
+pub(super) fn failure(change: &Change, e: &ApiError, unresolved: bool) -> Failure {
     let fields = e
         .field_errors()
         .map(|attrs| {
@@ -1133,6 +1170,8 @@ async fn read_back(
         .filter(|o| matches!(o.action, Action::Create | Action::Update) && o.result.is_ok())
         .filter(|o| !o.left_to_another_apply)
         .filter_map(|o| Some((o.change, plan.changes.get(o.change)?, o.bot_id?)))
+        // Grid bots are read back within their change.
+        .filter(|(_, c, _)| c.kind.is_dca_bot())
         .filter(|(_, c, _)| c.settings.is_some() || c.enable.is_some())
         .collect();
     if touched.is_empty() {

@@ -75,6 +75,8 @@ pub struct Desired {
     pub rate_limit: Option<u32>,
     pub accounts: BTreeMap<String, DesiredAccount>,
     pub bots: Vec<WantedBot>,
+    /// The grid bots (see [`super::grid`]).
+    pub grid_bots: Vec<super::grid::WantedGrid>,
     pub blacklist: Option<(Vec<String>, SourceRef)>,
     /// Live bots the config does not describe that this plan must still retire, by id: the bots
     /// an apply created, when `revert` undoes it (empty otherwise).
@@ -119,6 +121,7 @@ pub fn from_checked(checked: &Checked) -> Desired {
             })
             .collect(),
         bots: checked.bots.iter().map(|b| wanted(b, config)).collect(),
+        grid_bots: super::grid::wanted(checked),
         blacklist: config.blacklist.as_ref().map(|b| {
             (
                 b.pairs.iter().flatten().map(|p| p.value.clone()).collect(),

@@ -160,7 +160,10 @@ impl History {
             let Some(change) = plan.changes.get(outcome.change) else {
                 continue;
             };
+            // What `revert` retires: DCA bots (a grid bot an apply created is deleted by
+            // marking it `absent`).
             if outcome.action == Action::Create
+                && change.kind.is_dca_bot()
                 && outcome.result.is_ok()
                 && !outcome.left_to_another_apply
                 && let (Some(bot_id), Some(account_id)) = (outcome.bot_id, change.account_id)

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::plan::ResourceKind;
+
 /// How often a waiting apply tries the lease again.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -50,6 +52,9 @@ pub struct Journal {
 pub struct Started {
     pub account_id: i64,
     pub name: String,
+    /// The kind of object (absent in journals written before grid bots: a DCA bot).
+    #[serde(default, skip_serializing_if = "ResourceKind::is_dca_bot")]
+    pub kind: ResourceKind,
 }
 
 /// A create the journal holds: which bot, when it was sent, and whether it may still land.
@@ -180,9 +185,15 @@ impl Journal {
     }
 
     /// Keep in the journal only these creates, each with whether it may still land (its answer
-    /// was unclear); the others ended as planned. Entries this apply did not touch that may
-    /// still land are kept too, until their window has passed.
-    pub fn keep_unfinished(&self, unfinished: &BTreeMap<Started, bool>) -> std::io::Result<()> {
+    /// was unclear); the others of this apply (`ours`) ended as planned and are dropped, so a
+    /// name created cleanly can be created again at once (after a delete, or a replacement).
+    /// Entries this apply did not touch that may still land are kept too, until their window
+    /// has passed.
+    pub fn keep_unfinished(
+        &self,
+        unfinished: &BTreeMap<Started, bool>,
+        ours: &BTreeSet<Started>,
+    ) -> std::io::Result<()> {
         let _one_at_a_time = self.locked();
         let now = crate::timefmt::now_unix();
         let kept: BTreeMap<Started, Entry> = read_journal(&self.path)
@@ -192,7 +203,8 @@ impl Journal {
                     entry.may_land = *may_land;
                     Some((started, entry))
                 }
-                None => (entry.may_land
+                None => (!ours.contains(&started)
+                    && entry.may_land
                     && entry
                         .sent_at
                         .is_some_and(|t| now < t + LATE_CREATE_WINDOW_S))
@@ -270,6 +282,7 @@ mod tests {
             started: Started {
                 account_id: 1,
                 name: name.into(),
+                kind: ResourceKind::DcaBot,
             },
             sent_at,
             may_land,
@@ -294,6 +307,36 @@ mod tests {
     }
 
     #[test]
+    fn a_create_that_ended_as_planned_leaves_the_journal_and_its_name_is_free_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal {
+            path: dir.path().join("j.json"),
+            lock: Default::default(),
+        };
+        let started = |name: &str| Started {
+            account_id: 1,
+            name: name.into(),
+            kind: ResourceKind::GridBot,
+        };
+        let ours: BTreeSet<Started> = [started("done"), started("unclear")].into();
+        journal.record_creates(&ours).unwrap();
+        journal.stamp_sent(&started("done")).unwrap();
+        journal.stamp_sent(&started("unclear")).unwrap();
+        // Another apply's create, sent just now, not ours to drop.
+        journal.stamp_sent(&started("theirs")).unwrap();
+        journal
+            .keep_unfinished(&[(started("unclear"), true)].into(), &ours)
+            .unwrap();
+        let mut pending: Vec<String> = journal
+            .pending()
+            .into_iter()
+            .map(|p| p.started.name)
+            .collect();
+        pending.sort();
+        assert_eq!(pending, ["theirs", "unclear"]);
+    }
+
+    #[test]
     fn a_journal_of_an_older_version_still_reads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.json");
@@ -302,6 +345,7 @@ mod tests {
         let e = &journal[&Started {
             account_id: 1,
             name: "a".into(),
+            kind: ResourceKind::DcaBot,
         }];
         assert!(e.may_land && e.sent_at.is_none());
     }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::plan::{Action, Change, Plan, WRITE_ONLY_FIELDS};
+use super::plan::{Action, Change, Plan};
 use super::render::{capital_move, figures, mode_words, show};
 
 /// The marker a CI job finds its comment by.
@@ -80,7 +80,7 @@ fn block(change: &Change) -> String {
         let _ = writeln!(out, "| Field | Before | After |\n| --- | --- | --- |");
         for f in &change.fields {
             let before = if change.action == Action::Update
-                && WRITE_ONLY_FIELDS.contains(&f.field.as_str())
+                && change.kind.write_only_fields().contains(&f.field.as_str())
             {
                 let last = f.before.as_ref().map(|_| cell(&f.before));
                 format!(
@@ -96,6 +96,12 @@ fn block(change: &Change) -> String {
     }
     if change.unchanged > 0 {
         let _ = writeln!(out, "\n{} unchanged, not shown.", change.unchanged);
+    }
+    if let Some(why) = &change.replaces_because {
+        let _ = writeln!(out, "\n**Replaced** (destroyed, then created anew): {why}.");
+    }
+    for warning in &change.warnings {
+        let _ = writeln!(out, "\n> **Warning:** {warning}");
     }
     if let Some(source) = &change.source {
         let _ = writeln!(out, "\nConfig: `{}:{}`", source.file, source.line);

@@ -44,6 +44,9 @@ pub struct Remembered {
 pub struct Memory {
     #[serde(default)]
     pub bots: BTreeMap<i64, Remembered>,
+    /// The grid bots, by grid bot id (3Commas numbers grid bots apart from DCA bots).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grid_bots: BTreeMap<i64, Remembered>,
 }
 
 fn memory_path(identity: &str) -> PathBuf {
@@ -91,6 +94,28 @@ impl Memory {
     /// Forget a deleted bot.
     pub fn forget(&mut self, id: i64) {
         self.bots.remove(&id);
+    }
+
+    /// The last value botform sent of a write-only `field` to grid bot `id`.
+    pub fn last_sent_grid(&self, id: i64, field: &str) -> Option<&Value> {
+        self.grid_bots.get(&id)?.write_only.get(field)
+    }
+
+    /// Note what was just sent to grid bot `id` (a create or update body).
+    pub fn record_grid(&mut self, id: i64, account_id: i64, name: &str, body: &Map<String, Value>) {
+        let entry = self.grid_bots.entry(id).or_default();
+        entry.account_id = account_id;
+        entry.name = name.to_string();
+        for field in super::grid::WRITE_ONLY_FIELDS {
+            if let Some(value) = body.get(*field) {
+                entry.write_only.insert((*field).to_string(), value.clone());
+            }
+        }
+    }
+
+    /// Forget a deleted grid bot.
+    pub fn forget_grid(&mut self, id: i64) {
+        self.grid_bots.remove(&id);
     }
 }
 

@@ -4,6 +4,8 @@
 //! - `plan`: the pure diff of desired and live state, and the plan as data.
 //! - `render`: the plan for people (terraform's form); `markdown`: for a pull-request comment.
 //! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
+//! - `grid`: grid bots' room in plan and apply (the shared core is the plan, the rails, the
+//!   lease, the journal and the memory; see [`plan::ResourceKind`]).
 //! - `import`: the live account written out as config files.
 //! - `backtest`: the plan's changed bots backtested before and after (the plan-backtest join).
 //! - `deals`: deal actions (cancel, panic sell, add funds, update), previewed, leased, polled to
@@ -27,6 +29,7 @@ pub mod audit;
 pub mod backtest;
 pub mod deals;
 pub mod desired;
+pub mod grid;
 pub mod guard;
 pub mod history;
 pub mod import;

@@ -27,11 +27,49 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 /// [`crate::engine::memory`]), never with the live bot.
 pub const WRITE_ONLY_FIELDS: &[&str] = &["sl_to_breakeven_enabled", "sl_to_breakeven_data"];
 
+/// The kind of 3Commas object a change acts on. Each kind has its own room in each layer (for
+/// grid bots: [`super::grid`]); the plan, the safety rails, the lease and the journal are shared.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// A DCA bot (and the account-wide blacklist, whose changes say `update_blacklist`).
+    #[default]
+    DcaBot,
+    GridBot,
+}
+
+impl ResourceKind {
+    pub fn is_dca_bot(&self) -> bool {
+        *self == ResourceKind::DcaBot
+    }
+
+    /// The fields of this kind that 3Commas accepts and never shows back.
+    pub fn write_only_fields(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::DcaBot => WRITE_ONLY_FIELDS,
+            ResourceKind::GridBot => super::grid::WRITE_ONLY_FIELDS,
+        }
+    }
+
+    /// How a plan names one object of this kind: `bot "BTC" on main`.
+    pub fn address(self, name: &str, account: &str) -> String {
+        let noun = match self {
+            ResourceKind::DcaBot => "bot",
+            ResourceKind::GridBot => "grid bot",
+        };
+        format!("{noun} \"{}\" on {}", shown(name), shown(account))
+    }
+}
+
 /// Everything read from 3Commas for a plan.
 #[derive(Debug, Clone, Default)]
 pub struct LiveState {
     pub accounts: Vec<Account>,
     pub bots: Vec<LiveBot>,
+    /// The grid bots, read when the config describes any (else empty, and not planned).
+    pub grid_bots: Vec<crate::threecommas::grid_wire::WireGridBot>,
     /// Bots 3Commas sent in a form botform cannot read: never touched, never taken for absent.
     pub unreadable: Vec<UnreadableBot>,
     pub blacklist: Vec<String>,
@@ -83,6 +121,9 @@ pub struct DcaFigures {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Change {
     pub action: Action,
+    /// What kind of object it acts on (absent: a DCA bot, or the blacklist).
+    #[serde(default, skip_serializing_if = "ResourceKind::is_dca_bot")]
+    pub kind: ResourceKind,
     /// A readable name: `bot "BTC" on main`, `blacklist`.
     pub address: String,
     pub bot_name: Option<String>,
@@ -111,13 +152,29 @@ pub struct Change {
     pub source: Option<SourceRef>,
     /// Where each field was set, for pointing 3Commas' objections at the right line.
     pub origins: BTreeMap<String, SourceRef>,
+    /// Grid bots: the whole body sent (`POST /ver1/grid_bots/manual` for a create with
+    /// `account_id` and `pair`; `PATCH .../manual` for an update: every setting, never `pair`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_body: Option<serde_json::Map<String, Value>>,
+    /// Half of a replacement (`-/+`): 3Commas cannot change this setting in place, so the object
+    /// is deleted and created anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_because: Option<String>,
+    /// What the person should know before applying it (a market order it may place, what
+    /// happens to coins), shown under the change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Change {
     /// A change with nothing set but what it does and to what.
-    fn new(action: Action, address: String) -> Change {
+    pub(super) fn new(action: Action, address: String) -> Change {
         Change {
             action,
+            kind: ResourceKind::DcaBot,
+            grid_body: None,
+            replaces_because: None,
+            warnings: Vec::new(),
             address,
             bot_name: None,
             account: None,
@@ -134,6 +191,11 @@ impl Change {
             source: None,
             origins: BTreeMap::new(),
         }
+    }
+
+    /// True when applying it creates an object: a create, or a replacement's second half.
+    pub fn creates(&self) -> bool {
+        self.action == Action::Create || self.replaces_because.is_some()
     }
 }
 
@@ -266,6 +328,11 @@ impl Plan {
     /// `enable`, `blacklist`), so no plan can display one value and send another.
     pub fn check_consistent(&self) -> Result<(), String> {
         for change in &self.changes {
+            if change.kind == ResourceKind::GridBot {
+                super::grid::check_consistent(change)
+                    .map_err(|what| format!("{}: {what}", change.address))?;
+                continue;
+            }
             let shown = |field: &str| {
                 change
                     .fields
@@ -402,7 +469,7 @@ pub fn blacklist_fingerprint(pairs: &[String]) -> String {
     short_hash(&serde_json::json!(sorted))
 }
 
-fn short_hash(value: &Value) -> String {
+pub(super) fn short_hash(value: &Value) -> String {
     hex::encode(&Sha256::digest(serde_json::to_vec(value).expect("JSON serializes"))[..12])
 }
 
@@ -429,7 +496,7 @@ pub fn live_bot_ids(desired: &Desired, live: &LiveState) -> Vec<Option<i64>> {
 }
 
 /// Resolve each account alias to a live account.
-fn resolve_accounts(
+pub(super) fn resolve_accounts(
     desired: &Desired,
     live: &LiveState,
     problems: &mut Vec<PlanProblem>,
@@ -823,16 +890,26 @@ pub fn plan(
         }
     }
 
+    let grids_matched = super::grid::plan(
+        &desired.grid_bots,
+        live,
+        &accounts,
+        super::grid::Planning {
+            changes: &mut changes,
+            fingerprints: &mut fingerprints,
+            problems: &mut problems,
+            held: &mut held,
+        },
+    );
+
     if !problems.is_empty() {
         return Err(problems);
     }
     // Deterministic order: blacklist, creates, updates, deletes; config order within each.
     changes.sort_by_key(|c| c.action);
     let summary = Summary {
-        add: changes
-            .iter()
-            .filter(|c| c.action == Action::Create)
-            .count(),
+        // A replacement (`-/+`) is one to add and one to destroy, as terraform counts it.
+        add: changes.iter().filter(|c| c.creates()).count(),
         change: changes
             .iter()
             .filter(|c| matches!(c.action, Action::Update | Action::UpdateBlacklist))
@@ -841,14 +918,19 @@ pub fn plan(
             .iter()
             .filter(|c| c.action == Action::Delete)
             .count(),
-        managed: matched.len(),
+        managed: matched.len() + grids_matched,
         unmanaged: unmanaged.len(),
         live_by_account: account_ids
             .iter()
             .map(|id| {
                 (
                     *id,
-                    live.bots.iter().filter(|b| b.account_id == *id).count(),
+                    live.bots.iter().filter(|b| b.account_id == *id).count()
+                        + live
+                            .grid_bots
+                            .iter()
+                            .filter(|g| g.account_id == *id)
+                            .count(),
                 )
             })
             .collect(),
@@ -1116,6 +1198,8 @@ pub fn staleness(plan: &Plan, live: &LiveState) -> Vec<String> {
                 )),
                 Some(_) => {}
             }
+        } else if let Some(grid_moved) = super::grid::staleness(key, expected, live) {
+            moved.extend(grid_moved);
         } else if let Some(rest) = key.strip_prefix("absent/") {
             let (account, name) = rest.split_once('/').unwrap_or((rest, ""));
             let account: i64 = account.parse().unwrap_or_default();

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
-use super::plan::{Action, Change, DcaFigures, Plan, WRITE_ONLY_FIELDS};
+use super::plan::{Action, Change, DcaFigures, Plan, ResourceKind};
 
 pub struct RenderOptions {
     pub color: bool,
@@ -106,6 +106,13 @@ pub fn render(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) -> io::
             let (sym, style, word) = symbol(action);
             writeln!(out, "  {} {word}", p.paint(style, sym))?;
         }
+    }
+    if plan.changes.iter().any(|c| c.replaces_because.is_some()) {
+        writeln!(
+            out,
+            "{} destroy and then create replacement",
+            p.paint(AnsiColor::Red.on_default(), "-/+")
+        )?;
     }
     writeln!(out)?;
     for change in &plan.changes {
@@ -247,12 +254,24 @@ fn write_unmanaged(out: &mut dyn Write, plan: &Plan, options: &RenderOptions) ->
 }
 
 fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result<()> {
-    let (sym, style, _) = symbol(change.action);
+    let (sym, style, _) = match &change.replaces_because {
+        Some(_) => ("-/+", AnsiColor::Red.on_default(), "replace"),
+        None => symbol(change.action),
+    };
     let id = change
         .bot_id
         .map(|id| format!(" (id {id})"))
         .unwrap_or_default();
     let what = match change.action {
+        Action::Delete if change.replaces_because.is_some() => format!(
+            "must be replaced ({}){}",
+            change.replaces_because.as_deref().unwrap_or_default(),
+            if change.enable == Some(true) {
+                ", then enabled"
+            } else {
+                ""
+            }
+        ),
         Action::Create if change.enable == Some(true) => {
             "will be created, then enabled".to_string()
         }
@@ -276,13 +295,18 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
         p.paint(Style::new().bold(), "#"),
         change.address
     )?;
-    let head = match change.action {
-        Action::UpdateBlacklist => "blacklist".to_string(),
-        _ => format!(
+    let head = match (change.action, change.kind) {
+        (Action::UpdateBlacklist, _) => "blacklist".to_string(),
+        (_, ResourceKind::DcaBot) => format!(
             "bot \"{}\"",
             crate::diagnostic::shown(change.bot_name.as_deref().unwrap_or("?"))
         ),
+        (_, ResourceKind::GridBot) => format!(
+            "grid bot \"{}\"",
+            crate::diagnostic::shown(change.bot_name.as_deref().unwrap_or("?"))
+        ),
     };
+    let write_only = change.kind.write_only_fields();
     writeln!(out, "  {} {head} {{", p.paint(style, sym))?;
     let width = change
         .fields
@@ -300,7 +324,7 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
             (Action::UpdateBlacklist, Some(b), None) => {
                 format!("{} {}", p.paint(AnsiColor::Red.on_default(), "-"), show(b))
             }
-            (Action::Update, before, Some(a)) if WRITE_ONLY_FIELDS.contains(&f.field.as_str()) => {
+            (Action::Update, before, Some(a)) if write_only.contains(&f.field.as_str()) => {
                 format!(
                     "{} {:width$} = {} -> {}{}",
                     p.paint(AnsiColor::Yellow.on_default(), "~"),
@@ -369,6 +393,13 @@ fn write_change(out: &mut dyn Write, change: &Change, p: &Painter) -> io::Result
             writeln!(out, "    DCA: frees {}", figures(b))?
         }
         _ => {}
+    }
+    for warning in &change.warnings {
+        writeln!(
+            out,
+            "    {} {warning}",
+            p.paint(AnsiColor::Yellow.on_default(), "Warning:")
+        )?;
     }
     writeln!(out)
 }

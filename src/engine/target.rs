@@ -256,6 +256,7 @@ pub async fn read_live(client: &Client, with_blacklist: bool) -> Result<LiveStat
     Ok(LiveState {
         accounts,
         bots: bots.bots,
+        grid_bots: Vec::new(),
         unreadable: bots.unreadable,
         blacklist,
         pending_creates: Vec::new(),

@@ -39,19 +39,6 @@ pub struct Planned {
     pub markets: std::collections::BTreeMap<i64, String>,
 }
 
-/// What a plan of this config leaves out, in a sentence for stderr: the grid bots, which
-/// validate checks but plan and apply do not manage yet (issue 19).
-pub fn left_out(checked: &Checked) -> Option<String> {
-    let n = checked.grid_bots.len();
-    (n > 0).then(|| {
-        format!(
-            "warning: the config has {n} grid bot{}; plan and apply do not manage grid bots yet: nothing is created, changed or deleted for {}",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "it" } else { "them" }
-        )
-    })
-}
-
 /// The directory a config lives in, for its history: the first path when it is a directory,
 /// else the file's directory.
 pub fn config_root(paths: &[PathBuf]) -> PathBuf {
@@ -115,6 +102,7 @@ fn targeted(
                     .bots
                     .iter()
                     .any(|b| b.name.as_deref() == Some(t.as_str()))
+                && !desired.grid_bots.iter().any(|g| &g.name == *t)
         })
         .cloned()
         .collect();
@@ -123,6 +111,7 @@ fn targeted(
             .bots
             .iter()
             .filter_map(|b| b.name.as_deref())
+            .chain(desired.grid_bots.iter().map(|g| g.name.as_str()))
             .chain(["blacklist"])
             .collect();
         let described = unknown
@@ -206,6 +195,9 @@ async fn plan_reading(
     WorkflowError,
 > {
     let mut live = target::read_live(&target.client, desired.blacklist.is_some()).await?;
+    if !desired.grid_bots.is_empty() {
+        live.grid_bots = target.client.grid_bots().await?;
+    }
     super::names::remember(&target.identity, &live.bots);
     live.pending_creates = super::lease::pending_creates(&target.identity);
     live.remembered = super::memory::Memory::load(&target.identity);
@@ -729,23 +721,24 @@ fn restrict(plan: &mut Plan, targets: &[String]) {
             if c.action == Action::UpdateBlacklist {
                 keys.push("blacklist".to_string());
             }
-            if let Some(id) = c.bot_id {
-                keys.push(format!("bot/{id}"));
+            match (c.kind, c.bot_id) {
+                (plan::ResourceKind::DcaBot, Some(id)) => keys.push(format!("bot/{id}")),
+                (plan::ResourceKind::GridBot, Some(id)) => keys.push(super::grid::key(id)),
+                _ => {}
             }
             if let (Action::Create, Some(account), Some(name)) =
                 (c.action, c.account_id, &c.bot_name)
             {
-                keys.push(plan::absent_key(account, name));
+                keys.push(match c.kind {
+                    plan::ResourceKind::DcaBot => plan::absent_key(account, name),
+                    plan::ResourceKind::GridBot => super::grid::absent_key(account, name),
+                });
             }
             keys
         })
         .collect();
     plan.fingerprints.retain(|k, _| keep.contains(k));
-    plan.summary.add = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Create)
-        .count();
+    plan.summary.add = plan.changes.iter().filter(|c| c.creates()).count();
     plan.summary.change = plan
         .changes
         .iter()

@@ -557,16 +557,7 @@ impl BotformServer {
         let plan = workflow::plan_against(target, &desired, targets)
             .await
             .map_err(|e| self.relativize(workflow_message(e)))?;
-        let mut answer = self.keep_and_answer(plan, files).await?;
-        // What the plan leaves out (grid bots, for now) is said first, never silently.
-        if let Some(warning) = workflow::left_out(&checked) {
-            answer.human = format!(
-                "{warning}
-{}",
-                answer.human
-            );
-        }
-        Ok(answer)
+        self.keep_and_answer(plan, files).await
     }
 
     /// Keep a plan for `apply` and `show_plan`, and answer with its first page.

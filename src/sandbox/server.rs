@@ -1132,6 +1132,7 @@ enum Route {
     GridBotDisable(i64),
     GridBotDelete(i64),
     GridBotNote(i64),
+    GridBotRequiredBalances(i64),
 }
 
 impl Route {
@@ -1188,6 +1189,9 @@ impl Route {
             ["ver1", "grid_bots", g, "enable"] if post => Route::GridBotEnable(id(g)?),
             ["ver1", "grid_bots", g, "disable"] if post => Route::GridBotDisable(id(g)?),
             ["ver1", "grid_bots", g, "note"] if post => Route::GridBotNote(id(g)?),
+            ["ver1", "grid_bots", g, "required_balances"] if get => {
+                Route::GridBotRequiredBalances(id(g)?)
+            }
             _ => return None,
         })
     }
@@ -1233,6 +1237,7 @@ impl Route {
             Route::GridBotEnable(_) => "/ver1/grid_bots/{id}/enable",
             Route::GridBotDisable(_) => "/ver1/grid_bots/{id}/disable",
             Route::GridBotNote(_) => "/ver1/grid_bots/{id}/note",
+            Route::GridBotRequiredBalances(_) => "/ver1/grid_bots/{id}/required_balances",
         }
     }
 
@@ -1424,6 +1429,22 @@ fn run(
         Route::GridBotEnable(id) => answered(grids::set_enabled(state.mode_mut(mode), *id, true)),
         Route::GridBotDisable(id) => answered(grids::set_enabled(state.mode_mut(mode), *id, false)),
         Route::GridBotNote(id) => answered(grids::note(state.mode_mut(mode), *id, p)),
+        Route::GridBotRequiredBalances(id) => {
+            let ms = state.mode(mode);
+            let grid = ms.grid_bots.get(id).map(|g| &g.entity);
+            let account_id = grid.and_then(|g| g["account_id"].as_i64()).unwrap_or_default();
+            let market = ms
+                .account(account_id)
+                .and_then(|a| a["market_code"].as_str())
+                .unwrap_or("binance")
+                .to_string();
+            let price = grid
+                .and_then(|g| g["pair"].as_str())
+                .and_then(|pair| state::price(&market, pair));
+            answered(grids::required_balances(ms, *id, free_usdt(ms, account_id), price))
+                .with_status(StatusCode::OK)
+                .read_only()
+        }
         // D-GX: 200 with an empty body.
         Route::GridBotDelete(id) => answered(grids::delete(state.mode_mut(mode), *id)).with_status(StatusCode::OK),
         Route::DealCancel(id) => answered(deals::cancel(state.mode_mut(mode), *id)),
@@ -1832,21 +1853,7 @@ fn account_table_data(ms: &ModeState, account_id: i64) -> Answer {
         return not_found();
     };
     let position = deal_decimal(account, "usd_amount");
-    let spent: Decimal = ms
-        .deals
-        .values()
-        .filter(|d| {
-            d["account_id"].as_i64() == Some(account_id)
-                && d["finished?"].as_bool() != Some(true)
-                && d["from_currency"] == "USDT"
-        })
-        .map(|d| deal_decimal(d, "bought_volume"))
-        .sum();
-    let available = if spent > position {
-        Decimal::ZERO
-    } else {
-        position - spent
-    };
+    let available = free_usdt(ms, account_id);
     let number =
         |d: Decimal| -> Value { serde_json::from_str(&d.to_string()).unwrap_or(Value::Null) };
     let btc = state::price("binance", "USDT_BTC").unwrap_or(Decimal::from_int(1));
@@ -1866,6 +1873,29 @@ fn account_table_data(ms: &ModeState, account_id: i64) -> Answer {
             "available_with_leverage_short": 0, "account_id": account_id, "is_wallet": false
         }]),
         mutated: false,
+    }
+}
+
+/// An account's free USDT: its value (`usd_amount`) less what its open USDT deals have spent.
+pub(super) fn free_usdt(ms: &ModeState, account_id: i64) -> Decimal {
+    let Some(account) = ms.account(account_id) else {
+        return Decimal::ZERO;
+    };
+    let position = deal_decimal(account, "usd_amount");
+    let spent: Decimal = ms
+        .deals
+        .values()
+        .filter(|d| {
+            d["account_id"].as_i64() == Some(account_id)
+                && d["finished?"].as_bool() != Some(true)
+                && d["from_currency"] == "USDT"
+        })
+        .map(|d| deal_decimal(d, "bought_volume"))
+        .sum();
+    if spent > position {
+        Decimal::ZERO
+    } else {
+        position - spent
     }
 }
 

@@ -748,6 +748,15 @@ impl Client {
         .await
     }
 
+    /// `GET /ver1/grid_bots/{id}/required_balances` (spot grids only).
+    pub async fn grid_required_balances(
+        &self,
+        id: i64,
+    ) -> Result<super::grid_wire::RequiredBalances, ApiError> {
+        self.get(&format!("/ver1/grid_bots/{id}/required_balances"), &[])
+            .await
+    }
+
     pub async fn enable_grid_bot(&self, id: i64) -> Result<WireGridBot, ApiError> {
         self.write::<_, ()>(Method::POST, &format!("/ver1/grid_bots/{id}/enable"), None)
             .await

@@ -126,6 +126,68 @@ pub struct WireGridBot {
     pub grid_price_step: Option<Decimal>,
 }
 
+/// `GET /ver1/grid_bots/{id}/required_balances` (spot only, §1.8): what a grid needs to start,
+/// what the account lacks, and whether 3Commas would balance it at market.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RequiredBalances {
+    pub missing_balance: BasePair,
+    pub required_balance: BasePair,
+    #[serde(deserialize_with = "flag")]
+    pub need_balancing: bool,
+    #[serde(deserialize_with = "flag")]
+    pub balancing_available: bool,
+    #[serde(default)]
+    pub necessary_quantities: Option<Quantity>,
+}
+
+/// An amount in each of a pair's currencies.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct BasePair {
+    pub base: Quantity,
+    pub quote: Quantity,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Quantity {
+    pub quantity: Decimal,
+    pub currency: String,
+}
+
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.quantity, self.currency)
+    }
+}
+
+impl RequiredBalances {
+    /// The grid can start: nothing is missing, or 3Commas can balance what is (the docs do not
+    /// say more: §1.8).
+    pub fn fundable(&self) -> bool {
+        self.balancing_available
+            || (self.missing_balance.base.quantity <= Decimal::ZERO
+                && self.missing_balance.quote.quantity <= Decimal::ZERO)
+    }
+
+    /// What is missing, in words: `0.5 BTC and 100 USDT`.
+    pub fn missing(&self) -> String {
+        let m = &self.missing_balance;
+        [&m.base, &m.quote]
+            .into_iter()
+            .filter(|q| q.quantity > Decimal::ZERO)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+
+    /// The balancing order 3Commas names (`necessary_quantities`), in words.
+    pub fn necessary(&self) -> String {
+        self.necessary_quantities
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "an amount it does not say".into())
+    }
+}
+
 /// A boolean sent as `true` or `"true"`.
 fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     optional_flag(d)?.ok_or_else(|| serde::de::Error::custom("a boolean is null"))
@@ -174,6 +236,20 @@ fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_docs_required_balances_read_and_say_what_is_missing() {
+        let text = include_str!("../../tests/fixtures/3commas/grid_bot_required_balances.json");
+        let r: RequiredBalances = serde_json::from_str(text).unwrap();
+        assert!(r.need_balancing && r.fundable());
+        assert_eq!(r.missing(), "8500 USDT");
+        assert_eq!(r.necessary(), "8500 USDT");
+        let short = RequiredBalances {
+            balancing_available: false,
+            ..r
+        };
+        assert!(!short.fundable());
+    }
 
     #[test]
     fn string_counts_and_booleans_are_read_and_nonsense_is_refused() {

@@ -40,6 +40,8 @@ enum Kind {
     Conditions,
     /// The take_profit_steps request example.
     TakeProfitSteps,
+    /// A grid bot's `required_balances`.
+    GridRequiredBalances,
     /// Valid JSON of an endpoint or request botform does not use (say which in the table).
     NotUsed,
 }
@@ -105,6 +107,10 @@ const FIXTURES: &[(&str, Kind)] = &[
     ("grid_bot_entity.json", Kind::GridBot),
     ("grid_bot_list.json", Kind::GridBot),
     ("grid_bot_note_response.json", Kind::GridBot),
+    (
+        "grid_bot_required_balances.json",
+        Kind::GridRequiredBalances,
+    ),
     ("grid_bot_show.json", Kind::GridBot),
     ("grid_bot_update_response.json", Kind::GridBot),
     ("market_list.json", Kind::NotUsed), // the sandbox serves it; botform does not read it
@@ -147,6 +153,10 @@ fn each<T: DeserializeOwned>(name: &str) -> Vec<T> {
 
 fn read_as(name: &str, kind: Kind) {
     match kind {
+        Kind::GridRequiredBalances => {
+            let r: Vec<botform::threecommas::grid_wire::RequiredBalances> = each(name);
+            assert_eq!(r[0].required_balance.base.currency, "BTC");
+        }
         Kind::GridBot => {
             let raw: Vec<Value> = match fixture(name) {
                 Value::Array(items) => items,

@@ -9,6 +9,7 @@ mod engine_support;
 mod fidelity;
 mod first_hour;
 mod fixtures;
+mod grid;
 mod history;
 mod hostile;
 mod market;

@@ -657,35 +657,27 @@ fn explain_and_deals_take_a_selector_that_names_one_bot() {
     );
 }
 
-/// A config with grid bots: validate checks them, and neither the CLI plan nor the MCP plan
-/// answers "no changes" silently: both say grid bots are not managed yet.
+/// A config with grid bots: the MCP plan plans them as the CLI does (the same engine), with the
+/// warning a person needs before enabling one.
 #[test]
-fn plans_say_that_grid_bots_are_not_managed_yet() {
+fn the_assistant_plans_grid_bots_with_their_warnings() {
     let sandbox = super::sandbox::SandboxProcess::spawn(None, &[]);
     let dir = example_dir();
     std::fs::write(
         dir.path().join("grid.toml"),
-        "[[grid_bots]]\nname = \"BTC range\"\naccount = \"main\"\npair = \"USDT_BTC\"\norder_currency_type = \"quote\"\nlower_price = 56000\nupper_price = 72000\ngrids_quantity = 50\nquantity_per_grid = 20\n",
+        "[[grid_bots]]\nname = \"BTC range\"\naccount = \"main\"\npair = \"USDT_BTC\"\norder_currency_type = \"quote\"\nlower_price = 56000\nupper_price = 72000\ngrids_quantity = 50\nquantity_per_grid = 20\nenabled = true\n",
     )
     .unwrap();
-    let said = "plan and apply do not manage grid bots yet";
-    let cli = super::engine_support::against(&sandbox)
-        .arg("plan")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&cli.stderr).contains(said),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
     let mut session = RawSession::start(dir.path(), Some(&sandbox));
     let plan = session.call(1, "plan", serde_json::json!({}));
     session.close().wait().unwrap();
     let human = plan["structuredContent"]["human"].as_str().unwrap_or("");
     assert!(
-        human.starts_with("warning: the config has 1 grid bot"),
+        human.contains("grid bot \"BTC range\" on main will be created, then enabled"),
         "{plan}"
     );
-    assert!(human.contains(said), "{plan}");
+    assert!(
+        human.contains("enabling may place a market balancing order"),
+        "{plan}"
+    );
 }
