@@ -34,7 +34,9 @@ use super::plan::{
     Action, Change, FieldChange, Held, LiveState, PlanProblem, ResourceKind, short_hash,
 };
 use crate::config::Checked;
-use crate::model::grid::GridNumbers;
+use crate::model::decimal::Decimal;
+use crate::model::enums::{GridCurrency, GridType};
+use crate::model::grid::{Grid, GridNumbers};
 use crate::threecommas::grid_wire::{RequiredBalances, WireGridBot};
 use crate::threecommas::wire::Account;
 use crate::threecommas::{ApiError, Client};
@@ -197,6 +199,85 @@ pub fn staleness(key: &str, expected: &str, live: &LiveState) -> Option<Option<S
                 )
             }),
     )
+}
+
+/// The most a grid's orders can hold, in its quote currency: every line a buy (what validate's
+/// `max_capital` counts), from a settings map (a live bot's, or a body sent).
+fn capital_of(settings: &Map<String, Value>, pair: &str) -> Option<(String, Decimal)> {
+    let number = |key: &str| -> Option<Decimal> { settings.get(key)?.as_str()?.parse().ok() };
+    let grid = Grid {
+        lower: number("lower_price")?,
+        upper: number("upper_price")?,
+        lines: u32::try_from(settings.get("grids_quantity")?.as_u64()?).ok()?,
+        grid_type: settings
+            .get("grid_type")
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+            .unwrap_or(GridType::Arithmetic),
+    };
+    let order_currency: GridCurrency =
+        serde_json::from_value(settings.get("order_currency_type")?.clone()).ok()?;
+    let numbers = grid
+        .numbers(number("quantity_per_grid")?, order_currency, Decimal::ZERO)
+        .ok()?;
+    let quote = pair.split_once('_')?.0.to_string();
+    Some((quote, numbers.capital_quote))
+}
+
+/// Grid capital per account and currency, before and after the plan's changes (enabled grid
+/// bots only, as for DCA bots): `(account id, currency, before, after)`.
+pub(super) fn capital(
+    changes: &[Change],
+    live: &LiveState,
+    accounts: &BTreeSet<i64>,
+) -> Vec<(i64, String, Decimal, Decimal)> {
+    let mut sums = Vec::new();
+    let by_grid: BTreeMap<i64, &Change> = changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::GridBot)
+        .filter_map(|c| Some((c.bot_id?, c)))
+        .collect();
+    for g in live
+        .grid_bots
+        .iter()
+        .filter(|g| accounts.contains(&g.account_id))
+    {
+        let shown = shown_settings(g);
+        if g.is_enabled
+            && let Some((currency, amount)) = capital_of(&shown, &g.pair)
+        {
+            sums.push((g.account_id, currency, amount, Decimal::ZERO));
+        }
+        let (settings, pair, enabled) = match by_grid.get(&g.id) {
+            Some(c) if c.action == Action::Delete && c.replaces_because.is_none() => continue,
+            Some(c) => {
+                let body = c.grid_body.clone().unwrap_or(shown);
+                let pair = body
+                    .get("pair")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&g.pair)
+                    .to_string();
+                (body, pair, c.enable.unwrap_or(g.is_enabled))
+            }
+            None => (shown, g.pair.clone(), g.is_enabled),
+        };
+        if enabled && let Some((currency, amount)) = capital_of(&settings, &pair) {
+            sums.push((g.account_id, currency, Decimal::ZERO, amount));
+        }
+    }
+    for c in changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::GridBot && c.action == Action::Create)
+    {
+        if let (Some(account), Some(body), Some(true)) = (c.account_id, &c.grid_body, c.enable)
+            && let Some((currency, amount)) = body
+                .get("pair")
+                .and_then(Value::as_str)
+                .and_then(|pair| capital_of(body, pair))
+        {
+            sums.push((account, currency, Decimal::ZERO, amount));
+        }
+    }
+    sums
 }
 
 /// Where a grid plan puts what it finds.

@@ -983,6 +983,7 @@ fn capital_at_risk(
     };
     let by_bot: BTreeMap<i64, &Change> = changes
         .iter()
+        .filter(|c| c.kind.is_dca_bot())
         .filter_map(|c| c.bot_id.map(|id| (id, c)))
         .collect();
     let ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
@@ -1009,6 +1010,11 @@ fn capital_at_risk(
         if let (Some(account), Some(settings), Some(true)) = (c.account_id, &c.settings, c.enable) {
             add(account, settings, false);
         }
+    }
+    for (account, currency, before, after) in super::grid::capital(changes, live, &ids) {
+        let entry = sums.entry((account, currency)).or_default();
+        entry.0 += before;
+        entry.1 += after;
     }
     sums.into_iter()
         .map(|((account_id, currency), (before, after))| {

@@ -94,7 +94,7 @@ pub struct LadderOverflow {
 /// stated in both: a bot counts when it is (or will be) enabled, with every deal it may open run
 /// to its last safety order. Offline, a bot whose `enabled` is unset counts, since it may be
 /// enabled on 3Commas; plan knows, and counts the bots enabled after the plan.
-pub const CAPITAL_AT_RISK_RULE: &str = "bots enabled after the change (offline, an unset `enabled` counts), every deal to its last safety order";
+pub const CAPITAL_AT_RISK_RULE: &str = "bots enabled after the change (offline, an unset `enabled` counts), every deal to its last safety order, every grid line a buy";
 
 pub fn compute(input: &LadderInput) -> Result<DcaNumbers, LadderOverflow> {
     let mut ladder = Vec::new();

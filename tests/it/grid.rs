@@ -128,6 +128,29 @@ fn a_grid_bot_is_created_updated_replaced_and_deleted_as_the_config_says() {
         "{out}"
     );
     assert!(out.contains("sell lines hold"), "{out}");
+    // The capital at risk counts the grid as validate's budget does: every line a buy
+    // (50 lines x 25 USDT).
+    let json: Value = serde_json::from_slice(
+        &against(&sandbox)
+            .args(["plan", "--format", "json"])
+            .arg(d)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let usdt = json["capital"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account"] == "main" && c["currency"] == "USDT")
+        .unwrap();
+    let figure = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    assert_eq!(
+        figure(&usdt["after"]) - figure(&usdt["before"]),
+        1250.0,
+        "{usdt}"
+    );
     apply(against(&sandbox), d)
         .success()
         .stderr(predicate::str::contains(
