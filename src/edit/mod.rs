@@ -22,19 +22,41 @@ use serde_json::{Map, Value};
 use crate::config::node::{self, Node};
 use crate::config::source::{FileId, SourceFile, Syntax};
 
+/// Which list of a file a bot entry is in: one per kind of bot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BotList {
+    /// `[[bots]]`: DCA bots.
+    #[default]
+    Dca,
+    /// `[[grid_bots]]`.
+    Grid,
+}
+
+impl BotList {
+    /// The list's key in a config file.
+    pub fn key(self) -> &'static str {
+        match self {
+            BotList::Dca => "bots",
+            BotList::Grid => "grid_bots",
+        }
+    }
+}
+
 /// A bot entry in one file: the `nth` (from 0, in file order) of the entries named exactly
-/// `name`. Names are matched exactly here; choosing among near matches (case, accounts) is the
-/// caller's job, so an edit can only ever touch the entry it was aimed at.
+/// `name` in its `list`. Names are matched exactly here; choosing among near matches (case,
+/// accounts) is the caller's job, so an edit can only ever touch the entry it was aimed at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotRef {
+    pub list: BotList,
     pub name: String,
     pub nth: usize,
 }
 
 impl BotRef {
-    /// The first bot entry of that name.
+    /// The first DCA bot entry of that name.
     pub fn named(name: &str) -> BotRef {
         BotRef {
+            list: BotList::Dca,
             name: name.to_string(),
             nth: 0,
         }
@@ -67,6 +89,9 @@ pub enum Entity {
 impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Entity::Bot(b) if b.list == BotList::Grid => {
+                write!(f, "grid bot \"{}\"", crate::diagnostic::shown(&b.name))
+            }
             Entity::Bot(b) => write!(f, "bot \"{}\"", crate::diagnostic::shown(&b.name)),
             Entity::Template(n) => write!(f, "template `{n}`"),
             Entity::Account(n) => write!(f, "account `{n}`"),
@@ -83,8 +108,11 @@ pub enum Op {
         entity: Entity,
         fields: Map<String, Value>,
     },
-    /// Append a bot (a table of fields, `name` first) to the file's bot list.
-    AddBot { fields: Map<String, Value> },
+    /// Append a bot (a table of fields, `name` first) to the file's `list`.
+    AddBot {
+        list: BotList,
+        fields: Map<String, Value>,
+    },
     /// Remove a bot's entry.
     RemoveBot(BotRef),
     /// Add pairs to the blacklist (creating it when the file has none).
@@ -131,7 +159,9 @@ pub fn apply(path: &Path, text: &str, op: &Op) -> Result<Edited, String> {
     })?;
     let mut expected = before_tree.to_json();
     expect(&mut expected, op)?;
-    if normalized(&after_tree.to_json()) != normalized(&expected) {
+    if without_empty_lists(normalized(&after_tree.to_json()))
+        != without_empty_lists(normalized(&expected))
+    {
         return Err(
             "botform could not make this edit exactly: the file would change more than asked; nothing was written (edit it by hand)"
                 .into(),
@@ -154,6 +184,22 @@ fn parse(path: &Path, syntax: Syntax, text: &str) -> Result<Node, String> {
 }
 
 /// Numbers compared by value (`1.30` is `1.3`), everything else as is.
+/// The data with empty (or null) bot lists left out: removing a file's last bot leaves no list
+/// in TOML and may leave an empty one in YAML, and the loader reads both as no bots.
+fn without_empty_lists(mut value: Value) -> Value {
+    if let Some(root) = value.as_object_mut() {
+        for list in [BotList::Dca, BotList::Grid] {
+            let empty = root
+                .get(list.key())
+                .is_some_and(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty));
+            if empty {
+                root.remove(list.key());
+            }
+        }
+    }
+    value
+}
+
 fn normalized(value: &Value) -> Value {
     match value {
         Value::Number(n) => n
@@ -188,21 +234,21 @@ fn expect(doc: &mut Value, op: &Op) -> Result<(), String> {
                 }
             }
         }
-        Op::AddBot { fields } => {
+        Op::AddBot { list, fields } => {
             let bots = root
-                .entry("bots")
+                .entry(list.key())
                 .or_insert_with(|| Value::Array(Vec::new()));
             let table: Map<String, Value> = fields
                 .iter()
                 .map(|(k, v)| (k.clone(), as_written(k, v)))
                 .collect();
             bots.as_array_mut()
-                .ok_or("`bots` is not a list in this file")?
+                .ok_or_else(|| format!("`{}` is not a list in this file", list.key()))?
                 .push(Value::Object(table));
         }
         Op::RemoveBot(bot) => {
             let bots = root
-                .get_mut("bots")
+                .get_mut(bot.list.key())
                 .and_then(Value::as_array_mut)
                 .ok_or("this file has no bot list")?;
             let i = bot_index(bots, bot)
@@ -246,7 +292,7 @@ fn entity_json<'a>(
         Entity::Template(n) => root.get_mut("templates")?.get_mut(n)?.as_object_mut(),
         Entity::Account(n) => root.get_mut("accounts")?.get_mut(n)?.as_object_mut(),
         Entity::Bot(bot) => {
-            let bots = root.get_mut("bots")?.as_array_mut()?;
+            let bots = root.get_mut(bot.list.key())?.as_array_mut()?;
             let i = bot_index(bots, bot)?;
             bots[i].as_object_mut()
         }

@@ -122,9 +122,45 @@ fn a_block_value_is_replaced_and_a_field_removed() {
 }
 
 #[test]
+fn grid_bots_are_added_edited_and_removed_in_their_own_list() {
+    for (name, text) in both() {
+        let op = Op::AddBot {
+            list: BotList::Grid,
+            fields: fields(json!({
+                "name": "BTC range", "account": "main", "pair": "USDT_BTC",
+                "lower_price": "56000", "upper_price": "72000", "grids_quantity": 50,
+                "quantity_per_grid": "20", "order_currency_type": "quote"
+            })),
+        };
+        let added = apply(Path::new(name), text, &op).unwrap();
+        assert!(added.after.contains("grid_bots"), "{name}: {}", added.after);
+        let grid = BotRef {
+            list: BotList::Grid,
+            name: "BTC range".into(),
+            nth: 0,
+        };
+        let set = Op::Set {
+            entity: Entity::Bot(grid.clone()),
+            fields: fields(json!({"quantity_per_grid": "25"})),
+        };
+        let edited = apply(Path::new(name), &added.after, &set).unwrap();
+        assert!(edited.after.contains("25"), "{name}: {}", edited.after);
+        // A DCA bot of that name is another entry: the grid list is not searched for it.
+        let dca = Op::Set {
+            entity: Entity::Bot(BotRef::named("BTC range")),
+            fields: fields(json!({"take_profit": 1})),
+        };
+        assert!(apply(Path::new(name), &edited.after, &dca).is_err(), "{name}");
+        let removed = apply(Path::new(name), &edited.after, &Op::RemoveBot(grid)).unwrap();
+        assert!(!removed.after.contains("BTC range"), "{name}: {}", removed.after);
+    }
+}
+
+#[test]
 fn bots_are_added_and_removed() {
     for (name, text) in both() {
         let op = Op::AddBot {
+            list: BotList::Dca,
             fields: fields(
                 json!({"name": "SOL bot", "account": "main", "pairs": ["USDT_SOL"], "template": "base", "base_order_volume": "12.50"}),
             ),
@@ -214,6 +250,7 @@ fn names_match_exactly_and_the_nth_of_two_same_named_entries_is_the_one_changed(
         };
         assert!(apply(Path::new(name), text, &op).is_err(), "{name}");
         let second = BotRef {
+            list: BotList::Dca,
             name: "dup".into(),
             nth: 1,
         };

@@ -32,16 +32,16 @@ pub fn apply(text: &str, op: &Op) -> Result<String, String> {
                 }
             }
         }
-        Op::AddBot { fields } => {
+        Op::AddBot { list, fields } => {
             let mut table = Table::new();
             for (key, value) in fields {
                 table.insert(key, Item::Value(to_value(key, value)?));
             }
-            match doc.get_mut("bots") {
+            match doc.get_mut(list.key()) {
                 None => {
                     let mut bots = ArrayOfTables::new();
                     bots.push(table);
-                    doc.insert("bots", Item::ArrayOfTables(bots));
+                    doc.insert(list.key(), Item::ArrayOfTables(bots));
                 }
                 Some(Item::ArrayOfTables(bots)) => bots.push(table),
                 Some(Item::Value(toml_edit::Value::Array(bots))) => {
@@ -53,12 +53,12 @@ pub fn apply(text: &str, op: &Op) -> Result<String, String> {
                     }
                     bots.push(inline);
                 }
-                Some(_) => return Err("`bots` is not a list in this file".into()),
+                Some(_) => return Err(format!("`{}` is not a list in this file", list.key())),
             }
         }
         Op::RemoveBot(bot) => {
             let missing = || format!("no bot \"{}\" in this file", bot.name);
-            match doc.get_mut("bots") {
+            match doc.get_mut(bot.list.key()) {
                 Some(Item::ArrayOfTables(bots)) => {
                     let i = bot.position(bots.iter().map(name_of)).ok_or_else(missing)?;
                     bots.remove(i);
@@ -126,7 +126,7 @@ fn entity_table<'a>(doc: &'a mut DocumentMut, entity: &Entity) -> Option<&'a mut
             .as_table_like_mut()?
             .get_mut(n)?
             .as_table_like_mut(),
-        Entity::Bot(bot) => match doc.get_mut("bots")? {
+        Entity::Bot(bot) => match doc.get_mut(bot.list.key())? {
             Item::ArrayOfTables(bots) => {
                 let i = bot.position(bots.iter().map(name_of))?;
                 bots.get_mut(i).map(|t| t as &mut dyn TableLike)

@@ -26,16 +26,21 @@ pub fn apply(text: &str, root: &Node, op: &Op) -> Result<String, String> {
                 splices.extend(set_entry(text, map, key, value)?);
             }
         }
-        Op::AddBot { fields } => match root.get("bots") {
+        Op::AddBot { list, fields } => match root.get(list.key()) {
             Some(entry) => splices.push(append_item(text, &entry.value, fields)?),
             None => splices.push(Splice {
                 range: text.len()..text.len(),
-                text: format!("{}bots:\n{}\n", separator(text), block_item(fields, 2)),
+                text: format!(
+                    "{}{}:\n{}\n",
+                    separator(text),
+                    list.key(),
+                    block_item(fields, 2)
+                ),
             }),
         },
         Op::RemoveBot(bot) => {
             let bots = root
-                .get("bots")
+                .get(bot.list.key())
                 .and_then(|e| e.value.as_seq().map(|items| (&e.value, items)))
                 .ok_or("this file has no bot list")?;
             let (seq, items) = bots;
@@ -144,7 +149,7 @@ fn entity_node<'a>(root: &'a Node, entity: &Entity) -> Option<&'a Node> {
         Entity::Template(n) => Some(&root.get("templates")?.value.get(n)?.value),
         Entity::Account(n) => Some(&root.get("accounts")?.value.get(n)?.value),
         Entity::Bot(bot) => {
-            let items = root.get("bots")?.value.as_seq()?;
+            let items = root.get(bot.list.key())?.value.as_seq()?;
             items.get(bot.position(items.iter().map(name_of))?)
         }
     }

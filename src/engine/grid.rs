@@ -82,6 +82,8 @@ pub struct WantedGrid {
     pub name: String,
     pub account: String,
     pub pinned_id: Option<i64>,
+    /// The grid template chain it starts from, nearest first.
+    pub templates: Vec<String>,
     pub pair: String,
     pub enabled: Option<bool>,
     pub absent: bool,
@@ -108,7 +110,18 @@ pub fn wanted(checked: &Checked) -> Vec<WantedGrid> {
                 _ => Map::new(),
             };
             settings.retain(|k, _| is_setting(k) || WRITE_ONLY_FIELDS.contains(&k.as_str()));
+            let mut templates: Vec<String> = Vec::new();
+            let mut next = spec.template.clone();
+            while let Some(name) = next.filter(|n| !templates.contains(n)) {
+                next = checked
+                    .config
+                    .grid_templates
+                    .get(&name)
+                    .and_then(|t| t.value.template.clone());
+                templates.push(name);
+            }
             WantedGrid {
+                templates,
                 name: spec.name.clone().unwrap_or_default(),
                 account: spec.account.clone().unwrap_or_default(),
                 pinned_id: spec.id,
@@ -203,7 +216,7 @@ pub fn staleness(key: &str, expected: &str, live: &LiveState) -> Option<Option<S
 
 /// The most a grid's orders can hold, in its quote currency: every line a buy (what validate's
 /// `max_capital` counts), from a settings map (a live bot's, or a body sent).
-fn capital_of(settings: &Map<String, Value>, pair: &str) -> Option<(String, Decimal)> {
+pub fn capital_of(settings: &Map<String, Value>, pair: &str) -> Option<(String, Decimal)> {
     let number = |key: &str| -> Option<Decimal> { settings.get(key)?.as_str()?.parse().ok() };
     let grid = Grid {
         lower: number("lower_price")?,

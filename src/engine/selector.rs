@@ -7,6 +7,10 @@
 //! Pairs are 3Commas' `QUOTE_BASE`: `base = "BTC"` is a bot buying BTC (`USDT_BTC`), never one
 //! quoting in it (`BTC_ETH`). The fleet is ordered by live id, then config-only bots by file
 //! position: the stable order cursors page over.
+//!
+//! Grid bots are a fleet of their own ([`join_grids`], the same join), selected with
+//! `kind = "grid"`; a selector without it selects DCA bots. One matcher serves both kinds
+//! ([`Selectable`]), so a field means the same on each.
 
 use std::collections::BTreeMap;
 
@@ -14,23 +18,25 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::engine::desired::{Desired, WantedBot};
+use crate::engine::grid::WantedGrid;
 use crate::model::bot::LiveBot;
+use crate::threecommas::grid_wire::WireGridBot;
 use crate::threecommas::wire::Account;
 
 /// Which bots, live or in the config: every field given must hold.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
-    /// `dca`.
+    /// `dca` or `grid`.
     #[serde(default)]
     pub kind: String,
     /// Alias, name or id.
     #[serde(default)]
     pub account: String,
-    /// Coin bought: `BTC` matches `USDT_BTC`, not `BTC_ETH`.
+    /// Coin bought (`BTC` in `USDT_BTC`).
     #[serde(default)]
     pub base: String,
-    /// Coin traded against: `USDT` matches `USDT_BTC`.
+    /// Quote coin (`USDT` in `USDT_BTC`).
     #[serde(default)]
     pub quote: String,
     /// One of its pairs (`USDT_BTC`).
@@ -65,6 +71,184 @@ pub struct FleetBot<'a> {
     pub alias: &'a str,
 }
 
+/// What a selector reads of a bot, of any kind.
+pub trait Selectable {
+    fn alias(&self) -> &str;
+    fn account(&self) -> Option<&Account>;
+    fn name(&self) -> &str;
+    fn pairs(&self) -> &[String];
+    /// The template chain of its config entry (empty when the config does not describe it).
+    fn templates(&self) -> &[String];
+    fn enabled(&self) -> bool;
+    fn status(&self) -> &'static str;
+}
+
+/// `managed`, `unmanaged` or `new`, from whether a bot is live and whether the config has it.
+fn status_of(live: bool, described: bool) -> &'static str {
+    match (live, described) {
+        (true, true) => "managed",
+        (true, false) => "unmanaged",
+        _ => "new",
+    }
+}
+
+impl Selectable for FleetBot<'_> {
+    fn alias(&self) -> &str {
+        self.alias
+    }
+    fn account(&self) -> Option<&Account> {
+        self.account
+    }
+    fn name(&self) -> &str {
+        FleetBot::name(self)
+    }
+    fn pairs(&self) -> &[String] {
+        FleetBot::pairs(self)
+    }
+    fn templates(&self) -> &[String] {
+        self.wanted.map_or(&[], |w| &w.templates[..])
+    }
+    fn enabled(&self) -> bool {
+        FleetBot::enabled(self)
+    }
+    fn status(&self) -> &'static str {
+        FleetBot::status(self)
+    }
+}
+
+/// A grid bot of the fleet: live, described by the config, or both.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetGrid<'a> {
+    pub live: Option<&'a WireGridBot>,
+    pub wanted: Option<&'a WantedGrid>,
+    pub account: Option<&'a Account>,
+    pub alias: &'a str,
+}
+
+impl Selectable for FleetGrid<'_> {
+    fn alias(&self) -> &str {
+        self.alias
+    }
+    fn account(&self) -> Option<&Account> {
+        self.account
+    }
+    fn name(&self) -> &str {
+        self.live
+            .map(|g| g.name.as_str())
+            .or_else(|| self.wanted.map(|w| w.name.as_str()))
+            .unwrap_or("")
+    }
+    fn pairs(&self) -> &[String] {
+        self.live
+            .map(|g| std::slice::from_ref(&g.pair))
+            .or_else(|| self.wanted.map(|w| std::slice::from_ref(&w.pair)))
+            .unwrap_or(&[])
+    }
+    fn templates(&self) -> &[String] {
+        self.wanted.map_or(&[], |w| &w.templates[..])
+    }
+    fn enabled(&self) -> bool {
+        match self.live {
+            Some(g) => g.is_enabled,
+            None => self.wanted.and_then(|w| w.enabled).unwrap_or(false),
+        }
+    }
+    fn status(&self) -> &'static str {
+        status_of(self.live.is_some(), self.wanted.is_some())
+    }
+}
+
+/// The config's alias of a live account; empty when the config names none.
+fn alias_of<'a>(desired: &'a Desired, account: &Account) -> &'a str {
+    desired
+        .accounts
+        .values()
+        .find(|a| a.spec.id == Some(account.id) || a.spec.name.as_deref() == Some(&account.name))
+        .map_or("", |a| a.alias.as_str())
+}
+
+/// The live account a config alias names.
+fn account_of_alias<'a>(
+    desired: &Desired,
+    accounts: &'a [Account],
+    alias: &str,
+) -> Option<&'a Account> {
+    let spec = &desired.accounts.get(alias)?.spec;
+    accounts
+        .iter()
+        .find(|a| spec.id == Some(a.id) || spec.name.as_deref() == Some(&a.name))
+}
+
+/// Join the live grid bots and the config's, as [`Fleet::join`] joins DCA bots (pinned id, else
+/// name on its account; `absent` entries are not part of the fleet), in the same order.
+pub fn join_grids<'a>(
+    live: &'a [WireGridBot],
+    desired: &'a Desired,
+    accounts: &'a [Account],
+) -> Vec<FleetGrid<'a>> {
+    let mut described = vec![false; desired.grid_bots.len()];
+    let mut ordered: Vec<&WireGridBot> = live.iter().collect();
+    ordered.sort_by_key(|g| g.id);
+    let mut grids: Vec<FleetGrid<'a>> = ordered
+        .into_iter()
+        .map(|g| {
+            let account = accounts.iter().find(|a| a.id == g.account_id);
+            let alias = account.map_or("", |a| alias_of(desired, a));
+            let found = desired
+                .grid_bots
+                .iter()
+                .position(|w| w.pinned_id == Some(g.id))
+                .or_else(|| {
+                    desired.grid_bots.iter().position(|w| {
+                        w.pinned_id.is_none()
+                            && w.name == g.name
+                            && !alias.is_empty()
+                            && w.account == alias
+                    })
+                });
+            if let Some(i) = found {
+                described[i] = true;
+            }
+            FleetGrid {
+                live: Some(g),
+                wanted: found.map(|i| &desired.grid_bots[i]).filter(|w| !w.absent),
+                account,
+                alias,
+            }
+        })
+        .collect();
+    grids.extend(
+        desired
+            .grid_bots
+            .iter()
+            .zip(described)
+            .filter(|(w, described)| !described && !w.absent)
+            .map(|(w, _)| FleetGrid {
+                live: None,
+                wanted: Some(w),
+                account: account_of_alias(desired, accounts, &w.account),
+                alias: w.account.as_str(),
+            }),
+    );
+    grids
+}
+
+/// The grid bots a selector selects (`kind = "grid"`; any other kind selects none of them).
+pub fn select_grids<'a>(
+    grids: &[FleetGrid<'a>],
+    selector: &Selector,
+) -> Result<Vec<FleetGrid<'a>>, String> {
+    let check = selector.checked()?;
+    if !selector.is_grid() {
+        return Ok(Vec::new());
+    }
+    Ok(grids
+        .iter()
+        .filter(|g| check.matches(*g))
+        .copied()
+        .collect())
+}
+
 impl FleetBot<'_> {
     pub fn name(&self) -> &str {
         self.live
@@ -94,11 +278,7 @@ impl FleetBot<'_> {
 
     /// `managed`, `unmanaged` or `new` (see [`Selector::status`]).
     pub fn status(&self) -> &'static str {
-        match (self.live.is_some(), self.wanted.is_some()) {
-            (true, true) => "managed",
-            (true, false) => "unmanaged",
-            _ => "new",
-        }
+        status_of(self.live.is_some(), self.wanted.is_some())
     }
 }
 
@@ -112,21 +292,6 @@ impl<'a> Fleet<'a> {
     /// Join `live` and the config's bots; `accounts` are the live accounts. A config bot marked
     /// `absent` is not part of the fleet (it is the live bot's, if any, to show).
     pub fn join(live: &'a [LiveBot], desired: &'a Desired, accounts: &'a [Account]) -> Fleet<'a> {
-        let alias_of = |account: &Account| -> &'a str {
-            desired
-                .accounts
-                .values()
-                .find(|a| {
-                    a.spec.id == Some(account.id) || a.spec.name.as_deref() == Some(&account.name)
-                })
-                .map_or("", |a| a.alias.as_str())
-        };
-        let account_of_alias = |alias: &str| -> Option<&'a Account> {
-            let spec = &desired.accounts.get(alias)?.spec;
-            accounts
-                .iter()
-                .find(|a| spec.id == Some(a.id) || spec.name.as_deref() == Some(&a.name))
-        };
         let mut described = vec![false; desired.bots.len()];
         let mut ordered: Vec<&LiveBot> = live.iter().collect();
         ordered.sort_by_key(|b| b.id);
@@ -134,7 +299,7 @@ impl<'a> Fleet<'a> {
             .into_iter()
             .map(|b| {
                 let account = accounts.iter().find(|a| a.id == b.account_id);
-                let alias = account.map_or("", alias_of);
+                let alias = account.map_or("", |a| alias_of(desired, a));
                 let found = desired
                     .bots
                     .iter()
@@ -168,7 +333,7 @@ impl<'a> Fleet<'a> {
                 .map(|(w, _)| FleetBot {
                     live: None,
                     wanted: Some(w),
-                    account: account_of_alias(&w.account),
+                    account: account_of_alias(desired, accounts, &w.account),
                     alias: w.account.as_str(),
                 }),
         );
@@ -178,10 +343,13 @@ impl<'a> Fleet<'a> {
     /// The bots a selector selects, in the fleet's order; an error names a field it cannot use.
     pub fn select(&self, selector: &Selector) -> Result<Vec<FleetBot<'a>>, String> {
         let check = selector.checked()?;
+        if selector.is_grid() {
+            return Ok(Vec::new());
+        }
         Ok(self
             .bots
             .iter()
-            .filter(|b| check.matches(b))
+            .filter(|b| check.matches(*b))
             .copied()
             .collect())
     }
@@ -202,10 +370,10 @@ impl Selector {
     fn checked(&self) -> Result<Checked<'_>, String> {
         let quoted = |t: &str| crate::diagnostic::quote_input(t);
         match self.kind.to_ascii_lowercase().as_str() {
-            "" | "dca" => {}
+            "" | "dca" | "grid" => {}
             other => {
                 return Err(format!(
-                    "selector kind `{}`: botform manages `dca` bots only",
+                    "selector kind `{}`: use `dca` (default) or `grid`",
                     quoted(other)
                 ));
             }
@@ -237,6 +405,11 @@ impl Selector {
         })
     }
 
+    /// True when it selects grid bots (`kind = "grid"`).
+    pub fn is_grid(&self) -> bool {
+        self.kind.trim().eq_ignore_ascii_case("grid")
+    }
+
     /// True when no field is set: the whole fleet.
     pub fn is_empty(&self) -> bool {
         self.kind.is_empty()
@@ -253,7 +426,7 @@ impl Selector {
 }
 
 impl Checked<'_> {
-    fn matches(&self, bot: &FleetBot) -> bool {
+    fn matches(&self, bot: &impl Selectable) -> bool {
         let s = self.selector;
         let pairs = bot.pairs();
         let split = |p: &str| {
@@ -261,8 +434,8 @@ impl Checked<'_> {
                 .map(|(q, b)| (q.to_string(), b.to_string()))
         };
         (self.account.is_empty()
-            || bot.alias.to_lowercase() == self.account
-            || bot.account.is_some_and(|a| {
+            || bot.alias().to_lowercase() == self.account
+            || bot.account().is_some_and(|a| {
                 a.name.to_lowercase() == self.account || a.id.to_string() == self.account
             }))
             && (self.base.is_empty()
@@ -276,10 +449,7 @@ impl Checked<'_> {
                     .filter_map(|p| split(p))
                     .any(|(q, _)| q == self.quote))
             && (self.pair.is_empty() || pairs.contains(&self.pair))
-            && (s.template.is_empty()
-                || bot
-                    .wanted
-                    .is_some_and(|w| w.templates.iter().any(|t| t == &s.template)))
+            && (s.template.is_empty() || bot.templates().iter().any(|t| t == &s.template))
             && (self.name.is_empty() || self.name_holds(bot.name()))
             && s.multi_pair.is_none_or(|multi| (pairs.len() > 1) == multi)
             && s.enabled.is_none_or(|on| bot.enabled() == on)

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::{BotformServer, budget, paths};
 use crate::config::source::{SourceFile, Syntax};
-use crate::edit::{self, BotRef, Edited, Entity, Op};
+use crate::edit::{self, BotList, BotRef, Edited, Entity, Op};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +23,9 @@ pub struct SetFieldsArgs {
     /// account, settings.
     #[serde(default)]
     pub bots: Vec<String>,
+    /// With `bots`: `dca` or `grid`.
+    #[serde(default)]
+    pub kind: String,
     /// The config bots a selector picks (as `list_bots` shows).
     #[serde(default)]
     pub selector: Option<crate::engine::selector::Selector>,
@@ -56,19 +59,22 @@ pub struct SetFieldsArgs {
 pub struct AddBotArgs {
     /// The new bot's name (unique on its account).
     pub name: String,
-    /// Copy this bot's entry (the one on `account` if two), then apply the rest.
+    /// `dca` or `grid`.
+    #[serde(default)]
+    pub kind: String,
+    /// Copy this bot's entry (on `account` if two), then apply the rest.
     #[serde(default)]
     pub from_bot: String,
     /// The template to start from.
     #[serde(default)]
     pub template: String,
-    /// The account alias (`list_accounts` shows them).
+    /// The account alias.
     #[serde(default)]
     pub account: String,
-    /// Pairs in 3Commas' form (`USDT_ETH`).
+    /// DCA pairs (`USDT_ETH`).
     #[serde(default)]
     pub pairs: Vec<String>,
-    /// Any other fields, by their config names.
+    /// Other fields, by config name.
     #[serde(default)]
     #[schemars(with = "Map<String, Value>")]
     pub fields: Map<String, Value>,
@@ -85,6 +91,9 @@ pub struct AddBotArgs {
 pub struct RemoveBotArgs {
     /// The bot, by exact name (another case only when it names one bot).
     pub bot: String,
+    /// `dca` or `grid`.
+    #[serde(default)]
+    pub kind: String,
     /// The bot's account alias, needed when its name is on two accounts.
     #[serde(default)]
     pub account: String,
@@ -179,7 +188,7 @@ impl RootFiles {
 
 /// A bot entry in one file's data.
 fn bot_entry<'a>(tree: &'a Value, bot: &BotRef) -> Option<&'a Map<String, Value>> {
-    let bots = tree.get("bots")?.as_array()?;
+    let bots = tree.get(bot.list.key())?.as_array()?;
     let i = bot.position(bots.iter().map(|b| b.get("name").and_then(Value::as_str)))?;
     bots[i].as_object()
 }
@@ -231,36 +240,66 @@ struct NamedBot {
     file: PathBuf,
 }
 
-/// The one config bot `asked` names, on `account` when given (review: edits hit exactly what
-/// was named). An exact name wins; another case is taken only when it names a single bot (and a
-/// note says so); a name on two accounts needs the account. `Err` says what to give instead.
+/// The config's entries of one kind of bot, in `Checked`'s order: name, account alias, span.
+fn entries(
+    checked: &crate::config::Checked,
+    list: BotList,
+) -> Vec<(Option<&str>, Option<&str>, crate::config::source::Span)> {
+    match list {
+        BotList::Dca => checked
+            .bots
+            .iter()
+            .map(|b| (b.spec.name.as_deref(), b.spec.account.as_deref(), b.span()))
+            .collect(),
+        BotList::Grid => checked
+            .grid_bots
+            .iter()
+            .map(|b| (b.spec.name.as_deref(), b.spec.account.as_deref(), b.span()))
+            .collect(),
+    }
+}
+
+/// The kind of bot a tool's `kind` names: `dca` (or empty) or `grid`.
+fn list_of(kind: &str) -> Result<BotList, String> {
+    match kind.trim().to_ascii_lowercase().as_str() {
+        "" | "dca" => Ok(BotList::Dca),
+        "grid" => Ok(BotList::Grid),
+        other => Err(format!(
+            "kind `{}`: use `dca` (default) or `grid`",
+            crate::diagnostic::quote_input(other)
+        )),
+    }
+}
+
+/// The one config bot of `list` that `asked` names, on `account` when given (review: edits hit
+/// exactly what was named). An exact name wins; another case is taken only when it names a
+/// single bot (and a note says so); a name on two accounts needs the account. `Err` says what
+/// to give instead.
 fn find_bot(
     checked: &crate::config::Checked,
+    list: BotList,
     asked: &str,
     account: &str,
 ) -> Result<(NamedBot, Option<String>), String> {
     let asked = asked.trim();
-    let on_account =
-        |i: &usize| account.is_empty() || checked.bots[*i].spec.account.as_deref() == Some(account);
-    let exact: Vec<usize> = (0..checked.bots.len())
-        .filter(|i| checked.bots[*i].spec.name.as_deref() == Some(asked))
+    let all = entries(checked, list);
+    let noun = match list {
+        BotList::Dca => "bot",
+        BotList::Grid => "grid bot",
+    };
+    let on_account = |i: &usize| account.is_empty() || all[*i].1 == Some(account);
+    let exact: Vec<usize> = (0..all.len())
+        .filter(|i| all[*i].0 == Some(asked))
         .collect();
     let (candidates, note) = if exact.is_empty() {
-        let loose: Vec<usize> = (0..checked.bots.len())
-            .filter(|i| {
-                checked.bots[*i]
-                    .spec
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(asked))
-            })
+        let loose: Vec<usize> = (0..all.len())
+            .filter(|i| all[*i].0.is_some_and(|n| n.eq_ignore_ascii_case(asked)))
             .collect();
         let names: std::collections::BTreeSet<&str> =
-            loose.iter().map(|i| checked.bots[*i].name()).collect();
+            loose.iter().filter_map(|i| all[*i].0).collect();
         match names.len() {
             0 => {
-                let all = checked.bots.iter().filter_map(|b| b.spec.name.as_deref());
-                let hint = crate::diagnostic::did_you_mean(asked, all)
+                let hint = crate::diagnostic::did_you_mean(asked, all.iter().filter_map(|e| e.0))
                     .map(|h| format!("; {h}"))
                     .unwrap_or_default();
                 // A bot defined in a file that leads outside the root was not read at all.
@@ -278,22 +317,31 @@ fn find_bot(
                         outside.join(", ")
                     )
                 };
+                let other_kind = if list == BotList::Dca
+                    && entries(checked, BotList::Grid)
+                        .iter()
+                        .any(|e| e.0 == Some(asked))
+                {
+                    " (a grid bot has that name: give `kind: \"grid\"`)"
+                } else {
+                    ""
+                };
                 return Err(format!(
-                    "no config bot is named \"{}\"{hint}{outside}",
+                    "no config {noun} is named \"{}\"{hint}{outside}{other_kind}",
                     crate::diagnostic::quote_input(asked)
                 ));
             }
             1 => {
                 let found = names.into_iter().next().unwrap_or_default();
                 let note = format!(
-                    "\"{}\" was taken as the bot named \"{found}\", the only one of that name in another case",
+                    "\"{}\" was taken as the {noun} named \"{found}\", the only one of that name in another case",
                     crate::diagnostic::quote_input(asked)
                 );
                 (loose, Some(note))
             }
             _ => {
                 return Err(format!(
-                    "\"{}\" names no bot exactly, and several in other cases ({}): give the exact name",
+                    "\"{}\" names no {noun} exactly, and several in other cases ({}): give the exact name",
                     crate::diagnostic::quote_input(asked),
                     names.into_iter().collect::<Vec<_>>().join(", ")
                 ));
@@ -307,46 +355,37 @@ fn find_bot(
         [one] => *one,
         [] => {
             return Err(format!(
-                "no bot \"{}\" is on account `{account}`",
+                "no {noun} \"{}\" is on account `{account}`",
                 crate::diagnostic::quote_input(asked)
             ));
         }
         many => {
-            let accounts: Vec<String> = many
-                .iter()
-                .map(|i| {
-                    checked.bots[*i]
-                        .spec
-                        .account
-                        .clone()
-                        .unwrap_or_else(|| "?".into())
-                })
-                .collect();
+            let accounts: Vec<&str> = many.iter().map(|i| all[*i].1.unwrap_or("?")).collect();
             return Err(format!(
-                "{} bots are named \"{}\" (on accounts {}): give the account too",
+                "{} {noun}s are named \"{}\" (on accounts {}): give the account too",
                 many.len(),
                 crate::diagnostic::quote_input(asked),
                 accounts.join(", ")
             ));
         }
     };
-    Ok((named_bot(checked, index), note))
+    Ok((named_bot(checked, list, index), note))
 }
 
-/// The entry of config bot `index`: its file, and which of that file's entries of its name it is.
-fn named_bot(checked: &crate::config::Checked, index: usize) -> NamedBot {
-    let bot = &checked.bots[index];
-    let span = bot.span();
-    let nth = checked
-        .bots
+/// The entry of config bot `index` of `list`: its file, and which of that file's entries of its
+/// name it is.
+fn named_bot(checked: &crate::config::Checked, list: BotList, index: usize) -> NamedBot {
+    let all = entries(checked, list);
+    let (name, _, span) = all[index];
+    let nth = all
         .iter()
-        .filter(|b| b.spec.name == bot.spec.name && b.span().file == span.file)
-        .filter(|b| b.span().start < span.start)
+        .filter(|(n, _, s)| *n == name && s.file == span.file && s.start < span.start)
         .count();
     NamedBot {
         index,
         entry: BotRef {
-            name: bot.name().to_string(),
+            list,
+            name: name.unwrap_or_default().to_string(),
             nth,
         },
         file: checked.config.sources.get(span.file).path.clone(),
@@ -527,6 +566,10 @@ impl BotformServer {
         if args.fields.is_empty() && args.add.is_empty() {
             return Err("nothing to set: give `fields` or `add`".into());
         }
+        let list = list_of(&args.kind)?;
+        if list == BotList::Grid && args.bots.is_empty() {
+            return Err("`kind: \"grid\"` goes with `bots` (grid bots by name)".into());
+        }
         let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let checked = crate::config::check_confined(&self.inner.root);
@@ -558,18 +601,18 @@ impl BotformServer {
                 ));
             }
             for index in indexes {
-                let bot = named_bot(&checked, index);
+                let bot = named_bot(&checked, BotList::Dca, index);
                 targets.push((Entity::Bot(bot.entry), bot.file, Some(index)));
             }
         } else if !args.bots.is_empty() {
             if args.bots.iter().any(|b| b == "*") {
-                for index in 0..checked.bots.len() {
-                    let bot = named_bot(&checked, index);
+                for index in 0..entries(&checked, list).len() {
+                    let bot = named_bot(&checked, list, index);
                     targets.push((Entity::Bot(bot.entry), bot.file, Some(index)));
                 }
             } else {
                 for asked in &args.bots {
-                    let (bot, note) = find_bot(&checked, asked, &args.on_account)
+                    let (bot, note) = find_bot(&checked, list, asked, &args.on_account)
                         .map_err(|e| self.relativize(e))?;
                     pending.notes.extend(note);
                     targets.push((Entity::Bot(bot.entry), bot.file, Some(bot.index)));
@@ -591,6 +634,11 @@ impl BotformServer {
             let mut fields = args.fields.clone();
             for (field, delta) in &args.add {
                 let current = match (entity, index) {
+                    (Entity::Bot(b), Some(i)) if b.list == BotList::Grid => {
+                        serde_json::to_value(&checked.grid_bots[*i].spec)
+                            .ok()
+                            .and_then(|v| v.get(field).cloned())
+                    }
                     (Entity::Bot(_), Some(i)) => {
                         checked.bots[*i].settings().to_map().get(field).cloned()
                     }
@@ -633,6 +681,10 @@ impl BotformServer {
         if name.is_empty() {
             return Err("the new bot needs a `name`".into());
         }
+        let list = list_of(&args.kind)?;
+        if list == BotList::Grid && !args.pairs.is_empty() {
+            return Err("a grid bot trades one `pair`: give it in `fields`".into());
+        }
         let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let trees = files.trees();
@@ -642,7 +694,7 @@ impl BotformServer {
         let mut pending = Pending::default();
         if !args.from_bot.is_empty() {
             let checked = crate::config::check_confined(&self.inner.root);
-            let (bot, note) = find_bot(&checked, &args.from_bot, &args.account)
+            let (bot, note) = find_bot(&checked, list, &args.from_bot, &args.account)
                 .map_err(|e| self.relativize(format!("{e} (the bot to copy)")))?;
             pending.notes.extend(note);
             let source = trees
@@ -688,7 +740,7 @@ impl BotformServer {
             .and_then(Value::as_str)
             .map(str::to_string);
         let taken = trees.iter().any(|(_, t)| {
-            t.get("bots")
+            t.get(list.key())
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -721,16 +773,18 @@ impl BotformServer {
                 .iter()
                 .find(|(_, t)| {
                     template.is_some()
-                        && t.get("bots").and_then(Value::as_array).is_some_and(|bots| {
-                            bots.iter()
-                                .any(|b| b.get("template").and_then(Value::as_str) == template)
-                        })
+                        && t.get(list.key())
+                            .and_then(Value::as_array)
+                            .is_some_and(|bots| {
+                                bots.iter()
+                                    .any(|b| b.get("template").and_then(Value::as_str) == template)
+                            })
                 })
-                .or_else(|| trees.iter().find(|(_, t)| t.get("bots").is_some()))
+                .or_else(|| trees.iter().find(|(_, t)| t.get(list.key()).is_some()))
                 .map(|(p, _)| p.clone())
-                .unwrap_or_else(|| self.inner.root.join("bots.toml"))
+                .unwrap_or_else(|| self.inner.root.join(format!("{}.toml", list.key())))
         };
-        pending.add(&files, &path, &Op::AddBot { fields })?;
+        pending.add(&files, &path, &Op::AddBot { list, fields })?;
         self.finish_edit(&files, pending, args.write_invalid)
     }
 
@@ -754,8 +808,8 @@ impl BotformServer {
         let _one_edit_at_a_time = edit_lock(&self.inner.root).await?;
         let files = RootFiles::read(&self.inner.root)?;
         let checked = crate::config::check_confined(&self.inner.root);
-        let (bot, note) =
-            find_bot(&checked, &args.bot, &args.account).map_err(|e| self.relativize(e))?;
+        let (bot, note) = find_bot(&checked, list_of(&args.kind)?, &args.bot, &args.account)
+            .map_err(|e| self.relativize(e))?;
         let op = match args.how.as_str() {
             "" | "absent" => {
                 let mut fields = Map::new();

@@ -252,6 +252,7 @@ impl BotformServer {
             pairs.push(format!("... {more} more"));
         }
         BotLine {
+            kind: String::new(),
             id: bot.id().unwrap_or(0),
             name: bot.name().to_string(),
             account: if bot.alias.is_empty() {
@@ -274,6 +275,63 @@ impl BotformServer {
                 .map(|w| format!("{}:{}", self.relative_file(&w.source.file), w.source.line))
                 .unwrap_or_default(),
         }
+    }
+
+    /// The grid bots a `kind = "grid"` selector selects, as lines with their cursors (live id,
+    /// else a negative config position, as for DCA bots).
+    async fn grid_lines(&self, selector: &Selector) -> Result<Vec<(i64, BotLine)>, String> {
+        use crate::engine::selector::{Selectable, join_grids, select_grids};
+        let live = self.live().await?;
+        let target = self.target().await?;
+        let grids = target.client.grid_bots().await.map_err(|e| e.to_string())?;
+        let checked = crate::config::check_confined(&self.inner.root);
+        let desired = crate::engine::desired::from_checked(&checked);
+        let fleet = join_grids(&grids, &desired, &live.accounts);
+        Ok(select_grids(&fleet, selector)?
+            .iter()
+            .map(|g| {
+                let cursor = match (g.live, g.wanted) {
+                    (Some(l), _) => l.id,
+                    (None, Some(w)) => desired
+                        .grid_bots
+                        .iter()
+                        .position(|d| std::ptr::eq(d, w))
+                        .map_or(i64::MIN, |i| -(i as i64) - 1),
+                    (None, None) => i64::MIN,
+                };
+                let capital = g
+                    .live
+                    .map(|l| (crate::engine::grid::shown_settings(l), l.pair.clone()))
+                    .or_else(|| g.wanted.map(|w| (w.settings.clone(), w.pair.clone())))
+                    .and_then(|(settings, pair)| crate::engine::grid::capital_of(&settings, &pair));
+                let line = BotLine {
+                    kind: "grid".into(),
+                    id: g.live.map_or(0, |l| l.id),
+                    name: g.name().to_string(),
+                    account: if g.alias.is_empty() {
+                        g.account.map(|a| a.name.clone()).unwrap_or_default()
+                    } else {
+                        g.alias.to_string()
+                    },
+                    enabled: g.enabled(),
+                    status: g.status().to_string(),
+                    pairs: g.pairs().to_vec(),
+                    active_deals: 0,
+                    capital_all_deals: capital
+                        .as_ref()
+                        .map(|(_, c)| c.to_string())
+                        .unwrap_or_default(),
+                    currency: capital.map(|(c, _)| c).unwrap_or_default(),
+                    config: g
+                        .wanted
+                        .map(|w| {
+                            format!("{}:{}", self.relative_file(&w.source.file), w.source.line)
+                        })
+                        .unwrap_or_default(),
+                };
+                (cursor, line)
+            })
+            .collect())
     }
 
     /// Every finished deal that closed at or after `since`, and every active deal; of one
@@ -467,14 +525,17 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<ListBotsArgs>,
     ) -> Result<Json<ListBotsAnswer>, String> {
-        let lines: Vec<(i64, BotLine)> = self
-            .with_selection(&args.selector, |_, desired, selected| {
+        let lines: Vec<(i64, BotLine)> = if args.selector.is_grid() {
+            self.grid_lines(&args.selector).await?
+        } else {
+            self.with_selection(&args.selector, |_, desired, selected| {
                 selected
                     .iter()
                     .map(|b| (cursor_of(b, desired), self.line_of(b)))
                     .collect()
             })
-            .await?;
+            .await?
+        };
         let total = lines.len();
         let before = if args.after_id == 0 {
             0

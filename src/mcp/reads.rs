@@ -88,6 +88,9 @@ pub struct MarketPairsAnswer {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BotLine {
+    /// `grid`: a grid bot.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     pub id: i64,
     pub name: String,
     pub account: String,
@@ -115,6 +118,7 @@ impl BotLine {
             capital_all_deals: cut(&self.capital_all_deals),
             currency: cut(&self.currency),
             config: cut(&self.config),
+            kind: self.kind.clone(),
             ..*self
         }
     }
@@ -165,6 +169,10 @@ pub struct Explained {
     pub fields: Vec<FieldExplained>,
     /// From the config's settings (or the live ones when the config does not describe it).
     pub dca: Option<DcaSummary>,
+    /// Grid bots: validate's numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    pub grid: Option<crate::model::grid::GridNumbers>,
     pub note: String,
 }
 
@@ -314,6 +322,145 @@ impl BotformServer {
     }
 
     /// One bot explained (the tool and the `botform://bots/{bot}` resource).
+    /// True when `name` names a config grid bot (any case) and no config DCA bot.
+    fn names_a_grid_bot(&self, name: &str) -> bool {
+        let name = name.trim();
+        if name.is_empty() {
+            return false;
+        }
+        let checked = crate::config::check_confined(&self.inner.root);
+        let named = |n: Option<&str>| n.is_some_and(|n| n.eq_ignore_ascii_case(name));
+        !checked.bots.iter().any(|b| named(b.spec.name.as_deref()))
+            && checked
+                .grid_bots
+                .iter()
+                .any(|g| named(g.spec.name.as_deref()))
+    }
+
+    /// A grid bot explained: config and live values side by side (the write-only fields as the
+    /// config says; 3Commas never shows them), with its numbers.
+    async fn explain_grid(
+        &self,
+        name: &str,
+        selector: Option<&crate::engine::selector::Selector>,
+    ) -> Result<Explained, String> {
+        use crate::engine::grid;
+        let checked = crate::config::check_confined(&self.inner.root);
+        let desired = crate::engine::desired::from_checked(&checked);
+        let live = self.live().await?;
+        let target = self.target().await?;
+        let grids = target.client.grid_bots().await.map_err(|e| e.to_string())?;
+        let fleet = crate::engine::selector::join_grids(&grids, &desired, &live.accounts);
+        let by_name = crate::engine::selector::Selector {
+            kind: "grid".into(),
+            ..Default::default()
+        };
+        let selected = crate::engine::selector::select_grids(&fleet, selector.unwrap_or(&by_name))?;
+        let wanted_name = name.trim().to_lowercase();
+        let chosen: Vec<_> = selected
+            .into_iter()
+            .filter(|g| {
+                wanted_name.is_empty()
+                    || crate::engine::selector::Selectable::name(g).to_lowercase() == wanted_name
+            })
+            .collect();
+        let g = match chosen.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(
+                    "no grid bot matches: list_bots with selector kind `grid` shows them".into(),
+                );
+            }
+            many => {
+                return Err(format!(
+                    "{} grid bots match: narrow the selector (account, name_matches)",
+                    many.len()
+                ));
+            }
+        };
+        let live_map = g.live.map(grid::shown_settings).unwrap_or_default();
+        let want_map = g.wanted.map(|w| w.settings.clone()).unwrap_or_default();
+        let mut names: Vec<&String> = want_map
+            .keys()
+            .chain(
+                live_map
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, _)| k),
+            )
+            .collect();
+        names.sort();
+        names.dedup();
+        let shown = |v: Option<&Value>| {
+            v.filter(|v| !v.is_null())
+                .map(crate::engine::render::show)
+                .unwrap_or_default()
+        };
+        let fields = names
+            .into_iter()
+            .map(|field| {
+                let config = want_map.get(field);
+                let live_value = live_map.get(field).filter(|v| !v.is_null());
+                FieldExplained {
+                    field: field.clone(),
+                    differs: config.is_some()
+                        && g.live.is_some()
+                        && !grid::WRITE_ONLY_FIELDS.contains(&field.as_str())
+                        && config != live_value,
+                    set_at: g
+                        .wanted
+                        .and_then(|w| w.origins.get(field))
+                        .map(|s| format!("{}:{}", self.relative_file(&s.file), s.line))
+                        .unwrap_or_default(),
+                    config: shown(config),
+                    live: shown(live_value),
+                }
+            })
+            .collect();
+        let numbers = g.wanted.and_then(|w| w.numbers.clone()).or_else(|| {
+            let l = g.live?;
+            crate::model::grid::Grid {
+                lower: l.lower_price,
+                upper: l.upper_price,
+                lines: l.grids_quantity,
+                grid_type: l
+                    .grid_type
+                    .unwrap_or(crate::model::enums::GridType::Arithmetic),
+            }
+            .numbers(
+                l.quantity_per_grid,
+                l.order_currency_type?,
+                crate::config::grid::DEFAULT_FEE_PERCENTAGE
+                    .parse()
+                    .unwrap_or_default(),
+            )
+            .ok()
+        });
+        Ok(Explained {
+            name: crate::engine::selector::Selectable::name(&g).to_string(),
+            id: g.live.map_or(0, |l| l.id),
+            account: if g.alias.is_empty() {
+                g.account.map(|a| a.name.clone()).unwrap_or_default()
+            } else {
+                g.alias.to_string()
+            },
+            config: g
+                .wanted
+                .map(|w| format!("{}:{}", self.relative_file(&w.source.file), w.source.line))
+                .unwrap_or_default(),
+            enabled_live: g.live.is_some_and(|l| l.is_enabled),
+            active_deals: 0,
+            fields,
+            dca: None,
+            grid: numbers,
+            note: match (g.wanted.is_some(), g.live.is_some()) {
+                (true, true) => "a grid bot: config and live values side by side; `differs` marks what the next plan changes (3Commas never shows trailing_down_enabled or the upward expansion: the plan compares them with what botform last sent)".into(),
+                (true, false) => "a grid bot the config describes and 3Commas does not have yet: the next plan creates it".into(),
+                _ => "a grid bot no config file describes: botform leaves it alone (`import` writes it out)".into(),
+            },
+        })
+    }
+
     pub(super) async fn explain(&self, key: &str) -> Result<Explained, String> {
         let checked = crate::config::check_confined(&self.inner.root);
         let desired = crate::engine::desired::from_checked(&checked);
@@ -394,6 +541,7 @@ impl BotformServer {
             active_deals: live.as_ref().map(|b| b.active_deals_count).unwrap_or(0),
             fields,
             dca,
+            grid: None,
             note: match (wanted.is_some(), live.is_some()) {
                 (true, true) => "config and live values side by side; `differs` marks what the next plan changes".into(),
                 (true, false) => "the config describes this bot but 3Commas has none by that name: the next plan creates it".into(),
@@ -708,6 +856,12 @@ impl BotformServer {
         &self,
         Parameters(args): Parameters<BotArgs>,
     ) -> Result<Json<Explained>, String> {
+        if args.selector.as_ref().is_some_and(|s| s.is_grid()) || self.names_a_grid_bot(&args.bot) {
+            return self
+                .explain_grid(&args.bot, args.selector.as_ref())
+                .await
+                .map(Json);
+        }
         let key = self.one_bot_key(&args.bot, args.selector.as_ref()).await?;
         self.explain(&key).await.map(Json)
     }

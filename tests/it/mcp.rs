@@ -657,20 +657,75 @@ fn explain_and_deals_take_a_selector_that_names_one_bot() {
     );
 }
 
-/// A config with grid bots: the MCP plan plans them as the CLI does (the same engine), with the
-/// warning a person needs before enabling one.
+/// Grid bots through the assistant's tools: added, listed, edited, explained, planned and
+/// removed, each edit a minimal diff of `[[grid_bots]]` (the same editing core as DCA bots).
 #[test]
-fn the_assistant_plans_grid_bots_with_their_warnings() {
+fn the_assistant_manages_grid_bots_with_the_bot_tools() {
     let sandbox = super::sandbox::SandboxProcess::spawn(None, &[]);
     let dir = example_dir();
-    std::fs::write(
-        dir.path().join("grid.toml"),
-        "[[grid_bots]]\nname = \"BTC range\"\naccount = \"main\"\npair = \"USDT_BTC\"\norder_currency_type = \"quote\"\nlower_price = 56000\nupper_price = 72000\ngrids_quantity = 50\nquantity_per_grid = 20\nenabled = true\n",
-    )
-    .unwrap();
     let mut session = RawSession::start(dir.path(), Some(&sandbox));
-    let plan = session.call(1, "plan", serde_json::json!({}));
-    session.close().wait().unwrap();
+    let added = session.call(
+        1,
+        "add_bot",
+        serde_json::json!({
+            "name": "BTC range", "kind": "grid", "account": "main",
+            "fields": {
+                "pair": "USDT_BTC", "order_currency_type": "quote", "lower_price": "56000",
+                "upper_price": "72000", "grids_quantity": 50, "quantity_per_grid": "20",
+                "enabled": true
+            }
+        }),
+    );
+    let added = &added["structuredContent"];
+    assert_eq!(added["written"], true, "{added}");
+    assert!(
+        added["diff"].as_str().unwrap().contains("[[grid_bots]]"),
+        "{added}"
+    );
+    let listed = session.call(
+        2,
+        "list_bots",
+        serde_json::json!({"selector": {"kind": "grid"}}),
+    );
+    let line = &listed["structuredContent"]["bots"][0];
+    assert_eq!(
+        (
+            &line["kind"],
+            &line["name"],
+            &line["status"],
+            &line["capital_all_deals"]
+        ),
+        (
+            &serde_json::json!("grid"),
+            &serde_json::json!("BTC range"),
+            &serde_json::json!("new"),
+            &serde_json::json!("1000")
+        ),
+        "{listed}"
+    );
+    assert_eq!(listed["structuredContent"]["total"], 1, "{listed}");
+    let set = session.call(
+        3,
+        "set_fields",
+        serde_json::json!({"bots": ["BTC range"], "kind": "grid", "fields": {"quantity_per_grid": "25"}}),
+    );
+    let diff = set["structuredContent"]["diff"].as_str().unwrap_or("");
+    assert!(
+        diff.contains("-quantity_per_grid = 20") && diff.contains("+quantity_per_grid = 25"),
+        "{set}"
+    );
+    let explained = session.call(4, "explain_bot", serde_json::json!({"bot": "btc range"}));
+    let explained = &explained["structuredContent"];
+    assert_eq!(explained["grid"]["step"], "326.530612244898", "{explained}");
+    assert!(
+        explained["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["field"] == "quantity_per_grid" && f["config"] == "25"),
+        "{explained}"
+    );
+    let plan = session.call(5, "plan", serde_json::json!({}));
     let human = plan["structuredContent"]["human"].as_str().unwrap_or("");
     assert!(
         human.contains("grid bot \"BTC range\" on main will be created, then enabled"),
@@ -680,4 +735,17 @@ fn the_assistant_plans_grid_bots_with_their_warnings() {
         human.contains("enabling may place a market balancing order"),
         "{plan}"
     );
+    let removed = session.call(
+        6,
+        "remove_bot",
+        serde_json::json!({"bot": "BTC range", "kind": "grid"}),
+    );
+    assert!(
+        removed["structuredContent"]["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("+absent = true"),
+        "{removed}"
+    );
+    session.close().wait().unwrap();
 }
