@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod diagnostic;
 pub mod edit;
 pub mod engine;

@@ -51,7 +51,7 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
     let (plan, target, saved, leased) = match &args.plan {
         Some(path) => {
             // Authenticated before anything in it is acted on.
-            let saved = match workflow::plan_key().and_then(|key| {
+            let saved = match crate::connect::plan_key().and_then(|key| {
                 SavedPlan::read(path, &key).map_err(crate::threecommas::ApiError::Config)
             }) {
                 Ok(s) => s,
@@ -61,7 +61,9 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
                 }
             };
             let target =
-                match target::connect(target::ConnectOptions::mode(saved.plan.target.mode)).await {
+                match crate::connect::connect(target::ConnectOptions::mode(saved.plan.target.mode))
+                    .await
+                {
                     Ok(t) => t,
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -90,11 +92,17 @@ async fn run_async(args: Args, output: Output) -> ExitCode {
             // Planned under the account's lease, kept to the last write: no other botform
             // apply writes between this read and this apply's writes.
             let waiting = Arc::new(|line: String| eprintln!("{line}"));
-            let (planned, leased) =
-                match workflow::make_plan_leased(&paths, &args.targets, waiting).await {
-                    Ok(p) => p,
-                    Err(e) => return super::report_workflow_error(e, output),
-                };
+            let (planned, leased) = match workflow::make_plan_leased(
+                &paths,
+                &args.targets,
+                crate::connect::CONNECT,
+                waiting,
+            )
+            .await
+            {
+                Ok(p) => p,
+                Err(e) => return super::report_workflow_error(e, output),
+            };
             planned_files = Some(crate::engine::history::files_of(
                 &planned.checked,
                 &history_root,

@@ -236,7 +236,7 @@ fn read_limits_from(
     let pairs: Vec<String> = download::pairs_of(checked, bots).into_iter().collect();
     super::runtime().block_on(async {
         let options = target::ConnectOptions::from_settings(&checked.config.settings);
-        let target = target::connect(options)
+        let target = crate::connect::connect(options)
             .await
             .map_err(|e| format!("--limits-from: {e}"))?;
         Ok(crate::engine::limits::read(&target.client, market, &pairs).await)

@@ -11,7 +11,7 @@ use super::HumanOrJson as Format;
 use crate::engine::audit::Who;
 use crate::engine::deals::{self, Action, DealUpdate, DealsWanted, SmartTradeLine};
 use crate::engine::performance;
-use crate::engine::target::{self, ConnectOptions};
+use crate::engine::target::ConnectOptions;
 use crate::model::decimal::Decimal;
 use crate::threecommas::wire::Deal;
 use crate::threecommas::{ApiError, BotsFilter, Client};
@@ -234,7 +234,7 @@ pub fn list(args: DealsArgs) -> ExitCode {
 }
 
 async fn list_async(args: DealsArgs) -> ExitCode {
-    let target = match target::connect(ConnectOptions::default()).await {
+    let target = match crate::connect::connect(ConnectOptions::default()).await {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
@@ -466,7 +466,7 @@ async fn deal_async(args: DealArgs) -> ExitCode {
             gate,
         ),
     };
-    let target = match target::connect(ConnectOptions::default()).await {
+    let target = match crate::connect::connect(ConnectOptions::default()).await {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
@@ -550,7 +550,7 @@ fn print_json(value: &serde_json::Value) {
 }
 
 async fn show(id: i64, format: Format) -> ExitCode {
-    let target = match target::connect(ConnectOptions::default()).await {
+    let target = match crate::connect::connect(ConnectOptions::default()).await {
         Ok(t) => t,
         Err(e) => return fail(e),
     };

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> ExitCode {
         // Without a key, every check below passes against the sandbox: ready for the sandbox,
         // not for a real account, and the verdict says so.
         let no_key = matches!(target::choose(), Ok(target::Choice::Sandbox { explicit: false }));
-        let checks = match target::connect(options).await {
+        let checks = match crate::connect::connect(options).await {
             Ok(target) => {
                 let mut checks = vec![if no_key {
                     Check::fail(

@@ -159,7 +159,7 @@ async fn revert_async(args: RevertArgs, output: Output) -> ExitCode {
             }
         );
     }
-    let target = match target::connect(target::ConnectOptions {
+    let target = match crate::connect::connect(target::ConnectOptions {
         mode: desired.mode,
         rate_limit: desired.rate_limit,
     })

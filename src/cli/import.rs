@@ -25,7 +25,7 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     super::runtime().block_on(async {
         // Without credentials: the built-in sandbox.
-        let target = match target::connect(target::ConnectOptions::default()).await {
+        let target = match crate::connect::connect(target::ConnectOptions::default()).await {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -64,7 +64,7 @@ async fn init(args: &Args) -> Result<String, String> {
         InitMode::Real => TradingMode::Real,
         InitMode::Paper => TradingMode::Paper,
     };
-    let target = target::connect(target::ConnectOptions::mode(Some(mode)))
+    let target = crate::connect::connect(target::ConnectOptions::mode(Some(mode)))
         .await
         .map_err(|e| e.to_string())?;
     let accounts = target.client.accounts().await.map_err(|e| e.to_string())?;

@@ -148,10 +148,11 @@ pub fn run(args: Args, output: Output) -> ExitCode {
     let paths = super::paths_or_cwd(args.paths.clone());
     let runtime = super::runtime();
     runtime.block_on(async {
-        let planned = match workflow::make_plan(&paths, &args.targets).await {
-            Ok(p) => p,
-            Err(e) => return super::report_workflow_error(e, output),
-        };
+        let planned =
+            match workflow::make_plan(&paths, &args.targets, crate::connect::CONNECT).await {
+                Ok(p) => p,
+                Err(e) => return super::report_workflow_error(e, output),
+            };
         let backtest = match backtest_changes(&args, &planned).await {
             Ok(b) => b,
             Err(e) => {

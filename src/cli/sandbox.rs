@@ -106,7 +106,7 @@ pub fn run(args: Args) -> ExitCode {
         SandboxCommand::Token(args) => return dump(args, true),
     };
     let state_file = if args.builtin {
-        Some(crate::engine::target::builtin_sandbox_state())
+        Some(crate::connect::builtin_sandbox_state())
     } else {
         args.state
     };
@@ -169,7 +169,7 @@ pub fn run(args: Args) -> ExitCode {
 fn dump(args: DumpArgs, token: bool) -> ExitCode {
     let path = args
         .state
-        .unwrap_or_else(crate::engine::target::builtin_sandbox_state);
+        .unwrap_or_else(crate::connect::builtin_sandbox_state);
     if !token && !path.exists() {
         eprintln!(
             "error: {} does not exist (no sandbox has run there yet)",

@@ -30,8 +30,12 @@ pub fn run(args: Args, output: Output) -> ExitCode {
         }
     };
     let paths = super::paths_or_cwd(args.paths);
-    let read =
-        super::runtime().block_on(signals::read(&paths, args.bot.as_deref(), token.as_deref()));
+    let read = super::runtime().block_on(signals::read(
+        &paths,
+        args.bot.as_deref(),
+        token.as_deref(),
+        crate::connect::CONNECT,
+    ));
     let all = match read {
         Ok(all) => all,
         Err(e) => return super::report_workflow_error(e, output),

@@ -150,9 +150,16 @@ fn grid_bots_are_added_edited_and_removed_in_their_own_list() {
             entity: Entity::Bot(BotRef::named("BTC range")),
             fields: fields(json!({"take_profit": 1})),
         };
-        assert!(apply(Path::new(name), &edited.after, &dca).is_err(), "{name}");
+        assert!(
+            apply(Path::new(name), &edited.after, &dca).is_err(),
+            "{name}"
+        );
         let removed = apply(Path::new(name), &edited.after, &Op::RemoveBot(grid)).unwrap();
-        assert!(!removed.after.contains("BTC range"), "{name}: {}", removed.after);
+        assert!(
+            !removed.after.contains("BTC range"),
+            "{name}: {}",
+            removed.after
+        );
     }
 }
 

@@ -17,11 +17,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::desired::SourceRef;
 use super::lease::{self, Started};
 use super::memory::Memory;
 use super::plan::{Action, Change, LiveState, Plan, ResourceKind, comparable, staleness};
 use super::target::Target;
+pub use super::write::Failure;
+use super::write::{
+    ChangeResult, LOOKS_AFTER_UNCLEAR_CREATE, SETTLE_ATTEMPTS, failure, malformed, started,
+};
 use crate::diagnostic::shown;
 use crate::model::bot::LiveBot;
 use crate::model::decimal::Decimal;
@@ -30,8 +33,6 @@ use crate::threecommas::{ApiError, BotsFilter, Client};
 
 /// How many writes run at once (the client's limiter paces them further).
 const CONCURRENCY: usize = 4;
-/// Attempts to settle one ambiguous write.
-pub(super) const SETTLE_ATTEMPTS: usize = 3;
 /// Below this many live bots on an account, updates are not held to the percentage (as octodns
 /// does); deletes always are.
 const THRESHOLD_MIN_LIVE: usize = 10;
@@ -98,16 +99,6 @@ pub enum Refusal {
     },
 }
 
-/// A change that failed, with 3Commas' objections pointed back at the config.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    pub message: String,
-    /// Field-level objections: (field, message, where the config sets it).
-    pub fields: Vec<(String, String, Option<SourceRef>)>,
-    /// True when it is unknown whether the change took effect; the next plan tells.
-    pub unresolved: bool,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The change's position in the plan.
@@ -144,15 +135,6 @@ fn finishes_half_made(change: &Change, half_made: &BTreeSet<Started>) -> bool {
     change.action == Action::Update
         && only_toggle
         && started(change).is_some_and(|s| half_made.contains(&s))
-}
-
-/// The journal entry of a change's bot.
-pub(super) fn started(change: &Change) -> Option<Started> {
-    Some(Started {
-        account_id: change.account_id?,
-        name: change.bot_name.clone()?,
-        kind: change.kind,
-    })
 }
 
 /// What the plan updates and deletes on each account (with earlier batches of the session).
@@ -782,8 +764,6 @@ async fn delete_twin(client: &Client, id: i64) -> Result<(), ApiError> {
     }
 }
 
-pub(super) type ChangeResult = Result<(String, Option<i64>), Failure>;
-
 /// The bots as 3Commas last answered for them during this apply, by id. The answer to an update,
 /// a create, an enable or a disable is the bot as 3Commas holds it after that write (and a look
 /// after an unclear answer is the bot too), so the read-back takes these instead of reading the
@@ -960,14 +940,6 @@ where
     Err(failure(change, &last.expect("the loop ran"), true))
 }
 
-/// How long to wait before each look for a bot whose create got no clear answer: 3Commas may
-/// commit after its gateway gave up, so one look at once is not enough.
-pub(super) const LOOKS_AFTER_UNCLEAR_CREATE: [std::time::Duration; 3] = [
-    std::time::Duration::from_millis(500),
-    std::time::Duration::from_millis(1500),
-    std::time::Duration::from_millis(3000),
-];
-
 /// Create a bot, never twice. After an unclear answer it looks for the bot a few times over a
 /// few seconds; when the bot has not appeared, the change is reported unresolved and is not
 /// sent again in this run (the journal and the next plan settle it), since the first create may
@@ -1074,40 +1046,6 @@ async fn settle_toggle(
         fields: Vec::new(),
         unresolved: true,
     })
-}
-
-/// A plan file that was written by hand (its hash only proves it was not edited after saving).
-pub(super) fn malformed(change: &Change, what: &str) -> Failure {
-    Failure {
-        message: format!("{}: the plan holds {what}; make a new plan", change.address),
-        fields: Vec::new(),
-        unresolved: false,
-    }
-}
-
-/// 3Commas' objections, each pointed at the config line that set the field.
-pub(super) fn failure(change: &Change, e: &ApiError, unresolved: bool) -> Failure {
-    let fields = e
-        .field_errors()
-        .map(|attrs| {
-            attrs
-                .iter()
-                .map(|(field, messages)| {
-                    let base = field.split('[').next().unwrap_or(field);
-                    (
-                        base.to_string(),
-                        messages.join(", "),
-                        change.origins.get(base).or(change.source.as_ref()).cloned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Failure {
-        message: e.to_string(),
-        fields,
-        unresolved,
-    }
 }
 
 /// Read back what changed; report fields 3Commas did not take.
@@ -1255,8 +1193,8 @@ async fn read_back(
                         Some(index),
                         format!(
                             "3Commas did not take `{field}`: sent {}, it has {}",
-                            super::render::show(&want),
-                            got.map(super::render::show)
+                            super::change::show(&want),
+                            got.map(super::change::show)
                                 .unwrap_or_else(|| "nothing".into())
                         ),
                     ));

@@ -1,16 +1,19 @@
-//! What the config wants, in the engine's terms: bots as [`BotSettings`] with the place each field
-//! was written, account aliases, the blacklist and the settings that steer plan and apply.
+//! What the config wants, in the engine's terms: bots as [`BotSettings`] and grid bots as their
+//! settings' JSON ([`WantedGrid`]), with the place each field was written, account aliases, the blacklist and the settings that steer plan and apply.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use super::kinds::{GRID_SETTINGS, GRID_WRITE_ONLY_FIELDS};
 use crate::config::source::{SourceSet, Span};
 use crate::config::types::AccountSpec;
 use crate::config::{Checked, DesiredBot};
 use crate::model::bot::BotSettings;
 use crate::model::decimal::Decimal;
 use crate::model::enums::TradingMode;
+use crate::model::grid::GridNumbers;
 
 /// A file and line, for messages that point back at the config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -76,7 +79,7 @@ pub struct Desired {
     pub accounts: BTreeMap<String, DesiredAccount>,
     pub bots: Vec<WantedBot>,
     /// The grid bots (see [`super::grid`]).
-    pub grid_bots: Vec<super::grid::WantedGrid>,
+    pub grid_bots: Vec<WantedGrid>,
     pub blacklist: Option<(Vec<String>, SourceRef)>,
     /// Live bots the config does not describe that this plan must still retire, by id: the bots
     /// an apply created, when `revert` undoes it (empty otherwise).
@@ -121,7 +124,7 @@ pub fn from_checked(checked: &Checked) -> Desired {
             })
             .collect(),
         bots: checked.bots.iter().map(|b| wanted(b, config)).collect(),
-        grid_bots: super::grid::wanted(checked),
+        grid_bots: wanted_grids(checked),
         blacklist: config.blacklist.as_ref().map(|b| {
             (
                 b.pairs.iter().flatten().map(|p| p.value.clone()).collect(),
@@ -165,4 +168,76 @@ fn wanted(bot: &DesiredBot, config: &crate::config::Config) -> WantedBot {
         source: SourceRef::of(bot.span(), sources),
         origins,
     }
+}
+
+/// A grid bot as the config wants it.
+#[derive(Debug, Clone)]
+pub struct WantedGrid {
+    pub name: String,
+    pub account: String,
+    pub pinned_id: Option<i64>,
+    /// The grid template chain it starts from, nearest first.
+    pub templates: Vec<String>,
+    pub pair: String,
+    pub enabled: Option<bool>,
+    pub absent: bool,
+    /// Every setting the config sets (shown and write-only), by 3Commas' names, in their JSON
+    /// form (decimals as normalized strings, counts as numbers).
+    pub settings: Map<String, Value>,
+    /// Validate's numbers (investment at mid-range), for the balancing-order warning.
+    pub numbers: Option<GridNumbers>,
+    pub source: SourceRef,
+    pub origins: BTreeMap<String, SourceRef>,
+}
+
+/// The grid bots of a valid config.
+pub fn wanted_grids(checked: &Checked) -> Vec<WantedGrid> {
+    let sources = &checked.config.sources;
+    checked
+        .grid_bots
+        .iter()
+        .enumerate()
+        .map(|(i, bot)| {
+            let spec = &bot.spec;
+            let mut settings = match serde_json::to_value(spec) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            settings.retain(|k, _| {
+                GRID_SETTINGS.contains(&k.as_str()) || GRID_WRITE_ONLY_FIELDS.contains(&k.as_str())
+            });
+            let mut templates: Vec<String> = Vec::new();
+            let mut next = spec.template.clone();
+            while let Some(name) = next.filter(|n| !templates.contains(n)) {
+                next = checked
+                    .config
+                    .grid_templates
+                    .get(&name)
+                    .and_then(|t| t.value.template.clone());
+                templates.push(name);
+            }
+            WantedGrid {
+                templates,
+                name: spec.name.clone().unwrap_or_default(),
+                account: spec.account.clone().unwrap_or_default(),
+                pinned_id: spec.id,
+                pair: spec
+                    .pair
+                    .as_ref()
+                    .map(|p| p.value.clone())
+                    .unwrap_or_default(),
+                enabled: spec.enabled,
+                absent: spec.absent.unwrap_or(false),
+                settings,
+                numbers: checked.grid_numbers.get(i).cloned().flatten(),
+                source: SourceRef::of(bot.span(), sources),
+                origins: spec
+                    .spans
+                    .fields
+                    .iter()
+                    .map(|(field, (key, _))| (field.to_string(), SourceRef::of(*key, sources)))
+                    .collect(),
+            }
+        })
+        .collect()
 }

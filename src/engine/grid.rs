@@ -6,7 +6,7 @@
 //! of its name is created while it may land), the last-sent memory of write-only fields, the
 //! apply history. This room gives the kind's own parts, one per layer:
 //!
-//! - **desired**: [`WantedGrid`], from the checked config;
+//! - **desired**: [`WantedGrid`] (in `desired`, beside the DCA bots' `WantedBot`);
 //! - **read**: [`LiveState::grid_bots`] (3Commas' list, read only when the config has grid bots);
 //! - **diff** ([`plan`]): a config grid bot matches a live one by pinned id, else by its name on
 //!   its account; settings compare by value, string booleans and counts parsed by the wire room;
@@ -25,129 +25,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::apply::{
-    ChangeResult, Failure, LOOKS_AFTER_UNCLEAR_CREATE, failure, malformed, started,
-};
-use super::desired::SourceRef;
+use super::change::{Action, Change, FieldChange, Held, LiveState, PlanProblem, short_hash};
+use super::desired::WantedGrid;
+use super::kinds::{GRID_SETTINGS, GRID_WRITE_ONLY_FIELDS, ResourceKind};
 use super::lease;
-use super::plan::{
-    Action, Change, FieldChange, Held, LiveState, PlanProblem, ResourceKind, short_hash,
+use super::write::{
+    ChangeResult, Failure, LOOKS_AFTER_UNCLEAR_CREATE, SETTLE_ATTEMPTS, failure, malformed, started,
 };
-use crate::config::Checked;
 use crate::model::decimal::Decimal;
 use crate::model::enums::{GridCurrency, GridType};
-use crate::model::grid::{Grid, GridNumbers};
+use crate::model::grid::Grid;
 use crate::threecommas::grid_wire::{RequiredBalances, WireGridBot};
 use crate::threecommas::wire::Account;
 use crate::threecommas::{ApiError, Client};
 
-/// Grid settings 3Commas accepts and never shows back (GRID-SIGNALS-DEALS §1.3): compared with
-/// what botform last sent (see [`super::memory`]).
-pub const WRITE_ONLY_FIELDS: &[&str] = &[
-    "trailing_down_enabled",
-    "expansion_up_enabled",
-    "expansion_up_stop_price",
-];
-
-/// The settings a grid bot shows and takes on create and update, by 3Commas' names (identity,
-/// `pair` and state apart).
-pub const SETTINGS: &[&str] = &[
-    "lower_price",
-    "upper_price",
-    "grids_quantity",
-    "quantity_per_grid",
-    "grid_type",
-    "order_currency_type",
-    "profit_currency_type",
-    "max_active_buy_lines",
-    "max_active_sell_lines",
-    "upper_stop_loss_enabled",
-    "upper_stop_loss_price",
-    "upper_stop_loss_action",
-    "lower_stop_loss_enabled",
-    "lower_stop_loss_price",
-    "lower_stop_loss_action",
-    "trailing_up_enabled",
-    "expansion_down_enabled",
-    "expansion_down_stop_price",
-    "leverage_type",
-    "leverage_custom_value",
-    "mode",
-    "note",
-];
-
-/// A grid bot as the config wants it.
-#[derive(Debug, Clone)]
-pub struct WantedGrid {
-    pub name: String,
-    pub account: String,
-    pub pinned_id: Option<i64>,
-    /// The grid template chain it starts from, nearest first.
-    pub templates: Vec<String>,
-    pub pair: String,
-    pub enabled: Option<bool>,
-    pub absent: bool,
-    /// Every setting the config sets (shown and write-only), by 3Commas' names, in their JSON
-    /// form (decimals as normalized strings, counts as numbers).
-    pub settings: Map<String, Value>,
-    /// Validate's numbers (investment at mid-range), for the balancing-order warning.
-    pub numbers: Option<GridNumbers>,
-    pub source: SourceRef,
-    pub origins: BTreeMap<String, SourceRef>,
-}
-
-/// The grid bots of a valid config.
-pub fn wanted(checked: &Checked) -> Vec<WantedGrid> {
-    let sources = &checked.config.sources;
-    checked
-        .grid_bots
-        .iter()
-        .enumerate()
-        .map(|(i, bot)| {
-            let spec = &bot.spec;
-            let mut settings = match serde_json::to_value(spec) {
-                Ok(Value::Object(map)) => map,
-                _ => Map::new(),
-            };
-            settings.retain(|k, _| is_setting(k) || WRITE_ONLY_FIELDS.contains(&k.as_str()));
-            let mut templates: Vec<String> = Vec::new();
-            let mut next = spec.template.clone();
-            while let Some(name) = next.filter(|n| !templates.contains(n)) {
-                next = checked
-                    .config
-                    .grid_templates
-                    .get(&name)
-                    .and_then(|t| t.value.template.clone());
-                templates.push(name);
-            }
-            WantedGrid {
-                templates,
-                name: spec.name.clone().unwrap_or_default(),
-                account: spec.account.clone().unwrap_or_default(),
-                pinned_id: spec.id,
-                pair: spec
-                    .pair
-                    .as_ref()
-                    .map(|p| p.value.clone())
-                    .unwrap_or_default(),
-                enabled: spec.enabled,
-                absent: spec.absent.unwrap_or(false),
-                settings,
-                numbers: checked.grid_numbers.get(i).cloned().flatten(),
-                source: SourceRef::of(bot.span(), sources),
-                origins: spec
-                    .spans
-                    .fields
-                    .iter()
-                    .map(|(field, (key, _))| (field.to_string(), SourceRef::of(*key, sources)))
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
 fn is_setting(field: &str) -> bool {
-    SETTINGS.contains(&field)
+    GRID_SETTINGS.contains(&field)
 }
 
 /// What a live grid bot shows of [`SETTINGS`] (null where it shows none), in the config's JSON
@@ -521,7 +414,7 @@ fn update(base: Change, g: &WireGridBot, grid: &WantedGrid, live: &LiveState) ->
     }
     let mut unchanged = 0;
     for (k, want) in &grid.settings {
-        let have = if WRITE_ONLY_FIELDS.contains(&k.as_str()) {
+        let have = if GRID_WRITE_ONLY_FIELDS.contains(&k.as_str()) {
             live.remembered.last_sent_grid(g.id, k).cloned()
         } else {
             shown.get(k).filter(|v| !v.is_null()).cloned()
@@ -850,7 +743,7 @@ async fn delete_live(client: &Client, change: &Change, id: i64) -> Result<(), Fa
         Err(e) => return Err(failure(change, &e, e.is_ambiguous())),
     }
     let mut last = None;
-    for _ in 0..super::apply::SETTLE_ATTEMPTS {
+    for _ in 0..SETTLE_ATTEMPTS {
         match client.delete_grid_bot(id).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_not_found() => return Ok(()),
@@ -883,7 +776,7 @@ where
     RF: std::future::Future<Output = Result<WireGridBot, ApiError>>,
 {
     let mut last = None;
-    for _ in 0..super::apply::SETTLE_ATTEMPTS {
+    for _ in 0..SETTLE_ATTEMPTS {
         match write().await {
             Ok(grid) => return Ok(grid),
             Err(e) if e.is_ambiguous() => {
@@ -911,11 +804,11 @@ fn not_taken(grid: &WireGridBot, body: &Map<String, Value>) -> Vec<String> {
         .map(|(k, want)| {
             format!(
                 "3Commas did not take `{k}`: sent {}, it has {}",
-                super::render::show(want),
+                super::change::show(want),
                 shown
                     .get(k)
                     .filter(|v| !v.is_null())
-                    .map(super::render::show)
+                    .map(super::change::show)
                     .unwrap_or_else(|| "nothing".into())
             )
         })

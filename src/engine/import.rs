@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::plan::{LiveState, WRITE_ONLY_FIELDS};
+use super::kinds::DCA_WRITE_ONLY_FIELDS;
+use super::plan::LiveState;
 use crate::model::bot::LiveBot;
 use crate::threecommas::grid_wire::WireGridBot;
 use crate::threecommas::wire::Account;
@@ -281,7 +282,7 @@ fn bot_entry(bot: &LiveBot, alias: &str) -> Map<String, Value> {
     entry.insert("account".into(), Value::String(alias.to_string()));
     entry.insert("enabled".into(), Value::Bool(bot.is_enabled));
     for (key, value) in bot.settings.to_map() {
-        if key == "name" || WRITE_ONLY_FIELDS.contains(&key.as_str()) {
+        if key == "name" || DCA_WRITE_ONLY_FIELDS.contains(&key.as_str()) {
             continue;
         }
         let empty_list = value.as_array().is_some_and(|a| a.is_empty());

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::ResourceKind;
+use super::kinds::ResourceKind;
 
 /// How often a waiting apply tries the lease again.
 const POLL: Duration = Duration::from_millis(100);

@@ -9,8 +9,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::change::show;
 use super::plan::{Action, Change, Plan};
-use super::render::{capital_move, figures, mode_words, show};
+use super::render::{capital_move, figures, mode_words};
 
 /// The marker a CI job finds its comment by.
 pub const MARKER: &str = "<!-- botform-plan -->";

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::plan::WRITE_ONLY_FIELDS;
+use super::kinds::{DCA_WRITE_ONLY_FIELDS, GRID_WRITE_ONLY_FIELDS};
 use crate::model::bot::BotSettings;
 
 /// The largest memory file read (about 100 bytes a bot: far beyond any account).
@@ -84,7 +84,7 @@ impl Memory {
             entry.name = name.to_string();
         }
         let map = sent.to_map();
-        for field in WRITE_ONLY_FIELDS {
+        for field in DCA_WRITE_ONLY_FIELDS {
             if let Some(value) = map.get(*field) {
                 entry.write_only.insert((*field).to_string(), value.clone());
             }
@@ -106,7 +106,7 @@ impl Memory {
         let entry = self.grid_bots.entry(id).or_default();
         entry.account_id = account_id;
         entry.name = name.to_string();
-        for field in super::grid::WRITE_ONLY_FIELDS {
+        for field in GRID_WRITE_ONLY_FIELDS {
             if let Some(value) = body.get(*field) {
                 entry.write_only.insert((*field).to_string(), value.clone());
             }

@@ -1,9 +1,12 @@
 //! The engine behind plan, apply and import, shared by the CLI and the MCP server.
 //!
 //! - `desired`: the checked config as the engine sees it.
-//! - `plan`: the pure diff of desired and live state, and the plan as data.
+//! - `plan`: the pure diff of desired and live state, and the plan as data; `change`: a plan's
+//!   changes and the live state below it; `kinds`: the kinds of object (DCA bot, grid bot) and
+//!   what every layer knows of each.
 //! - `render`: the plan for people (terraform's form); `markdown`: for a pull-request comment.
-//! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back.
+//! - `apply`: the executor: staleness check, safety rails, ordered and paced writes, read-back;
+//!   `write`: what every kind's writes share (failures, the journal entry, unclear creates).
 //! - `grid`: grid bots' room in plan and apply (the shared core is the plan, the rails, the
 //!   lease, the journal and the memory; see [`plan::ResourceKind`]).
 //! - `import`: the live account written out as config files.
@@ -27,12 +30,14 @@
 pub mod apply;
 pub mod audit;
 pub mod backtest;
+pub mod change;
 pub mod deals;
 pub mod desired;
 pub mod grid;
 pub mod guard;
 pub mod history;
 pub mod import;
+pub mod kinds;
 pub mod lease;
 pub mod limits;
 pub mod markdown;
@@ -45,3 +50,4 @@ pub mod selector;
 pub mod signals;
 pub mod target;
 pub mod workflow;
+pub mod write;

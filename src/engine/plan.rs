@@ -12,7 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::desired::{Desired, SourceRef, WantedBot};
+pub use super::change::{
+    Action, Change, DcaFigures, FieldChange, Held, LiveState, PlanProblem, short_hash,
+};
+use super::desired::{Desired, WantedBot};
+use super::kinds::DCA_WRITE_ONLY_FIELDS;
+pub use super::kinds::ResourceKind;
 use crate::diagnostic::shown;
 use crate::model::bot::{BotSettings, LiveBot, UnreadableBot};
 use crate::model::dca::{self, LadderInput};
@@ -23,63 +28,6 @@ use crate::threecommas::wire::Account;
 /// The version of the JSON plan; changes only when a field is removed or changes meaning.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
-/// Settings 3Commas accepts but never shows back: compared with what botform last sent (see
-/// [`crate::engine::memory`]), never with the live bot.
-pub const WRITE_ONLY_FIELDS: &[&str] = &["sl_to_breakeven_enabled", "sl_to_breakeven_data"];
-
-/// The kind of 3Commas object a change acts on. Each kind has its own room in each layer (for
-/// grid bots: [`super::grid`]); the plan, the safety rails, the lease and the journal are shared.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ResourceKind {
-    /// A DCA bot (and the account-wide blacklist, whose changes say `update_blacklist`).
-    #[default]
-    DcaBot,
-    GridBot,
-}
-
-impl ResourceKind {
-    pub fn is_dca_bot(&self) -> bool {
-        *self == ResourceKind::DcaBot
-    }
-
-    /// The fields of this kind that 3Commas accepts and never shows back.
-    pub fn write_only_fields(self) -> &'static [&'static str] {
-        match self {
-            ResourceKind::DcaBot => WRITE_ONLY_FIELDS,
-            ResourceKind::GridBot => super::grid::WRITE_ONLY_FIELDS,
-        }
-    }
-
-    /// How a plan names one object of this kind: `bot "BTC" on main`.
-    pub fn address(self, name: &str, account: &str) -> String {
-        let noun = match self {
-            ResourceKind::DcaBot => "bot",
-            ResourceKind::GridBot => "grid bot",
-        };
-        format!("{noun} \"{}\" on {}", shown(name), shown(account))
-    }
-}
-
-/// Everything read from 3Commas for a plan.
-#[derive(Debug, Clone, Default)]
-pub struct LiveState {
-    pub accounts: Vec<Account>,
-    pub bots: Vec<LiveBot>,
-    /// The grid bots, read when the config describes any (else empty, and not planned).
-    pub grid_bots: Vec<crate::threecommas::grid_wire::WireGridBot>,
-    /// Bots 3Commas sent in a form botform cannot read: never touched, never taken for absent.
-    pub unreadable: Vec<UnreadableBot>,
-    pub blacklist: Vec<String>,
-    /// Creates an earlier apply sent with no clear answer, which may still land: nothing of
-    /// their names is created while they may (see [`crate::engine::lease::Pending`]).
-    pub pending_creates: Vec<crate::engine::lease::Pending>,
-    /// What botform last sent to its bots that 3Commas never shows back (write-only fields).
-    pub remembered: crate::engine::memory::Memory,
-}
-
 /// Where the plan is aimed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanTarget {
@@ -87,123 +35,6 @@ pub struct PlanTarget {
     pub mode: Option<TradingMode>,
     /// True when the target is botform's built-in sandbox.
     pub sandbox: bool,
-}
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Replace the account-wide pairs blacklist.
-    UpdateBlacklist,
-    Create,
-    Update,
-    Delete,
-}
-
-/// One field that changes: JSON values as 3Commas would take them (`null`/absent: not set).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct FieldChange {
-    pub field: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
-
-/// The DCA figures of a bot's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct DcaFigures {
-    pub capital_per_deal: Option<Decimal>,
-    pub capital_all_deals: Option<Decimal>,
-    pub price_move_covered_percentage: Decimal,
-    pub currency: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Change {
-    pub action: Action,
-    /// What kind of object it acts on (absent: a DCA bot, or the blacklist).
-    #[serde(default, skip_serializing_if = "ResourceKind::is_dca_bot")]
-    pub kind: ResourceKind,
-    /// A readable name: `bot "BTC" on main`, `blacklist`.
-    pub address: String,
-    pub bot_name: Option<String>,
-    /// The config's account alias.
-    pub account: Option<String>,
-    pub account_id: Option<i64>,
-    /// The live bot, for updates and deletes.
-    pub bot_id: Option<i64>,
-    /// What changes (for creates: every field set).
-    pub fields: Vec<FieldChange>,
-    /// Managed fields that do not change (updates).
-    pub unchanged: usize,
-    /// The settings to send: all managed settings (create), or the ones laid over the live bot
-    /// (update).
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub settings: Option<BotSettings>,
-    /// Turn the bot on or off (after creating it, for creates).
-    pub enable: Option<bool>,
-    /// The complete new blacklist.
-    pub blacklist: Option<Vec<String>>,
-    /// Active deals of a bot to delete: apply refuses to delete it while this is not 0.
-    pub active_deals: u32,
-    pub dca_before: Option<DcaFigures>,
-    pub dca_after: Option<DcaFigures>,
-    /// Where the config describes this object.
-    pub source: Option<SourceRef>,
-    /// Where each field was set, for pointing 3Commas' objections at the right line.
-    pub origins: BTreeMap<String, SourceRef>,
-    /// Grid bots: the whole body sent (`POST /ver1/grid_bots/manual` for a create with
-    /// `account_id` and `pair`; `PATCH .../manual` for an update: every setting, never `pair`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grid_body: Option<serde_json::Map<String, Value>>,
-    /// Half of a replacement (`-/+`): 3Commas cannot change this setting in place, so the object
-    /// is deleted and created anew.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replaces_because: Option<String>,
-    /// What the person should know before applying it (a market order it may place, what
-    /// happens to coins), shown under the change.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-impl Change {
-    /// A change with nothing set but what it does and to what.
-    pub(super) fn new(action: Action, address: String) -> Change {
-        Change {
-            action,
-            kind: ResourceKind::DcaBot,
-            grid_body: None,
-            replaces_because: None,
-            warnings: Vec::new(),
-            address,
-            bot_name: None,
-            account: None,
-            account_id: None,
-            bot_id: None,
-            fields: Vec::new(),
-            unchanged: 0,
-            settings: None,
-            enable: None,
-            blacklist: None,
-            active_deals: 0,
-            dca_before: None,
-            dca_after: None,
-            source: None,
-            origins: BTreeMap::new(),
-        }
-    }
-
-    /// True when applying it creates an object: a create, or a replacement's second half.
-    pub fn creates(&self) -> bool {
-        self.action == Action::Create || self.replaces_because.is_some()
-    }
-}
-
-/// A config bot left alone, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Held {
-    pub address: String,
-    pub reason: String,
 }
 
 /// The change threshold apply enforces without `--force`.
@@ -377,7 +208,7 @@ impl Plan {
                         .map(BotSettings::to_map)
                         .unwrap_or_default();
                     for field in &shown_fields {
-                        let sent_value = if WRITE_ONLY_FIELDS.contains(field) {
+                        let sent_value = if DCA_WRITE_ONLY_FIELDS.contains(field) {
                             sent_write_only.get(*field)
                         } else {
                             sent.get(*field)
@@ -413,14 +244,6 @@ impl Plan {
     }
 }
 
-/// A problem that prevents planning (an account that cannot be found, an ambiguous bot name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlanProblem {
-    pub message: String,
-    pub help: String,
-    pub source: Option<SourceRef>,
-}
-
 /// Compare and normalize both sides the same way: pairs and conditions sorted, write-only
 /// fields dropped, decimals by value (their JSON form is normalized).
 pub fn comparable(settings: &BotSettings) -> serde_json::Map<String, Value> {
@@ -446,7 +269,7 @@ pub fn comparable(settings: &BotSettings) -> serde_json::Map<String, Value> {
         s.take_profit = None;
     }
     let mut map = s.to_map();
-    for field in WRITE_ONLY_FIELDS {
+    for field in DCA_WRITE_ONLY_FIELDS {
         map.remove(*field);
     }
     map
@@ -467,10 +290,6 @@ pub fn blacklist_fingerprint(pairs: &[String]) -> String {
     let mut sorted = pairs.to_vec();
     sorted.sort();
     short_hash(&serde_json::json!(sorted))
-}
-
-pub(super) fn short_hash(value: &Value) -> String {
-    hex::encode(&Sha256::digest(serde_json::to_vec(value).expect("JSON serializes"))[..12])
 }
 
 pub fn absent_key(account_id: i64, name: &str) -> String {
@@ -764,7 +583,7 @@ pub fn plan(
                 // Write-only fields compare with what botform last sent this bot (review M-1);
                 // never sent: unknown, so sent now.
                 let want_all = wanted.settings.to_map();
-                for field in WRITE_ONLY_FIELDS {
+                for field in DCA_WRITE_ONLY_FIELDS {
                     let Some(want) = want_all.get(*field) else {
                         continue;
                     };
@@ -795,7 +614,7 @@ pub fn plan(
                     let send: Vec<&str> = fields
                         .iter()
                         .map(|f| f.field.as_str())
-                        .chain(WRITE_ONLY_FIELDS.iter().copied())
+                        .chain(DCA_WRITE_ONLY_FIELDS.iter().copied())
                         .collect();
                     wanted.settings.only(&send)
                 });

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
+use super::change::show;
 use super::plan::{Action, Change, DcaFigures, Plan, ResourceKind};
 
 pub struct RenderOptions {
@@ -36,35 +37,6 @@ fn symbol(action: Action) -> (&'static str, Style, &'static str) {
             ("~", AnsiColor::Yellow.on_default(), "update in-place")
         }
         Action::Delete => ("-", AnsiColor::Red.on_default(), "destroy"),
-    }
-}
-
-/// A value as a person reads it: numbers bare, strings quoted, lists and tables compact.
-pub fn show(value: &Value) -> String {
-    match value {
-        Value::String(s)
-            if !s.is_empty() && s.parse::<crate::model::decimal::Decimal>().is_ok() =>
-        {
-            s.clone()
-        }
-        Value::String(s) => format!("{s:?}"),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(show).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .filter(|(_, v)| !matches!(v, Value::Object(m) if m.is_empty()))
-                .map(|(k, v)| format!("{k} = {}", show(v)))
-                .collect();
-            if inner.is_empty() {
-                "{}".into()
-            } else {
-                format!("{{ {} }}", inner.join(", "))
-            }
-        }
-        other => other.to_string(),
     }
 }
 

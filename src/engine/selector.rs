@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::engine::desired::WantedGrid;
 use crate::engine::desired::{Desired, WantedBot};
-use crate::engine::grid::WantedGrid;
 use crate::model::bot::LiveBot;
 use crate::threecommas::grid_wire::WireGridBot;
 use crate::threecommas::wire::Account;

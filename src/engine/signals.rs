@@ -286,9 +286,10 @@ pub async fn read(
     paths: &[std::path::PathBuf],
     bot: Option<&str>,
     token: Option<&str>,
+    connect: super::target::Connector,
 ) -> Result<Vec<BotSignals>, super::workflow::WorkflowError> {
     let (_, desired) = super::workflow::check(paths, &[])?;
-    let target = super::target::connect(super::target::ConnectOptions {
+    let target = connect(super::target::ConnectOptions {
         mode: desired.mode,
         rate_limit: desired.rate_limit,
     })

@@ -1,6 +1,8 @@
-//! Where botform's commands go: 3Commas (or `THREECOMMAS_API_URL`) when credentials are set, else
-//! the built-in sandbox, started in-process with its state in one database per user (see
-//! [`builtin_sandbox_state`]). Also reads the live state a plan needs, in as few requests as 3Commas allows.
+//! The target the engine acts on ([`Target`]: a client, where it points, the lease's name), the
+//! rule that decides where botform's commands go ([`choose`]: 3Commas when credentials are set,
+//! else the built-in sandbox), and reading the live state a plan needs, in as few requests as
+//! 3Commas allows. Starting the built-in sandbox is the front ends' (`crate::connect`): the
+//! engine never imports the sandbox.
 //!
 //! The target is never a surprise ([`choose`]): the sandbox is the silent default only on a
 //! machine with no `THREECOMMAS_*` variable at all and outside CI. Anywhere else a missing or
@@ -8,23 +10,30 @@
 //! (`--sandbox`, or `THREECOMMAS_TARGET=sandbox`), so a misnamed CI secret cannot turn a run
 //! green against a throwaway sandbox.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::plan::{LiveState, PlanTarget};
 use crate::model::enums::TradingMode;
-use crate::sandbox::{self, RunningSandbox, SandboxConfig};
-use crate::threecommas::{ApiError, BotsFilter, Client, ClientConfig, Credentials};
+use crate::threecommas::{ApiError, BotsFilter, Client, ClientConfig};
 
-/// A connected target; keeps the in-process sandbox alive while it is used.
+/// A connected target.
 pub struct Target {
     pub client: Client,
     pub info: PlanTarget,
     /// Names the account's lease: the same for every process that writes to the same account
     /// with the same key (for the built-in sandbox: the same state file).
     pub identity: String,
-    _sandbox: Option<RunningSandbox>,
+    /// What must live as long as the target (the in-process sandbox a front end started).
+    pub keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
+
+/// How a front end connects, given the config's settings: the engine is handed one and never
+/// picks the server itself (`crate::connect::connect` is the CLI's and the MCP server's).
+pub type Connector = fn(
+    ConnectOptions,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Target, ApiError>> + Send>,
+>;
 
 /// What a config's settings say about the connection; each wins over its environment variable.
 #[derive(Debug, Clone, Copy, Default)]
@@ -135,17 +144,12 @@ pub fn choose() -> Result<Choice, ApiError> {
     )))
 }
 
-/// Connect to 3Commas from the environment, or start the built-in sandbox ([`choose`] decides).
-pub async fn connect(options: ConnectOptions) -> Result<Target, ApiError> {
-    let mode = options.mode;
-    let explicit = match choose()? {
-        Choice::ThreeCommas(config) => return connect_3commas(*config, options),
-        Choice::Sandbox { explicit } => explicit,
-    };
-    connect_sandbox(mode, explicit).await
-}
-
-fn connect_3commas(mut config: ClientConfig, options: ConnectOptions) -> Result<Target, ApiError> {
+/// A target on 3Commas (or `THREECOMMAS_API_URL`) with `config`, the config's settings over
+/// the environment's.
+pub fn connect_3commas(
+    mut config: ClientConfig,
+    options: ConnectOptions,
+) -> Result<Target, ApiError> {
     if options.mode.is_some() {
         config.mode = options.mode;
     }
@@ -165,65 +169,8 @@ fn connect_3commas(mut config: ClientConfig, options: ConnectOptions) -> Result<
         identity: client.identity(),
         client,
         info,
-        _sandbox: None,
+        keep_alive: None,
     })
-}
-
-async fn connect_sandbox(mode: Option<TradingMode>, explicit: bool) -> Result<Target, ApiError> {
-    let state_file = builtin_sandbox_state();
-    let running = sandbox::start(SandboxConfig {
-        state_file: Some(state_file.clone()),
-        ..SandboxConfig::default()
-    })
-    .await
-    .map_err(|e| ApiError::Config(format!("cannot start the built-in sandbox: {e}")))?;
-    if explicit {
-        eprintln!(
-            "botform: using the built-in sandbox, as asked (state in {})",
-            state_file.display()
-        );
-    } else {
-        eprintln!(
-            "botform: THREECOMMAS_API_KEY is not set: using the built-in sandbox (state in {})",
-            state_file.display()
-        );
-    }
-    let mut config = ClientConfig::new(running.base_url.clone(), sandbox_credentials());
-    config.mode = mode;
-    let info = PlanTarget {
-        api_url: "built-in sandbox".into(),
-        mode,
-        sandbox: true,
-    };
-    let canonical = state_file.canonicalize().unwrap_or(state_file);
-    Ok(Target {
-        client: Client::new(config)?,
-        info,
-        identity: sandbox_identity(&canonical),
-        _sandbox: Some(running),
-    })
-}
-
-/// Where the built-in sandbox keeps its state: `$BOTFORM_SANDBOX_STATE`, else `sandbox.db` in
-/// botform's state dir. One per user, outside any repository, so `import` in one directory and
-/// `plan` in another see the same account, and the CLI and `botform mcp` can use it at once.
-pub fn builtin_sandbox_state() -> PathBuf {
-    std::env::var_os("BOTFORM_SANDBOX_STATE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::files::state_dir().join("sandbox.db"))
-}
-
-/// The lease name of the built-in sandbox kept in `state_file`.
-fn sandbox_identity(state_file: &Path) -> String {
-    use sha2::Digest;
-    let text = format!("botform sandbox v1\n{}", state_file.display());
-    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
-}
-
-/// The built-in sandbox's (published) key and secret.
-pub fn sandbox_credentials() -> Credentials {
-    Credentials::hmac(sandbox::DEFAULT_API_KEY, sandbox::DEFAULT_API_SECRET)
 }
 
 fn timeout_from_env() -> Result<Option<Duration>, ApiError> {

@@ -51,9 +51,13 @@ pub fn config_root(paths: &[PathBuf]) -> PathBuf {
 
 /// Check the config at `paths`, connect, read the live state and plan. `targets` limits the plan
 /// to the named bots (and `blacklist`).
-pub async fn make_plan(paths: &[PathBuf], targets: &[String]) -> Result<Planned, WorkflowError> {
+pub async fn make_plan(
+    paths: &[PathBuf],
+    targets: &[String],
+    connect: target::Connector,
+) -> Result<Planned, WorkflowError> {
     let (checked, desired) = check(paths, targets)?;
-    let target = target::connect(target::ConnectOptions {
+    let target = connect(target::ConnectOptions {
         mode: desired.mode,
         rate_limit: desired.rate_limit,
     })
@@ -142,10 +146,11 @@ fn targeted(
 pub async fn make_plan_leased(
     paths: &[PathBuf],
     targets: &[String],
+    connect: target::Connector,
     progress: std::sync::Arc<dyn Fn(String) + Send + Sync>,
 ) -> Result<(Planned, super::apply::LeasedRead), WorkflowError> {
     let (checked, desired) = check(paths, targets)?;
-    let target = target::connect(target::ConnectOptions {
+    let target = connect(target::ConnectOptions {
         mode: desired.mode,
         rate_limit: desired.rate_limit,
     })
@@ -873,15 +878,4 @@ impl SavedPlan {
     pub fn unmark_applied(&self) {
         let _ = std::fs::remove_file(applied_marker(self));
     }
-}
-
-/// The key saved plans are authenticated with, from the credentials in the environment (the
-/// built-in sandbox's when none are set). Computed before connecting, so nothing in a plan file
-/// is acted on before the file is known to be genuine.
-pub fn plan_key() -> Result<String, ApiError> {
-    let credentials = match target::choose()? {
-        target::Choice::ThreeCommas(config) => config.credentials,
-        target::Choice::Sandbox { .. } => target::sandbox_credentials(),
-    };
-    Ok(credentials.sign(crate::threecommas::client::PLAN_KEY_MESSAGE))
 }

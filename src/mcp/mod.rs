@@ -188,7 +188,7 @@ impl BotformServer {
             .target
             .get_or_try_init(|| async {
                 let checked = crate::config::check_confined(&self.inner.root);
-                target::connect(target::ConnectOptions::from_settings(
+                crate::connect::connect(target::ConnectOptions::from_settings(
                     &checked.config.settings,
                 ))
                 .await

@@ -393,7 +393,7 @@ impl BotformServer {
         names.dedup();
         let shown = |v: Option<&Value>| {
             v.filter(|v| !v.is_null())
-                .map(crate::engine::render::show)
+                .map(crate::engine::change::show)
                 .unwrap_or_default()
         };
         let fields = names
@@ -405,7 +405,7 @@ impl BotformServer {
                     field: field.clone(),
                     differs: config.is_some()
                         && g.live.is_some()
-                        && !grid::WRITE_ONLY_FIELDS.contains(&field.as_str())
+                        && !crate::engine::kinds::GRID_WRITE_ONLY_FIELDS.contains(&field.as_str())
                         && config != live_value,
                     set_at: g
                         .wanted
@@ -490,7 +490,7 @@ impl BotformServer {
                 let config = want_map.get(field);
                 let live_value = live_map.get(field);
                 let shown =
-                    |v: Option<&Value>| v.map(crate::engine::render::show).unwrap_or_default();
+                    |v: Option<&Value>| v.map(crate::engine::change::show).unwrap_or_default();
                 FieldExplained {
                     field: field.clone(),
                     differs: config.is_some() && live.is_some() && config != live_value,

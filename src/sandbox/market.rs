@@ -29,8 +29,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::server::Shared;
-use super::state::{self, DEAL_TEMPLATE, iso_from_millis};
+use super::state::{self, DEAL_TEMPLATE, State, iso_from_millis};
 use super::store::Touched;
 use crate::model::bot::BotSettings;
 use crate::model::decimal::Decimal;
@@ -54,6 +53,29 @@ pub struct MarketConfig {
     pub source: Source,
     /// Market seconds per real second.
     pub speed: f64,
+}
+
+/// The market's replay as a control request sees it.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct MarketProgress {
+    /// Ticks the market has run (0 until its first).
+    pub ticks: u64,
+    /// Every bot's lanes have walked every candle of their pair: nothing will change any more.
+    pub replayed: bool,
+}
+
+/// What the market needs of the server it runs in: the state, read and changed in transactions
+/// like a request's, and where it reports its progress and each pair's last close. The server
+/// implements it; the market never reaches into the server.
+pub trait Host: Send + Sync {
+    fn read_state<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, String>;
+    fn change<T>(
+        &self,
+        mode: TradingMode,
+        change: impl FnOnce(&mut State) -> (T, Option<Touched>),
+    ) -> Result<T, String>;
+    fn set_market_progress(&self, progress: MarketProgress);
+    fn set_market_price(&self, pair: &str, close: f64);
 }
 
 /// The default `--speed`: a 5-minute candle a second.
@@ -164,10 +186,7 @@ fn decimal_text(d: Option<Decimal>) -> Value {
 
 fn field_f64(deal: &Value, field: &str) -> f64 {
     use rust_decimal::prelude::ToPrimitive;
-    super::server::deal_decimal(deal, field)
-        .0
-        .to_f64()
-        .unwrap_or(0.0)
+    state::deal_decimal(deal, field).0.to_f64().unwrap_or(0.0)
 }
 
 impl Market {
@@ -247,7 +266,7 @@ impl Market {
         data.candles[0].open_time_ms + elapsed.min(i64::MAX as f64 / 4.0) as i64
     }
 
-    fn read(shared: &Shared) -> Result<Vec<BotView>, String> {
+    fn read(shared: &impl Host) -> Result<Vec<BotView>, String> {
         shared.read_state(|state| {
             let mut views = Vec::new();
             for mode in [TradingMode::Paper, TradingMode::Real] {
@@ -286,7 +305,7 @@ impl Market {
 
     /// Walk every candle that market time has passed since the last tick: per bot, its pairs'
     /// candles in time order, so `max_active_deals` counts the deals open at that moment.
-    pub fn tick(&mut self, shared: &Shared) -> Result<(), String> {
+    pub fn tick(&mut self, shared: &impl Host) -> Result<(), String> {
         let views = Market::read(shared)?;
         // A deleted bot's lanes go with it.
         let live: BTreeSet<(TradingMode, i64)> = views.iter().map(|v| (v.mode, v.bot.id)).collect();
@@ -351,7 +370,7 @@ impl Market {
                 .and_then(|d| d.as_ref())
                 .is_none_or(|d| lane.next >= d.candles.len())
         });
-        shared.set_market_progress(super::server::MarketProgress {
+        shared.set_market_progress(MarketProgress {
             ticks: self.ticks,
             replayed,
         });
@@ -448,7 +467,7 @@ impl Market {
 /// Walk a lane's next candle: open a deal at its open when the bot may, then walk the deal
 /// through it, saving the deal when it opens, fills a safety order or closes.
 fn step(
-    shared: &Shared,
+    shared: &impl Host,
     view: &BotView,
     (pair, data, usd): (&str, &PairData, Option<f64>),
     lane: &mut Lane,
@@ -798,10 +817,10 @@ fn deal_json(
 }
 
 /// Run the market until the process ends: a tick every 200 ms of real time.
-pub async fn run(shared: Arc<Shared>, config: MarketConfig) {
+pub async fn run(shared: Arc<impl Host>, config: MarketConfig) {
     let mut market = Market::new(config);
     loop {
-        if let Err(e) = market.tick(&shared) {
+        if let Err(e) = market.tick(shared.as_ref()) {
             tracing::warn!("sandbox market: {e}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

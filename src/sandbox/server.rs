@@ -22,8 +22,9 @@ use super::bots;
 use super::deals;
 use super::faults::{Fault, FaultSpec, LateCommit, Timing};
 use super::grids;
+use super::market::{self, Host, MarketProgress};
 use super::params::{Attributes, NOT_VALID_VALUE, Params};
-use super::state::{self, DEAL_TEMPLATE, ModeState, State, now_iso};
+use super::state::{self, DEAL_TEMPLATE, ModeState, State, deal_decimal, now_iso};
 use super::store::{Store, Touched};
 use crate::model::catalogue::STRATEGY_LIST_JSON;
 use crate::model::decimal::Decimal;
@@ -51,7 +52,7 @@ pub struct SandboxConfig {
     /// Answer bot reads in the odd shapes real responses have been seen in (see [`quirky`]).
     pub quirks: bool,
     /// Replay candles so enabled bots trade (`--market`).
-    pub market: Option<super::market::MarketConfig>,
+    pub market: Option<market::MarketConfig>,
     /// Serve only the endpoints of 3Commas' current docs: `/ver1/ping` and `/ver1/time` (legacy
     /// docs only) answer 404 (`--current-docs-only`).
     pub current_docs_only: bool,
@@ -115,15 +116,6 @@ struct HeldWrite {
     query: Option<String>,
     body: Bytes,
     headers: HeaderMap,
-}
-
-/// The market's replay as a control request sees it.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct MarketProgress {
-    /// Ticks the market has run (0 until its first).
-    pub ticks: u64,
-    /// Every bot's lanes have walked every candle of their pair: nothing will change any more.
-    pub replayed: bool,
 }
 
 struct Inner {
@@ -216,25 +208,6 @@ impl Shared {
         })
     }
 
-    /// The market reports each tick here.
-    pub(crate) fn set_market_progress(&self, progress: MarketProgress) {
-        *self
-            .market_progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = progress;
-    }
-
-    /// The market records each pair's last close here.
-    pub(crate) fn set_market_price(&self, pair: &str, close: f64) {
-        let Ok(price) = format!("{close}").parse::<Decimal>() else {
-            return;
-        };
-        self.market_prices
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(pair.to_string(), price);
-    }
-
     /// The market's last closes, for an endpoint that trades at the price now (none for the
     /// others: most requests need no copy).
     fn market_prices_for(&self, route: Option<&Route>) -> HashMap<String, Decimal> {
@@ -308,9 +281,30 @@ impl Shared {
         // A panic in one request must not take the whole sandbox down with a poisoned lock.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+impl market::Host for Shared {
+    /// The market reports each tick here.
+    fn set_market_progress(&self, progress: MarketProgress) {
+        *self
+            .market_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = progress;
+    }
+
+    /// The market records each pair's last close here.
+    fn set_market_price(&self, pair: &str, close: f64) {
+        let Ok(price) = format!("{close}").parse::<Decimal>() else {
+            return;
+        };
+        self.market_prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pair.to_string(), price);
+    }
 
     /// Read the state (brought up to date with the store first): for the market.
-    pub(crate) fn read_state<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, String> {
+    fn read_state<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, String> {
         let mut inner = self.lock();
         inner
             .refresh()
@@ -319,7 +313,7 @@ impl Shared {
     }
 
     /// One change by the market, in a transaction like a request's.
-    pub(crate) fn change<T>(
+    fn change<T>(
         &self,
         mode: TradingMode,
         change: impl FnOnce(&mut State) -> (T, Option<Touched>),
@@ -1896,15 +1890,6 @@ pub(super) fn free_usdt(ms: &ModeState, account_id: i64) -> Decimal {
         Decimal::ZERO
     } else {
         position - spent
-    }
-}
-
-/// A figure of a stored deal (string or number; 0 when absent or unreadable).
-pub(super) fn deal_decimal(deal: &Value, field: &str) -> Decimal {
-    match &deal[field] {
-        Value::String(s) => s.parse().unwrap_or_default(),
-        Value::Number(n) => n.to_string().parse().unwrap_or_default(),
-        _ => Decimal::ZERO,
     }
 }
 

@@ -207,6 +207,15 @@ fn account(
     a
 }
 
+/// A figure of a stored deal (string or number; 0 when absent or unreadable).
+pub fn deal_decimal(deal: &serde_json::Value, field: &str) -> Decimal {
+    match &deal[field] {
+        serde_json::Value::String(s) => s.parse().unwrap_or_default(),
+        serde_json::Value::Number(n) => n.to_string().parse().unwrap_or_default(),
+        _ => Decimal::ZERO,
+    }
+}
+
 /// The reference price of a pair on a market.
 pub fn price(market_code: &str, pair: &str) -> Option<Decimal> {
     market(market_code)?

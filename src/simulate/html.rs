@@ -5,25 +5,8 @@
 
 use std::fmt::Write;
 
-use super::report::{BacktestReport, BotTotal, Comparison, DealRow};
+use super::report::{BacktestReport, BotTotal, Comparison, DEALS_DRAWN, PairChart};
 use crate::model::decimal::Decimal;
-
-/// A pair's prices (at most [`PAIR_PRICE_POINTS`] spans: low, high, close) and its deals, for the
-/// price chart.
-#[derive(Debug, Clone)]
-pub struct PairChart {
-    pub bot: String,
-    pub account: String,
-    pub pair: String,
-    /// (time ms, low, high, close) per span.
-    pub prices: Vec<(i64, f64, f64, f64)>,
-    /// At most [`DEALS_DRAWN`], the first of the run.
-    pub deals: Vec<DealRow>,
-    pub deals_left_out: usize,
-}
-
-pub const PAIR_PRICE_POINTS: usize = 600;
-pub const DEALS_DRAWN: usize = 400;
 
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 220.0;

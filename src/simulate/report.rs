@@ -8,11 +8,27 @@ use serde::Serialize;
 
 use super::candles::{self, Series};
 use super::figures::{Curve, Figures};
-use super::html::{DEALS_DRAWN, PAIR_PRICE_POINTS, PairChart};
 use super::{Assumptions, BotModel, Candle, Intrabar, PairReport, Sensitivity, dec, synthetic};
 use crate::config::Checked;
 use crate::model::decimal::Decimal;
 use crate::timefmt::iso;
+
+/// A pair's prices (at most [`PAIR_PRICE_POINTS`] spans: low, high, close) and its deals, for the
+/// price chart.
+#[derive(Debug, Clone)]
+pub struct PairChart {
+    pub bot: String,
+    pub account: String,
+    pub pair: String,
+    /// (time ms, low, high, close) per span.
+    pub prices: Vec<(i64, f64, f64, f64)>,
+    /// At most [`DEALS_DRAWN`], the first of the run.
+    pub deals: Vec<DealRow>,
+    pub deals_left_out: usize,
+}
+
+pub const PAIR_PRICE_POINTS: usize = 600;
+pub const DEALS_DRAWN: usize = 400;
 
 /// Where the prices come from.
 #[derive(Debug, Clone)]

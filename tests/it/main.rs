@@ -12,6 +12,7 @@ mod fixtures;
 mod grid;
 mod history;
 mod hostile;
+mod house;
 mod market;
 mod mcp;
 mod plan_output;
