@@ -184,10 +184,7 @@ pub fn create(state: &mut State, mode: TradingMode, p: &mut Params) -> Result<Va
     entity["trailing_up_enabled"] = flag_text(false);
     entity["expansion_down_enabled"] = flag_text(false);
     entity["grid_type"] = "arithmetic".into();
-    let mut record = GridRecord {
-        entity: Value::Object(entity),
-        write_only: Map::new(),
-    };
+    let mut record = GridRecord::new(Value::Object(entity));
     apply_settings(&mut record, settings, &now);
     let ms = state.mode_mut(mode);
     ms.grid_bots.insert(id, record.clone());
@@ -298,6 +295,88 @@ pub fn required_balances(
         "balancing_available": short_quote <= Decimal::ZERO,
         "necessary_quantities": amount(balancing, quote),
     }))
+}
+
+/// `GET /ver1/grid_bots/{id}/profits` (`from`, `to`: ISO times): each completed grid, newest
+/// first (D-GP: "ordered in descending order by ID").
+pub fn profits(ms: &ModeState, id: i64, p: &mut Params) -> Result<Value, Refusal> {
+    let record = ms.grid_bots.get(&id).ok_or_else(Refusal::not_found)?;
+    let mut bound = |field: &str| -> Option<i64> {
+        let text = p.string(field)?;
+        let parsed = crate::timefmt::parse_iso(&text);
+        if parsed.is_none() {
+            p.error(field, NOT_VALID_VALUE);
+        }
+        parsed
+    };
+    let (from, to) = (bound("from"), bound("to"));
+    if let Some(refusal) = Refusal::invalid_params(p) {
+        return Err(refusal);
+    }
+    let within = |entry: &&Value| {
+        let at = entry["created_at"]
+            .as_str()
+            .and_then(crate::timefmt::parse_iso);
+        from.is_none_or(|f| at.is_some_and(|a| a >= f))
+            && to.is_none_or(|t| at.is_some_and(|a| a <= t))
+    };
+    Ok(Value::Array(
+        record
+            .profits
+            .iter()
+            .rev()
+            .filter(within)
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// `GET /ver1/grid_bots/{id}/market_orders` (`limit` 1..1000, default 100; `offset`): an object
+/// of the filled line orders and the balancing orders (D-GMO), newest first.
+pub fn market_orders(ms: &ModeState, id: i64, p: &mut Params) -> Result<Value, Refusal> {
+    let record = ms.grid_bots.get(&id).ok_or_else(Refusal::not_found)?;
+    let limit = p.int_in("limit", 1, 1000).unwrap_or(100) as usize;
+    let offset = p.int("offset").unwrap_or(0).max(0) as usize;
+    if let Some(refusal) = Refusal::invalid_params(p) {
+        return Err(refusal);
+    }
+    let page = |orders: &[Value]| -> Value {
+        Value::Array(
+            orders
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .cloned()
+                .collect(),
+        )
+    };
+    Ok(json!({
+        "grid_lines_orders": page(&record.market_orders),
+        "balancing_orders": page(&record.balancing_orders),
+    }))
+}
+
+/// `GET /ver1/grid_bots/{id}/events`: `page` and `per_page` (1..100) are required (D-GEV),
+/// newest first.
+pub fn events(ms: &ModeState, id: i64, p: &mut Params) -> Result<Value, Refusal> {
+    p.require(&["page", "per_page"]);
+    let page = p.int_in("page", 1, i64::MAX).unwrap_or(1) as usize;
+    let per_page = p.int_in("per_page", 1, 100).unwrap_or(100) as usize;
+    if let Some(refusal) = Refusal::invalid_params(p) {
+        return Err(refusal);
+    }
+    let record = ms.grid_bots.get(&id).ok_or_else(Refusal::not_found)?;
+    Ok(Value::Array(
+        record
+            .events
+            .iter()
+            .rev()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .cloned()
+            .collect(),
+    ))
 }
 
 pub fn set_enabled(ms: &mut ModeState, id: i64, enabled: bool) -> Result<Value, Refusal> {

@@ -29,6 +29,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+mod grid_lanes;
+
 use super::state::{self, DEAL_TEMPLATE, State, iso_from_millis};
 use super::store::Touched;
 use crate::model::bot::BotSettings;
@@ -163,6 +165,8 @@ pub struct Market {
     /// All the candles the market holds, over every pair (see [`candles::MAX_CANDLES_HELD`]).
     budget: candles::Budget,
     lanes: HashMap<(TradingMode, i64, String), Lane>,
+    /// One per enabled grid bot (see [`grid_lanes`]).
+    grid_lanes: HashMap<(TradingMode, i64), grid_lanes::GridLane>,
     first_tick: bool,
     /// Pairs whose candles ran out, reported once.
     ended: BTreeSet<String>,
@@ -198,6 +202,7 @@ impl Market {
             data: HashMap::new(),
             budget: candles::Budget::default(),
             lanes: HashMap::new(),
+            grid_lanes: HashMap::new(),
             first_tick: true,
             ended: BTreeSet::new(),
             ticks: 0,
@@ -362,14 +367,23 @@ impl Market {
                 }
             }
         }
+        self.tick_grids(shared)?;
         self.first_tick = false;
         self.ticks += 1;
-        let replayed = self.lanes.iter().all(|((_, _, pair), lane)| {
+        let done = |pair: &str, next: usize| {
             self.data
                 .get(pair)
                 .and_then(|d| d.as_ref())
-                .is_none_or(|d| lane.next >= d.candles.len())
-        });
+                .is_none_or(|d| next >= d.candles.len())
+        };
+        let replayed = self
+            .lanes
+            .iter()
+            .all(|((_, _, pair), lane)| done(pair, lane.next))
+            && self
+                .grid_lanes
+                .values()
+                .all(|lane| done(&lane.pair, lane.next));
         shared.set_market_progress(MarketProgress {
             ticks: self.ticks,
             replayed,

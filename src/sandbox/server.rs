@@ -1127,6 +1127,9 @@ enum Route {
     GridBotDelete(i64),
     GridBotNote(i64),
     GridBotRequiredBalances(i64),
+    GridBotProfits(i64),
+    GridBotMarketOrders(i64),
+    GridBotEvents(i64),
 }
 
 impl Route {
@@ -1183,6 +1186,9 @@ impl Route {
             ["ver1", "grid_bots", g, "enable"] if post => Route::GridBotEnable(id(g)?),
             ["ver1", "grid_bots", g, "disable"] if post => Route::GridBotDisable(id(g)?),
             ["ver1", "grid_bots", g, "note"] if post => Route::GridBotNote(id(g)?),
+            ["ver1", "grid_bots", g, "profits"] if get => Route::GridBotProfits(id(g)?),
+            ["ver1", "grid_bots", g, "market_orders"] if get => Route::GridBotMarketOrders(id(g)?),
+            ["ver1", "grid_bots", g, "events"] if get => Route::GridBotEvents(id(g)?),
             ["ver1", "grid_bots", g, "required_balances"] if get => {
                 Route::GridBotRequiredBalances(id(g)?)
             }
@@ -1232,6 +1238,9 @@ impl Route {
             Route::GridBotDisable(_) => "/ver1/grid_bots/{id}/disable",
             Route::GridBotNote(_) => "/ver1/grid_bots/{id}/note",
             Route::GridBotRequiredBalances(_) => "/ver1/grid_bots/{id}/required_balances",
+            Route::GridBotProfits(_) => "/ver1/grid_bots/{id}/profits",
+            Route::GridBotMarketOrders(_) => "/ver1/grid_bots/{id}/market_orders",
+            Route::GridBotEvents(_) => "/ver1/grid_bots/{id}/events",
         }
     }
 
@@ -1423,6 +1432,18 @@ fn run(
         Route::GridBotEnable(id) => answered(grids::set_enabled(state.mode_mut(mode), *id, true)),
         Route::GridBotDisable(id) => answered(grids::set_enabled(state.mode_mut(mode), *id, false)),
         Route::GridBotNote(id) => answered(grids::note(state.mode_mut(mode), *id, p)),
+        // D-GP and D-GEV label their answers 201; L-SW says 200, as reads answer.
+        Route::GridBotProfits(id) => answered(grids::profits(state.mode(mode), *id, p))
+            .with_status(StatusCode::OK)
+            .read_only(),
+        Route::GridBotMarketOrders(id) => {
+            answered(grids::market_orders(state.mode(mode), *id, p))
+                .with_status(StatusCode::OK)
+                .read_only()
+        }
+        Route::GridBotEvents(id) => answered(grids::events(state.mode(mode), *id, p))
+            .with_status(StatusCode::OK)
+            .read_only(),
         Route::GridBotRequiredBalances(id) => {
             let ms = state.mode(mode);
             let grid = ms.grid_bots.get(id).map(|g| &g.entity);

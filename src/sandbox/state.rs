@@ -95,6 +95,34 @@ pub struct GridRecord {
     pub entity: serde_json::Value,
     #[serde(default)]
     pub write_only: serde_json::Map<String, serde_json::Value>,
+    /// What the market did with it (`--market`): filled line orders, balancing orders, completed
+    /// grids and events, each in 3Commas' shape, oldest first, the last [`GRID_LOG_CAP`] kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub market_orders: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub balancing_orders: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profits: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<serde_json::Value>,
+}
+
+/// The most entries a grid bot's market log keeps of each kind (orders, profits, events): a
+/// grid that runs for years stays bounded.
+pub const GRID_LOG_CAP: usize = 5_000;
+
+impl GridRecord {
+    /// A record of a new entity, with nothing sent write-only and no market history.
+    pub fn new(entity: serde_json::Value) -> GridRecord {
+        GridRecord {
+            entity,
+            write_only: serde_json::Map::new(),
+            market_orders: Vec::new(),
+            balancing_orders: Vec::new(),
+            profits: Vec::new(),
+            events: Vec::new(),
+        }
+    }
 }
 
 impl ModeState {

@@ -432,12 +432,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sandbox.db");
         let (mut store, mut state) = Store::open(&path).unwrap();
-        let grid = crate::sandbox::state::GridRecord {
-            entity: serde_json::json!({"id": 7, "name": "g"}),
-            write_only: [("trailing_down_enabled".to_string(), true.into())]
-                .into_iter()
-                .collect(),
-        };
+        let mut grid =
+            crate::sandbox::state::GridRecord::new(serde_json::json!({"id": 7, "name": "g"}));
+        grid.write_only = [("trailing_down_enabled".to_string(), true.into())]
+            .into_iter()
+            .collect();
+        grid.events
+            .push(serde_json::json!({"message": "Bot is turned on", "created_at": "x"}));
         store
             .write(&mut state, TradingMode::Real, |s| {
                 s.real.grid_bots.insert(7, grid.clone());

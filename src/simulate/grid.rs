@@ -158,11 +158,37 @@ enum Order {
     },
 }
 
-struct Run<'a> {
-    model: &'a GridModel,
+/// One thing a grid did on the price path, in the order it happened (what the sandbox's
+/// `--market` shows as market orders, profits and events).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GridFill {
+    /// The balancing buy at the start: the sell lines' coins, at the first price.
+    Balancing { price: f64, coins: f64 },
+    /// A buy filled on `line` (from 0, lowest first).
+    Buy { line: usize, price: f64, coins: f64 },
+    /// A sell filled on `line`; `profit` when it completed a grid (after fees).
+    Sell {
+        line: usize,
+        price: f64,
+        coins: f64,
+        profit: Option<f64>,
+    },
+    /// A stop loss reached at `price` stopped the bot.
+    Stopped {
+        price: f64,
+        action: GridStopLossAction,
+    },
+}
+
+/// A grid bot running on a price path, candle by candle: [`run`] over a whole series, or the
+/// sandbox's market as market time passes.
+#[derive(Debug, Clone)]
+pub struct GridRun {
+    model: GridModel,
     orders: Vec<Option<Order>>,
     out: GridOutcome,
     stopped: bool,
+    price: f64,
 }
 
 impl GridModel {
@@ -175,18 +201,106 @@ impl GridModel {
     }
 }
 
-impl Run<'_> {
+impl GridRun {
+    /// Start at `price`: the line nearest it waits, every line below holds a buy, every line
+    /// above a sell whose coins the balancing order buys now.
+    pub fn start(model: GridModel, price: f64) -> (GridRun, GridFill) {
+        let n = model.lines.len();
+        let waiting = (0..n)
+            .min_by(|a, b| {
+                (model.lines[*a] - price)
+                    .abs()
+                    .total_cmp(&(model.lines[*b] - price).abs())
+            })
+            .unwrap_or(0);
+        let mut run = GridRun {
+            orders: vec![None; n],
+            out: GridOutcome::default(),
+            stopped: false,
+            price,
+            model,
+        };
+        let mut balancing = 0.0;
+        for i in 0..n {
+            if i < waiting {
+                run.orders[i] = Some(Order::Buy);
+                run.out.investment += run.model.coins_at(i) * run.model.lines[i];
+            } else if i > waiting {
+                let coins = run.model.coins_at(i);
+                balancing += coins;
+                run.orders[i] = Some(Order::Sell {
+                    coins,
+                    completes: false,
+                });
+            }
+        }
+        let cost = balancing * price;
+        run.out.investment += cost + cost * run.model.fee;
+        run.out.quote = run.out.investment - cost - cost * run.model.fee;
+        run.out.coins = balancing;
+        (
+            run,
+            GridFill::Balancing {
+                price,
+                coins: balancing,
+            },
+        )
+    }
+
+    /// Walk one candle's path (open, the extreme [`Intrabar`] puts first, the other, close),
+    /// returning what filled, in order.
+    pub fn walk(&mut self, candle: &Candle) -> Vec<GridFill> {
+        let mut fills = Vec::new();
+        let low_first = self.model.intrabar.low_first(false, candle);
+        let (a, b) = if low_first {
+            (candle.low, candle.high)
+        } else {
+            (candle.high, candle.low)
+        };
+        for next in [candle.open, a, b, candle.close] {
+            self.moves(next, candle.open_time_ms, &mut fills);
+            self.price = next;
+            self.out.max_drawdown = self.out.max_drawdown.max(-self.value(next));
+        }
+        self.out.value_at_end = self.value(self.price);
+        fills
+    }
+
+    /// What the run did so far.
+    pub fn outcome(&self) -> &GridOutcome {
+        &self.out
+    }
+
+    /// The side of each line's order now (`None`: the waiting line, or every line once
+    /// stopped).
+    pub fn sides(&self) -> Vec<Option<&'static str>> {
+        self.orders
+            .iter()
+            .map(|o| match o {
+                _ if self.stopped => None,
+                Some(Order::Buy) => Some("buy"),
+                Some(Order::Sell { .. }) => Some("sell"),
+                None => None,
+            })
+            .collect()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
     fn value(&self, price: f64) -> f64 {
         self.out.quote + self.out.coins * price - self.out.investment
     }
 
-    /// The price moves from `from` to `to`: the orders between fill, in the order the price
-    /// meets them, then a stop loss reached stops the bot.
-    fn moves(&mut self, from: f64, to: f64, now_ms: i64) {
+    /// The price moves from where it is to `to`: the orders between fill, in the order the
+    /// price meets them, then a stop loss reached stops the bot.
+    fn moves(&mut self, to: f64, now_ms: i64, fills: &mut Vec<GridFill>) {
+        let from = self.price;
         if self.stopped {
             return;
         }
-        let m = self.model;
+        let m = &self.model;
         let n = m.lines.len();
         if to < from {
             for i in (0..n).rev() {
@@ -201,6 +315,11 @@ impl Run<'_> {
                     self.out.coins += coins;
                     self.out.buys += 1;
                     self.orders[i] = None;
+                    fills.push(GridFill::Buy {
+                        line: i,
+                        price,
+                        coins,
+                    });
                     if i + 1 < n {
                         self.orders[i + 1] = Some(Order::Sell {
                             coins,
@@ -220,11 +339,20 @@ impl Run<'_> {
                     self.out.quote += proceeds - proceeds * m.fee;
                     self.out.coins -= coins;
                     self.out.sells += 1;
-                    if completes {
+                    let profit = completes.then(|| {
                         let bought = coins * m.lines[i - 1];
+                        proceeds - bought - (proceeds + bought) * m.fee
+                    });
+                    if let Some(p) = profit {
                         self.out.grids_completed += 1;
-                        self.out.grid_profit += proceeds - bought - (proceeds + bought) * m.fee;
+                        self.out.grid_profit += p;
                     }
+                    fills.push(GridFill::Sell {
+                        line: i,
+                        price,
+                        coins,
+                        profit,
+                    });
                     self.orders[i] = None;
                     if i > 0 {
                         self.orders[i - 1] = Some(Order::Buy);
@@ -240,6 +368,7 @@ impl Run<'_> {
         if let Some((price, action)) = stop {
             self.stopped = true;
             self.out.stopped_at_ms = Some(now_ms);
+            fills.push(GridFill::Stopped { price, action });
             match action {
                 GridStopLossAction::StopBotAndSell
                 | GridStopLossAction::StopBotAndClosePosition => {
@@ -263,55 +392,10 @@ pub fn run(model: &GridModel, candles: &[Candle]) -> GridOutcome {
     let Some(first) = candles.first() else {
         return GridOutcome::default();
     };
-    let n = model.lines.len();
-    let start = first.open;
-    let waiting = (0..n)
-        .min_by(|a, b| {
-            (model.lines[*a] - start)
-                .abs()
-                .total_cmp(&(model.lines[*b] - start).abs())
-        })
-        .unwrap_or(0);
-    let mut run = Run {
-        model,
-        orders: vec![None; n],
-        out: GridOutcome::default(),
-        stopped: false,
-    };
-    // The buys hold their quote; the sells' coins are bought at the open (the balancing order).
-    let mut balancing = 0.0;
-    for i in 0..n {
-        if i < waiting {
-            run.orders[i] = Some(Order::Buy);
-            run.out.investment += model.coins_at(i) * model.lines[i];
-        } else if i > waiting {
-            let coins = model.coins_at(i);
-            balancing += coins;
-            run.orders[i] = Some(Order::Sell {
-                coins,
-                completes: false,
-            });
-        }
-    }
-    let cost = balancing * start;
-    run.out.investment += cost + cost * model.fee;
-    run.out.quote = run.out.investment - cost - cost * model.fee;
-    run.out.coins = balancing;
-    let mut price = start;
+    let (mut run, _) = GridRun::start(model.clone(), first.open);
     for candle in candles {
-        let low_first = model.intrabar.low_first(false, candle);
-        let (a, b) = if low_first {
-            (candle.low, candle.high)
-        } else {
-            (candle.high, candle.low)
-        };
-        for next in [candle.open, a, b, candle.close] {
-            run.moves(price, next, candle.open_time_ms);
-            price = next;
-            run.out.max_drawdown = run.out.max_drawdown.max(-run.value(next));
-        }
+        run.walk(candle);
     }
-    run.out.value_at_end = run.value(price);
     run.out
 }
 

@@ -748,6 +748,45 @@ impl Client {
         .await
     }
 
+    /// `GET /ver1/grid_bots/{id}/profits`: each completed grid, newest first, as 3Commas shows
+    /// it (D-GP).
+    pub async fn grid_profits(&self, id: i64) -> Result<Vec<serde_json::Value>, ApiError> {
+        self.get(&format!("/ver1/grid_bots/{id}/profits"), &[])
+            .await
+    }
+
+    /// `GET /ver1/grid_bots/{id}/market_orders`: `{grid_lines_orders, balancing_orders}` (D-GMO;
+    /// read as JSON: the docs' own example misspells a key).
+    pub async fn grid_market_orders(
+        &self,
+        id: i64,
+        limit: u32,
+        offset: u32,
+    ) -> Result<serde_json::Value, ApiError> {
+        self.get(
+            &format!("/ver1/grid_bots/{id}/market_orders"),
+            &[("limit", limit.to_string()), ("offset", offset.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /ver1/grid_bots/{id}/events` (`page` from 1, `per_page` 1..100, both required).
+    pub async fn grid_events(
+        &self,
+        id: i64,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
+        self.get(
+            &format!("/ver1/grid_bots/{id}/events"),
+            &[
+                ("page", page.to_string()),
+                ("per_page", per_page.to_string()),
+            ],
+        )
+        .await
+    }
+
     /// `GET /ver1/grid_bots/{id}/required_balances` (spot grids only).
     pub async fn grid_required_balances(
         &self,

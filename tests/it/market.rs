@@ -288,3 +288,98 @@ fn a_deal_found_open_is_carried_on_not_doubled() {
         deals[0]
     );
 }
+
+/// A grid bot on the market: its lines fill as the candles cross them, and what 3Commas shows of
+/// a running grid (profits, market orders, events, the entity's figures) is what `botform
+/// backtest` computes on the same candles (no fees: the sandbox charges none).
+#[test]
+fn a_sandbox_market_trades_a_grid_bot_as_the_backtest_says() {
+    let dir = example_dir();
+    std::fs::write(
+        dir.path().join("grid.toml"),
+        "[[grid_bots]]\nname = \"range\"\naccount = \"main\"\npair = \"USDT_BTC\"\norder_currency_type = \"quote\"\nlower_price = 85\nupper_price = 115\ngrids_quantity = 31\nquantity_per_grid = 10\nenabled = true\n",
+    )
+    .unwrap();
+    let (_db_dir, db) = applied(dir.path());
+    let candles = tempfile::tempdir().unwrap();
+    write_candles(candles.path(), "USDT_BTC.csv", 10);
+    let sandbox = fast_market(&db, candles.path());
+    sandbox.wait_replayed();
+
+    let out = offline()
+        .current_dir(root())
+        .arg("backtest")
+        .arg(dir.path())
+        .arg("--candles")
+        .arg(candles.path())
+        .args(["--bot", "range", "--fee", "0", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = &report["grids"][0];
+    assert!(
+        expected["grids_completed"].as_u64().unwrap() > 20,
+        "{expected}"
+    );
+
+    let client =
+        super::client::client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let grid = rt
+        .block_on(client.grid_bots())
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == "range")
+        .unwrap();
+    let profits = rt.block_on(client.grid_profits(grid.id)).unwrap();
+    assert_eq!(
+        profits.len() as u64,
+        expected["grids_completed"].as_u64().unwrap(),
+        "{expected}"
+    );
+    let total: f64 = profits.iter().map(|p| number(&p["profit"])).sum();
+    let want = number(&expected["grid_profit"]);
+    assert!(
+        (total - want).abs() < 1e-6,
+        "sandbox {total} vs backtest {want}"
+    );
+    // Newest first, each with the line it completed on.
+    assert!(profits[0]["created_at"].as_str() >= profits[profits.len() - 1]["created_at"].as_str());
+    assert!(profits[0]["grid_line"]["price"].is_string());
+
+    let orders = rt
+        .block_on(client.grid_market_orders(grid.id, 1000, 0))
+        .unwrap();
+    let lines = orders["grid_lines_orders"].as_array().unwrap();
+    let count = |side: &str| lines.iter().filter(|o| o["order_type"] == side).count() as u64;
+    assert_eq!(
+        count("BUY"),
+        expected["buys"].as_u64().unwrap(),
+        "{expected}"
+    );
+    assert_eq!(
+        count("SELL"),
+        expected["sells"].as_u64().unwrap(),
+        "{expected}"
+    );
+    assert_eq!(orders["balancing_orders"].as_array().unwrap().len(), 1);
+    assert!(lines.iter().all(|o| o["status_string"] == "Filled"));
+
+    let events = rt.block_on(client.grid_events(grid.id, 1, 100)).unwrap();
+    assert!(events.len() == 100, "{}", events.len());
+    let first = rt
+        .block_on(client.grid_events(grid.id, 1_000_000, 100))
+        .unwrap();
+    assert!(first.is_empty());
+
+    // The entity: figures as strings, every line shown with its side.
+    assert_eq!(grid.grids_quantity, 31);
+    let state = sandbox.control_get("/__sandbox/state");
+    let entity = state["real"]["grid_bots"][grid.id.to_string()]["entity"].clone();
+    assert_eq!(
+        entity["total_profits_count"],
+        expected["grids_completed"].to_string()
+    );
+    assert_eq!(entity["grid_lines"].as_array().unwrap().len(), 31);
+    assert!((number(&entity["current_profit"]) - want).abs() < 1e-6);
+}

@@ -142,6 +142,13 @@ error, _ = client.request(entity="grid_bots", action="manual_update", action_id=
 check(error and error.get("status_code") == 400 and "name" in json.dumps(error), f"name is required: {error}")
 error, grid = client.request(entity="grid_bots", action="enable", action_id=grid_id)
 check(not error and grid["is_enabled"] is True, f"grid enable: {error}")
+error, needs = client.request(entity="grid_bots", action="required_balances", action_id=grid_id)
+check(not error and set(needs) >= {"missing_balance", "required_balance", "need_balancing", "balancing_available"},
+      f"required balances: {error} {needs}")
+error, profits = client.request(entity="grid_bots", action="profits", action_id=grid_id)
+check(not error and profits == [], f"grid profits (none yet: no market): {error} {profits}")
+error, orders = client.request(entity="grid_bots", action="market_orders", action_id=grid_id)
+check(not error and set(orders) == {"grid_lines_orders", "balancing_orders"}, f"grid market orders: {error} {orders}")
 error, grids = client.request(entity="grid_bots", action="", payload={"state": "enabled"})
 check(not error and [str(g["id"]) for g in grids] == [grid_id], f"grid list: {error} {grids}")
 error, _ = client.request(entity="grid_bots", action="ai_settings", payload={"pair": "USDT_BTC", "market_code": "binance"})
