@@ -12,7 +12,7 @@ use super::decode::Record;
 use super::load::Config;
 use super::resolve::{DesiredBot, DesiredGridBot, Templated, unknown_reference};
 use super::source::Span;
-use super::types::{Condition, Conditions, OptionValue};
+use super::types::{BotSpec, Condition, Conditions, OptionValue};
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
 use crate::model::catalogue::Catalogue;
 use crate::model::dca::{self, DcaNumbers, LadderInput};
@@ -542,8 +542,24 @@ fn check_bot(
         .clone()
         .unwrap_or_else(|| format!("#{}", bot.index + 1));
     let mut c = BotCheck { spec, found };
+    // One audit per concern, in the order a reader of the bot meets them.
+    if !check_identity(config, &mut c, &label) {
+        return None;
+    }
+    check_required(&mut c, &label);
+    check_pairs(&mut c, &label, blacklist);
+    check_condition_lists(&mut c, bot, &label);
+    check_ranges(&mut c);
+    check_companions(&mut c);
+    check_take_profit_steps(&mut c);
+    check_custom_safety_steps(&mut c);
+    check_ladder(&mut c, bot)
+}
 
-    // The account reference, for bots to keep and bots to delete alike.
+/// The account a bot names exists; a bot to delete is identified. False for a bot to delete
+/// (`absent`): nothing else is checked of it.
+fn check_identity(config: &Config, c: &mut BotCheck<'_, BotSpec>, label: &str) -> bool {
+    let spec = c.spec;
     if let Some(account) = &spec.account
         && !config.accounts.contains_key(account)
     {
@@ -567,10 +583,14 @@ fn check_bot(
                 .help("give its `account` and its `name` (or pin it with `id`)"),
             );
         }
-        return None;
+        return false;
     }
+    true
+}
 
-    // Required fields after the template merge, in one message.
+/// Every required field is set (after the template merge), and the name is well formed.
+fn check_required(c: &mut BotCheck<'_, BotSpec>, label: &str) {
+    let spec = c.spec;
     let mut missing: Vec<&str> = REQUIRED_FIELDS
         .iter()
         .copied()
@@ -584,7 +604,7 @@ fn check_bot(
     }
     // A field written with a typo was reported as unknown, with the right name: once is enough.
     missing.retain(|field| !spec.spans.misspelt.contains_key(field));
-    if let Some(d) = missing_fields("bot", "template", &label, &missing, spec) {
+    if let Some(d) = missing_fields("bot", "template", label, &missing, spec) {
         c.found.push(d);
     }
     if let Some(name) = &spec.name
@@ -597,9 +617,11 @@ fn check_bot(
             "shorten or fill in the name",
         );
     }
+}
 
-    // Pairs.
-    let pair_count = spec.pairs.as_ref().map_or(0, Vec::len);
+/// Pairs: none empty, none twice, well formed; a blacklisted one is a warning.
+fn check_pairs(c: &mut BotCheck<'_, BotSpec>, label: &str, blacklist: &BTreeSet<String>) {
+    let spec = c.spec;
     if let Some(pairs) = &spec.pairs {
         if pairs.is_empty() {
             c.error(
@@ -631,8 +653,12 @@ fn check_bot(
             }
         }
     }
+}
 
-    // Conditions.
+/// Start, close and safety-order conditions; `nonstop` on single-pair bots only.
+fn check_condition_lists(c: &mut BotCheck<'_, BotSpec>, bot: &DesiredBot, label: &str) {
+    let spec = c.spec;
+    let pair_count = spec.pairs.as_ref().map_or(0, Vec::len);
     if let Some(Conditions::List(list)) = &spec.start {
         check_conditions(list, c.found);
     }
@@ -656,8 +682,11 @@ fn check_bot(
             "use a signal or indicator condition for a multi-pair bot, or give it one pair",
         );
     }
+}
 
-    // Ranges (REFERENCE.md section 6).
+/// Every figure within the range 3Commas accepts (REFERENCE.md section 6).
+fn check_ranges(c: &mut BotCheck<'_, BotSpec>) {
+    let spec = c.spec;
     c.positive("base_order_volume", spec.base_order_volume);
     c.positive("safety_order_volume", spec.safety_order_volume);
     c.range(
@@ -823,8 +852,12 @@ fn check_bot(
             "no price change would open a deal",
         );
     }
+}
 
-    // Settings that need a companion setting.
+/// Settings that need a companion setting, and settings another makes meaningless.
+fn check_companions(c: &mut BotCheck<'_, BotSpec>) {
+    let spec = c.spec;
+    let pair_count = spec.pairs.as_ref().map_or(0, Vec::len);
     if spec.trailing_enabled == Some(true) && spec.trailing_deviation.is_none() {
         c.error(
             "trailing_enabled",
@@ -884,8 +917,11 @@ fn check_bot(
             "remove it, or add pairs",
         );
     }
+}
 
-    // Take-profit steps.
+/// Take-profit steps: at most 4, their shares and profits as 3Commas takes them.
+fn check_take_profit_steps(c: &mut BotCheck<'_, BotSpec>) {
+    let spec = c.spec;
     if let Some(steps) = &spec.take_profit_steps {
         if steps.len() > 4 {
             c.error(
@@ -942,8 +978,11 @@ fn check_bot(
             "add take-profit steps or turn this off",
         );
     }
+}
 
-    // Custom safety steps.
+/// Custom safety steps: one per safety order, each within range.
+fn check_custom_safety_steps(c: &mut BotCheck<'_, BotSpec>) {
+    let spec = c.spec;
     if let Some(steps) = &spec.custom_safety_steps {
         for (i, step) in steps.iter().enumerate() {
             if step.deviation < d(-100) || step.deviation > d(10_000) {
@@ -1023,8 +1062,12 @@ fn check_bot(
             );
         }
     }
+}
 
-    // The DCA ladder, and the server's stop-loss rule, which depends on it.
+/// The DCA ladder (its numbers, for the report), and the server's stop-loss rule, which depends
+/// on it.
+fn check_ladder(c: &mut BotCheck<'_, BotSpec>, bot: &DesiredBot) -> Option<DcaNumbers> {
+    let spec = c.spec;
     let input = LadderInput::from_settings(&bot.settings())?;
     let numbers = match dca::compute(&input) {
         Ok(n) => n,

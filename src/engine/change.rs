@@ -190,3 +190,11 @@ pub fn show(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Where each kind's diff puts what it finds.
+pub struct Planning<'a> {
+    pub changes: &'a mut Vec<Change>,
+    pub fingerprints: &'a mut BTreeMap<String, String>,
+    pub problems: &'a mut Vec<PlanProblem>,
+    pub held: &'a mut Vec<Held>,
+}

@@ -25,7 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::change::{Action, Change, FieldChange, Held, LiveState, PlanProblem, short_hash};
+use super::change::{
+    Action, Change, FieldChange, Held, LiveState, PlanProblem, Planning, short_hash,
+};
 use super::desired::WantedGrid;
 use super::kinds::{GRID_SETTINGS, GRID_WRITE_ONLY_FIELDS, ResourceKind};
 use super::lease;
@@ -186,21 +188,13 @@ pub(super) fn capital(
     sums
 }
 
-/// Where a grid plan puts what it finds.
-pub(super) struct Planning<'a> {
-    pub changes: &'a mut Vec<Change>,
-    pub fingerprints: &'a mut BTreeMap<String, String>,
-    pub problems: &'a mut Vec<PlanProblem>,
-    pub held: &'a mut Vec<Held>,
-}
-
 /// Plan the config's grid bots against the live ones on their accounts. Returns how many live
 /// grid bots the config describes.
 pub(super) fn plan(
     wanted: &[WantedGrid],
     live: &LiveState,
     accounts: &BTreeMap<String, Account>,
-    out: Planning<'_>,
+    out: &mut Planning<'_>,
 ) -> usize {
     let mut matched: BTreeSet<i64> = BTreeSet::new();
     for grid in wanted {

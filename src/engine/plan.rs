@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use super::change::{
-    Action, Change, DcaFigures, FieldChange, Held, LiveState, PlanProblem, short_hash,
+    Action, Change, DcaFigures, FieldChange, Held, LiveState, PlanProblem, Planning, short_hash,
 };
 use super::desired::{Desired, WantedBot};
 use super::kinds::DCA_WRITE_ONLY_FIELDS;
@@ -418,308 +418,22 @@ pub fn plan(
     let mut fingerprints = BTreeMap::new();
     let mut matched: BTreeSet<i64> = BTreeSet::new();
 
-    if let Some((pairs, source)) = &desired.blacklist {
-        fingerprints.insert("blacklist".into(), blacklist_fingerprint(&live.blacklist));
-        let want: BTreeSet<&String> = pairs.iter().collect();
-        let have: BTreeSet<&String> = live.blacklist.iter().collect();
-        if want != have {
-            let fields = want
-                .difference(&have)
-                .map(|p| FieldChange {
-                    field: "pairs".into(),
-                    before: None,
-                    after: Some(Value::String((*p).clone())),
-                })
-                .chain(have.difference(&want).map(|p| FieldChange {
-                    field: "pairs".into(),
-                    before: Some(Value::String((*p).clone())),
-                    after: None,
-                }))
-                .collect();
-            changes.push(Change {
-                fields,
-                unchanged: want.intersection(&have).count(),
-                blacklist: Some(pairs.clone()),
-                source: Some(source.clone()),
-                ..Change::new(Action::UpdateBlacklist, "blacklist".into())
-            });
-        }
-    }
-
     let mut held = Vec::new();
-    for wanted in &desired.bots {
-        let Some(account) = accounts.get(&wanted.account) else {
-            continue;
-        };
-        if let Some(unreadable) = unreadable_match(wanted, account, live) {
-            held.push(Held {
-                address: format!(
-                    "bot \"{}\" on {}",
-                    shown(wanted.name.as_deref().unwrap_or("?")),
-                    shown(&wanted.account)
-                ),
-                reason: format!(
-                    "3Commas sent {} in a form botform cannot read ({}); nothing is planned for it",
-                    unreadable.describe(),
-                    unreadable.reason
-                ),
-            });
-            continue;
-        }
-        let found = match find_live(wanted, account, live, desired) {
-            Ok(found) => found,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        if let Some(bot) = found {
-            if !matched.insert(bot.id) {
-                problems.push(PlanProblem {
-                    message: format!(
-                        "live bot {} (\"{}\") is described by two config bots",
-                        bot.id,
-                        bot.settings.name.as_deref().unwrap_or("")
-                    ),
-                    help: "each live bot can be described once; remove or rename one of them"
-                        .into(),
-                    source: Some(wanted.source.clone()),
-                });
-                continue;
-            }
-            // 3Commas cannot change a bot's direction: its edit endpoint ignores `strategy`.
-            if let (Some(want), Some(have)) = (wanted.settings.strategy, bot.settings.strategy)
-                && want != have
-                && !wanted.absent
-            {
-                problems.push(PlanProblem {
-                    message: format!(
-                        "bot {} (\"{}\") trades {have} on 3Commas; the config says {want}, and 3Commas cannot change a bot's direction",
-                        bot.id,
-                        bot.settings.name.as_deref().unwrap_or("")
-                    ),
-                    help: format!(
-                        "to trade {want}, describe a new bot under another name and mark this one `absent = true` (apply --allow-delete deletes it once it has no active deals); or set `strategy = \"{have}\"` again"
-                    ),
-                    source: Some(wanted.source.clone()),
-                });
-                continue;
-            }
-            fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
-        } else if let Some(name) = &wanted.name {
-            fingerprints.insert(absent_key(account.id, name), "absent".into());
-        }
-        let name = wanted
-            .name
-            .clone()
-            .or_else(|| found.and_then(|b| b.settings.name.clone()));
-        let address = format!(
-            "bot \"{}\" on {}",
-            shown(name.as_deref().unwrap_or("?")),
-            shown(&wanted.account)
-        );
-        let base = Change {
-            bot_name: name,
-            account: Some(wanted.account.clone()),
-            account_id: Some(account.id),
-            bot_id: found.map(|b| b.id),
-            source: Some(wanted.source.clone()),
-            origins: wanted.origins.clone(),
-            ..Change::new(Action::Create, address)
-        };
-        match (found, wanted.absent) {
-            (None, true) => {}
-            (Some(bot), true) => changes.push(delete_change(base, bot)),
-            (None, false) => {
-                if let Some(pending) = live.pending_creates.iter().find(|p| {
-                    p.started.account_id == account.id
-                        && Some(&p.started.name) == wanted.name.as_ref()
-                }) {
-                    fingerprints.remove(&absent_key(account.id, &pending.started.name));
-                    held.push(Held {
-                        address: base.address.clone(),
-                        reason: pending.reason(),
-                    });
-                    continue;
-                }
-                let mut fields: Vec<FieldChange> = wanted
-                    .settings
-                    .to_map()
-                    .into_iter()
-                    .map(|(field, after)| FieldChange {
-                        field,
-                        before: None,
-                        after: Some(after),
-                    })
-                    .collect();
-                if let Some(enabled) = wanted.enabled {
-                    fields.push(FieldChange {
-                        field: "enabled".into(),
-                        before: None,
-                        after: Some(Value::Bool(enabled)),
-                    });
-                }
-                changes.push(Change {
-                    fields,
-                    settings: Some(wanted.settings.clone()),
-                    enable: wanted.enabled.filter(|e| *e),
-                    dca_after: dca_figures(&wanted.settings),
-                    ..base
-                });
-            }
-            (Some(bot), false) => {
-                let live_map = comparable(&bot.settings);
-                let want_map = comparable(&wanted.settings);
-                let mut fields: Vec<FieldChange> = want_map
-                    .iter()
-                    .filter(|(k, v)| live_map.get(*k) != Some(*v))
-                    .map(|(k, v)| FieldChange {
-                        field: k.clone(),
-                        before: live_map.get(k).cloned(),
-                        after: Some(v.clone()),
-                    })
-                    .collect();
-                let unchanged = want_map.len() - fields.len();
-                // Write-only fields compare with what botform last sent this bot (review M-1);
-                // never sent: unknown, so sent now.
-                let want_all = wanted.settings.to_map();
-                for field in DCA_WRITE_ONLY_FIELDS {
-                    let Some(want) = want_all.get(*field) else {
-                        continue;
-                    };
-                    let last = live.remembered.last_sent(bot.id, field);
-                    if last != Some(want) {
-                        fields.push(FieldChange {
-                            field: (*field).to_string(),
-                            before: last.cloned(),
-                            after: Some(want.clone()),
-                        });
-                    }
-                }
-                let settings_change = !fields.is_empty();
-                let toggle = wanted.enabled.filter(|e| *e != bot.is_enabled);
-                if let Some(e) = toggle {
-                    fields.push(FieldChange {
-                        field: "enabled".into(),
-                        before: Some(Value::Bool(bot.is_enabled)),
-                        after: Some(Value::Bool(e)),
-                    });
-                }
-                if fields.is_empty() {
-                    continue;
-                }
-                // Only what changes (and the write-only fields, which 3Commas never shows), laid over
-                // the live bot when sent: what is shown is what is written.
-                let settings = settings_change.then(|| {
-                    let send: Vec<&str> = fields
-                        .iter()
-                        .map(|f| f.field.as_str())
-                        .chain(DCA_WRITE_ONLY_FIELDS.iter().copied())
-                        .collect();
-                    wanted.settings.only(&send)
-                });
-                let after = bot.settings.overlaid(&wanted.settings);
-                let (dca_before, dca_after) = (dca_figures(&bot.settings), dca_figures(&after));
-                let dca_changed = dca_before != dca_after;
-                changes.push(Change {
-                    action: Action::Update,
-                    fields,
-                    unchanged,
-                    settings,
-                    enable: toggle,
-                    dca_before: dca_before.filter(|_| dca_changed),
-                    dca_after: dca_after.filter(|_| dca_changed),
-                    ..base
-                });
-            }
-        }
-    }
-
-    // Live bots on the config's accounts that no config bot describes.
-    let account_ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
     let mut unmanaged = Vec::new();
-    let mut orphans: Vec<&LiveBot> = live
-        .bots
-        .iter()
-        .filter(|b| account_ids.contains(&b.account_id) && !matched.contains(&b.id))
-        .collect();
-    orphans.sort_by_key(|b| b.id);
-    for bot in orphans {
-        let retire = desired.retire.get(&bot.id).copied();
-        if retire == Some(super::desired::Retire::Disable) {
-            fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
-            if bot.is_enabled {
-                let alias = accounts
-                    .iter()
-                    .find(|(_, a)| a.id == bot.account_id)
-                    .map(|(k, _)| k.clone());
-                let name = bot.settings.name.clone().unwrap_or_default();
-                changes.push(Change {
-                    action: Action::Update,
-                    bot_name: Some(name.clone()),
-                    account: alias.clone(),
-                    account_id: Some(bot.account_id),
-                    bot_id: Some(bot.id),
-                    enable: Some(false),
-                    fields: vec![FieldChange {
-                        field: "enabled".into(),
-                        before: Some(Value::Bool(true)),
-                        after: Some(Value::Bool(false)),
-                    }],
-                    ..Change::new(
-                        Action::Update,
-                        format!(
-                            "bot \"{}\" on {}",
-                            shown(&name),
-                            shown(alias.as_deref().unwrap_or("?"))
-                        ),
-                    )
-                });
-            }
-            continue;
-        }
-        if desired.prune || retire == Some(super::desired::Retire::Delete) {
-            fingerprints.insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
-            let alias = accounts
-                .iter()
-                .find(|(_, a)| a.id == bot.account_id)
-                .map(|(k, _)| k.clone());
-            let name = bot.settings.name.clone().unwrap_or_default();
-            let change = Change {
-                bot_name: Some(name.clone()),
-                account: alias.clone(),
-                account_id: Some(bot.account_id),
-                bot_id: Some(bot.id),
-                ..Change::new(
-                    Action::Delete,
-                    format!(
-                        "bot \"{}\" on {}",
-                        shown(&name),
-                        shown(alias.as_deref().unwrap_or("?"))
-                    ),
-                )
-            };
-            changes.push(delete_change(change, bot));
-        } else {
-            unmanaged.push(BotRef {
-                id: bot.id,
-                name: bot.settings.name.clone().unwrap_or_default(),
-                account_id: bot.account_id,
-            });
-        }
+    let mut out = Planning {
+        changes: &mut changes,
+        fingerprints: &mut fingerprints,
+        problems: &mut problems,
+        held: &mut held,
+    };
+    // One pass per concern; each kind's room adds its own (grid bots: `grid::plan`).
+    plan_blacklist(desired, live, &mut out);
+    for wanted in &desired.bots {
+        plan_bot(wanted, desired, live, &accounts, &mut matched, &mut out);
     }
-
-    let grids_matched = super::grid::plan(
-        &desired.grid_bots,
-        live,
-        &accounts,
-        super::grid::Planning {
-            changes: &mut changes,
-            fingerprints: &mut fingerprints,
-            problems: &mut problems,
-            held: &mut held,
-        },
-    );
+    plan_unmatched(desired, live, &accounts, &matched, &mut unmanaged, &mut out);
+    let grids_matched = super::grid::plan(&desired.grid_bots, live, &accounts, &mut out);
+    let account_ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
 
     if !problems.is_empty() {
         return Err(problems);
@@ -775,6 +489,322 @@ pub fn plan(
         capital,
         fingerprints,
     })
+}
+
+/// The blacklist: the config's pairs against the live ones (one change replaces it whole).
+fn plan_blacklist(desired: &Desired, live: &LiveState, out: &mut Planning<'_>) {
+    if let Some((pairs, source)) = &desired.blacklist {
+        out.fingerprints
+            .insert("blacklist".into(), blacklist_fingerprint(&live.blacklist));
+        let want: BTreeSet<&String> = pairs.iter().collect();
+        let have: BTreeSet<&String> = live.blacklist.iter().collect();
+        if want != have {
+            let fields = want
+                .difference(&have)
+                .map(|p| FieldChange {
+                    field: "pairs".into(),
+                    before: None,
+                    after: Some(Value::String((*p).clone())),
+                })
+                .chain(have.difference(&want).map(|p| FieldChange {
+                    field: "pairs".into(),
+                    before: Some(Value::String((*p).clone())),
+                    after: None,
+                }))
+                .collect();
+            out.changes.push(Change {
+                fields,
+                unchanged: want.intersection(&have).count(),
+                blacklist: Some(pairs.clone()),
+                source: Some(source.clone()),
+                ..Change::new(Action::UpdateBlacklist, "blacklist".into())
+            });
+        }
+    }
+}
+
+/// One config DCA bot: matched to its live bot (or held, or a problem), then created, updated,
+/// deleted or left as it is.
+fn plan_bot(
+    wanted: &WantedBot,
+    desired: &Desired,
+    live: &LiveState,
+    accounts: &BTreeMap<String, Account>,
+    matched: &mut BTreeSet<i64>,
+    out: &mut Planning<'_>,
+) {
+    let Some(account) = accounts.get(&wanted.account) else {
+        return;
+    };
+    if let Some(unreadable) = unreadable_match(wanted, account, live) {
+        out.held.push(Held {
+            address: format!(
+                "bot \"{}\" on {}",
+                shown(wanted.name.as_deref().unwrap_or("?")),
+                shown(&wanted.account)
+            ),
+            reason: format!(
+                "3Commas sent {} in a form botform cannot read ({}); nothing is planned for it",
+                unreadable.describe(),
+                unreadable.reason
+            ),
+        });
+        return;
+    }
+    let found = match find_live(wanted, account, live, desired) {
+        Ok(found) => found,
+        Err(problem) => {
+            out.problems.push(problem);
+            return;
+        }
+    };
+    if let Some(bot) = found {
+        if !matched.insert(bot.id) {
+            out.problems.push(PlanProblem {
+                message: format!(
+                    "live bot {} (\"{}\") is described by two config bots",
+                    bot.id,
+                    bot.settings.name.as_deref().unwrap_or("")
+                ),
+                help: "each live bot can be described once; remove or rename one of them".into(),
+                source: Some(wanted.source.clone()),
+            });
+            return;
+        }
+        // 3Commas cannot change a bot's direction: its edit endpoint ignores `strategy`.
+        if let (Some(want), Some(have)) = (wanted.settings.strategy, bot.settings.strategy)
+            && want != have
+            && !wanted.absent
+        {
+            out.problems.push(PlanProblem {
+                message: format!(
+                    "bot {} (\"{}\") trades {have} on 3Commas; the config says {want}, and 3Commas cannot change a bot's direction",
+                    bot.id,
+                    bot.settings.name.as_deref().unwrap_or("")
+                ),
+                help: format!(
+                    "to trade {want}, describe a new bot under another name and mark this one `absent = true` (apply --allow-delete deletes it once it has no active deals); or set `strategy = \"{have}\"` again"
+                ),
+                source: Some(wanted.source.clone()),
+            });
+            return;
+        }
+        out.fingerprints
+            .insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
+    } else if let Some(name) = &wanted.name {
+        out.fingerprints
+            .insert(absent_key(account.id, name), "absent".into());
+    }
+    let name = wanted
+        .name
+        .clone()
+        .or_else(|| found.and_then(|b| b.settings.name.clone()));
+    let address = format!(
+        "bot \"{}\" on {}",
+        shown(name.as_deref().unwrap_or("?")),
+        shown(&wanted.account)
+    );
+    let base = Change {
+        bot_name: name,
+        account: Some(wanted.account.clone()),
+        account_id: Some(account.id),
+        bot_id: found.map(|b| b.id),
+        source: Some(wanted.source.clone()),
+        origins: wanted.origins.clone(),
+        ..Change::new(Action::Create, address)
+    };
+    match (found, wanted.absent) {
+        (None, true) => {}
+        (Some(bot), true) => out.changes.push(delete_change(base, bot)),
+        (None, false) => {
+            if let Some(pending) = live.pending_creates.iter().find(|p| {
+                p.started.account_id == account.id && Some(&p.started.name) == wanted.name.as_ref()
+            }) {
+                out.fingerprints
+                    .remove(&absent_key(account.id, &pending.started.name));
+                out.held.push(Held {
+                    address: base.address.clone(),
+                    reason: pending.reason(),
+                });
+                return;
+            }
+            let mut fields: Vec<FieldChange> = wanted
+                .settings
+                .to_map()
+                .into_iter()
+                .map(|(field, after)| FieldChange {
+                    field,
+                    before: None,
+                    after: Some(after),
+                })
+                .collect();
+            if let Some(enabled) = wanted.enabled {
+                fields.push(FieldChange {
+                    field: "enabled".into(),
+                    before: None,
+                    after: Some(Value::Bool(enabled)),
+                });
+            }
+            out.changes.push(Change {
+                fields,
+                settings: Some(wanted.settings.clone()),
+                enable: wanted.enabled.filter(|e| *e),
+                dca_after: dca_figures(&wanted.settings),
+                ..base
+            });
+        }
+        (Some(bot), false) => {
+            let live_map = comparable(&bot.settings);
+            let want_map = comparable(&wanted.settings);
+            let mut fields: Vec<FieldChange> = want_map
+                .iter()
+                .filter(|(k, v)| live_map.get(*k) != Some(*v))
+                .map(|(k, v)| FieldChange {
+                    field: k.clone(),
+                    before: live_map.get(k).cloned(),
+                    after: Some(v.clone()),
+                })
+                .collect();
+            let unchanged = want_map.len() - fields.len();
+            // Write-only fields compare with what botform last sent this bot (review M-1);
+            // never sent: unknown, so sent now.
+            let want_all = wanted.settings.to_map();
+            for field in DCA_WRITE_ONLY_FIELDS {
+                let Some(want) = want_all.get(*field) else {
+                    continue;
+                };
+                let last = live.remembered.last_sent(bot.id, field);
+                if last != Some(want) {
+                    fields.push(FieldChange {
+                        field: (*field).to_string(),
+                        before: last.cloned(),
+                        after: Some(want.clone()),
+                    });
+                }
+            }
+            let settings_change = !fields.is_empty();
+            let toggle = wanted.enabled.filter(|e| *e != bot.is_enabled);
+            if let Some(e) = toggle {
+                fields.push(FieldChange {
+                    field: "enabled".into(),
+                    before: Some(Value::Bool(bot.is_enabled)),
+                    after: Some(Value::Bool(e)),
+                });
+            }
+            if fields.is_empty() {
+                return;
+            }
+            // Only what changes (and the write-only fields, which 3Commas never shows), laid over
+            // the live bot when sent: what is shown is what is written.
+            let settings = settings_change.then(|| {
+                let send: Vec<&str> = fields
+                    .iter()
+                    .map(|f| f.field.as_str())
+                    .chain(DCA_WRITE_ONLY_FIELDS.iter().copied())
+                    .collect();
+                wanted.settings.only(&send)
+            });
+            let after = bot.settings.overlaid(&wanted.settings);
+            let (dca_before, dca_after) = (dca_figures(&bot.settings), dca_figures(&after));
+            let dca_changed = dca_before != dca_after;
+            out.changes.push(Change {
+                action: Action::Update,
+                fields,
+                unchanged,
+                settings,
+                enable: toggle,
+                dca_before: dca_before.filter(|_| dca_changed),
+                dca_after: dca_after.filter(|_| dca_changed),
+                ..base
+            });
+        }
+    }
+}
+
+/// Live bots on the config's accounts that no config bot describes: retired when `revert` or
+/// prune says so, else listed as unmanaged.
+fn plan_unmatched(
+    desired: &Desired,
+    live: &LiveState,
+    accounts: &BTreeMap<String, Account>,
+    matched: &BTreeSet<i64>,
+    unmanaged: &mut Vec<BotRef>,
+    out: &mut Planning<'_>,
+) {
+    // Live bots on the config's accounts that no config bot describes.
+    let account_ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
+    let mut orphans: Vec<&LiveBot> = live
+        .bots
+        .iter()
+        .filter(|b| account_ids.contains(&b.account_id) && !matched.contains(&b.id))
+        .collect();
+    orphans.sort_by_key(|b| b.id);
+    for bot in orphans {
+        let retire = desired.retire.get(&bot.id).copied();
+        if retire == Some(super::desired::Retire::Disable) {
+            out.fingerprints
+                .insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
+            if bot.is_enabled {
+                let alias = accounts
+                    .iter()
+                    .find(|(_, a)| a.id == bot.account_id)
+                    .map(|(k, _)| k.clone());
+                let name = bot.settings.name.clone().unwrap_or_default();
+                out.changes.push(Change {
+                    action: Action::Update,
+                    bot_name: Some(name.clone()),
+                    account: alias.clone(),
+                    account_id: Some(bot.account_id),
+                    bot_id: Some(bot.id),
+                    enable: Some(false),
+                    fields: vec![FieldChange {
+                        field: "enabled".into(),
+                        before: Some(Value::Bool(true)),
+                        after: Some(Value::Bool(false)),
+                    }],
+                    ..Change::new(
+                        Action::Update,
+                        format!(
+                            "bot \"{}\" on {}",
+                            shown(&name),
+                            shown(alias.as_deref().unwrap_or("?"))
+                        ),
+                    )
+                });
+            }
+            continue;
+        }
+        if desired.prune || retire == Some(super::desired::Retire::Delete) {
+            out.fingerprints
+                .insert(format!("bot/{}", bot.id), bot_fingerprint(bot));
+            let alias = accounts
+                .iter()
+                .find(|(_, a)| a.id == bot.account_id)
+                .map(|(k, _)| k.clone());
+            let name = bot.settings.name.clone().unwrap_or_default();
+            let change = Change {
+                bot_name: Some(name.clone()),
+                account: alias.clone(),
+                account_id: Some(bot.account_id),
+                bot_id: Some(bot.id),
+                ..Change::new(
+                    Action::Delete,
+                    format!(
+                        "bot \"{}\" on {}",
+                        shown(&name),
+                        shown(alias.as_deref().unwrap_or("?"))
+                    ),
+                )
+            };
+            out.changes.push(delete_change(change, bot));
+        } else {
+            unmanaged.push(BotRef {
+                id: bot.id,
+                name: bot.settings.name.clone().unwrap_or_default(),
+                account_id: bot.account_id,
+            });
+        }
+    }
 }
 
 /// Every enabled bot's worst case, summed per account and currency: the live bots as they are,
