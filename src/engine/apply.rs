@@ -333,40 +333,8 @@ pub async fn apply(
     };
     let live_bots: Arc<BTreeMap<i64, LiveBot>> =
         Arc::new(live.bots.iter().map(|b| (b.id, b.clone())).collect());
-    // Deals are not in the fingerprints (they come and go): check them now, live.
-    let busy: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete && c.kind.is_dca_bot())
-        .filter_map(|c| {
-            let bot = live_bots.get(&c.bot_id?)?;
-            (bot.active_deals_count > 0).then(|| busy_line(&c.address, bot.active_deals_count))
-        })
-        .collect();
-    if !busy.is_empty() {
-        return Err(ApplyError::Refused(Refusal::ActiveDeals(busy)));
-    }
-    let creating: BTreeSet<Started> = plan
-        .changes
-        .iter()
-        .filter(|c| c.creates())
-        .filter_map(started)
-        .collect();
-    // A create another apply sent since this plan was made, with no clear answer yet, may still
-    // land: creating the same bot now could make its twin (review M1).
     let journal = lease.journal().clone();
-    let in_flight: Vec<String> = journal
-        .pending()
-        .into_iter()
-        .filter(|p| creating.contains(&p.started))
-        .map(|p| format!("bot \"{}\": {}", shown(&p.started.name), p.reason()))
-        .collect();
-    if !in_flight.is_empty() {
-        return Err(ApplyError::Refused(Refusal::Stale(in_flight)));
-    }
-    if let Err(e) = journal.record_creates(&creating) {
-        return Err(ApplyError::Lease(e));
-    }
+    let creating = ready_to_write(plan, &live_bots, &journal).map_err(|e| *e)?;
     let mut report = ApplyReport::default();
     let answers = Answers::default();
     let total = plan.changes.len();
@@ -462,8 +430,74 @@ pub async fn apply(
             });
         }
     }
-    // The journal keeps only the creates (of this apply or an interrupted one) whose
-    // change failed: the rest ended as planned, switched on too where asked.
+    keep_unfinished_creates(plan, &report, options, &journal, &creating, &progress);
+    // What 3Commas did not take fails that change: an update it ignored is not an update.
+    let notes = read_back(client, plan, &report, live.bots.len(), &answers).await;
+    fail_what_was_not_taken(&mut report, notes);
+    // Still inside the lease: remember what 3Commas will not show back.
+    if let Err(e) = remember(&target.identity, plan, &report) {
+        progress(format!(
+            "warning: cannot save what was sent of the fields 3Commas does not show ({e}); the next plan sends them again"
+        ));
+    }
+    drop(lease);
+    Ok(report)
+}
+
+/// The checks that need the live account, inside the lease, before the first write: no bot to
+/// delete has deals now, and no create of this plan may still land from another apply. Records
+/// the plan's creates in the journal; returns them.
+fn ready_to_write(
+    plan: &Plan,
+    live_bots: &BTreeMap<i64, LiveBot>,
+    journal: &lease::Journal,
+) -> Result<BTreeSet<Started>, Box<ApplyError>> {
+    // Deals are not in the fingerprints (they come and go): check them now, live.
+    let busy: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete && c.kind.is_dca_bot())
+        .filter_map(|c| {
+            let bot = live_bots.get(&c.bot_id?)?;
+            (bot.active_deals_count > 0).then(|| busy_line(&c.address, bot.active_deals_count))
+        })
+        .collect();
+    if !busy.is_empty() {
+        return Err(Box::new(ApplyError::Refused(Refusal::ActiveDeals(busy))));
+    }
+    let creating: BTreeSet<Started> = plan
+        .changes
+        .iter()
+        .filter(|c| c.creates())
+        .filter_map(started)
+        .collect();
+    // A create another apply sent since this plan was made, with no clear answer yet, may still
+    // land: creating the same bot now could make its twin (review M1).
+    let in_flight: Vec<String> = journal
+        .pending()
+        .into_iter()
+        .filter(|p| creating.contains(&p.started))
+        .map(|p| format!("bot \"{}\": {}", shown(&p.started.name), p.reason()))
+        .collect();
+    if !in_flight.is_empty() {
+        return Err(Box::new(ApplyError::Refused(Refusal::Stale(in_flight))));
+    }
+    if let Err(e) = journal.record_creates(&creating) {
+        return Err(Box::new(ApplyError::Lease(e)));
+    }
+    Ok(creating)
+}
+
+/// The journal keeps only the creates (of this apply or an interrupted one) whose change failed:
+/// the rest ended as planned, switched on too where asked.
+fn keep_unfinished_creates(
+    plan: &Plan,
+    report: &ApplyReport,
+    options: &ApplyOptions,
+    journal: &lease::Journal,
+    creating: &BTreeSet<Started>,
+    progress: &Arc<dyn Fn(String) + Send + Sync>,
+) {
     let failed = |i: usize| {
         report
             .outcomes
@@ -485,13 +519,17 @@ pub async fn apply(
         .filter(|(i, c)| (c.creates() || finishes_half_made(c, &options.half_made)) && failed(*i))
         .filter_map(|(i, c)| Some((started(c)?, may_land(i))))
         .collect();
-    if let Err(e) = journal.keep_unfinished(&unfinished, &creating) {
+    if let Err(e) = journal.keep_unfinished(&unfinished, creating) {
         progress(format!(
             "warning: cannot update the journal of creates: {e}"
         ));
     }
-    // What 3Commas did not take fails that change: an update it ignored is not an update.
-    for (index, note) in read_back(client, plan, &report, live.bots.len(), &answers).await {
+}
+
+/// Each read-back note fails its change (3Commas did not take what was sent); a note of no
+/// change goes to `not_taken`.
+fn fail_what_was_not_taken(report: &mut ApplyReport, notes: Vec<(Option<usize>, String)>) {
+    for (index, note) in notes {
         match index.and_then(|i| report.outcomes.iter_mut().find(|o| o.change == i)) {
             Some(outcome) => {
                 let (message, fields) = match &outcome.result {
@@ -507,14 +545,6 @@ pub async fn apply(
             None => report.not_taken.push(note),
         }
     }
-    // Still inside the lease: remember what 3Commas will not show back.
-    if let Err(e) = remember(&target.identity, plan, &report) {
-        progress(format!(
-            "warning: cannot save what was sent of the fields 3Commas does not show ({e}); the next plan sends them again"
-        ));
-    }
-    drop(lease);
-    Ok(report)
 }
 
 /// Re-read, within the lease, what the fingerprints cover: bots, and the blacklist when the plan

@@ -628,97 +628,112 @@ fn plan_bot(
                 });
                 return;
             }
-            let mut fields: Vec<FieldChange> = wanted
-                .settings
-                .to_map()
-                .into_iter()
-                .map(|(field, after)| FieldChange {
-                    field,
-                    before: None,
-                    after: Some(after),
-                })
-                .collect();
-            if let Some(enabled) = wanted.enabled {
-                fields.push(FieldChange {
-                    field: "enabled".into(),
-                    before: None,
-                    after: Some(Value::Bool(enabled)),
-                });
-            }
-            out.changes.push(Change {
-                fields,
-                settings: Some(wanted.settings.clone()),
-                enable: wanted.enabled.filter(|e| *e),
-                dca_after: dca_figures(&wanted.settings),
-                ..base
-            });
+            out.changes.push(create_change(base, wanted));
         }
-        (Some(bot), false) => {
-            let live_map = comparable(&bot.settings);
-            let want_map = comparable(&wanted.settings);
-            let mut fields: Vec<FieldChange> = want_map
-                .iter()
-                .filter(|(k, v)| live_map.get(*k) != Some(*v))
-                .map(|(k, v)| FieldChange {
-                    field: k.clone(),
-                    before: live_map.get(k).cloned(),
-                    after: Some(v.clone()),
-                })
-                .collect();
-            let unchanged = want_map.len() - fields.len();
-            // Write-only fields compare with what botform last sent this bot (review M-1);
-            // never sent: unknown, so sent now.
-            let want_all = wanted.settings.to_map();
-            for field in DCA_WRITE_ONLY_FIELDS {
-                let Some(want) = want_all.get(*field) else {
-                    continue;
-                };
-                let last = live.remembered.last_sent(bot.id, field);
-                if last != Some(want) {
-                    fields.push(FieldChange {
-                        field: (*field).to_string(),
-                        before: last.cloned(),
-                        after: Some(want.clone()),
-                    });
-                }
-            }
-            let settings_change = !fields.is_empty();
-            let toggle = wanted.enabled.filter(|e| *e != bot.is_enabled);
-            if let Some(e) = toggle {
-                fields.push(FieldChange {
-                    field: "enabled".into(),
-                    before: Some(Value::Bool(bot.is_enabled)),
-                    after: Some(Value::Bool(e)),
-                });
-            }
-            if fields.is_empty() {
-                return;
-            }
-            // Only what changes (and the write-only fields, which 3Commas never shows), laid over
-            // the live bot when sent: what is shown is what is written.
-            let settings = settings_change.then(|| {
-                let send: Vec<&str> = fields
-                    .iter()
-                    .map(|f| f.field.as_str())
-                    .chain(DCA_WRITE_ONLY_FIELDS.iter().copied())
-                    .collect();
-                wanted.settings.only(&send)
-            });
-            let after = bot.settings.overlaid(&wanted.settings);
-            let (dca_before, dca_after) = (dca_figures(&bot.settings), dca_figures(&after));
-            let dca_changed = dca_before != dca_after;
-            out.changes.push(Change {
-                action: Action::Update,
-                fields,
-                unchanged,
-                settings,
-                enable: toggle,
-                dca_before: dca_before.filter(|_| dca_changed),
-                dca_after: dca_after.filter(|_| dca_changed),
-                ..base
+        (Some(bot), false) => out.changes.extend(update_change(base, wanted, bot, live)),
+    }
+}
+
+/// A config DCA bot 3Commas does not have yet: every setting it sets, switched on after when
+/// the config says so.
+fn create_change(base: Change, wanted: &WantedBot) -> Change {
+    let mut fields: Vec<FieldChange> = wanted
+        .settings
+        .to_map()
+        .into_iter()
+        .map(|(field, after)| FieldChange {
+            field,
+            before: None,
+            after: Some(after),
+        })
+        .collect();
+    if let Some(enabled) = wanted.enabled {
+        fields.push(FieldChange {
+            field: "enabled".into(),
+            before: None,
+            after: Some(Value::Bool(enabled)),
+        });
+    }
+    Change {
+        fields,
+        settings: Some(wanted.settings.clone()),
+        enable: wanted.enabled.filter(|e| *e),
+        dca_after: dca_figures(&wanted.settings),
+        ..base
+    }
+}
+
+/// A config DCA bot against its live bot: only what differs (and the write-only fields against
+/// what botform last sent), laid over the live bot when sent; `None` when nothing does.
+fn update_change(
+    base: Change,
+    wanted: &WantedBot,
+    bot: &LiveBot,
+    live: &LiveState,
+) -> Option<Change> {
+    let live_map = comparable(&bot.settings);
+    let want_map = comparable(&wanted.settings);
+    let mut fields: Vec<FieldChange> = want_map
+        .iter()
+        .filter(|(k, v)| live_map.get(*k) != Some(*v))
+        .map(|(k, v)| FieldChange {
+            field: k.clone(),
+            before: live_map.get(k).cloned(),
+            after: Some(v.clone()),
+        })
+        .collect();
+    let unchanged = want_map.len() - fields.len();
+    // Write-only fields compare with what botform last sent this bot (review M-1);
+    // never sent: unknown, so sent now.
+    let want_all = wanted.settings.to_map();
+    for field in DCA_WRITE_ONLY_FIELDS {
+        let Some(want) = want_all.get(*field) else {
+            continue;
+        };
+        let last = live.remembered.last_sent(bot.id, field);
+        if last != Some(want) {
+            fields.push(FieldChange {
+                field: (*field).to_string(),
+                before: last.cloned(),
+                after: Some(want.clone()),
             });
         }
     }
+    let settings_change = !fields.is_empty();
+    let toggle = wanted.enabled.filter(|e| *e != bot.is_enabled);
+    if let Some(e) = toggle {
+        fields.push(FieldChange {
+            field: "enabled".into(),
+            before: Some(Value::Bool(bot.is_enabled)),
+            after: Some(Value::Bool(e)),
+        });
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    // Only what changes (and the write-only fields, which 3Commas never shows), laid over
+    // the live bot when sent: what is shown is what is written.
+    let settings = settings_change.then(|| {
+        let send: Vec<&str> = fields
+            .iter()
+            .map(|f| f.field.as_str())
+            .chain(DCA_WRITE_ONLY_FIELDS.iter().copied())
+            .collect();
+        wanted.settings.only(&send)
+    });
+    let after = bot.settings.overlaid(&wanted.settings);
+    let (dca_before, dca_after) = (dca_figures(&bot.settings), dca_figures(&after));
+    let dca_changed = dca_before != dca_after;
+    Some(Change {
+        action: Action::Update,
+        fields,
+        unchanged,
+        settings,
+        enable: toggle,
+        dca_before: dca_before.filter(|_| dca_changed),
+        dca_after: dca_after.filter(|_| dca_changed),
+        ..base
+    })
 }
 
 /// Live bots on the config's accounts that no config bot describes: retired when `revert` or
