@@ -171,7 +171,7 @@ pub struct Explained {
     pub dca: Option<DcaSummary>,
     /// Grid bots: validate's numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub grid: Option<crate::model::grid::GridNumbers>,
     pub note: String,
 }
