@@ -322,6 +322,32 @@ impl BotformServer {
     }
 
     /// One bot explained (the tool and the `botform://bots/{bot}` resource).
+    /// One setting explained: the config's value and where it is set beside the live one;
+    /// `comparable`: the live value can differ (the bot is live, and 3Commas shows the field).
+    fn field_explained(
+        &self,
+        field: &str,
+        config: Option<&Value>,
+        live: Option<&Value>,
+        set_at: Option<&crate::engine::desired::SourceRef>,
+        comparable: bool,
+    ) -> FieldExplained {
+        let shown = |v: Option<&Value>| {
+            v.filter(|v| !v.is_null())
+                .map(crate::engine::change::show)
+                .unwrap_or_default()
+        };
+        FieldExplained {
+            field: field.to_string(),
+            differs: comparable && config.is_some() && config != live,
+            set_at: set_at
+                .map(|s| format!("{}:{}", self.relative_file(&s.file), s.line))
+                .unwrap_or_default(),
+            config: shown(config),
+            live: shown(live),
+        }
+    }
+
     /// True when `name` names a config grid bot (any case) and no config DCA bot.
     fn names_a_grid_bot(&self, name: &str) -> bool {
         let name = name.trim();
@@ -391,30 +417,19 @@ impl BotformServer {
             .collect();
         names.sort();
         names.dedup();
-        let shown = |v: Option<&Value>| {
-            v.filter(|v| !v.is_null())
-                .map(crate::engine::change::show)
-                .unwrap_or_default()
-        };
         let fields = names
             .into_iter()
             .map(|field| {
                 let config = want_map.get(field);
                 let live_value = live_map.get(field).filter(|v| !v.is_null());
-                FieldExplained {
-                    field: field.clone(),
-                    differs: config.is_some()
-                        && g.live.is_some()
-                        && !crate::engine::kinds::GRID_WRITE_ONLY_FIELDS.contains(&field.as_str())
-                        && config != live_value,
-                    set_at: g
-                        .wanted
-                        .and_then(|w| w.origins.get(field))
-                        .map(|s| format!("{}:{}", self.relative_file(&s.file), s.line))
-                        .unwrap_or_default(),
-                    config: shown(config),
-                    live: shown(live_value),
-                }
+                self.field_explained(
+                    field,
+                    config,
+                    live_value,
+                    g.wanted.and_then(|w| w.origins.get(field)),
+                    g.live.is_some()
+                        && !crate::engine::kinds::GRID_WRITE_ONLY_FIELDS.contains(&field.as_str()),
+                )
             })
             .collect();
         let numbers = g.wanted.and_then(|w| w.numbers.clone()).or_else(|| {
@@ -489,18 +504,13 @@ impl BotformServer {
             .map(|field| {
                 let config = want_map.get(field);
                 let live_value = live_map.get(field);
-                let shown =
-                    |v: Option<&Value>| v.map(crate::engine::change::show).unwrap_or_default();
-                FieldExplained {
-                    field: field.clone(),
-                    differs: config.is_some() && live.is_some() && config != live_value,
-                    set_at: wanted
-                        .and_then(|w| w.origins.get(field))
-                        .map(|s| format!("{}:{}", self.relative_file(&s.file), s.line))
-                        .unwrap_or_default(),
-                    config: shown(config),
-                    live: shown(live_value),
-                }
+                self.field_explained(
+                    field,
+                    config,
+                    live_value,
+                    wanted.and_then(|w| w.origins.get(field)),
+                    live.is_some(),
+                )
             })
             .collect();
         let settings = wanted
