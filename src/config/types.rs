@@ -66,8 +66,9 @@ config_record! {
         /// 3Commas trading mode for every request (sent as `Forced-Mode`): `paper` or `real`.
         /// Unset: whatever mode the 3Commas account is in.
         pub mode: TradingMode,
-        /// Delete live bots that no config file describes (on the accounts the config names).
-        /// Default false: bots the config does not own are left alone.
+        /// Delete live bots that no config file describes (on the accounts the config names);
+        /// grid bots too when the config describes any. Default false: bots the config does not
+        /// own are left alone.
         pub prune: bool,
         /// Largest share (in percent) of managed bots one apply may update or delete without
         /// `--force`. Default 30.

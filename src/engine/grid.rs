@@ -188,10 +188,13 @@ pub(super) fn capital(
     sums
 }
 
-/// Plan the config's grid bots against the live ones on their accounts. Returns how many live
-/// grid bots the config describes.
+/// Plan the config's grid bots against the live ones on their accounts. Under `prune`, a config
+/// that describes grid bots owns every grid bot on its accounts: the ones it does not describe
+/// are deleted (a config with no grid bot prunes none, so turning prune on for DCA bots never
+/// deletes grid bots managed by hand). Returns how many live grid bots the config describes.
 pub(super) fn plan(
     wanted: &[WantedGrid],
+    prune: bool,
     live: &LiveState,
     accounts: &BTreeMap<String, Account>,
     out: &mut Planning<'_>,
@@ -259,6 +262,34 @@ pub(super) fn plan(
             (Some(g), false) => update(base, g, grid, live),
         };
         out.changes.extend(change);
+    }
+    if prune && !wanted.is_empty() {
+        let on: BTreeMap<i64, &str> = accounts
+            .iter()
+            .map(|(alias, a)| (a.id, alias.as_str()))
+            .collect();
+        for g in live
+            .grid_bots
+            .iter()
+            .filter(|g| on.contains_key(&g.account_id) && !matched.contains(&g.id))
+        {
+            let alias = on[&g.account_id];
+            out.fingerprints.insert(key(g.id), fingerprint(g));
+            out.changes.push(delete(
+                Change {
+                    kind: ResourceKind::GridBot,
+                    bot_name: Some(g.name.clone()),
+                    account: Some(alias.to_string()),
+                    account_id: Some(g.account_id),
+                    bot_id: Some(g.id),
+                    ..Change::new(
+                        Action::Delete,
+                        ResourceKind::GridBot.address(&g.name, alias),
+                    )
+                },
+                g,
+            ));
+        }
     }
     matched.len()
 }

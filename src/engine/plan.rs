@@ -432,7 +432,8 @@ pub fn plan(
         plan_bot(wanted, desired, live, &accounts, &mut matched, &mut out);
     }
     plan_unmatched(desired, live, &accounts, &matched, &mut unmanaged, &mut out);
-    let grids_matched = super::grid::plan(&desired.grid_bots, live, &accounts, &mut out);
+    let grids_matched =
+        super::grid::plan(&desired.grid_bots, desired.prune, live, &accounts, &mut out);
     let account_ids: BTreeSet<i64> = accounts.values().map(|a| a.id).collect();
 
     if !problems.is_empty() {

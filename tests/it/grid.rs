@@ -348,3 +348,50 @@ fn faults_never_duplicate_a_grid_bot_and_repeated_applies_converge() {
     converge(&["--allow-delete", "--force"]);
     assert!(names(&sandbox).is_empty());
 }
+
+/// Under `settings.prune`, a config that describes grid bots owns the grid bots on its accounts:
+/// one made by hand is planned for deletion (needing --allow-delete); a config with no grid bot
+/// leaves every grid bot alone, prune or not.
+#[test]
+fn prune_deletes_grid_bots_only_when_the_config_manages_grid_bots() {
+    let sandbox = SandboxProcess::spawn(None, &[]);
+    let dir = example_dir();
+    let d = dir.path();
+    edit(&d.join("shared.toml"), "prune = false", "prune = true");
+    apply(against(&sandbox), d).success();
+    let client =
+        super::client::client_for(&sandbox.url, botform::sandbox::DEFAULT_API_SECRET, |_| {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(client.create_grid_bot(&serde_json::json!({
+        "account_id": super::client::BINANCE, "pair": "USDT_ETH", "name": "by hand",
+        "lower_price": 2000, "upper_price": 4000, "grids_quantity": 10,
+        "quantity_per_grid": 20, "order_currency_type": "quote"
+    })))
+    .unwrap();
+    // No grid bot in the config: prune leaves the hand-made one alone.
+    assert_clean(&sandbox, d);
+    std::fs::write(d.join("grid.toml"), GRID).unwrap();
+    let (_, out, _) = plan(&sandbox, d);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("grid bot \"by hand\" on main (id")
+                && l.ends_with("will be destroyed")),
+        "{out}"
+    );
+    assert!(
+        out.contains("grid bot \"BTC range\" on main will be created"),
+        "{out}"
+    );
+    against(&sandbox)
+        .arg("apply")
+        .arg(d)
+        .args(["--auto-approve", "--allow-delete", "--force"])
+        .assert()
+        .success();
+    let names: Vec<String> = grids(&sandbox)
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["BTC range"]);
+    assert_clean(&sandbox, d);
+}
