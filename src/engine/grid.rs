@@ -584,10 +584,7 @@ pub(super) async fn run_change(
     journal: &lease::Journal,
 ) -> ChangeResult {
     match change.action {
-        Action::Create => {
-            let grid = create_new(client, change, journal).await?;
-            finish(client, change, grid, "created").await
-        }
+        Action::Create => create_settled(client, change, journal, "created").await,
         Action::Update => {
             let Some(id) = change.bot_id else {
                 return Err(malformed(change, "an update that names no grid bot"));
@@ -633,15 +630,107 @@ pub(super) async fn run_change(
             if change.replaces_because.is_none() {
                 return Ok(("deleted".into(), Some(id)));
             }
-            let grid = create_new(client, change, journal).await.map_err(|mut f| {
-                f.message = format!("deleted (id {id}), then not created anew: {}", f.message);
-                f
-            })?;
-            let (what, new_id) = finish(client, change, grid, "created anew").await?;
+            let (what, new_id) = create_settled(client, change, journal, "created anew")
+                .await
+                .map_err(|mut f| {
+                    f.message = format!("deleted (id {id}), then: {}", f.message);
+                    f
+                })?;
             Ok((format!("replaced: deleted (id {id}), {what}"), new_id))
         }
         Action::UpdateBlacklist => Err(malformed(change, "a grid change on the blacklist")),
     }
+}
+
+/// Create the change's grid bot, settle a twin another apply made at the same time, then switch
+/// it on or off as asked (unless the twin kept is the other apply's to finish).
+async fn create_settled(
+    client: &Client,
+    change: &Change,
+    journal: &lease::Journal,
+    done: &str,
+) -> ChangeResult {
+    let grid = create_new(client, change, journal).await?;
+    let (grid, twins) = settle_twin(client, grid).await?;
+    match twins {
+        Twins::None => finish(client, change, grid, done).await,
+        Twins::OursKept(note) => {
+            let (what, id) = finish(client, change, grid, done).await?;
+            Ok((format!("{what}; {note}"), id))
+        }
+        Twins::TheirsKept(note) => Ok((note, Some(grid.id))),
+    }
+}
+
+/// What a look for twins found after a create.
+enum Twins {
+    None,
+    /// Ours is the one kept; its younger twins (switched off) were deleted, as the note says.
+    OursKept(String),
+    /// Another apply's is the one kept (the returned bot): ours was deleted before it was
+    /// switched on, and that bot is the other apply's to finish.
+    TheirsKept(String),
+}
+
+/// The cross-machine half of "never a twin" (the lease covers one machine): right after a
+/// create, before anything is switched on, look for grid bots of the same name on the account.
+/// The one kept is the first by id that is switched on, else the oldest: a rule every apply
+/// reaches alike. When it is not ours, ours (never switched on) is deleted; when it is, younger
+/// twins that are off are deleted. A look that fails leaves ours off and fails the change: the
+/// next apply looks again.
+async fn settle_twin(client: &Client, ours: WireGridBot) -> Result<(WireGridBot, Twins), Failure> {
+    let listed = client.grid_bots().await.map_err(|e| {
+        plain(format!(
+            "created (id {}) and left switched off: could not look for a twin made by another apply at the same time ({e}); apply again to finish",
+            ours.id
+        ))
+    })?;
+    let mut same: Vec<WireGridBot> = listed
+        .into_iter()
+        .filter(|g| g.account_id == ours.account_id && g.name == ours.name)
+        .collect();
+    same.sort_by_key(|g| g.id);
+    let Some(kept) = same.iter().find(|g| g.is_enabled).or(same.first()).cloned() else {
+        return Ok((ours, Twins::None));
+    };
+    if !same.iter().any(|g| g.id == ours.id) {
+        let note = format!(
+            "another apply created this grid bot at the same time (id {}, kept); ours (id {}) was already deleted by it",
+            kept.id, ours.id
+        );
+        return Ok((kept, Twins::TheirsKept(note)));
+    }
+    if same.len() < 2 {
+        return Ok((ours, Twins::None));
+    }
+    let gone = |e: &ApiError| e.is_not_found();
+    if kept.id != ours.id {
+        let note = match client.delete_grid_bot(ours.id).await {
+            Err(e) if !gone(&e) => format!(
+                "another apply created this grid bot at the same time (id {}, kept); deleting ours (id {}, switched off) failed: {e}",
+                kept.id, ours.id
+            ),
+            _ => format!(
+                "another apply created this grid bot at the same time (id {}, kept); ours (id {}) was deleted before it was switched on",
+                kept.id, ours.id
+            ),
+        };
+        return Ok((kept, Twins::TheirsKept(note)));
+    }
+    let mut notes = Vec::new();
+    for twin in same.iter().filter(|g| g.id > ours.id && !g.is_enabled) {
+        notes.push(match client.delete_grid_bot(twin.id).await {
+            Err(e) if !gone(&e) => format!(
+                "its younger twin (id {}), made by another apply, could not be deleted: {e}",
+                twin.id
+            ),
+            _ => format!(
+                "deleted its younger twin (id {}), made by another apply at the same time",
+                twin.id
+            ),
+        });
+    }
+    Ok((ours, Twins::OursKept(notes.join("; "))))
 }
 
 /// Switch a created or updated grid bot on or off as the change asks, and say what was done.

@@ -650,7 +650,7 @@ fn serve_api(
     let prices = &request.prices;
     let answer = if request.is_write {
         let race = match route {
-            Route::CreateBot => inner.race.take(),
+            Route::CreateBot | Route::GridBotCreate => inner.race.take(),
             _ => None,
         };
         let write_on = |inner: &mut Inner, route: &Route, mut params: Params| {
@@ -674,7 +674,11 @@ fn serve_api(
                 .and_then(|_twin| write(inner, params))
                 .and_then(|answer| {
                     if let Some(ours) = answer.body["id"].as_i64() {
-                        write_on(inner, &Route::BotDelete(ours), Params::default())?;
+                        let delete = match route {
+                            Route::GridBotCreate => Route::GridBotDelete(ours),
+                            _ => Route::BotDelete(ours),
+                        };
+                        write_on(inner, &delete, Params::default())?;
                     }
                     Ok(answer)
                 }),

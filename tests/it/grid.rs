@@ -395,3 +395,48 @@ fn prune_deletes_grid_bots_only_when_the_config_manages_grid_bots() {
     assert_eq!(names, ["BTC range"]);
     assert_clean(&sandbox, d);
 }
+
+/// Another machine's apply (no lock shared) creates the same grid bot at the same moment: one
+/// grid bot of the name is left either way, and never two switched on.
+#[test]
+fn a_grid_bot_raced_by_another_machine_is_never_left_twice() {
+    for (twin, ours_kept) in [
+        ("before", false),
+        ("after", true),
+        ("before_deleting_ours", false),
+    ] {
+        let sandbox = SandboxProcess::spawn(None, &[]);
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("accounts.toml"),
+            "[accounts.main]\nname = \"Binance Spot\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("grid.toml"),
+            GRID.replace(
+                "name = \"BTC range\"",
+                "name = \"BTC range\"\nenabled = true",
+            ),
+        )
+        .unwrap();
+        sandbox.control_post("/__sandbox/race", serde_json::json!({ "twin": twin }));
+        let out = apply(against(&sandbox), d).success();
+        let text = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        let left = grids(&sandbox);
+        assert_eq!(left.len(), 1, "{twin}: {left:?}\n{text}");
+        if ours_kept {
+            assert!(text.contains("deleted its younger twin"), "{twin}: {text}");
+            assert_eq!(left[0]["is_enabled"], true, "{twin}");
+            assert_clean(&sandbox, d);
+        } else {
+            assert!(
+                text.contains("another apply created this grid bot at the same time"),
+                "{twin}: {text}"
+            );
+            // The other apply's bot: this one never switched it on; the next plan offers to.
+            assert_eq!(left[0]["is_enabled"], false, "{twin}");
+        }
+    }
+}
