@@ -946,3 +946,95 @@ fn plain(message: String) -> Failure {
         unresolved: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::desired::SourceRef;
+
+    fn wanted() -> WantedGrid {
+        let settings = serde_json::json!({
+            "lower_price": "56000", "upper_price": "72000", "grids_quantity": 50,
+            "quantity_per_grid": "20", "order_currency_type": "quote",
+            "expansion_up_enabled": true, "expansion_up_stop_price": "80000"
+        });
+        WantedGrid {
+            name: "g".into(),
+            account: "main".into(),
+            pinned_id: None,
+            templates: Vec::new(),
+            pair: "USDT_BTC".into(),
+            enabled: None,
+            absent: false,
+            settings: settings.as_object().unwrap().clone(),
+            numbers: None,
+            source: SourceRef {
+                file: "g.toml".into(),
+                line: 1,
+                column: 1,
+            },
+            origins: BTreeMap::new(),
+        }
+    }
+
+    fn base() -> Change {
+        Change {
+            kind: ResourceKind::GridBot,
+            bot_name: Some("g".into()),
+            account_id: Some(1),
+            ..Change::new(Action::Create, "grid bot \"g\" on main".into())
+        }
+    }
+
+    #[test]
+    fn a_plan_that_shows_one_value_and_sends_another_is_refused() {
+        let mut change = create(base(), &wanted(), 1);
+        assert_eq!(check_consistent(&change), Ok(()));
+        change
+            .grid_body
+            .as_mut()
+            .unwrap()
+            .insert("quantity_per_grid".into(), "30".into());
+        assert!(check_consistent(&change).is_err());
+        // An update never sends the pair.
+        let mut update = create(base(), &wanted(), 1);
+        update.action = Action::Update;
+        assert!(check_consistent(&update).is_err());
+        update.grid_body.as_mut().unwrap().remove("pair");
+        update.grid_body.as_mut().unwrap().remove("account_id");
+        update.fields.retain(|f| f.field != "pair");
+        assert_eq!(check_consistent(&update), Ok(()));
+    }
+
+    #[test]
+    fn write_only_fields_compare_with_what_was_last_sent() {
+        let grid: WireGridBot = serde_json::from_value(serde_json::json!({
+            "id": 7, "account_id": 1, "is_enabled": false, "name": "g", "pair": "USDT_BTC",
+            "lower_price": "56000.0", "upper_price": "72000.0", "grids_quantity": "50",
+            "quantity_per_grid": "20.0", "order_currency_type": "quote"
+        }))
+        .unwrap();
+        let mut live = LiveState::default();
+        // Never sent: unknown, so the plan sends it.
+        let first = update(base(), &grid, &wanted(), &live).unwrap();
+        let fields: Vec<&str> = first.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["expansion_up_enabled", "expansion_up_stop_price"]);
+        assert!(first.fields.iter().all(|f| f.before.is_none()));
+        // Sent as the config says: nothing to do.
+        live.remembered
+            .record_grid(7, 1, "g", first.grid_body.as_ref().unwrap());
+        assert!(update(base(), &grid, &wanted(), &live).is_none());
+        // The body of an update is the whole core set, never the pair.
+        let body = first.grid_body.unwrap();
+        assert!(!body.contains_key("pair"));
+        for key in [
+            "name",
+            "lower_price",
+            "upper_price",
+            "grids_quantity",
+            "quantity_per_grid",
+        ] {
+            assert!(body.contains_key(key), "{key}");
+        }
+    }
+}
