@@ -445,7 +445,10 @@ pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
                 Some(f) => format!("+ create {} ({})", change.address, figures(f)),
                 None => format!("+ create {}", change.address),
             }),
-            Action::Delete => lines.push(format!("- DELETE {}", change.address)),
+            Action::Delete => lines.push(match &change.replaces_because {
+                Some(why) => format!("-/+ REPLACE {} ({why})", change.address),
+                None => format!("- DELETE {}", change.address),
+            }),
             Action::Update => {
                 let fields: Vec<String> = change
                     .fields
@@ -464,6 +467,16 @@ pub fn confirmation_text(plan: &Plan, limit: usize) -> String {
                     .collect();
                 lines.push(format!("~ {}: {}", change.address, fields.join("; ")));
             }
+        }
+        // What it may spend or leave behind (a grid's balancing order, a deleted grid's coins).
+        for warning in &change.warnings {
+            let short: String = warning.chars().take(200).collect();
+            let more = if short.len() < warning.len() {
+                "..."
+            } else {
+                ""
+            };
+            lines.push(format!("  ! {short}{more}"));
         }
     }
     let s = &plan.summary;
@@ -554,5 +567,43 @@ mod tests {
         assert!(text.contains("~ bot \"b0\" on main: name"));
         assert!(text.contains("more changes (see the plan)"));
         assert!(!text.contains(&"x".repeat(100)), "long values are cut");
+    }
+
+    #[test]
+    fn a_confirmation_names_a_replacement_and_what_it_may_spend() {
+        let change = Change {
+            kind: crate::engine::kinds::ResourceKind::GridBot,
+            replaces_because: Some("3Commas cannot change a grid bot's pair".into()),
+            warnings: vec!["enabling may place a market balancing order".into()],
+            ..Change::new(Action::Delete, "grid bot \"g\" on main".into())
+        };
+        let plan = Plan {
+            format_version: 1,
+            target: PlanTarget {
+                api_url: "built-in sandbox".into(),
+                mode: None,
+                sandbox: true,
+            },
+            changes: vec![change],
+            summary: Summary::default(),
+            limits: Limits {
+                max_change_percentage: crate::model::decimal::Decimal::from_int(30),
+                max_delete: None,
+            },
+            answered_in: None,
+            unmanaged: Vec::new(),
+            held: Vec::new(),
+            capital: Vec::new(),
+            fingerprints: Default::default(),
+        };
+        let text = confirmation_text(&plan, 2_000);
+        assert!(
+            text.contains("-/+ REPLACE grid bot \"g\" on main (3Commas cannot change"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  ! enabling may place a market balancing order"),
+            "{text}"
+        );
     }
 }
