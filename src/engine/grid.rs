@@ -45,7 +45,7 @@ fn is_setting(field: &str) -> bool {
     GRID_SETTINGS.contains(&field)
 }
 
-/// What a live grid bot shows of [`SETTINGS`] (null where it shows none), in the config's JSON
+/// What a live grid bot shows of [`GRID_SETTINGS`] (null where it shows none), in the config's JSON
 /// forms, so both sides compare by value.
 pub fn shown_settings(grid: &WireGridBot) -> Map<String, Value> {
     let mut map = match serde_json::to_value(grid) {
@@ -531,7 +531,10 @@ fn balancing_warning(grid: &WantedGrid) -> String {
     )
 }
 
-/// Check that what a grid change shows (`fields`) is what it sends (`grid_body`, `enable`).
+/// Check that what a grid change shows (`fields`) is what it sends (`grid_body`, `enable`), and
+/// that only a create (or a replacement's create) sends `pair`. The body also carries what is
+/// not shown by design: the account and name, and on an update the bot's unchanged settings
+/// (3Commas wants the full core set every time).
 pub fn check_consistent(change: &Change) -> Result<(), String> {
     let body = change.grid_body.clone().unwrap_or_default();
     for f in &change.fields {

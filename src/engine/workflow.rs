@@ -758,7 +758,7 @@ fn restrict(plan: &mut Plan, targets: &[String]) {
 
 /// A plan saved by `plan --out`: the plan and a MAC over it.
 ///
-/// The MAC is HMAC-SHA256 over the rest of the file, keyed by [`plan_key`]: a key derived from
+/// The MAC is HMAC-SHA256 over the rest of the file, keyed by `crate::connect::plan_key`: a key derived from
 /// the API secret, so a plan edited by anyone without the secret (a CI step, a reviewer's
 /// commit) is refused, its safety limits included. For the built-in sandbox the key is the
 /// sandbox's published secret: an edit is still caught, a forgery is not (no money is at stake).
@@ -813,7 +813,7 @@ impl SavedPlan {
     }
 
     /// Read a saved plan and check, before anything else is done with it, that it was not edited
-    /// since it was saved: by its MAC (keyed by `key`, from [`plan_key`]) and by the agreement of
+    /// since it was saved: by its MAC (keyed by `key`, from `crate::connect::plan_key`) and by the agreement of
     /// what it shows with what it would write.
     pub fn read(path: &Path, key: &str) -> Result<SavedPlan, String> {
         let text = crate::files::read_bounded(path, crate::files::MAX_CONFIG_BYTES)
