@@ -136,14 +136,10 @@ impl Market {
                 continue;
             };
             let now = self.market_now(&data);
+            let entity = serde_json::to_value(g).unwrap_or_default();
             let shape = SHAPE
                 .iter()
-                .map(|k| {
-                    serde_json::to_value(g)
-                        .ok()
-                        .map(|v| v[k].to_string())
-                        .unwrap_or_default()
-                })
+                .map(|k| entity[k].to_string())
                 .collect::<Vec<_>>()
                 .join("|");
             let first_tick = self.first_tick;
