@@ -538,20 +538,17 @@ mod tests {
         change
     }
 
-    #[test]
-    fn a_confirmation_stays_within_its_size_and_counts_what_it_leaves_out() {
-        let plan = Plan {
+    /// A plan of these changes on the built-in sandbox.
+    fn plan_of(changes: Vec<Change>, summary: Summary) -> Plan {
+        Plan {
             format_version: 1,
             target: PlanTarget {
                 api_url: "built-in sandbox".into(),
                 mode: None,
                 sandbox: true,
             },
-            changes: (0..500).map(update).collect(),
-            summary: Summary {
-                change: 500,
-                ..Summary::default()
-            },
+            changes,
+            summary,
             limits: Limits {
                 max_change_percentage: crate::model::decimal::Decimal::from_int(30),
                 max_delete: None,
@@ -561,7 +558,18 @@ mod tests {
             held: Vec::new(),
             capital: Vec::new(),
             fingerprints: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_confirmation_stays_within_its_size_and_counts_what_it_leaves_out() {
+        let plan = plan_of(
+            (0..500).map(update).collect(),
+            Summary {
+                change: 500,
+                ..Summary::default()
+            },
+        );
         let text = confirmation_text(&plan, 2_000);
         assert!(text.len() <= 2_000, "{}", text.len());
         assert!(text.contains("~ bot \"b0\" on main: name"));
@@ -577,25 +585,7 @@ mod tests {
             warnings: vec!["enabling may place a market balancing order".into()],
             ..Change::new(Action::Delete, "grid bot \"g\" on main".into())
         };
-        let plan = Plan {
-            format_version: 1,
-            target: PlanTarget {
-                api_url: "built-in sandbox".into(),
-                mode: None,
-                sandbox: true,
-            },
-            changes: vec![change],
-            summary: Summary::default(),
-            limits: Limits {
-                max_change_percentage: crate::model::decimal::Decimal::from_int(30),
-                max_delete: None,
-            },
-            answered_in: None,
-            unmanaged: Vec::new(),
-            held: Vec::new(),
-            capital: Vec::new(),
-            fingerprints: Default::default(),
-        };
+        let plan = plan_of(vec![change], Summary::default());
         let text = confirmation_text(&plan, 2_000);
         assert!(
             text.contains("-/+ REPLACE grid bot \"g\" on main (3Commas cannot change"),

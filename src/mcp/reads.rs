@@ -322,6 +322,35 @@ impl BotformServer {
     }
 
     /// One bot explained (the tool and the `botform://bots/{bot}` resource).
+    /// Every setting the config sets or the live bot shows (null: not shown), explained.
+    fn fields_explained(
+        &self,
+        config: &serde_json::Map<String, Value>,
+        live: &serde_json::Map<String, Value>,
+        origins: Option<&BTreeMap<String, crate::engine::desired::SourceRef>>,
+        comparable: impl Fn(&str) -> bool,
+    ) -> Vec<FieldExplained> {
+        let live_value = |field: &str| live.get(field).filter(|v| !v.is_null());
+        let mut names: Vec<&String> = config
+            .keys()
+            .chain(live.keys().filter(|k| live_value(k).is_some()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|field| {
+                self.field_explained(
+                    field,
+                    config.get(field),
+                    live_value(field),
+                    origins.and_then(|o| o.get(field)),
+                    comparable(field),
+                )
+            })
+            .collect()
+    }
+
     /// One setting explained: the config's value and where it is set beside the live one;
     /// `comparable`: the live value can differ (the bot is live, and 3Commas shows the field).
     fn field_explained(
@@ -406,32 +435,14 @@ impl BotformServer {
         };
         let live_map = g.live.map(grid::shown_settings).unwrap_or_default();
         let want_map = g.wanted.map(|w| w.settings.clone()).unwrap_or_default();
-        let mut names: Vec<&String> = want_map
-            .keys()
-            .chain(
-                live_map
-                    .iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, _)| k),
-            )
-            .collect();
-        names.sort();
-        names.dedup();
-        let fields = names
-            .into_iter()
-            .map(|field| {
-                let config = want_map.get(field);
-                let live_value = live_map.get(field).filter(|v| !v.is_null());
-                self.field_explained(
-                    field,
-                    config,
-                    live_value,
-                    g.wanted.and_then(|w| w.origins.get(field)),
-                    g.live.is_some()
-                        && !crate::engine::kinds::GRID_WRITE_ONLY_FIELDS.contains(&field.as_str()),
-                )
-            })
-            .collect();
+        let fields = self.fields_explained(
+            &want_map,
+            &live_map,
+            g.wanted.map(|w| &w.origins),
+            |field| {
+                g.live.is_some() && !crate::engine::kinds::GRID_WRITE_ONLY_FIELDS.contains(&field)
+            },
+        );
         let numbers = g.wanted.and_then(|w| w.numbers.clone()).or_else(|| {
             let l = g.live?;
             crate::model::grid::Grid {
@@ -496,23 +507,10 @@ impl BotformServer {
         let want_map = wanted
             .map(|w| crate::engine::plan::comparable(&w.settings))
             .unwrap_or_default();
-        let mut names: Vec<&String> = want_map.keys().chain(live_map.keys()).collect();
-        names.sort();
-        names.dedup();
-        let fields = names
-            .into_iter()
-            .map(|field| {
-                let config = want_map.get(field);
-                let live_value = live_map.get(field);
-                self.field_explained(
-                    field,
-                    config,
-                    live_value,
-                    wanted.and_then(|w| w.origins.get(field)),
-                    live.is_some(),
-                )
-            })
-            .collect();
+        let fields =
+            self.fields_explained(&want_map, &live_map, wanted.map(|w| &w.origins), |_| {
+                live.is_some()
+            });
         let settings = wanted
             .map(|w| w.settings.clone())
             .or_else(|| live.as_ref().map(|b| b.settings.clone()));

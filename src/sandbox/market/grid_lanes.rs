@@ -13,7 +13,7 @@
 //! No fees, as for the sandbox's deals. A grid's run lives in memory: switching the bot off ends
 //! it, and switching it on (or a restarted sandbox) starts a new run, with a new balancing order,
 //! at the price then. A bot that exists when the sandbox starts trades from the first candle; one
-//! enabled later, from the candle after. An edit of the grid's shape restarts its run. The logs
+//! enabled later, from the candle after. An edit of any setting but the note restarts its run. The logs
 //! keep the last [`GRID_LOG_CAP`] entries of each kind.
 
 use std::collections::BTreeSet;
@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::{Host, Market, text};
+use crate::engine::kinds::GRID_SETTINGS;
 use crate::model::decimal::Decimal;
 use crate::model::enums::TradingMode;
 use crate::sandbox::state::{GRID_LOG_CAP, GridRecord, iso_from_millis};
@@ -45,22 +46,6 @@ struct GridView {
     grid: WireGridBot,
     market_code: String,
 }
-
-/// The fields of the entity that shape a run.
-const SHAPE: [&str; 12] = [
-    "lower_price",
-    "upper_price",
-    "grids_quantity",
-    "quantity_per_grid",
-    "grid_type",
-    "order_currency_type",
-    "upper_stop_loss_enabled",
-    "upper_stop_loss_price",
-    "upper_stop_loss_action",
-    "lower_stop_loss_enabled",
-    "lower_stop_loss_price",
-    "lower_stop_loss_action",
-];
 
 /// The grid's settings as the backtest compiles them.
 fn spec_of(g: &WireGridBot) -> crate::config::types::GridBotSpec {
@@ -137,8 +122,11 @@ impl Market {
             };
             let now = self.market_now(&data);
             let entity = serde_json::to_value(g).unwrap_or_default();
-            let shape = SHAPE
+            // An edit of any setting but the note restarts the run (3Commas: an edit may cancel
+            // and re-place the orders).
+            let shape = GRID_SETTINGS
                 .iter()
+                .filter(|k| **k != "note")
                 .map(|k| entity[k].to_string())
                 .collect::<Vec<_>>()
                 .join("|");
