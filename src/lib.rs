@@ -20,6 +20,7 @@ pub mod engine;
 pub mod files;
 pub mod mcp;
 pub mod model;
+pub mod optimize;
 pub mod report;
 pub mod sandbox;
 pub mod schema;

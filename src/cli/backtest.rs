@@ -8,43 +8,19 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use crate::model::decimal::Decimal;
-use crate::simulate::download::{self, Exchange};
-use crate::simulate::report::{self, BacktestReport, Options, Prices};
-use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar, synthetic};
+use crate::simulate::download;
+use crate::simulate::report::{self, BacktestReport, Options};
+use crate::simulate::{AssumeStart, Assumptions, FeeSource, Intrabar};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Config files or directories (default: the current directory).
     paths: Vec<PathBuf>,
-    /// Candle CSV files or directories of them, one file per pair (`USDT_BTC.csv` or `BTCUSDT.csv`).
-    #[arg(long, num_args = 1.., value_name = "PATH")]
-    candles: Vec<PathBuf>,
-    /// Download the candles (public market data, no key) into the cache first, from `--from` to
-    /// `--to` (default: now), resuming what is cached.
-    #[arg(long, value_enum, value_name = "EXCHANGE", conflicts_with_all = ["candles", "synthetic"])]
-    candles_from: Option<Exchange>,
-    /// The candle interval for --candles-from: 1m, 5m, 15m, 1h, 4h, 1d, ...
-    #[arg(long, default_value = "5m")]
-    interval: String,
-    /// Seeded random paths instead of candle files: `paths=200,vol=80,days=365,interval=5m,seed=1`
-    /// (also drift, jumps a year and jump size, in percent; df=4 for fat tails; crash=30 and
-    /// crash_hours=6 for a crash at a random time).
-    #[arg(long, value_name = "SPEC", conflicts_with = "candles")]
-    synthetic: Option<String>,
+    #[command(flatten)]
+    prices: super::prices::PriceArgs,
     /// Only these bots (by name, any case). Repeatable.
     #[arg(long = "bot", value_name = "NAME")]
     bots: Vec<String>,
-    /// First candle time (ISO 8601 or a date).
-    #[arg(long)]
-    from: Option<String>,
-    /// Last candle time (ISO 8601 or a date), exclusive.
-    #[arg(long)]
-    to: Option<String>,
-    /// Fee in percent of every fill's and sale's quote amount. Default: with --candles-from,
-    /// that exchange's base-tier spot taker fee (0.1 on Binance and Bybit); else 0, with a
-    /// warning.
-    #[arg(long)]
-    fee: Option<Decimal>,
     /// Round prices and quantities to each pair's exchange steps: a JSON object of pairs, each
     /// with its 3Commas `currency_rates` answer (`priceStep`, `lotStep`). Candle files only.
     #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
@@ -96,16 +72,6 @@ pub enum Format {
     Json,
 }
 
-fn time_arg(text: &Option<String>, what: &str) -> Result<Option<i64>, String> {
-    text.as_ref()
-        .map(|t| {
-            crate::timefmt::parse_iso(t)
-                .map(|s| s * 1000)
-                .ok_or_else(|| format!("--{what} `{t}`: give a date (2025-01-31) or ISO 8601 time"))
-        })
-        .transpose()
-}
-
 pub fn run(args: Args) -> ExitCode {
     match backtest(&args) {
         Ok((report, ok)) => {
@@ -150,31 +116,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
-    let prices = match (&args.synthetic, args.candles.is_empty(), args.candles_from) {
-        (Some(spec), _, _) => Prices::Synthetic(synthetic::parse(spec)?),
-        (None, false, _) => {
-            // A path that is not there is one error, not one "no candles" line per pair.
-            if let Some(missing) = args.candles.iter().find(|p| !p.exists()) {
-                return Err(format!(
-                    "--candles {}: no such file or directory (give candle CSVs or a directory of them, or --candles-from binance|bybit, or --synthetic)",
-                    missing.display()
-                ));
-            }
-            Prices::Files(args.candles.clone())
-        }
-        (None, true, Some(exchange)) => Prices::Files(vec![download_candles(args, exchange)?]),
-        (None, true, None) => {
-            return Err(
-                "give --candles (files or directories of CSV), --candles-from EXCHANGE or --synthetic SPEC"
-                    .into(),
-            );
-        }
-    };
-    let (fee_percentage, fee_source) = match (args.fee, args.candles_from) {
-        (Some(fee), _) => (fee, FeeSource::Given),
-        (None, Some(exchange)) => exchange.usual_fee(),
-        (None, None) => (Decimal::ZERO, FeeSource::NotGiven),
-    };
+    let (prices, fee_percentage, fee_source) = args.prices.read(&args.paths, &args.bots)?;
     let paths = super::paths_or_cwd(args.paths.clone());
     let checked = crate::config::check(&paths);
     if !checked.is_valid() {
@@ -197,8 +139,8 @@ fn backtest(args: &Args) -> Result<(BacktestReport, bool), String> {
         limits,
         prices,
         bots: args.bots.clone(),
-        from_ms: time_arg(&args.from, "from")?,
-        to_ms: time_arg(&args.to, "to")?,
+        from_ms: args.prices.start_ms()?,
+        to_ms: args.prices.end_ms()?,
         list_deals: args.deals.is_some(),
         charts: args.html.is_some(),
         assumptions: Assumptions {
@@ -241,46 +183,6 @@ fn read_limits_from(
             .map_err(|e| format!("--limits-from: {e}"))?;
         Ok(crate::engine::limits::read(&target.client, market, &pairs).await)
     })
-}
-
-/// `--candles-from`: every pair of the chosen bots into the cache; the cache folder to read.
-fn download_candles(args: &Args, exchange: Exchange) -> Result<PathBuf, String> {
-    let interval_ms = synthetic::interval_ms(&args.interval)
-        .ok_or_else(|| format!("--interval `{}`: like 5m, 1h or 1d", args.interval))?;
-    let from = time_arg(&args.from, "from")?.ok_or("--candles-from needs --from (a date)")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let to = time_arg(&args.to, "to")?.unwrap_or(now).min(now);
-    // The config is valid before anything is fetched: its pairs name the cache files.
-    let checked = crate::config::check(&super::paths_or_cwd(args.paths.clone()));
-    if !checked.is_valid() {
-        let mut err = io::stderr();
-        let _ = super::validate::write_human(&mut err, &checked, false, false);
-        return Err("the config has errors: nothing was downloaded".into());
-    }
-    let pairs = download::pairs_of(&checked, &args.bots);
-    let bar = if std::io::IsTerminal::is_terminal(&io::stderr()) {
-        indicatif::ProgressBar::new_spinner()
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let shown = bar.clone();
-    let progress = move |pair: &str, n: usize| {
-        shown.set_message(format!("{pair} from {}", exchange.name()));
-        shown.set_position(n as u64);
-    };
-    let cache = super::runtime().block_on(download::fetch_pairs(
-        exchange,
-        &pairs,
-        interval_ms,
-        from,
-        to,
-        &progress,
-    ))?;
-    bar.finish_and_clear();
-    Ok(cache)
 }
 
 /// `--deals`: JSON (an array) when the file name ends in `.json`, else CSV with a header.

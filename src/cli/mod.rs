@@ -12,7 +12,9 @@ mod import;
 mod init;
 mod man;
 mod mcp;
+mod optimize;
 mod plan;
+mod prices;
 mod sandbox;
 mod schema_cmd;
 mod signals;
@@ -143,6 +145,15 @@ pub enum Command {
         after_help = "Examples:\n  botform backtest bots/ --candles candles/               # USDT_BTC.csv or BTCUSDT.csv per pair\n  botform backtest bots/ --candles candles/ --bot \"BTC conservative\" --fee 0.1 --from 2025-01-01\n  botform backtest bots/ --synthetic paths=500,vol=80,days=90,seed=7   # is the ladder safe at 80 % volatility?\n  botform backtest bots/ --candles-from binance --from 2025-01-01 --interval 5m\n  botform backtest bots/ --candles candles/ --format json\n\nThe model (what fills when, what is left out) is in the README under \"Backtest a change\"."
     )]
     Backtest(backtest::Args),
+    /// Search a bot's settings on candles for those that do best out of sample, within your
+    /// limits (walk-forward folds, validate's rules on every candidate), and show the winner as
+    /// an edit of your file (--write makes it). Offline.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "Examples:\n  botform optimize bots/ --bot \"BTC conservative\" --candles candles/ --fee 0.1\n  botform optimize bots/ --bot \"BTC conservative\" --candles candles/ --vary take_profit=0.8..3 --vary max_safety_orders=3..8 --folds 4 --write\n  botform optimize bots/ --bot \"BTC conservative\" --candles candles/ --objective capped-profit --max-drawdown 20%\n  botform optimize bots/ --bot \"BTC conservative\" --candles candles/ --shard 2/4 --out shard-2.jsonl\n  botform optimize merge shard-*.jsonl\n\nThe same seed, config and candles give the same winner; shards merged give the single run's."
+    )]
+    Optimize(optimize::Args),
     /// Print the TradingView alert messages of bots that start on `tv_custom_signal`, with their
     /// live bot id and the webhook URL.
     #[command(
@@ -217,6 +228,7 @@ pub fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Optimize(args) => optimize::run(args),
         Command::Plan(args) => plan::run(args, output),
         Command::Apply(args) => apply::run(args, output),
         Command::History(args) => history::history(args),

@@ -12,6 +12,7 @@
 //! invalid may be written.
 
 pub mod format;
+pub mod locate;
 mod toml;
 mod yaml;
 

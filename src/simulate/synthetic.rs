@@ -151,7 +151,8 @@ pub fn parse(text: &str) -> Result<Spec, String> {
     Ok(spec)
 }
 
-struct SplitMix64(u64);
+/// SplitMix64: a small, fast, seedable generator (also the optimizer's sampler).
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -163,7 +164,7 @@ impl SplitMix64 {
     }
 
     /// Uniform on (0, 1).
-    fn uniform(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
@@ -184,10 +185,16 @@ impl SplitMix64 {
     }
 }
 
-/// The seed path `index` of `seed` draws from: a hash of the two.
+/// The seed path `index` of `seed` draws from: a hash of the two (nearby seeds, or indices,
+/// share no draws).
 fn path_seed(seed: u64, index: u32) -> u64 {
+    derive_seed(seed, u64::from(index))
+}
+
+/// The seed of draw `index` of `seed`: a hash of the two.
+pub fn derive_seed(seed: u64, index: u64) -> u64 {
     let hashed = SplitMix64(seed).next();
-    SplitMix64(hashed.wrapping_add(u64::from(index))).next()
+    SplitMix64(hashed.wrapping_add(index)).next()
 }
 
 /// Path `index` of a spec, starting at price 100 at time 0.
