@@ -15,6 +15,7 @@ mod hostile;
 mod house;
 mod market;
 mod mcp;
+mod optimize;
 mod plan_output;
 mod properties;
 mod recordings;
