@@ -71,7 +71,7 @@ pub struct BacktestAnswer {
     pub more: String,
 }
 
-fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
+pub(super) fn time(text: &str, what: &str) -> Result<Option<i64>, String> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -140,50 +140,21 @@ impl BotformServer {
             None => args.bots.clone(),
         };
         let (from_ms, to_ms) = (time(&args.from, "from")?, time(&args.to, "to")?);
-        let mut exchange = None;
-        let prices = match (
-            args.synthetic.is_empty(),
-            args.candles.is_empty(),
-            args.candles_from.is_empty(),
-        ) {
-            (false, true, true) => Prices::Synthetic(synthetic::parse(&args.synthetic)?),
-            (true, false, true) => Prices::Files(
-                args.candles
-                    .iter()
-                    .map(|c| paths::resolve(&self.inner.root, c))
-                    .collect::<Result<_, _>>()?,
-            ),
-            (true, true, false) => {
-                let from_exchange =
-                    download::Exchange::named(&args.candles_from).ok_or_else(|| {
-                        format!(
-                            "candles_from `{}`: binance or bybit",
-                            crate::diagnostic::quote_input(&args.candles_from)
-                        )
-                    })?;
-                exchange = Some(from_exchange);
-                Prices::Files(vec![
-                    self.download(from_exchange, &args, &checked, &bots, from_ms, to_ms)
-                        .await?,
-                ])
-            }
-            _ => {
-                return Err("give exactly one of `synthetic`, `candles` or `candles_from`".into());
-            }
-        };
-        let (fee_percentage, fee_source) = match (args.fee.as_str(), exchange) {
-            ("", Some(exchange)) => exchange.usual_fee(),
-            ("", None) => (Default::default(), FeeSource::NotGiven),
-            (fee, _) => (
-                fee.parse().map_err(|_| {
-                    format!(
-                        "fee `{}` is not a number",
-                        crate::diagnostic::quote_input(fee)
-                    )
-                })?,
-                FeeSource::Given,
-            ),
-        };
+        let (prices, fee_percentage, fee_source) = self
+            .prices(
+                &PriceChoice {
+                    synthetic: &args.synthetic,
+                    candles: &args.candles,
+                    candles_from: &args.candles_from,
+                    interval: &args.interval,
+                    fee: &args.fee,
+                    from_ms,
+                    to_ms,
+                },
+                &checked,
+                &bots,
+            )
+            .await?;
         let options = Options {
             cancel: cancel.clone(),
             limits: Default::default(),
@@ -373,22 +344,87 @@ impl BotformServer {
     }
 }
 
+/// Where a tool's prices come from: exactly one of seeded paths, candle files under the root, or
+/// an exchange's candles (cached or downloaded); the fee. Shared by `backtest` and `optimize`.
+pub(super) struct PriceChoice<'a> {
+    pub synthetic: &'a str,
+    pub candles: &'a [String],
+    pub candles_from: &'a str,
+    pub interval: &'a str,
+    pub fee: &'a str,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
 impl BotformServer {
+    /// The prices a tool call chose, the fee (the exchange's usual one with `candles_from` and
+    /// no fee given), and where the fee came from.
+    pub(super) async fn prices(
+        &self,
+        choice: &PriceChoice<'_>,
+        checked: &crate::config::Checked,
+        bots: &[String],
+    ) -> Result<(Prices, crate::model::decimal::Decimal, FeeSource), String> {
+        let mut exchange = None;
+        let prices = match (
+            choice.synthetic.is_empty(),
+            choice.candles.is_empty(),
+            choice.candles_from.is_empty(),
+        ) {
+            (false, true, true) => Prices::Synthetic(synthetic::parse(choice.synthetic)?),
+            (true, false, true) => Prices::Files(
+                choice
+                    .candles
+                    .iter()
+                    .map(|c| paths::resolve(&self.inner.root, c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            (true, true, false) => {
+                let from_exchange =
+                    download::Exchange::named(choice.candles_from).ok_or_else(|| {
+                        format!(
+                            "candles_from `{}`: binance or bybit",
+                            crate::diagnostic::quote_input(choice.candles_from)
+                        )
+                    })?;
+                exchange = Some(from_exchange);
+                Prices::Files(vec![
+                    self.download(from_exchange, choice, checked, bots).await?,
+                ])
+            }
+            _ => {
+                return Err("give exactly one of `synthetic`, `candles` or `candles_from`".into());
+            }
+        };
+        let (fee, source) = match (choice.fee, exchange) {
+            ("", Some(exchange)) => exchange.usual_fee(),
+            ("", None) => (Default::default(), FeeSource::NotGiven),
+            (fee, _) => (
+                fee.parse().map_err(|_| {
+                    format!(
+                        "fee `{}` is not a number",
+                        crate::diagnostic::quote_input(fee)
+                    )
+                })?,
+                FeeSource::Given,
+            ),
+        };
+        Ok((prices, fee, source))
+    }
+
     /// `candles_from`: every pair of the chosen bots into the cache (what is cached is not
     /// fetched again); the cache folder to read. The call's heartbeats keep the client waiting.
     async fn download(
         &self,
         exchange: download::Exchange,
-        args: &BacktestArgs,
+        choice: &PriceChoice<'_>,
         checked: &crate::config::Checked,
         bots: &[String],
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
     ) -> Result<std::path::PathBuf, String> {
-        let interval = if args.interval.is_empty() {
+        let interval = if choice.interval.is_empty() {
             "5m"
         } else {
-            args.interval.as_str()
+            choice.interval
         };
         let interval_ms = synthetic::interval_ms(interval).ok_or_else(|| {
             format!(
@@ -396,9 +432,9 @@ impl BotformServer {
                 crate::diagnostic::quote_input(interval)
             )
         })?;
-        let from_ms = from_ms.ok_or("candles_from needs `from` (a date)")?;
+        let from_ms = choice.from_ms.ok_or("candles_from needs `from` (a date)")?;
         let now = crate::timefmt::now_unix() * 1000;
-        let to_ms = to_ms.unwrap_or(now).min(now);
+        let to_ms = choice.to_ms.unwrap_or(now).min(now);
         let pairs = download::pairs_of(checked, bots);
         download::fetch_pairs(exchange, &pairs, interval_ms, from_ms, to_ms, &|_, _| {}).await
     }

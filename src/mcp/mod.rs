@@ -28,6 +28,7 @@ mod describe;
 mod edits;
 mod fleet;
 mod history;
+mod optimizing;
 pub mod paths;
 mod reads;
 mod stdio;
@@ -148,6 +149,7 @@ impl BotformServer {
             + Self::applying_router()
             + Self::history_router()
             + Self::backtesting_router()
+            + Self::optimizing_router()
             + Self::trading_router();
         toolschema::keep_sets(&mut tool_router, &options.tool_sets);
         if !options.allow_deal_actions {
@@ -226,29 +228,34 @@ impl ServerHandler for BotformServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        // `apply` and `apply_status` send their own progress (done of total) and heartbeats.
-        let heartbeat = (!matches!(request.name.as_ref(), "apply" | "apply_status")).then(|| {
-            let server = self.clone();
-            let context = context.clone();
-            let tool = request.name.to_string();
-            let every = heartbeat();
-            tokio::spawn(async move {
-                let started = tokio::time::Instant::now();
-                let mut beats = 0u32;
-                loop {
-                    tokio::time::sleep(every).await;
-                    beats += 1;
-                    server
-                        .beat(
-                            &context,
-                            f64::from(beats),
-                            None,
-                            format!("{tool}: still working ({} s)", started.elapsed().as_secs()),
-                        )
-                        .await;
-                }
-            })
-        });
+        // `apply`, `apply_status` and `optimize` send their own progress (done of total) and
+        // heartbeats.
+        let heartbeat = (!matches!(request.name.as_ref(), "apply" | "apply_status" | "optimize"))
+            .then(|| {
+                let server = self.clone();
+                let context = context.clone();
+                let tool = request.name.to_string();
+                let every = heartbeat();
+                tokio::spawn(async move {
+                    let started = tokio::time::Instant::now();
+                    let mut beats = 0u32;
+                    loop {
+                        tokio::time::sleep(every).await;
+                        beats += 1;
+                        server
+                            .beat(
+                                &context,
+                                f64::from(beats),
+                                None,
+                                format!(
+                                    "{tool}: still working ({} s)",
+                                    started.elapsed().as_secs()
+                                ),
+                            )
+                            .await;
+                    }
+                })
+            });
         // A read-only call the client cancels stops (its future dropped; a backtest also stops
         // its simulation); one that writes runs to its end, so nothing is left half done.
         let read_only = self

@@ -48,6 +48,7 @@ pub const TOOL_SETS: &[(&str, &[&str])] = &[
         &["list_bots", "explain_bot", "fleet_performance", "deals"],
     ),
     ("backtest", &["backtest"]),
+    ("optimize", &["optimize"]),
     (
         "account",
         &[

@@ -749,3 +749,37 @@ fn the_assistant_manages_grid_bots_with_the_bot_tools() {
     );
     session.close().wait().unwrap();
 }
+
+/// The `optimize` tool with the Python SDK (`tests/py/mcp_optimize.py`): progress, the top 5
+/// within the budget, a set_fields call set_fields takes, and a cancel that stops the search.
+#[test]
+fn the_assistant_optimizes_a_bot_and_proposes_a_set_fields_call() {
+    if !required(
+        "the Python `mcp` SDK",
+        python_has_mcp(),
+        "python3 -m pip install mcp==2.3.0",
+    ) {
+        return;
+    }
+    for mode in ["auto", "legacy"] {
+        let dir = example_dir();
+        let out = Command::new("python3")
+            .env(
+                "BOTFORM_SANDBOX_STATE",
+                dir.path().join(".botform/sandbox.db"),
+            )
+            .env("BOTFORM_STATE_DIR", crate::state_dir())
+            .arg(root().join("tests/py/mcp_optimize.py"))
+            .arg(env!("CARGO_BIN_EXE_botform"))
+            .arg(dir.path())
+            .arg(mode)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python mcp optimize ({mode}):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
