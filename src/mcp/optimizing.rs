@@ -53,10 +53,13 @@ pub struct OptimizeArgs {
     /// Percent (default 0; with candles_from, that exchange's).
     #[serde(default)]
     pub fee: String,
-    /// Default 4 folds, 729 trials, seed 1.
-    pub folds: Option<u32>,
-    pub trials: Option<u64>,
-    pub seed: Option<u64>,
+    /// 0 (default): 4 folds, 729 trials, seed 1.
+    #[serde(default)]
+    pub folds: u32,
+    #[serde(default)]
+    pub trials: u64,
+    #[serde(default)]
+    pub seed: u64,
     /// Propose the change for the bot's template.
     #[serde(default)]
     pub template: bool,
@@ -77,8 +80,16 @@ pub struct Constraints {
 pub struct OptimizeAnswer {
     pub report: report::Report,
     /// The winner as a call to propose (only when it beats the current config out of sample).
-    pub set_fields: Option<serde_json::Value>,
+    pub set_fields: Option<Proposal>,
     pub next: String,
+}
+
+/// A tool call an assistant can make as it stands, once the person agrees.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Proposal {
+    /// `set_fields`.
+    pub tool: String,
+    pub arguments: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a running search has done, read by the progress task.
@@ -220,9 +231,9 @@ impl BotformServer {
                     })
                 })
                 .transpose()?,
-            folds: args.folds.unwrap_or(4),
-            trials: args.trials.unwrap_or(729),
-            seed: args.seed.unwrap_or(1),
+            folds: if args.folds == 0 { 4 } else { args.folds },
+            trials: if args.trials == 0 { 729 } else { args.trials },
+            seed: if args.seed == 0 { 1 } else { args.seed },
             into_template: args.template,
             fee_percentage: fee,
             intrabar: Intrabar::Worst.name().into(),
@@ -281,7 +292,10 @@ impl BotformServer {
                 }
             }
             arguments.insert("fields".into(), report.changes.clone().into());
-            serde_json::json!({"tool": "set_fields", "arguments": arguments})
+            Proposal {
+                tool: "set_fields".into(),
+                arguments,
+            }
         });
         let next = match &set_fields {
             Some(_) => format!(
