@@ -109,13 +109,26 @@ fn bench(c: &mut Criterion) {
     let candles = synthetic::path(&synthetic::parse(spec).unwrap(), 0);
     let csv: String = candles
         .iter()
-        .map(|k| format!("{},{},{},{},{}\n", k.open_time_ms, k.open, k.high, k.low, k.close))
+        .map(|k| {
+            format!(
+                "{},{},{},{},{}\n",
+                k.open_time_ms, k.open, k.high, k.low, k.close
+            )
+        })
         .collect();
     let _ = std::fs::write(dir.join("candles.csv"), csv);
     let (model, _) = botform::simulate::compile(&checked.bots[0].settings(), &assumptions).unwrap();
-    let _ = std::fs::write(dir.join("model.json"), serde_json::to_string_pretty(&model).unwrap());
-    let _ = std::fs::write(dir.join("botform-evaluations-per-second.txt"), format!("{per_second:.1}\n"));
-    println!("botform: {per_second:.0} evaluations a second (one thread), a year of 5-minute candles each");
+    let _ = std::fs::write(
+        dir.join("model.json"),
+        serde_json::to_string_pretty(&model).unwrap(),
+    );
+    let _ = std::fs::write(
+        dir.join("botform-evaluations-per-second.txt"),
+        format!("{per_second:.1}\n"),
+    );
+    println!(
+        "botform: {per_second:.0} evaluations a second (one thread), a year of 5-minute candles each"
+    );
 
     let mut group = c.benchmark_group("optimize");
     group.sample_size(20);
@@ -129,7 +142,14 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("a search: 729 candidates, 4 folds, both cores", |b| {
         b.iter(|| {
-            search::run(&evaluator, Shard::ALL, String::new(), &Cancel::default(), &()).unwrap()
+            search::run(
+                &evaluator,
+                Shard::ALL,
+                String::new(),
+                &Cancel::default(),
+                &(),
+            )
+            .unwrap()
         })
     });
     group.finish();
