@@ -105,14 +105,7 @@ impl BotformServer {
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<BacktestAnswer>, String> {
         // A client that cancels the call stops the simulation at its next bot or path.
-        let cancel = crate::simulate::report::Cancel::default();
-        let watch = {
-            let (cancel, ct) = (cancel.clone(), context.ct.clone());
-            tokio::spawn(async move {
-                ct.cancelled().await;
-                cancel.cancel();
-            })
-        };
+        let (cancel, watch) = cancel_on_cancelled(&context);
         let answer = self.backtest_with(args, cancel).await;
         watch.abort();
         answer
@@ -342,6 +335,21 @@ impl BotformServer {
             more: more.join("; "),
         }))
     }
+}
+
+/// A flag the simulation checks, set when the client cancels the call; abort the task after.
+pub(super) fn cancel_on_cancelled(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> (crate::simulate::report::Cancel, tokio::task::JoinHandle<()>) {
+    let cancel = crate::simulate::report::Cancel::default();
+    let watch = {
+        let (cancel, ct) = (cancel.clone(), context.ct.clone());
+        tokio::spawn(async move {
+            ct.cancelled().await;
+            cancel.cancel();
+        })
+    };
+    (cancel, watch)
 }
 
 /// Where a tool's prices come from: exactly one of seeded paths, candle files under the root, or

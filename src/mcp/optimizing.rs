@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::BotformServer;
-use super::backtesting::{PriceChoice, time};
+use super::backtesting::{PriceChoice, cancel_on_cancelled, time};
 use crate::model::decimal::Decimal;
 use crate::optimize::{self, DrawdownCap, Objective, Shard, Space, Study, report, search};
 use crate::simulate::report::Cancel;
@@ -128,17 +128,10 @@ impl BotformServer {
         Parameters(args): Parameters<OptimizeArgs>,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<OptimizeAnswer>, String> {
-        let cancel = Cancel::default();
-        let done = Arc::new(Done::default());
         // The client's cancel stops the search at its next bracket; progress goes out at each
         // heartbeat.
-        let watch = {
-            let (cancel, ct) = (cancel.clone(), context.ct.clone());
-            tokio::spawn(async move {
-                ct.cancelled().await;
-                cancel.cancel();
-            })
-        };
+        let (cancel, watch) = cancel_on_cancelled(&context);
+        let done = Arc::new(Done::default());
         let beats = {
             let (server, context, done) = (self.clone(), context.clone(), done.clone());
             tokio::spawn(async move {

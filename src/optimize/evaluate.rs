@@ -33,12 +33,13 @@ pub struct Fold {
     pub out_of_sample: Part,
 }
 
-/// What a bot did on one part. Decimals (8 places) from the simulation's figures.
+/// What a bot did on one part, or on several added up ([`Score::total`]). Decimals (8 places)
+/// from the simulation's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartScore {
+pub struct Score {
     /// Realized profit, plus the deal open at the part's end valued at its last close.
     pub profit_quote: Decimal,
-    /// The worst unrealized loss at once.
+    /// The worst unrealized loss at once (over several parts: the worst of them).
     pub max_drawdown_quote: Decimal,
     /// Deals closed (take profit, stop loss, timeout).
     pub deals: u32,
@@ -52,22 +53,10 @@ pub struct PartScore {
     pub daily_loss_squares: Decimal,
 }
 
-/// Parts added up: profit and deals summed, the worst drawdown, the days pooled.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Totals {
-    pub profit_quote: Decimal,
-    pub max_drawdown_quote: Decimal,
-    pub deals: u32,
-    pub ladder_exhausted: u32,
-    pub stopped: u32,
-    pub days: u32,
-    pub daily_sum: Decimal,
-    pub daily_loss_squares: Decimal,
-}
-
-impl Totals {
-    pub fn of<'a>(parts: impl IntoIterator<Item = &'a PartScore>) -> Totals {
-        parts.into_iter().fold(Totals::default(), |t, p| Totals {
+impl Score {
+    /// Parts added up: profit, deals and days summed, the worst drawdown.
+    pub fn total<'a>(parts: impl IntoIterator<Item = &'a Score>) -> Score {
+        parts.into_iter().fold(Score::default(), |t, p| Score {
             profit_quote: t.profit_quote + p.profit_quote,
             max_drawdown_quote: t.max_drawdown_quote.max(p.max_drawdown_quote),
             deals: t.deals + p.deals,
@@ -367,7 +356,7 @@ impl Evaluator {
     }
 
     /// Simulate a compiled candidate on one part.
-    pub fn score(&self, compiled: &Compiled, part: &Part) -> PartScore {
+    pub fn score(&self, compiled: &Compiled, part: &Part) -> Score {
         let pairs: Vec<PairCandles<'_>> = self
             .windows
             .0
@@ -386,7 +375,7 @@ impl Evaluator {
         let outcome = crate::simulate::run_bot(&compiled.model, &pairs, &mut daily);
         daily.close_day();
         let per = &outcome.per_pair;
-        PartScore {
+        Score {
             profit_quote: dec(per
                 .iter()
                 .map(|o| o.profit_quote + o.unrealized_quote)
@@ -402,7 +391,7 @@ impl Evaluator {
     }
 
     /// A drawdown over the study's cap, said in a line.
-    pub fn over_cap(&self, totals: &Totals, capital: Option<Decimal>) -> Option<String> {
+    pub fn over_cap(&self, totals: &Score, capital: Option<Decimal>) -> Option<String> {
         let cap = self.study.max_drawdown?;
         let limit = cap.quote(capital)?;
         (totals.max_drawdown_quote > limit).then(|| {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::evaluate::{Evaluator, Totals};
+use super::evaluate::{Evaluator, Score};
 use super::search::{Counts, Ranking, Record, objective};
 use super::{IN_SAMPLE_PERCENTAGE, Objective, Study};
 use crate::model::decimal::Decimal;
@@ -69,7 +69,7 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-fn figures(study: &Study, record: &Record, totals: &Totals, in_sample: bool) -> Figures {
+fn figures(study: &Study, record: &Record, totals: &Score, in_sample: bool) -> Figures {
     Figures {
         objective: objective(study, record, in_sample),
         profit_quote: totals.profit_quote,
@@ -92,7 +92,7 @@ fn row(study: &Study, record: &Record, rank: usize, current: bool) -> Row {
         out_of_sample_by_fold: record
             .out_of_sample
             .iter()
-            .map(|p| Totals::of([p]).value(study.objective, record.capital))
+            .map(|p| Score::total([p]).value(study.objective, record.capital))
             .collect(),
     }
 }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::{Compiled, Evaluator, PartScore, Rejection, Totals};
+use super::evaluate::{Compiled, Evaluator, Rejection, Score};
 use super::{BRACKET, KEEP, SHORTLIST, Shard, Study};
 use crate::model::decimal::Decimal;
 use crate::simulate::report::Cancel;
@@ -24,10 +24,10 @@ pub struct Record {
     #[serde(default)]
     pub coverage: Decimal,
     /// Per fold: the in-sample score, where it was run.
-    pub in_sample: Vec<Option<PartScore>>,
+    pub in_sample: Vec<Option<Score>>,
     /// Per fold, for the candidates scored on every fold.
     #[serde(default)]
-    pub out_of_sample: Vec<PartScore>,
+    pub out_of_sample: Vec<Score>,
     /// Over the cap on the parts it was scored on (`--max-drawdown`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub over_cap: Option<String>,
@@ -42,12 +42,12 @@ impl Record {
             && self.in_sample.iter().all(Option::is_some)
     }
 
-    pub fn in_sample_totals(&self) -> Totals {
-        Totals::of(self.in_sample.iter().flatten())
+    pub fn in_sample_totals(&self) -> Score {
+        Score::total(self.in_sample.iter().flatten())
     }
 
-    pub fn out_of_sample_totals(&self) -> Totals {
-        Totals::of(&self.out_of_sample)
+    pub fn out_of_sample_totals(&self) -> Score {
+        Score::total(&self.out_of_sample)
     }
 }
 
