@@ -97,6 +97,17 @@ impl Score {
     }
 }
 
+/// The most of a refusal's message a record keeps: validate's budget error lists every bot of
+/// the account, and a record is written once per candidate (shard files, MCP answers).
+const MAX_REASON_CHARS: usize = 240;
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_REASON_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 fn f(d: Decimal) -> f64 {
     rust_decimal::prelude::ToPrimitive::to_f64(&d.0).unwrap_or(0.0)
 }
@@ -283,10 +294,10 @@ impl Evaluator {
             .iter()
             .find(|d| d.severity == crate::diagnostic::Severity::Error)
         {
-            return Err(Rejection::Invalid(format!(
+            return Err(Rejection::Invalid(clip(&format!(
                 "{}: {}",
                 error.code, error.message
-            )));
+            ))));
         }
         let bot = checked
             .bots
@@ -329,6 +340,23 @@ impl Evaluator {
             capital,
             coverage,
         })
+    }
+
+    /// The other bots whose settings a candidate's edit changes too (those sharing the template
+    /// it edits), by name.
+    pub fn also_changed(&self, values: &[Decimal]) -> Vec<String> {
+        let Ok(Some(edited)) = self.edit(values) else {
+            return Vec::new();
+        };
+        let (before, after) = (self.checked_with(None), self.checked_with(Some(&edited)));
+        before
+            .bots
+            .iter()
+            .zip(&after.bots)
+            .enumerate()
+            .filter(|(i, (b, a))| *i != self.bot_index && b.settings() != a.settings())
+            .map(|(_, (b, _))| b.name().to_string())
+            .collect()
     }
 
     /// The bot as the config stands, compiled.

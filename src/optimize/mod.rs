@@ -57,6 +57,9 @@ pub const BRACKET: u64 = 27;
 pub const KEEP: usize = 9;
 /// The best in sample whose out-of-sample scores rank them.
 pub const SHORTLIST: usize = 10;
+/// The most candidates one study draws: a run (and a merge) holds every candidate's record, about
+/// 0.5 KB each, so memory stays near 100 MB at most.
+pub const MAX_TRIALS: u64 = 200_000;
 /// Of each fold, the share in sample (the rest, at its end, is out of sample), in percent.
 pub const IN_SAMPLE_PERCENTAGE: i64 = 75;
 
@@ -170,8 +173,10 @@ impl Study {
         if !(1..=20).contains(&self.folds) {
             return Err("--folds: from 1 to 20".into());
         }
-        if !(1..=1_000_000).contains(&self.trials) {
-            return Err("--trials: from 1 to 1,000,000".into());
+        if !(1..=MAX_TRIALS).contains(&self.trials) {
+            return Err(format!(
+                "--trials: from 1 to {MAX_TRIALS} (a run keeps every candidate's record, about half a kilobyte each)"
+            ));
         }
         if self.objective == Objective::CappedProfit && self.max_drawdown.is_none() {
             return Err("the objective capped-profit needs --max-drawdown (300, or 25%)".into());

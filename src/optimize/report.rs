@@ -65,6 +65,10 @@ pub struct Report {
     /// The settings the winner changes (only those that differ from the config), as
     /// `set_fields` takes them.
     pub changes: Map<String, Value>,
+    /// Other bots the edit changes too (with --template: those sharing it); at most 20 names.
+    pub also_changes: Vec<String>,
+    /// How many other bots it changes in all.
+    pub also_changes_count: usize,
     /// Stopped before every candidate was run (Ctrl-C, a cancelled call).
     pub interrupted: bool,
 }
@@ -143,7 +147,13 @@ pub fn build(
         (None, Some(w)) => study.space.fields(&w.values),
         _ => Map::new(),
     };
+    let also = match (evaluator, ranking.winner()) {
+        (Some(e), Some(w)) => e.also_changed(&w.values),
+        _ => Vec::new(),
+    };
     Report {
+        also_changes_count: also.len(),
+        also_changes: also.into_iter().take(20).collect(),
         bot: evaluator.map_or(study.bot.clone(), |e| e.bot_name.clone()),
         account: evaluator.map_or_else(
             || study.account.clone().unwrap_or_default(),
@@ -332,6 +342,24 @@ pub fn human(report: &Report, study: &Study) -> String {
             capital(report.current.capital_quote),
             capital(w.capital_quote)
         ));
+        if report.also_changes_count > 0 {
+            let more = report.also_changes_count - report.also_changes.len();
+            out.push_str(&format!(
+                "The edit also changes {} other bot{} sharing what it edits: {}{}.\n",
+                report.also_changes_count,
+                if report.also_changes_count == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                report.also_changes.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
     }
     out
 }

@@ -295,6 +295,7 @@ fn candidates_validate_refuses_are_never_scored_and_bad_arguments_say_what_to_wr
     run(&["--vary", "take_profit=3..1"]).stderr(predicate::str::contains("low bound is above"));
     run(&["--objective", "capped-profit"]).stderr(predicate::str::contains("needs --max-drawdown"));
     run(&["--folds", "40"]).stderr(predicate::str::contains("--folds: from 1 to 20"));
+    run(&["--trials", "200001"]).stderr(predicate::str::contains("--trials: from 1 to 200000"));
     run(&["--shard", "5/4"]).stderr(predicate::str::contains("K/N with 1 <= K <= N"));
     botform()
         .arg("optimize")
@@ -310,4 +311,50 @@ fn candidates_validate_refuses_are_never_scored_and_bad_arguments_say_what_to_wr
         .assert()
         .failure()
         .stderr(predicate::str::contains("did you mean"));
+}
+
+#[test]
+fn ctrl_c_keeps_the_best_found_so_far() {
+    let dir = example_dir();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_botform"))
+        .arg("optimize")
+        .arg(dir.path())
+        .args([
+            "--bot",
+            "BTC conservative",
+            "--synthetic",
+            PRICES,
+            "--fee",
+            "0.1",
+        ])
+        .args(["--trials", "200000"])
+        .env("BOTFORM_STATE_DIR", super::state_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // SAFETY: kill(2) on the child's pid, which is ours and not yet reaped.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("Interrupted: finishing the brackets under way"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("Interrupted: the ranking is of the candidates run so far."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Verdict: the winner (candidate"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The winner as an edit of your file:"),
+        "{stdout}"
+    );
 }
