@@ -68,6 +68,10 @@ pub struct Args {
     /// standard output), for `botform optimize merge`.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+    /// Write a self-contained HTML page: every candidate in sample against out of sample, the
+    /// winner and the current config fold by fold and over the whole span, the table, the edit.
+    #[arg(long, value_name = "FILE", conflicts_with = "shard")]
+    html: Option<PathBuf>,
     /// Where --shard writes its results.
     #[arg(long, value_name = "FILE", requires = "shard")]
     out: Option<PathBuf>,
@@ -213,6 +217,9 @@ fn optimize(args: &Args) -> Result<ExitCode, String> {
         .as_ref()
         .map(|e| e.diff(&e.path.display().to_string()))
         .unwrap_or_default();
+    if let Some(path) = &args.html {
+        write_page(path, &evaluator, &records, &ranking, &report, &diff)?;
+    }
     let written = if args.write {
         write_winner(&evaluator, &report, edit.as_ref())?
     } else {
@@ -256,6 +263,40 @@ fn optimize(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--html`: the page, with both configs' equity over the whole span.
+fn write_page(
+    path: &std::path::Path,
+    evaluator: &optimize::Evaluator,
+    records: &search::Records,
+    ranking: &search::Ranking,
+    report: &report::Report,
+    diff: &str,
+) -> Result<(), String> {
+    let current = evaluator.equity(&evaluator.baseline()?);
+    let winner = ranking
+        .winner()
+        .and_then(|w| evaluator.compile(&w.values).ok())
+        .map(|c| evaluator.equity(&c))
+        .unwrap_or_default();
+    let page = optimize::html::render(&optimize::html::Page {
+        report,
+        study: &evaluator.study,
+        records,
+        current_equity: &current,
+        winner_equity: &winner,
+        out_of_sample_ms: evaluator
+            .folds
+            .iter()
+            .map(|f| (f.out_of_sample.from_ms, f.out_of_sample.to_ms))
+            .collect(),
+        diff,
+    });
+    crate::files::write_user_file(path, page.as_bytes())
+        .map_err(|e| format!("cannot write the page to {}: {e}", path.display()))?;
+    eprintln!("Wrote the page to {}.", path.display());
+    Ok(())
 }
 
 /// `--write`: the winner's edit, when it beats the current config out of sample; the line that

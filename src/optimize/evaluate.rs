@@ -572,3 +572,30 @@ impl Evaluator {
             .collect()
     }
 }
+
+impl Evaluator {
+    /// A compiled candidate over the whole span (every fold, in and out of sample, as one run):
+    /// its equity curve, for the report's chart.
+    pub fn equity(&self, compiled: &Compiled) -> Vec<crate::simulate::figures::EquityPoint> {
+        let pairs: Vec<PairCandles<'_>> = self
+            .windows
+            .0
+            .iter()
+            .map(|(_, w)| PairCandles {
+                candles: &w.candles,
+                volumes: w.volumes.as_deref(),
+                interval_ms: w.interval_ms,
+                limits: w.limits,
+                detail: &[],
+                detail_interval_ms: 0,
+            })
+            .collect();
+        let (from, to) = (
+            self.folds.first().map_or(0, |f| f.in_sample.from_ms),
+            self.folds.last().map_or(0, |f| f.out_of_sample.to_ms),
+        );
+        let mut curve = crate::simulate::figures::Curve::new(from, to);
+        crate::simulate::run_bot(&compiled.model, &pairs, &mut curve);
+        curve.figures().equity
+    }
+}

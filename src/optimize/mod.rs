@@ -39,6 +39,7 @@
 //! run.
 
 pub mod evaluate;
+pub mod html;
 pub mod report;
 pub mod search;
 pub mod space;

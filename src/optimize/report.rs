@@ -192,7 +192,7 @@ pub fn unit(objective: Objective, quote: &str) -> String {
 }
 
 /// Short column names for the varied settings.
-fn short(field: &str) -> &str {
+pub fn short(field: &str) -> &str {
     match field {
         "safety_order_step_percentage" => "step%",
         "martingale_volume_coefficient" => "vol_x",

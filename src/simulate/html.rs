@@ -8,35 +8,38 @@ use std::fmt::Write;
 use super::report::{BacktestReport, BotTotal, Comparison, DEALS_DRAWN, PairChart};
 use crate::model::decimal::Decimal;
 
-const WIDTH: f64 = 900.0;
-const HEIGHT: f64 = 220.0;
-const PAD: f64 = 40.0;
+pub(crate) const WIDTH: f64 = 900.0;
+pub(crate) const HEIGHT: f64 = 220.0;
+pub(crate) const PAD: f64 = 40.0;
 
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn num(d: &Decimal) -> f64 {
+pub(crate) fn num(d: &Decimal) -> f64 {
     d.to_string().parse().unwrap_or(0.0)
 }
 
-fn ms(iso: &str) -> i64 {
+pub(crate) fn ms(iso: &str) -> i64 {
     crate::timefmt::parse_iso(iso).map_or(0, |s| s * 1000)
 }
 
 /// Scales from data to the plot area.
-struct Frame {
-    t0: f64,
-    t1: f64,
-    y0: f64,
-    y1: f64,
+pub(crate) struct Frame {
+    pub(crate) t0: f64,
+    pub(crate) t1: f64,
+    pub(crate) y0: f64,
+    pub(crate) y1: f64,
 }
 
 impl Frame {
-    fn new(ts: impl Iterator<Item = f64> + Clone, ys: impl Iterator<Item = f64> + Clone) -> Frame {
+    pub(crate) fn new(
+        ts: impl Iterator<Item = f64> + Clone,
+        ys: impl Iterator<Item = f64> + Clone,
+    ) -> Frame {
         let (t0, t1) = ts.fold((f64::MAX, f64::MIN), |(a, b), t| (a.min(t), b.max(t)));
         let (mut y0, mut y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
         if y0 > y1 {
@@ -54,15 +57,15 @@ impl Frame {
         }
     }
 
-    fn x(&self, t: f64) -> f64 {
+    pub(crate) fn x(&self, t: f64) -> f64 {
         PAD + (t - self.t0) / (self.t1 - self.t0) * (WIDTH - 2.0 * PAD)
     }
 
-    fn y(&self, v: f64) -> f64 {
+    pub(crate) fn y(&self, v: f64) -> f64 {
         HEIGHT - PAD / 2.0 - (v - self.y0) / (self.y1 - self.y0) * (HEIGHT - PAD)
     }
 
-    fn axes(&self, out: &mut String, unit: &str) {
+    pub(crate) fn axes(&self, out: &mut String, unit: &str) {
         let _ = write!(
             out,
             r##"<line x1="{PAD}" y1="{b}" x2="{r}" y2="{b}" stroke="#999"/><text x="2" y="{top}" class="ax">{hi:.2} {u}</text><text x="2" y="{b}" class="ax">{lo:.2} {u}</text><text x="{PAD}" y="{HEIGHT}" class="ax">{from}</text><text x="{r2}" y="{HEIGHT}" class="ax" text-anchor="end">{to}</text>"##,
@@ -79,7 +82,7 @@ impl Frame {
     }
 }
 
-fn polyline(frame: &Frame, points: &[(f64, f64)], colour: &str) -> String {
+pub(crate) fn polyline(frame: &Frame, points: &[(f64, f64)], colour: &str) -> String {
     let pts: Vec<String> = points
         .iter()
         .map(|(t, v)| format!("{:.1},{:.1}", frame.x(*t), frame.y(*v)))
@@ -90,7 +93,7 @@ fn polyline(frame: &Frame, points: &[(f64, f64)], colour: &str) -> String {
     )
 }
 
-fn svg(title: &str, body: &str) -> String {
+pub(crate) fn svg(title: &str, body: &str) -> String {
     format!(
         r#"<figure><figcaption>{}</figcaption><svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img">{body}</svg></figure>"#,
         esc(title)
@@ -268,7 +271,7 @@ fn price_chart(chart: &PairChart) -> String {
     )
 }
 
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::from("<table><tr>");
     for h in head {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -285,11 +288,11 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:960px}h1{font-size:22px}h2{font-size:18px;margin-top:36px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:12px 0}figcaption{font-size:13px;color:#444}.ax{font-size:10px;fill:#666}.warn{color:#8a4b00}.left{color:#8a4b00}";
+pub(crate) const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:960px}h1{font-size:22px}h2{font-size:18px;margin-top:36px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}figure{margin:12px 0}figcaption{font-size:13px;color:#444}.ax{font-size:10px;fill:#666}.warn{color:#8a4b00}.left{color:#8a4b00}";
 
 /// The page's one script: it reports what it finds (charts drawn, script errors) on `<body>`,
 /// for the test that opens the page in a browser, and does nothing else.
-const CHECK: &str = "window.__errors=0;window.addEventListener('error',function(){window.__errors++;document.body.dataset.errors=window.__errors;});document.addEventListener('DOMContentLoaded',function(){var drawn=0;document.querySelectorAll('svg.chart').forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0&&s.querySelectorAll('polyline,rect,path,circle').length>0)drawn++;});document.body.dataset.charts=drawn;document.body.dataset.errors=window.__errors;});";
+pub(crate) const CHECK: &str = "window.__errors=0;window.addEventListener('error',function(){window.__errors++;document.body.dataset.errors=window.__errors;});document.addEventListener('DOMContentLoaded',function(){var drawn=0;document.querySelectorAll('svg.chart').forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0&&s.querySelectorAll('polyline,rect,path,circle').length>0)drawn++;});document.body.dataset.charts=drawn;document.body.dataset.errors=window.__errors;});";
 
 pub fn render(report: &BacktestReport, charts: &[PairChart]) -> String {
     let mut out = String::new();

@@ -935,7 +935,7 @@ fn applied_example_then_edited(file: &str, from: &str, to: &str) -> tempfile::Te
 }
 
 /// Is Debian's Chromium installed? Under CI it must be (`super::required`).
-fn chromium_is_there() -> bool {
+pub(super) fn chromium_is_there() -> bool {
     let has_chromium = std::process::Command::new("chromium")
         .arg("--version")
         .output()
@@ -944,7 +944,7 @@ fn chromium_is_there() -> bool {
 }
 
 /// Debian's Chromium, headless, as root too, with nothing reaching for the network.
-fn chromium(profile: &Path) -> std::process::Command {
+pub(super) fn chromium(profile: &Path) -> std::process::Command {
     let mut c = std::process::Command::new("chromium");
     c.args([
         "--headless",

@@ -358,3 +358,68 @@ fn ctrl_c_keeps_the_best_found_so_far() {
         "{stdout}"
     );
 }
+
+/// `--html`: a self-contained page whose three charts Chromium draws with no script error.
+#[test]
+fn the_html_page_draws_its_charts_in_chromium() {
+    if !super::backtest::chromium_is_there() {
+        return;
+    }
+    let dir = example_dir();
+    let page = dir.path().join("optimize.html");
+    botform()
+        .arg("optimize")
+        .arg(dir.path())
+        .args([
+            "--bot",
+            "BTC conservative",
+            "--synthetic",
+            PRICES,
+            "--fee",
+            "0.1",
+        ])
+        .args(["--trials", "162", "--html"])
+        .arg(&page)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    for outside in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(outside), "{outside} in the page");
+    }
+    for shown in [
+        "In sample (across) against out of sample (up)",
+        "fold by fold",
+        "out-of-sample stretches shaded",
+        "Verdict:",
+        "The winner as an edit of your file",
+    ] {
+        assert!(html.contains(shown), "{shown} missing");
+    }
+    let url = format!("file://{}", page.display());
+    let dom = super::backtest::chromium(&dir.path().join("profile-dom"))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dumped = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dumped.contains(r#"<body data-charts="3" data-errors="0">"#),
+        "{}\n{}",
+        dumped.chars().take(300).collect::<String>(),
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let shot = dir.path().join("optimize.png");
+    let out = super::backtest::chromium(&dir.path().join("profile-shot"))
+        .arg("--window-size=1000,1600")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+}
