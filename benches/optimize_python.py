@@ -35,6 +35,7 @@ with open(os.path.join(target, "candles.csv")) as f:
     for line in f:
         t, o, h, l, c = line.split(",")
         candles.append((int(t), float(o), float(h), float(l), float(c)))
+namespace["INTERVAL"] = candles[1][0] - candles[0][0]  # the reference's module-level constant
 base_model = json.load(open(os.path.join(target, "model.json")))
 botform_rate = float(open(os.path.join(target, "botform-evaluations-per-second.txt")).read())
 
@@ -57,6 +58,10 @@ def model_of(step, volume_x, step_x, orders, take_profit):
 def evaluate(step, volume_x, step_x, orders, take_profit):
     return run_bot(model_of(step, volume_x, step_x, orders, take_profit), [candles], float("inf"))[0]
 
+
+# The ladder built here is botform's: the config's own settings give its compiled model's profit.
+same = evaluate(1.2, 1.5, 1.2, 5, 1.5)
+assert abs(same - run_bot(base_model, [candles], float("inf"))[0]) < 1e-9, same
 
 rng = random.Random(1)
 started = time.perf_counter()
