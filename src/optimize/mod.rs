@@ -250,6 +250,14 @@ pub fn prepare(
     let (model, _) = crate::simulate::compile(&settings, &assumptions)
         .map_err(|e| format!("the bot \"{}\" cannot be backtested: {}", bot.name(), e.0))?;
     let mut warnings = Vec::new();
+    if let Prices::Synthetic(spec) = prices
+        && spec.paths > 1
+    {
+        warnings.push(format!(
+            "--synthetic: optimize walks one seeded path per pair (path 0 for the first pair, 1 for the next, ...): paths={} is not used",
+            spec.paths
+        ));
+    }
     let windows = match prices {
         Prices::Synthetic(spec) => Windows(
             settings
