@@ -423,3 +423,42 @@ fn the_html_page_draws_its_charts_in_chromium() {
         png.len()
     );
 }
+
+/// Candle files (as `botform backtest` reads them) rather than seeded paths: the windows, the
+/// folds by time, and `--from`/`--to` cutting them.
+#[test]
+fn candle_files_are_optimized_on_as_the_backtest_reads_them() {
+    let dir = example_dir();
+    let candles = tempfile::tempdir().unwrap();
+    super::backtest::write_candles(candles.path(), "BTCUSDT.csv", 40);
+    let run = |extra: &[&str]| {
+        let out = botform()
+            .arg("optimize")
+            .arg(dir.path())
+            .args([
+                "--bot",
+                "BTC conservative",
+                "--fee",
+                "0.1",
+                "--trials",
+                "54",
+            ])
+            .args(["--format", "json", "--candles"])
+            .arg(candles.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let all = run(&[]);
+    assert_eq!(all["report"]["candles"], 40 * 288);
+    assert_eq!(all["report"]["pairs"], serde_json::json!(["USDT_BTC"]));
+    assert!(!all["report"]["top"].as_array().unwrap().is_empty());
+    let cut = run(&["--from", "2025-01-11", "--to", "2025-01-31"]);
+    assert_eq!(cut["report"]["candles"], 20 * 288);
+}
