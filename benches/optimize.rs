@@ -130,7 +130,14 @@ fn bench(c: &mut Criterion) {
         "botform: {per_second:.0} evaluations a second (one thread), a year of 5-minute candles each"
     );
 
-    equal_budget(&evaluator);
+    for seed in 1..=5 {
+        let mut seeded = study(729);
+        seeded.seed = seed;
+        let (e, _) =
+            optimize::prepare(&checked, seeded, &prices, (None, None), assumptions.clone())
+                .unwrap();
+        equal_budget(&e);
+    }
 
     let mut group = c.benchmark_group("optimize");
     group.sample_size(20);
@@ -232,7 +239,8 @@ fn equal_budget(evaluator: &optimize::Evaluator) {
         ..records.clone()
     });
     println!(
-        "equal budget: the search's best in sample {} (winner out of sample {:?}); a 3-level grid's ({} points) {} (winner out of sample {:?})",
+        "equal budget, seed {}: the search's best in sample {} (winner out of sample {:?}); a 3-level grid's ({} points) {} (winner out of sample {:?})",
+        study.seed,
         searched.0,
         searched.1,
         points.len(),
