@@ -26,12 +26,15 @@
 //! result depends on nothing outside it: `--shard K/N` runs every Nth bracket, and the union of
 //! the shards is exactly the single run's records, ranked by the same [`search::rank`].
 //!
-//! Crates considered for the sampler (crates.io, December 2026): `tpe` 0.2 (sile; TPE, ask/tell,
-//! seedable, no halving, one maintainer, last release 2023), `optimizer` (an Optuna-like study
-//! API, young: 0.x, few users), `cmaes` 0.2 (pulls nalgebra, and plotters with its FreeType
-//! build unless default features are off; CMA-ES wants a continuous space where half of ours
-//! are whole numbers). None shards deterministically by bracket, which `--shard` needs, and
-//! the halving above needs no crate: none is used.
+//! Crates considered for the sampler (their docs.rs pages, December 2026): `tpe` 0.2 (ask/tell
+//! TPE over `rand`, seedable), `parzen` 0.1-0.3 (TPE with an Optuna-like study, seeded),
+//! `optimizer` 0.1 (Optuna-like TPE, parallel trials), `heuropt` (a toolkit with TPE among many),
+//! `cmaes` 0.2 (nalgebra, and plotters with a FreeType build unless its default features are
+//! off; CMA-ES wants a continuous space where half of ours are counts). TPE and CMA-ES are
+//! sequential: each draw depends on every result told before it, so with parallel workers the
+//! candidates depend on the order results come back, and a shard cannot draw what a single run
+//! would. Brackets of seeded draws keep both properties, and need no crate: none is used.
+//! `benches/optimize.rs` compares the search with a grid at equal cost.
 //!
 //! Money stays decimal in every figure reported and every record written; the simulation
 //! itself runs in `f64` (see `simulate`), and each part's figures are turned into decimals
