@@ -362,7 +362,7 @@ fn merge(results: &[PathBuf], format: HumanOrJson) -> Result<ExitCode, String> {
     })
 }
 
-/// The first Ctrl-C stops the search at the next bracket and keeps what it found; a second
+/// The first Ctrl-C stops the search within a candidate and ranks the brackets that ended; a second
 /// one ends the process.
 fn interrupt_on_ctrl_c(cancel: &Cancel) {
     let cancel = cancel.clone();
@@ -370,9 +370,7 @@ fn interrupt_on_ctrl_c(cancel: &Cancel) {
         let runtime = super::runtime();
         runtime.block_on(async {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nInterrupted: finishing the brackets under way (Ctrl-C again to quit)."
-                );
+                eprintln!("\nInterrupted: ranking the brackets that ended (Ctrl-C again to quit).");
                 cancel.cancel();
             }
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -128,7 +128,7 @@ impl BotformServer {
         Parameters(args): Parameters<OptimizeArgs>,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<OptimizeAnswer>, String> {
-        // The client's cancel stops the search at its next bracket; progress goes out at each
+        // The client's cancel stops the search within a candidate; progress goes out at each
         // heartbeat.
         let (cancel, watch) = cancel_on_cancelled(&context);
         let done = Arc::new(Done::default());

@@ -99,8 +99,8 @@ pub fn baseline(evaluator: &Evaluator) -> Result<Record, String> {
     Ok(record)
 }
 
-/// Run the shard's brackets (all of them for [`Shard::ALL`]) on every core. Stops taking new
-/// brackets once `cancel` is set; the brackets already run are kept whole.
+/// Run the shard's brackets (all of them for [`Shard::ALL`]) on every core. Once `cancel` is
+/// set, brackets stop within a candidate; the brackets that ended are kept, whole.
 pub fn run(
     evaluator: &Evaluator,
     shard: Shard,
@@ -117,10 +117,7 @@ pub fn run(
     let ran: Vec<Option<(u64, Vec<Record>)>> = mine
         .par_iter()
         .map(|&b| {
-            if cancel.is_cancelled() {
-                return None;
-            }
-            let records = bracket(evaluator, b);
+            let records = bracket(evaluator, b, cancel)?;
             let top = records
                 .iter()
                 .filter(|r| r.finalist())
@@ -155,8 +152,9 @@ fn bracket_size(study: &Study, b: u64) -> u64 {
 }
 
 /// One bracket: every candidate on one fold's in-sample part, then the best [`KEEP`] of them
-/// on every part.
-fn bracket(evaluator: &Evaluator, b: u64) -> Vec<Record> {
+/// on every part. `None` when cancelled before its end (a bracket counts only whole: the cancel
+/// is checked before each candidate's runs, so a run stops within one candidate).
+fn bracket(evaluator: &Evaluator, b: u64, cancel: &Cancel) -> Option<Vec<Record>> {
     let study = &evaluator.study;
     let folds = evaluator.folds.len();
     let first_fold = (b % folds as u64) as usize;
@@ -164,6 +162,9 @@ fn bracket(evaluator: &Evaluator, b: u64) -> Vec<Record> {
     let mut records = Vec::new();
     let mut compiled: Vec<Option<Compiled>> = Vec::new();
     for index in first..first + bracket_size(study, b) {
+        if cancel.is_cancelled() {
+            return None;
+        }
         let values = study.space.draw(study.seed, index);
         let mut record = Record {
             index,
@@ -202,11 +203,14 @@ fn bracket(evaluator: &Evaluator, b: u64) -> Vec<Record> {
             .then(records[a].index.cmp(&records[b].index))
     });
     for &i in order.iter().take(KEEP) {
+        if cancel.is_cancelled() {
+            return None;
+        }
         if let Some(c) = &compiled[i] {
             finish(evaluator, c, &mut records[i]);
         }
     }
-    records
+    Some(records)
 }
 
 /// Score a candidate on every part it has not been scored on.
