@@ -239,49 +239,16 @@ pub fn render(page: &Page<'_>) -> String {
     out.push_str(&folds(page));
     out.push_str(&equity(page, quote));
     out.push_str("<h2>The best in sample, ranked out of sample</h2>");
-    let fields: Vec<&String> = report.current.values.keys().collect();
     let mut head: Vec<&str> = vec!["rank", "candidate"];
-    head.extend(fields.iter().map(|f| super::report::short(f)));
-    head.extend([
-        "capital",
-        "in sample",
-        "out of sample",
-        "out of sample by fold",
-        "OOS drawdown",
-    ]);
-    let rows: Vec<Vec<String>> = std::iter::once(&report.current)
-        .chain(&report.top)
-        .map(|r| {
-            let mut cells = vec![
-                if r.rank == 0 {
-                    "now".into()
-                } else {
-                    r.rank.to_string()
-                },
-                r.candidate.map_or("-".into(), |c| c.to_string()),
-            ];
-            cells.extend(fields.iter().map(|f| match r.values.get(*f) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-                None => "-".into(),
-            }));
-            cells.push(
-                r.capital_quote
-                    .map_or("-".into(), |c| c.round_dp(2).to_string()),
-            );
-            cells.push(r.in_sample.objective.round_dp(2).to_string());
-            cells.push(r.out_of_sample.objective.round_dp(2).to_string());
-            cells.push(
-                r.out_of_sample_by_fold
-                    .iter()
-                    .map(|v| v.round_dp(2).to_string())
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-            );
-            cells.push(r.out_of_sample.max_drawdown_quote.round_dp(2).to_string());
-            cells
-        })
-        .collect();
+    head.extend(
+        report
+            .current
+            .values
+            .keys()
+            .map(|f| super::report::short(f)),
+    );
+    head.extend(super::report::TABLE_FIGURES);
+    let rows = super::report::table_rows(report);
     out.push_str(&table(&head, &rows));
     let c = &report.counts;
     let _ = write!(

@@ -191,6 +191,53 @@ pub fn unit(objective: Objective, quote: &str) -> String {
     }
 }
 
+/// The walk-forward table's figure columns, after the rank, the candidate and the settings.
+pub const TABLE_FIGURES: [&str; 5] = [
+    "capital",
+    "in-sample",
+    "out-of-sample",
+    "OOS by fold",
+    "OOS drawdown",
+];
+
+/// The walk-forward table's rows, as text: the current config, then the ranked candidates.
+pub fn table_rows(report: &Report) -> Vec<Vec<String>> {
+    let fields: Vec<&String> = report.current.values.keys().collect();
+    std::iter::once(&report.current)
+        .chain(&report.top)
+        .map(|r| {
+            let mut cells = vec![
+                if r.rank == 0 {
+                    "now".to_string()
+                } else {
+                    r.rank.to_string()
+                },
+                r.candidate.map_or("-".into(), |c| c.to_string()),
+            ];
+            cells.extend(fields.iter().map(|f| match r.values.get(*f) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => "-".into(),
+            }));
+            cells.push(
+                r.capital_quote
+                    .map_or("-".into(), |c| c.round_dp(2).to_string()),
+            );
+            cells.push(r.in_sample.objective.round_dp(2).to_string());
+            cells.push(r.out_of_sample.objective.round_dp(2).to_string());
+            cells.push(
+                r.out_of_sample_by_fold
+                    .iter()
+                    .map(|v| v.round_dp(2).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+            );
+            cells.push(r.out_of_sample.max_drawdown_quote.round_dp(2).to_string());
+            cells
+        })
+        .collect()
+}
+
 /// Short column names for the varied settings.
 pub fn short(field: &str) -> &str {
     match field {
@@ -261,47 +308,9 @@ pub fn human(report: &Report, study: &Study) -> String {
     ));
     let mut header = vec!["rank".to_string(), "cand".to_string()];
     header.extend(fields.iter().map(|f| short(f).to_string()));
-    header.extend(
-        [
-            "capital",
-            "in-sample",
-            "out-of-sample",
-            "OOS by fold",
-            "OOS drawdown",
-        ]
-        .map(String::from),
-    );
+    header.extend(TABLE_FIGURES.map(String::from));
     let mut rows = vec![header];
-    for r in std::iter::once(&report.current).chain(&report.top) {
-        let mut cells = vec![
-            if r.rank == 0 {
-                "now".to_string()
-            } else {
-                r.rank.to_string()
-            },
-            r.candidate.map_or("-".into(), |c| c.to_string()),
-        ];
-        cells.extend(fields.iter().map(|f| match r.values.get(*f) {
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => "-".into(),
-        }));
-        cells.push(
-            r.capital_quote
-                .map_or("-".into(), |c| c.round_dp(2).to_string()),
-        );
-        cells.push(r.in_sample.objective.round_dp(2).to_string());
-        cells.push(r.out_of_sample.objective.round_dp(2).to_string());
-        cells.push(
-            r.out_of_sample_by_fold
-                .iter()
-                .map(|v| v.round_dp(2).to_string())
-                .collect::<Vec<_>>()
-                .join(" / "),
-        );
-        cells.push(r.out_of_sample.max_drawdown_quote.round_dp(2).to_string());
-        rows.push(cells);
-    }
+    rows.extend(table_rows(report));
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();

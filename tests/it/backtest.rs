@@ -944,7 +944,7 @@ pub(super) fn chromium_is_there() -> bool {
 }
 
 /// Debian's Chromium, headless, as root too, with nothing reaching for the network.
-pub(super) fn chromium(profile: &Path) -> std::process::Command {
+fn chromium(profile: &Path) -> std::process::Command {
     let mut c = std::process::Command::new("chromium");
     c.args([
         "--headless",
@@ -1003,26 +1003,32 @@ fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
         assert!(html.contains(shown), "{shown} missing");
     }
     // The page's own check, run by Chromium: every chart drawn (per bot: equity, drawdown, one
-    // price chart, two histograms), no script error.
+    // price chart, two histograms), no script error; and a screenshot.
+    page_draws_in_chromium(dir.path(), &page, 10, 2400);
+}
+
+/// Open `page` in headless Chromium: its own check must find `charts` charts drawn and no script
+/// error, and a screenshot (1000 px wide, `height` high) must come out as a PNG, as a trader
+/// would see the page.
+pub(super) fn page_draws_in_chromium(dir: &Path, page: &Path, charts: usize, height: u32) {
     let url = format!("file://{}", page.display());
-    let dom = chromium(&dir.path().join("profile-dom"))
+    let dom = chromium(&dir.join("profile-dom"))
         .arg("--dump-dom")
         .arg(&url)
         .output()
         .unwrap();
     let dumped = String::from_utf8_lossy(&dom.stdout);
     assert!(
-        dumped.contains(r#"<body data-charts="10" data-errors="0">"#),
+        dumped.contains(&format!(r#"<body data-charts="{charts}" data-errors="0">"#)),
         "{}\n{}",
         dumped.chars().take(300).collect::<String>(),
         String::from_utf8_lossy(&dom.stderr)
     );
     let console = String::from_utf8_lossy(&dom.stderr);
     assert!(!console.contains("Uncaught"), "{console}");
-    // And a screenshot, as a trader would see it: a PNG of the page.
-    let shot = dir.path().join("report.png");
-    let out = chromium(&dir.path().join("profile-shot"))
-        .arg("--window-size=1000,2400")
+    let shot = dir.join("report.png");
+    let out = chromium(&dir.join("profile-shot"))
+        .arg(format!("--window-size=1000,{height}"))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(&url)
         .output()

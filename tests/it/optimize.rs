@@ -11,18 +11,22 @@ use super::engine_support::{example_dir, offline};
 /// Seeded random candles: 120 days of 5-minute steps at 80 % volatility.
 const PRICES: &str = "paths=1,vol=80,days=120,seed=3";
 
+/// `botform optimize DIR --bot "BTC conservative" --synthetic PRICES --fee FEE`.
+fn optimize_on(dir: &std::path::Path, fee: &str) -> assert_cmd::Command {
+    let mut cmd = botform();
+    cmd.arg("optimize").arg(dir).args([
+        "--bot",
+        "BTC conservative",
+        "--synthetic",
+        PRICES,
+        "--fee",
+        fee,
+    ]);
+    cmd
+}
+
 fn optimize_json(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
-    let out = botform()
-        .arg("optimize")
-        .arg(dir)
-        .args([
-            "--bot",
-            "BTC conservative",
-            "--synthetic",
-            PRICES,
-            "--fee",
-            "0.1",
-        ])
+    let out = optimize_on(dir, "0.1")
         .args(["--trials", "162", "--folds", "4", "--format", "json"])
         .args(extra)
         .output()
@@ -109,17 +113,7 @@ fn four_shards_merged_give_the_single_runs_ranking() {
     let mut files = Vec::new();
     for k in 1..=4 {
         let file = out.path().join(format!("shard-{k}.jsonl"));
-        botform()
-            .arg("optimize")
-            .arg(dir.path())
-            .args([
-                "--bot",
-                "BTC conservative",
-                "--synthetic",
-                PRICES,
-                "--fee",
-                "0.1",
-            ])
+        optimize_on(dir.path(), "0.1")
             .args(["--trials", "162", "--folds", "4"])
             .args(["--shard", &format!("{k}/4"), "--out"])
             .arg(&file)
@@ -157,17 +151,7 @@ fn four_shards_merged_give_the_single_runs_ranking() {
         .failure()
         .stderr(predicate::str::contains("shards missing: 1/4"));
     let other = out.path().join("other.jsonl");
-    botform()
-        .arg("optimize")
-        .arg(dir.path())
-        .args([
-            "--bot",
-            "BTC conservative",
-            "--synthetic",
-            PRICES,
-            "--fee",
-            "0.2",
-        ])
+    optimize_on(dir.path(), "0.2")
         .args(["--trials", "162", "--shard", "4/4", "--out"])
         .arg(&other)
         .assert()
@@ -369,17 +353,7 @@ fn the_html_page_draws_its_charts_in_chromium() {
     }
     let dir = example_dir();
     let page = dir.path().join("optimize.html");
-    botform()
-        .arg("optimize")
-        .arg(dir.path())
-        .args([
-            "--bot",
-            "BTC conservative",
-            "--synthetic",
-            PRICES,
-            "--fee",
-            "0.1",
-        ])
+    optimize_on(dir.path(), "0.1")
         .args(["--trials", "162", "--html"])
         .arg(&page)
         .assert()
@@ -397,33 +371,7 @@ fn the_html_page_draws_its_charts_in_chromium() {
     ] {
         assert!(html.contains(shown), "{shown} missing");
     }
-    let url = format!("file://{}", page.display());
-    let dom = super::backtest::chromium(&dir.path().join("profile-dom"))
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    let dumped = String::from_utf8_lossy(&dom.stdout);
-    assert!(
-        dumped.contains(r#"<body data-charts="3" data-errors="0">"#),
-        "{}\n{}",
-        dumped.chars().take(300).collect::<String>(),
-        String::from_utf8_lossy(&dom.stderr)
-    );
-    let shot = dir.path().join("optimize.png");
-    let out = super::backtest::chromium(&dir.path().join("profile-shot"))
-        .arg("--window-size=1000,1600")
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .output()
-        .unwrap();
-    let png = std::fs::read(&shot)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 20_000,
-        "{} bytes",
-        png.len()
-    );
+    super::backtest::page_draws_in_chromium(dir.path(), &page, 3, 1600);
 }
 
 /// Candle files (as `botform backtest` reads them) rather than seeded paths: the windows, the
