@@ -24,6 +24,10 @@ pub fn backtest_schema_json() -> String {
     schema_of::<crate::simulate::report::BacktestReport>()
 }
 
+pub fn optimize_schema_json() -> String {
+    schema_of::<crate::optimize::report::Output>()
+}
+
 fn schema_of<T: schemars::JsonSchema>() -> String {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<T>();

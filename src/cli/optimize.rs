@@ -229,12 +229,12 @@ fn optimize(args: &Args) -> Result<ExitCode, String> {
     let mut out = stdout.lock();
     let shown = match args.format {
         HumanOrJson::Json => {
-            let json = serde_json::json!({
-                "format_version": 1,
-                "report": report,
-                "diff": diff,
-                "written": written.is_some(),
-            });
+            let json = report::Output {
+                format_version: 1,
+                report: report.clone(),
+                diff: diff.clone(),
+                written: written.is_some(),
+            };
             writeln!(
                 out,
                 "{}",
@@ -337,11 +337,13 @@ fn merge(results: &[PathBuf], format: HumanOrJson) -> Result<ExitCode, String> {
     let report = report::build(&records.study, &ranking, None, records.interrupted);
     let text = match format {
         HumanOrJson::Json => {
-            serde_json::to_string_pretty(
-                &serde_json::json!({"format_version": 1, "report": report}),
-            )
-            .unwrap_or_default()
-                + "\n"
+            let output = report::Output {
+                format_version: 1,
+                report: report.clone(),
+                diff: String::new(),
+                written: false,
+            };
+            serde_json::to_string_pretty(&output).unwrap_or_default() + "\n"
         }
         HumanOrJson::Human => {
             let mut text = report::human(&report, &records.study);

@@ -13,12 +13,17 @@ pub struct Args {
     #[arg(long, conflicts_with = "backtest")]
     plan: bool,
     /// The schema of `backtest --format json` instead of the config's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "optimize")]
     backtest: bool,
+    /// The schema of `optimize --format json` instead of the config's.
+    #[arg(long, conflicts_with = "plan")]
+    optimize: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let schema = if args.backtest {
+    let schema = if args.optimize {
+        crate::schema::optimize_schema_json()
+    } else if args.backtest {
         crate::schema::backtest_schema_json()
     } else if args.plan {
         crate::schema::plan_schema_json()

@@ -73,6 +73,18 @@ pub struct Report {
     pub interrupted: bool,
 }
 
+/// What `botform optimize --format json` (and `optimize merge --format json`) prints:
+/// `format_version` 1, schema `botform schema --optimize` (schema/optimize.schema.json).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Output {
+    pub format_version: u32,
+    pub report: Report,
+    /// The winner's edit as a unified diff (empty: none, or a merge, which has no config).
+    pub diff: String,
+    /// `--write` wrote it.
+    pub written: bool,
+}
+
 fn figures(study: &Study, record: &Record, totals: &Score, in_sample: bool) -> Figures {
     Figures {
         objective: objective(study, record, in_sample),

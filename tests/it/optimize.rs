@@ -50,6 +50,16 @@ fn a_seeded_run_prints_the_walk_forward_table_and_reproduces_its_winner() {
     );
     let other = optimize_json(dir.path(), &["--seed", "12"]);
     assert_ne!(first["report"]["top"], other["report"]["top"]);
+    // The answer follows its committed schema, and that schema is the one botform prints.
+    let committed =
+        std::fs::read_to_string(super::root().join("schema/optimize.schema.json")).unwrap();
+    assert!(
+        committed == botform::schema::optimize_schema_json(),
+        "schema/optimize.schema.json is stale: run `cargo run -- schema --optimize --out schema/optimize.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&first), "{first}");
     let report = &first["report"];
     let top = report["top"].as_array().unwrap();
     assert!(!top.is_empty() && top.len() <= 10, "{report}");
