@@ -144,6 +144,16 @@ fn four_shards_merged_give_the_single_runs_ranking() {
         String::from_utf8_lossy(&merged.stderr)
     );
     let merged: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(super::root().join("schema/optimize.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .is_valid(&merged),
+        "{merged}"
+    );
     for key in [
         "top",
         "current",
