@@ -330,5 +330,19 @@ pub fn prepare(
         ));
     }
     let evaluator = Evaluator::new(checked, study, windows, assumptions)?;
+    // Figures relative to the capital need it in the quote currency.
+    if evaluator.baseline()?.capital.is_none() {
+        let needs = match (evaluator.study.objective, evaluator.study.max_drawdown) {
+            (Objective::ProfitPerCapital, _) => Some("the objective profit-per-capital"),
+            (_, Some(DrawdownCap::PercentOfCapital(_))) => Some("a --max-drawdown in percent"),
+            _ => None,
+        };
+        if let Some(what) = needs {
+            return Err(format!(
+                "{what} needs the bot's capital in its quote currency, and \"{}\" has volumes in the base currency or in percent: use --objective profit, or a --max-drawdown in quote",
+                evaluator.bot_name
+            ));
+        }
+    }
     Ok((evaluator, warnings))
 }

@@ -308,6 +308,16 @@ fn candidates_validate_refuses_are_never_scored_and_bad_arguments_say_what_to_wr
         .assert()
         .failure()
         .stderr(predicate::str::contains("too short for 4 folds"));
+    // A bot whose volumes are in the base currency has no capital in quote to divide by.
+    botform()
+        .arg("optimize")
+        .arg(dir.path())
+        .args(["--bot", "ETH short on MACD cross", "--synthetic", PRICES])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "the objective profit-per-capital needs the bot's capital in its quote currency",
+        ));
     botform()
         .arg("optimize")
         .arg(dir.path())
