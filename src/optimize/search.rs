@@ -357,6 +357,33 @@ pub fn merge(mut shards: Vec<Records>) -> Result<Records, String> {
         }
         *slot = true;
     }
+    // Each candidate must be the study's: drawn from its seed, in a bracket its shard ran (a
+    // file edited or mixed by hand is refused, not ranked).
+    for s in &shards {
+        for r in &s.records {
+            let bracket = r.index / BRACKET;
+            if !s.shard.runs(bracket) || !s.brackets.contains(&bracket) {
+                return Err(format!(
+                    "shard {}/{}: candidate {} is not in a bracket it ran",
+                    s.shard.index, s.shard.count, r.index
+                ));
+            }
+            if r.values != study.space.draw(study.seed, r.index) {
+                return Err(format!(
+                    "shard {}/{}: candidate {} has values the study does not draw (the file was edited?)",
+                    s.shard.index, s.shard.count, r.index
+                ));
+            }
+            if r.in_sample.len() != study.folds as usize
+                || !(r.out_of_sample.is_empty() || r.out_of_sample.len() == study.folds as usize)
+            {
+                return Err(format!(
+                    "shard {}/{}: candidate {} is not scored on the study's {} folds",
+                    s.shard.index, s.shard.count, r.index, study.folds
+                ));
+            }
+        }
+    }
     let missing: Vec<String> = (1..=count)
         .filter(|k| !seen[(*k - 1) as usize])
         .map(|k| format!("{k}/{count}"))

@@ -170,6 +170,23 @@ fn four_shards_merged_give_the_single_runs_ranking() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("shards missing: 1/4"));
+    // A candidate's values edited by hand: refused, not ranked.
+    let edited = out.path().join("edited.jsonl");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut record: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    record["values"][0] = serde_json::json!("2.99");
+    lines[1] = record.to_string();
+    std::fs::write(&edited, lines.join("\n")).unwrap();
+    botform()
+        .args(["optimize", "merge"])
+        .arg(&edited)
+        .args(&files[1..])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "has values the study does not draw",
+        ));
     let other = out.path().join("other.jsonl");
     optimize_on(dir.path(), "0.2")
         .args(["--trials", "162", "--shard", "4/4", "--out"])
