@@ -482,7 +482,9 @@ impl BotformServer {
              skeleton). The `account` tool set (`--tools all`) adds `list_accounts`, \
              `list_strategies`, `market_pairs`, `currency_rates`, `bot_performance` and `import`; \
              the `trading` set adds `signals` (TradingView alerts), `smart_trades` and, with \
-             --allow-deal-actions, `deal_action` (each action confirmed by the person); \
+             --allow-deal-actions, `deal_action` (each action confirmed by the person); the \
+             `optimize` set adds `optimize` (a bot's settings searched on candles, out-of-sample \
+             figures, a `set_fields` call to propose; it never writes); \
              a tool's full answer schema is the resource botform://tools/TOOL/output-schema. \
              Bots are named by name (any case) or id; accounts by \
              the config's alias, their name or id. Every answer stays within {budget} characters; \
