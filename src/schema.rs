@@ -24,11 +24,8 @@ pub fn backtest_schema_json() -> String {
     schema_of::<crate::simulate::report::BacktestReport>()
 }
 
-pub fn optimize_schema_json() -> String {
-    schema_of::<crate::optimize::report::Output>()
-}
-
-fn schema_of<T: schemars::JsonSchema>() -> String {
+/// The draft-07 JSON Schema of an answer type, as text (also `optimize::report::schema_json`).
+pub fn schema_of<T: schemars::JsonSchema>() -> String {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<T>();
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");

@@ -22,7 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let schema = if args.optimize {
-        crate::schema::optimize_schema_json()
+        crate::optimize::report::schema_json()
     } else if args.backtest {
         crate::schema::backtest_schema_json()
     } else if args.plan {

@@ -85,6 +85,11 @@ pub struct Output {
     pub written: bool,
 }
 
+/// The schema of [`Output`] (`botform schema --optimize`).
+pub fn schema_json() -> String {
+    crate::schema::schema_of::<Output>()
+}
+
 fn figures(study: &Study, record: &Record, totals: &Score, in_sample: bool) -> Figures {
     Figures {
         objective: objective(study, record, in_sample),

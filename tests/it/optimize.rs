@@ -54,7 +54,7 @@ fn a_seeded_run_prints_the_walk_forward_table_and_reproduces_its_winner() {
     let committed =
         std::fs::read_to_string(super::root().join("schema/optimize.schema.json")).unwrap();
     assert!(
-        committed == botform::schema::optimize_schema_json(),
+        committed == botform::optimize::report::schema_json(),
         "schema/optimize.schema.json is stale: run `cargo run -- schema --optimize --out schema/optimize.schema.json`"
     );
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
