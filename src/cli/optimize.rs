@@ -179,7 +179,7 @@ fn optimize(args: &Args) -> Result<ExitCode, String> {
         &cancel,
         &bar,
     )?;
-    bar.0.finish_and_clear();
+    bar.finish();
     if let Some(shard) = shard {
         let text = search::to_json_lines(&records);
         match &args.out {
@@ -202,13 +202,7 @@ fn optimize(args: &Args) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         });
     }
-    let ranking = search::rank(&records);
-    let report = report::build(
-        &evaluator.study,
-        &ranking,
-        Some(&evaluator),
-        records.interrupted,
-    );
+    let (ranking, report) = report::of_run(&evaluator, &records);
     let edit = match ranking.winner() {
         Some(w) => evaluator.edit(&w.values)?,
         None => None,
@@ -367,28 +361,45 @@ fn merge(results: &[PathBuf], format: HumanOrJson) -> Result<ExitCode, String> {
 /// The first Ctrl-C stops the search within a candidate and ranks the brackets that ended; a second
 /// one ends the process.
 fn interrupt_on_ctrl_c(cancel: &Cancel) {
+    use tokio::signal::unix::{SignalKind, signal};
     let cancel = cancel.clone();
+    let runtime = super::runtime();
+    // The handler is in place before the search starts (a signal stream registers when made,
+    // where `ctrl_c()` would only on its first poll, in the thread, some time later).
+    let interrupts = {
+        let _inside = runtime.enter();
+        signal(SignalKind::interrupt())
+    };
+    let Ok(mut interrupts) = interrupts else {
+        return;
+    };
     std::thread::spawn(move || {
-        let runtime = super::runtime();
         runtime.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 eprintln!("\nInterrupted: ranking the brackets that ended (Ctrl-C again to quit).");
                 cancel.cancel();
             }
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 std::process::exit(130);
             }
         });
     });
 }
 
-/// The progress a terminal shows: candidates, the best in-sample objective so far, the ETA.
-struct Bar(indicatif::ProgressBar);
+/// Progress: on a terminal, a bar (candidates, the best in-sample objective so far, the ETA);
+/// elsewhere (CI logs, pipes), a line at the first batch of candidates and then every 10 s.
+enum Bar {
+    Terminal(indicatif::ProgressBar),
+    Lines(std::sync::Mutex<Option<std::time::Instant>>),
+}
+
+/// How often progress lines go out when stderr is not a terminal.
+const PROGRESS_LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Bar {
     fn new() -> Bar {
         if !io::stderr().is_terminal() {
-            return Bar(indicatif::ProgressBar::hidden());
+            return Bar::Lines(std::sync::Mutex::new(None));
         }
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -396,15 +407,32 @@ impl Bar {
         ) {
             bar.set_style(style);
         }
-        Bar(bar)
+        Bar::Terminal(bar)
+    }
+
+    fn finish(&self) {
+        if let Bar::Terminal(bar) = self {
+            bar.finish_and_clear();
+        }
     }
 }
 
 impl search::Progress for Bar {
     fn advanced(&self, done: u64, total: u64, best: Option<Decimal>) {
-        self.0.set_length(total);
-        self.0.set_position(done);
-        self.0
-            .set_message(best.map_or("-".into(), |b| b.round_dp(2).to_string()));
+        let best = best.map_or("-".into(), |b| b.round_dp(2).to_string());
+        match self {
+            Bar::Terminal(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+                bar.set_message(best);
+            }
+            Bar::Lines(last) => {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_none_or(|t| t.elapsed() >= PROGRESS_LINE_EVERY) {
+                    *last = Some(std::time::Instant::now());
+                    eprintln!("optimize: {done} of {total} candidates, best in sample {best}");
+                }
+            }
+        }
     }
 }

@@ -249,13 +249,7 @@ impl BotformServer {
                 &cancel,
                 done.as_ref(),
             )?;
-            let ranking = search::rank(&records);
-            let report = report::build(
-                &evaluator.study,
-                &ranking,
-                Some(&evaluator),
-                records.interrupted,
-            );
+            let (_, report) = report::of_run(&evaluator, &records);
             let template = checked
                 .bots
                 .iter()

@@ -199,6 +199,18 @@ pub fn build(
     }
 }
 
+/// A single run's (or shard-less) ranking and answer, against the evaluator's config.
+pub fn of_run(evaluator: &Evaluator, records: &super::search::Records) -> (Ranking, Report) {
+    let ranking = super::search::rank(records);
+    let report = build(
+        &evaluator.study,
+        &ranking,
+        Some(evaluator),
+        records.interrupted,
+    );
+    (ranking, report)
+}
+
 /// How the objective's values read: ` USDT`, ` %`, or nothing.
 pub fn unit(objective: Objective, quote: &str) -> String {
     match objective {

@@ -364,15 +364,29 @@ fn ctrl_c_keeps_the_best_found_so_far() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // A bracket takes about a tenth of a second here (a debug build): after 5 s many have
-    // ended, and 200,000 candidates are far from done.
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    // Interrupted once the first batch of candidates has ended (its progress line, which goes
+    // to stderr when that is not a terminal), with 200,000 candidates far from done.
+    let mut child = child;
+    let mut errors = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut errors, &mut line).unwrap();
+        assert!(read > 0, "the run ended before any progress: {seen}");
+        seen.push_str(&line);
+        if line.starts_with("optimize: ") && line.contains(" of 200000 candidates, best in sample ")
+        {
+            break;
+        }
+    }
     // SAFETY: kill(2) on the child's pid, which is ours and not yet reaped.
     let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(sent, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut errors, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = format!("{seen}{rest}");
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
         stderr.contains("Interrupted: ranking the brackets that ended"),
